@@ -1,0 +1,3 @@
+from tui_orch.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,405 @@
+"""The domain model: frozen values with no I/O.
+
+Sizes are bytes (int), durations are seconds (float), cpus are cores (float).
+Mappings (environment, labels) are tuples of (key, value) pairs, sorted, so that every
+value here is hashable and compares by content; use ``dict(spec.environment)`` to read one.
+``to_dict``/``from_dict`` turn any model value into plain JSON data and back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+def pairs(mapping: dict[str, Any] | None) -> Pairs:
+    """A mapping as sorted (key, str(value)) pairs."""
+    return tuple(sorted((str(k), str(v)) for k, v in (mapping or {}).items()))
+
+
+# --------------------------------------------------------------------------- services
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpus: float = 0.0  # cores
+    memory: int = 0  # bytes
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    limits: Resources = Resources()
+    reservations: Resources = Resources()
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """A container health check. ``test`` is Docker's form: ("CMD", ...), ("CMD-SHELL", cmd),
+    or ("NONE",) to disable the image's check. None means: use the image's check."""
+
+    test: tuple[str, ...] | None = None
+    interval: float = 30.0
+    timeout: float = 30.0
+    retries: int = 3
+    start_period: float = 0.0
+    disable: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return not self.disable and self.test != ("NONE",)
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    condition: Literal["none", "on-failure", "any"] = "any"
+    delay: float = 5.0
+    max_attempts: int = 0  # 0 = unlimited
+    window: float = 0.0  # 0 = attempts are counted forever
+
+
+@dataclass(frozen=True)
+class UpdateConfig:
+    parallelism: int = 1  # 0 = all at once
+    delay: float = 0.0
+    failure_action: Literal["pause", "continue", "rollback"] = "pause"
+    monitor: float = 5.0
+    max_failure_ratio: float = 0.0
+    order: Literal["stop-first", "start-first"] = "stop-first"
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``node.hostname == x`` or ``node.labels.KEY != y``."""
+
+    key: str  # node.hostname | node.labels.<name> | node.role | node.id
+    op: Literal["==", "!="]
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.key}{self.op}{self.value}"
+
+    def node_value(self, node: "NodeInfo") -> str | None:
+        if self.key in ("node.hostname", "node.id", "node.name"):
+            return node.hostname or node.name
+        if self.key == "node.role":
+            return "worker"
+        if self.key.startswith("node.labels."):
+            return dict(node.labels).get(self.key[len("node.labels."):])
+        return None
+
+    def matches(self, node: "NodeInfo") -> bool:
+        actual = self.node_value(node)
+        if self.op == "==":
+            return actual == self.value
+        return actual != self.value
+
+
+@dataclass(frozen=True)
+class Placement:
+    constraints: tuple[Constraint, ...] = ()
+    preferences: tuple[str, ...] = ()  # spread descriptors, e.g. "node.labels.zone"
+    max_replicas_per_node: int = 0  # 0 = no cap
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    """A published port. ``published`` None means: allocate a dynamic host port for each
+    replica (the replica learns it in the PORT environment variable)."""
+
+    target: int | None = None
+    published: int | None = None
+    protocol: Literal["tcp", "udp"] = "tcp"
+    host_ip: str | None = None
+    mode: Literal["host", "ingress"] = "host"
+
+    @property
+    def dynamic(self) -> bool:
+        return self.published is None
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    image: str
+    command: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    environment: Pairs = ()
+    ports: tuple[PortSpec, ...] = ()
+    network_mode: str | None = None
+    labels: Pairs = ()
+    healthcheck: Healthcheck | None = None
+    stop_grace_period: float = 10.0
+    stop_signal: str | None = None
+    restart: str | None = None  # Compose's engine-level restart, kept for reference
+    user: str | None = None
+    working_dir: str | None = None
+    mode: Literal["replicated", "global"] = "replicated"
+    replicas: int = 1
+    resources: ResourceSpec = ResourceSpec()
+    restart_policy: RestartPolicy = RestartPolicy()
+    update_config: UpdateConfig = UpdateConfig()
+    rollback_config: UpdateConfig = UpdateConfig()
+    placement: Placement = Placement()
+
+    @property
+    def reservation(self) -> Resources:
+        """What the scheduler sets aside for one replica."""
+        return self.resources.reservations
+
+    def digest(self) -> str:
+        """A short stable hash of the spec: equal specs give equal digests."""
+        data = json.dumps(to_dict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(data.encode()).hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+class NodeState(str, enum.Enum):
+    READY = "Ready"
+    CONNECTING = "Connecting"
+    NOT_READY = "NotReady"
+    UNREACHABLE = "Unreachable"
+    AUTH_FAILED = "AuthFailed"
+    HOST_KEY_UNKNOWN = "HostKeyUnknown"
+    HOST_KEY_CHANGED = "HostKeyChanged"
+    NO_DOCKER = "NoDocker"
+    DOCKER_DENIED = "DockerDenied"
+
+
+class Availability(str, enum.Enum):
+    ACTIVE = "active"
+    CORDONED = "cordoned"  # keeps what it runs, gets nothing new
+    DRAINING = "draining"  # gets nothing new, its replicas move elsewhere
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One host of the inventory. ``address`` may be an alias from ~/.ssh/config."""
+
+    name: str
+    address: str = "localhost"
+    port: int | None = None  # None: from ~/.ssh/config, else 22
+    user: str | None = None  # None: from ~/.ssh/config, else the local user
+    identity_file: str | None = None
+    docker_socket: str = "/var/run/docker.sock"
+    labels: Pairs = ()
+    capacity: Resources | None = None  # override of the detected cores/memory
+    reserved: Resources = Resources()  # kept back for the host itself
+    known_hosts: str | None = None  # None: ~/.ssh/known_hosts
+    proxy_jump: str | None = None
+    local: bool = False  # this machine, reached without SSH
+    simulated: bool = False  # a simulated node (demo, scale tests), labelled as such
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """What the scheduler knows about a node when it plans."""
+
+    name: str
+    capacity: Resources
+    reserved: Resources = Resources()
+    labels: Pairs = ()
+    hostname: str = ""
+    state: NodeState = NodeState.READY
+    availability: Availability = Availability.ACTIVE
+    cpu_used: float | None = None  # measured, fraction 0..1 of the whole host
+    memory_used: float | None = None  # measured, fraction 0..1
+
+    @property
+    def allocatable(self) -> Resources:
+        return Resources(
+            max(0.0, self.capacity.cpus - self.reserved.cpus),
+            max(0, self.capacity.memory - self.reserved.memory),
+        )
+
+    @property
+    def schedulable(self) -> bool:
+        return self.state == NodeState.READY and self.availability == Availability.ACTIVE
+
+
+# --------------------------------------------------------------------------- replicas
+
+
+class ReplicaState(str, enum.Enum):
+    PENDING = "pending"  # planned, not yet created
+    STARTING = "starting"  # created/starting, not yet running
+    RUNNING = "running"
+    STOPPING = "stopping"
+    EXITED = "exited"  # died; may be restarted
+    FAILED = "failed"  # gave up restarting
+    LOST = "lost"  # its node is gone
+    STOPPED = "stopped"  # stopped on purpose
+
+
+class Health(str, enum.Enum):
+    NONE = "none"  # no health check
+    STARTING = "starting"
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One running (or wanted) instance of a service on a node."""
+
+    service: str
+    slot: int  # 1..replicas for replicated services; 0 for global ones (keyed by node)
+    revision: int
+    node: str
+    state: ReplicaState = ReplicaState.PENDING
+    health: Health = Health.NONE
+    container_id: str | None = None
+    cpus: float = 0.0  # reserved cores
+    memory: int = 0  # reserved bytes
+    ports: tuple[int, ...] = ()  # host ports it holds on its node
+    restarts: int = 0
+    exit_code: int | None = None
+    started_at: float | None = None
+    message: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}.{self.slot}" if self.slot else f"{self.service}.{self.node}"
+
+
+@dataclass(frozen=True)
+class Revision:
+    service: str
+    number: int  # 1, 2, 3...
+    spec: ServiceSpec
+    created_at: float
+    cause: str = ""  # "apply web.yaml", "rollout restart", "rollback to 3"...
+
+    @property
+    def digest(self) -> str:
+        return self.spec.digest()
+
+
+@dataclass(frozen=True)
+class Event:
+    time: float
+    kind: str  # deploy, placement, start, stop, die, restart, unhealthy, node, rollout, rollback...
+    message: str  # one readable sentence
+    service: str | None = None
+    replica: str | None = None
+    node: str | None = None
+    level: Literal["info", "warning", "error"] = "info"
+    data: Pairs = ()
+
+
+# --------------------------------------------------------------------------- (de)serialisation
+
+
+def to_dict(value: Any) -> Any:
+    """Plain JSON data for any model value (dataclasses, enums, tuples)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (tuple, list)):
+        return [to_dict(v) for v in value]
+    return value
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls, globalns=globals())
+    return _HINTS[cls]
+
+
+def _convert(tp: Any, data: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return data
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if data is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(arg, data)
+            except (TypeError, ValueError, KeyError):
+                continue
+        raise ValueError(f"cannot read {data!r} as {tp}")
+    if origin is Literal:
+        if data not in typing.get_args(tp):
+            raise ValueError(f"{data!r} is not one of {typing.get_args(tp)}")
+        return data
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v) for v in data)
+        return tuple(_convert(a, v) for a, v in zip(args, data))
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return from_dict(tp, data)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp(data)
+    if tp is float:
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            raise TypeError(f"expected a number, got {data!r}")
+        return float(data)
+    if tp is int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise TypeError(f"expected an integer, got {data!r}")
+        return data
+    if tp is str:
+        if not isinstance(data, str):
+            raise TypeError(f"expected a string, got {data!r}")
+        return data
+    if tp is bool:
+        if not isinstance(data, bool):
+            raise TypeError(f"expected a boolean, got {data!r}")
+        return data
+    return data
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """The inverse of ``to_dict``: rebuild a model value of class ``cls``."""
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a mapping for {cls.__name__}, got {type(data).__name__}")
+    hints = _hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _convert(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+__all__ = [
+    "Availability",
+    "Constraint",
+    "Event",
+    "Health",
+    "Healthcheck",
+    "NodeInfo",
+    "NodeSpec",
+    "NodeState",
+    "Pairs",
+    "Placement",
+    "PortSpec",
+    "Replica",
+    "ReplicaState",
+    "ResourceSpec",
+    "Resources",
+    "RestartPolicy",
+    "Revision",
+    "ServiceSpec",
+    "UpdateConfig",
+    "from_dict",
+    "pairs",
+    "to_dict",
+]
