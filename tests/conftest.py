@@ -1,0 +1,61 @@
+"""Shared fixtures.
+
+``lab``: the lab of real nodes (tests/lab/lab.py: sshd + Docker Engine per node on
+127.0.0.2-4:2222), one per test session. A test that needs real nodes takes the fixture
+and is marked ``lab`` automatically (deselect with ``-m "not lab"``). The fixture's value
+is a ``lab.Lab``: ``lab.nodes[i]`` (name, address, port, user, socket, ...),
+``lab.client_key``, ``lab.known_hosts``, ``lab.inventory``, and the fault helpers
+``lab.kill_sshd(node)``, ``lab.start_sshd(node)``, ``lab.kill_node(node)``,
+``lab.start_node(node)`` (a node by name, number or NodeLab).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "lab"))
+import lab as lab_tool  # noqa: E402  (tests/lab/lab.py: standard library only)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "lab: needs the lab of real nodes (sshd + Docker Engine per node)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "lab" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.lab)
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """The running lab. A healthy lab (e.g. started by .ci/run or `make lab-start`) is
+    used and left running; otherwise the fixture starts it and stops it at the end of
+    the session. A lab that cannot start skips the test, and fails it under CI=true."""
+    found = lab_tool.layout(lab_tool.DEFAULT_NODES)
+    if lab_tool.is_healthy(found):
+        yield found
+        return
+    try:
+        started = lab_tool.start_lab(lab_tool.DEFAULT_NODES)
+    except (lab_tool.LabError, OSError) as exc:
+        with_note = f"the test lab cannot start: {exc}"
+        try:
+            lab_tool.stop_lab(found)  # what a half start left running
+        except (lab_tool.LabError, OSError) as stop_exc:
+            with_note += f" (and stopping it failed: {stop_exc})"
+        if _in_ci():
+            pytest.fail(with_note, pytrace=False)
+        pytest.skip(with_note)
+    try:
+        yield started
+    finally:
+        lab_tool.stop_lab(started)
