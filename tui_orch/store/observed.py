@@ -1,0 +1,142 @@
+"""Observed-state methods of the Store: replicas and node status (observed.json), and the
+event log (events.jsonl)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from tui_orch.errors import StoreError
+from tui_orch.model import Event, Replica, from_dict, to_dict
+from tui_orch.store.base import OBSERVED, StoreBase, _json_copy, _replace_with, _reader
+from tui_orch.store.records import NODES, REPLICAS_PREFIX, replica_key
+
+
+class ObservedMixin(StoreBase):
+    # ------------------------------------------------------------------ replicas
+
+    def put_replica(self, rep: Replica) -> None:
+        self.put_replicas([rep])
+
+    def put_replicas(self, reps: Iterable[Replica]) -> None:
+        """Insert or replace replicas (by key), all in one durable write."""
+        by_key: dict[str, Replica] = {}
+        for rep in reps:
+            if not isinstance(rep, Replica):
+                raise TypeError(f"expected a Replica, got {type(rep).__name__}")
+            by_key[rep.key] = rep
+        docs = {key: to_dict(rep) for key, rep in by_key.items()}
+        groups: dict[str, list[str]] = {}
+        for key, rep in by_key.items():
+            groups.setdefault(rep.service, []).append(key)
+        with self.transaction():
+            for service, keys in groups.items():
+                self._put_replica_group(service, keys, docs)
+            self._replica_cache.update(by_key)
+
+    def _put_replica_group(self, service: str, keys: list[str], docs: dict[str, dict[str, Any]]) -> None:
+        ids = self._o.replica_ids
+        table_name = REPLICAS_PREFIX + service
+        existing = {ids[k][1]: k for k in keys if k in ids}
+        changed = [i for i, k in existing.items() if self._raw(OBSERVED, table_name, i) != docs[k]]
+        new = [k for k in keys if k not in ids]
+        if not changed and not new:
+            return
+        table = self._table(OBSERVED, table_name)
+        if changed:
+            # one table update for all of them: each document's new content is found by its key
+            def replace(doc: dict[str, Any]) -> None:
+                _replace_with(docs[replica_key(doc["service"], doc["slot"], doc["node"])])(doc)
+
+            table.update(replace, doc_ids=changed)
+        if new:
+            for key, doc_id in zip(new, table.insert_multiple([docs[k] for k in new])):
+                ids[key] = (service, doc_id)
+
+    def remove_replica(self, key: str) -> bool:
+        return self.remove_replicas([key]) == 1
+
+    def remove_replicas(self, keys: Iterable[str]) -> int:
+        """Forget replicas by key, in one write. Returns how many there were."""
+        with self.transaction():
+            by_service: dict[str, list[int]] = {}
+            for key in set(keys):
+                found = self._o.replica_ids.pop(key, None)
+                if found:
+                    by_service.setdefault(found[0], []).append(found[1])
+                self._replica_cache.pop(key, None)
+            for service, doc_ids in by_service.items():
+                self._table(OBSERVED, REPLICAS_PREFIX + service).remove(doc_ids=doc_ids)
+        return sum(len(v) for v in by_service.values())
+
+    def _replica(self, key: str) -> Replica | None:
+        rep = self._replica_cache.get(key)
+        if rep is None:
+            found = self._o.replica_ids.get(key)
+            if found is None:
+                return None
+            raw = self._raw(OBSERVED, REPLICAS_PREFIX + found[0], found[1])
+            try:
+                rep = from_dict(Replica, raw)
+            except (TypeError, ValueError, KeyError) as exc:
+                raise StoreError(f"replica {key} in {self._observed.path} cannot be read ({exc})") from None
+            self._replica_cache[key] = rep
+        return rep
+
+    @_reader
+    def get_replica(self, key: str) -> Replica | None:
+        return self._replica(key)
+
+    @_reader
+    def replicas(self, service: str | None = None) -> list[Replica]:
+        """Replicas (of one service or all), ordered by service, slot, node."""
+        keys = [k for k, (s, _) in self._o.replica_ids.items() if service is None or s == service]
+        reps = [r for k in keys if (r := self._replica(k)) is not None]
+        return sorted(reps, key=lambda r: (r.service, r.slot, r.node))
+
+    # ------------------------------------------------------------------ node status
+
+    def put_node_status(self, name: str, status: Mapping[str, Any]) -> None:
+        """Set what was last observed of a node (plain JSON data)."""
+        doc = {"name": name, "status": _json_copy(dict(status))}
+        with self.transaction():
+            self._put(OBSERVED, NODES, self._o.node_ids, name, doc)
+
+    def remove_node_status(self, name: str) -> bool:
+        with self.transaction():
+            return self._delete(OBSERVED, NODES, self._o.node_ids, name)
+
+    @_reader
+    def get_node_status(self, name: str) -> dict[str, Any] | None:
+        doc_id = self._o.node_ids.get(name)
+        return None if doc_id is None else _json_copy(self._raw(OBSERVED, NODES, doc_id)["status"])
+
+    @_reader
+    def node_status(self) -> dict[str, dict[str, Any]]:
+        return {
+            name: _json_copy(self._raw(OBSERVED, NODES, self._o.node_ids[name])["status"])
+            for name in sorted(self._o.node_ids)
+        }
+
+    # ------------------------------------------------------------------ events
+
+    def append_event(self, ev: Event) -> None:
+        self.append_events([ev])
+
+    def append_events(self, evs: Iterable[Event]) -> None:
+        """Append events durably (one write and one fdatasync for all)."""
+        evs = list(evs)
+        for ev in evs:
+            if not isinstance(ev, Event):
+                raise TypeError(f"expected an Event, got {type(ev).__name__}")
+        with self.transaction():
+            self._pending_events.extend(evs)
+
+    @_reader
+    def events(
+        self, limit: int | None = None, service: str | None = None, since: float | None = None
+    ) -> list[Event]:
+        """Kept events, oldest first (newest last): of one service, at or after ``since``
+        (a time.time() value), the newest ``limit`` of them."""
+        assert self._events is not None
+        return self._events.select(limit, service, since)
