@@ -1,0 +1,27 @@
+"""The layering of DESIGN.md, enforced: the pure core does no I/O; only store.py uses TinyDB."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_import_contracts_hold() -> None:
+    lint = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 2 kept, 0 broken" in result.stdout
+
+
+def test_only_store_imports_tinydb() -> None:
+    offenders = []
+    for path in (ROOT / "tui_orch").rglob("*.py"):
+        if path.name == "store.py" or "store" in path.relative_to(ROOT / "tui_orch").parts[:1]:
+            continue
+        text = path.read_text()
+        if "import tinydb" in text or "from tinydb" in text:
+            offenders.append(str(path))
+    assert offenders == []

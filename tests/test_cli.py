@@ -1,0 +1,102 @@
+"""The headless commands as a user runs them: real process, exit codes, what is printed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "tui_orch", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or ROOT, timeout=60)
+
+
+def test_version() -> None:
+    from tui_orch import __version__
+
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"tui-orch {__version__}"
+
+
+@pytest.mark.parametrize("verb", ["validate", "nodes"])
+def test_help_on_every_verb(verb: str) -> None:
+    r = run(verb, "--help")
+    assert r.returncode == 0 and "usage: tui-orch " + verb in r.stdout
+
+
+def test_validate_prints_resolved_settings() -> None:
+    r = run("validate", str(EXAMPLES / "web.yaml"))
+    assert r.returncode == 0, r.stderr
+    assert "web: tuiorch/busybox:1, 3 replicas" in r.stdout
+    # Swarm's defaults are shown resolved
+    assert "rollback: 1 at a time, stop-first, delay 0s, monitor 5s, on failure pause" in r.stdout
+    assert "update: 1 at a time, start-first" in r.stdout
+
+
+def test_validate_json() -> None:
+    r = run("validate", str(EXAMPLES / "stack.yaml"), "-o", "json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    names = [s["name"] for s in data[0]["services"]]
+    assert names == sorted(names) or set(names) == {"frontend", "api", "agent", "batch"}
+    agent = next(s for s in data[0]["services"] if s["name"] == "agent")
+    assert agent["mode"] == "global"
+
+
+def test_validate_reports_every_error_and_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "web.yaml"
+    bad.write_text(
+        "services:\n"
+        "  web:\n"
+        "    image: nginx\n"
+        "    deploy:\n"
+        "      replicas: three\n"
+        "      resources:\n"
+        "        limits:\n"
+        "          memory: 12q\n"
+    )
+    r = run("validate", str(bad))
+    assert r.returncode == 1
+    assert f"{bad}:5:17: services.web.deploy.replicas: expected a whole number, got 'three'" in r.stderr
+    assert f"{bad}:8:19: services.web.deploy.resources.limits.memory:" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_validate_missing_file_is_one_line(tmp_path: Path) -> None:
+    r = run("validate", str(tmp_path / "nope.yaml"))
+    assert r.returncode == 1
+    assert "nope.yaml" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_nodes_without_inventory_is_this_machine(tmp_path: Path) -> None:
+    r = run("nodes", env={"TUI_ORCH_CONFIG": str(tmp_path), "TUI_ORCH_INVENTORY": ""})
+    assert r.returncode == 0, r.stderr
+    assert "this machine is the only node" in r.stdout
+    assert "local" in r.stdout
+
+
+def test_nodes_lists_an_inventory() -> None:
+    r = run("nodes", "--inventory", str(EXAMPLES / "nodes.yaml"), "-o", "json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert [n["name"] for n in data["nodes"]] == ["app-1", "app-2", "big-1", "this-machine"]
+    app2 = data["nodes"][1]
+    assert app2["reach"] == "ssh app-2.example.org:2202 via bastion" and app2["user"] == "deploy"
+
+
+def test_bad_inventory_is_one_clear_message(tmp_path: Path) -> None:
+    f = tmp_path / "nodes.yaml"
+    f.write_text("nodes:\n  - name: a\n    port: ssh\n")
+    r = run("nodes", "--inventory", str(f))
+    assert r.returncode == 1
+    assert f"{f}:3:11: nodes[0].port: expected a port number" in r.stderr
+    assert "Traceback" not in r.stderr

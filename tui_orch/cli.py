@@ -1,0 +1,190 @@
+"""Headless commands: ``tui-orch VERB ...``. With no verb, the console opens.
+
+Every error a user can cause ends as one line on stderr and exit status 1 (2 for usage)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from tui_orch import __version__, config
+from tui_orch.errors import ManifestError, TuiOrchError
+from tui_orch.model import Resources, ServiceSpec, to_dict
+from tui_orch.units import format_bytes, format_duration
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tui-orch",
+        description="A keyboard-driven console for a small fleet of Docker hosts reached over SSH. "
+        "With no command, the console opens.",
+    )
+    parser.add_argument("--version", action="version", version=f"tui-orch {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--state", metavar="DIR", help="state folder (default: $TUI_ORCH_STATE or the user state dir)")
+    common.add_argument("--inventory", "-i", metavar="FILE", help="nodes file (default: $TUI_ORCH_INVENTORY or CONFIG/nodes.yaml; none = this machine)")
+    parser.add_argument("--state", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--inventory", "-i", metavar="FILE", help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
+
+    p = sub.add_parser("validate", parents=[common], help="check Compose files and print the resolved services",
+                       description="Check Compose files. Prints each service with every setting resolved "
+                       "(defaults included), or every error with file:line:column. Exit 1 on errors.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("nodes", parents=[common], help="list the nodes of the inventory",
+                       description="List the nodes of the inventory with how they are reached.")
+    p.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_nodes)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.verb:
+        args = parser.parse_args(["nodes", *(argv or sys.argv[1:])])
+    try:
+        return int(args.func(args) or 0)
+    except TuiOrchError as exc:
+        print(f"tui-orch: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from tui_orch.manifest import load_manifest
+
+    failed = False
+    out: list[dict[str, object]] = []
+    for file in args.files:
+        try:
+            manifest = load_manifest(file)
+        except ManifestError as exc:
+            failed = True
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            n = sum(1 for p in exc.problems if p.severity == "error")
+            print(f"{file}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+            continue
+        for warning in manifest.warnings:
+            print(warning, file=sys.stderr)
+        if args.output == "json":
+            out.append({"file": file, "name": manifest.name, "services": [to_dict(s) for s in manifest.services]})
+        else:
+            count = len(manifest.services)
+            print(f"{file}: valid, {count} service{'s' if count != 1 else ''}")
+            for spec in manifest.services:
+                print(describe_service(spec))
+    if args.output == "json":
+        print(json.dumps(out, indent=2))
+    return 1 if failed else 0
+
+
+def describe_service(s: ServiceSpec) -> str:
+    """The resolved settings of one service, a few readable lines."""
+    count = "global (one per node)" if s.mode == "global" else f"{s.replicas} replica{'s' if s.replicas != 1 else ''}"
+    lines = [f"  {s.name}: {s.image}, {count}"]
+    if s.entrypoint is not None:
+        lines.append(f"    entrypoint: {_argv(s.entrypoint)}")
+    if s.command is not None:
+        lines.append(f"    command: {_argv(s.command)}")
+    if s.environment:
+        lines.append(f"    environment: {', '.join(k for k, _ in s.environment)}")
+    if s.network_mode:
+        lines.append(f"    network_mode: {s.network_mode}")
+    if s.ports:
+        ports = []
+        for p in s.ports:
+            target = p.target if p.target is not None else "PORT"
+            ports.append(f"dynamic->{target}/{p.protocol}" if p.dynamic else f"{p.published}->{target}/{p.protocol}")
+        lines.append(f"    ports: {', '.join(ports)}")
+    res = s.resources
+    lines.append(f"    reservations: {_res(res.reservations)}; limits: {_res(res.limits)}")
+    hc = s.healthcheck
+    if hc is None:
+        lines.append("    healthcheck: from the image (if any)")
+    elif not hc.enabled:
+        lines.append("    healthcheck: disabled")
+    else:
+        test = " ".join(hc.test or ())
+        lines.append(
+            f"    healthcheck: {test}; every {format_duration(hc.interval)}, timeout {format_duration(hc.timeout)}, "
+            f"{hc.retries} retries, start period {format_duration(hc.start_period)}"
+        )
+    rp = s.restart_policy
+    attempts = "unlimited" if rp.max_attempts == 0 else str(rp.max_attempts)
+    window = f" in {format_duration(rp.window)}" if rp.window else ""
+    lines.append(f"    restart: {rp.condition}, delay {format_duration(rp.delay)}, attempts {attempts}{window}")
+    for label, uc in (("update", s.update_config), ("rollback", s.rollback_config)):
+        par = "all" if uc.parallelism == 0 else str(uc.parallelism)
+        lines.append(
+            f"    {label}: {par} at a time, {uc.order}, delay {format_duration(uc.delay)}, monitor "
+            f"{format_duration(uc.monitor)}, on failure {uc.failure_action}, max failure ratio {uc.max_failure_ratio:g}"
+        )
+    pl = s.placement
+    parts = [str(c) for c in pl.constraints] + [f"spread {p}" for p in pl.preferences]
+    if pl.max_replicas_per_node:
+        parts.append(f"at most {pl.max_replicas_per_node} per node")
+    if parts:
+        lines.append(f"    placement: {'; '.join(parts)}")
+    lines.append(f"    stop: {s.stop_signal or 'SIGTERM'}, grace {format_duration(s.stop_grace_period)}")
+    return "\n".join(lines)
+
+
+def _argv(argv: tuple[str, ...]) -> str:
+    import shlex
+
+    return shlex.join(argv)
+
+
+def _res(r: Resources) -> str:
+    parts = ([f"{r.cpus:g} cpus"] if r.cpus else []) + ([format_bytes(r.memory)] if r.memory else [])
+    return ", ".join(parts) or "none"
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    from tui_orch.inventory import ssh_settings
+
+    inventory = config.load(args.inventory)
+    rows = []
+    for node in inventory.nodes:
+        if node.local:
+            how, user = "this machine (local socket)", "-"
+        else:
+            ssh = ssh_settings(node)
+            how = f"ssh {ssh.host}:{ssh.port}" + (f" via {ssh.proxy_jump}" if ssh.proxy_jump else "")
+            user = ssh.user or "-"
+        capacity = "detected"
+        if node.capacity:
+            capacity = f"{node.capacity.cpus:g} cpus, {format_bytes(node.capacity.memory)}"
+        reserved = "-"
+        if node.reserved.cpus or node.reserved.memory:
+            reserved = f"{node.reserved.cpus:g} cpus, {format_bytes(node.reserved.memory)}"
+        labels = ",".join(f"{k}={v}" for k, v in node.labels) or "-"
+        rows.append({"name": node.name, "reach": how, "user": user, "docker": node.docker_socket,
+                     "labels": labels, "capacity": capacity, "reserved": reserved,
+                     "simulated": node.simulated})
+    if args.output == "json":
+        print(json.dumps({"inventory": inventory.file, "nodes": rows}, indent=2))
+        return 0
+    source = inventory.file or "none (this machine is the only node)"
+    print(f"inventory: {source}")
+    headers = ["NAME", "REACH", "USER", "DOCKER SOCKET", "LABELS", "CAPACITY", "RESERVED"]
+    keys = ["name", "reach", "user", "docker", "labels", "capacity", "reserved"]
+    table = [headers] + [[str(r[k]) + (" [SIMULATED]" if k == "name" and r["simulated"] else "") for k in keys] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0

@@ -1,0 +1,39 @@
+"""Where things live: state folder, config folder, inventory. Flags beat environment
+variables, which beat the platform's user folders (platformdirs)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+from tui_orch.inventory import Inventory, default_inventory, load_inventory
+
+APP = "tui-orch"
+
+
+def state_dir(flag: str | None = None) -> Path:
+    """--state DIR, else $TUI_ORCH_STATE, else the user state dir."""
+    from tui_orch.store import default_state_dir
+
+    return Path(flag).expanduser() if flag else default_state_dir()
+
+
+def config_dir() -> Path:
+    value = os.environ.get("TUI_ORCH_CONFIG")
+    return Path(value).expanduser() if value else Path(platformdirs.user_config_dir(APP))
+
+
+def inventory_path(flag: str | None = None) -> Path | None:
+    """--inventory FILE, else $TUI_ORCH_INVENTORY, else CONFIG/nodes.yaml if it exists."""
+    value = flag or os.environ.get("TUI_ORCH_INVENTORY")
+    if value:
+        return Path(value).expanduser()
+    default = config_dir() / "nodes.yaml"
+    return default if default.exists() else None
+
+
+def load(flag: str | None = None) -> Inventory:
+    path = inventory_path(flag)
+    return load_inventory(path) if path else default_inventory()

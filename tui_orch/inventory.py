@@ -1,0 +1,348 @@
+"""The inventory: which hosts tui-orch manages, and how to reach them.
+
+A nodes file (YAML)::
+
+    known_hosts: ./known_hosts          # optional; default ~/.ssh/known_hosts
+    defaults:                           # optional; applied to every node
+      user: deploy
+      identity_file: ~/.ssh/id_ed25519
+    nodes:
+      - name: web-1
+        address: web-1.example.org      # or an alias from ~/.ssh/config
+        port: 22
+        user: deploy
+        identity_file: ~/.ssh/id_ed25519
+        docker_socket: /var/run/docker.sock
+        proxy_jump: bastion
+        labels: {zone: a, disk: ssd}
+        capacity: {cpus: 4, memory: 8g}   # override what is detected
+        reserved: {cpus: 0.5, memory: 512m}
+      - name: local
+        local: true                     # this machine, no SSH
+
+Relative paths are read against the nodes file's folder. With no nodes file the inventory is
+one node, ``local``: this machine. ``~/.ssh/config`` is honoured for aliases, user, port,
+identity files and ProxyJump (asyncssh applies it when connecting; ``ssh_settings`` shows the
+resolved values without connecting).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tui_orch.errors import InventoryError, Problem, UnitError
+from tui_orch.model import NodeSpec, Resources, pairs
+from tui_orch.units import parse_bytes, parse_cpus
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+NODE_KEYS = {
+    "name", "address", "host", "port", "user", "identity_file", "docker_socket", "labels",
+    "capacity", "reserved", "proxy_jump", "local", "known_hosts",
+}
+DEFAULT_KEYS = NODE_KEYS - {"name", "address", "host", "local"}
+TOP_KEYS = {"known_hosts", "defaults", "nodes"}
+
+
+@dataclass(frozen=True)
+class Inventory:
+    nodes: tuple[NodeSpec, ...]
+    file: str | None = None  # None: the built-in default (this machine)
+
+    def get(self, name: str) -> NodeSpec:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        known = ", ".join(n.name for n in self.nodes)
+        where = self.file or "the default inventory"
+        raise InventoryError(f"no node named {name!r} in {where} (nodes: {known})")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(n.name for n in self.nodes)
+
+
+def default_inventory() -> Inventory:
+    """No nodes file: this machine is the only node."""
+    return Inventory(nodes=(NodeSpec(name="local", address="localhost", local=True),))
+
+
+class _Reader:
+    def __init__(self, file: str):
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def error(self, node: yaml.Node | None, path: str, message: str) -> None:
+        line = node.start_mark.line + 1 if node is not None else 0
+        col = node.start_mark.column + 1 if node is not None else 0
+        self.problems.append(Problem(self.file, line, col, path, message))
+
+    def scalar(self, node: yaml.Node, path: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            self.error(node, path, "expected a single value, got a " + _kind(node))
+            return None
+        try:
+            return yaml.SafeLoader("").construct_object(node, deep=True)
+        except yaml.YAMLError:
+            return node.value
+
+    def mapping(self, node: yaml.Node, path: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, path, "expected a mapping (key: value), got a " + _kind(node))
+            return {}
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                self.error(key, path, "keys must be plain names")
+                continue
+            if key.value in out:
+                self.error(key, _join(path, key.value), "duplicate key")
+            out[key.value] = (key, value)
+        return out
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "list"
+    return f"value {node.value!r}"
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def load_inventory(path: str | os.PathLike[str]) -> Inventory:
+    """Read a nodes file; every problem in it is reported at once."""
+    file = str(path)
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InventoryError(f"{file}: no such nodes file; check the path given to --inventory")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InventoryError(f"{file}: cannot read the nodes file: {exc}")
+    return parse_inventory(text, file)
+
+
+def parse_inventory(text: str, file: str = "<inventory>") -> Inventory:
+    r = _Reader(file)
+    try:
+        doc = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        raise InventoryError([Problem(file, line, col, "", f"not valid YAML: {exc.problem}")])
+    except yaml.YAMLError as exc:
+        raise InventoryError([Problem(file, 0, 0, "", f"not valid YAML: {exc}")])
+    if doc is None:
+        raise InventoryError([Problem(file, 1, 1, "", "the nodes file is empty; list hosts under nodes:")])
+    top = r.mapping(doc, "")
+    base = Path(file).parent if file and not file.startswith("<") else Path.cwd()
+    for key, (knode, _) in top.items():
+        if key not in TOP_KEYS:
+            r.error(knode, key, f"unknown key; expected one of {', '.join(sorted(TOP_KEYS))}")
+    known_hosts = None
+    if "known_hosts" in top:
+        value = r.scalar(top["known_hosts"][1], "known_hosts")
+        if isinstance(value, str) and value:
+            known_hosts = _path(value, base)
+        else:
+            r.error(top["known_hosts"][1], "known_hosts", "expected a file path")
+    defaults: dict[str, Any] = {}
+    if "defaults" in top:
+        defaults = _node_fields(r, top["defaults"][1], "defaults", base, DEFAULT_KEYS)
+    if known_hosts and "known_hosts" not in defaults:
+        defaults["known_hosts"] = known_hosts
+    nodes: list[NodeSpec] = []
+    if "nodes" not in top:
+        r.error(doc, "nodes", "missing: list the hosts under nodes:")
+    else:
+        seq = top["nodes"][1]
+        if not isinstance(seq, yaml.SequenceNode):
+            r.error(seq, "nodes", "expected a list of nodes (- name: ...)")
+        else:
+            seen: dict[str, int] = {}
+            for i, item in enumerate(seq.value):
+                path = _join("nodes", i)
+                fields = _node_fields(r, item, path, base, NODE_KEYS)
+                merged = {**defaults, **fields}
+                if "labels" in defaults and "labels" in fields:
+                    merged["labels"] = tuple(sorted({**dict(defaults["labels"]), **dict(fields["labels"])}.items()))
+                name = merged.get("name")
+                if not name:
+                    r.error(item, path, "missing name:")
+                    continue
+                if name in seen:
+                    r.error(item, _join(path, "name"), f"duplicate node name {name!r}")
+                    continue
+                seen[name] = i
+                if not merged.get("local") and "address" not in merged:
+                    merged["address"] = name
+                try:
+                    nodes.append(NodeSpec(**merged))
+                except TypeError as exc:  # pragma: no cover - guarded by the key checks
+                    r.error(item, path, str(exc))
+            if not seq.value:
+                r.error(seq, "nodes", "the list is empty; add at least one host")
+    if r.problems:
+        raise InventoryError(r.problems)
+    return Inventory(nodes=tuple(nodes), file=file)
+
+
+def _path(value: str, base: Path) -> str:
+    p = Path(os.path.expanduser(value))
+    return str(p if p.is_absolute() else (base / p))
+
+
+def _node_fields(r: _Reader, node: yaml.Node, path: str, base: Path, allowed: set[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, (knode, vnode) in r.mapping(node, path).items():
+        kpath = _join(path, key)
+        if key not in allowed:
+            r.error(knode, kpath, f"unknown key; expected one of {', '.join(sorted(allowed))}")
+            continue
+        if key in ("labels",):
+            labels = {}
+            for lk, (_, lv) in r.mapping(vnode, kpath).items():
+                value = r.scalar(lv, _join(kpath, lk))
+                labels[lk] = "" if value is None else value
+            out["labels"] = pairs(labels)
+            continue
+        if key in ("capacity", "reserved"):
+            res = _resources(r, vnode, kpath)
+            if res is not None:
+                out[key] = res
+            continue
+        value = r.scalar(vnode, kpath)
+        if value is None:
+            continue
+        if key == "port":
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+                r.error(vnode, kpath, f"expected a port number 1-65535, got {value!r}")
+                continue
+            out["port"] = value
+        elif key == "local":
+            if not isinstance(value, bool):
+                r.error(vnode, kpath, f"expected true or false, got {value!r}")
+                continue
+            out["local"] = value
+        elif key == "name":
+            if not isinstance(value, str) or not NAME_RE.match(value):
+                r.error(vnode, kpath, f"expected a name of letters, digits, '.', '_' or '-', got {value!r}")
+                continue
+            out["name"] = value
+        elif key in ("identity_file", "known_hosts"):
+            out[key] = _path(str(value), base)
+        elif key == "host":
+            out["address"] = str(value)
+        else:
+            out[key] = str(value)
+    return out
+
+
+def _resources(r: _Reader, node: yaml.Node, path: str) -> Resources | None:
+    fields = r.mapping(node, path)
+    cpus, memory = 0.0, 0
+    ok = True
+    for key, (knode, vnode) in fields.items():
+        kpath = _join(path, key)
+        value = r.scalar(vnode, kpath)
+        try:
+            if key == "cpus":
+                cpus = parse_cpus(value)
+            elif key == "memory":
+                memory = parse_bytes(value)
+            else:
+                r.error(knode, kpath, "unknown key; expected cpus or memory")
+                ok = False
+        except UnitError as exc:
+            r.error(vnode, kpath, str(exc))
+            ok = False
+    return Resources(cpus, memory) if ok and fields else None
+
+
+# --------------------------------------------------------------------------- ~/.ssh/config
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    """How a node is reached once ~/.ssh/config is applied."""
+
+    host: str
+    port: int
+    user: str | None
+    identity_files: tuple[str, ...]
+    proxy_jump: str | None
+
+
+def ssh_settings(node: NodeSpec, config_text: str | None = None, local_user: str | None = None) -> SshSettings:
+    """Resolve a node's SSH settings the way OpenSSH does: inventory values first, then the
+    first matching value in ~/.ssh/config, then defaults (port 22, the local user)."""
+    if config_text is None:
+        try:
+            config_text = Path(os.path.expanduser("~/.ssh/config")).read_text(encoding="utf-8")
+        except OSError:
+            config_text = ""
+    cfg = parse_ssh_config(config_text, node.address)
+    host = cfg.get("hostname", node.address)
+    port_text = cfg.get("port")
+    port = node.port or (int(port_text) if port_text and port_text.isdigit() else 22)
+    user = node.user or cfg.get("user") or local_user
+    identities: tuple[str, ...] = ()
+    if node.identity_file:
+        identities = (node.identity_file,)
+    elif "identityfile" in cfg:
+        identities = (os.path.expanduser(cfg["identityfile"]),)
+    jump = node.proxy_jump or cfg.get("proxyjump")
+    if jump and jump.lower() == "none":
+        jump = None
+    return SshSettings(host=host, port=port, user=user, identity_files=identities, proxy_jump=jump)
+
+
+def parse_ssh_config(text: str, alias: str) -> dict[str, str]:
+    """The settings that apply to ``alias`` (lower-case keys; first obtained value wins)."""
+    out: dict[str, str] = {}
+    active = True
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" in line.split()[0]:
+            key, _, value = line.partition("=")
+        else:
+            key, _, value = line.partition(" ")
+        key, value = key.strip().lower(), value.strip()
+        try:
+            words = shlex.split(value)
+        except ValueError:
+            words = value.split()
+        if key == "host":
+            active = _host_matches(words, alias)
+            continue
+        if key == "match":
+            active = words[:1] == ["all"]
+            continue
+        if active and words and key not in out:
+            out[key] = words[0] if key != "proxyjump" else value
+    return out
+
+
+def _host_matches(patterns: list[str], alias: str) -> bool:
+    matched = False
+    for pattern in patterns:
+        if pattern.startswith("!"):
+            if fnmatch.fnmatch(alias, pattern[1:]):
+                return False
+        elif fnmatch.fnmatch(alias, pattern):
+            matched = True
+    return matched

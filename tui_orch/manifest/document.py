@@ -1,0 +1,174 @@
+"""A whole manifest: reading the file, the top-level keys, and every service."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from yaml.nodes import Node
+
+from tui_orch.errors import ManifestError, Problem
+from tui_orch.manifest.decisions import TOP, known_entries
+from tui_orch.manifest.envfile import parse_env, read_text
+from tui_orch.manifest.interpolate import Lookup
+from tui_orch.manifest.reader import (
+    MAX_VALUES, Invalid, Reader, YamlProblem, compose, expanded_size, got, is_null, join, position, shown,
+)
+from tui_orch.manifest.service import NAME_RE, Context, parse_service
+from tui_orch.model import ServiceSpec
+
+PROJECT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated Compose file: its services with every default resolved, and its warnings."""
+
+    name: str | None
+    services: tuple[ServiceSpec, ...]
+    warnings: tuple[Problem, ...] = ()
+    file: str = "<manifest>"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.services)
+
+    def service(self, name: str) -> ServiceSpec:
+        for spec in self.services:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+def load_manifest(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Manifest:
+    """Read and validate a Compose file. ``${VAR}`` takes its value from ``environ`` (default:
+    the process environment), then from a ``.env`` file beside the manifest, as in Compose."""
+    file = os.fspath(path)
+    try:
+        with open(file, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ManifestError([Problem(file, 0, 0, "", "no such file; check the path")]) from None
+    except IsADirectoryError:
+        raise ManifestError([Problem(file, 0, 0, "", "is a folder, not a Compose file")]) from None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ManifestError([Problem(file, 0, 0, "", f"cannot read the file: {reason}")]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ManifestError([Problem(file, 0, 0, "", "larger than 4 MiB; is it really a Compose file?")])
+    base_dir = os.path.dirname(file) or "."
+    variables = dict(os.environ if environ is None else environ)
+    problems: list[Problem] = []
+    dotenv = os.path.join(base_dir, ".env")
+    if os.path.isfile(dotenv):
+        try:
+            parsed = parse_env(read_text(dotenv), variables.get)
+        except (OSError, ValueError) as exc:
+            problems.append(Problem(dotenv, 0, 0, "", f"cannot read: {exc}", "warning"))
+        else:
+            problems += [Problem(dotenv, line, col, "", msg) for line, col, msg in parsed.errors]
+            for key, value in parsed.values.items():
+                variables.setdefault(key, value)
+    return _parse(data, file, variables.get, base_dir, problems)
+
+
+def parse_manifest(
+    text: str | bytes,
+    filename: str = "<manifest>",
+    *,
+    environ: Mapping[str, str] | None = None,
+    base_dir: str | None = None,
+) -> Manifest:
+    """Validate a Compose document. ``environ`` (default: the process environment) gives
+    ``${VAR}`` values; ``base_dir`` (default: the folder of ``filename``) anchors env_file."""
+    variables = os.environ if environ is None else environ
+    if base_dir is None:
+        base_dir = os.path.dirname(filename) if not filename.startswith("<") else ""
+    return _parse(text, filename, variables.get, base_dir or ".", [])
+
+
+def _parse(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems: list[Problem]) -> Manifest:
+    r = Reader(file, lookup)
+    for problem in problems:
+        r.add(problem)
+    name: str | None = None
+    services: list[ServiceSpec] = []
+    try:
+        text = _decode(data, file)
+        root = compose(text, file)
+        if root is not None and "*" in text and expanded_size(root) > MAX_VALUES:  # only aliases expand
+            r.error(root, "", f"the document expands to more than {MAX_VALUES} values through aliases; write it out")
+            root = None
+        else:
+            name, services = _document(r, Context(base_dir, lookup), root)
+    except YamlProblem as exc:
+        r.add(exc.problem)
+    except RecursionError:
+        r.error(None, "", "the document is nested too deeply")
+    except Exception as exc:  # noqa: BLE001 - the console must never show a traceback
+        r.error(None, "", f"internal error while reading the manifest ({type(exc).__name__}: {exc}); please report it")
+    r.problems.sort(key=lambda p: (p.file != file, p.file, p.line, p.column))
+    if r.error_count:
+        raise ManifestError(r.problems)
+    return Manifest(name=name, services=tuple(services), warnings=tuple(r.problems), file=file)
+
+
+def _decode(data: str | bytes, file: str) -> str:
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode("utf-8", "replace")
+        line, col = position(before, len(before))
+        byte = data[exc.start:exc.start + 1].hex()
+        raise YamlProblem(Problem(file, line, col, "", f"not UTF-8 text (byte 0x{byte}); save the file as UTF-8")) from None
+
+
+def _document(r: Reader, ctx: Context, root: Node | None) -> tuple[str | None, list[ServiceSpec]]:
+    if root is None:
+        r.error(None, "", "the file is empty; describe the services under services:")
+        return None, []
+    try:
+        entries = known_entries(r, r.entries(root, ""), TOP, "")
+    except Invalid:
+        r.error(root, "", f"expected a mapping with services:, got {got(root)}")
+        return None, []
+    name = r.read(lambda n, p: _project_name(r, n, p), entries["name"][1], "name") if "name" in entries else None
+    if "services" not in entries:
+        r.error(root, "services", "missing: describe the services to run under services:")
+        return name, []
+    snode = entries["services"][1]
+    if is_null(snode):
+        r.error(snode, "services", "no services: describe at least one")
+        return name, []
+    try:
+        service_entries = r.entries(snode, "services")
+    except Invalid as exc:
+        r.error(snode, "services", exc.message)
+        return name, []
+    if not service_entries:
+        r.error(snode, "services", "no services: describe at least one")
+    services: list[ServiceSpec] = []
+    for key, (knode, vnode) in service_entries.items():
+        path = join("services", key)
+        if not NAME_RE.match(key):
+            r.error(knode, path, f"a service name is letters, digits, '.', '_' and '-', starting with a letter or digit, got {shown(key)}")
+            continue
+        spec = parse_service(r, ctx, key, vnode, path)
+        if spec is not None:
+            services.append(spec)
+    return name, services
+
+
+def _project_name(r: Reader, node: Node, path: str) -> str | None:
+    text = r.scalar(node, path, "a project name")
+    if text is not None and not PROJECT_NAME_RE.match(text):
+        raise Invalid(f"a project name is lowercase letters, digits, '-' and '_', starting with a letter or digit, got {shown(text)}", node)
+    return text
+
+
+__all__ = ["Manifest", "load_manifest", "parse_manifest"]
