@@ -1,0 +1,290 @@
+"""Placement benchmark: speed, packing quality against the lower bound, optimality against CP-SAT.
+
+    .venv/bin/python benchmarks/placement.py          # about 2 minutes on 2 cores
+
+Prints one table and exits 1 when a target is missed (or when OR-Tools is missing: it is a
+benchmark-only dependency, ``pip install -e '.[bench]'``).
+
+- speed: ``plan()`` of a whole manifest (10 replicas per node on average; cpu, memory, host
+  ports and one constraint in play) onto a mixed fleet, scoring every node. Throughput is the
+  best of several runs (noise from other processes only ever adds time); p50/p99 is the
+  latency of placing one replica at a time with the incremental ``Placer`` on the full fleet;
+  peak memory is tracemalloc's peak during one ``plan()``.
+- quality: 3,000 replicas (1,000 services of 3) into a pool of identical empty nodes large
+  enough for all; nodes used against L1 = max over resources of ceil(demand / node).
+- optimality: 200 random instances of 10 to 60 replicas (one service each, so that the spread
+  penalty plays no part and CP-SAT solves the same problem) against CP-SAT's proven optimum.
+  First-fit-decreasing and worst-fit-decreasing (the emptiest open node, i.e. spreading) run on
+  the same instances. The gate is on typical reservations; a second set of large replicas (up
+  to 62% of a node) is shown for information.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import random
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tui_orch.model import (  # noqa: E402
+    Constraint, NodeInfo, Placement, PortSpec, Replica, ReplicaState, ResourceSpec, Resources, ServiceSpec, pairs,
+)
+from tui_orch.placement import Placer, plan  # noqa: E402
+
+GiB, MiB = 1 << 30, 1 << 20
+ROWS: list[tuple[str, str, str, str]] = []
+MISSES: list[str] = []
+
+
+def row(what: str, result: str, target: str, ok: bool | None) -> None:
+    ROWS.append((what, result, target, "" if ok is None else ("ok" if ok else "MISS")))
+    if ok is False:
+        MISSES.append(what)
+
+
+# --------------------------------------------------------------------------- speed
+
+
+def fleet(n: int, seed: int = 1) -> list[NodeInfo]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        cpus, mem = rng.choice([(4, 16), (8, 32), (16, 64)])
+        out.append(NodeInfo(f"n{i:05d}", Resources(cpus, mem * GiB), reserved=Resources(0.5, GiB),
+                            labels=pairs({"disk": rng.choice(["ssd", "hdd"]), "zone": rng.choice("abc")})))
+    return out
+
+
+def manifest(total: int, seed: int = 2) -> list[ServiceSpec]:
+    """Services of 1 to 30 replicas (10 on average); 30% ask a dynamic host port, 5% a static
+    one, 30% are constrained to node.labels.disk==ssd."""
+    rng = random.Random(seed)
+    out: list[ServiceSpec] = []
+    placed = 0
+    while placed < total:
+        k = len(out)
+        replicas = min(rng.choice([1, 2, 3, 5, 10, 20, 30]), total - placed)
+        x = rng.random()
+        ports = (PortSpec(target=8080),) if x < 0.3 else (PortSpec(target=80, published=10000 + k),) if x < 0.35 else ()
+        cons = (Constraint("node.labels.disk", "==", "ssd"),) if rng.random() < 0.3 else ()
+        reservation = Resources(rng.choice([0.1, 0.25, 0.5, 1]), rng.choice([128, 256, 512, 1024, 2048]) * MiB)
+        out.append(ServiceSpec(f"s{k:05d}", "img", replicas=replicas, ports=ports,
+                               resources=ResourceSpec(reservations=reservation), placement=Placement(constraints=cons)))
+        placed += replicas
+    return out
+
+
+def speed(n: int, runs: int, target: float) -> None:
+    nodes, specs = fleet(n), manifest(10 * n)
+    total = sum(s.replicas for s in specs)
+    plan(specs[:50], nodes[:50], [])  # warm up
+    times = []
+    for _ in range(runs):
+        gc.collect()
+        t = time.perf_counter()
+        p = plan(specs, nodes, [])
+        times.append(time.perf_counter() - t)
+    assert len(p.starts) == total and not p.unschedulable, p.unschedulable[:3]
+    rate = total / min(times)
+    tracemalloc.start()
+    plan(specs, nodes, [])
+    peak = tracemalloc.get_traced_memory()[1] / MiB
+    tracemalloc.stop()
+    # Latency of one replica at a time on the full fleet (no batching to amortise over).
+    current = [Replica(s.service, s.slot, 1, s.node, ReplicaState.RUNNING, cpus=s.cpus, memory=s.memory, ports=s.ports)
+               for s in p.starts]
+    placer = Placer(nodes, current)
+    rng = random.Random(3)
+    lat = []
+    for k in range(2000):
+        spec = rng.choice(specs)
+        t = time.perf_counter()
+        placer.place(spec, [1000 + k])
+        lat.append(time.perf_counter() - t)
+    lat_us = sorted(x * 1e6 for x in lat)
+    p50, p99 = lat_us[len(lat_us) // 2], lat_us[int(len(lat_us) * 0.99)]
+    row(f"plan: {n:,} nodes, {total:,} replicas",
+        f"{rate:,.0f} placements/s (best of {runs}, median {total / statistics.median(times):,.0f})",
+        f">= {target:,.0f}/s", rate >= target)
+    row(f"  one replica at a time, {n:,} nodes", f"p50 {p50:.0f} us, p99 {p99:.0f} us per placement", "", None)
+    row(f"  peak memory of one plan, {n:,} nodes", f"{peak:.1f} MiB traced (process max RSS "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)", "", None)
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def first_fit(items: np.ndarray) -> int:
+    """First-fit-decreasing (by dominant share) into unit nodes: nodes used."""
+    room = np.zeros((0, 2))
+    for c, m in items[np.lexsort((-items.min(1), -items.max(1)))]:
+        fits = np.flatnonzero((room[:, 0] >= c - 1e-12) & (room[:, 1] >= m - 1e-12))
+        if fits.size:
+            room[fits[0]] -= (c, m)
+        else:
+            room = np.vstack([room, (1 - c, 1 - m)])
+    return len(room)
+
+
+def worst_fit(items: np.ndarray) -> int:
+    """Worst-fit-decreasing: each replica to the emptiest open node that fits (spreading)."""
+    room = np.zeros((0, 2))
+    for c, m in items[np.lexsort((-items.min(1), -items.max(1)))]:
+        fits = (room[:, 0] >= c - 1e-12) & (room[:, 1] >= m - 1e-12)
+        if fits.any():
+            k = int(np.where(fits, room.sum(1), -1).argmax())
+            room[k] -= (c, m)
+        else:
+            room = np.vstack([room, (1 - c, 1 - m)])
+    return len(room)
+
+
+def best_fit(items: list[tuple[float, int]], per: int, cap: tuple[float, int]) -> int:
+    """Our planner: nodes used by plan() for services of ``per`` identical replicas each."""
+    specs = [ServiceSpec(f"s{k:04d}", "img", replicas=per, resources=ResourceSpec(reservations=Resources(c, m)))
+             for k, (c, m) in enumerate(items)]
+    nodes = [NodeInfo(f"n{i:04d}", Resources(*cap)) for i in range(len(items) * per)]
+    p = plan(specs, nodes, [])
+    assert not p.unschedulable
+    return len(p.nodes_used)
+
+
+def lower_bound(units: np.ndarray) -> int:
+    return int(max(math.ceil(units[:, 0].sum() - 1e-9), math.ceil(units[:, 1].sum() - 1e-9)))
+
+
+# --------------------------------------------------------------------------- quality
+
+
+def mixes() -> None:
+    rng = random.Random(7)
+    cap = (4.0, 16 * GiB)
+    uniform = [(rng.randrange(1, 11) * 0.05, rng.randrange(1, 33) * 64 * MiB) for _ in range(1000)]
+    comp = [(rng.randrange(10, 31) * 0.05, rng.randrange(4, 17) * 64 * MiB) if k % 2 == 0
+            else (rng.randrange(2, 7) * 0.05, rng.randrange(48, 97) * 64 * MiB) for k in range(1000)]
+    for label, items, target in (("uniform small", uniform, 1.05), ("complementary", comp, 1.10)):
+        units = np.array([(c / cap[0], m / cap[1]) for c, m in items for _ in range(3)])
+        l1 = lower_bound(units)
+        t = time.perf_counter()
+        ours = best_fit(items, 3, cap)
+        took = time.perf_counter() - t
+        ffd, wf = first_fit(units), worst_fit(units)
+        row(f"3,000 replicas, {label}: nodes / L1 ({l1})",
+            f"best fit {ours / l1:.3f} ({ours}, {took:.2f}s) | FFD {ffd / l1:.3f} ({ffd}) | WF {wf / l1:.3f} ({wf})",
+            f"best fit <= {target:.2f}", ours / l1 <= target)
+
+
+# --------------------------------------------------------------------------- optimality
+
+
+def typical(rng: random.Random) -> tuple[int, int]:
+    return (rng.choice([100, 250, 250, 500, 500, 500, 1000, 1000, 1500, 2000]),
+            rng.choice([128, 256, 256, 512, 512, 1024, 1024, 2048, 3072, 4096, 6144, 8192]))
+
+
+def large(rng: random.Random) -> tuple[int, int]:
+    kind = rng.random()
+    if kind < 0.4:
+        return rng.randint(2, 20) * 50, rng.randint(4, 64) * 64
+    if kind < 0.7:
+        return rng.randint(20, 50) * 50, rng.randint(4, 32) * 64
+    return rng.randint(2, 10) * 50, rng.randint(64, 160) * 64
+
+
+def optimum(items: list[tuple[int, int]], upper: int, cap: tuple[int, int], limit: float) -> tuple[int, bool]:
+    """CP-SAT: fewest nodes, with ``upper`` nodes available. Returns (best, proven)."""
+    from ortools.sat.python import cp_model
+
+    n, (C, M) = len(items), cap
+    low = max(math.ceil(sum(c for c, _ in items) / C), math.ceil(sum(m for _, m in items) / M))
+    model = cp_model.CpModel()
+    x = [[model.NewBoolVar(f"x{i}_{b}") for b in range(min(upper, i + 1))] for i in range(n)]  # item i in bin <= i
+    y = [model.NewBoolVar(f"y{b}") for b in range(upper)]
+    for i in range(n):
+        model.AddExactlyOne(x[i])
+    for b in range(upper):
+        inside = [(i, x[i][b]) for i in range(n) if b < len(x[i])]
+        model.Add(sum(items[i][0] * v for i, v in inside) <= C * y[b])
+        model.Add(sum(items[i][1] * v for i, v in inside) <= M * y[b])
+        if b:
+            model.AddImplication(y[b], y[b - 1])
+    model.Add(sum(y) >= low)
+    model.Minimize(sum(y))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = limit
+    solver.parameters.num_workers = 2
+    status = solver.Solve(model)
+    return int(solver.ObjectiveValue()), status == cp_model.OPTIMAL
+
+
+def optimality(
+    label: str, draw: Callable[[random.Random], tuple[int, int]], gate: bool, count: int = 200, limit: float = 10.0
+) -> None:
+    cap = (4000, 16384)  # millicores, MiB
+    equal = {"best fit": 0, "FFD": 0, "WF": 0}
+    proven = worst = 0
+    bound_ok = True
+    solve_time = plan_time = 0.0
+    for seed in range(count):
+        rng = random.Random(seed)
+        items = [draw(rng) for _ in range(rng.randint(10, 60))]
+        units = np.array([(c / cap[0], m / cap[1]) for c, m in items])
+        t = time.perf_counter()
+        ours = best_fit([(c / 1000, m * MiB) for c, m in items], 1, (cap[0] / 1000, cap[1] * MiB))
+        plan_time += time.perf_counter() - t
+        got = {"best fit": ours, "FFD": first_fit(units), "WF": worst_fit(units)}
+        t = time.perf_counter()
+        opt, ok = optimum(items, min(got.values()), cap, limit)
+        solve_time += time.perf_counter() - t
+        if not ok:
+            continue
+        proven += 1
+        for k, v in got.items():
+            equal[k] += v == opt
+        worst = max(worst, ours / opt)
+        bound_ok &= ours <= 11 / 9 * opt + 1
+    share = {k: v / max(1, proven) for k, v in equal.items()}
+    row(f"{label}: {count} instances, {proven} proven optimal",
+        f"= OPT: best fit {share['best fit']:.1%}, FFD {share['FFD']:.1%}, WF {share['WF']:.1%}; "
+        f"worst best fit / OPT {worst:.2f}",
+        ">= 90%, <= 11/9 OPT + 1" if gate else "(information)",
+        (share["best fit"] >= 0.90 and bound_ok and proven >= count * 0.9) if gate else None)
+    row(f"  time, {label}", f"plan {plan_time / count * 1000:.1f} ms/instance, CP-SAT {solve_time:.1f}s "
+        f"(limit {limit:.0f}s each)", "", None)
+
+
+def main() -> int:
+    started = time.perf_counter()
+    speed(1000, 9, 80_000)
+    speed(10_000, 3, 20_000)
+    mixes()
+    try:
+        import ortools  # noqa: F401
+    except ImportError:
+        row("optimality against CP-SAT", "OR-Tools is missing: pip install -e '.[bench]'", "required", False)
+    else:
+        optimality("typical reservations", typical, gate=True)
+        optimality("large replicas (<= 62% of a node)", large, gate=False)
+    widths = [max(len(r[k]) for r in ROWS) for k in range(4)]
+    line = "  ".join("-" * w for w in widths)
+    print(line)
+    for r in ROWS:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(line)
+    print(f"{len(MISSES)} target(s) missed; {time.perf_counter() - started:.0f}s in all"
+          + (": " + "; ".join(MISSES) if MISSES else ""))
+    return 1 if MISSES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Placement properties over random fleets, services and current replicas (hypothesis)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from tui_orch.model import (
+    Availability,
+    Constraint,
+    NodeInfo,
+    NodeState,
+    Placement,
+    PortSpec,
+    Replica,
+    ReplicaState,
+    ResourceSpec,
+    Resources,
+    ServiceSpec,
+    pairs,
+)
+from tui_orch.placement import Fleet, Placer, Plan, Request, plan
+from tui_orch.placement.fleet import nano
+
+_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+for _name, _examples in (("placement-ci", 500), ("placement", 100)):
+    try:
+        settings.get_profile(_name)
+    except InvalidArgument:
+        settings.register_profile(
+            _name, max_examples=_examples, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        )
+PROPS = settings.get_profile("placement-ci" if _CI else "placement")
+
+GiB = 1 << 30
+
+CONSTRAINTS = [
+    Constraint("node.labels.disk", "==", "ssd"),
+    Constraint("node.labels.zone", "!=", "a"),
+    Constraint("node.hostname", "==", "n1"),
+]
+
+
+@st.composite
+def nodes(draw: st.DrawFn) -> list[NodeInfo]:
+    out = []
+    for i in range(draw(st.integers(1, 7))):
+        cpus = draw(st.sampled_from([0.5, 1, 2, 4, 8]))
+        memory = draw(st.sampled_from([1, 2, 4, 8, 16])) * GiB
+        out.append(NodeInfo(
+            f"n{i}", Resources(cpus, memory),
+            reserved=Resources(draw(st.sampled_from([0, 0.25])), draw(st.sampled_from([0, GiB // 4]))),
+            labels=pairs({"zone": draw(st.sampled_from("abc")), "disk": draw(st.sampled_from(["ssd", "hdd"]))}),
+            hostname=f"n{i}",
+            state=draw(st.sampled_from([NodeState.READY] * 5 + [NodeState.NOT_READY, NodeState.UNREACHABLE])),
+            availability=draw(st.sampled_from(
+                [Availability.ACTIVE] * 5 + [Availability.CORDONED, Availability.DRAINING])),
+            cpu_used=draw(st.none() | st.floats(0, 1)),
+        ))
+    return out
+
+
+@st.composite
+def services(draw: st.DrawFn) -> list[ServiceSpec]:
+    out = []
+    for k in range(draw(st.integers(1, 4))):
+        ports = draw(st.sampled_from([(), (PortSpec(target=80),), (PortSpec(target=80, published=8080 + k % 2),),
+                                      (PortSpec(target=80), PortSpec(target=81, published=9000))]))
+        out.append(ServiceSpec(
+            f"s{k}", "img",
+            mode=draw(st.sampled_from(["replicated"] * 4 + ["global"])),
+            replicas=draw(st.integers(0, 6)),
+            ports=ports,
+            resources=ResourceSpec(reservations=Resources(
+                draw(st.sampled_from([0, 0.1, 0.25, 0.5, 1, 1.5, 3])),
+                draw(st.sampled_from([0, 128 << 20, 512 << 20, GiB, 3 * GiB])),
+            )),
+            placement=Placement(
+                constraints=tuple(draw(st.lists(st.sampled_from(CONSTRAINTS), max_size=1))),
+                preferences=draw(st.sampled_from([(), ("node.labels.zone",)])),
+                max_replicas_per_node=draw(st.integers(0, 2)),
+            ),
+        ))
+    return out
+
+
+def as_replicas(p: Plan, current: list[Replica]) -> list[Replica]:
+    """The replicas once ``p`` is carried out."""
+    stopped = {(s.key, s.node) for s in p.stops}
+    return [r for r in current if (r.key, r.node) not in stopped] + [
+        Replica(s.service, s.slot, 1, s.node, ReplicaState.RUNNING, cpus=s.cpus, memory=s.memory, ports=s.ports)
+        for s in p.starts
+    ]
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[list[ServiceSpec], list[NodeInfo], list[Replica]]:
+    """Desired services, nodes, and current replicas that an earlier plan placed on the nodes
+    as they were before some of them changed state (and the services their replica count)."""
+    fleet = draw(nodes())
+    specs = draw(services())
+    before = [NodeInfo(n.name, n.capacity, n.reserved, n.labels, n.hostname) for n in fleet]
+    earlier = [s for s in specs if draw(st.booleans())]
+    current = as_replicas(plan(earlier, before, []), [])
+    changed = [
+        ServiceSpec(s.name, s.image, mode=s.mode, replicas=draw(st.integers(0, 6)), ports=s.ports,
+                    resources=s.resources, placement=s.placement) if draw(st.booleans()) else s
+        for s in specs
+    ]
+    return changed, fleet, current
+
+
+def _check_nodes(p: Plan, fleet: list[NodeInfo], specs: list[ServiceSpec], current: list[Replica]) -> None:
+    by_name = {n.name: n for n in fleet}
+    spec = {s.name: s for s in specs}
+    after = as_replicas(p, current)
+    for s in p.starts:
+        node = by_name[s.node]
+        assert node.schedulable, f"{s.key} started on {s.node}, which is {node.state}/{node.availability}"
+        assert all(c.matches(node) for c in spec[s.service].placement.constraints)
+    started_on = {s.node for s in p.starts}
+    for name in started_on:
+        node = by_name[name]
+        here = [r for r in after if r.node == name]
+        assert sum(nano(r.cpus) for r in here) <= nano(node.allocatable.cpus)
+        assert sum(r.memory for r in here) <= node.allocatable.memory
+        ports = [q for r in here for q in r.ports]
+        assert len(ports) == len(set(ports)), f"port used twice on {name}: {sorted(ports)}"
+        per_service = Counter(r.service for r in here)
+        for s in {s.service for s in p.starts if s.node == name}:
+            cap = spec[s].placement.max_replicas_per_node
+            assert not cap or per_service[s] <= cap
+    for s in p.starts:
+        assert all(20000 <= q <= 32000 for q, ps in zip(s.ports, spec[s.service].ports) if ps.published is None)
+
+
+@PROPS
+@given(scenarios())
+def test_plans_respect_every_hard_filter(scenario: tuple) -> None:
+    specs, fleet, current = scenario
+    p = plan(specs, fleet, current)
+    _check_nodes(p, fleet, specs, current)
+    by_name = {n.name: n for n in fleet}
+    # Replicas on nodes that are not Ready, or draining, are stopped and their slot placed
+    # elsewhere (unless the service shrank); replicas on cordoned nodes stay unless it shrank.
+    desired = {s.name: s for s in specs}
+    stops = {(s.key, s.node): s.reason for s in p.stops}
+    for r in current:
+        node = by_name[r.node]
+        spec = desired.get(r.service)
+        reason = stops.get((r.key, r.node), "")
+        if node.state != NodeState.READY or node.availability == Availability.DRAINING:
+            assert reason
+            if spec and spec.mode == "replicated" and not reason.startswith("scale down"):
+                again = [x for x in (*p.starts, *p.unschedulable) if x.key == r.key]
+                assert again, f"{r.key} on {r.node} was not placed again"
+                assert all(s.node != r.node for s in p.starts if s.key == r.key)
+        elif spec is not None and spec.mode == ("global" if r.slot == 0 else "replicated"):
+            assert not reason or reason.startswith("scale down"), reason
+    # Every desired replicated slot is kept, started or reported.
+    for s in specs:
+        if s.mode == "replicated":
+            keys = {k for k in p.keeps if k.rsplit(".", 1)[0] == s.name} | {
+                x.key for x in (*p.starts, *p.unschedulable) if x.service == s.name}
+            assert len(keys) == s.replicas
+
+
+@PROPS
+@given(scenarios())
+def test_same_input_same_plan_and_a_satisfied_state_gives_no_moves(scenario: tuple) -> None:
+    specs, fleet, current = scenario
+    p = plan(specs, fleet, current)
+    assert plan(list(reversed(specs)), list(reversed(fleet)), list(reversed(current))) == p
+    again = plan(specs, fleet, as_replicas(p, current))
+    assert again.empty, again.describe()
+    assert [u.key for u in again.unschedulable] == [u.key for u in p.unschedulable]
+
+
+@PROPS
+@given(nodes(), services(), st.data())
+def test_rounds_choose_exactly_what_a_full_rescore_per_replica_chooses(
+    fleet: list, specs: list, data: st.DataObject
+) -> None:
+    batch = Placer(fleet)
+    single = Placer(fleet)
+    for spec in specs:
+        req = Request.of(spec)
+        slots = list(range(1, data.draw(st.integers(1, 12)) + 1))
+        starts, failed = batch.place(req, slots)
+        one_by_one = [single.place(req, [k]) for k in slots]
+        assert [(s.slot, s.node, s.ports, s.score) for s in starts] == [
+            (s.slot, s.node, s.ports, s.score) for got, _ in one_by_one for s in got]
+        assert [u.slot for u in failed] == [u.slot for _, lost in one_by_one for u in lost]
+
+
+@PROPS
+@given(nodes(), services())
+def test_each_pick_is_the_lowest_key_of_a_naive_scan(fleet: list, specs: list) -> None:
+    """The engine's choice against a plain Python scan of (spread level, cost, name)."""
+    placer = Placer(fleet)
+    f: Fleet = placer.fleet
+    for spec in specs:
+        if spec.placement.preferences:
+            continue
+        req = Request.of(spec)
+        for slot in range(1, 4):
+            counts = defaultdict(int, f.counts.get(req.service, {}))
+            cost = f.cost(req, f.counts_array(req.service))
+            feasible = [i for i in range(f.n) if cost[i] < float("inf")]
+            starts, _ = placer.place(req, [slot])
+            if not feasible:
+                assert not starts
+                continue
+            best = min(feasible, key=lambda i: (counts[i], cost[i], f.names[i]))
+            assert starts[0].node == f.names[best]

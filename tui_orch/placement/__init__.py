@@ -1,0 +1,41 @@
+"""Placement: which replica runs on which node. Pure code: no I/O, no asyncio, deterministic.
+
+    plan(services, nodes, current, *, replace=(), replace_order="stop-first", options=None) -> Plan
+    place(service, slots, nodes, current, *, on=(), options=None) -> Plan
+    rebalance(services, nodes, current, *, options=None) -> Rebalance
+    Placer(nodes, current, options).place(spec, slots) -> (starts, unschedulable)   # incremental
+
+Hard filters (Ready and active node, constraints, max_replicas_per_node, static and dynamic
+host ports, cpu and memory reservations) come first; among the nodes left the replica goes to
+the one with the fewest replicas of its service (after spread preferences), then the best
+multi-resource fit (see ``fleet``), then the first name. See ``planner`` for what is kept,
+stopped and started, and ``engine`` for how the choice stays exact yet fast.
+"""
+
+from tui_orch.placement.engine import Placer
+from tui_orch.placement.fleet import Fleet, Request
+from tui_orch.placement.planner import place, plan
+from tui_orch.placement.rebalance import rebalance
+from tui_orch.placement.result import (
+    PlacementOptions,
+    Plan,
+    Rebalance,
+    Start,
+    Stop,
+    Unschedulable,
+)
+
+__all__ = [
+    "Fleet",
+    "PlacementOptions",
+    "Placer",
+    "Plan",
+    "Rebalance",
+    "Request",
+    "Start",
+    "Stop",
+    "Unschedulable",
+    "place",
+    "plan",
+    "rebalance",
+]

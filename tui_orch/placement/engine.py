@@ -1,0 +1,152 @@
+"""Best-fit placement of replicas onto a ``Fleet``, exact and incremental.
+
+The choice for each replica is the node with the lowest key
+
+    (replicas of the service in the node's value of each spread preference, ...,
+     replicas of the service on the node, 20 - score, node index)
+
+among the nodes that pass every hard filter. The replicas of one service are identical, so
+they are placed in *rounds*: score every node once (a dozen numpy operations), keep the nodes
+at the lowest spread level, and hand out the next replicas to the best of them in order.
+Placing a replica on a node changes only that node, and moves it to a higher spread level,
+so the remaining nodes of the round keep their order: each pick is exactly the one a full
+rescore would make. A new round starts when the level's nodes run out. Services with spread
+preferences change the level of a whole group of nodes with each pick, so they use rounds of
+one replica.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import repeat
+
+import numpy as np
+
+from tui_orch.model import NodeInfo, Replica, ReplicaState, ServiceSpec
+from tui_orch.placement.fleet import INF, Fleet, Request, nano
+from tui_orch.placement.reasons import no_node_fits, node_does_not_fit
+from tui_orch.placement.result import PlacementOptions, Start, Unschedulable
+
+FIT_MAX = 20.0
+
+
+def _best(cost: np.ndarray, t: int) -> list[int]:
+    """Indexes of the ``t`` lowest finite costs, lowest first, ties by index."""
+    if cost.shape[0] == 0:
+        return []
+    if t == 1:
+        i = int(cost.argmin())
+        return [i] if cost[i] < INF else []
+    if t < cost.shape[0]:
+        v = np.partition(cost, t - 1)[t - 1]
+        cand = np.flatnonzero(cost <= v) if v < INF else np.flatnonzero(cost < INF)
+    else:
+        cand = np.flatnonzero(cost < INF)
+    order = np.argsort(cost[cand], kind="stable")[:t]
+    return cand[order].tolist()
+
+
+def _lowest_level(cost: np.ndarray, level: np.ndarray) -> None:
+    """Keep (finite cost) only the nodes whose ``level`` is the lowest among feasible nodes."""
+    finite = cost < INF
+    if finite.any():
+        low = level[finite].min()
+        np.copyto(cost, INF, where=level != low)
+
+
+class Placer:
+    """Places replicas one service at a time onto a fleet whose state it keeps.
+
+    ``Placer(nodes, current)`` is also the incremental entry point for a controller that
+    places single replicas often: it scores against everything placed so far."""
+
+    def __init__(
+        self,
+        nodes: Sequence[NodeInfo] | Fleet,
+        current: Sequence[Replica] = (),
+        options: PlacementOptions | None = None,
+    ) -> None:
+        self.fleet = nodes if isinstance(nodes, Fleet) else Fleet(nodes, options)
+        self.hold(current)
+
+    def hold(self, replicas: Sequence[Replica]) -> None:
+        """Count existing replicas (resources, ports, spread) on their nodes, where known.
+        A stopping replica holds its resources and ports but no longer counts as a replica."""
+        index = self.fleet.index
+        self.fleet.hold([
+            (index[r.node], None if r.state == ReplicaState.STOPPING else r.service, nano(r.cpus), r.memory, r.ports)
+            for r in replicas
+            if r.node in index and r.state != ReplicaState.STOPPED
+        ])
+
+    def release(self, replica: Replica) -> None:
+        """Give back what ``hold`` counted for ``replica``."""
+        i = self.fleet.index.get(replica.node)
+        if i is not None:
+            self.fleet.remove(i, replica.service, nano(replica.cpus), replica.memory, replica.ports)
+
+    @staticmethod
+    def request(spec: ServiceSpec) -> Request:
+        return Request.of(spec)
+
+    def place(
+        self, spec: ServiceSpec | Request, slots: Sequence[int], whys: Sequence[str] | None = None
+    ) -> tuple[list[Start], list[Unschedulable]]:
+        """Place one replica of ``spec`` for each of ``slots`` (in order), best fit first."""
+        req = spec if isinstance(spec, Request) else self.request(spec)
+        fleet = self.fleet
+        counts = fleet.counts_array(req.service)
+        leveled = bool(fleet.counts.get(req.service))
+        starts: list[Start] = []
+        j, n = 0, len(slots)
+        while j < n:
+            cost = fleet.cost(req, counts)
+            if req.prefs:
+                for descriptor in req.prefs:
+                    codes = fleet.codes(descriptor)
+                    per_value = np.bincount(codes, weights=counts)
+                    _lowest_level(cost, per_value[codes])
+                _lowest_level(cost, counts)
+                picks = _best(cost, 1)
+            else:
+                if leveled:
+                    _lowest_level(cost, counts)
+                picks = _best(cost, n - j)
+            if not picks:
+                reason = no_node_fits(fleet, req, counts)
+                return starts, [Unschedulable(req.service, s, reason) for s in slots[j:]]
+            self._commit(req, picks, cost[picks], slots[j : j + len(picks)], whys[j : j + len(picks)] if whys else None,
+                         counts, starts)
+            j += len(picks)
+            leveled = True
+        return starts, []
+
+    def _commit(
+        self, req: Request, picks: list[int], costs: np.ndarray, slots: Sequence[int],
+        whys: Sequence[str] | None, counts: np.ndarray, out: list[Start],
+    ) -> None:
+        """Take the distinct nodes ``picks`` (whose costs were ``costs``) for ``slots`` and
+        record the starts in ``out``."""
+        fleet = self.fleet
+        scores = (FIT_MAX - costs).tolist()
+        ports, fc, fm = fleet.take(picks, req, counts)
+        names = fleet.names
+        out.extend(map(Start._make, zip(
+            repeat(req.service), slots, [names[i] for i in picks], ports, repeat(req.cpus), repeat(req.memory),
+            scores, fc, fm, whys if whys else repeat(""),
+        )))
+
+    def place_on(self, spec: ServiceSpec | Request, node: str, why: str = "") -> Start | Unschedulable:
+        """Place one replica of a global service on ``node``, if it fits there."""
+        req = spec if isinstance(spec, Request) else self.request(spec)
+        i = self.fleet.index[node]
+        reason = node_does_not_fit(self.fleet, i, req)
+        if reason:
+            return Unschedulable(req.service, 0, reason, node)
+        counts = self.fleet.counts_array(req.service)
+        out: list[Start] = []
+        self._commit(req, [i], np.array([self.fleet.cost_at(req, i)]), [0], [why], counts, out)
+        return out[0]
+
+
+__all__ = ["Placer"]

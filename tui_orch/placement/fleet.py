@@ -1,0 +1,371 @@
+"""The state of the nodes while a plan is made, as numpy arrays, and the best-fit score.
+
+Cpu is counted in integer nano-cores and memory in integer bytes, both held in float64
+arrays: every sum stays an exact integer (below 2**53), so "fits" is an exact comparison and
+no rounding can over-commit a node.
+
+The score of node n for a request r (higher is better) is
+
+    score = 20 - (10**fc + 10**fm)              BestFit-v3 (Nomad), fc/fm = free fraction after
+          + w * (rc/C * Fc + rm/M * Fm)          dot-product alignment, Fc/Fm = free fraction before
+          - hot_penalty                           when the node runs hot
+
+To score all nodes with two multiplications instead of two powers, ``10**fc`` is computed as
+``P_c[n] * E_c(r)[n]`` where ``P_c = 10**Fc`` is kept per node (recomputed, with numpy's power
+on arrays as at the start, only for the nodes that change) and ``E_c(r) = 10**(-rc/C)`` is
+cached per distinct request size. The fit term spans 0..18, the alignment term 0..2w.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from tui_orch.model import Availability, Constraint, NodeInfo, NodeState, ServiceSpec
+from tui_orch.placement.result import PlacementOptions
+
+NANO = 1_000_000_000
+INF = math.inf
+_CACHE_MAX = 256
+
+
+def nano(cpus: float) -> int:
+    """Cores as integer nano-cores (Docker's NanoCPUs)."""
+    return int(round(cpus * NANO))
+
+
+class Request(NamedTuple):
+    """What one replica of a service asks of a node (a named tuple: made once per service
+    and plan, cheaply)."""
+
+    service: str
+    cpus: float
+    memory: int
+    rc: int  # nano-cores
+    rm: int  # bytes
+    layout: tuple[int | None, ...]  # host port per PortSpec, None = dynamic
+    static: tuple[int, ...]  # distinct static host ports
+    dynamic: int  # how many dynamic host ports
+    constraints: tuple[Constraint, ...]
+    cap: int  # max_replicas_per_node, 0 = none
+    prefs: tuple[str, ...]  # spread descriptors
+
+    @classmethod
+    def of(cls, spec: ServiceSpec) -> Request:
+        res = spec.resources.reservations
+        place = spec.placement
+        layout: tuple[int | None, ...] = ()
+        static: tuple[int, ...] = ()
+        if spec.ports:
+            layout = tuple(p.published for p in spec.ports)
+            static = tuple(sorted({p for p in layout if p is not None}))
+        prefs = tuple(p.split("=", 1)[1] if p.startswith("spread=") else p for p in place.preferences)
+        return cls(
+            spec.name, float(res.cpus), int(res.memory), nano(res.cpus), int(res.memory), layout, static,
+            len(layout) - sum(1 for p in layout if p is not None), tuple(place.constraints),
+            max(0, place.max_replicas_per_node), prefs,
+        )
+
+
+class Fleet:
+    """Mutable free capacity, held ports and per-service replica counts of the nodes.
+
+    Nodes are indexed in name order, so ties between equal scores go to the first name."""
+
+    def __init__(self, nodes: Sequence[NodeInfo], options: PlacementOptions | None = None) -> None:
+        opts = options or PlacementOptions()
+        self.options = opts
+        seen: dict[str, NodeInfo] = {}
+        for node in nodes:
+            seen.setdefault(node.name, node)
+        self.infos: list[NodeInfo] = [seen[k] for k in sorted(seen)]
+        self.names: list[str] = [n.name for n in self.infos]
+        self.index: dict[str, int] = {name: i for i, name in enumerate(self.names)}
+        n = self.n = len(self.infos)
+        # NodeInfo.allocatable, without making a Resources per node.
+        cpus = [nano(max(0.0, x.capacity.cpus - x.reserved.cpus)) for x in self.infos]
+        self.alloc_c = np.array(cpus, dtype=np.float64)
+        self.alloc_m = np.array([max(0, x.capacity.memory - x.reserved.memory) for x in self.infos], dtype=np.float64)
+        self.inv_c = np.divide(1.0, self.alloc_c, out=np.zeros(n), where=self.alloc_c > 0)
+        self.inv_m = np.divide(1.0, self.alloc_m, out=np.zeros(n), where=self.alloc_m > 0)
+        self.free_c = self.alloc_c.copy()
+        self.free_m = self.alloc_m.copy()
+        self.P_c = np.power(10.0, self.free_c * self.inv_c)
+        self.P_m = np.power(10.0, self.free_m * self.inv_m)
+        self.nrep = np.zeros(n, dtype=np.int64)  # replicas per node (nodes in use)
+        self.ports: list[set[int]] = [set() for _ in range(n)]
+        self.port_masks: dict[int, np.ndarray] = {}
+        self.port_seen: set[int] = set()
+        lo, hi = opts.port_range
+        self.port_lo, self.port_hi = lo, hi
+        self.dyn_free = np.full(n, max(0, hi - lo + 1), dtype=np.int64)
+        self.dyn_next: list[int] = [lo] * n
+        self.counts: dict[str, dict[int, int]] = {}  # service -> node index -> replicas
+        # The base cost: 0 if schedulable, the hot penalty if it runs hot, inf if unschedulable.
+        self.schedulable = np.array([x.schedulable for x in self.infos], dtype=bool)
+        self.hot_notes: list[str] = []
+        base = np.where(self.schedulable, 0.0, INF)
+        for i, x in enumerate(self.infos):
+            cpu, mem, limit = x.cpu_used or 0.0, x.memory_used or 0.0, opts.hot_threshold
+            if x.schedulable and (cpu > limit or mem > limit):
+                base[i] += opts.hot_penalty
+                self.hot_notes.append(
+                    f"{x.name} runs hot (cpu {round(cpu * 100)}%, mem {round(mem * 100)}% measured, "
+                    f"above {round(limit * 100)}%): scored down by {opts.hot_penalty:g}"
+                )
+        self.base = base
+        # Caches that depend only on the nodes, shared by copies.
+        self._exp_c: dict[int, np.ndarray] = {}
+        self._exp_m: dict[int, np.ndarray] = {}
+        self._align_c: dict[int, np.ndarray] = {}
+        self._align_m: dict[int, np.ndarray] = {}
+        self._base_by: dict[tuple[Constraint, ...], np.ndarray] = {}
+        self._cons_mask: dict[Constraint, np.ndarray] = {}
+        self._codes: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ state changes
+
+    def copy(self) -> "Fleet":
+        """An independent copy of the mutable state (caches are shared)."""
+        other = object.__new__(Fleet)
+        other.__dict__.update(self.__dict__)
+        for name in ("free_c", "free_m", "P_c", "P_m", "nrep", "dyn_free"):
+            setattr(other, name, getattr(self, name).copy())
+        other.ports = [set(s) for s in self.ports]
+        other.port_masks = {p: m.copy() for p, m in self.port_masks.items()}
+        other.port_seen = set(self.port_seen)
+        other.dyn_next = list(self.dyn_next)
+        other.counts = {k: dict(v) for k, v in self.counts.items()}
+        return other
+
+    def _refresh(self, idx: np.ndarray | list[int]) -> None:
+        """Recompute ``P = 10**free_fraction`` of the nodes ``idx`` (numpy's power, as at start,
+        so that a node's P never depends on how it was computed)."""
+        self.P_c[idx] = np.power(10.0, self.free_c[idx] * self.inv_c[idx])
+        self.P_m[idx] = np.power(10.0, self.free_m[idx] * self.inv_m[idx])
+
+    def reserve(self, idx: np.ndarray, rc: int, rm: int) -> None:
+        """Take ``rc``/``rm`` on each of the distinct nodes ``idx`` (no ports, no counts)."""
+        self.free_c[idx] -= rc
+        self.free_m[idx] -= rm
+        self._refresh(idx)
+
+    def _port(self, i: int, port: int, held: bool) -> None:
+        if held:
+            self.ports[i].add(port)
+            self.port_seen.add(port)
+        else:
+            self.ports[i].discard(port)
+            if self.port_lo <= port < self.dyn_next[i]:
+                self.dyn_next[i] = port
+        mask = self.port_masks.get(port)
+        if mask is not None:
+            mask[i] = held
+        if self.port_lo <= port <= self.port_hi:
+            self.dyn_free[i] += -1 if held else 1
+
+    def hold(self, items: Sequence[tuple[int, str | None, int, int, Sequence[int]]]) -> None:
+        """Count existing replicas, each ``(node index, service, rc, rm, ports)``: their
+        resources and ports are held, and they count as replicas of ``service`` unless it is
+        None (a replica that is stopping holds its resources but is no longer a replica)."""
+        if not items:
+            return
+        idx = np.array([it[0] for it in items], dtype=np.int64)
+        self.free_c -= np.bincount(idx, weights=[float(it[2]) for it in items], minlength=self.n)
+        self.free_m -= np.bincount(idx, weights=[float(it[3]) for it in items], minlength=self.n)
+        self._refresh(np.unique(idx))
+        for i, service, _, _, ports in items:
+            for p in ports:
+                if p not in self.ports[i]:
+                    self._port(i, p, True)
+            if service is not None:
+                self.nrep[i] += 1
+                per_node = self.counts.setdefault(service, {})
+                per_node[i] = per_node.get(i, 0) + 1
+
+    def remove(self, i: int, service: str, rc: int, rm: int, ports: Iterable[int]) -> None:
+        """Give back what ``hold`` counted for one replica."""
+        self.reserve(np.array([i]), -rc, -rm)
+        for p in ports:
+            if p in self.ports[i]:
+                self._port(i, p, False)
+        self.nrep[i] -= 1
+        per_node = self.counts.get(service, {})
+        if per_node.get(i, 0) > 1:
+            per_node[i] -= 1
+        else:
+            per_node.pop(i, None)
+
+    def take(
+        self, idx: list[int], req: Request, counts: np.ndarray
+    ) -> tuple[list[tuple[int, ...]], list[float], list[float]]:
+        """Place one replica of ``req`` on each of the distinct nodes ``idx``; ``counts`` is the
+        service's dense count array, kept in step with the sparse counts. Returns each replica's host
+        ports in layout order and the nodes' reserved cpu and memory fractions afterwards."""
+        arr = np.array(idx, dtype=np.int64)
+        fc = self.free_c[arr] - req.rc
+        fm = self.free_m[arr] - req.rm
+        self.free_c[arr] = fc
+        self.free_m[arr] = fm
+        xc = fc * self.inv_c[arr]
+        xm = fm * self.inv_m[arr]
+        self.P_c[arr] = np.power(10.0, xc)
+        self.P_m[arr] = np.power(10.0, xm)
+        self.nrep[arr] += 1
+        counts[arr] += 1
+        per_node = self.counts.setdefault(req.service, {})
+        for i in idx:
+            per_node[i] = per_node.get(i, 0) + 1
+        after = ((1.0 - xc).tolist(), (1.0 - xm).tolist())
+        if not req.layout:
+            return [()] * len(idx), *after
+        static, layout, nd = req.static, req.layout, req.dynamic
+        in_range = nd + sum(1 for p in static if self.port_lo <= p <= self.port_hi)
+        ports, out = self.ports, []
+        if nd:
+            simple = all(p is None for p in layout)
+            dyn_next, seen = self.dyn_next, self.port_seen
+            for i in idx:
+                held = ports[i]
+                p = dyn_next[i]
+                dynamic = []
+                while len(dynamic) < nd and p <= self.port_hi:
+                    if p not in held:
+                        dynamic.append(p)
+                    p += 1
+                dyn_next[i] = p
+                held.update(dynamic)
+                held.update(static)
+                seen.update(dynamic)
+                if simple:
+                    out.append(tuple(dynamic))
+                else:
+                    it = iter(dynamic)
+                    out.append(tuple(q if q is not None else next(it) for q in layout))
+                for q in dynamic:
+                    mask = self.port_masks.get(q)
+                    if mask is not None:
+                        mask[i] = True
+        else:
+            fixed = tuple(layout)  # type: ignore[arg-type]
+            for i in idx:
+                ports[i].update(static)
+            out = [fixed] * len(idx)
+        self.port_seen.update(static)
+        for q in static:
+            mask = self.port_masks.get(q)
+            if mask is not None:
+                mask[arr] = True
+        if in_range:
+            self.dyn_free[arr] -= in_range
+        return out, *after
+
+    # ------------------------------------------------------------------ queries
+
+    def counts_array(self, service: str) -> np.ndarray:
+        """Replicas of ``service`` per node, as a dense array."""
+        arr = np.zeros(self.n, dtype=np.int64)
+        for i, c in self.counts.get(service, {}).items():
+            arr[i] = c
+        return arr
+
+    def port_mask(self, port: int) -> np.ndarray:
+        """Nodes where ``port`` is held."""
+        mask = self.port_masks.get(port)
+        if mask is None:
+            mask = np.fromiter((port in s for s in self.ports), dtype=bool, count=self.n)
+            self.port_masks[port] = mask
+        return mask
+
+    def constraint_mask(self, constraint: Constraint) -> np.ndarray:
+        mask = self._cons_mask.get(constraint)
+        if mask is None:
+            mask = np.fromiter((constraint.matches(x) for x in self.infos), dtype=bool, count=self.n)
+            if len(self._cons_mask) < _CACHE_MAX:
+                self._cons_mask[constraint] = mask
+        return mask
+
+    def base_for(self, constraints: tuple[Constraint, ...]) -> np.ndarray:
+        """The base cost with inf on nodes failing a constraint."""
+        base = self._base_by.get(constraints)
+        if base is None:
+            base = self.base
+            for c in constraints:
+                base = np.where(self.constraint_mask(c), base, INF)
+            if len(self._base_by) < _CACHE_MAX:
+                self._base_by[constraints] = base
+        return base
+
+    def codes(self, descriptor: str) -> np.ndarray:
+        """An integer per node naming its value of a spread descriptor (missing = one group)."""
+        codes = self._codes.get(descriptor)
+        if codes is None:
+            probe = Constraint(descriptor, "==", "")
+            values = [probe.node_value(x) or "" for x in self.infos]
+            numbering = {v: k for k, v in enumerate(sorted(set(values)))}
+            codes = np.array([numbering[v] for v in values], dtype=np.int64)
+            self._codes[descriptor] = codes
+        return codes
+
+    def _size_terms(self, rc: int, rm: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        ec, em = self._exp_c.get(rc), self._exp_m.get(rm)
+        if ec is None:
+            if len(self._exp_c) >= _CACHE_MAX:
+                self._exp_c.clear(), self._align_c.clear()
+            ec = self._exp_c[rc] = np.power(10.0, -rc * self.inv_c)
+            self._align_c[rc] = self.options.align_weight * rc * self.inv_c * self.inv_c
+        if em is None:
+            if len(self._exp_m) >= _CACHE_MAX:
+                self._exp_m.clear(), self._align_m.clear()
+            em = self._exp_m[rm] = np.power(10.0, -rm * self.inv_m)
+            self._align_m[rm] = self.options.align_weight * rm * self.inv_m * self.inv_m
+        return ec, em, self._align_c[rc], self._align_m[rm]
+
+    def cost(self, req: Request, counts: np.ndarray | None = None) -> np.ndarray:
+        """``20 - score`` of every node for one more replica of ``req``; inf where it does not
+        fit (unschedulable, constraint, resources, ports, per-node cap)."""
+        ec, em, ac, am = self._size_terms(req.rc, req.rm)
+        out = self.P_c * ec
+        out += self.P_m * em
+        if self.options.align_weight and (req.rc or req.rm):
+            out -= self.free_c * ac
+            out -= self.free_m * am
+        out += self.base_for(req.constraints)
+        bad = self.free_c < req.rc
+        bad |= self.free_m < req.rm
+        for p in req.static:
+            if p in self.port_seen:
+                bad |= self.port_mask(p)
+        if req.dynamic:
+            bad |= self.dyn_free < req.dynamic
+        if req.cap and counts is not None:
+            bad |= counts >= req.cap
+        np.copyto(out, INF, where=bad)
+        return out
+
+    def cost_at(self, req: Request, i: int) -> float:
+        """``cost(req)[i]`` for one node, with the same operations in the same order; it does
+        not apply the feasibility filters (the caller checks them)."""
+        ec, em, ac, am = self._size_terms(req.rc, req.rm)
+        out = self.P_c[i] * ec[i] + self.P_m[i] * em[i]
+        if self.options.align_weight and (req.rc or req.rm):
+            out = out - self.free_c[i] * ac[i] - self.free_m[i] * am[i]
+        return float(out + self.base_for(req.constraints)[i])
+
+    def nodes_in_use(self) -> int:
+        return int(np.count_nonzero(self.nrep))
+
+    def state_of(self, i: int) -> str:
+        """Why node ``i`` is not schedulable, in a word ('' if it is)."""
+        x = self.infos[i]
+        if x.state != NodeState.READY:
+            return x.state.value
+        if x.availability != Availability.ACTIVE:
+            return x.availability.value
+        return ""
+
+
+__all__ = ["Fleet", "NANO", "Request", "nano"]

@@ -1,0 +1,249 @@
+"""``plan``: from desired services, nodes and current replicas to the moves between them.
+
+What is kept, stopped and started:
+
+- a replica on a Ready node that is active or cordoned is kept, whatever its revision (the
+  rollout replaces old revisions, not the planner); a replica is never moved to pack better;
+- a replica on a node that is not Ready, draining or gone, or that is lost, is stopped and its
+  slot placed again on a healthy node (a global replica is only stopped);
+- a replicated service keeps exactly ``replicas`` distinct slots: extra slots are stopped
+  (those on unhealthy nodes first, then the highest), missing ones get the lowest free numbers;
+- a global service gets one replica (slot 0) on every schedulable node passing its constraints;
+- replicas of services no longer desired are stopped; stopped replicas are ignored; stopping
+  ones still hold their resources and ports but no longer count as replicas;
+- ``replace`` lists replica keys to place anew for a rollout: ``stop-first`` frees the old
+  replica before placing, ``start-first`` places while the old one still holds its resources.
+
+Placement of a batch: global replicas first (each is bound to its node), then the services,
+largest replica first (see ``orderings``). A second ordering is tried for batches of up to
+``options.retry_limit`` replicas, and a few more for up to ``options.search_limit``; the plan
+with fewer unschedulable replicas, then fewer nodes in use, wins (the first one on ties).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Literal
+
+from tui_orch.model import Availability, NodeInfo, NodeState, Replica, ReplicaState, ServiceSpec
+from tui_orch.placement.engine import Placer
+from tui_orch.placement.fleet import Fleet, Request
+from tui_orch.placement.orderings import orderings
+from tui_orch.placement.result import Plan, PlacementOptions, Start, Stop, Unschedulable
+
+
+@dataclass
+class _Work:
+    """What the diff of desired and current state leaves to do."""
+
+    stops: list[Stop]
+    keeps: set[str]
+    held: list[Replica]  # replicas whose resources count while placing
+    groups: dict[str, tuple[list[int], list[str]]]  # service -> slots to place, why
+    pinned: list[tuple[str, str, str]]  # (service, node, why) for global services
+
+
+def displaced(replica: Replica, nodes: dict[str, NodeInfo]) -> str:
+    """Why ``replica`` must leave its node ('' if it may stay)."""
+    node = nodes.get(replica.node)
+    if node is None:
+        return f"node {replica.node} is gone"
+    if replica.state == ReplicaState.LOST:
+        return f"lost on {replica.node}"
+    if node.state != NodeState.READY:
+        return f"{replica.node} is {node.state.value}"
+    if node.availability == Availability.DRAINING:
+        return f"{replica.node} is draining"
+    return ""
+
+
+def _diff(
+    specs: dict[str, ServiceSpec], fleet: Fleet, current: Iterable[Replica], replace: set[str], order: str
+) -> _Work:
+    nodes = {x.name: x for x in fleet.infos}
+    work = _Work([], set(), [], {}, [])
+    by_service: dict[str, list[Replica]] = {}
+    for r in sorted(current, key=attrgetter("service", "slot", "node", "revision")):
+        if r.state == ReplicaState.STOPPED:
+            continue
+        if r.state == ReplicaState.STOPPING:
+            work.held.append(r)
+        else:
+            by_service.setdefault(r.service, []).append(r)
+
+    def stop(r: Replica, reason: str) -> None:
+        work.stops.append(Stop(r.key, r.node, reason, r.revision))
+
+    def replace_or_keep(r: Replica) -> bool:
+        """Keep a healthy replica unless a rollout replaces it; True if it is replaced."""
+        if r.key in replace:
+            stop(r, f"replaced ({order})")
+            if order == "start-first":
+                work.held.append(r)
+            return True
+        work.held.append(r)
+        return False
+
+    for name in sorted(set(by_service) | set(specs)):
+        reps, spec = by_service.get(name, []), specs.get(name)
+        if spec is None:
+            for r in reps:
+                stop(r, f"service {name} is no longer deployed")
+            continue
+        if spec.mode == "global":
+            eligible = [
+                x.name for x in fleet.infos if x.schedulable and all(c.matches(x) for c in spec.placement.constraints)
+            ]
+            covered: set[str] = set()
+            for r in reps:
+                why = "service is now global" if r.slot else displaced(r, nodes)
+                if why:
+                    stop(r, why)
+                elif replace_or_keep(r):
+                    work.pinned.append((name, r.node, f"replaces {r.key} (rollout)"))
+                    covered.add(r.node)
+                else:
+                    work.keeps.add(r.key)
+                    covered.add(r.node)
+            work.pinned += [(name, node, "") for node in eligible if node not in covered]
+            continue
+        desired = max(0, spec.replicas)
+        if not reps:
+            if desired:
+                work.groups[name] = (list(range(1, desired + 1)), [""] * desired)
+            continue
+        slots: dict[int, list[tuple[Replica, str]]] = {}  # slot -> (replica, why it must leave)
+        for r in reps:
+            if r.slot <= 0:
+                stop(r, "service is now replicated")
+            else:
+                slots.setdefault(r.slot, []).append((r, displaced(r, nodes)))
+        healthy = {s: any(not why for _, why in rs) for s, rs in slots.items()}
+        survivors = set(sorted(sorted(slots), key=lambda s: not healthy[s])[:desired])
+        todo: list[int] = []
+        whys: list[str] = []
+        for s in sorted(slots):
+            if s not in survivors:
+                for r, _ in slots[s]:
+                    stop(r, f"scale down to {desired}")
+                continue
+            replaced = ""
+            for r, why in slots[s]:
+                if why:
+                    stop(r, why)
+                    replaced = replaced or f"replaces {r.key} on {r.node} ({why})"
+                elif replace_or_keep(r):
+                    replaced = f"replaces {r.key} on {r.node} (rollout)"
+                    healthy[s] = False
+                else:
+                    work.keeps.add(r.key)
+            if not healthy[s]:
+                todo.append(s)
+                whys.append(replaced)
+        free = (k for k in range(1, desired + len(slots) + 1) if k not in slots)
+        for _ in range(desired - len(survivors)):
+            todo.append(next(free))
+            whys.append("")
+        if todo:
+            order_ = sorted(range(len(todo)), key=todo.__getitem__)
+            work.groups[name] = ([todo[k] for k in order_], [whys[k] for k in order_])
+    return work
+
+
+def _place_batch(
+    fleet: Fleet, groups: list[tuple[Request, list[int], list[str]]], opts: PlacementOptions
+) -> tuple[list[Start], list[Unschedulable], list[str]]:
+    """Place the groups in each candidate ordering; keep the best plan."""
+    candidates = list(orderings(groups, fleet, opts))
+    best: tuple[tuple[int, int], list[Start], list[Unschedulable], str] | None = None
+    first = (0, 0)
+    for k, (label, ordered) in enumerate(candidates):
+        trial = fleet if len(candidates) == 1 else fleet.copy()
+        placer = Placer(trial)
+        starts: list[Start] = []
+        failed: list[Unschedulable] = []
+        for req, slots, whys in ordered:
+            s, u = placer.place(req, slots, whys)
+            starts += s
+            failed += u
+        rank = (len(failed), trial.nodes_in_use())
+        if k == 0:
+            first = rank
+        if best is None or rank < best[0]:
+            best = (rank, starts, failed, label)
+    if best is None:
+        return [], [], []
+    notes = []
+    (unplaced, used), label = best[0], best[3]
+    if unplaced < first[0]:
+        notes.append(f"placed {label}: {unplaced} unschedulable instead of {first[0]}")
+    elif used < first[1]:
+        notes.append(f"placed {label}: {used} nodes in use instead of {first[1]}")
+    return best[1], best[2], notes
+
+
+def plan(
+    services: Iterable[ServiceSpec],
+    nodes: Sequence[NodeInfo],
+    current: Iterable[Replica] = (),
+    *,
+    replace: Iterable[str] = (),
+    replace_order: Literal["stop-first", "start-first"] = "stop-first",
+    options: PlacementOptions | None = None,
+) -> Plan:
+    """The moves from ``current`` replicas to the desired ``services`` on ``nodes``.
+
+    Pure and deterministic: the same arguments give the same plan."""
+    opts = options or PlacementOptions()
+    specs = {s.name: s for s in services}
+    fleet = Fleet(nodes, opts)
+    work = _diff(specs, fleet, current, set(replace), replace_order)
+    placer = Placer(fleet, work.held)
+    starts: list[Start] = []
+    failed: list[Unschedulable] = []
+    for name, node, why in sorted(work.pinned):
+        result = placer.place_on(specs[name], node, why)
+        (starts if isinstance(result, Start) else failed).append(result)  # type: ignore[arg-type]
+    notes: list[str] = []
+    if work.groups:
+        groups = [(placer.request(specs[n]), slots, whys) for n, (slots, whys) in sorted(work.groups.items())]
+        s, u, notes = _place_batch(fleet, groups, opts)
+        starts += s
+        failed += u
+    if work.groups or work.pinned:
+        notes = fleet.hot_notes + notes
+    return Plan(
+        starts=tuple(starts),  # in placement order, which the "after" fractions follow
+        stops=tuple(sorted(work.stops, key=lambda s: (s.key, s.node, s.revision))),
+        keeps=tuple(sorted(work.keeps)),
+        unschedulable=tuple(sorted(failed, key=lambda u: (u.service, u.slot, u.node))),
+        notes=tuple(notes),
+    )
+
+
+def place(
+    service: ServiceSpec,
+    slots: Sequence[int],
+    nodes: Sequence[NodeInfo],
+    current: Iterable[Replica] = (),
+    *,
+    on: Sequence[str] = (),
+    options: PlacementOptions | None = None,
+) -> Plan:
+    """Place new replicas of one service for ``slots`` (or, for a global service, on the nodes
+    ``on``) given what ``current`` replicas already hold; nothing else moves. A rollout uses it
+    start-first with the old replica in ``current``, stop-first with it left out."""
+    placer = Placer(nodes, list(current), options)
+    if service.mode == "global":
+        results = [placer.place_on(service, node) for node in on]
+        starts = [r for r in results if isinstance(r, Start)]
+        failed = [r for r in results if isinstance(r, Unschedulable)]
+    else:
+        starts, failed = placer.place(service, list(slots))
+    notes = placer.fleet.hot_notes if (starts or failed) else []
+    return Plan(starts=tuple(starts), unschedulable=tuple(failed), notes=tuple(notes))
+
+
+__all__ = ["displaced", "place", "plan"]
