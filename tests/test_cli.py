@@ -27,9 +27,9 @@ def test_version() -> None:
     assert r.returncode == 0 and r.stdout.strip() == f"tui-orch {__version__}"
 
 
-@pytest.mark.parametrize("verb", ["validate", "nodes"])
+@pytest.mark.parametrize("verb", ["validate", "nodes", "trust", "node prepare"])
 def test_help_on_every_verb(verb: str) -> None:
-    r = run(verb, "--help")
+    r = run(*verb.split(), "--help")
     assert r.returncode == 0 and "usage: tui-orch " + verb in r.stdout
 
 
@@ -78,14 +78,14 @@ def test_validate_missing_file_is_one_line(tmp_path: Path) -> None:
 
 
 def test_nodes_without_inventory_is_this_machine(tmp_path: Path) -> None:
-    r = run("nodes", env={"TUI_ORCH_CONFIG": str(tmp_path), "TUI_ORCH_INVENTORY": ""})
+    r = run("nodes", "--offline", env={"TUI_ORCH_CONFIG": str(tmp_path), "TUI_ORCH_INVENTORY": ""})
     assert r.returncode == 0, r.stderr
     assert "this machine is the only node" in r.stdout
     assert "local" in r.stdout
 
 
 def test_nodes_lists_an_inventory() -> None:
-    r = run("nodes", "--inventory", str(EXAMPLES / "nodes.yaml"), "-o", "json")
+    r = run("nodes", "--offline", "--inventory", str(EXAMPLES / "nodes.yaml"), "-o", "json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert [n["name"] for n in data["nodes"]] == ["app-1", "app-2", "big-1", "this-machine"]

@@ -36,18 +36,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("nodes", parents=[common], help="list the nodes of the inventory",
-                       description="List the nodes of the inventory with how they are reached.")
+    p = sub.add_parser("nodes", parents=[common], help="every node: state, utilisation, capacity",
+                       description="Connect to every node of the inventory and show its state (with the "
+                       "reason when it is not Ready), utilisation and capacity. Exit 1 when a node is not Ready.")
+    p.add_argument("-w", "--watch", action="store_true", help="redraw every second until Ctrl-C (json: one line a second)")
+    p.add_argument("--offline", action="store_true", help="list the inventory without connecting")
     p.add_argument("-o", "--output", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_nodes)
+
+    p = sub.add_parser("trust", parents=[common], help="show a node's SSH host key and record it once confirmed",
+                       description="Fetch NODE's SSH host key, show its SHA256 fingerprint, and record it in "
+                       "known_hosts only after you confirm (or with --yes). A changed key is never replaced.")
+    p.add_argument("node", metavar="NODE")
+    p.add_argument("-y", "--yes", action="store_true", help="trust without asking (compare the fingerprint yourself)")
+    p.set_defaults(func=_lazy("tui_orch.nodes.ssh", "cmd_trust"))
+
+    p = sub.add_parser("node", help="act on one node (prepare)")
+    node_sub = p.add_subparsers(dest="node_verb", metavar="ACTION", required=True)
+    q = node_sub.add_parser("prepare", parents=[common], help="check a host and install Docker on it if needed",
+                            description="Check NODE (OS, Docker and its version, socket access for the SSH user, "
+                            "disk space, time skew), list what it would change, and with your consent install "
+                            "Docker from the distribution's packages and give the user access to its socket. "
+                            "Running it again on a prepared host changes nothing.")
+    q.add_argument("node", metavar="NODE")
+    q.add_argument("-y", "--yes", action="store_true", help="make the changes without asking")
+    q.set_defaults(func=_lazy("tui_orch.nodes.prepare", "cmd_node_prepare"))
     return parser
+
+
+def _lazy(module: str, name: str):  # type: ignore[no-untyped-def]
+    """A verb handler imported only when the verb runs (keeps --help and validate fast)."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        return int(getattr(importlib.import_module(module), name)(args) or 0)
+
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.verb:
-        args = parser.parse_args(["nodes", *(argv or sys.argv[1:])])
+        args = parser.parse_args(["nodes", "--offline", *(argv or sys.argv[1:])])
     try:
         return int(args.func(args) or 0)
     except TuiOrchError as exc:
@@ -155,6 +187,10 @@ def _res(r: Resources) -> str:
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:
+    if not args.offline:
+        from tui_orch.cli_nodes import cmd_nodes_live
+
+        return cmd_nodes_live(args)
     from tui_orch.inventory import ssh_settings
 
     inventory = config.load(args.inventory)

@@ -71,3 +71,70 @@ class StoreLocked(StoreError):
             f"state folder {folder} is in use by {who} (another tui-orch console or command); "
             f"close it first, or use --state DIR for a separate state"
         )
+
+
+class NodeError(TuiOrchError):
+    """A host could not do what was asked. The message names the node and what to do."""
+
+    def __init__(self, node: str, message: str):
+        self.node = node
+        super().__init__(f"{node}: {message}")
+
+
+class HostKeyUnknown(NodeError):
+    """The host's key is not in known_hosts: refused until the operator trusts it."""
+
+    def __init__(self, node: str, fingerprint: str, address: str = ""):
+        self.fingerprint = fingerprint
+        where = f" ({address})" if address else ""
+        super().__init__(
+            node,
+            f"unknown host key{where}, fingerprint {fingerprint}; if it is right, "
+            f"trust it with: tui-orch trust {node}",
+        )
+
+
+class HostKeyChanged(NodeError):
+    """The host presented a key other than the one recorded: refused, never replaced."""
+
+    def __init__(self, node: str, fingerprint: str, address: str = ""):
+        self.fingerprint = fingerprint
+        where = f" ({address})" if address else ""
+        super().__init__(
+            node,
+            f"HOST KEY CHANGED{where}: it now presents {fingerprint}, which does not match "
+            f"known_hosts. This may be an attack. Refusing to connect; if the host was really "
+            f"reinstalled, remove its old line from known_hosts and trust it again",
+        )
+
+
+class NodeUnavailable(NodeError):
+    """The node is not Ready (unreachable, no Docker, denied...)."""
+
+
+class OperationTimeout(NodeError):
+    """A remote operation did not finish in time."""
+
+
+class ImageNotFound(NodeError):
+    """An image that exists on no node and no registry."""
+
+
+class AuthFailed(NodeError):
+    """The host refused our key: retried only after the operator fixes it (reconnect)."""
+
+
+class Unreachable(NodeUnavailable):
+    """The host cannot be reached over SSH (refused, timed out, unknown name)."""
+
+
+class NoDocker(NodeUnavailable):
+    """The host has no Docker Engine at the configured socket (or it does not answer)."""
+
+
+class DockerDenied(NodeUnavailable):
+    """The SSH user may not use the host's Docker socket."""
+
+
+class ContainerNotFound(NodeError):
+    """No such container on the node (or it is not one tui-orch owns)."""

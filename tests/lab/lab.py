@@ -631,8 +631,11 @@ def _write_node_configs(lab: Lab, node: NodeLab) -> None:
         "AllowStreamLocalForwarding yes",
         "MaxSessions 64",
         "MaxStartups 64:30:256",
-        # `docker ...` run over SSH on this node talks to this node's engine
-        f"SetEnv DOCKER_HOST={node.docker_host}",
+        # `docker ...` run over SSH on this node talks to this node's engine. The lab's user is
+        # root, whose ~/.bashrc may run `pyenv init` (a rehash under a lock, 60 s wait when a
+        # killed session left the lock behind): cap that wait, and SHLVL=2 makes bash skip ~/.bashrc
+        # for ssh commands altogether. (sshd keeps only the first SetEnv line.)
+        f"SetEnv DOCKER_HOST={node.docker_host} PYENV_REHASH_TIMEOUT=1 SHLVL=2",
         "Subsystem sftp internal-sftp",
         "",
     ]))

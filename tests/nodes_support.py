@@ -1,0 +1,186 @@
+"""Helpers for the tests of tui_orch.nodes against the lab: specs, nodes, labelled
+containers that are always removed, direct engine clients for what a test does behind the
+console's back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import time
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Iterator
+
+import docker
+import docker.errors
+import pytest
+
+from tui_orch.inventory import load_inventory
+from tui_orch.model import NodeSpec, NodeState
+from tui_orch.nodes.base import LABEL_SERVICE, ContainerRequest, DockerEvent, Node
+from tui_orch.nodes.remote import RemoteNode
+
+IMAGE = "tuiorch/busybox:1"
+TEST_LABEL = "tui-orch.test-run"  # every container a test creates carries it; cleanup uses it
+
+
+def specs(lab) -> dict[str, NodeSpec]:
+    return {spec.name: spec for spec in load_inventory(lab.inventory).nodes}
+
+
+def fingerprint_of(pub_file) -> str:
+    """SHA256:... as ssh-keygen -l prints it."""
+    out = subprocess.run(["ssh-keygen", "-lf", str(pub_file)], capture_output=True, text=True, check=True)
+    return out.stdout.split()[1]
+
+
+def direct_client(lab_node) -> docker.DockerClient:
+    """The engine's own socket, behind the console's back (for setup and checks)."""
+    return docker.DockerClient(base_url=lab_node.docker_host, timeout=30)
+
+
+@contextlib.asynccontextmanager
+async def started(node: Node, *want: NodeState, timeout: float = 30) -> AsyncIterator[Node]:
+    """Start a node, wait for one of the wanted states (Ready by default), close it after."""
+    try:
+        await node.start()
+        await node.wait_state(*(want or (NodeState.READY,)), timeout=timeout)
+        yield node
+    finally:
+        await node.close()
+
+
+class Containers:
+    """Names and labels for one test's containers, and their removal on every node."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.run = uuid.uuid4().hex[:8]
+        self.count = 0
+
+    def name(self) -> str:
+        self.count += 1
+        return f"tuiorch-test-{self.run}-{self.count}"
+
+    def labels(self, service: str = "svc", **more: str) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted({LABEL_SERVICE: service, TEST_LABEL: self.run, **more}.items()))
+
+    def request(self, command: list[str] | None = None, **fields) -> ContainerRequest:
+        fields.setdefault("name", self.name())
+        fields.setdefault("image", IMAGE)
+        fields.setdefault("labels", self.labels())
+        fields.setdefault("network_mode", "host")
+        return ContainerRequest(command=tuple(command) if command else None, **fields)
+
+    def cleanup(self) -> None:
+        """Remove this test's containers on every lab node (a few tries: an engine may be
+        busy); what cannot be removed is reported, not hidden."""
+        problems = []
+        for lab_node in self.lab.nodes:
+            for attempt in range(3):
+                try:
+                    client = direct_client(lab_node)
+                    try:
+                        found = client.api.containers(all=True, filters={"label": f"{TEST_LABEL}={self.run}"})
+                        found += client.api.containers(all=True, filters={"name": f"tuiorch-test-{self.run}-"})
+                        for c in found:
+                            with contextlib.suppress(docker.errors.NotFound):
+                                client.api.remove_container(c["Id"], force=True)
+                    finally:
+                        client.close()
+                    break
+                except Exception as exc:  # noqa: BLE001 - reported below
+                    if attempt == 2:
+                        problems.append(f"{lab_node.name}: {exc}")
+                    time.sleep(1)
+        if problems:
+            warnings.warn("test containers left behind: " + "; ".join(problems), stacklevel=1)
+
+
+@pytest.fixture
+def containers(lab) -> Iterator[Containers]:
+    made = Containers(lab)
+    try:
+        yield made
+    finally:
+        made.cleanup()
+
+
+@pytest.fixture
+async def node1(lab) -> AsyncIterator[RemoteNode]:
+    async with started(RemoteNode(specs(lab)["node1"])) as node:
+        yield node  # type: ignore[misc]
+
+
+async def next_event(node: Node, container_id: str, action: str, timeout: float = 10) -> DockerEvent:
+    """The next event of that container with that action (others are skipped)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            event = await node.events.get()
+            if event.container_id == container_id and event.action == action:
+                return event
+
+
+async def wait_for(predicate, timeout: float = 10, interval: float = 0.05) -> float:
+    """Poll until predicate() is true; returns the seconds it took."""
+    t0 = time.monotonic()
+    while not predicate():
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"not true within {timeout} s")
+        await asyncio.sleep(interval)
+    return time.monotonic() - t0
+
+
+# --------------------------------------------------------------------------- host processes
+
+
+def _hex_addr(ip: str, port: int) -> str:
+    packed = bytes(int(p) for p in ip.split("."))[::-1]
+    return f"{packed.hex().upper()}:{port:04X}"
+
+
+def sshd_pids_of(conn) -> list[int]:
+    """The sshd processes on the host side of one SSH connection (lab: same machine)."""
+    client_ip, client_port = conn.get_extra_info("sockname")[:2]
+    server_ip, server_port = conn.get_extra_info("peername")[:2]
+    want_local, want_remote = _hex_addr(server_ip, server_port), _hex_addr(client_ip, client_port)
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == want_local and fields[2] == want_remote:
+                inodes.add(f"socket:[{fields[9]}]")
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in fds):
+                pids.append(int(pid))
+        except OSError:
+            continue
+    return pids
+
+
+def descendants(pids: list[int]) -> list[int]:
+    tree: dict[int, list[int]] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        tree.setdefault(ppid, []).append(int(pid))
+    out, todo = [], list(pids)
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)

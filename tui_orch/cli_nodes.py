@@ -1,0 +1,129 @@
+"""``tui-orch nodes``: every node of the inventory, connected, with state, utilisation and
+capacity. ``--watch`` redraws the table every second until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+from tui_orch import config
+from tui_orch.model import NodeState
+from tui_orch.nodes.base import Node
+from tui_orch.units import format_bytes
+
+FIRST_SAMPLE_WAIT = 3.0  # seconds to wait for the first utilisation sample of Ready nodes
+
+
+def node_row(node: Node) -> dict[str, Any]:
+    """One node as plain data: what the table and the JSON output show."""
+    st = node.status
+    m = node.metrics
+    cap = node.capacity
+    row: dict[str, Any] = {
+        "name": node.name,
+        "simulated": node.simulated,
+        "state": st.state.value,
+        "reason": st.reason,
+        "since": st.since,
+        "hostname": st.hostname,
+        "docker": st.docker_version,
+        "capacity": {"cpus": cap.cpus, "memory": cap.memory} if cap else None,
+        "reserved": {"cpus": node.spec.reserved.cpus, "memory": node.spec.reserved.memory},
+        "labels": dict(node.spec.labels),
+        "metrics": None,
+    }
+    if m is not None:
+        row["metrics"] = {
+            "time": m.time, "cpu_percent": round(m.cpu_percent, 1),
+            "per_core": [round(c, 1) for c in m.per_core], "cores": m.cores,
+            "mem_total": m.mem_total, "mem_used": m.mem_used, "mem_available": m.mem_available,
+            "swap_total": m.swap_total, "swap_used": m.swap_used,
+            "disk_total": m.disk_total, "disk_used": m.disk_used,
+            "docker_disk_total": m.docker_disk_total, "docker_disk_used": m.docker_disk_used,
+            "net_rx_bps": round(m.net_rx_bps, 1), "net_tx_bps": round(m.net_tx_bps, 1),
+            "load": list(m.load), "uptime": m.uptime, "containers": m.containers,
+        }
+    return row
+
+
+def _pct(used: int, total: int) -> str:
+    return f"{100.0 * used / total:.0f}%" if total else "-"
+
+
+def render_table(rows: list[dict[str, Any]], now: float | None = None) -> str:
+    now = now or time.time()
+    headers = ["NODE", "STATE", "CPU", "MEM", "DISK", "LOAD", "NET RX/TX", "CONT", "CAPACITY", "UP"]
+    table = [headers]
+    notes = []
+    for r in rows:
+        m = r["metrics"]
+        name = r["name"] + (" [SIMULATED]" if r["simulated"] else "")
+        state = r["state"]
+        if state != NodeState.READY.value:
+            state += f" {int(now - r['since'])}s"
+            if r["reason"]:
+                notes.append(f"  {r['name']}: {r['reason']}")
+        cap = r["capacity"]
+        capacity = f"{cap['cpus']:g} cpu, {format_bytes(cap['memory'])}" if cap else "-"
+        if m:
+            mem = f"{_pct(m['mem_used'], m['mem_total'])} of {format_bytes(m['mem_total'])}"
+            disk = _pct(m["disk_used"], m["disk_total"])
+            net = f"{format_bytes(int(m['net_rx_bps']))}/s {format_bytes(int(m['net_tx_bps']))}/s"
+            cells = [f"{m['cpu_percent']:.0f}%", mem, disk, f"{m['load'][0]:.2f}", net,
+                     str(m["containers"]), capacity, _uptime(m["uptime"])]
+        else:
+            cells = ["-", "-", "-", "-", "-", "-", capacity, "-"]
+        table.append([name, state, *cells])
+    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
+    return "\n".join(lines + notes)
+
+
+def _uptime(seconds: float) -> str:
+    d, rest = divmod(int(seconds), 86400)
+    h, rest = divmod(rest, 3600)
+    return f"{d}d{h}h" if d else f"{h}h{rest // 60}m"
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from tui_orch.nodes.fleet import Fleet
+
+    inventory = config.load(args.inventory)
+    fleet = Fleet(inventory)
+    try:
+        await fleet.start()
+        deadline = time.monotonic() + FIRST_SAMPLE_WAIT
+        while time.monotonic() < deadline and any(
+            n.status.state == NodeState.READY and n.metrics is None for n in fleet.nodes.values()
+        ):
+            await asyncio.sleep(0.1)
+        if not args.watch:
+            rows = [node_row(n) for n in fleet.nodes.values()]
+            if args.output == "json":
+                print(json.dumps({"inventory": inventory.file, "nodes": rows}, indent=2))
+            else:
+                print(render_table(rows))
+            return 0 if all(r["state"] == NodeState.READY.value for r in rows) else 1
+        while True:
+            rows = [node_row(n) for n in fleet.nodes.values()]
+            if args.output == "json":
+                print(json.dumps({"time": time.time(), "nodes": rows}), flush=True)
+            else:
+                ready = sum(1 for r in rows if r["state"] == NodeState.READY.value)
+                header = f"tui-orch nodes: {ready}/{len(rows)} Ready  {time.strftime('%H:%M:%S')}  (Ctrl-C to stop)"
+                sys.stdout.write("\x1b[H\x1b[2J" + header + "\n\n" + render_table(rows) + "\n")
+                sys.stdout.flush()
+            await asyncio.sleep(1.0)
+    finally:
+        await fleet.close()
+
+
+def cmd_nodes_live(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_run(args))
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,252 @@
+"""The one small interface through which everything above sees a host.
+
+A real remote node (SSH + Docker API forwarded over it), the local node (this machine's
+socket) and a simulated node (demo, scale tests) all implement ``Node``; the controller and
+the UI never know which one they hold, except that a simulated node says so.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from tui_orch.model import NodeSpec, NodeState, Resources
+
+# Labels that mark a container as owned by tui-orch. Containers without them are never touched.
+LABEL_SERVICE = "tui-orch.service"
+LABEL_REVISION = "tui-orch.revision"
+LABEL_REPLICA = "tui-orch.replica"
+LABEL_SLOT = "tui-orch.slot"
+LABEL_NODE = "tui-orch.node"
+LABEL_DIGEST = "tui-orch.digest"
+
+HISTORY_SECONDS = 600  # sparklines: the last 10 minutes, one sample a second
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """What is known about a node's reachability, as of ``since``."""
+
+    state: NodeState
+    reason: str = ""  # one readable sentence, e.g. "ssh 127.0.0.2:2222: connection refused"
+    since: float = 0.0
+    hostname: str = ""
+    capacity: Resources | None = None  # detected (or inventory override) minus nothing
+    docker_version: str = ""
+    simulated: bool = False
+
+
+@dataclass(frozen=True)
+class NodeMetrics:
+    """One sample of a host's utilisation; rates are per second over the last interval."""
+
+    time: float
+    cpu_percent: float  # whole host, 0..100
+    per_core: tuple[float, ...]
+    mem_total: int
+    mem_used: int
+    mem_available: int
+    swap_total: int
+    swap_used: int
+    disk_total: int  # /
+    disk_used: int
+    docker_disk_total: int  # Docker's data root
+    docker_disk_used: int
+    net_rx_bps: float
+    net_tx_bps: float
+    load: tuple[float, float, float]
+    uptime: float
+    containers: int
+    cores: int
+
+    @property
+    def mem_percent(self) -> float:
+        return 100.0 * self.mem_used / self.mem_total if self.mem_total else 0.0
+
+
+@dataclass(frozen=True)
+class ContainerMetrics:
+    container_id: str
+    cpu_percent: float  # of one core = 100
+    mem_used: int
+
+
+@dataclass(frozen=True)
+class ContainerRequest:
+    """Everything needed to create one replica's container."""
+
+    name: str
+    image: str
+    labels: tuple[tuple[str, str], ...]
+    command: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    environment: tuple[tuple[str, str], ...] = ()
+    network_mode: str | None = None
+    ports: tuple[tuple[int, int, str, str | None], ...] = ()  # (host port, target, protocol, host ip)
+    nano_cpus: int = 0
+    mem_limit: int = 0
+    mem_reservation: int = 0
+    healthcheck: dict[str, object] | None = None  # docker-py form (test, interval ns, ...)
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
+    restart_policy: dict[str, object] | None = None
+    user: str | None = None
+    working_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """An owned container as found on a node."""
+
+    id: str
+    name: str
+    node: str
+    image: str
+    labels: tuple[tuple[str, str], ...]
+    status: str  # created, running, exited, dead, restarting, paused
+    health: str  # none, starting, healthy, unhealthy
+    exit_code: int | None = None
+    oom_killed: bool = False
+    started_at: float | None = None
+    finished_at: float | None = None
+    restart_count: int = 0
+
+    def label(self, key: str) -> str | None:
+        return dict(self.labels).get(key)
+
+
+@dataclass(frozen=True)
+class DockerEvent:
+    """A container event of an owned container, as it arrived from the engine."""
+
+    node: str
+    time: float
+    action: str  # start, die, oom, health_status, destroy, kill, stop...
+    container_id: str
+    labels: tuple[tuple[str, str], ...] = ()
+    exit_code: int | None = None
+    health: str | None = None  # for health_status: healthy / unhealthy
+    name: str = ""  # the container's name
+
+
+@dataclass
+class History:
+    """The last ten minutes of samples, for sparklines."""
+
+    samples: deque[NodeMetrics] = field(default_factory=lambda: deque(maxlen=HISTORY_SECONDS))
+
+    def add(self, sample: NodeMetrics) -> None:
+        self.samples.append(sample)
+
+    def series(self, attr: str, seconds: float | None = None) -> list[float]:
+        now = time.time()
+        return [
+            float(getattr(s, attr))
+            for s in self.samples
+            if seconds is None or now - s.time <= seconds
+        ]
+
+
+StateListener = Callable[["Node", NodeStatus, NodeStatus], None]
+
+
+class Node(abc.ABC):
+    """One host. Owns its connection, its Docker client and its metrics stream."""
+
+    def __init__(self, spec: NodeSpec):
+        self.spec = spec
+        self.status = NodeStatus(NodeState.CONNECTING, "not connected yet", time.time(), simulated=spec.simulated)
+        self.metrics: NodeMetrics | None = None
+        self.container_metrics: dict[str, ContainerMetrics] = {}
+        self.history = History()
+        self.events: asyncio.Queue[DockerEvent] = asyncio.Queue()
+        self._listeners: list[StateListener] = []
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def simulated(self) -> bool:
+        return self.spec.simulated
+
+    def on_state_change(self, listener: StateListener) -> None:
+        self._listeners.append(listener)
+
+    def set_status(self, state: NodeState, reason: str = "", **changes: object) -> None:
+        old = self.status
+        if old.state == state and old.reason == reason and not changes:
+            return
+        fields = {
+            "hostname": old.hostname,
+            "capacity": old.capacity,
+            "docker_version": old.docker_version,
+            "simulated": self.spec.simulated,
+        }
+        fields.update(changes)  # type: ignore[arg-type]
+        since = old.since if old.state == state else time.time()
+        self.status = NodeStatus(state, reason, since, **fields)  # type: ignore[arg-type]
+        for listener in list(self._listeners):
+            listener(self, old, self.status)
+
+    @property
+    def capacity(self) -> Resources | None:
+        """Cores and memory the scheduler may use: inventory override, else detected."""
+        return self.spec.capacity or self.status.capacity
+
+    # -- lifecycle
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Connect (and keep reconnecting in the background) and start the metrics stream."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Stop every background task and close the connection."""
+
+    async def wait_state(self, *states: NodeState, timeout: float) -> NodeState:
+        """Wait until the node is in one of ``states``; raises TimeoutError after ``timeout``."""
+        changed = asyncio.Event()
+
+        def listener(_node: "Node", _old: NodeStatus, _new: NodeStatus) -> None:
+            changed.set()
+
+        self.on_state_change(listener)
+        try:
+            async with asyncio.timeout(timeout):
+                while self.status.state not in states:
+                    changed.clear()
+                    await changed.wait()
+        finally:
+            self._listeners.remove(listener)
+        return self.status.state
+
+    async def reconnect(self) -> None:
+        """Operator action: try to connect again now (after trusting a host key, fixing
+        authorized_keys...). A Ready node is left as it is."""
+
+    # -- containers (all raise NodeError subclasses on failure; none hangs past its timeout)
+    @abc.abstractmethod
+    async def run_container(self, request: ContainerRequest) -> ContainerInfo: ...
+
+    @abc.abstractmethod
+    async def stop_container(self, container_id: str, timeout: float = 10.0) -> None: ...
+
+    @abc.abstractmethod
+    async def remove_container(self, container_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def list_owned(self) -> list[ContainerInfo]: ...
+
+    @abc.abstractmethod
+    async def inspect(self, container_id: str) -> ContainerInfo: ...
+
+    @abc.abstractmethod
+    def logs(self, container_id: str, follow: bool = False, since: float | None = None,
+             tail: int | None = 200, timestamps: bool = False) -> AsyncIterator[str]: ...
+
+    @abc.abstractmethod
+    async def has_image(self, image: str) -> bool: ...

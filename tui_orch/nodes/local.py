@@ -1,0 +1,89 @@
+"""This machine as a node: its Docker socket directly, no SSH."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import os
+import socket
+import stat
+
+import docker
+
+from tui_orch.errors import DockerDenied, NoDocker, NodeError
+from tui_orch.model import NodeSpec, Resources
+from tui_orch.nodes.docker_api import DEFAULT_OP_TIMEOUT, DockerOps, blocking, parse_time
+from tui_orch.nodes.ssh import DEFAULT_CONNECT_TIMEOUT, reason_of
+from tui_orch.nodes.supervised import METRICS_INTERVAL, Facts, MetricsStream, SupervisedNode
+
+
+def local_capacity() -> Resources | None:
+    """Cores (os.cpu_count) and MemTotal (/proc/meminfo) of this machine."""
+    cores = os.cpu_count() or 0
+    memory = 0
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    memory = int(line.split()[1]) * 1024
+                    break
+    return Resources(float(cores), memory) if cores and memory else None
+
+
+def check_socket(node: str, path: str) -> None:
+    """NoDocker / DockerDenied with a clear reason when the socket cannot be used."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise NoDocker(node, f"no Docker Engine at {path}: install docker.io and start it") from None
+    except PermissionError:
+        raise DockerDenied(node, f"cannot reach {path}: permission denied on its folder") from None
+    if not stat.S_ISSOCK(mode):
+        raise NoDocker(node, f"{path} is not a socket: no Docker Engine there; install docker.io and start it")
+    if not os.access(path, os.R_OK | os.W_OK):
+        user = getpass.getuser()
+        raise DockerDenied(node, f"{user} may not use the Docker socket {path}: add {user} to the docker "
+                                 f"group (sudo usermod -aG docker {user}) and log in again")
+
+
+class LocalNode(SupervisedNode):
+    """The machine the console runs on, through its own Docker socket."""
+
+    def __init__(self, spec: NodeSpec, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+                 op_timeout: float = DEFAULT_OP_TIMEOUT):
+        super().__init__(spec, connect_timeout, op_timeout)
+        self._client: docker.DockerClient | None = None
+
+    async def _open(self) -> tuple[DockerOps, Facts]:
+        path = self.spec.docker_socket
+        check_socket(self.name, path)
+        try:
+            self._client = await blocking(self.name, "reach the Docker Engine", self.op_timeout,
+                                          docker.DockerClient, base_url="unix://" + path, timeout=self.op_timeout)
+        except NodeError as exc:
+            raise NoDocker(self.name, f"the Docker Engine at {path} does not answer ({reason_of(exc)}); "
+                                      f"start it") from None
+        ops = DockerOps(self.name, self._client, self.op_timeout)
+        info = await ops.info()
+        facts = Facts(
+            hostname=socket.gethostname(),
+            docker_version=str(info.get("ServerVersion", "")),
+            capacity=local_capacity(),
+            docker_root=str(info.get("DockerRootDir") or "/var/lib/docker"),
+            engine_time=parse_time(str(info.get("SystemTime") or "")),
+        )
+        return ops, facts
+
+    async def _close_session(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.to_thread(client.close), 2)
+
+    def _metrics_stream(self, docker_root: str) -> MetricsStream | None:
+        try:
+            from tui_orch.nodes.metrics import local_metrics
+        except Exception:  # absent or broken: no metrics
+            return None
+        return local_metrics(docker_root, METRICS_INTERVAL)

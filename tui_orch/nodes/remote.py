@@ -1,0 +1,200 @@
+"""A worker host reached over SSH: one connection, the Docker API through a UNIX socket
+forwarded over it (in a private 0700 folder), remote commands always quoted from argv."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import shlex
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncssh
+import docker
+
+from tui_orch.errors import DockerDenied, NoDocker, NodeError, NodeUnavailable, OperationTimeout, Unreachable
+from tui_orch.model import NodeSpec, Resources
+from tui_orch.nodes import ssh
+from tui_orch.nodes.docker_api import DEFAULT_OP_TIMEOUT, DockerOps, blocking, parse_time
+from tui_orch.nodes.supervised import METRICS_INTERVAL, Facts, MetricsStream, SupervisedNode
+
+log = logging.getLogger(__name__)
+
+FACTS_SCRIPT = "nproc; grep MemTotal /proc/meminfo; hostname"
+FACTS_TIMEOUT = 5.0  # a slow shell never holds up Ready: docker info has the same facts
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_status: int  # -1 when killed by a signal
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+class _Client(asyncssh.SSHClient):
+    """Tells the node the moment its connection is lost (keepalives missed, reset...)."""
+
+    def __init__(self, on_lost: Any):
+        self._on_lost = on_lost
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._on_lost(exc)
+
+
+def quote_command(argv: Sequence[str]) -> str:
+    """The remote command line for argv, every word quoted (never a bare string)."""
+    if isinstance(argv, (str, bytes)):
+        raise TypeError("a remote command is an argv list, not a string")
+    return shlex.join(str(word) for word in argv)
+
+
+class RemoteNode(SupervisedNode):
+    """A host reached over SSH. See SupervisedNode for states and reconnects."""
+
+    def __init__(self, spec: NodeSpec, connect_timeout: float = ssh.DEFAULT_CONNECT_TIMEOUT,
+                 op_timeout: float = DEFAULT_OP_TIMEOUT):
+        super().__init__(spec, connect_timeout, op_timeout)
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._listener: asyncssh.SSHListener | None = None
+        self._client: docker.DockerClient | None = None
+        self._folder: str | None = None
+
+    @property
+    def connection(self) -> asyncssh.SSHClientConnection | None:
+        """The live SSH connection (None when not connected)."""
+        return None if self._lost.is_set() else self._conn
+
+    @property
+    def docker_socket_path(self) -> str | None:
+        """The local end of the forwarded Docker socket (None when not connected)."""
+        return os.path.join(self._folder, "docker.sock") if self._folder and self._ops else None
+
+    # ----------------------------------------------------------------- commands
+    async def run(self, argv: Sequence[str], timeout: float = 30.0, input: str | None = None) -> CommandResult:
+        """Run argv on the host (quoted with shlex.join); fails with NodeUnavailable when
+        contact is lost and OperationTimeout after ``timeout`` seconds."""
+        conn, lost = self._conn, self._lost
+        if conn is None or lost.is_set():
+            raise NodeUnavailable(self.name, f"cannot run a command: the node is {self.status.state.value}")
+        return await self._run_on(conn, lost, argv, timeout, input)
+
+    async def _run_on(self, conn: asyncssh.SSHClientConnection, lost: asyncio.Event, argv: Sequence[str],
+                      timeout: float, input: str | None = None) -> CommandResult:
+        command = quote_command(argv)
+        what = f"run {argv[0] if argv else ''!s}"
+        try:
+            result = await self._race(what, asyncio.wait_for(conn.run(command, input=input, check=False), timeout),
+                                      lost)
+        except asyncio.TimeoutError:
+            raise OperationTimeout(self.name, f"{what} did not finish within {timeout:g} s") from None
+        except (asyncssh.Error, OSError) as exc:
+            raise NodeUnavailable(self.name, f"{what}: {exc}") from None
+        if lost.is_set() or (result.exit_status is None and result.exit_signal is None):
+            raise NodeUnavailable(self.name, f"{what}: the connection was lost before it finished")
+        status = result.exit_status if result.exit_status is not None else -1
+        return CommandResult(status, str(result.stdout or ""), str(result.stderr or ""))
+
+    # ----------------------------------------------------------------- session
+    async def _open(self) -> tuple[DockerOps, Facts]:
+        lost = self._lost
+
+        def on_lost(exc: Exception | None) -> None:
+            if self._lost is lost:  # only this session's connection
+                why = f"lost the SSH connection ({exc})" if exc else "the SSH connection was closed"
+                self._mark_lost(f"ssh {ssh.where(self.spec)}: {why}")
+
+        conn = await ssh.connect(self.spec, self.connect_timeout, client_factory=lambda: _Client(on_lost))
+        self._conn = conn
+        self._folder = tempfile.mkdtemp(prefix="tui-orch-")  # 0700: only we reach the socket
+        local = os.path.join(self._folder, "docker.sock")
+        try:
+            self._listener = await asyncio.wait_for(
+                conn.forward_local_path(local, self.spec.docker_socket), self.op_timeout)
+        except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
+            raise Unreachable(self.name, f"cannot forward the Docker socket over SSH: {exc}") from None
+        try:
+            self._client = await blocking(self.name, "reach the Docker Engine", self.op_timeout,
+                                          docker.DockerClient, base_url="unix://" + local,
+                                          timeout=self.op_timeout)
+        except NodeError as exc:
+            raise await self._diagnose(conn, lost, exc) from None
+        ops = DockerOps(self.name, self._client, self.op_timeout)
+        info, facts = await asyncio.gather(
+            ops.info(), self._run_on(conn, lost, ["sh", "-c", FACTS_SCRIPT], FACTS_TIMEOUT),
+            return_exceptions=True)
+        if isinstance(info, BaseException):
+            raise info if isinstance(info, NodeError) else NoDocker(self.name, f"docker info failed: {info}")
+        return ops, _facts(info, facts if isinstance(facts, CommandResult) else None)
+
+    async def _diagnose(self, conn: asyncssh.SSHClientConnection, lost: asyncio.Event,
+                        exc: NodeError) -> NodeError:
+        """Why the engine does not answer: no socket (NoDocker), no permission
+        (DockerDenied), or an engine that does not answer."""
+        sock = self.spec.docker_socket
+        user = ssh.settings(self.spec).user or "the SSH user"
+        try:
+            if not (await self._run_on(conn, lost, ["test", "-S", sock], 10)).ok:
+                return NoDocker(self.name, f"no Docker Engine at {sock} on {ssh.where(self.spec)}: "
+                                           f"install docker.io (or Docker Engine) and start it")
+            if not (await self._run_on(conn, lost, ["test", "-w", sock], 10)).ok:
+                return DockerDenied(self.name, f"{user} may not use the Docker socket {sock}: add {user} to "
+                                               f"the docker group (sudo usermod -aG docker {user}), then reconnect")
+        except NodeError as err:
+            return err
+        return NoDocker(self.name, f"the Docker Engine at {sock} does not answer through SSH "
+                                   f"({ssh.reason_of(exc)}); is dockerd running, and does sshd allow "
+                                   f"AllowStreamLocalForwarding?")
+
+    async def _close_session(self) -> None:
+        client, self._client = self._client, None
+        listener, self._listener = self._listener, None
+        conn, self._conn = self._conn, None
+        folder, self._folder = self._folder, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.to_thread(client.close), 2)
+        if listener is not None:
+            listener.close()
+        if conn is not None:
+            conn.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.wait_closed(), 2)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _metrics_stream(self, docker_root: str) -> MetricsStream | None:
+        try:
+            from tui_orch.nodes.metrics import remote_metrics
+        except Exception:  # absent or broken: no metrics, keepalives still watch the node
+            return None
+        if self._conn is None:
+            return None
+        return remote_metrics(self._conn, docker_root, METRICS_INTERVAL, node=self.name)
+
+
+def _facts(info: dict[str, Any], out: CommandResult | None) -> Facts:
+    """Hostname, cores and memory from `nproc; grep MemTotal; hostname`, else docker info."""
+    cores, memory, hostname = int(info.get("NCPU") or 0), int(info.get("MemTotal") or 0), str(info.get("Name", ""))
+    if out is not None and out.ok:
+        lines = [line.strip() for line in out.stdout.splitlines() if line.strip()]
+        if lines and lines[0].isdigit():
+            cores = int(lines[0])
+        m = re.search(r"MemTotal:\s+(\d+)\s*kB", out.stdout)
+        if m:
+            memory = int(m.group(1)) * 1024
+        if len(lines) >= 3:
+            hostname = lines[-1]
+    capacity = Resources(float(cores), memory) if cores and memory else None
+    return Facts(hostname=hostname, docker_version=str(info.get("ServerVersion", "")), capacity=capacity,
+                 docker_root=str(info.get("DockerRootDir") or "/var/lib/docker"),
+                 engine_time=parse_time(str(info.get("SystemTime") or "")))

@@ -1,0 +1,343 @@
+"""What a real node (remote or local) shares: a supervisor task that connects, watches and
+reconnects with backoff; container operations that fail fast when contact is lost; the
+Docker event thread and the metrics stream used as a heartbeat.
+
+States: a connect attempt that fails puts a node that was never Ready (or has been failing
+for a while) in Unreachable; a Ready node that loses contact goes NotReady at once and stays
+NotReady for its first ``UNREACHABLE_AFTER`` failed reconnects, then Unreachable. Host key
+problems and AuthFailed are not retried until ``reconnect()``; NoDocker / DockerDenied are
+retried with backoff (someone may fix the host).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from tui_orch.errors import NodeError, NodeUnavailable, Unreachable
+from tui_orch.model import NodeSpec, NodeState, Resources
+from tui_orch.nodes.base import ContainerInfo, ContainerMetrics, ContainerRequest, DockerEvent, Node, NodeMetrics
+from tui_orch.nodes.docker_api import DEFAULT_OP_TIMEOUT, DockerOps, EventCursor, EventWatcher
+from tui_orch.nodes.ssh import DEFAULT_CONNECT_TIMEOUT, OPERATOR_ERRORS, reason_of, state_of
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+BACKOFF_START = 0.5
+BACKOFF_CAP = 30.0
+BACKOFF_JITTER = 0.2
+UNREACHABLE_AFTER = 3  # failed reconnects of a node that was Ready before it is Unreachable
+HEARTBEAT_TIMEOUT = 3.0
+METRICS_INTERVAL = 1.0
+
+MetricsStream = AsyncIterator[tuple[NodeMetrics, dict[str, ContainerMetrics]]]
+
+
+def backoff_delays(start: float = BACKOFF_START, cap: float = BACKOFF_CAP) -> Iterator[float]:
+    """0.5, 1, 2, 4 ... capped at 30 s, each with +-20% jitter."""
+    delay = start
+    while True:
+        yield delay * random.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)
+        delay = min(delay * 2, cap)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a node says about itself once connected."""
+
+    hostname: str
+    docker_version: str
+    capacity: Resources | None
+    docker_root: str
+    engine_time: float | None = None  # the engine's clock when connected (SystemTime)
+
+
+class SupervisedNode(Node, abc.ABC):
+    """A Node with a background supervisor. Subclasses open and close one session."""
+
+    def __init__(self, spec: NodeSpec, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+                 op_timeout: float = DEFAULT_OP_TIMEOUT):
+        super().__init__(spec)
+        self.connect_timeout = connect_timeout
+        self.op_timeout = op_timeout
+        self._ops: DockerOps | None = None
+        self._lost = asyncio.Event()
+        self._lost.set()  # no session yet
+        self._lost_reason = "not connected yet"
+        self._wake = asyncio.Event()
+        self._first_attempt = asyncio.Event()
+        self._closed = False
+        self._supervisor: asyncio.Task[None] | None = None
+        self._session_tasks: set[asyncio.Task[Any]] = set()
+        self._watcher: EventWatcher | None = None
+        self._cursor = EventCursor()  # outlives sessions: missed events are replayed
+        self._facts: Facts | None = None
+        self._last_beat = 0.0
+        self._beating = False  # samples arrive; their absence means trouble
+        self._heartbeat_lost = False
+
+    # ----------------------------------------------------------------- subclass hooks
+    @abc.abstractmethod
+    async def _open(self) -> tuple[DockerOps, Facts]:
+        """Connect and return the engine's ops and facts; raise a classified NodeError."""
+
+    @abc.abstractmethod
+    async def _close_session(self) -> None:
+        """Release what _open acquired (idempotent)."""
+
+    def _metrics_stream(self, docker_root: str) -> MetricsStream | None:
+        """The metrics stream for this node, or None when the metrics module is absent."""
+        return None
+
+    # ----------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Start the supervisor and wait for the outcome of the first attempt (bounded)."""
+        if self._supervisor is None:
+            self._closed = False
+            self._supervisor = asyncio.create_task(self._supervise(), name=f"node-{self.name}")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._first_attempt.wait(), self.connect_timeout + self.op_timeout)
+
+    async def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._supervisor
+            self._supervisor = None
+        self._mark_lost("the console closed the connection", notify=False)
+        await self._teardown()
+
+    async def reconnect(self) -> None:
+        if self.status.state != NodeState.READY:
+            self._wake.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _supervise(self) -> None:
+        delays = backoff_delays()
+        failures = 0
+        while not self._closed:
+            self._wake.clear()
+            try:
+                await self._connect()
+            except NodeError as exc:
+                failures += 1
+                await self._teardown()
+                self._failed(exc, failures)
+                self._first_attempt.set()
+                if isinstance(exc, OPERATOR_ERRORS):
+                    await self._wake.wait()  # until reconnect() or close()
+                    delays, failures = backoff_delays(), 0
+                else:
+                    await self._sleep(next(delays))
+                continue
+            delays, failures = backoff_delays(), 0
+            self._first_attempt.set()
+            try:
+                await self._watch()
+            except Exception:  # never let the supervisor die: reconnect instead
+                log.exception("%s: watching the node failed", self.name)
+                self._mark_lost("internal error while watching the node; reconnecting")
+            await self._teardown()
+            if not self._closed:
+                await self._sleep(next(delays))
+
+    async def _connect(self) -> None:
+        self._ops = None
+        self._lost = asyncio.Event()  # a fresh session: set when its contact is lost
+        self._lost_reason = ""
+        try:
+            ops, facts = await self._open()
+        except NodeError:
+            raise
+        except Exception as exc:  # a bug or an unforeseen failure: keep supervising
+            log.exception("%s: connect failed", self.name)
+            raise NodeUnavailable(self.name, f"cannot set up the node: {exc}") from exc
+        if self._lost.is_set():
+            raise Unreachable(self.name, self._lost_reason)
+        self._ops, self._facts = ops, facts
+        loop = asyncio.get_running_loop()
+        self._cursor.start_at(facts.engine_time)
+        watcher = ops.watch_events(loop, self._deliver, self._engine_trouble, self._cursor)
+        self._watcher = watcher
+        await asyncio.to_thread(watcher.opened.wait, self.op_timeout)
+        self._beating, self._heartbeat_lost = False, False
+        self._spawn(self._consume_metrics(facts.docker_root))
+        if self._lost.is_set():
+            raise Unreachable(self.name, self._lost_reason)
+        self._set_ready()
+
+    def _set_ready(self) -> None:
+        facts = self._facts
+        assert facts is not None
+        self.set_status(NodeState.READY, "", hostname=facts.hostname, capacity=facts.capacity,
+                        docker_version=facts.docker_version)
+
+    def _failed(self, exc: NodeError, failures: int) -> None:
+        state = state_of(exc)
+        reason = reason_of(exc)
+        was = self.status.state
+        if state == NodeState.UNREACHABLE and was == NodeState.NOT_READY and failures < UNREACHABLE_AFTER:
+            self.set_status(NodeState.NOT_READY, f"reconnecting: {reason}")
+        else:
+            self.set_status(state, reason)
+
+    async def _watch(self) -> None:
+        """Until contact is lost: check the heartbeat twice a second."""
+        lost = self._lost
+        while not lost.is_set() and not self._closed:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(lost.wait(), 0.5)
+            self._check_heartbeat()
+
+    def _mark_lost(self, reason: str, notify: bool = True) -> None:
+        """Contact is lost: fail pending operations now, and say so (NotReady)."""
+        if self._lost.is_set():
+            return
+        was_up = self._ops is not None
+        self._lost_reason = reason
+        self._lost.set()
+        self._ops = None
+        if notify and was_up and not self._closed:
+            self.set_status(NodeState.NOT_READY, reason)
+
+    async def _teardown(self) -> None:
+        self._mark_lost(self._lost_reason or "the connection was closed", notify=False)
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.stop()
+        tasks, self._session_tasks = list(self._session_tasks), set()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self._close_session()
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._session_tasks.add(task)
+        task.add_done_callback(lambda done: self._session_tasks.discard(done))
+
+    # ----------------------------------------------------------------- events, heartbeat
+    def _deliver(self, event: DockerEvent) -> None:
+        self.events.put_nowait(event)
+
+    def _engine_trouble(self, exc: BaseException) -> None:
+        """The event stream broke: if the engine does not answer either, contact is lost."""
+        ops, lost = self._ops, self._lost
+        if ops is None or lost.is_set():
+            return
+
+        async def probe() -> None:
+            await asyncio.sleep(0.3)  # a lost SSH connection is usually reported meanwhile
+            if lost.is_set():
+                return
+            try:
+                await ops.ping()
+            except NodeError as err:
+                if not lost.is_set():
+                    self._mark_lost(f"the Docker Engine at {self.spec.docker_socket} stopped answering "
+                                    f"({reason_of(err)})")
+
+        self._spawn(probe())
+
+    async def _consume_metrics(self, docker_root: str) -> None:
+        """Samples update metrics and history and serve as heartbeats. A broken stream
+        is restarted while the session lives (keepalives watch the node meanwhile)."""
+        lost = self._lost
+        while not lost.is_set():
+            stream = self._metrics_stream(docker_root)
+            if stream is None:
+                return
+            try:
+                async for sample, containers in stream:
+                    self.metrics = sample
+                    self.history.add(sample)
+                    self.container_metrics = containers
+                    self._last_beat = time.monotonic()
+                    self._beating = True
+                    if self._heartbeat_lost and not lost.is_set():
+                        self._heartbeat_lost = False
+                        self._set_ready()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("%s: metrics stream stopped: %s", self.name, exc)
+            finally:
+                with contextlib.suppress(Exception):
+                    await stream.aclose()  # type: ignore[attr-defined]
+            self._beating = False
+            await asyncio.sleep(2.0)
+
+    def _check_heartbeat(self) -> None:
+        if not self._beating or self._heartbeat_lost or self._lost.is_set():
+            return
+        if time.monotonic() - self._last_beat > HEARTBEAT_TIMEOUT:
+            self._heartbeat_lost = True
+            self.set_status(NodeState.NOT_READY, f"no heartbeat for {HEARTBEAT_TIMEOUT:g} s")
+
+    # ----------------------------------------------------------------- guarded operations
+    async def _guard(self, what: str, op: Callable[[DockerOps], Awaitable[T]]) -> T:
+        """Run op on the engine; fail with NodeUnavailable as soon as contact is lost."""
+        ops, lost = self._ops, self._lost
+        if ops is None or lost.is_set():
+            raise NodeUnavailable(self.name, f"cannot {what}: the node is {self.status.state.value}"
+                                             + (f" ({self.status.reason})" if self.status.reason else ""))
+        return await self._race(what, op(ops), lost)
+
+    async def _race(self, what: str, coro: Awaitable[T], lost: asyncio.Event) -> T:
+        task = asyncio.ensure_future(coro)
+        watcher = asyncio.ensure_future(lost.wait())
+        try:
+            done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watcher.cancel()
+            if not task.done():
+                task.cancel()
+        if task in done:
+            return task.result()
+        raise NodeUnavailable(self.name, f"cannot {what}: lost contact ({self._lost_reason})")
+
+    async def run_container(self, request: ContainerRequest) -> ContainerInfo:
+        return await self._guard(f"run {request.name}", lambda ops: ops.run_container(request))
+
+    async def stop_container(self, container_id: str, timeout: float = 10.0) -> None:
+        await self._guard(f"stop {container_id[:12]}", lambda ops: ops.stop(container_id, timeout))
+
+    async def remove_container(self, container_id: str) -> None:
+        await self._guard(f"remove {container_id[:12]}", lambda ops: ops.remove(container_id))
+
+    async def list_owned(self) -> list[ContainerInfo]:
+        return await self._guard("list containers", lambda ops: ops.list_owned())
+
+    async def inspect(self, container_id: str) -> ContainerInfo:
+        return await self._guard(f"inspect {container_id[:12]}", lambda ops: ops.inspect(container_id))
+
+    async def has_image(self, image: str) -> bool:
+        return await self._guard(f"look up image {image}", lambda ops: ops.has_image(image))
+
+    async def logs(self, container_id: str, follow: bool = False, since: float | None = None,
+                   tail: int | None = 200, timestamps: bool = False) -> AsyncIterator[str]:
+        ops, lost = self._ops, self._lost
+        if ops is None or lost.is_set():
+            raise NodeUnavailable(self.name, f"cannot read logs: the node is {self.status.state.value}")
+        async for line in ops.logs(container_id, follow, since, tail, timestamps, stop=lost):
+            yield line
+
+    @property
+    def docker(self) -> Any:
+        """The docker-py client of the current session (None when not connected)."""
+        return self._ops.client if self._ops is not None else None
