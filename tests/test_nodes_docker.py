@@ -113,6 +113,18 @@ async def test_die_event_with_exit_code_arrives_within_a_second_of_docker_kill(n
     assert max(latencies) < 1.0
 
 
+async def test_oom_kill_is_reported(node1, containers):
+    """A replica that outgrows its memory limit: an oom event, then die with 137 and OOMKilled."""
+    hog = ["sh", "-c", "x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done"]
+    info = await node1.run_container(containers.request(hog, mem_limit=8 * 1024 * 1024))
+    oom = await next_event(node1, info.id, "oom", timeout=30)
+    assert oom.node == "node1"
+    died = await next_event(node1, info.id, "die", timeout=10)
+    assert died.exit_code == 137
+    inspected = await node1.inspect(info.id)
+    assert inspected.oom_killed and inspected.exit_code == 137
+
+
 async def test_health_status_events(node1, containers):
     healthcheck = {"test": ["CMD-SHELL", "test -f /tmp/ok"], "interval": 200_000_000,
                    "timeout": 1_000_000_000, "retries": 1}
