@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("node", metavar="NODE")
     q.add_argument("-y", "--yes", action="store_true", help="make the changes without asking")
     q.set_defaults(func=_lazy("tui_orch.nodes.prepare", "cmd_node_prepare"))
+
+    from tui_orch.cli_control import register
+
+    register(sub, common)
     return parser
 
 

@@ -1,0 +1,75 @@
+"""Helpers for the controller tests on the lab: a Controller over the lab's nodes with a
+fresh state folder, a unique service-name prefix per test, and removal of every container
+of that prefix on every node at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import textwrap
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import docker.errors
+
+from nodes_support import direct_client
+from tui_orch.controller import Controller
+from tui_orch.inventory import load_inventory
+from tui_orch.manifest import Manifest, parse_manifest
+from tui_orch.model import NodeState
+from tui_orch.nodes.base import LABEL_SERVICE
+from tui_orch.nodes.fleet import Fleet
+from tui_orch.store import Store, open_store
+
+
+def prefix() -> str:
+    return "t" + uuid.uuid4().hex[:6]
+
+
+def manifest(text: str) -> Manifest:
+    return parse_manifest(textwrap.dedent(text), "test.yaml")
+
+
+def cleanup(lab, pre: str) -> None:
+    """Remove every container whose service starts with ``pre`` on every lab node."""
+    for lab_node in lab.nodes:
+        client = direct_client(lab_node)
+        try:
+            for c in client.api.containers(all=True, filters={"label": LABEL_SERVICE}):
+                if (c.get("Labels") or {}).get(LABEL_SERVICE, "").startswith(pre):
+                    with contextlib.suppress(docker.errors.NotFound):
+                        client.api.remove_container(c["Id"], force=True)
+        finally:
+            client.close()
+
+
+def owned(lab, pre: str) -> dict[str, list[dict]]:
+    """node -> the containers (docker API summaries) of services starting with ``pre``."""
+    out: dict[str, list[dict]] = {}
+    for lab_node in lab.nodes:
+        client = direct_client(lab_node)
+        try:
+            out[lab_node.name] = [c for c in client.api.containers(all=True, filters={"label": LABEL_SERVICE})
+                                  if (c.get("Labels") or {}).get(LABEL_SERVICE, "").startswith(pre)]
+        finally:
+            client.close()
+    return out
+
+
+@contextlib.asynccontextmanager
+async def controller(lab, state: Path, pre: str, **options) -> AsyncIterator[tuple[Controller, Store, Fleet]]:
+    store = open_store(state)
+    fleet = Fleet(load_inventory(lab.inventory))
+    try:
+        await fleet.start()
+        for node in fleet.nodes.values():
+            await node.wait_state(NodeState.READY, timeout=30)
+        ctl = Controller(store, fleet, **options)
+        try:
+            yield ctl, store, fleet
+        finally:
+            await ctl.close()
+    finally:
+        await fleet.close()
+        store.close()
+        cleanup(lab, pre)

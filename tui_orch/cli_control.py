@@ -1,0 +1,216 @@
+"""Headless controller commands: apply, rm, scale, get, events.
+
+Handlers take the argparse namespace (``args.state``, ``args.inventory`` and the fields that
+``register`` defines) and return the exit status; errors a user can cause raise
+TuiOrchError (cli.main prints them as one line). apply, rm and scale own the state folder
+(a second process gets StoreLocked naming the owner); get and events read a snapshot, so
+they work while a console runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tui_orch import config
+from tui_orch.errors import TuiOrchError
+from tui_orch.model import Event, to_dict
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the controller verbs to the CLI's subparsers (``common`` holds --state/--inventory)."""
+    p = sub.add_parser("apply", parents=[common], help="deploy the services of a Compose file")
+    p.add_argument("-f", "--file", required=True, metavar="FILE")
+    p.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
+    p.set_defaults(func=cmd_apply)
+    p = sub.add_parser("rm", parents=[common], help="stop every replica of a service and forget it")
+    p.add_argument("service", metavar="SERVICE")
+    p.set_defaults(func=cmd_rm)
+    p = sub.add_parser("scale", parents=[common], help="set a service's replica count: SERVICE=N")
+    p.add_argument("assignment", metavar="SERVICE=N")
+    p.set_defaults(func=cmd_scale)
+    p = sub.add_parser("get", parents=[common], help="list services or replicas")
+    p.add_argument("what", choices=["services", "replicas"])
+    p.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_get)
+    p = sub.add_parser("events", parents=[common], help="the event log")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new events until Ctrl-C")
+    p.add_argument("-n", "--limit", type=int, default=50)
+    p.add_argument("--service", default=None)
+    p.set_defaults(func=cmd_events)
+
+
+# --------------------------------------------------------------------------- owning commands
+
+
+def _run_with_controller(args: argparse.Namespace, act: Callable[[Any], Awaitable[int]]) -> int:
+    from tui_orch.store import open_store
+
+    store = open_store(config.state_dir(getattr(args, "state", None)))  # StoreLocked if owned
+    try:
+        inventory = config.load(getattr(args, "inventory", None))
+        return asyncio.run(_with_fleet(store, inventory, act))
+    finally:
+        store.close()
+
+
+async def _with_fleet(store: Any, inventory: Any, act: Callable[[Any], Awaitable[int]]) -> int:
+    from tui_orch.controller import Controller
+    from tui_orch.nodes.fleet import Fleet
+
+    fleet = Fleet(inventory)
+    try:
+        await fleet.start()
+        ctl = Controller(store, fleet)
+        try:
+            return await act(ctl)
+        finally:
+            await ctl.close()
+    finally:
+        await fleet.close()
+
+
+def _report(result: Any) -> int:
+    if result.plan:
+        print(result.plan)
+    for key in result.started:
+        print(f"running: {key}")
+    for key in result.stopped:
+        print(f"stopped: {key}")
+    for line in result.failed:
+        print(f"failed: {line}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from tui_orch.manifest import load_manifest
+
+    manifest = load_manifest(args.file)  # ManifestError: every problem with file:line:column
+    for warning in manifest.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+    async def act(ctl: Any) -> int:
+        result = await ctl.apply(manifest, dry_run=args.dry_run)
+        if args.dry_run:
+            print("dry run: nothing changed")
+        for name in result.unchanged:
+            print(f"unchanged: {name}")
+        for name, number in result.revisions.items():
+            print(f"{name}: revision {number}")
+        return _report(result)
+
+    return _run_with_controller(args, act)
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    async def act(ctl: Any) -> int:
+        return _report(await ctl.remove(args.service))
+
+    return _run_with_controller(args, act)
+
+
+def parse_assignment(text: str) -> tuple[str, int]:
+    name, sep, count = text.partition("=")
+    if not sep or not name or not count.isdigit():
+        raise TuiOrchError(f"scale wants SERVICE=N (N a whole number), not {text!r}")
+    return name, int(count)
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    name, count = parse_assignment(args.assignment)
+
+    async def act(ctl: Any) -> int:
+        return _report(await ctl.scale(name, count))
+
+    return _run_with_controller(args, act)
+
+
+# --------------------------------------------------------------------------- reading commands
+
+
+def _open_readonly(args: argparse.Namespace) -> Any:
+    from tui_orch.store import open_store
+
+    return open_store(config.state_dir(getattr(args, "state", None)), readonly=True)
+
+
+def services_rows(store: Any) -> list[dict[str, Any]]:
+    rows = []
+    for rec in store.services():
+        rev = store.revision(rec.name, rec.revision)
+        reps = store.replicas(rec.name)
+        want = rec.replicas if rec.replicas is not None else (rev.spec.replicas if rev else 0)
+        rows.append({
+            "name": rec.name, "revision": rec.revision, "image": rev.spec.image if rev else "",
+            "mode": rev.spec.mode if rev else "", "desired": want,
+            "running": sum(1 for r in reps if r.state.value == "running"),
+            "removed": rec.removed, "paused": rec.paused,
+        })
+    return rows
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    cells = [[str(c).upper() for c in columns]] + [[_cell(r[c]) for c in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) or "-"
+    return "-" if value is None or value == "" else str(value)
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    store = _open_readonly(args)
+    try:
+        if args.what == "services":
+            rows = services_rows(store)
+            columns = ["name", "revision", "image", "desired", "running"]
+        else:
+            rows = [{**to_dict(r), "key": r.key, "container_id": (r.container_id or "")[:12]}
+                    for r in store.replicas()]
+            columns = ["key", "node", "state", "health", "revision", "restarts", "ports", "container_id"]
+    finally:
+        store.close()
+    if getattr(args, "output", "table") == "json":
+        print(json.dumps(rows, indent=2))
+    elif rows:
+        print(_table(rows, columns))
+    else:
+        print(f"no {args.what}")
+    return 0
+
+
+def format_event(ev: Event) -> str:
+    stamp = time.strftime("%H:%M:%S", time.localtime(ev.time))
+    return f"{stamp} {ev.level:<7} {ev.kind:<9} {ev.message}"
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    store = _open_readonly(args)
+    service = getattr(args, "service", None)
+    try:
+        events = store.events(limit=getattr(args, "limit", 50), service=service)
+        for ev in events:
+            print(format_event(ev), flush=True)
+        last = events[-1].time if events else 0.0
+        while getattr(args, "follow", False):
+            time.sleep(0.5)
+            store.refresh()
+            for ev in store.events(service=service, since=last):
+                if ev.time > last:
+                    print(format_event(ev), flush=True)
+                    last = ev.time
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        store.close()
+    return 0

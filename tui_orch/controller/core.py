@@ -1,0 +1,235 @@
+"""``Controller(store, fleet)``: deploys (apply, remove, scale) and runs the reconcile loop."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import os
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from tui_orch.controller import deploy
+from tui_orch.controller.events import EventBus, event
+from tui_orch.errors import TuiOrchError
+from tui_orch.manifest import Manifest
+from tui_orch.model import Availability, NodeInfo, NodeState, Replica, ReplicaState, Revision, ServiceSpec
+from tui_orch.nodes.fleet import Fleet
+from tui_orch.nodes.images import Source
+from tui_orch.placement import Plan, plan
+from tui_orch.store import Store
+
+DEFAULT_START_TIMEOUT = 60.0
+DEFAULT_GRACE = 10.0  # a node NotReady longer than this has its replicas re-placed
+DEFAULT_PERIOD = 10.0  # seconds between full reconcile passes
+
+
+@dataclass
+class ApplyResult:
+    """What an apply (or remove, scale) did, or would do for a dry run."""
+
+    dry_run: bool = False
+    plan: str = ""  # Plan.describe() of the moves (with unschedulable reasons)
+    revisions: dict[str, int] = field(default_factory=dict)  # new revision per changed service
+    unchanged: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)  # replica keys now running
+    stopped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # one sentence per replica that did not come up
+    unschedulable: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.unschedulable
+
+
+def restrict(p: Plan, services: set[str]) -> Plan:
+    """The moves of ``p`` that concern ``services``."""
+    return Plan(
+        starts=tuple(s for s in p.starts if s.service in services),
+        stops=tuple(s for s in p.stops if s.key.split(".", 1)[0] in services),
+        keeps=tuple(k for k in p.keeps if k.split(".", 1)[0] in services),
+        unschedulable=tuple(u for u in p.unschedulable if u.service in services),
+        notes=p.notes,
+    )
+
+
+def owner_id(store: Store) -> str:
+    """A stable id of this state folder on this machine (the containers' owner label)."""
+    where = f"{socket.gethostname()}:{os.path.realpath(store.folder)}"
+    return hashlib.sha256(where.encode()).hexdigest()[:12]
+
+
+class Controller:
+    def __init__(self, store: Store, fleet: Fleet, *, start_timeout: float = DEFAULT_START_TIMEOUT,
+                 grace: float = DEFAULT_GRACE, period: float = DEFAULT_PERIOD, image_timeout: float = 600.0):
+        self.store = store
+        self.fleet = fleet
+        self.bus = EventBus(store)
+        self.lock = asyncio.Lock()  # held while containers are created/removed and records change
+        self.start_timeout = start_timeout
+        self.grace = grace
+        self.period = period
+        self.image_timeout = image_timeout
+        self.local_source: Source | None = None
+        self.local_checked = False
+        self.owner = owner_id(store)
+        from tui_orch.controller.reconcile import Reconciler
+
+        self.reconciler = Reconciler(self)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Start the reconcile loop (event-driven plus a full pass every ``period``)."""
+        await self.reconciler.start()
+
+    async def close(self) -> None:
+        await self.reconciler.close()
+
+    # ------------------------------------------------------------------ desired state
+    def revision_spec(self, service: str, number: int) -> ServiceSpec | None:
+        rev = self.store.revision(service, number)
+        return rev.spec if rev else None
+
+    def desired(self) -> dict[str, tuple[ServiceSpec, int]]:
+        """Each desired service: its spec (scale override applied) and revision."""
+        out: dict[str, tuple[ServiceSpec, int]] = {}
+        for rec in self.store.services():
+            rev = self.store.revision(rec.name, rec.revision)
+            if rec.removed or rev is None:
+                continue
+            spec = rev.spec if rec.replicas is None else dataclasses.replace(rev.spec, replicas=rec.replicas)
+            out[rec.name] = (spec, rec.revision)
+        return out
+
+    def node_infos(self) -> list[NodeInfo]:
+        """Nodes as the planner sees them. A node NotReady for less than the grace period
+        is shown Ready but cordoned: it keeps its replicas and gets nothing new."""
+        now = time.time()
+        infos = []
+        for info in self.fleet.node_infos(self.store.availability()):
+            node = self.fleet.nodes[info.name]
+            if info.state != NodeState.READY and now - node.status.since < self.grace and self.was_ready(info.name):
+                availability = Availability.CORDONED if info.availability == Availability.ACTIVE else info.availability
+                info = dataclasses.replace(info, state=NodeState.READY, availability=availability)
+            infos.append(info)
+        return infos
+
+    def was_ready(self, node: str) -> bool:
+        return node in self.reconciler.seen_ready
+
+    def plan_for(self, desired: dict[str, tuple[ServiceSpec, int]], services: Iterable[str] | None = None) -> Plan:
+        """Plan all desired services; replicas of an older revision of a service listed in
+        ``services`` are replaced (stop-first); the moves returned concern those services."""
+        current = self.store.replicas()
+        names = set(desired) if services is None else set(services)
+        replace = [r.key for r in current if r.service in names and r.service in desired
+                   and r.revision != desired[r.service][1] and r.state != ReplicaState.STOPPED]
+        full = plan([s for s, _ in desired.values()], self.node_infos(), current, replace=replace)
+        return full if services is None else restrict(full, names)
+
+    # ------------------------------------------------------------------ commands
+    async def apply(self, manifest: Manifest, dry_run: bool = False) -> ApplyResult:
+        """Deploy the manifest's services: a new revision for each whose spec changed (the
+        desired state is stored before acting), then place and start what is missing. With
+        ``dry_run`` nothing is stored or touched; the plan is returned."""
+        result = ApplyResult(dry_run=dry_run)
+        async with self.lock:
+            desired = self.desired()
+            changed: list[ServiceSpec] = []
+            for spec in manifest.services:
+                rec = self.store.get_service(spec.name)
+                cur = self.store.current_revision(spec.name)
+                if rec and cur and not rec.removed and cur.digest == spec.digest():
+                    result.unchanged.append(spec.name)
+                    if rec.replicas is not None and rec.replicas != spec.replicas and not dry_run:
+                        self.store.update_service(spec.name, replicas=None)  # the manifest's count wins
+                    desired[spec.name] = (spec, rec.revision)
+                    continue
+                changed.append(spec)
+            if dry_run:
+                for spec in changed:
+                    cur = self.store.current_revision(spec.name)
+                    desired[spec.name] = (spec, (max((r.number for r in self.store.revisions(spec.name)),
+                                                     default=cur.number if cur else 0)) + 1)
+            else:
+                with self.store.transaction():
+                    for spec in changed:
+                        rev = self.store.add_revision(Revision(spec.name, 0, spec, time.time(),
+                                                               f"apply {manifest.file}"))
+                        self.store.put_service(spec.name, rev.number)
+                        desired[spec.name] = (spec, rev.number)
+                        result.revisions[spec.name] = rev.number
+                for name, number in result.revisions.items():
+                    self.bus.publish(event("deploy", f"{name}: revision {number} from {manifest.file}",
+                                           service=name, revision=number))
+            p = self.plan_for(desired, manifest.names)
+            result.plan = p.describe()
+            result.unschedulable = [str(u) for u in p.unschedulable]
+            if dry_run:
+                return result
+            started = await self._execute(p, desired, result)
+        await self._wait(started, result)
+        return result
+
+    async def remove(self, service: str) -> ApplyResult:
+        """Stop every replica of ``service`` and forget it."""
+        result = ApplyResult()
+        async with self.lock:
+            if self.store.get_service(service) is None and not self.store.replicas(service):
+                raise TuiOrchError(f"there is no service {service}; see `tui-orch get services`")
+            if self.store.get_service(service) is not None:
+                self.store.update_service(service, removed=True)
+            reps = self.store.replicas(service)
+            await asyncio.gather(*(deploy.stop_replica(self, r, f"service {service} removed") for r in reps))
+            result.stopped = [r.key for r in reps]
+            self.store.remove_replicas([r.key for r in self.store.replicas(service)])
+            self.store.remove_service(service)
+            self.bus.publish(event("remove", f"service {service} removed ({len(reps)} replicas stopped)",
+                                   service=service))
+        return result
+
+    async def scale(self, service: str, replicas: int) -> ApplyResult:
+        """Set the replica count of a deployed service (until the next apply of its manifest)."""
+        result = ApplyResult()
+        async with self.lock:
+            rec = self.store.get_service(service)
+            if rec is None or rec.removed:
+                raise TuiOrchError(f"there is no service {service}; deploy it with `tui-orch apply -f FILE`")
+            spec = self.revision_spec(service, rec.revision)
+            if spec is not None and spec.mode == "global":
+                raise TuiOrchError(f"service {service} is global (one replica per node); it cannot be scaled")
+            self.store.update_service(service, replicas=replicas)
+            self.bus.publish(event("scale", f"{service} scaled to {replicas}", service=service))
+            desired = self.desired()
+            p = self.plan_for(desired, [service])
+            result.plan = p.describe()
+            result.unschedulable = [str(u) for u in p.unschedulable]
+            started = await self._execute(p, desired, result)
+        await self._wait(started, result)
+        return result
+
+    # ------------------------------------------------------------------ carrying out a plan
+    async def _execute(self, p: Plan, desired: dict[str, tuple[ServiceSpec, int]],
+                       result: ApplyResult | None = None) -> list[Replica]:
+        """Stops first (they free resources), then starts; the caller holds the lock."""
+        stops = []
+        for s in p.stops:
+            rec = self.store.get_replica(s.key)
+            if rec is not None and rec.node == s.node:
+                stops.append(deploy.stop_replica(self, rec, s.reason))
+                if result is not None:
+                    result.stopped.append(s.key)
+        await asyncio.gather(*stops)
+        starts = [deploy.start_replica(self, desired[s.service][0], desired[s.service][1], s.slot, s.node, s.ports)
+                  for s in p.starts]
+        return list(await asyncio.gather(*starts))
+
+    async def _wait(self, started: list[Replica], result: ApplyResult) -> None:
+        done = await asyncio.gather(*(self.reconciler.watch(r) for r in started))
+        for rep in done:
+            if rep.state == ReplicaState.RUNNING:
+                result.started.append(rep.key)
+            else:
+                result.failed.append(f"{rep.key} on {rep.node}: {rep.message or rep.state.value}")

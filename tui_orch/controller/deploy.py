@@ -1,0 +1,149 @@
+"""Acting on one replica: bring its image, run its container and record it, wait until it
+runs (and is healthy), stop it. The caller holds the controller's lock while containers are
+created or removed (so that a reconcile pass never mistakes a new container for an orphan);
+waiting happens outside it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from typing import TYPE_CHECKING, Any
+
+from tui_orch.controller.containers import container_request
+from tui_orch.controller.events import event
+from tui_orch.errors import NodeError
+from tui_orch.model import Health, NodeState, Replica, ReplicaState, ServiceSpec
+from tui_orch.nodes.base import Node
+from tui_orch.nodes.images import Source, ensure_image, local_source
+
+if TYPE_CHECKING:
+    from tui_orch.controller.core import Controller
+
+POLL = 0.2  # seconds between inspections while waiting for a replica to run
+
+
+async def _local() -> Source | None:
+    return await asyncio.to_thread(local_source)
+
+
+async def bring_image(ctl: "Controller", node: Node, image: str) -> str:
+    """Make ``image`` present on ``node`` (pull, or copy from another ready node / this
+    machine's engine); returns how."""
+    if await node.has_image(image):
+        return "present"
+    target = getattr(node, "docker", None)
+    if target is None:
+        raise NodeError(node.name, f"image {image} is not on this node and it cannot receive one")
+    sources: list[Source] = [
+        (other.name, other.docker) for other in ctl.fleet.ready()  # type: ignore[attr-defined]
+        if other.name != node.name and getattr(other, "docker", None) is not None
+    ]
+    if ctl.local_source is None and not ctl.local_checked:
+        ctl.local_checked = True
+        ctl.local_source = await _local()
+    if ctl.local_source is not None:
+        sources.append(ctl.local_source)
+    return await ensure_image(image, target, node.name, sources, timeout=ctl.image_timeout)
+
+
+async def start_replica(ctl: "Controller", spec: ServiceSpec, revision: int, slot: int, node_name: str,
+                        ports: tuple[int, ...], *, restarts: int = 0) -> Replica:
+    """Create and start the container of a replica and record it (STARTING). On failure the
+    replica is recorded as EXITED with the reason (a later pass tries again) and returned."""
+    node = ctl.fleet.nodes[node_name]
+    res = spec.reservation
+    rep = Replica(spec.name, slot, revision, node_name, ReplicaState.PENDING, cpus=res.cpus,
+                  memory=res.memory, ports=ports, restarts=restarts)
+    try:
+        if node.status.state != NodeState.READY:
+            raise NodeError(node_name, f"the node is {node.status.state.value}")
+        await bring_image(ctl, node, spec.image)
+        info = await node.run_container(container_request(spec, slot=slot, node=node_name,
+                                                          revision=revision, ports=ports, owner=ctl.owner))
+    except NodeError as exc:
+        rep = dataclasses.replace(rep, state=ReplicaState.EXITED, message=str(exc), started_at=time.time())
+        ctl.store.put_replica(rep)
+        ctl.bus.publish(event("start", f"{rep.key} could not start on {node_name}: {exc}", service=spec.name,
+                              replica=rep.key, node=node_name, level="error"))
+        return rep
+    rep = dataclasses.replace(rep, state=ReplicaState.STARTING, container_id=info.id, started_at=time.time(),
+                              health=Health.STARTING if info.health != "none" else Health.NONE)
+    ctl.store.put_replica(rep)
+    ctl.bus.publish(event("start", f"{rep.key} (revision {revision}) started on {node_name} as {info.name}",
+                          service=spec.name, replica=rep.key, node=node_name, container=info.id[:12]))
+    return rep
+
+
+def update_replica(ctl: "Controller", key: str, container_id: str | None, **changes: Any) -> Replica | None:
+    """Change a replica's record if it still stands for ``container_id``."""
+    rec = ctl.store.get_replica(key)
+    if rec is None or rec.container_id != container_id:
+        return None
+    new = dataclasses.replace(rec, **changes)
+    if new != rec:
+        ctl.store.put_replica(new)
+    return new
+
+
+async def wait_ready(ctl: "Controller", rep: Replica, timeout: float) -> Replica:
+    """Wait until the replica's container runs, and is healthy when it has a health check.
+    Returns the replica as recorded; its state tells how it ended (RUNNING, EXITED, or
+    STARTING past the timeout, with a message)."""
+    if rep.container_id is None:
+        return rep
+    node = ctl.fleet.nodes[rep.node]
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            info = await node.inspect(rep.container_id)
+        except NodeError as exc:
+            return update_replica(ctl, rep.key, rep.container_id, message=str(exc)) or rep
+        health = Health(info.health) if info.health in {h.value for h in Health} else Health.NONE
+        if info.status in ("exited", "dead"):
+            return update_replica(ctl, rep.key, rep.container_id, state=ReplicaState.EXITED, health=health,
+                                  exit_code=info.exit_code, message=f"exited with code {info.exit_code}") or rep
+        if info.status == "running" and health in (Health.NONE, Health.HEALTHY):
+            cur = ctl.store.get_replica(rep.key)
+            state = ReplicaState.RUNNING if cur is None or cur.state == ReplicaState.STARTING else cur.state
+            return update_replica(ctl, rep.key, rep.container_id, state=state, health=health, message="") or rep
+        if time.monotonic() >= deadline:
+            what = "healthy" if info.status == "running" else "running"
+            return update_replica(ctl, rep.key, rep.container_id, health=health,
+                                  message=f"not {what} after {timeout:g} s") or rep
+        await asyncio.sleep(POLL)
+
+
+async def remove_container(ctl: "Controller", node_name: str, container_id: str, grace: float = 10.0) -> bool:
+    """Stop and remove an owned container; False when its node cannot be reached."""
+    node = ctl.fleet.nodes.get(node_name)
+    if node is None or node.status.state != NodeState.READY:
+        return False
+    with contextlib.suppress(NodeError):
+        await node.stop_container(container_id, timeout=grace)
+    try:
+        await node.remove_container(container_id)
+    except NodeError:
+        return False
+    return True
+
+
+async def stop_replica(ctl: "Controller", rep: Replica, reason: str) -> None:
+    """Stop a replica's container and forget its record (a container left on an unreachable
+    node is removed by a reconcile pass once the node is back)."""
+    grace = 10.0
+    cur = ctl.revision_spec(rep.service, rep.revision)
+    if cur is not None:
+        grace = cur.stop_grace_period
+    if rep.container_id is not None:
+        update_replica(ctl, rep.key, rep.container_id, state=ReplicaState.STOPPING)
+        done = await remove_container(ctl, rep.node, rep.container_id, grace)
+    else:
+        done = True
+    rec = ctl.store.get_replica(rep.key)
+    if rec is not None and rec.container_id == rep.container_id and rec.node == rep.node:
+        ctl.store.remove_replica(rep.key)
+    how = "stopped" if done else "left for later (node unreachable)"
+    ctl.bus.publish(event("stop", f"{rep.key} on {rep.node} {how}: {reason}", service=rep.service,
+                          replica=rep.key, node=rep.node))

@@ -1,0 +1,271 @@
+"""The reconcile loop: event-driven (Docker die/oom/health_status/destroy, node changes)
+plus a full pass every ``period`` seconds comparing desired state (store) with what each
+Ready node actually runs (``list_owned``).
+
+A full pass: marks replicas of nodes NotReady longer than the grace period LOST (the planner
+then places them elsewhere); removes owned containers that no record stands for (superseded
+revisions, removed services, replicas replaced while their node was away) and never touches
+unlabelled ones; catches deaths the events missed and records whose container vanished; then
+plans every desired service and starts what is missing. Restarts follow the service's
+restart_policy (see restarts.py) and each one is an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from typing import TYPE_CHECKING
+
+from tui_orch.controller import deploy
+from tui_orch.controller.containers import LABEL_OWNER
+from tui_orch.controller.events import event
+from tui_orch.controller.restarts import RestartTracker, decide
+from tui_orch.errors import NodeError
+from tui_orch.model import Health, NodeState, Replica, ReplicaState
+from tui_orch.nodes.base import LABEL_REPLICA, ContainerInfo, DockerEvent
+from tui_orch.nodes.fleet import NodeChange
+
+if TYPE_CHECKING:
+    from tui_orch.controller.core import Controller
+
+DOWN = (ReplicaState.STOPPING, ReplicaState.STOPPED, ReplicaState.LOST, ReplicaState.FAILED)
+
+
+class Reconciler:
+    def __init__(self, ctl: "Controller"):
+        self.ctl = ctl
+        self.seen_ready: set[str] = set()
+        self.trackers: dict[str, RestartTracker] = {}
+        self.pending: dict[str, asyncio.Task[None]] = {}  # replica key -> scheduled restart
+        self._oom: set[str] = set()  # container ids the engine reported OOM-killed
+        self._handled: set[str] = set()  # container ids whose end was already acted on
+        self._tasks: list[asyncio.Task[None]] = []
+        self._watches: set[asyncio.Task[Replica]] = set()
+        self._wake = asyncio.Event()
+        self._queue: asyncio.Queue[object] | None = None
+        self.passes = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        if self._tasks:
+            return
+        self.seen_ready.update(n.name for n in self.ctl.fleet.ready())
+        self._queue = self.ctl.fleet.subscribe()  # type: ignore[assignment]
+        self._tasks = [asyncio.create_task(self._events(), name="reconcile-events"),
+                       asyncio.create_task(self._periodic(), name="reconcile-periodic")]
+
+    async def close(self) -> None:
+        tasks: list[asyncio.Task[object]] = [*self._tasks, *self.pending.values(), *self._watches]  # type: ignore[list-item]
+        self._tasks, self.pending = [], {}
+        if self._queue is not None:
+            self.ctl.fleet.unsubscribe(self._queue)  # type: ignore[arg-type]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def wake(self) -> None:
+        """Ask for a full pass now."""
+        self._wake.set()
+
+    async def _periodic(self) -> None:
+        while True:
+            try:
+                await self.full_pass()
+            except Exception as exc:  # noqa: BLE001 - the loop must survive; the operator sees it
+                self.ctl.bus.publish(event("reconcile", f"reconcile pass failed: {exc}", level="error"))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.ctl.period)
+
+    async def _events(self) -> None:
+        assert self._queue is not None
+        while True:
+            item = await self._queue.get()
+            try:
+                self.handle(item)
+            except Exception as exc:  # noqa: BLE001
+                self.ctl.bus.publish(event("reconcile", f"handling {item!r} failed: {exc}", level="error"))
+
+    # ------------------------------------------------------------------ events
+    def handle(self, item: object) -> None:
+        if isinstance(item, NodeChange):
+            self._node_change(item)
+        elif isinstance(item, DockerEvent):
+            self._docker_event(item)
+
+    def _node_change(self, ch: NodeChange) -> None:
+        if ch.new.state == NodeState.READY:
+            self.seen_ready.add(ch.node)
+            if ch.old.state != NodeState.READY:
+                self.ctl.bus.publish(event("node", f"{ch.node} is Ready", node=ch.node))
+                self.wake()
+        elif ch.old.state == NodeState.READY:
+            self.ctl.bus.publish(event("node", f"{ch.node} is {ch.new.state.value}: {ch.new.reason}",
+                                       node=ch.node, level="warning"))
+            asyncio.get_running_loop().call_later(self.ctl.grace + 0.2, self.wake)
+
+    def _record_for(self, ev: DockerEvent) -> Replica | None:
+        key = dict(ev.labels).get(LABEL_REPLICA)
+        rec = self.ctl.store.get_replica(key) if key else None
+        return rec if rec is not None and rec.container_id == ev.container_id else None
+
+    def _docker_event(self, ev: DockerEvent) -> None:
+        if ev.action == "oom":
+            self._oom.add(ev.container_id)
+            return
+        rec = self._record_for(ev)
+        if rec is None or rec.state in DOWN:
+            return
+        if ev.action == "health_status" and ev.health in ("healthy", "unhealthy"):
+            health = Health(ev.health)
+            state = ReplicaState.RUNNING if rec.state == ReplicaState.STARTING and health == Health.HEALTHY else rec.state
+            deploy.update_replica(self.ctl, rec.key, rec.container_id, health=health, state=state)
+            if health == Health.UNHEALTHY:
+                self.failed(rec, exit_code=None, unhealthy=True)
+        elif ev.action in ("die", "destroy"):
+            self.failed(rec, exit_code=ev.exit_code)
+
+    # ------------------------------------------------------------------ restarts
+    def failed(self, rec: Replica, *, exit_code: int | None, unhealthy: bool = False) -> None:
+        """A replica died (or is unhealthy): record it, and restart it as its policy says."""
+        if rec.key in self.pending or rec.state in DOWN or rec.container_id in self._handled:
+            return
+        if rec.container_id:
+            self._handled.add(rec.container_id)
+        oom = rec.container_id in self._oom
+        self._oom.discard(rec.container_id or "")
+        now = time.time()
+        if not unhealthy:
+            rec = deploy.update_replica(self.ctl, rec.key, rec.container_id, state=ReplicaState.EXITED,
+                                        exit_code=exit_code) or rec
+        spec = self.ctl.revision_spec(rec.service, rec.revision)
+        if spec is None:
+            return
+        tracker = self.trackers.setdefault(rec.key, RestartTracker())
+        ran_for = now - rec.started_at if rec.started_at else 0.0
+        d = decide(spec.restart_policy, tracker, now=now, exit_code=exit_code, unhealthy=unhealthy, ran_for=ran_for)
+        why = "is unhealthy" if unhealthy else f"exited with code {exit_code}" + (" (OOM killed)" if oom else "")
+        common = dict(service=rec.service, replica=rec.key, node=rec.node, exit_code=exit_code,
+                      oom=oom or None, unhealthy=unhealthy or None)
+        if not d.restart:
+            if spec.restart_policy.condition != "none" and not d.reason.startswith("exited with code 0"):
+                deploy.update_replica(self.ctl, rec.key, rec.container_id, state=ReplicaState.FAILED,
+                                      message=d.reason)
+            self.ctl.bus.publish(event("die", f"{rec.key} on {rec.node} {why}; not restarted: {d.reason}",
+                                       level="error", **common))  # type: ignore[arg-type]
+            return
+        self.ctl.bus.publish(event(
+            "restart", f"{rec.key} on {rec.node} {why}; restart {d.attempt} in {d.delay:g} s",
+            level="warning", attempt=d.attempt, delay=round(d.delay, 3), **common))  # type: ignore[arg-type]
+        self.pending[rec.key] = asyncio.create_task(self._restart(rec, d.delay), name=f"restart-{rec.key}")
+
+    async def _restart(self, old: Replica, delay: float) -> None:
+        try:
+            await asyncio.sleep(delay)
+            async with self.ctl.lock:
+                rec = self.ctl.store.get_replica(old.key)
+                if rec is None or rec.container_id != old.container_id or rec.state in DOWN[:3]:
+                    return
+                node = self.ctl.fleet.nodes.get(rec.node)
+                spec = self.ctl.revision_spec(rec.service, rec.revision)
+                if node is None or spec is None or node.status.state != NodeState.READY:
+                    self._handled.discard(old.container_id or "")  # a later pass tries again
+                    return
+                if rec.container_id:
+                    await deploy.remove_container(self.ctl, rec.node, rec.container_id, grace=1.0)
+                new = await deploy.start_replica(self.ctl, spec, rec.revision, rec.slot, rec.node, rec.ports,
+                                                 restarts=rec.restarts + 1)
+        finally:
+            if self.pending.get(old.key) is asyncio.current_task():
+                del self.pending[old.key]
+        await self.watch(new)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
+    async def watch(self, rep: Replica) -> Replica:
+        """Wait for a replica just started to run; one that ended already (its die event may
+        have come before its record) goes through ``failed``."""
+        if rep.state == ReplicaState.STARTING:
+            rep = await deploy.wait_ready(self.ctl, rep, self.ctl.start_timeout)
+        if rep.state == ReplicaState.EXITED and self.running:
+            self.failed(rep, exit_code=rep.exit_code)
+        return rep
+
+    # ------------------------------------------------------------------ full pass
+    async def full_pass(self) -> None:
+        """Compare desired and actual state and act on every difference."""
+        ctl = self.ctl
+        started: list[Replica] = []
+        async with ctl.lock:
+            self.passes += 1
+            self._mark_lost()
+            ready = ctl.fleet.ready()
+            self.seen_ready.update(n.name for n in ready)
+            listings = await asyncio.gather(*(n.list_owned() for n in ready), return_exceptions=True)
+            actual: dict[str, list[ContainerInfo]] = {
+                n.name: found for n, found in zip(ready, listings) if not isinstance(found, BaseException)
+            }
+            await self._remove_orphans(actual)
+            self._catch_up(actual)
+            desired = ctl.desired()
+            p = ctl.plan_for(desired)
+            if not p.empty:
+                started = await ctl._execute(p, desired)
+        for rep in started:
+            task = asyncio.create_task(self.watch(rep), name=f"watch-{rep.key}")
+            self._watches.add(task)
+            task.add_done_callback(self._watches.discard)
+
+    def _mark_lost(self) -> None:
+        now = time.time()
+        lost = []
+        for rec in self.ctl.store.replicas():
+            node = self.ctl.fleet.nodes.get(rec.node)
+            if rec.state in (ReplicaState.LOST, ReplicaState.STOPPED):
+                continue
+            if node is None or (node.status.state != NodeState.READY
+                                and (now - node.status.since >= self.ctl.grace or rec.node not in self.seen_ready)):
+                lost.append(rec)
+        for rec in lost:
+            self.ctl.store.put_replica(dataclasses.replace(rec, state=ReplicaState.LOST,
+                                                           message=f"node {rec.node} is not Ready"))
+            self.ctl.bus.publish(event("lost", f"{rec.key} lost with node {rec.node}; placing it elsewhere",
+                                       service=rec.service, replica=rec.key, node=rec.node, level="warning"))
+
+    async def _remove_orphans(self, actual: dict[str, list[ContainerInfo]]) -> None:
+        wanted = {r.container_id for r in self.ctl.store.replicas() if r.container_id}
+        jobs = []
+        for node, found in actual.items():
+            for c in found:
+                if c.id in wanted or not c.label(LABEL_REPLICA) or c.label(LABEL_OWNER) != self.ctl.owner:
+                    continue  # wanted, not made by a controller, or made by another one
+                key = c.label(LABEL_REPLICA)
+                jobs.append(deploy.remove_container(self.ctl, node, c.id, grace=1.0))
+                self.ctl.bus.publish(event("stop", f"removed {c.name} on {node}: no replica {key} wants it",
+                                           replica=key, node=node))
+        for result in await asyncio.gather(*jobs, return_exceptions=True):
+            if isinstance(result, NodeError):
+                self.ctl.bus.publish(event("stop", str(result), level="warning"))
+
+    def _catch_up(self, actual: dict[str, list[ContainerInfo]]) -> None:
+        """Deaths the events missed (e.g. while the console was closed) and vanished containers."""
+        by_id = {c.id: c for found in actual.values() for c in found}
+        for rec in self.ctl.store.replicas():
+            if rec.node not in actual or rec.state in DOWN or rec.key in self.pending:
+                continue
+            c = by_id.get(rec.container_id or "")
+            if c is None:
+                if rec.state != ReplicaState.PENDING:
+                    self.failed(rec, exit_code=None)
+            elif c.status in ("exited", "dead"):
+                if c.oom_killed:
+                    self._oom.add(c.id)
+                self.failed(rec, exit_code=c.exit_code)
+            elif c.status == "running" and rec.state == ReplicaState.EXITED:
+                deploy.update_replica(self.ctl, rec.key, rec.container_id, state=ReplicaState.RUNNING)
