@@ -7,12 +7,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
+import stat
 import subprocess
+import tempfile
 import time
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
 
+import asyncssh
 import docker
 import docker.errors
 import pytest
@@ -39,6 +43,45 @@ def fingerprint_of(pub_file) -> str:
 def direct_client(lab_node) -> docker.DockerClient:
     """The engine's own socket, behind the console's back (for setup and checks)."""
     return docker.DockerClient(base_url=lab_node.docker_host, timeout=30)
+
+
+async def lab_connect(lab, node, known_hosts: str | None = None) -> asyncssh.SSHClientConnection:
+    """An asyncssh connection to a lab node with host-key checking on, seeing only the lab's
+    settings (not ~/.ssh/config, not an agent)."""
+    return await asyncio.wait_for(
+        asyncssh.connect(node.address, port=node.port, username=node.user,
+                         known_hosts=known_hosts or str(lab.known_hosts),
+                         client_keys=[str(lab.client_key)], agent_path=None, config=None),
+        timeout=20,
+    )
+
+
+@contextlib.asynccontextmanager
+async def engine_through_ssh(lab, node, timeout: float = 30) -> AsyncIterator[docker.DockerClient]:
+    """A docker-py client for node's engine through its sshd, as the console reaches it:
+    asyncssh + forward_local_path + a client on the local socket (in a 0700 folder)."""
+    folder = tempfile.mkdtemp(prefix="tuiorch-test-")  # 0700, and short enough for a socket
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    local = os.path.join(folder, "docker.sock")
+    try:
+        conn = await lab_connect(lab, node)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    client = None
+    try:
+        listener = await conn.forward_local_path(local, str(node.socket))
+        try:
+            client = await asyncio.to_thread(docker.DockerClient, base_url="unix://" + local, timeout=timeout)
+            yield client
+        finally:
+            if client is not None:
+                await asyncio.to_thread(client.close)
+            listener.close()
+    finally:
+        conn.close()
+        await conn.wait_closed()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.asynccontextmanager

@@ -6,61 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
 import socket
-import stat
-import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncssh
 import docker
 import pytest
 
+from nodes_support import engine_through_ssh, lab_connect
 from tui_orch.inventory import load_inventory
 
 pytestmark = pytest.mark.lab
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-async def _connect(lab, node, known_hosts: str | None = None) -> asyncssh.SSHClientConnection:
-    return await asyncio.wait_for(
-        asyncssh.connect(
-            node.address,
-            port=node.port,
-            username=node.user,
-            known_hosts=known_hosts or str(lab.known_hosts),
-            client_keys=[str(lab.client_key)],
-            agent_path=None,
-            config=None,  # not ~/.ssh/config: the test sees only the lab's settings
-        ),
-        timeout=20,
-    )
-
-
-@contextlib.asynccontextmanager
-async def engine_through_ssh(lab, node) -> AsyncIterator[docker.DockerClient]:
-    """A docker-py client for node's engine, through its sshd, as the console does it."""
-    folder = tempfile.mkdtemp(prefix="tuiorch-test-")  # 0700, and short enough for a socket
-    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
-    local = os.path.join(folder, "docker.sock")
-    conn = await _connect(lab, node)
-    client = None
-    try:
-        listener = await conn.forward_local_path(local, str(node.socket))
-        try:
-            client = await asyncio.to_thread(docker.DockerClient, base_url="unix://" + local, timeout=30)
-            yield client
-        finally:
-            if client is not None:
-                await asyncio.to_thread(client.close)
-            listener.close()
-    finally:
-        conn.close()
-        await conn.wait_closed()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.parametrize("index", [1, 2, 3])
@@ -108,7 +66,7 @@ async def test_an_unknown_host_key_is_refused(lab, tmp_path):
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     with pytest.raises(asyncssh.HostKeyNotVerifiable):
-        conn = await _connect(lab, lab.node(1), known_hosts=str(empty))
+        conn = await lab_connect(lab, lab.node(1), known_hosts=str(empty))
         conn.close()
 
 
@@ -118,7 +76,7 @@ async def test_another_hosts_key_is_refused(lab, tmp_path):
     kind, key = node2.host_key_pub.read_text().split()[:2]
     wrong.write_text(f"[{node1.address}]:{node1.port} {kind} {key}\n")
     with pytest.raises(asyncssh.HostKeyNotVerifiable):
-        conn = await _connect(lab, node1, known_hosts=str(wrong))
+        conn = await lab_connect(lab, node1, known_hosts=str(wrong))
         conn.close()
 
 
@@ -148,12 +106,12 @@ def _running(pid: int) -> bool:
 
 async def test_kill_sshd_cuts_the_connection_and_start_sshd_restores_it(lab):
     node = lab.node(3)
-    conn = await _connect(lab, node)
+    conn = await lab_connect(lab, node)
     try:
         await asyncio.to_thread(lab.kill_sshd, node)
         await asyncio.wait_for(conn.wait_closed(), timeout=10)
         with pytest.raises(OSError):
-            await _connect(lab, node)
+            await lab_connect(lab, node)
     finally:
         conn.close()
         await asyncio.to_thread(lab.start_sshd, node)
@@ -183,7 +141,7 @@ async def test_kill_node_stops_everything_on_it_and_start_node_brings_it_back(la
         await asyncio.to_thread(lab.kill_node, node)
         assert not _running(pid)  # the replica died with its node
         with pytest.raises(OSError):
-            await _connect(lab, node)
+            await lab_connect(lab, node)
         await asyncio.to_thread(lab.start_node, node)
         async with engine_through_ssh(lab, node) as client:
             after = await asyncio.to_thread(client.containers.get, container.id)

@@ -9,7 +9,6 @@ import contextlib
 import os
 import shutil
 import socket
-import stat
 import tempfile
 import threading
 import time
@@ -17,11 +16,11 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncssh
 import docker
 import docker.errors
 import pytest
 
+from nodes_support import engine_through_ssh
 from tui_orch.errors import ImageNotFound, OperationTimeout
 from tui_orch.nodes import images
 from tui_orch.nodes.images import ensure_image, local_source
@@ -35,43 +34,11 @@ BIG_MB = 40
 
 
 @contextlib.asynccontextmanager
-async def engine_through_ssh(lab, node) -> AsyncIterator[docker.DockerClient]:
-    """A docker-py client for node's engine through its sshd (host keys checked), as the
-    console reaches it: asyncssh + forward_local_path + a client on the local socket."""
-    folder = tempfile.mkdtemp(prefix="tuiorch-img-")
-    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
-    local = os.path.join(folder, "docker.sock")
-    try:
-        conn = await asyncio.wait_for(
-            asyncssh.connect(node.address, port=node.port, username=node.user, known_hosts=str(lab.known_hosts),
-                             client_keys=[str(lab.client_key)], agent_path=None, config=None),
-            timeout=20,
-        )
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    client = None
-    try:
-        listener = await conn.forward_local_path(local, str(node.socket))
-        try:
-            client = await asyncio.to_thread(docker.DockerClient, base_url="unix://" + local, timeout=60)
-            yield client
-        finally:
-            if client is not None:
-                await asyncio.to_thread(client.close)
-            listener.close()
-    finally:
-        conn.close()
-        await conn.wait_closed()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextlib.asynccontextmanager
 async def engines(lab) -> AsyncIterator[dict[str, docker.DockerClient]]:
     async with contextlib.AsyncExitStack() as stack:
         out = {}
         for node in lab.nodes:
-            out[node.name] = await stack.enter_async_context(engine_through_ssh(lab, node))
+            out[node.name] = await stack.enter_async_context(engine_through_ssh(lab, node, timeout=60))
         yield out
 
 
