@@ -49,6 +49,8 @@ NODE_KEYS = {
 }
 DEFAULT_KEYS = NODE_KEYS - {"name", "address", "host", "local"}
 TOP_KEYS = {"known_hosts", "defaults", "nodes"}
+# Turns a scalar node into its plain value (int, bool, str...); no reader or scanner needed.
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class _Reader:
             self.error(node, path, "expected a single value, got a " + _kind(node))
             return None
         try:
-            return yaml.SafeLoader("").construct_object(node, deep=True)
+            return _CONSTRUCTOR.construct_object(node, deep=True)
         except yaml.YAMLError:
             return node.value
 

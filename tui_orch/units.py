@@ -62,6 +62,19 @@ def parse_bytes(value: object) -> int:
     return int(size)
 
 
+def _number(value: int | float, example: str, negative: str) -> float:
+    """A YAML number as a float (too large -> inf), refusing NaN and negatives."""
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if math.isnan(number):
+        raise UnitError(f"{example}, got {_shown(value)}")
+    if number < 0:
+        raise UnitError(f"{negative}, got {_shown(value)}")
+    return number
+
+
 def parse_duration(value: object) -> float:
     """Seconds from Go/Compose durations (``1h5m30s20ms``, ``500ms``, ``2us``) or plain seconds."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
@@ -78,14 +91,7 @@ def parse_duration(value: object) -> float:
         else:
             raise UnitError(f"{DURATION_EXAMPLE}, got {_shown(value)}")
     else:
-        try:
-            seconds = float(value)
-        except OverflowError:
-            seconds = math.inf
-        if math.isnan(seconds):
-            raise UnitError(f"{DURATION_EXAMPLE}, got {_shown(value)}")
-        if seconds < 0:
-            raise UnitError(f"a duration cannot be negative, got {_shown(value)}")
+        seconds = _number(value, DURATION_EXAMPLE, "a duration cannot be negative")
     if seconds > MAX_SECONDS:
         raise UnitError(f"duration {_shown(value)} is too long (at most about 292 years)")
     return seconds
@@ -105,14 +111,7 @@ def parse_cpus(value: object) -> float:
             raise UnitError(f"{CPUS_EXAMPLE}, got {_shown(value)}")
         cpus = float(text)
     else:
-        try:
-            cpus = float(value)
-        except OverflowError:
-            cpus = math.inf
-        if math.isnan(cpus):
-            raise UnitError(f"{CPUS_EXAMPLE}, got {_shown(value)}")
-        if cpus < 0:
-            raise UnitError(f"cpus cannot be negative, got {_shown(value)}")
+        cpus = _number(value, CPUS_EXAMPLE, "cpus cannot be negative")
     if not math.isfinite(cpus) or cpus > 1e6:
         raise UnitError(f"{_shown(value)} cpus is too many")
     return cpus
