@@ -93,6 +93,12 @@ def test_nodes_lists_an_inventory() -> None:
     assert app2["reach"] == "ssh app-2.example.org:2202 via bastion" and app2["user"] == "deploy"
 
 
+def test_options_before_the_verb_count_too() -> None:
+    r = run("--inventory", str(EXAMPLES / "nodes.yaml"), "nodes", "--offline", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["inventory"] == str(EXAMPLES / "nodes.yaml")
+
+
 def test_bad_inventory_is_one_clear_message(tmp_path: Path) -> None:
     f = tmp_path / "nodes.yaml"
     f.write_text("nodes:\n  - name: a\n    port: ssh\n")

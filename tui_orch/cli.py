@@ -22,11 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
         "With no command, the console opens.",
     )
     parser.add_argument("--version", action="version", version=f"tui-orch {__version__}")
+    # --state/--inventory are read before the verb (default None) and after it; after it they
+    # default to SUPPRESS so that a verb's parser never overwrites a value given before it.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--state", metavar="DIR", help="state folder (default: $TUI_ORCH_STATE or the user state dir)")
-    common.add_argument("--inventory", "-i", metavar="FILE", help="nodes file (default: $TUI_ORCH_INVENTORY or CONFIG/nodes.yaml; none = this machine)")
-    parser.add_argument("--state", metavar="DIR", help=argparse.SUPPRESS)
-    parser.add_argument("--inventory", "-i", metavar="FILE", help=argparse.SUPPRESS)
+    _location_options(common, default=argparse.SUPPRESS, documented=True)
+    _location_options(parser, default=None, documented=False)
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
 
     p = sub.add_parser("validate", parents=[common], help="check Compose files and print the resolved services",
@@ -66,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     register(sub, common)
     return parser
+
+
+def _location_options(parser: argparse.ArgumentParser, default: object, documented: bool) -> None:
+    def doc(text: str) -> str:
+        return text if documented else argparse.SUPPRESS
+
+    parser.add_argument("--state", metavar="DIR", default=default,
+                        help=doc("state folder (default: $TUI_ORCH_STATE or the user state dir)"))
+    parser.add_argument("--inventory", "-i", metavar="FILE", default=default,
+                        help=doc("nodes file (default: $TUI_ORCH_INVENTORY or CONFIG/nodes.yaml; none = this machine)"))
 
 
 def _lazy(module: str, name: str):  # type: ignore[no-untyped-def]
