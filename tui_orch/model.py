@@ -284,6 +284,50 @@ class Revision:
         return self.spec.digest()
 
 
+class RolloutState(str, enum.Enum):
+    RUNNING = "running"  # replacing replicas batch by batch
+    PAUSED = "paused"  # by the operator, or by failure_action pause / a failed rollback
+    COMPLETED = "completed"
+    ROLLING_BACK = "rolling back"  # failure_action rollback or `rollout undo`, in progress
+    ROLLED_BACK = "rolled back"
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """Progress of replacing a service's replicas by those of ``to_revision`` (kept in the
+    store before each step, so that a controller that dies resumes it)."""
+
+    service: str
+    from_revision: int  # what runs before (and what a rollback returns to)
+    to_revision: int
+    state: RolloutState = RolloutState.RUNNING
+    kind: Literal["update", "restart", "rollback", "undo"] = "update"
+    order: Literal["stop-first", "start-first"] = "stop-first"
+    parallelism: int = 1
+    batch: int = 0  # batches begun (1-based number of the current one)
+    batches: int = 0  # batches in all (as counted when the rollout began)
+    total: int = 0  # replicas to replace
+    updated: int = 0  # replicas of to_revision started
+    healthy: int = 0  # of those, passed the health gate and the monitor period
+    failed: int = 0  # of those, failed the gate or within monitor
+    started_at: float = 0.0
+    updated_at: float = 0.0
+    message: str = ""  # why paused, what failed, how it ended
+    # start-first: old containers still running until their replacement is healthy
+    # ((replica key, "node container-id"), ...); the reconcile pass leaves them alone
+    retiring: Pairs = ()
+
+    @property
+    def active(self) -> bool:
+        return self.state in (RolloutState.RUNNING, RolloutState.ROLLING_BACK)
+
+    @property
+    def progress(self) -> str:
+        """``batch 2 of 3: 4/6 updated, 3 healthy, 0 failed``"""
+        return (f"batch {self.batch} of {self.batches}: {self.updated}/{self.total} updated, "
+                f"{self.healthy} healthy, {self.failed} failed")
+
+
 @dataclass(frozen=True)
 class Event:
     time: float
@@ -397,6 +441,8 @@ __all__ = [
     "Resources",
     "RestartPolicy",
     "Revision",
+    "Rollout",
+    "RolloutState",
     "ServiceSpec",
     "UpdateConfig",
     "from_dict",
