@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import pytest
@@ -153,6 +154,47 @@ async def test_crash_emits_die_with_the_exit_code() -> None:
     assert [(e.action, e.exit_code, e.container_id) for e in events] == [("die", 42, info.id)]
     node.crash(info.id)  # a dead container does not die twice
     assert drain(node) == []
+
+
+async def test_the_engine_restart_policy_restarts_a_crash_like_the_engine() -> None:
+    sim, node = await frozen_node()
+    held = await node.run_container(request("held"))  # no policy: the engine leaves it down
+    node.crash(held.id, exit_code=1)
+    assert (await node.inspect(held.id)).status == "exited"
+
+    info = await node.run_container(dataclasses.replace(request("web-1"), restart_policy={"Name": "unless-stopped"}))
+    drain(node)
+    node.crash(info.id, exit_code=3)
+    again = await node.inspect(info.id)
+    assert again.status == "running" and again.restart_count == 1 and again.exit_code is None
+    assert [e.action for e in drain(node)] == ["die", "start"]  # same container, as the engine does
+
+    await node.set_restart_policy(info.id, "no")  # a controller takes the baton
+    node.crash(info.id, exit_code=3)
+    assert (await node.inspect(info.id)).status == "exited"
+
+    job = await node.run_container(request("job"))
+    await node.set_restart_policy(job.id, "on-failure", max_retries=2)
+    node.crash(job.id, exit_code=0)  # a clean exit is not a failure
+    assert (await node.inspect(job.id)).status == "exited"
+    flaky = await node.run_container(request("flaky"))
+    await node.set_restart_policy(flaky.id, "on-failure", max_retries=2)
+    for _ in range(3):
+        node.crash(flaky.id, exit_code=1)
+    last = await node.inspect(flaky.id)
+    assert last.status == "exited" and last.restart_count == 2  # MaximumRetryCount reached
+
+    always = await node.run_container(request("always"))
+    await node.set_restart_policy(always.id, "always")
+    await node.stop_container(always.id)  # stopped through the API: never brought back
+    assert (await node.inspect(always.id)).status == "exited"
+    with pytest.raises(NodeError, match="invalid restart policy"):
+        await node.set_restart_policy(flaky.id, "sometimes")
+    with pytest.raises(ContainerNotFound):
+        await node.set_restart_policy("f" * 64, "no")
+    node.fail()
+    with pytest.raises(NodeUnavailable):
+        await node.set_restart_policy(flaky.id, "no")
 
 
 async def test_fail_goes_not_ready_and_recover_replays_what_was_missed() -> None:

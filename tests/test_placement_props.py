@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter, defaultdict
 
@@ -60,8 +61,19 @@ def nodes(draw: st.DrawFn) -> list[NodeInfo]:
             availability=draw(st.sampled_from(
                 [Availability.ACTIVE] * 5 + [Availability.CORDONED, Availability.DRAINING])),
             cpu_used=draw(st.none() | st.floats(0, 1)),
+            # "" = a host of its own; nodes with the same id share host ports
+            host_id=draw(st.sampled_from(["", "", "hostA", "hostB"])),
         ))
     return out
+
+
+def same_host(fleet: list[NodeInfo]) -> dict[str, set[str]]:
+    """node -> the nodes whose host ports it shares (itself included)."""
+    by_id: dict[str, set[str]] = defaultdict(set)
+    for n in fleet:
+        if n.host_id:
+            by_id[n.host_id].add(n.name)
+    return {n.name: by_id[n.host_id] if n.host_id else {n.name} for n in fleet}
 
 
 @st.composite
@@ -103,7 +115,11 @@ def scenarios(draw: st.DrawFn) -> tuple[list[ServiceSpec], list[NodeInfo], list[
     as they were before some of them changed state (and the services their replica count)."""
     fleet = draw(nodes())
     specs = draw(services())
-    before = [NodeInfo(n.name, n.capacity, n.reserved, n.labels, n.hostname) for n in fleet]
+    # The earlier plan may not have known the host ids (replicas placed before they were
+    # known may hold one port twice on a host): later plans must still never add a clash.
+    knew = draw(st.booleans())
+    before = [NodeInfo(n.name, n.capacity, n.reserved, n.labels, n.hostname, host_id=n.host_id if knew else "")
+              for n in fleet]
     earlier = [s for s in specs if draw(st.booleans())]
     current = as_replicas(plan(earlier, before, []), [])
     changed = [
@@ -136,6 +152,12 @@ def _check_nodes(p: Plan, fleet: list[NodeInfo], specs: list[ServiceSpec], curre
             assert not cap or per_service[s] <= cap
     for s in p.starts:
         assert all(20000 <= q <= 32000 for q, ps in zip(s.ports, spec[s.service].ports) if ps.published is None)
+    # A started replica's host ports are held by no other replica on any node of its host.
+    hosts = same_host(fleet)
+    for s in p.starts:
+        others = [q for r in after if r.node in hosts[s.node] and (r.key, r.node) != (s.key, s.node) for q in r.ports]
+        assert len(s.ports) == len(set(s.ports)) and not set(s.ports) & set(others), (
+            f"{s.key} on {s.node} got ports {s.ports}, held on its host ({sorted(hosts[s.node])}): {sorted(others)}")
 
 
 @PROPS
@@ -217,3 +239,50 @@ def test_each_pick_is_the_lowest_key_of_a_naive_scan(fleet: list, specs: list) -
                 continue
             best = min(feasible, key=lambda i: (counts[i], cost[i], f.names[i]))
             assert starts[0].node == f.names[best]
+
+
+def _with_ids(fleet: list[NodeInfo], ids: list[str]) -> list[NodeInfo]:
+    return [dataclasses.replace(n, host_id=h) for n, h in zip(fleet, ids)]
+
+
+@PROPS
+@given(scenarios())
+def test_distinct_or_unknown_host_ids_plan_as_before(scenario: tuple) -> None:
+    """Host ids that no two nodes share change nothing: each node is a host of its own."""
+    specs, fleet, current = scenario
+    unknown = plan(specs, _with_ids(fleet, [""] * len(fleet)), current)
+    assert plan(specs, _with_ids(fleet, [f"boot-{n.name}" for n in fleet]), current) == unknown
+    mixed = [f"boot-{n.name}" if k % 2 else "" for k, n in enumerate(fleet)]
+    assert plan(specs, _with_ids(fleet, mixed), current) == unknown
+
+
+@PROPS
+@given(scenarios())
+def test_a_shared_host_changes_only_what_host_ports_decide(scenario: tuple) -> None:
+    """Without host ports, nodes that share a host are placed on exactly as if they did not."""
+    specs, fleet, current = scenario
+    specs = [dataclasses.replace(s, ports=()) for s in specs]
+    current = [dataclasses.replace(r, ports=()) for r in current]
+    one_host = plan(specs, _with_ids(fleet, ["one"] * len(fleet)), current)
+    assert one_host == plan(specs, _with_ids(fleet, [""] * len(fleet)), current)
+
+
+@PROPS
+@given(st.integers(2, 6), st.integers(1, 40), st.data())
+def test_nodes_of_one_host_never_get_the_same_host_port(size: int, replicas: int, data: st.DataObject) -> None:
+    """Every replica on one host gets its own dynamic ports, wherever the planner puts it."""
+    fleet = [NodeInfo(f"n{i}", Resources(4, 8 * GiB), host_id="one") for i in range(size)]
+    ports = data.draw(st.sampled_from([(PortSpec(target=80),), (PortSpec(target=80), PortSpec(target=81)),
+                                       (PortSpec(target=80), PortSpec(target=81, published=9000))]))
+    spec = ServiceSpec("web", "img", replicas=replicas, ports=ports,
+                       resources=ResourceSpec(reservations=Resources(0.1, 64 << 20)))
+    p = plan([spec], fleet, [])
+    held = [q for s in p.starts for q in s.ports]
+    assert len(held) == len(set(held)), sorted(held)
+    static = any(ps.published is not None for ps in ports)
+    assert len(p.starts) == (1 if static else replicas)
+    if static and replicas > 1:  # a static port fits once per host; the others say why
+        others = f"{size - 1} {'shares' if size == 2 else 'share'} a host with {p.starts[0].node}"
+        parts = ["1 with port 9000 in use", f"{others}, where port 9000 is in use"]
+        expected = ", ".join(parts if size == 2 else reversed(parts))  # largest count first
+        assert {u.reason for u in p.unschedulable} == {f"no node fits: {expected}"}

@@ -250,3 +250,14 @@ class Node(abc.ABC):
 
     @abc.abstractmethod
     async def has_image(self, image: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def set_restart_policy(self, container_id: str, name: str, max_retries: int = 0) -> None:
+        """Change the engine's restart policy of an owned container (``no``, ``always``,
+        ``unless-stopped``, ``on-failure`` with ``max_retries``, 0 = unlimited) while it runs."""
+
+    @property
+    def host_id(self) -> str:
+        """The machine and network namespace the node runs on ("" = unknown: a host of its
+        own). Nodes with the same host_id share host ports (see nodes/hostid.py)."""
+        return ""

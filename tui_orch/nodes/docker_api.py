@@ -230,6 +230,18 @@ class DockerOps:
                     raise
         await self._call(f"remove container {container_id[:12]}", remove)
 
+    async def set_restart_policy(self, container_id: str, name: str, max_retries: int = 0) -> None:
+        """POST /containers/{id}/update with a RestartPolicy (the engine applies it to the
+        running container at once); MaximumRetryCount is sent for on-failure only."""
+        policy: dict[str, Any] = {"Name": name}
+        if name == "on-failure":
+            policy["MaximumRetryCount"] = max_retries
+
+        def update() -> None:
+            self._owned_attrs(container_id)
+            self.client.api.update_container(container_id, restart_policy=policy)
+        await self._call(f"set the restart policy of {container_id[:12]} to {name}", update)
+
     async def inspect(self, container_id: str) -> ContainerInfo:
         attrs = await self._call(f"inspect container {container_id[:12]}", self._owned_attrs, container_id)
         return container_info(self.node, attrs)

@@ -14,6 +14,7 @@ import docker
 from tui_orch.errors import DockerDenied, NoDocker, NodeError
 from tui_orch.model import NodeSpec, Resources
 from tui_orch.nodes.docker_api import DEFAULT_OP_TIMEOUT, DockerOps, blocking, parse_time
+from tui_orch.nodes.hostid import local_host_id
 from tui_orch.nodes.ssh import DEFAULT_CONNECT_TIMEOUT, reason_of
 from tui_orch.nodes.supervised import METRICS_INTERVAL, Facts, MetricsStream, SupervisedNode
 
@@ -72,6 +73,7 @@ class LocalNode(SupervisedNode):
             capacity=local_capacity(),
             docker_root=str(info.get("DockerRootDir") or "/var/lib/docker"),
             engine_time=parse_time(str(info.get("SystemTime") or "")),
+            host_id=local_host_id(),
         )
         return ops, facts
 

@@ -20,13 +20,13 @@ import docker
 
 from tui_orch.errors import DockerDenied, NoDocker, NodeError, NodeUnavailable, OperationTimeout, Unreachable
 from tui_orch.model import NodeSpec, Resources
-from tui_orch.nodes import ssh
+from tui_orch.nodes import hostid, ssh
 from tui_orch.nodes.docker_api import DEFAULT_OP_TIMEOUT, DockerOps, blocking, parse_time
 from tui_orch.nodes.supervised import METRICS_INTERVAL, Facts, MetricsStream, SupervisedNode
 
 log = logging.getLogger(__name__)
 
-FACTS_SCRIPT = "nproc; grep MemTotal /proc/meminfo; hostname"
+FACTS_SCRIPT = "nproc; grep MemTotal /proc/meminfo; hostname; " + hostid.SHELL
 FACTS_TIMEOUT = 5.0  # a slow shell never holds up Ready: docker info has the same facts
 
 
@@ -183,13 +183,16 @@ class RemoteNode(SupervisedNode):
 
 
 def _facts(info: dict[str, Any], out: CommandResult | None) -> Facts:
-    """Hostname, cores and memory from `nproc; grep MemTotal; hostname`, else docker info."""
+    """Hostname, cores and memory from `nproc; grep MemTotal; hostname`, else docker info;
+    the host identity from its last line."""
     cores, memory, hostname = int(info.get("NCPU") or 0), int(info.get("MemTotal") or 0), str(info.get("Name", ""))
+    host_id = ""
     if out is not None and out.ok:
-        lines = [line.strip() for line in out.stdout.splitlines() if line.strip()]
+        host_id, stdout = hostid.parse(out.stdout)
+        lines = [line.strip() for line in stdout.splitlines() if line.strip()]
         if lines and lines[0].isdigit():
             cores = int(lines[0])
-        m = re.search(r"MemTotal:\s+(\d+)\s*kB", out.stdout)
+        m = re.search(r"MemTotal:\s+(\d+)\s*kB", stdout)
         if m:
             memory = int(m.group(1)) * 1024
         if len(lines) >= 3:
@@ -197,4 +200,4 @@ def _facts(info: dict[str, Any], out: CommandResult | None) -> Facts:
     capacity = Resources(float(cores), memory) if cores and memory else None
     return Facts(hostname=hostname, docker_version=str(info.get("ServerVersion", "")), capacity=capacity,
                  docker_root=str(info.get("DockerRootDir") or "/var/lib/docker"),
-                 engine_time=parse_time(str(info.get("SystemTime") or "")))
+                 engine_time=parse_time(str(info.get("SystemTime") or "")), host_id=host_id)

@@ -7,6 +7,10 @@ like the engine. Utilisation follows the replicas placed on the node: each runni
 container keeps busy half its cpu limit (0.1 core without one; ``TUI_ORCH_SIM_CPU`` in its
 environment or ``set_load()`` say otherwise), with a slow random walk around that.
 
+Each container keeps the engine restart policy it was created with (or was given by
+``set_restart_policy``): a ``crash()`` of one whose policy says so restarts it at once, same
+id, like the engine (its 100 ms backoff aside); stopping or removing one never does.
+
 Faults: ``crash()``, ``make_unhealthy()`` / ``make_healthy()``, ``fail()`` (NotReady:
 operations fail, metrics and events stop; what runs keeps running) and ``recover()``
 (Ready again; the events missed meanwhile are delivered, as a real node's event cursor
@@ -70,6 +74,8 @@ class SimulatedNode(Node):
         self.failed = False
         self.down_until: float | None = None  # set by chaos: when the node comes back
         self._missed: list[DockerEvent] = []
+        self.restart_policies: dict[str, tuple[str, int]] = {}  # container id -> (name, max retries)
+        self._restart_counts: dict[str, int] = {}  # container id -> restarts by the "engine"
         self._base_walk = 1.0
         self._load = (self.base_cpu, self.base_cpu, self.base_cpu)
         self._images = 0  # distinct images of its containers
@@ -132,6 +138,26 @@ class SimulatedNode(Node):
             c.oom_killed = True
             self._emit("oom", c)
         self._exit(c, exit_code)
+        if self._engine_restarts(c, exit_code):
+            self._restart(c)
+
+    def _engine_restarts(self, c: SimContainer, exit_code: int) -> bool:
+        name, max_retries = self.restart_policies.get(c.id, ("no", 0))
+        if name in ("always", "unless-stopped"):
+            return True
+        count = self._restart_counts.get(c.id, 0)
+        return name == "on-failure" and exit_code != 0 and (max_retries == 0 or count < max_retries)
+
+    def _restart(self, c: SimContainer) -> None:
+        """The engine starts a dead container again (same id)."""
+        now = self.sim.now()
+        self._restart_counts[c.id] = self._restart_counts.get(c.id, 0) + 1
+        c.status, c.exit_code, c.finished_at, c.oom_killed = "running", None, None, False
+        c.started_at = now
+        if c.interval:
+            c.health, c.failures = "starting", 0
+            c.next_probe = now + c.interval * max(1, math.ceil(c.start_period / c.interval - 1e-9))
+        self._emit("start", c)
 
     def make_unhealthy(self, container_id: str) -> None:
         """Its probes fail from now on: unhealthy after ``retries`` of them."""
@@ -186,6 +212,9 @@ class SimulatedNode(Node):
                                            f"already allocated")
         c = new_container(request, _hex_id(self._ids), self.sim.now())
         self.containers[c.id] = c
+        policy = request.restart_policy or {}
+        retries = policy.get("MaximumRetryCount")
+        self.restart_policies[c.id] = (str(policy.get("Name") or "no"), retries if isinstance(retries, int) else 0)
         self._images = len({x.image for x in self.containers.values()})
         self._emit("create", c)
         self._emit("start", c)
@@ -212,6 +241,8 @@ class SimulatedNode(Node):
             self._emit("kill", c)
             self._exit(c, 137)
         del self.containers[c.id]
+        self.restart_policies.pop(c.id, None)
+        self._restart_counts.pop(c.id, None)
         self._images = len({x.image for x in self.containers.values()})
         self.container_metrics.pop(c.id, None)
         self._emit("destroy", c)
@@ -230,6 +261,14 @@ class SimulatedNode(Node):
         await asyncio.sleep(0)
         self._check(f"look up image {image}")
         return True  # images are simulated: every node has every image
+
+    async def set_restart_policy(self, container_id: str, name: str, max_retries: int = 0) -> None:
+        await asyncio.sleep(0)
+        self._check(f"update {container_id[:12]}")
+        if name not in ("no", "always", "unless-stopped", "on-failure"):
+            raise NodeError(self.name, f"update {container_id[:12]}: the engine said: invalid restart policy {name!r}")
+        c = self._find(container_id)
+        self.restart_policies[c.id] = (name, max_retries if name == "on-failure" else 0)
 
     async def logs(self, container_id: str, follow: bool = False, since: float | None = None,
                    tail: int | None = 200, timestamps: bool = False) -> AsyncIterator[str]:
@@ -254,7 +293,8 @@ class SimulatedNode(Node):
     def _info(self, c: SimContainer) -> ContainerInfo:
         return ContainerInfo(id=c.id, name=c.name, node=self.name, image=c.image, labels=c.labels,
                              status=c.status, health=c.health, exit_code=c.exit_code, oom_killed=c.oom_killed,
-                             started_at=c.started_at, finished_at=c.finished_at)
+                             started_at=c.started_at, finished_at=c.finished_at,
+                             restart_count=self._restart_counts.get(c.id, 0))
 
     def _emit(self, action: str, c: SimContainer, exit_code: int | None = None, health: str | None = None) -> None:
         event = DockerEvent(node=self.name, time=self.sim.now(), action=action, container_id=c.id,

@@ -57,6 +57,7 @@ class Facts:
     capacity: Resources | None
     docker_root: str
     engine_time: float | None = None  # the engine's clock when connected (SystemTime)
+    host_id: str = ""  # machine + network namespace (nodes/hostid.py), "" = unknown
 
 
 class SupervisedNode(Node, abc.ABC):
@@ -329,6 +330,10 @@ class SupervisedNode(Node, abc.ABC):
     async def has_image(self, image: str) -> bool:
         return await self._guard(f"look up image {image}", lambda ops: ops.has_image(image))
 
+    async def set_restart_policy(self, container_id: str, name: str, max_retries: int = 0) -> None:
+        await self._guard(f"update {container_id[:12]}",
+                          lambda ops: ops.set_restart_policy(container_id, name, max_retries))
+
     async def logs(self, container_id: str, follow: bool = False, since: float | None = None,
                    tail: int | None = 200, timestamps: bool = False) -> AsyncIterator[str]:
         ops, lost = self._ops, self._lost
@@ -336,6 +341,11 @@ class SupervisedNode(Node, abc.ABC):
             raise NodeUnavailable(self.name, f"cannot read logs: the node is {self.status.state.value}")
         async for line in ops.logs(container_id, follow, since, tail, timestamps, stop=lost):
             yield line
+
+    @property
+    def host_id(self) -> str:
+        """As of the last connection (a node that reconnects elsewhere reports it then)."""
+        return self._facts.host_id if self._facts is not None else ""
 
     @property
     def docker(self) -> Any:

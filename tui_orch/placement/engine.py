@@ -12,7 +12,9 @@ Placing a replica on a node changes only that node, and moves it to a higher spr
 so the remaining nodes of the round keep their order: each pick is exactly the one a full
 rescore would make. A new round starts when the level's nodes run out. Services with spread
 preferences change the level of a whole group of nodes with each pick, so they use rounds of
-one replica.
+one replica. Nodes that share a host (``Fleet.members``) share its host ports: a round of a
+service with host ports ends before a second node of one host, whose ports the first pick
+changed (the next round scores it again).
 """
 
 from __future__ import annotations
@@ -44,6 +46,16 @@ def _best(cost: np.ndarray, t: int) -> list[int]:
         cand = np.flatnonzero(cost < INF)
     order = np.argsort(cost[cand], kind="stable")[:t]
     return cand[order].tolist()
+
+
+def _one_per_host(picks: list[int], host: list[int]) -> list[int]:
+    """The leading picks that are all on distinct hosts."""
+    seen: set[int] = set()
+    for k, i in enumerate(picks):
+        if host[i] in seen:
+            return picks[:k]
+        seen.add(host[i])
+    return picks
 
 
 def _lowest_level(cost: np.ndarray, level: np.ndarray) -> None:
@@ -97,6 +109,7 @@ class Placer:
         fleet = self.fleet
         counts = fleet.counts_array(req.service)
         leveled = bool(fleet.counts.get(req.service))
+        shared = bool(fleet.members and req.layout)
         starts: list[Start] = []
         j, n = 0, len(slots)
         while j < n:
@@ -112,6 +125,8 @@ class Placer:
                 if leveled:
                     _lowest_level(cost, counts)
                 picks = _best(cost, n - j)
+                if shared:
+                    picks = _one_per_host(picks, fleet.host)
             if not picks:
                 reason = no_node_fits(fleet, req, counts)
                 return starts, [Unschedulable(req.service, s, reason) for s in slots[j:]]

@@ -14,60 +14,28 @@ To score all nodes with two multiplications instead of two powers, ``10**fc`` is
 ``P_c[n] * E_c(r)[n]`` where ``P_c = 10**Fc`` is kept per node (recomputed, with numpy's power
 on arrays as at the start, only for the nodes that change) and ``E_c(r) = 10**(-rc/C)`` is
 cached per distinct request size. The fit term spans 0..18, the alignment term 0..2w.
+
+Host ports belong to a host, not to a node: nodes with the same ``NodeInfo.host_id`` (two
+Docker Engines on one machine and network namespace) form a *host group* whose members share
+one set of held ports (the same ``set`` object), one dynamic-port cursor and one count of free
+dynamic ports. ``mine`` remembers which member holds what, so that a port is given back only
+when no member holds it any more, and a reason can name the member that holds it.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
 
 import numpy as np
 
-from tui_orch.model import Availability, Constraint, NodeInfo, NodeState, ServiceSpec
+from tui_orch.model import Availability, Constraint, NodeInfo, NodeState
+from tui_orch.placement.request import NANO, Request, nano
 from tui_orch.placement.result import PlacementOptions
 
-NANO = 1_000_000_000
 INF = math.inf
 _CACHE_MAX = 256
-
-
-def nano(cpus: float) -> int:
-    """Cores as integer nano-cores (Docker's NanoCPUs)."""
-    return int(round(cpus * NANO))
-
-
-class Request(NamedTuple):
-    """What one replica of a service asks of a node (a named tuple: made once per service
-    and plan, cheaply)."""
-
-    service: str
-    cpus: float
-    memory: int
-    rc: int  # nano-cores
-    rm: int  # bytes
-    layout: tuple[int | None, ...]  # host port per PortSpec, None = dynamic
-    static: tuple[int, ...]  # distinct static host ports
-    dynamic: int  # how many dynamic host ports
-    constraints: tuple[Constraint, ...]
-    cap: int  # max_replicas_per_node, 0 = none
-    prefs: tuple[str, ...]  # spread descriptors
-
-    @classmethod
-    def of(cls, spec: ServiceSpec) -> Request:
-        res = spec.resources.reservations
-        place = spec.placement
-        layout: tuple[int | None, ...] = ()
-        static: tuple[int, ...] = ()
-        if spec.ports:
-            layout = tuple(p.published for p in spec.ports)
-            static = tuple(sorted({p for p in layout if p is not None}))
-        prefs = tuple(p.split("=", 1)[1] if p.startswith("spread=") else p for p in place.preferences)
-        return cls(
-            spec.name, float(res.cpus), int(res.memory), nano(res.cpus), int(res.memory), layout, static,
-            len(layout) - sum(1 for p in layout if p is not None), tuple(place.constraints),
-            max(0, place.max_replicas_per_node), prefs,
-        )
 
 
 class Fleet:
@@ -96,7 +64,11 @@ class Fleet:
         self.P_c = np.power(10.0, self.free_c * self.inv_c)
         self.P_m = np.power(10.0, self.free_m * self.inv_m)
         self.nrep = np.zeros(n, dtype=np.int64)  # replicas per node (nodes in use)
-        self.ports: list[set[int]] = [set() for _ in range(n)]
+        self.ports: list[set[int]] = [set() for _ in range(n)]  # held on the node's host
+        self.host: list[int] = list(range(n))  # node -> first node of its host group
+        self.members: dict[int, list[int]] = {}  # first node -> the nodes of a group of 2+
+        self.mine: dict[int, Counter[int]] = {}  # node of a group -> ports held by its own replicas
+        self._group(self.infos)
         self.port_masks: dict[int, np.ndarray] = {}
         self.port_seen: set[int] = set()
         lo, hi = opts.port_range
@@ -126,6 +98,46 @@ class Fleet:
         self._cons_mask: dict[Constraint, np.ndarray] = {}
         self._codes: dict[str, np.ndarray] = {}
 
+    def _group(self, infos: Sequence[NodeInfo]) -> None:
+        """Join the nodes that share a host_id into host groups (shared port bookkeeping)."""
+        by_host: dict[str, list[int]] = {}
+        for i, x in enumerate(infos):
+            if x.host_id:
+                by_host.setdefault(x.host_id, []).append(i)
+        for group in by_host.values():
+            if len(group) < 2:
+                continue
+            first = group[0]
+            self.members[first] = group
+            for i in group:
+                self.host[i] = first
+                self.ports[i] = self.ports[first]
+                self.mine[i] = Counter()
+        self.shared_notes = [
+            f"{', '.join(self.names[i] for i in group)} share one host: a host port in use on one is in use on all"
+            for group in self.members.values()
+        ]
+
+    def group_of(self, i: int) -> list[int]:
+        """The nodes that share node ``i``'s host ports (``[i]`` for a host of its own)."""
+        return self.members.get(self.host[i]) or [i]
+
+    def _on_hosts(self, arr: np.ndarray) -> np.ndarray:
+        """The nodes ``arr`` with every other node of their host groups (the nodes of ``arr``
+        must be on distinct hosts)."""
+        if not self.members:
+            return arr
+        return np.array([j for i in arr.tolist() for j in self.group_of(i)], dtype=np.int64)
+
+    def holds(self, i: int, port: int) -> bool:
+        """Whether a replica on node ``i`` itself (not on another node of its host) holds ``port``."""
+        own = self.mine.get(i)
+        return port in self.ports[i] if own is None else port in own
+
+    def holder(self, i: int, port: int) -> str:
+        """The name of a node of ``i``'s host whose replica holds ``port`` ('' if none)."""
+        return next((self.names[j] for j in self.group_of(i) if self.holds(j, port)), "")
+
     # ------------------------------------------------------------------ state changes
 
     def copy(self) -> "Fleet":
@@ -135,6 +147,10 @@ class Fleet:
         for name in ("free_c", "free_m", "P_c", "P_m", "nrep", "dyn_free"):
             setattr(other, name, getattr(self, name).copy())
         other.ports = [set(s) for s in self.ports]
+        for first, group in self.members.items():
+            for i in group:
+                other.ports[i] = other.ports[first]
+        other.mine = {i: Counter(c) for i, c in self.mine.items()}
         other.port_masks = {p: m.copy() for p, m in self.port_masks.items()}
         other.port_seen = set(self.port_seen)
         other.dyn_next = list(self.dyn_next)
@@ -154,18 +170,21 @@ class Fleet:
         self._refresh(idx)
 
     def _port(self, i: int, port: int, held: bool) -> None:
+        """Mark ``port`` held (or free) on node ``i``'s host, for every node of its group."""
+        first = self.host[i]
+        on = self.members.get(first) or i
         if held:
             self.ports[i].add(port)
             self.port_seen.add(port)
         else:
             self.ports[i].discard(port)
-            if self.port_lo <= port < self.dyn_next[i]:
-                self.dyn_next[i] = port
+            if self.port_lo <= port < self.dyn_next[first]:
+                self.dyn_next[first] = port
         mask = self.port_masks.get(port)
         if mask is not None:
-            mask[i] = held
+            mask[on] = held
         if self.port_lo <= port <= self.port_hi:
-            self.dyn_free[i] += -1 if held else 1
+            self.dyn_free[on] += -1 if held else 1
 
     def hold(self, items: Sequence[tuple[int, str | None, int, int, Sequence[int]]]) -> None:
         """Count existing replicas, each ``(node index, service, rc, rm, ports)``: their
@@ -177,7 +196,10 @@ class Fleet:
         self.free_c -= np.bincount(idx, weights=[float(it[2]) for it in items], minlength=self.n)
         self.free_m -= np.bincount(idx, weights=[float(it[3]) for it in items], minlength=self.n)
         self._refresh(np.unique(idx))
+        mine = self.mine
         for i, service, _, _, ports in items:
+            if ports and i in mine:
+                mine[i].update(ports)
             for p in ports:
                 if p not in self.ports[i]:
                     self._port(i, p, True)
@@ -189,7 +211,15 @@ class Fleet:
     def remove(self, i: int, service: str, rc: int, rm: int, ports: Iterable[int]) -> None:
         """Give back what ``hold`` counted for one replica."""
         self.reserve(np.array([i]), -rc, -rm)
+        own = self.mine.get(i)
         for p in ports:
+            if own is not None:
+                if own[p] > 1:
+                    own[p] -= 1
+                    continue
+                own.pop(p, None)
+                if any(self.holds(j, p) for j in self.group_of(i)):
+                    continue  # another node of the host still holds it
             if p in self.ports[i]:
                 self._port(i, p, False)
         self.nrep[i] -= 1
@@ -203,8 +233,9 @@ class Fleet:
         self, idx: list[int], req: Request, counts: np.ndarray
     ) -> tuple[list[tuple[int, ...]], list[float], list[float]]:
         """Place one replica of ``req`` on each of the distinct nodes ``idx``; ``counts`` is the
-        service's dense count array, kept in step with the sparse counts. Returns each replica's host
-        ports in layout order and the nodes' reserved cpu and memory fractions afterwards."""
+        service's dense count array, kept in step with the sparse counts. When ``req`` asks for
+        host ports the nodes must be on distinct hosts. Returns each replica's host ports in
+        layout order and the nodes' reserved cpu and memory fractions afterwards."""
         arr = np.array(idx, dtype=np.int64)
         fc = self.free_c[arr] - req.rc
         fm = self.free_m[arr] - req.rm
@@ -224,19 +255,20 @@ class Fleet:
             return [()] * len(idx), *after
         static, layout, nd = req.static, req.layout, req.dynamic
         in_range = nd + sum(1 for p in static if self.port_lo <= p <= self.port_hi)
-        ports, out = self.ports, []
+        ports, out, host, members, mine = self.ports, [], self.host, self.members, self.mine
         if nd:
             simple = all(p is None for p in layout)
             dyn_next, seen = self.dyn_next, self.port_seen
             for i in idx:
                 held = ports[i]
-                p = dyn_next[i]
+                first = host[i]
+                p = dyn_next[first]
                 dynamic = []
                 while len(dynamic) < nd and p <= self.port_hi:
                     if p not in held:
                         dynamic.append(p)
                     p += 1
-                dyn_next[i] = p
+                dyn_next[first] = p
                 held.update(dynamic)
                 held.update(static)
                 seen.update(dynamic)
@@ -245,22 +277,30 @@ class Fleet:
                 else:
                     it = iter(dynamic)
                     out.append(tuple(q if q is not None else next(it) for q in layout))
+                on = members.get(first) or i
                 for q in dynamic:
                     mask = self.port_masks.get(q)
                     if mask is not None:
-                        mask[i] = True
+                        mask[on] = True
+                if i in mine:
+                    mine[i].update(dynamic)
         else:
             fixed = tuple(layout)  # type: ignore[arg-type]
             for i in idx:
                 ports[i].update(static)
             out = [fixed] * len(idx)
+        if mine and static:
+            for i in idx:
+                if i in mine:
+                    mine[i].update(static)
         self.port_seen.update(static)
+        hosts = self._on_hosts(arr)
         for q in static:
             mask = self.port_masks.get(q)
             if mask is not None:
-                mask[arr] = True
+                mask[hosts] = True
         if in_range:
-            self.dyn_free[arr] -= in_range
+            self.dyn_free[hosts] -= in_range
         return out, *after
 
     # ------------------------------------------------------------------ queries
@@ -368,4 +408,4 @@ class Fleet:
         return ""
 
 
-__all__ = ["Fleet", "NANO", "Request", "nano"]
+__all__ = ["Fleet", "INF", "NANO", "Request", "nano"]

@@ -11,6 +11,7 @@ What is kept, stopped and started:
 - a global service gets one replica (slot 0) on every schedulable node passing its constraints;
 - replicas of services no longer desired are stopped; stopped replicas are ignored; stopping
   ones still hold their resources and ports but no longer count as replicas;
+- host ports held on a node are held on every node of its host (same ``NodeInfo.host_id``);
 - ``replace`` lists replica keys to place anew for a rollout: ``stop-first`` frees the old
   replica before placing, ``start-first`` places while the old one still holds its resources.
 
@@ -213,7 +214,9 @@ def plan(
         starts += s
         failed += u
     if work.groups or work.pinned:
-        notes = fleet.hot_notes + notes
+        placed = set(work.groups) | {name for name, _, _ in work.pinned}
+        shared = fleet.shared_notes if any(specs[name].ports for name in placed) else []
+        notes = fleet.hot_notes + shared + notes
     return Plan(
         starts=tuple(starts),  # in placement order, which the "after" fractions follow
         stops=tuple(sorted(work.stops, key=lambda s: (s.key, s.node, s.revision))),
@@ -242,7 +245,8 @@ def place(
         failed = [r for r in results if isinstance(r, Unschedulable)]
     else:
         starts, failed = placer.place(service, list(slots))
-    notes = placer.fleet.hot_notes if (starts or failed) else []
+    fleet = placer.fleet
+    notes = fleet.hot_notes + (fleet.shared_notes if service.ports else []) if (starts or failed) else []
     return Plan(starts=tuple(starts), unschedulable=tuple(failed), notes=tuple(notes))
 
 

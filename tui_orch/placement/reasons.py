@@ -5,6 +5,10 @@ draining, each constraint, max_replicas_per_node, each static port, dynamic port
 memory. The counts are then listed largest first, e.g.
 
     no node fits: 2 lack memory (largest free 1.2 GiB < 2 GiB), 1 fails node.labels.disk==ssd
+
+A static port held on another node of the same host (``NodeInfo.host_id``) is charged as
+
+    1 shares a host with node1, where port 8080 is in use
 """
 
 from __future__ import annotations
@@ -18,6 +22,12 @@ from tui_orch.placement.result import fmt_cpus, fmt_memory
 
 def _verb(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
+
+
+def _holders(fleet: Fleet, hit: np.ndarray, port: int) -> str:
+    """The nodes whose replicas hold ``port`` on the hosts of the nodes ``hit``."""
+    names = sorted({fleet.holder(int(i), port) for i in np.flatnonzero(hit)} - {""})
+    return " or ".join(names) or "another node"
 
 
 def no_node_fits(fleet: Fleet, req: Request, counts: np.ndarray | None = None) -> str:
@@ -43,7 +53,14 @@ def no_node_fits(fleet: Fleet, req: Request, counts: np.ndarray | None = None) -
     if req.cap and counts is not None:
         charge(counts >= req.cap, f"at max_replicas_per_node {req.cap}")
     for p in req.static:
-        charge(fleet.port_mask(p), f"with port {p} in use")
+        held = fleet.port_mask(p)
+        if fleet.members:
+            own = np.fromiter((fleet.holds(i, p) for i in range(fleet.n)), dtype=bool, count=fleet.n)
+            charge(held & own, f"with port {p} in use")
+            charge(held, lambda n, hit, p=p: f"{_verb(n, 'shares', 'share')} a host with "
+                                             f"{_holders(fleet, hit, p)}, where port {p} is in use")
+        else:
+            charge(held, f"with port {p} in use")
     if req.dynamic:
         charge(fleet.dyn_free < req.dynamic, f"out of dynamic ports ({fleet.port_lo}-{fleet.port_hi})")
 
@@ -68,7 +85,9 @@ def node_does_not_fit(fleet: Fleet, i: int, req: Request) -> str:
     name = fleet.names[i]
     for p in req.static:
         if p in fleet.ports[i]:
-            return f"{name} has port {p} in use"
+            if fleet.holds(i, p):
+                return f"{name} has port {p} in use"
+            return f"{name} shares a host with {fleet.holder(i, p) or 'another node'}, where port {p} is in use"
     if req.dynamic and fleet.dyn_free[i] < req.dynamic:
         return f"{name} is out of dynamic ports ({fleet.port_lo}-{fleet.port_hi})"
     if fleet.free_c[i] < req.rc:
