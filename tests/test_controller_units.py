@@ -51,7 +51,7 @@ def test_container_request_from_spec():
     assert req.nano_cpus == 500_000_000 and req.mem_limit == 64 * 2**20 and req.mem_reservation == 16 * 2**20
     assert req.healthcheck == {"test": ["CMD-SHELL", "true"], "interval": 2_000_000_000,
                                "timeout": 1_000_000_000, "retries": 2, "start_period": 1_000_000_000}
-    assert req.stop_signal == "SIGINT" and req.stop_timeout == 3 and req.restart_policy is None
+    assert req.stop_signal == "SIGINT" and req.stop_timeout == 3 and req.restart_policy == {"Name": "no"}  # the controller holds
     other = container_request(spec, slot=2, node="node1", revision=4, ports=(20001, 9090))
     assert other.name != req.name  # a fresh suffix per container
     glob = container_request(spec, slot=0, node="node3", revision=1)

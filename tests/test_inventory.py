@@ -126,3 +126,22 @@ def test_examples_inventories_load() -> None:
     root = Path(__file__).parent.parent / "examples"
     inv = load_inventory(root / "nodes.yaml")
     assert "app-1" in inv.names and any(n.local for n in inv.nodes)
+
+
+def test_node_grace() -> None:
+    assert parse_inventory("nodes:\n  - name: a\n", "n.yaml").node_grace == 10.0
+    assert parse_inventory("node_grace: 30s\nnodes:\n  - name: a\n", "n.yaml").node_grace == 30.0
+    assert parse_inventory("node_grace: 1m30s\nnodes:\n  - name: a\n", "n.yaml").node_grace == 90.0
+    with pytest.raises(InventoryError, match=r"n.yaml:1:13: node_grace: "):
+        parse_inventory("node_grace: soon\nnodes:\n  - name: a\n", "n.yaml")
+
+
+def test_controller_takes_node_grace_from_the_inventory(tmp_path: Path) -> None:
+    from tui_orch.controller import Controller
+    from tui_orch.nodes.fleet import Fleet
+    from tui_orch.store import open_store
+
+    inv = parse_inventory("node_grace: 25s\nnodes:\n  - name: a\n", "n.yaml")
+    with open_store(tmp_path / "state") as store:
+        assert Controller(store, Fleet(inv)).grace == 25.0
+        assert Controller(store, Fleet(inv), grace=2).grace == 2

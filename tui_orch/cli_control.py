@@ -1,4 +1,4 @@
-"""Headless controller commands: apply, rm, scale, get, events.
+"""Headless controller commands: apply, rm, scale, get, events, node cordon|drain|uncordon.
 
 Handlers take the argparse namespace (``args.state``, ``args.inventory`` and the fields that
 ``register`` defines) and return the exit status; errors a user can cause raise
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from tui_orch import config
@@ -47,27 +48,44 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_events)
 
 
+def register_node(node_sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add cordon, drain and uncordon to the subparsers of ``tui-orch node``."""
+    helps = {
+        "cordon": "keep a node's replicas but place nothing new there",
+        "drain": "move a node's replicas to other nodes and place nothing new there",
+        "uncordon": "make a cordoned or drained node schedulable again",
+    }
+    for verb, text in helps.items():
+        q = node_sub.add_parser(verb, parents=[common], help=text, description=text[0].upper() + text[1:] + ".")
+        q.add_argument("node", metavar="NODE")
+        q.set_defaults(func=cmd_node_availability, availability_verb=verb)
+
+
 # --------------------------------------------------------------------------- owning commands
 
 
-def _run_with_controller(args: argparse.Namespace, act: Callable[[Any], Awaitable[int]]) -> int:
+def _run_with_controller(args: argparse.Namespace, act: Callable[[Any], Awaitable[int]],
+                         connect: bool = True) -> int:
+    """Run ``act(controller)`` owning the state folder; ``connect=False`` skips connecting
+    to the nodes (for commands that only change desired state)."""
     from tui_orch.store import open_store
 
     store = open_store(config.state_dir(getattr(args, "state", None)))  # StoreLocked if owned
     try:
         inventory = config.load(getattr(args, "inventory", None))
-        return asyncio.run(_with_fleet(store, inventory, act))
+        return asyncio.run(_with_fleet(store, inventory, act, connect))
     finally:
         store.close()
 
 
-async def _with_fleet(store: Any, inventory: Any, act: Callable[[Any], Awaitable[int]]) -> int:
+async def _with_fleet(store: Any, inventory: Any, act: Callable[[Any], Awaitable[int]], connect: bool = True) -> int:
     from tui_orch.controller import Controller
     from tui_orch.nodes.fleet import Fleet
 
     fleet = Fleet(inventory)
     try:
-        await fleet.start()
+        if connect:
+            await fleet.start()
         ctl = Controller(store, fleet)
         try:
             return await act(ctl)
@@ -97,16 +115,42 @@ def cmd_apply(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
 
     async def act(ctl: Any) -> int:
-        result = await ctl.apply(manifest, dry_run=args.dry_run)
+        async with printing_events(ctl, set(manifest.names), kinds={"rollout", "rollback"}):
+            result = await ctl.apply(manifest, dry_run=args.dry_run)
         if args.dry_run:
             print("dry run: nothing changed")
         for name in result.unchanged:
             print(f"unchanged: {name}")
         for name, number in result.revisions.items():
             print(f"{name}: revision {number}")
+        for name, what in result.rollouts.items():
+            print(f"{name}: {what}")
         return _report(result)
 
     return _run_with_controller(args, act)
+
+
+@contextlib.asynccontextmanager
+async def printing_events(ctl: Any, services: set[str], kinds: set[str] | None = None) -> AsyncIterator[None]:
+    """Print the controller's events about ``services`` (of ``kinds``) as they happen."""
+    queue = ctl.bus.subscribe()
+
+    def show(ev: Event) -> None:
+        if ev.service in services and (kinds is None or ev.kind in kinds):
+            print(format_event(ev), file=sys.stderr if ev.level == "error" else sys.stdout, flush=True)
+
+    async def pump() -> None:
+        while True:
+            show(await queue.get())
+
+    task = asyncio.create_task(pump())
+    try:
+        yield
+    finally:
+        task.cancel()
+        ctl.bus.unsubscribe(queue)
+        while not queue.empty():
+            show(queue.get_nowait())
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
@@ -132,6 +176,30 @@ def cmd_scale(args: argparse.Namespace) -> int:
     return _run_with_controller(args, act)
 
 
+def cmd_node_availability(args: argparse.Namespace) -> int:
+    """``tui-orch node cordon|drain|uncordon NODE``: one line on stdout (failures on stderr)."""
+    from tui_orch.controller.availability import unknown_node
+
+    verb, node = args.availability_verb, args.node
+    names = [n.name for n in config.load(getattr(args, "inventory", None)).nodes]
+    if node not in names:
+        raise unknown_node(node, names)
+
+    async def act(ctl: Any) -> int:
+        if verb != "drain":
+            print(await getattr(ctl, verb)(node))
+            return 0
+        result = await ctl.drain(node)
+        moved = len(result.stopped)
+        print(f"{node} drained: {moved} replica{'s' if moved != 1 else ''} stopped there, "
+              f"{len(result.started)} started on other nodes")
+        for line in result.failed + result.unschedulable:
+            print(f"failed: {line}", file=sys.stderr)
+        return 0 if result.ok else 1
+
+    return _run_with_controller(args, act, connect=verb == "drain")
+
+
 # --------------------------------------------------------------------------- reading commands
 
 
@@ -147,11 +215,18 @@ def services_rows(store: Any) -> list[dict[str, Any]]:
         rev = store.revision(rec.name, rec.revision)
         reps = store.replicas(rec.name)
         want = rec.replicas if rec.replicas is not None else (rev.spec.replicas if rev else 0)
+        ro = store.get_rollout(rec.name)
+        rollout = "-"
+        if ro:
+            rollout = ro["state"] if ro["state"] in ("completed", "rolled back") else (
+                f"{ro['state']} {ro['batch']}/{ro['batches']} ({ro['updated']}/{ro['total']} updated)")
         rows.append({
             "name": rec.name, "revision": rec.revision, "image": rev.spec.image if rev else "",
             "mode": rev.spec.mode if rev else "", "desired": want,
             "running": sum(1 for r in reps if r.state.value == "running"),
-            "removed": rec.removed, "paused": rec.paused,
+            "healthy": sum(1 for r in reps if r.state.value == "running" and r.health.value in ("healthy", "none")),
+            "restarts": sum(r.restarts for r in reps), "rollout": rollout,
+            "removed": rec.removed,
         })
     return rows
 
@@ -173,7 +248,7 @@ def cmd_get(args: argparse.Namespace) -> int:
     try:
         if args.what == "services":
             rows = services_rows(store)
-            columns = ["name", "revision", "image", "desired", "running"]
+            columns = ["name", "revision", "image", "desired", "running", "healthy", "restarts", "rollout"]
         else:
             rows = [{**to_dict(r), "key": r.key, "container_id": (r.container_id or "")[:12]}
                     for r in store.replicas()]

@@ -3,6 +3,8 @@
 A nodes file (YAML)::
 
     known_hosts: ./known_hosts          # optional; default ~/.ssh/known_hosts
+    node_grace: 10s                     # optional; how long a node may be NotReady before
+                                        # its replicas are started elsewhere
     defaults:                           # optional; applied to every node
       user: deploy
       identity_file: ~/.ssh/id_ed25519
@@ -40,7 +42,7 @@ import yaml
 
 from tui_orch.errors import InventoryError, Problem, UnitError
 from tui_orch.model import NodeSpec, Resources, pairs
-from tui_orch.units import parse_bytes, parse_cpus
+from tui_orch.units import parse_bytes, parse_cpus, parse_duration
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 NODE_KEYS = {
@@ -48,7 +50,8 @@ NODE_KEYS = {
     "capacity", "reserved", "proxy_jump", "local", "known_hosts",
 }
 DEFAULT_KEYS = NODE_KEYS - {"name", "address", "host", "local"}
-TOP_KEYS = {"known_hosts", "defaults", "nodes"}
+TOP_KEYS = {"known_hosts", "defaults", "nodes", "node_grace"}
+DEFAULT_NODE_GRACE = 10.0
 # Turns a scalar node into its plain value (int, bool, str...); no reader or scanner needed.
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
@@ -57,6 +60,7 @@ _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 class Inventory:
     nodes: tuple[NodeSpec, ...]
     file: str | None = None  # None: the built-in default (this machine)
+    node_grace: float = DEFAULT_NODE_GRACE  # seconds NotReady before a node's replicas move
 
     def get(self, name: str) -> NodeSpec:
         for node in self.nodes:
@@ -160,6 +164,14 @@ def parse_inventory(text: str, file: str = "<inventory>") -> Inventory:
             known_hosts = _path(value, base)
         else:
             r.error(top["known_hosts"][1], "known_hosts", "expected a file path")
+    node_grace = DEFAULT_NODE_GRACE
+    if "node_grace" in top:
+        gnode = top["node_grace"][1]
+        value = r.scalar(gnode, "node_grace")
+        try:
+            node_grace = parse_duration(value) if value is not None else node_grace
+        except UnitError as exc:
+            r.error(gnode, "node_grace", str(exc))
     defaults: dict[str, Any] = {}
     if "defaults" in top:
         defaults = _node_fields(r, top["defaults"][1], "defaults", base, DEFAULT_KEYS)
@@ -198,7 +210,7 @@ def parse_inventory(text: str, file: str = "<inventory>") -> Inventory:
                 r.error(seq, "nodes", "the list is empty; add at least one host")
     if r.problems:
         raise InventoryError(r.problems)
-    return Inventory(nodes=tuple(nodes), file=file)
+    return Inventory(nodes=tuple(nodes), file=file, node_grace=node_grace)
 
 
 def _path(value: str, base: Path) -> str:

@@ -213,6 +213,9 @@ class NodeInfo:
     availability: Availability = Availability.ACTIVE
     cpu_used: float | None = None  # measured, fraction 0..1 of the whole host
     memory_used: float | None = None  # measured, fraction 0..1
+    # The machine and network namespace the node runs on ("" = unknown: a host of its own).
+    # Nodes with the same host_id share host ports: a port in use on one is in use on all.
+    host_id: str = ""
 
     @property
     def allocatable(self) -> Resources:
@@ -313,9 +316,13 @@ class Rollout:
     started_at: float = 0.0
     updated_at: float = 0.0
     message: str = ""  # why paused, what failed, how it ended
-    # start-first: old containers still running until their replacement is healthy
-    # ((replica key, "node container-id"), ...); the reconcile pass leaves them alone
+    # start-first: the old replicas (key, JSON of the Replica record) whose containers still
+    # run until their replacement passes the health gate; the reconcile pass leaves them alone; the reconcile pass leaves them alone
     retiring: Pairs = ()
+    # the replica keys of the batch in progress (redone, idempotently, after a crash)
+    batch_keys: tuple[str, ...] = ()
+    # keys whose new replica failed and, with failure_action continue, are left as they are
+    skipped: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what the test lab (tests/lab/lab.py) needs on Debian/Ubuntu, only when missing:
-# docker.io (dockerd, containerd, runc), openssh-server (sshd), busybox-static, iproute2.
+# docker.io (dockerd, containerd, runc), openssh-server (sshd), busybox-static, iproute2,
+# and tmux (the console's end-to-end test drives it in a tmux pane).
 # POSIX sh: `make test` runs it with sh. Services that the packages bring are not started.
 set -eu
 
@@ -17,6 +18,7 @@ if ! { command -v sshd && command -v ssh-keygen; } >/dev/null 2>&1; then
 fi
 installed busybox-static || missing="$missing busybox-static"  # a static busybox for the image
 command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
+command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
 
 if [ -z "$missing" ]; then
     echo "tui-orch lab packages: all present"

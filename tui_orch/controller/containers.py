@@ -1,24 +1,43 @@
 """From a service spec and a placement to the ContainerRequest of one replica.
 
-Engine restart policy: none (``ENGINE_RESTART_POLICY``). The controller alone restarts
-replicas: it honours the spec's ``restart_policy`` (condition, delay with exponential
-backoff, max_attempts in a window), restarts on ``unhealthy`` too (the engine never does),
-records every restart as an event with its attempt number and next delay, and never races a
-second restarter. The alternatives fight it: ``always``/``unless-stopped`` restart at once
-with the engine's own 100 ms backoff (the spec's delay and max_attempts are ignored, a
-crash loop is invisible to the controller, and a replica the controller stopped to move it
-comes back after a daemon restart); ``on-failure:N`` has the same problems for its first N
-attempts. What the operator loses: a replica that dies while no console (nor headless
-command) runs stays down until the controller runs again; its first reconcile pass then
-restarts it. Running replicas themselves are independent of the console: they are plain
-detached containers, not tied to the SSH session, and keep running while it is closed.
+Engine restart policy (``ENGINE_RESTART_POLICY``): the controller holds the restart baton
+while it runs and hands it to the engine when it closes, so that exactly one of them restarts
+a replica at any time.
+
+- Every container is created with the engine policy ``no`` (``CONTROLLER_HOLDS``). While a
+  controller is open it alone restarts replicas: it honours the spec's ``restart_policy``
+  (condition, delay with exponential backoff, max_attempts in a window), restarts on
+  ``unhealthy`` too (the engine never does, moby#28400) and records every restart as an
+  event. When its reconcile loop starts, and when a node becomes Ready while it runs, it sets
+  ``no`` on every container it owns there (handover.py), taking the baton back.
+- ``Controller.close()`` hands the baton over: each wanted replica's container gets the
+  policy derived from its service (``engine_restart_policy``): condition ``any`` ->
+  ``unless-stopped``; ``on-failure`` -> ``on-failure`` with MaximumRetryCount = max_attempts
+  (0 = unlimited); ``none`` -> ``no``. While no controller runs, the engine restarts a replica
+  that dies with its own backoff (100 ms doubling to 1 minute, reset once the container ran
+  10 s); the spec's delay and window are not honoured then (the engine has no such settings).
+  The next controller sees the same container running and its record stays valid.
+  ``unless-stopped`` rather than ``always``: a container stopped by its API stays stopped even
+  across a daemon restart. Headless commands (apply, scale...) create with ``no`` too and
+  hand back when they exit: while one waits for a new replica, a crash shows as a crash
+  rather than as the engine's ``restarting`` loop.
+- Why not leave the derived policy on while the controller runs: two restarters fight (the
+  engine restarts at once, ignoring delay, max_attempts and the crash-loop backoff, while the
+  controller removes and replaces the same replica). Why not ``no`` forever (the first
+  design): a replica that died while the console was closed stayed down until it opened.
+- Nothing brings back what the controller stopped: it stops (``docker stop``) then removes
+  replicas, and the engine never restarts a container stopped by its API. ``docker kill`` by
+  hand counts as such a stop too (the engine leaves it down; an open controller restarts it).
+- A controller killed with SIGKILL (or a crashed machine) cannot hand back: its replicas keep
+  running, but one that dies is not restarted until a controller runs again (its first pass
+  restarts it, and every command's close hands the baton back).
 """
 
 from __future__ import annotations
 
 import secrets
 
-from tui_orch.model import Healthcheck, ServiceSpec
+from tui_orch.model import Healthcheck, RestartPolicy, ServiceSpec
 from tui_orch.nodes.base import (
     LABEL_DIGEST,
     LABEL_NODE,
@@ -29,11 +48,19 @@ from tui_orch.nodes.base import (
     ContainerRequest,
 )
 
-ENGINE_RESTART_POLICY: dict[str, object] | None = None
+# restart_policy.condition -> the engine's policy name once the controller has closed
+ENGINE_RESTART_POLICY: dict[str, str] = {"any": "unless-stopped", "on-failure": "on-failure", "none": "no"}
+CONTROLLER_HOLDS = "no"  # the engine's policy while a controller runs (and at creation)
 # Which controller (state folder on a machine) made a container: a reconcile pass removes
 # only orphans it made itself, never those of another console sharing the nodes.
 LABEL_OWNER = "tui-orch.owner"
 NANO = 1_000_000_000
+
+
+def engine_restart_policy(policy: RestartPolicy) -> tuple[str, int]:
+    """The engine's restart policy for a service's ``policy``: (name, MaximumRetryCount)."""
+    name = ENGINE_RESTART_POLICY[policy.condition]
+    return name, policy.max_attempts if name == "on-failure" else 0
 
 
 def replica_key(service: str, slot: int, node: str) -> str:
@@ -107,7 +134,7 @@ def container_request(spec: ServiceSpec, *, slot: int, node: str, revision: int,
         healthcheck=docker_healthcheck(spec.healthcheck),
         stop_signal=spec.stop_signal,
         stop_timeout=int(spec.stop_grace_period),
-        restart_policy=ENGINE_RESTART_POLICY,
+        restart_policy={"Name": CONTROLLER_HOLDS},
         user=spec.user,
         working_dir=spec.working_dir,
     )

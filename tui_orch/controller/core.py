@@ -5,17 +5,31 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import json
 import os
 import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tui_orch.controller import deploy
+from tui_orch.controller import availability, deploy, handover, rollout_ops
 from tui_orch.controller.events import EventBus, event
+from tui_orch.controller.rollout import Rollouts, new_record, save
+from tui_orch.controller.rollout import load as load_rollout
 from tui_orch.errors import TuiOrchError
 from tui_orch.manifest import Manifest
-from tui_orch.model import Availability, NodeInfo, NodeState, Replica, ReplicaState, Revision, ServiceSpec
+from tui_orch.model import (
+    Availability,
+    NodeInfo,
+    NodeState,
+    Replica,
+    ReplicaState,
+    Revision,
+    Rollout,
+    RolloutState,
+    ServiceSpec,
+    from_dict,
+)
 from tui_orch.nodes.fleet import Fleet
 from tui_orch.nodes.images import Source
 from tui_orch.placement import Plan, plan
@@ -38,6 +52,7 @@ class ApplyResult:
     stopped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # one sentence per replica that did not come up
     unschedulable: list[str] = field(default_factory=list)
+    rollouts: dict[str, str] = field(default_factory=dict)  # service -> what its rollout does/did
 
     @property
     def ok(self) -> bool:
@@ -63,13 +78,14 @@ def owner_id(store: Store) -> str:
 
 class Controller:
     def __init__(self, store: Store, fleet: Fleet, *, start_timeout: float = DEFAULT_START_TIMEOUT,
-                 grace: float = DEFAULT_GRACE, period: float = DEFAULT_PERIOD, image_timeout: float = 600.0):
+                 grace: float | None = None, period: float = DEFAULT_PERIOD, image_timeout: float = 600.0):
         self.store = store
         self.fleet = fleet
         self.bus = EventBus(store)
         self.lock = asyncio.Lock()  # held while containers are created/removed and records change
         self.start_timeout = start_timeout
-        self.grace = grace
+        # the inventory's node_grace unless given
+        self.grace = grace if grace is not None else getattr(fleet.inventory, "node_grace", DEFAULT_GRACE)
         self.period = period
         self.image_timeout = image_timeout
         self.local_source: Source | None = None
@@ -78,14 +94,20 @@ class Controller:
         from tui_orch.controller.reconcile import Reconciler
 
         self.reconciler = Reconciler(self)
+        self.rollout_tasks = Rollouts(self)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        """Start the reconcile loop (event-driven plus a full pass every ``period``)."""
+        """Start the reconcile loop (event-driven plus a full pass every ``period``); from now
+        on the controller, not the engine, restarts its replicas (handover.py)."""
         await self.reconciler.start()
+        self.rollout_tasks.resume_all()
 
     async def close(self) -> None:
+        """Stop the loop and hand the restarts of the wanted replicas to their engines."""
+        await self.rollout_tasks.close()
         await self.reconciler.close()
+        await handover.hand_back(self)
 
     # ------------------------------------------------------------------ desired state
     def revision_spec(self, service: str, number: int) -> ServiceSpec | None:
@@ -109,8 +131,8 @@ class Controller:
         now = time.time()
         infos = []
         for info in self.fleet.node_infos(self.store.availability()):
-            node = self.fleet.nodes[info.name]
-            if info.state != NodeState.READY and now - node.status.since < self.grace and self.was_ready(info.name):
+            if (info.state != NodeState.READY and now - self.reconciler.not_ready_since(info.name) < self.grace
+                    and self.was_ready(info.name)):
                 availability = Availability.CORDONED if info.availability == Availability.ACTIVE else info.availability
                 info = dataclasses.replace(info, state=NodeState.READY, availability=availability)
             infos.append(info)
@@ -120,21 +142,24 @@ class Controller:
         return node in self.reconciler.seen_ready
 
     def plan_for(self, desired: dict[str, tuple[ServiceSpec, int]], services: Iterable[str] | None = None) -> Plan:
-        """Plan all desired services; replicas of an older revision of a service listed in
-        ``services`` are replaced (stop-first); the moves returned concern those services."""
-        current = self.store.replicas()
-        names = set(desired) if services is None else set(services)
-        replace = [r.key for r in current if r.service in names and r.service in desired
-                   and r.revision != desired[r.service][1] and r.state != ReplicaState.STOPPED]
-        full = plan([s for s, _ in desired.values()], self.node_infos(), current, replace=replace)
-        return full if services is None else restrict(full, names)
+        """Plan all desired services (missing replicas start at the desired revision; replicas
+        of an older one are kept: only a rollout replaces them); the moves returned concern
+        ``services`` (all when None)."""
+        full = plan([s for s, _ in desired.values()], self.node_infos(), self.store.replicas())
+        return full if services is None else restrict(full, set(services))
 
     # ------------------------------------------------------------------ commands
     async def apply(self, manifest: Manifest, dry_run: bool = False) -> ApplyResult:
         """Deploy the manifest's services: a new revision for each whose spec changed (the
-        desired state is stored before acting), then place and start what is missing. With
-        ``dry_run`` nothing is stored or touched; the plan is returned."""
+        desired state, and the rollout that replaces running replicas of an older revision, are
+        stored before acting), then place and start what is missing, and carry out the
+        rollouts (waiting for them). With ``dry_run`` nothing is stored or touched."""
         result = ApplyResult(dry_run=dry_run)
+        if not dry_run:
+            for name in manifest.names:  # a rollout in progress stops at its batch boundary
+                await self.rollout_tasks.halt(name)
+            await self.prefetch(manifest.services)
+        rolling: list[str] = []
         async with self.lock:
             desired = self.desired()
             changed: list[ServiceSpec] = []
@@ -153,14 +178,29 @@ class Controller:
                     cur = self.store.current_revision(spec.name)
                     desired[spec.name] = (spec, (max((r.number for r in self.store.revisions(spec.name)),
                                                      default=cur.number if cur else 0)) + 1)
+                    old = [r for r in self.store.replicas(spec.name) if r.revision != desired[spec.name][1]]
+                    if old:
+                        u = spec.update_config
+                        result.rollouts[spec.name] = (
+                            f"rolling update of {len(old)} replica(s) to revision {desired[spec.name][1]}: "
+                            f"batches of {u.parallelism or len(old)}, {u.order}, monitor {u.monitor:g} s, "
+                            f"on failure {u.failure_action}")
             else:
                 with self.store.transaction():
                     for spec in changed:
+                        rec = self.store.get_service(spec.name)
+                        previous = rec.revision if rec is not None and not rec.removed else 0
                         rev = self.store.add_revision(Revision(spec.name, 0, spec, time.time(),
                                                                f"apply {manifest.file}"))
                         self.store.put_service(spec.name, rev.number)
                         desired[spec.name] = (spec, rev.number)
                         result.revisions[spec.name] = rev.number
+                        ro = new_record(self, spec.name, previous, rev.number, "update")
+                        if ro.total:
+                            save(self, ro)
+                            rolling.append(spec.name)
+                            result.rollouts[spec.name] = (f"rolling update of {ro.total} replica(s) in "
+                                                          f"{ro.batches} batch(es), {ro.order}")
                 for name, number in result.revisions.items():
                     self.bus.publish(event("deploy", f"{name}: revision {number} from {manifest.file}",
                                            service=name, revision=number))
@@ -171,21 +211,53 @@ class Controller:
                 return result
             started = await self._execute(p, desired, result)
         await self._wait(started, result)
+        for name, ro in zip(rolling, await asyncio.gather(*(self.rollout_tasks.run(n) for n in rolling))):
+            self._rollout_result(name, ro, result)
         return result
+
+    def _rollout_result(self, name: str, ro: Rollout | None, result: ApplyResult) -> None:
+        if ro is None:
+            return
+        began = result.rollouts.get(name, "rollout")
+        result.rollouts[name] = f"{began}: {ro.state.value}: {ro.message or ro.progress}"
+        if ro.state != RolloutState.COMPLETED:
+            result.failed.append(f"{name}: rollout to revision {ro.to_revision} {ro.state.value}: "
+                                 f"{ro.message or ro.progress}")
+
+    async def prefetch(self, specs: Iterable[ServiceSpec]) -> None:
+        """Bring the images of ``specs`` to the nodes that will need them (where a plan puts
+        new replicas, and where their replicas run now, for a rollout) without holding the
+        lock, so that copying an image never holds up restarts and other commands. Failures
+        are left for the start itself to report."""
+        specs = list(specs)
+        async with self.lock:  # planning only: no I/O
+            desired = self.desired()
+            desired.update({spec.name: (spec, 0) for spec in specs})
+            p = self.plan_for(desired, [spec.name for spec in specs])
+            wanted = {(s.node, desired[s.service][0].image) for s in p.starts}
+            wanted |= {(r.node, desired[r.service][0].image) for spec in specs for r in self.store.replicas(spec.name)}
+        jobs = [deploy.bring_image(self, self.fleet.nodes[node], image) for node, image in sorted(wanted)
+                if node in self.fleet.nodes and self.fleet.nodes[node].status.state == NodeState.READY]
+        await asyncio.gather(*jobs, return_exceptions=True)
 
     async def remove(self, service: str) -> ApplyResult:
         """Stop every replica of ``service`` and forget it."""
         result = ApplyResult()
+        await self.rollout_tasks.cancel(service)  # its state is stored; nothing of it is wanted now
         async with self.lock:
             if self.store.get_service(service) is None and not self.store.replicas(service):
                 raise TuiOrchError(f"there is no service {service}; see `tui-orch get services`")
             if self.store.get_service(service) is not None:
                 self.store.update_service(service, removed=True)
             reps = self.store.replicas(service)
-            await asyncio.gather(*(deploy.stop_replica(self, r, f"service {service} removed") for r in reps))
+            ro = load_rollout(self, service)
+            retiring = [from_dict(Replica, json.loads(old)) for _, old in (ro.retiring if ro else ())]
+            await asyncio.gather(*(deploy.stop_replica(self, r, f"service {service} removed") for r in reps),
+                                 *(deploy.remove_container(self, r.node, r.container_id, 1.0)
+                                   for r in retiring if r.container_id))
             result.stopped = [r.key for r in reps]
             self.store.remove_replicas([r.key for r in self.store.replicas(service)])
-            self.store.remove_service(service)
+            self.store.remove_service(service)  # with its revisions and rollout
             self.bus.publish(event("remove", f"service {service} removed ({len(reps)} replicas stopped)",
                                    service=service))
         return result
@@ -210,6 +282,32 @@ class Controller:
         await self._wait(started, result)
         return result
 
+    # ------------------------------------------------------------------ rollouts
+    async def rollout_restart(self, service: str, wait: bool = True) -> Rollout:
+        """Replace every replica by a fresh one, batch by batch (a new revision, same spec)."""
+        return await rollout_ops.restart(self, service, wait)
+
+    def rollout_pause(self, service: str) -> Rollout:
+        """Pause the rollout of ``service`` after its current batch."""
+        return rollout_ops.pause(self, service)
+
+    async def rollout_resume(self, service: str, wait: bool = True) -> Rollout:
+        return await rollout_ops.resume(self, service, wait)
+
+    async def rollout_undo(self, service: str, to_revision: int | None = None, wait: bool = True) -> Rollout:
+        """Roll back to ``to_revision`` (default: the previous one) with the rollback_config."""
+        return await rollout_ops.undo(self, service, to_revision, wait)
+
+    def rollout_status(self, service: str) -> Rollout | None:
+        return rollout_ops.status(self, service)
+
+    def rollout_history(self, service: str) -> list[Revision]:
+        return rollout_ops.history(self, service)
+
+    def rollouts(self) -> dict[str, Rollout]:
+        """The rollout record of every service that has one (in progress or last finished)."""
+        return {name: from_dict(Rollout, data) for name, data in self.store.rollouts().items()}
+
     # ------------------------------------------------------------------ carrying out a plan
     async def _execute(self, p: Plan, desired: dict[str, tuple[ServiceSpec, int]],
                        result: ApplyResult | None = None) -> list[Replica]:
@@ -233,3 +331,16 @@ class Controller:
                 result.started.append(rep.key)
             else:
                 result.failed.append(f"{rep.key} on {rep.node}: {rep.message or rep.state.value}")
+
+    # ------------------------------------------------------------------ node availability
+    async def cordon(self, node: str) -> str:
+        """``node`` keeps its replicas and gets no new ones; returns what happened (one sentence)."""
+        return await availability.cordon(self, node)
+
+    async def drain(self, node: str) -> ApplyResult:
+        """``node`` gets nothing new and its replicas move to other nodes (stopped there first)."""
+        return await availability.drain(self, node)
+
+    async def uncordon(self, node: str) -> str:
+        """``node`` is schedulable again."""
+        return await availability.uncordon(self, node)

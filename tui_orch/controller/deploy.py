@@ -93,11 +93,27 @@ async def wait_ready(ctl: "Controller", rep: Replica, timeout: float) -> Replica
     STARTING past the timeout, with a message)."""
     if rep.container_id is None:
         return rep
+    # woken by the container's engine events (start, health_status, die) while the reconcile
+    # loop runs; polled every POLL seconds in any case
+    changed = asyncio.Event()
+    waiters = ctl.reconciler.waiters.setdefault(rep.container_id, [])
+    waiters.append(changed)
+    try:
+        return await _wait_ready(ctl, rep, rep.container_id, timeout, changed)
+    finally:
+        waiters.remove(changed)
+        if not waiters:
+            ctl.reconciler.waiters.pop(rep.container_id, None)
+
+
+async def _wait_ready(ctl: "Controller", rep: Replica, container_id: str, timeout: float,
+                      changed: asyncio.Event) -> Replica:
     node = ctl.fleet.nodes[rep.node]
     deadline = time.monotonic() + timeout
     while True:
+        changed.clear()
         try:
-            info = await node.inspect(rep.container_id)
+            info = await node.inspect(container_id)
         except NodeError as exc:
             return update_replica(ctl, rep.key, rep.container_id, message=str(exc)) or rep
         health = Health(info.health) if info.health in {h.value for h in Health} else Health.NONE
@@ -108,11 +124,15 @@ async def wait_ready(ctl: "Controller", rep: Replica, timeout: float) -> Replica
             cur = ctl.store.get_replica(rep.key)
             state = ReplicaState.RUNNING if cur is None or cur.state == ReplicaState.STARTING else cur.state
             return update_replica(ctl, rep.key, rep.container_id, state=state, health=health, message="") or rep
+        if info.status == "running" and health == Health.UNHEALTHY:
+            return update_replica(ctl, rep.key, rep.container_id, health=health,
+                                  message="unhealthy: its health check fails") or rep
         if time.monotonic() >= deadline:
             what = "healthy" if info.status == "running" else "running"
             return update_replica(ctl, rep.key, rep.container_id, health=health,
                                   message=f"not {what} after {timeout:g} s") or rep
-        await asyncio.sleep(POLL)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), POLL)
 
 
 async def remove_container(ctl: "Controller", node_name: str, container_id: str, grace: float = 10.0) -> bool:

@@ -7,7 +7,9 @@ then places them elsewhere); removes owned containers that no record stands for 
 revisions, removed services, replicas replaced while their node was away) and never touches
 unlabelled ones; catches deaths the events missed and records whose container vanished; then
 plans every desired service and starts what is missing. Restarts follow the service's
-restart_policy (see restarts.py) and each one is an event.
+restart_policy (see restarts.py) and each one is an event. While the loop runs it holds the
+restart baton: the engine policy of its containers is ``no`` (taken at start and when a node
+becomes Ready; handover.py), and a death on a node not yet taken over waits for that pass.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from typing import TYPE_CHECKING
 from tui_orch.controller import deploy
 from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.controller.events import event
+from tui_orch.controller.handover import take_over
 from tui_orch.controller.restarts import RestartTracker, decide
+from tui_orch.controller.rollout import retiring_containers
 from tui_orch.errors import NodeError
 from tui_orch.model import Health, NodeState, Replica, ReplicaState
 from tui_orch.nodes.base import LABEL_REPLICA, ContainerInfo, DockerEvent
@@ -37,6 +41,7 @@ class Reconciler:
     def __init__(self, ctl: "Controller"):
         self.ctl = ctl
         self.seen_ready: set[str] = set()
+        self.down_since: dict[str, float] = {}  # node -> when it stopped being Ready (this outage)
         self.trackers: dict[str, RestartTracker] = {}
         self.pending: dict[str, asyncio.Task[None]] = {}  # replica key -> scheduled restart
         self._oom: set[str] = set()  # container ids the engine reported OOM-killed
@@ -46,6 +51,10 @@ class Reconciler:
         self._wake = asyncio.Event()
         self._queue: asyncio.Queue[object] | None = None
         self.passes = 0
+        # container id -> events that deploy.wait_ready waits on: set by each engine event of it
+        self.waiters: dict[str, list[asyncio.Event]] = {}
+        self.taken: set[str] = set()  # nodes where the engine policy of our containers is `no` (handover.py)
+        self._taken_started: dict[str, float] = {}  # container id -> start time seen by the take-over
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -53,12 +62,14 @@ class Reconciler:
             return
         self.seen_ready.update(n.name for n in self.ctl.fleet.ready())
         self._queue = self.ctl.fleet.subscribe()  # type: ignore[assignment]
+        async with self.ctl.lock:  # the restart baton: from now on only this controller restarts
+            self.taken = await take_over(self.ctl, self.ctl.fleet.ready(), self._taken_started)
         self._tasks = [asyncio.create_task(self._events(), name="reconcile-events"),
                        asyncio.create_task(self._periodic(), name="reconcile-periodic")]
 
     async def close(self) -> None:
         tasks: list[asyncio.Task[object]] = [*self._tasks, *self.pending.values(), *self._watches]  # type: ignore[list-item]
-        self._tasks, self.pending = [], {}
+        self._tasks, self.pending, self.taken = [], {}, set()
         if self._queue is not None:
             self.ctl.fleet.unsubscribe(self._queue)  # type: ignore[arg-type]
         for task in tasks:
@@ -96,17 +107,28 @@ class Reconciler:
             self._node_change(item)
         elif isinstance(item, DockerEvent):
             self._docker_event(item)
+            for waiter in self.waiters.get(item.container_id, ()):
+                waiter.set()  # a waiter looks at the container now rather than at its next poll
 
     def _node_change(self, ch: NodeChange) -> None:
         if ch.new.state == NodeState.READY:
             self.seen_ready.add(ch.node)
+            self.down_since.pop(ch.node, None)
             if ch.old.state != NodeState.READY:
                 self.ctl.bus.publish(event("node", f"{ch.node} is Ready", node=ch.node))
                 self.wake()
         elif ch.old.state == NodeState.READY:
+            self.down_since[ch.node] = ch.new.since
             self.ctl.bus.publish(event("node", f"{ch.node} is {ch.new.state.value}: {ch.new.reason}",
                                        node=ch.node, level="warning"))
             asyncio.get_running_loop().call_later(self.ctl.grace + 0.2, self.wake)
+
+    def not_ready_since(self, name: str) -> float:
+        """When node ``name`` stopped being Ready. Its status's ``since`` counts from its latest
+        state only, and NotReady -> Unreachable (after 3 failed reconnects) is the same outage:
+        the grace period counts from its beginning."""
+        status = self.ctl.fleet.nodes[name].status
+        return min(self.down_since.get(name, status.since), status.since)
 
     def _record_for(self, ev: DockerEvent) -> Replica | None:
         key = dict(ev.labels).get(LABEL_REPLICA)
@@ -117,6 +139,10 @@ class Reconciler:
         if ev.action == "oom":
             self._oom.add(ev.container_id)
             return
+        if ev.action in ("die", "destroy") and ev.node not in self.taken:
+            return  # its engine may restart it: the full pass takes the node over, then catches up
+        if ev.action == "die" and ev.time <= self._taken_started.get(ev.container_id, 0.0):
+            return  # replayed: its engine restarted it before the take-over (same container)
         rec = self._record_for(ev)
         if rec is None or rec.state in DOWN:
             return
@@ -207,6 +233,9 @@ class Reconciler:
             self._mark_lost()
             ready = ctl.fleet.ready()
             self.seen_ready.update(n.name for n in ready)
+            if self.running:  # nodes Ready since the loop started: take the restart baton there
+                self.taken |= await take_over(ctl, [n for n in ready if n.name not in self.taken],
+                                              self._taken_started)
             listings = await asyncio.gather(*(n.list_owned() for n in ready), return_exceptions=True)
             actual: dict[str, list[ContainerInfo]] = {
                 n.name: found for n, found in zip(ready, listings) if not isinstance(found, BaseException)
@@ -230,7 +259,7 @@ class Reconciler:
             if rec.state in (ReplicaState.LOST, ReplicaState.STOPPED):
                 continue
             if node is None or (node.status.state != NodeState.READY
-                                and (now - node.status.since >= self.ctl.grace or rec.node not in self.seen_ready)):
+                                and (now - self.not_ready_since(rec.node) >= self.ctl.grace or rec.node not in self.seen_ready)):
                 lost.append(rec)
         for rec in lost:
             self.ctl.store.put_replica(dataclasses.replace(rec, state=ReplicaState.LOST,
@@ -240,6 +269,7 @@ class Reconciler:
 
     async def _remove_orphans(self, actual: dict[str, list[ContainerInfo]]) -> None:
         wanted = {r.container_id for r in self.ctl.store.replicas() if r.container_id}
+        wanted |= retiring_containers(self.ctl)  # start-first: old ones still serving
         jobs = []
         for node, found in actual.items():
             for c in found:

@@ -1,0 +1,90 @@
+"""``tui-orch rollout status|history|pause|resume|undo|restart SERVICE``.
+
+status and history read a snapshot of the state (they work while a console runs); the others
+own the state folder, like apply. restart, resume and undo carry the rollout out and wait for
+it, printing each step; Ctrl-C leaves it stored, and the next controller (console, or another
+command) resumes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+from typing import Any
+
+from tui_orch.cli_control import _open_readonly, _run_with_controller, printing_events
+from tui_orch.errors import TuiOrchError
+from tui_orch.model import Rollout, from_dict, to_dict
+
+VERBS = ("status", "history", "pause", "resume", "undo", "restart")
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("rollout", parents=[common], help="rolling updates: status, pause, resume, undo, restart",
+                       description="Watch and steer the rolling update of a service.")
+    p.add_argument("verb", choices=VERBS)
+    p.add_argument("service", metavar="SERVICE")
+    p.add_argument("--to-revision", type=int, default=None, metavar="N", help="undo: the revision to go back to")
+    p.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_rollout)
+
+
+def describe(ro: Rollout | None, service: str) -> str:
+    if ro is None:
+        return f"{service}: no rollout yet"
+    lines = [f"{service}: {ro.kind} from revision {ro.from_revision} to {ro.to_revision}: {ro.state.value}",
+             f"  {ro.progress} ({ro.order}, parallelism {ro.parallelism or 'all'})"]
+    if ro.message:
+        lines.append(f"  {ro.message}")
+    if ro.retiring:
+        lines.append(f"  old replicas still serving: {', '.join(k for k, _ in ro.retiring)}")
+    return "\n".join(lines)
+
+
+def _read(args: argparse.Namespace) -> int:
+    store = _open_readonly(args)
+    try:
+        if store.get_service(args.service) is None:
+            raise TuiOrchError(f"there is no service {args.service}; see `tui-orch get services`")
+        if args.verb == "status":
+            data = store.get_rollout(args.service)
+            ro = from_dict(Rollout, data) if data else None
+            print(json.dumps(to_dict(ro), indent=2) if args.output == "json" else describe(ro, args.service))
+            return 0
+        current = store.get_service(args.service).revision
+        revs = store.revisions(args.service)
+    finally:
+        store.close()
+    if args.output == "json":
+        print(json.dumps([{"revision": r.number, "created_at": r.created_at, "cause": r.cause,
+                           "image": r.spec.image, "current": r.number == current} for r in revs], indent=2))
+        return 0
+    for r in revs:
+        when = datetime.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M:%S")
+        mark = "*" if r.number == current else " "
+        print(f"{mark} {r.number:>4}  {when}  {r.spec.image}  {r.cause}")
+    return 0
+
+
+def cmd_rollout(args: argparse.Namespace) -> int:
+    if args.verb in ("status", "history"):
+        return _read(args)
+
+    async def act(ctl: Any) -> int:
+        async with printing_events(ctl, {args.service}):
+            if args.verb == "pause":
+                ro = ctl.rollout_pause(args.service)
+            elif args.verb == "resume":
+                ro = await ctl.rollout_resume(args.service)
+            elif args.verb == "undo":
+                ro = await ctl.rollout_undo(args.service, args.to_revision)
+            else:
+                ro = await ctl.rollout_restart(args.service)
+        print(describe(ro, args.service))
+        if args.verb == "pause":
+            return 0
+        return 0 if ro.state.value in ("completed", "rolled back") else 1
+
+    return _run_with_controller(args, act)
+

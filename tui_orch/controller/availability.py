@@ -1,0 +1,93 @@
+"""Cordon, drain and uncordon a node: the operator's say on where replicas may run.
+
+The store keeps each node's availability; the planner reads it. Cordoned: the node keeps
+its replicas and gets no new ones. Draining: it gets nothing new and its replicas move to
+other nodes (``drain`` carries that out at once: stop on the node, then start elsewhere;
+a global service's replica there is only stopped). Active (uncordon): schedulable again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from tui_orch.controller.events import event
+from tui_orch.errors import TuiOrchError
+from tui_orch.model import Availability, ReplicaState
+from tui_orch.placement import Plan
+
+if TYPE_CHECKING:
+    from tui_orch.controller.core import ApplyResult, Controller
+
+GONE = (ReplicaState.STOPPING, ReplicaState.STOPPED, ReplicaState.LOST)
+
+
+def unknown_node(node: str, names: Iterable[str]) -> TuiOrchError:
+    known = ", ".join(sorted(names)) or "none"
+    return TuiOrchError(f"there is no node {node} in the inventory; known nodes: {known}")
+
+
+def check_node(ctl: "Controller", node: str) -> None:
+    """A node of the inventory, or one sentence naming the known ones."""
+    if node not in ctl.fleet.nodes:
+        raise unknown_node(node, ctl.fleet.nodes)
+
+
+def _replicas_on(ctl: "Controller", node: str) -> int:
+    return sum(1 for r in ctl.store.replicas() if r.node == node and r.state not in GONE)
+
+
+def _plural(n: int) -> str:
+    return f"{n} replica{'s' if n != 1 else ''}"
+
+
+async def cordon(ctl: "Controller", node: str) -> str:
+    """The node keeps what it runs and gets nothing new; returns the event's sentence."""
+    check_node(ctl, node)
+    async with ctl.lock:
+        ctl.store.set_availability(node, Availability.CORDONED)
+        message = f"{node} cordoned: it keeps its {_plural(_replicas_on(ctl, node))} and gets no new ones"
+        ctl.bus.publish(event("node", message, node=node))
+    return message
+
+
+async def uncordon(ctl: "Controller", node: str) -> str:
+    """The node is schedulable again; a running reconcile loop places what waits for room."""
+    check_node(ctl, node)
+    async with ctl.lock:
+        ctl.store.set_availability(node, Availability.ACTIVE)
+        message = f"{node} uncordoned: new replicas may be placed there again"
+        ctl.bus.publish(event("node", message, node=node))
+    ctl.reconciler.wake()
+    return message
+
+
+def drain_plan(full: Plan, node: str) -> Plan:
+    """The moves of ``full`` that take replicas off ``node``: its stops, and the starts that
+    replace them (same slot) elsewhere."""
+    stops = tuple(s for s in full.stops if s.node == node)
+    moved = {s.key for s in stops}
+    starts = tuple(s for s in full.starts if s.slot and f"{s.service}.{s.slot}" in moved)
+    unschedulable = tuple(u for u in full.unschedulable if u.slot and f"{u.service}.{u.slot}" in moved)
+    return Plan(starts=starts, stops=stops, unschedulable=unschedulable)
+
+
+async def drain(ctl: "Controller", node: str) -> "ApplyResult":
+    """Mark the node draining and move its replicas to other nodes now: each is stopped on
+    the node, then started elsewhere (stop-first), and waited for."""
+    from tui_orch.controller.core import ApplyResult
+
+    check_node(ctl, node)
+    result = ApplyResult()
+    async with ctl.lock:
+        ctl.store.set_availability(node, Availability.DRAINING)
+        count = _replicas_on(ctl, node)
+        ctl.bus.publish(event("node", f"{node} draining: its {_plural(count)} move to other nodes", node=node))
+        desired = ctl.desired()
+        p = drain_plan(ctl.plan_for(desired), node)
+        result.plan = p.describe()
+        result.unschedulable = [str(u) for u in p.unschedulable]
+        started = await ctl._execute(p, desired, result)
+    await ctl._wait(started, result)
+    ctl.reconciler.wake()
+    return result
