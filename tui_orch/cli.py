@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-y", "--yes", action="store_true", help="trust without asking (compare the fingerprint yourself)")
     p.set_defaults(func=_lazy("tui_orch.nodes.ssh", "cmd_trust"))
 
-    p = sub.add_parser("node", help="act on one node (prepare)")
+    p = sub.add_parser("node", help="act on one node (prepare, cordon, drain, uncordon)")
     node_sub = p.add_subparsers(dest="node_verb", metavar="ACTION", required=True)
     q = node_sub.add_parser("prepare", parents=[common], help="check a host and install Docker on it if needed",
                             description="Check NODE (OS, Docker and its version, socket access for the SSH user, "
@@ -62,9 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-y", "--yes", action="store_true", help="make the changes without asking")
     q.set_defaults(func=_lazy("tui_orch.nodes.prepare", "cmd_node_prepare"))
 
-    from tui_orch.cli_control import register
+    from tui_orch.cli_control import register, register_node
 
+    register_node(node_sub, common)
     register(sub, common)
+    from tui_orch.cli_rollout import register as register_rollout
+
+    register_rollout(sub, common)
+    from tui_orch.cli_console import console_options, register as register_console
+
+    register_console(sub, common)
+    console_options(parser, default=None)  # `tui-orch --readonly` opens the console too
     return parser
 
 
@@ -93,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.verb:
-        args = parser.parse_args(["nodes", "--offline", *(argv or sys.argv[1:])])
+        args = parser.parse_args(["console", *(sys.argv[1:] if argv is None else argv)])
     try:
         return int(args.func(args) or 0)
     except TuiOrchError as exc:

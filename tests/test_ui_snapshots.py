@@ -1,0 +1,86 @@
+"""Snapshots of the main screens at 120x40 with the deterministic config (no clock, no
+cursor blink, fixed sparklines), on frozen simulated nodes with fixed times. Regenerate
+with ``pytest tests/test_ui_snapshots.py --snapshot-update`` and look at the SVGs."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+
+from tui_orch.controller import Controller
+from tui_orch.nodes.fleet import Fleet
+from tui_orch.nodes.simulated import SimulatedNode
+from tui_orch.nodes.simulator import Simulator
+from tui_orch.store import open_store
+from tui_orch.ui.app import OrchApp
+from tui_orch.ui.config import UiConfig
+from ui_support import SIZE, T0, inventory, manifest
+
+NOW = T0 + 754.0  # the console's clock: every replica has run 754 s
+
+
+@pytest.fixture
+def fixed_time(monkeypatch: pytest.MonkeyPatch):
+    """Every time.time() of the controller is T0 (events, start times), shown in UTC, and
+    container names (which end in random hex) are the same every run."""
+    monkeypatch.setattr(time, "time", lambda: T0)
+    monkeypatch.setattr(secrets, "token_hex", lambda n=3: "ab" * n)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def console(tmp_path: Path, fixed_time):
+    sim = Simulator(11, frozen=True, noise=False, start_time=T0)
+    fleet = Fleet(inventory(4), lambda spec: SimulatedNode(spec, sim))
+    store = open_store(tmp_path / "state")
+    ctl = Controller(store, fleet, start_timeout=5.0)
+    app = OrchApp(ctl, UiConfig(deterministic=True, clock=lambda: NOW, themes_dir=tmp_path / "themes"))
+
+    async def setup(pilot) -> None:  # type: ignore[no-untyped-def]
+        await fleet.start()
+        await sim.advance(5)
+        await ctl.apply(manifest())
+        ctl.fleet.nodes["sim-4"].fail("switch died")  # type: ignore[attr-defined]
+        await sim.advance(2)
+        app.refresh_now()
+        await pilot.pause()
+
+    yield app, setup
+    store.close()
+
+
+def run_before(setup, *keys: str):  # type: ignore[no-untyped-def]
+    async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+        await setup(pilot)
+        if keys:
+            await pilot.press(*keys)
+        pilot.app.refresh_now()
+        await pilot.pause()
+    return run
+
+
+def test_nodes_view(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
+    app, setup = console
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup))
+
+
+def test_services_view(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
+    app, setup = console
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, "colon", *"svc", "enter"))
+
+
+def test_replicas_view(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
+    app, setup = console
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, "colon", *"rs", "enter"))
+
+
+def test_events_view(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
+    app, setup = console
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, "colon", *"ev", "enter"))

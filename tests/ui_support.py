@@ -1,0 +1,89 @@
+"""Helpers for the console's tests: a controller over simulated nodes on a frozen, seeded
+simulator (no noise: the same numbers every run), small manifests without health checks
+(a replica runs at once), and a wait helper for Pilot tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import textwrap
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from tui_orch.controller import Controller
+from tui_orch.inventory import Inventory
+from tui_orch.manifest import Manifest, parse_manifest
+from tui_orch.model import NodeSpec, Resources, pairs
+from tui_orch.nodes.fleet import Fleet
+from tui_orch.nodes.simulated import SimulatedNode
+from tui_orch.nodes.simulator import Simulator
+from tui_orch.store import open_store
+
+T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
+GIB = 1 << 30
+SIZE = (120, 40)
+
+TWO_SERVICES = """
+services:
+  api:
+    image: tuiorch/busybox:1
+    deploy:
+      replicas: 3
+      resources: {reservations: {cpus: "0.5", memory: 256m}, limits: {cpus: "1", memory: 512m}}
+      update_config: {monitor: 0s}
+  cache:
+    image: tuiorch/redis:7
+    deploy:
+      replicas: 2
+      resources: {reservations: {cpus: "0.25", memory: 128m}}
+      update_config: {monitor: 0s}
+  agent:
+    image: tuiorch/busybox:1
+    deploy:
+      mode: global
+"""
+
+
+def manifest(text: str = TWO_SERVICES, name: str = "test.yaml") -> Manifest:
+    return parse_manifest(textwrap.dedent(text), name)
+
+
+def inventory(count: int = 3) -> Inventory:
+    return Inventory(nodes=tuple(
+        NodeSpec(name=f"sim-{i + 1}", simulated=True, capacity=Resources(4.0, 8 * GIB),
+                 labels=pairs({"zone": "abc"[i % 3]}))
+        for i in range(count)))
+
+
+@contextlib.asynccontextmanager
+async def sim_controller(state: Path, count: int = 3, seed: int = 7) -> AsyncIterator[tuple[Controller, Simulator]]:
+    """A controller (reconcile loop not started) over ``count`` frozen simulated nodes."""
+    sim = Simulator(seed, frozen=True, noise=False, start_time=T0)
+    fleet = Fleet(inventory(count), lambda spec: SimulatedNode(spec, sim))
+    store = open_store(state)
+    await fleet.start()
+    await sim.advance(3)  # a few samples for the sparklines
+    ctl = Controller(store, fleet, start_timeout=5.0)
+    try:
+        yield ctl, sim
+    finally:
+        await ctl.close()
+        await fleet.close()
+        store.close()
+
+
+async def until(pilot, check: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:  # type: ignore[no-untyped-def]
+    """Wait (letting the app run) until ``check()`` is true; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        pilot.app.refresh_now()
+        await pilot.pause(0.05)
+        await asyncio.sleep(0)
+
+
+def cells(table, key: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The plain text of one row's cells."""
+    return [c.plain if hasattr(c, "plain") else str(c) for c in table.get_row(key)]

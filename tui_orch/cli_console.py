@@ -1,0 +1,125 @@
+"""``tui-orch`` (no command), ``tui-orch console`` and ``tui-orch demo``: the console.
+
+The console owns the state folder (a second one gets StoreLocked naming the owner) unless
+``--readonly``: then it reads a snapshot that it rereads every second, binds no destructive
+key, and runs no reconcile loop. The fleet and the controller are started by the app after
+its first frame, so a hanging host never delays the screen."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tui_orch import config
+
+
+def console_options(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
+    parser.add_argument("--readonly", action="store_true", default=False if default is None else default,
+                        help="look, do not touch: destructive keys are not bound at all")
+    parser.add_argument("--theme", metavar="NAME", default=default,
+                        help="colour theme (default: from config.yaml, else tui-orch-dark)")
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("console", parents=[common], help="open the console (the default)",
+                       description="Open the keyboard-driven console on the inventory's nodes.")
+    console_options(p)
+    p.set_defaults(func=cmd_console)
+    p = sub.add_parser("demo", parents=[common], help="the console on a fleet of simulated nodes",
+                       description="Open the console on simulated nodes (marked SIMULATED) with crashes and "
+                       "node failures now and then; the examples are deployed and rolled out on their own. "
+                       "State goes to a temporary folder unless --state is given.")
+    p.add_argument("--nodes", type=int, default=12, metavar="N", help="simulated nodes (default 12)")
+    p.add_argument("--seed", type=int, default=None, metavar="S", help="seed of the simulation (default: random)")
+    p.add_argument("--no-script", action="store_true", help="do not deploy the examples on your behalf")
+    console_options(p)
+    p.set_defaults(func=cmd_demo)
+
+
+def _ui_config(args: argparse.Namespace) -> Any:
+    from tui_orch.ui.config import load_ui_config
+
+    return load_ui_config(readonly=bool(getattr(args, "readonly", False)), theme=getattr(args, "theme", None))
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from tui_orch.store import open_store
+
+    cfg = _ui_config(args)
+    inventory = config.load(getattr(args, "inventory", None))
+    store = open_store(config.state_dir(getattr(args, "state", None)), readonly=cfg.readonly)
+    try:
+        asyncio.run(run_console(store, inventory, cfg))
+    finally:
+        store.close()
+    return 0
+
+
+async def run_console(store: Any, inventory: Any, cfg: Any, *, factory: Any = None,
+                      script: Any = None) -> None:
+    """Build fleet and controller, run the app (it starts them), close them when it ends.
+    ``script(ctl, say)``: a coroutine run once the controller is up (the demo's)."""
+    from tui_orch.controller import Controller
+    from tui_orch.nodes.fleet import Fleet
+    from tui_orch.ui.app import OrchApp
+
+    fleet = Fleet(inventory, factory)
+    ctl = Controller(store, fleet)
+    app: OrchApp | None = None
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start() -> None:
+        await fleet.start()
+        if not cfg.readonly:
+            await ctl.start()
+        if script is not None and app is not None:
+            tasks.append(asyncio.create_task(script(ctl, lambda text: app.notify(text, timeout=6))))
+
+    app = OrchApp(ctl, cfg, start=start)
+    try:
+        await app.run_async()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await ctl.close()
+        await fleet.close()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import random
+
+    from tui_orch.errors import TuiOrchError
+    from tui_orch.nodes.simulated import SimulatedNode
+    from tui_orch.nodes.simulator import Simulator
+    from tui_orch.store import open_store
+    from tui_orch.ui import demo
+
+    if args.nodes < 1:
+        raise TuiOrchError(f"--nodes wants at least 1 node, not {args.nodes}")
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    sim = Simulator(seed, chaos=demo.DEMO_CHAOS)
+    cfg = _ui_config(args)
+    folder = demo.examples_dir()
+    cfg.examples_dir = folder
+    manifests = demo.demo_manifests(folder)
+    temp = None if getattr(args, "state", None) else Path(tempfile.mkdtemp(prefix="tui-orch-demo-"))
+    store = open_store(temp or config.state_dir(args.state), readonly=cfg.readonly)
+
+    async def script(ctl: Any, say: Any) -> None:
+        say(f"demo: {args.nodes} simulated nodes, seed {seed}; state in {store.folder}")
+        if not args.no_script and not cfg.readonly:
+            await demo.demo_script(ctl, manifests, say)
+
+    try:
+        asyncio.run(run_console(store, demo.demo_inventory(args.nodes), cfg,
+                                factory=lambda spec: SimulatedNode(spec, sim), script=script))
+    finally:
+        store.close()
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+    return 0

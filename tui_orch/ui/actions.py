@@ -1,0 +1,287 @@
+"""What the operator's keys do to the fleet: every action calls the controller (or a node
+through the fleet) in a worker, so the screen never waits; an error the controller raises
+becomes one notification, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from tui_orch.errors import TuiOrchError
+
+if TYPE_CHECKING:
+    from tui_orch.controller import ApplyResult, Controller
+    from tui_orch.ui.app import OrchApp
+    from tui_orch.ui.views import View
+
+def result_sentence(what: str, result: "ApplyResult") -> tuple[str, str]:
+    """One line about an apply/scale/remove result, and its severity."""
+    parts = []
+    if result.revisions:
+        parts.append(", ".join(f"{s} revision {n}" for s, n in result.revisions.items()))
+    if result.unchanged:
+        parts.append(f"unchanged: {', '.join(result.unchanged)}")
+    if result.started:
+        parts.append(f"{len(result.started)} started")
+    if result.stopped:
+        parts.append(f"{len(result.stopped)} stopped")
+    if result.failed:
+        parts.append(f"{len(result.failed)} failed: {result.failed[0]}")
+    if result.unschedulable:
+        parts.append(f"cannot place: {result.unschedulable[0]}")
+    return f"{what}: {'; '.join(parts) or 'nothing to do'}", "information" if result.ok else "warning"
+
+
+class ActionsMixin:
+    """Mixed into the main screen (``current`` is the shown view)."""
+
+    if TYPE_CHECKING:
+        orch: OrchApp
+        current: View
+        app: Any
+
+        def notify(self, message: str, *, title: str = "", severity: Any = "information",
+                   timeout: float | None = None, markup: bool = True) -> None: ...
+        def run_worker(self, work: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+    @property
+    def ctl(self) -> "Controller":
+        return self.orch.controller
+
+    # ------------------------------------------------------------------ running
+    def act(self, what: str, work: Callable[[], Awaitable[Any] | Any], done: Callable[[Any], None] | None = None) -> None:
+        """Run ``work`` in a worker; report its error as one notification."""
+        if self.orch.config.readonly:
+            self.notify("the console is read-only (--readonly)", severity="warning")
+            return
+
+        async def guarded() -> None:
+            try:
+                result = work()
+                if inspect.isawaitable(result):
+                    result = await result
+            except TuiOrchError as exc:
+                self.notify(str(exc), title=what, severity="error", timeout=10)
+            except Exception as exc:  # noqa: BLE001 - never a traceback on screen
+                self.notify(f"{what} failed: {exc.__class__.__name__}: {exc}", severity="error", timeout=10)
+            else:
+                if done is not None:
+                    done(result)
+            self.orch.refresh_now()
+
+        self.run_worker(guarded(), group="actions", name=what, exit_on_error=False)
+
+    def controller_method(self, name: str) -> Callable[..., Any] | None:
+        method = getattr(self.ctl, name, None)
+        if method is None:
+            self.notify(f"this version of tui-orch cannot {name.replace('_', ' ')} yet", severity="warning")
+        return method
+
+    def report(self, what: str) -> Callable[[Any], None]:
+        def done(result: Any) -> None:
+            if result is None or isinstance(result, str):
+                self.notify(result or f"{what}: done")
+            elif hasattr(result, "ok"):
+                text, severity = result_sentence(what, result)
+                self.notify(text, severity=cast(Any, severity))
+            else:
+                self.notify(f"{what}: {getattr(result, 'progress', 'done')}")
+        return done
+
+    # ------------------------------------------------------------------ targets
+    def target(self, kind: str) -> str | None:
+        """The service, node or replica the action is about, from the selected row."""
+        view = self.current
+        key = view.selected_key()
+        rep = self.ctl.store.get_replica(key) if key and view.NAME == "replicas" else None
+        name = None
+        if kind == "service":
+            name = key if view.NAME == "services" else rep.service if rep else None
+        elif kind == "node":
+            name = key if view.NAME == "nodes" else rep.node if rep else None
+        elif kind == "replica":
+            name = rep.key if rep else None
+        if name is None:
+            where = {"service": "the services or replicas view", "node": "the nodes or replicas view",
+                     "replica": "the replicas view"}[kind]
+            self.notify(f"select a {kind} first (in {where})", severity="warning")
+        return name
+
+    # ------------------------------------------------------------------ services
+    def action_deploy(self) -> None:
+        from tui_orch.ui.dialogs import DeployDialog
+
+        async def preview(path: Path) -> "ApplyResult":
+            from tui_orch.manifest import load_manifest
+
+            manifest = await asyncio.to_thread(load_manifest, path)
+            return await self.ctl.apply(manifest, dry_run=True)
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.deploy(path)
+
+        self.app.push_screen(DeployDialog(self.orch.config.deploy_folder(), preview), chosen)
+
+    def deploy(self, path: Path) -> None:
+        async def work() -> "ApplyResult":
+            from tui_orch.manifest import load_manifest
+
+            manifest = await asyncio.to_thread(load_manifest, path)
+            return await self.ctl.apply(manifest)
+
+        self.notify(f"deploying {path.name}...")
+        self.act(f"deploy {path.name}", work, self.report(f"deploy {path.name}"))
+
+    def action_scale(self) -> None:
+        from tui_orch.ui.dialogs import ScaleDialog
+
+        service = self.target("service")
+        if service is None:
+            return
+        rec = self.ctl.store.get_service(service)
+        rev = self.ctl.store.revision(service, rec.revision) if rec else None
+        current = rec.replicas if rec and rec.replicas is not None else rev.spec.replicas if rev else 0
+
+        def chosen(count: int | None) -> None:
+            if count is not None:
+                self.act(f"scale {service}", lambda: self.ctl.scale(service, count),
+                         self.report(f"scale {service} to {count}"))
+
+        self.app.push_screen(ScaleDialog(service, current), chosen)
+
+    def action_delete(self) -> None:
+        from tui_orch.ui.dialogs import ConfirmDialog
+
+        if self.current.NAME != "services":
+            self.notify("ctrl+d removes a service: select it in the services view (:svc)", severity="warning")
+            return
+        service = self.target("service")
+        if service is None:
+            return
+        count = len(self.ctl.store.replicas(service))
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.act(f"remove {service}", lambda: self.ctl.remove(service), self.report(f"remove {service}"))
+
+        self.app.push_screen(ConfirmDialog(f"Remove service {service} and stop its {count} "
+                                           f"replica{'s' if count != 1 else ''}?", "Delete"), confirmed)
+
+    def rollout_action(self, method: str, what: str, **kwargs: Any) -> None:
+        service = self.target("service")
+        if service is None:
+            return
+        call = self.controller_method(method)
+        if call is not None:
+            self.act(f"{what} {service}", lambda: call(service, **kwargs), self.report(f"{what} {service}"))
+
+    def action_restart(self) -> None:
+        self.rollout_action("rollout_restart", "rolling restart of")
+
+    def action_pause(self) -> None:
+        self.rollout_action("rollout_pause", "pause rollout of")
+
+    def action_resume(self) -> None:
+        self.rollout_action("rollout_resume", "resume rollout of")
+
+    def action_undo(self) -> None:
+        self.rollout_action("rollout_undo", "roll back")
+
+    # ------------------------------------------------------------------ nodes
+    def node_action(self, method: str) -> None:
+        node = self.target("node")
+        if node is None:
+            return
+        call = self.controller_method(method)
+        if call is not None:
+            self.act(f"{method} {node}", lambda: call(node), self.report(f"{method} {node}"))
+
+    def action_cordon(self) -> None:
+        self.node_action("cordon")
+
+    def action_drain(self) -> None:
+        from tui_orch.ui.dialogs import ConfirmDialog
+
+        node = self.target("node")
+        if node is None:
+            return
+        count = sum(1 for r in self.ctl.store.replicas() if r.node == node)
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.act(f"drain {node}", lambda: self.ctl.drain(node), self.report(f"drain {node}"))
+
+        self.app.push_screen(ConfirmDialog(f"Drain {node}: it gets nothing new and its {count} "
+                                           f"replica{'s' if count != 1 else ''} move to other nodes?",
+                                           "Drain", title="Drain the node?"), confirmed)
+
+    def action_uncordon(self) -> None:
+        self.node_action("uncordon")
+
+    def action_trust(self) -> None:
+        from tui_orch.ui.dialogs import TrustDialog, fetch_fingerprint, trust_node
+
+        name = self.target("node")
+        if name is None:
+            return
+        node = self.ctl.fleet.nodes[name]
+        spec = node.spec
+
+        async def trust(fingerprint: str) -> str:
+            message = await trust_node(spec, fingerprint)  # only the key the operator saw
+            await node.reconnect()
+            return message
+
+        def fetched(found: tuple[str, str]) -> None:
+            fingerprint, kind = found
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self.act(f"trust {name}", lambda: trust(fingerprint), self.report(f"trust {name}"))
+
+            address = f"{spec.address}:{spec.port or 22}"
+            self.app.push_screen(TrustDialog(name, address, fingerprint, kind, spec.known_hosts or ""), confirmed)
+
+        self.act(f"fetch the host key of {name}", lambda: fetch_fingerprint(spec), fetched)
+
+    # ------------------------------------------------------------------ replicas
+    def replica_container(self) -> tuple[Any, str, str] | None:
+        key = self.target("replica")
+        rep = self.ctl.store.get_replica(key) if key else None
+        if rep is None:
+            return None
+        node = self.ctl.fleet.nodes.get(rep.node)
+        if node is None or not rep.container_id:
+            self.notify(f"{rep.key} has no container on {rep.node}", severity="warning")
+            return None
+        return node, rep.container_id, rep.key
+
+    def action_logs(self) -> None:
+        from tui_orch.ui.logs import LogsScreen
+
+        found = self.replica_container()
+        if found is not None:
+            node, container_id, key = found
+            self.app.push_screen(LogsScreen(node, container_id, f"{key} on {node.name}"))
+
+    def action_shell(self) -> None:
+        from tui_orch.ui.shell import run_shell, shell_argv
+
+        found = self.replica_container()
+        if found is None:
+            return
+        node, container_id, key = found
+        if self.orch.config.readonly:
+            self.notify("the console is read-only (--readonly)", severity="warning")
+            return
+        try:
+            problem = run_shell(self.app, shell_argv(node.spec, container_id))
+        except TuiOrchError as exc:
+            problem = str(exc)
+        if problem:
+            self.notify(f"shell in {key}: {problem}", severity="error", timeout=10)
+

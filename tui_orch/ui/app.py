@@ -1,0 +1,170 @@
+"""``OrchApp``: the console. Built from a Controller (its store, fleet and events bus) and a
+UiConfig; it reads their state to draw and sends the controller commands, in workers.
+
+The app owns no placement logic and never reaches a host except through the controller or
+the fleet's nodes. It redraws the shown view once a second (rows diffed in place), tails
+the events bus, and, given ``start``, brings the fleet and controller up in a worker after
+the first frame (so a hanging host never delays the screen)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from tui_orch.controller import Controller
+from tui_orch.model import Event
+from tui_orch.ui.config import DEFAULT_THEME, UiConfig
+from tui_orch.ui.keys import KEYS, bindings
+from tui_orch.ui.palette import ConsoleCommands
+from tui_orch.ui.screen import MainScreen
+
+HOUR = 3600.0
+EVENTS_AT_START = 500
+
+
+class ReadonlyMainScreen(MainScreen, inherit_bindings=False):
+    """The main screen without a single destructive binding."""
+
+    BINDINGS = [*Screen.BINDINGS, *bindings(readonly=True)]
+
+
+class OrchApp(App[None]):
+    TITLE = "tui-orch"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, id="quit-ctrl-c")]
+
+    def __init__(self, controller: Controller, config: UiConfig | None = None, *,
+                 start: Callable[[], Awaitable[None]] | None = None):
+        super().__init__()
+        self.controller = controller
+        self.config = config or UiConfig()
+        self._start = start
+        self.restart_times: deque[float] = deque()
+        self.main: MainScreen | None = None
+        self._bus: asyncio.Queue[Event] | None = None
+        self._last_event = 0.0
+        self._pending: list[Event] = []
+        self.started = asyncio.Event()  # the fleet and controller are up (at once without ``start``)
+        if self.config.keys:
+            self.set_keymap(dict(self.config.keys))
+
+    def now(self) -> float:
+        return self.config.clock()
+
+    def get_key_display_for(self, binding_id: str) -> str:
+        key = self.config.keys.get(binding_id) or next((k.key for k in KEYS if k.id == binding_id), "")
+        return self.get_key_display(Binding(key.split(",")[0], ""))
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_mount(self) -> None:
+        self._themes()
+        for problem in self.config.problems:
+            self.notify(problem, severity="warning", timeout=15)
+        self._fill_events()
+        self.main = ReadonlyMainScreen() if self.config.readonly else MainScreen()
+        self.push_screen(self.main)
+        self._bus = self.controller.bus.subscribe()
+        self.run_worker(self._tail(), name="events-tail", group="background", exit_on_error=False)
+        if self._start is not None:
+            self.run_worker(self._startup(self._start), name="startup", group="background", exit_on_error=False)
+        else:
+            self.started.set()
+        if not self.config.deterministic:
+            self.set_interval(self.config.refresh_interval, self.tick, name="refresh")
+        self.call_after_refresh(self.refresh_now)
+
+    def on_unmount(self) -> None:
+        if self._bus is not None:
+            self.controller.bus.unsubscribe(self._bus)
+
+    async def _startup(self, start: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await start()
+        except Exception as exc:  # noqa: BLE001 - one sentence, never a traceback
+            self.notify(f"could not start the controller: {exc}", severity="error", timeout=30)
+        finally:
+            self.started.set()
+        self.refresh_now()
+
+    def _themes(self) -> None:
+        try:
+            from tui_orch.ui.themes import load_themes, pick_theme
+        except ImportError:  # pragma: no cover - themes.py not there yet
+            return
+        themes, problems = load_themes(self.config.themes_dir)
+        for theme in themes:
+            self.register_theme(theme)
+        for problem in problems:
+            self.notify(problem, severity="warning", timeout=15)
+        names = [t.name for t in themes]
+        if not names:
+            return
+        chosen, why = pick_theme(self.config.theme, names)
+        if why:
+            self.notify(why, severity="warning", timeout=15)
+        self.theme = chosen if chosen in names else DEFAULT_THEME if DEFAULT_THEME in names else names[0]
+
+    # ------------------------------------------------------------------ events
+    def _fill_events(self) -> None:
+        store = self.controller.store
+        now = self.now()
+        events = store.events(limit=EVENTS_AT_START)
+        self.restart_times.extend(e.time for e in store.events(since=now - HOUR) if e.kind == "restart")
+        self._pending = list(events)
+        self._last_event = events[-1].time if events else 0.0
+
+    def on_event_seen(self, ev: Event) -> None:
+        self._last_event = max(self._last_event, ev.time)
+        if ev.kind == "restart":
+            self.restart_times.append(ev.time)
+        if self.main is not None and self.main.is_mounted:
+            self.main.events_view.add(ev)
+        else:
+            self._pending.append(ev)
+
+    async def _tail(self) -> None:
+        assert self._bus is not None
+        while True:
+            ev = await self._bus.get()
+            self.on_event_seen(ev)
+
+    def restarts_last_hour(self) -> int:
+        cutoff = self.now() - HOUR
+        while self.restart_times and self.restart_times[0] < cutoff:
+            self.restart_times.popleft()
+        return sum(1 for t in self.restart_times if t >= cutoff)
+
+    # ------------------------------------------------------------------ redraw
+    def tick(self) -> None:
+        if self.controller.store.readonly:
+            self.run_worker(self._poll_readonly(), group="poll", exclusive=True, exit_on_error=False)
+        else:
+            self.refresh_now()
+
+    async def _poll_readonly(self) -> None:
+        """A read-only console follows the state another process writes: reread it (in a
+        thread), then show the events that came meanwhile."""
+        store = self.controller.store
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(store.refresh)
+        for ev in store.events(since=self._last_event):
+            if ev.time > self._last_event:
+                self.on_event_seen(ev)
+        self.refresh_now()
+
+    def refresh_now(self) -> None:
+        """Redraw the header and the shown view from the controller's state now."""
+        main = self.main
+        if main is None or not main.is_mounted:
+            return
+        if self._pending:
+            pending, self._pending = self._pending, []
+            for ev in pending:
+                main.events_view.add(ev)
+        main.refresh_all()

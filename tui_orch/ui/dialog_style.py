@@ -1,0 +1,23 @@
+"""What every dialog shares: its look and the cancel binding."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+CANCEL = Binding("escape", "cancel", "Cancel", id="dialog.cancel")
+
+
+def dialog_css(screen: str) -> str:
+    """The look of a dialog, scoped to its screen type (never other modal screens)."""
+    return f"""
+{screen} {{ align: center middle; }}
+{screen} > .dialog {{
+    width: 76; max-width: 95%; height: auto; max-height: 90%;
+    border: thick $primary; background: $surface; padding: 1 2;
+}}
+{screen} .dialog-title {{ text-style: bold; margin-bottom: 1; }}
+{screen} .dialog-buttons {{ height: auto; align: right middle; margin-top: 1; }}
+{screen} .dialog-buttons Button {{ margin-left: 2; }}
+{screen} .dialog-message {{ color: $error; height: auto; }}
+{screen} .dialog-fingerprint {{ text-style: bold; color: $accent; margin: 1 0; }}
+"""

@@ -1,0 +1,235 @@
+"""Modal dialogs: confirm a destructive action (Cancel is the default), scale a service,
+trust a node's host key, and deploy a manifest (see deploy_dialog.py, re-exported here).
+
+Every binding has an id (``dialog.*``) so the config file can rebind it."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+from rich.text import Text
+
+from tui_orch.errors import HostKeyChanged, TuiOrchError
+from tui_orch.model import NodeSpec
+from tui_orch.ui.dialog_style import CANCEL, dialog_css
+from tui_orch.ui.deploy_dialog import DeployDialog, PathSuggester, complete_path
+
+MAX_REPLICAS = 1000
+
+
+
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Yes or no for a destructive action. Cancel has the focus, so enter on open cancels;
+    ``y`` (or enter on the confirm button) confirms, ``n``/esc cancels."""
+
+    DEFAULT_CSS = dialog_css("ConfirmDialog")
+    BINDINGS = [
+        CANCEL,
+        Binding("n", "cancel", "No", show=False, id="dialog.no"),
+        Binding("y", "confirm", "Yes", id="dialog.yes"),
+    ]
+
+    def __init__(self, question: str, confirm_label: str = "Delete", title: str = "Are you sure?"):
+        super().__init__()
+        self.question = question
+        self.confirm_label = confirm_label
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(Text(self.question), id="question")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button(self.confirm_label, variant="error", id="confirm")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "confirm")
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+def parse_replicas(text: str) -> int:
+    """The replica count typed, or ValueError with the sentence to show."""
+    value = text.strip()
+    if not value:
+        raise ValueError(f"type the number of replicas, from 0 to {MAX_REPLICAS}")
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number; type 0 to {MAX_REPLICAS}") from None
+    if not 0 <= count <= MAX_REPLICAS:
+        raise ValueError(f"{count} is out of range; type 0 to {MAX_REPLICAS}")
+    return count
+
+
+class ScaleDialog(ModalScreen["int | None"]):
+    """How many replicas ``service`` should run: an integer 0..1000, or None when cancelled."""
+
+    DEFAULT_CSS = dialog_css("ScaleDialog")
+    BINDINGS = [CANCEL]
+
+    def __init__(self, service: str, current: int):
+        super().__init__()
+        self.service = service
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Scale {self.service}", classes="dialog-title")
+            yield Static(Text(f"{self.service} runs {self.current} replica(s) now. How many should it run?"))
+            yield Input(str(self.current), placeholder=f"0 to {MAX_REPLICAS}", id="replicas")
+            yield Static("", id="message", classes="dialog-message")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Scale", variant="primary", id="scale")
+
+    def on_mount(self) -> None:
+        entry = self.query_one("#replicas", Input)
+        entry.focus()
+        entry.select_all()  # typing replaces the current count
+
+    def _check(self) -> int | None:
+        message = self.query_one("#message", Static)
+        try:
+            count = parse_replicas(self.query_one("#replicas", Input).value)
+        except ValueError as exc:
+            message.update(Text(str(exc)))
+            self.query_one("#scale", Button).disabled = True
+            return None
+        message.update("")
+        self.query_one("#scale", Button).disabled = False
+        return count
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._check()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        count = self._check()
+        if count is not None:
+            self.dismiss(count)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "cancel":
+            self.dismiss(None)
+            return
+        count = self._check()
+        if count is not None:
+            self.dismiss(count)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TrustDialog(ModalScreen[bool]):
+    """Trust a node's host key after comparing its fingerprint. Cancel is the default."""
+
+    DEFAULT_CSS = dialog_css("TrustDialog")
+    BINDINGS = [CANCEL, Binding("y", "confirm", "Trust", id="dialog.yes")]
+
+    def __init__(self, node: str, address: str, fingerprint: str, key_type: str = "", known_hosts: str = ""):
+        super().__init__()
+        self.node = node
+        self.address = address
+        self.fingerprint = fingerprint
+        self.key_type = key_type
+        self.known_hosts = known_hosts
+
+    def compose(self) -> ComposeResult:
+        kind = f"{self.key_type} " if self.key_type else ""
+        where = f" ({self.address})" if self.address else ""
+        target = self.known_hosts or "known_hosts"
+        with Vertical(classes="dialog"):
+            yield Label(f"Trust the host key of {self.node}?", classes="dialog-title")
+            yield Static(Text(f"{self.node}{where} presents the {kind}host key with fingerprint"))
+            yield Static(Text(self.fingerprint), id="fingerprint", classes="dialog-fingerprint")
+            yield Static(Text(
+                f"Compare it with the host's own (on the host: ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub). "
+                f"Trusting adds this key to {target}; the console then connects to this host, and "
+                f"refuses it if the key ever changes."))
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Trust", variant="warning", id="trust")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "trust")
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+def _needs_ssh(spec: NodeSpec) -> None:
+    if spec.local or spec.simulated:
+        raise TuiOrchError(f"{spec.name} is reached without SSH; there is no host key to trust")
+
+
+async def fetch_fingerprint(spec: NodeSpec) -> tuple[str, str]:
+    """The SHA256 fingerprint and key type of the key the node presents now. A key that
+    differs from the one recorded in known_hosts raises HostKeyChanged (never offered)."""
+    from tui_orch.nodes import ssh
+
+    _needs_ssh(spec)
+    if ssh.recorded_keys(spec):
+        error = await ssh.host_key_error(spec)
+        if isinstance(error, HostKeyChanged):
+            raise error
+    key = await ssh.fetch_host_key(spec)
+    return ssh.fingerprint(key), key.get_algorithm()
+
+
+async def trust_node(spec: NodeSpec, fingerprint: str | None = None) -> str:
+    """Record the node's host key in its known_hosts file, as ``tui-orch trust NODE --yes``
+    does; with ``fingerprint``, only if the host still presents the key the operator saw.
+    Returns the sentence saying what was done; a changed key raises HostKeyChanged."""
+    from tui_orch.nodes import ssh
+
+    _needs_ssh(spec)
+    if fingerprint is None:
+        return await ssh.trust(spec, yes=True)
+    presented: list[str] = []
+
+    def same_key(fp: str) -> bool:
+        presented.append(fp)
+        return fp == fingerprint
+
+    message = await ssh.trust(spec, confirm=same_key)
+    if presented and presented[0] != fingerprint:
+        raise TuiOrchError(f"{spec.name}: the host now presents {presented[0]}, not the {fingerprint} "
+                           f"you accepted; nothing was written. Look again before trusting it")
+    return message
+
+
+__all__ = [
+    "ConfirmDialog",
+    "DeployDialog",
+    "PathSuggester",
+    "ScaleDialog",
+    "TrustDialog",
+    "complete_path",
+    "fetch_fingerprint",
+    "parse_replicas",
+    "trust_node",
+]

@@ -1,0 +1,82 @@
+"""Every key binding of the console, each with an id (rebindable from config.yaml), and the
+``:`` command aliases. Destructive bindings are left out altogether in read-only mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Key:
+    id: str
+    key: str
+    action: str
+    description: str
+    show: bool = False  # in the footer
+    destructive: bool = False  # changes the fleet: not bound with --readonly
+    palette: bool = True  # offered in the command palette
+
+
+KEYS: tuple[Key, ...] = (
+    Key("command", "colon", "command", "Command (:nodes :svc :rs :ev :logs :q)", show=True, palette=False),
+    Key("filter", "slash", "filter", "Filter (/! inverse)", show=True, palette=False),
+    Key("help", "question_mark", "help", "Help", show=True),
+    Key("drill", "enter", "drill", "Drill down", palette=False),
+    Key("back", "escape", "back", "Back", palette=False),
+    Key("view-nodes", "1", "view('nodes')", "Nodes view"),
+    Key("view-services", "2", "view('services')", "Services view"),
+    Key("view-replicas", "3", "view('replicas')", "Replicas view"),
+    Key("view-events", "4", "view('events')", "Events view"),
+    Key("logs", "l", "logs", "Logs of the replica", show=True),
+    Key("shell", "s", "shell", "Shell into the replica", show=True, destructive=True),
+    Key("delete", "ctrl+d", "delete", "Remove the service", show=True, destructive=True),
+    Key("deploy", "a", "deploy", "Deploy a manifest", show=True, destructive=True),
+    Key("scale", "S", "scale", "Scale the service", destructive=True),
+    Key("restart", "r", "restart", "Rolling restart of the service", destructive=True),
+    Key("pause", "p", "pause", "Pause the rollout", destructive=True),
+    Key("resume", "P", "resume", "Resume the rollout", destructive=True),
+    Key("undo", "u", "undo", "Roll back to the previous revision", destructive=True),
+    Key("cordon", "c", "cordon", "Cordon the node", destructive=True),
+    Key("drain", "D", "drain", "Drain the node", destructive=True),
+    Key("uncordon", "U", "uncordon", "Uncordon the node", destructive=True),
+    Key("trust", "t", "trust", "Trust the node's host key", destructive=True),
+    Key("quit", "ctrl+q", "quit", "Quit", palette=False),
+)
+
+BINDING_IDS = frozenset(k.id for k in KEYS)
+DESTRUCTIVE_ACTIONS = frozenset(k.action for k in KEYS if k.destructive)
+
+
+def keys(readonly: bool) -> list[Key]:
+    return [k for k in KEYS if not (readonly and k.destructive)]
+
+
+def bindings(readonly: bool) -> list[Binding]:
+    """The main screen's bindings; read-only leaves destructive ones out."""
+    return [Binding(k.key, k.action, k.description, show=k.show, id=k.id, priority=k.id == "quit")
+            for k in keys(readonly)]
+
+
+# ``:`` commands: alias -> what it does (a view name, "logs" or "quit")
+COMMANDS: dict[str, str] = {
+    "nodes": "nodes", "node": "nodes", "no": "nodes",
+    "services": "services", "service": "services", "svc": "services",
+    "replicas": "replicas", "replica": "replicas", "rs": "replicas",
+    "events": "events", "event": "events", "ev": "events",
+    "logs": "logs", "log": "logs",
+    "q": "quit", "quit": "quit", "q!": "quit",
+    "help": "help",
+}
+
+
+def parse_command(text: str) -> tuple[str, str]:
+    """``"rs web"`` -> ("replicas", "web"). Raises ValueError with one sentence when unknown."""
+    words = text.strip().lstrip(":").split(None, 1)
+    if not words:
+        raise ValueError("empty command; try :nodes, :svc, :rs, :ev, :logs or :q")
+    verb = COMMANDS.get(words[0].lower())
+    if verb is None:
+        raise ValueError(f"unknown command :{words[0]}; try :nodes, :svc, :rs, :ev, :logs or :q")
+    return verb, words[1].strip() if len(words) > 1 else ""

@@ -1,0 +1,222 @@
+"""The main screen: the fleet header, a crumb line, the views (one shown at a time), the
+``:``/``/`` prompt and the footer. View switching, command mode, filters, drill down and
+back live here; the actions on the controller are in actions.py."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
+
+from tui_orch.ui import data
+from tui_orch.ui.actions import ActionsMixin
+from tui_orch.ui.keys import bindings, parse_command
+from tui_orch.ui.views import VIEWS, EventsView, NodesView, ReplicasView, View
+from tui_orch.ui.widgets import FleetHeader
+
+if TYPE_CHECKING:
+    from tui_orch.ui.app import OrchApp
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where the operator was: view, scope, filter (for esc)."""
+
+    view: str
+    scope: tuple[str, str] | None
+    filter: str
+    inverse: bool
+    selected: str | None
+
+
+class MainScreen(ActionsMixin, Screen[None]):
+    BINDINGS = bindings(readonly=False)
+    DEFAULT_CSS = """
+    MainScreen #crumbs { height: 1; background: $boost; color: $text-accent; padding: 0 1; }
+    MainScreen #prompt { height: 3; border: tall $accent; }
+    MainScreen #prompt.hidden { display: none; }
+    MainScreen #views { height: 1fr; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id="main")
+        self.history: list[Place] = []
+        self.prompt_mode = ""  # ":" or "/" while the prompt is open
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield FleetHeader(id="header")
+        yield Static(id="crumbs")
+        with ContentSwitcher(initial=f"view-{VIEWS[0].NAME}", id="views"):
+            for cls in VIEWS:
+                yield cls()
+        prompt = Input(id="prompt", classes="hidden")
+        prompt.cursor_blink = not self.orch.config.deterministic
+        yield prompt
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.current.table.focus()
+
+    @property
+    def orch(self) -> "OrchApp":
+        from tui_orch.ui.app import OrchApp
+
+        return cast(OrchApp, self.app)
+
+    @property
+    def current(self) -> View:
+        switcher = self.query_one("#views", ContentSwitcher)
+        return self.query_one(f"#{switcher.current}", View)
+
+    def view(self, name: str) -> View:
+        return self.query_one(f"#view-{name}", View)
+
+    @property
+    def events_view(self) -> EventsView:
+        return self.query_one(EventsView)
+
+    # ------------------------------------------------------------------ redraw
+    def refresh_all(self) -> None:
+        """Header, the shown view and the crumb line, from the controller's state."""
+        ctl = self.orch.controller
+        replicas = ctl.store.replicas()
+        outs = data.rollouts(ctl)
+        s = data.summary(ctl, self.orch.restarts_last_hour(), replicas, outs)
+        clock = "" if self.orch.config.deterministic else time.strftime("%H:%M:%S")
+        self.query_one(FleetHeader).show(s, clock)
+        self.current.refresh_view()
+        self.query_one("#crumbs", Static).update(self.current.describe())
+
+    # ------------------------------------------------------------------ views
+    def show_view(self, name: str, scope: tuple[str, str] | None = None, filter: str = "",
+                  inverse: bool = False, remember: bool = True, selected: str | None = None) -> None:
+        cur = self.current
+        if remember:
+            t = cur.table
+            self.history.append(Place(cur.NAME, cur.scope, t.filter_text, t.inverse, t.selected_key()))
+            del self.history[:-50]
+        target = self.view(name)
+        target.scope = scope
+        target.table.set_filter(filter, inverse)
+        self.query_one("#views", ContentSwitcher).current = target.id
+        self.refresh_all()
+        if selected:
+            target.table.select_key(selected)
+        if not self.prompt_mode:
+            target.table.focus()
+
+    def action_view(self, name: str) -> None:
+        if name != self.current.NAME or self.current.scope is not None:
+            self.show_view(name)
+
+    def action_back(self) -> None:
+        """esc: close the prompt, else clear the filter, else go back where you were."""
+        if self.prompt_mode:
+            self.close_prompt()
+            return
+        table = self.current.table
+        if table.filter_text:
+            table.set_filter("")
+            self.refresh_all()
+            return
+        if self.history:
+            place = self.history.pop()
+            self.show_view(place.view, place.scope, place.filter, place.inverse, remember=False,
+                           selected=place.selected)
+
+    def action_drill(self) -> None:
+        """enter: node -> its replicas, service -> its replicas, replica -> its logs."""
+        view = self.current
+        key = view.selected_key()
+        if key is None:
+            return
+        if isinstance(view, NodesView):
+            self.show_view("replicas", ("node", key))
+        elif view.NAME == "services":
+            self.show_view("replicas", ("service", key))
+        elif isinstance(view, ReplicasView):
+            self.action_logs()
+        elif isinstance(view, EventsView):
+            ev = next((e for seq, e in view.events if str(seq) == key), None)
+            if ev is not None and ev.service:
+                self.show_view("replicas", ("service", ev.service))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_drill()
+
+    # ------------------------------------------------------------------ prompt
+    def open_prompt(self, mode: str, value: str = "") -> None:
+        prompt = self.query_one("#prompt", Input)
+        self.prompt_mode = mode
+        prompt.remove_class("hidden")
+        prompt.placeholder = ("command: nodes, svc, rs [filter], ev, logs, q" if mode == ":"
+                              else "filter: text, or !text for rows without it")
+        prompt.border_title = mode
+        prompt.value = value
+        prompt.focus()
+
+    def close_prompt(self) -> None:
+        prompt = self.query_one("#prompt", Input)
+        self.prompt_mode = ""
+        prompt.add_class("hidden")
+        prompt.value = ""
+        self.current.table.focus()
+
+    def action_command(self) -> None:
+        self.open_prompt(":")
+
+    def action_filter(self) -> None:
+        table = self.current.table
+        self.open_prompt("/", ("!" if table.inverse else "") + table.filter_text)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        mode, text = self.prompt_mode, event.value.strip()
+        self.close_prompt()
+        if mode == "/":
+            inverse = text.startswith("!")
+            self.current.table.set_filter(text[1:].strip() if inverse else text, inverse)
+            self.refresh_all()
+        elif mode == ":" and text:
+            self.run_command(text)
+
+    def run_command(self, text: str) -> None:
+        try:
+            verb, arg = parse_command(text)
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        if verb == "quit":
+            self.app.exit()
+        elif verb == "help":
+            self.action_help()
+        elif verb == "logs":
+            self.action_logs()
+        else:
+            self.show_view(verb, filter=arg)
+
+    # ------------------------------------------------------------------ help
+    def action_help(self) -> None:
+        from tui_orch.ui.help import HelpScreen
+
+        rows: list[tuple[str, str, str]] = []
+        seen: set[str] = set()
+        for active in self.active_bindings.values():
+            b = active.binding
+            ident = b.id or ""
+            if ident in seen or not b.description:
+                continue
+            seen.add(ident or b.action)
+            rows.append((self.app.get_key_display(b), b.description, ident))
+        for b in (b for bs in self._bindings.key_to_bindings.values() for b in bs):
+            if b.id and b.id not in seen:  # shadowed by the focused widget (enter: the table's)
+                seen.add(b.id)
+                rows.append((self.app.get_key_display(b), b.description, b.id))
+        rows.sort(key=lambda r: (not r[2], r[2], r[1]))
+        self.app.push_screen(HelpScreen(rows))

@@ -1,0 +1,63 @@
+"""What every view has: a table of rows kept in sync with the controller's state, a text
+filter, and an optional scope (a drill down: the replicas of one node or service)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+
+from tui_orch.ui.table import ResourceTable, Row
+
+if TYPE_CHECKING:
+    from tui_orch.controller import Controller
+    from tui_orch.ui.app import OrchApp
+
+
+class View(Vertical):
+    """One resource list. Subclasses give ``NAME``, ``COLUMNS`` and ``rows()``."""
+
+    NAME: ClassVar[str] = ""
+    COLUMNS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    DEFAULT_CSS = """
+    View { height: 1fr; }
+    View > ResourceTable { height: 1fr; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id=f"view-{self.NAME}")
+        self.scope: tuple[str, str] | None = None  # (field, value), e.g. ("node", "node1")
+
+    def compose(self) -> ComposeResult:
+        yield ResourceTable(self.COLUMNS, id=f"{self.NAME}-table")
+
+    @property
+    def table(self) -> ResourceTable:
+        return self.query_one(ResourceTable)
+
+    @property
+    def orch(self) -> "OrchApp":
+        from tui_orch.ui.app import OrchApp
+
+        return cast(OrchApp, self.app)
+
+    @property
+    def controller(self) -> "Controller":
+        return self.orch.controller
+
+    def rows(self) -> list[Row]:
+        raise NotImplementedError
+
+    def refresh_view(self) -> None:
+        self.table.sync(self.rows())
+
+    def selected_key(self) -> str | None:
+        return self.table.selected_key()
+
+    def describe(self) -> str:
+        """The crumb: view name, scope, counts."""
+        t = self.table
+        scope = f"  {self.scope[0]}={self.scope[1]}" if self.scope else ""
+        filt = f"  /{'!' if t.inverse else ''}{t.filter_text}" if t.filter_text else ""
+        return f"{self.NAME}{scope}{filt}  ({t.row_count} of {t.total})"

@@ -1,0 +1,115 @@
+"""Nodes: one row per node (SIMULATED marked), state with reason, cpu/memory bars, disk,
+load, network, allocated vs capacity, replicas. The selected node shows sparklines of its
+cpu and memory over the last minutes and the replicas it runs."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Sparkline, Static
+
+from tui_orch.model import ReplicaState
+from tui_orch.ui import data
+from tui_orch.ui.table import ResourceTable, Row
+from tui_orch.ui.views.base import View
+from tui_orch.ui.widgets import bar, clip, cores, short
+
+REASON_WIDTH = 16  # in the table; the detail pane shows the whole reason
+
+SPARK_SECONDS = 300  # the last five minutes
+# deterministic mode (snapshot tests): the same curve every time
+FIXED_CPU = [12, 18, 25, 22, 30, 41, 38, 35, 44, 52, 48, 40, 36, 42, 47, 55, 60, 52, 45, 38]
+FIXED_MEM = [40, 41, 41, 42, 43, 43, 44, 46, 47, 47, 48, 48, 49, 50, 50, 51, 51, 52, 52, 53]
+
+
+def state_cell(row: data.NodeRow) -> Text:
+    if row.ready:
+        return Text(row.state, style="yellow" if "(" in row.state else "green")
+    out = Text(row.state, style="bold red")
+    if row.reason:
+        out.append(f" {clip(row.reason, REASON_WIDTH)}", style="red")
+    return out
+
+
+class NodesView(View):
+    NAME = "nodes"
+    COLUMNS = (("name", "NAME"), ("state", "STATE"), ("cpu", "CPU"), ("memory", "MEMORY"), ("disk", "DISK"),
+               ("load", "LOAD"), ("net", "NET RX/TX"), ("cpu_alloc", "CPU/CAP"), ("mem_alloc", "MEM/CAP"),
+               ("replicas", "REPL"))
+    DEFAULT_CSS = """
+    NodesView > ResourceTable { height: 1fr; }
+    NodesView #node-detail { height: 9; border-top: solid $primary; }
+    NodesView #node-sparks { width: 1fr; }
+    NodesView #node-sparks Sparkline { height: 2; margin: 0 1; }
+    NodesView #node-sparks Static { height: 1; }
+    NodesView #node-replicas { width: 1fr; padding: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield ResourceTable(self.COLUMNS, id="nodes-table")
+        with Horizontal(id="node-detail"):
+            with Vertical(id="node-sparks"):
+                yield Static(id="cpu-label")
+                yield Sparkline([], id="cpu-spark")
+                yield Static(id="mem-label")
+                yield Sparkline([], id="mem-spark")
+            yield Static(id="node-replicas")
+
+    def rows(self) -> list[Row]:
+        out = []
+        for n in data.node_rows(self.controller):
+            name = Text(n.name)
+            if n.simulated:
+                name.append(" SIMULATED", style="magenta")
+            out.append(Row(n.name, (
+                name, state_cell(n), bar(n.cpu_percent), bar(n.mem_percent),
+                "-" if n.disk_percent is None else f"{n.disk_percent:.0f}%",
+                "-" if n.load is None else f"{n.load:.2f}",
+                "-" if n.net_rx is None else f"{short(n.net_rx)}/{short(n.net_tx)}",
+                f"{cores(n.cpu_allocated)}/{cores(n.cpu_capacity)}",
+                f"{short(n.mem_allocated)}/{short(n.mem_capacity)}",
+                str(n.replicas),
+            )))
+        return out
+
+    def refresh_view(self) -> None:
+        super().refresh_view()
+        self.show_detail()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail()
+
+    def show_detail(self) -> None:
+        key = self.selected_key()
+        node = self.controller.fleet.nodes.get(key) if key else None
+        cpu_label, mem_label = self.query_one("#cpu-label", Static), self.query_one("#mem-label", Static)
+        cpu, mem = self.query_one("#cpu-spark", Sparkline), self.query_one("#mem-spark", Sparkline)
+        listing = self.query_one("#node-replicas", Static)
+        if node is None:
+            cpu_label.update("no node selected")
+            mem_label.update("")
+            cpu.data, mem.data = [], []
+            listing.update("")
+            return
+        if self.orch.config.deterministic:
+            cpu_series, mem_series = list(map(float, FIXED_CPU)), list(map(float, FIXED_MEM))
+        else:
+            samples = [s for s in node.history.samples if node.metrics and node.metrics.time - s.time <= SPARK_SECONDS]
+            cpu_series = [s.cpu_percent for s in samples]
+            mem_series = [s.mem_percent for s in samples]
+        now_cpu = f"{cpu_series[-1]:.0f}%" if cpu_series else "-"
+        now_mem = f"{mem_series[-1]:.0f}%" if mem_series else "-"
+        state = node.status.state.value + (f": {node.status.reason}" if node.status.reason else "")
+        cpu_label.update(Text.assemble((f"{node.name}", "bold"), f"  {state}  cpu {now_cpu} (last 5 minutes)"))
+        mem_label.update(f"memory {now_mem}")
+        cpu.data, mem.data = cpu_series, mem_series
+        reps = [r for r in self.controller.store.replicas() if r.node == node.name]
+        text = Text(f"replicas on {node.name}: {len(reps)}\n", style="bold")
+        for r in reps[:7]:
+            style = "green" if r.state == ReplicaState.RUNNING else "yellow"
+            text.append(f"{r.key:<24} ", style="")
+            text.append(f"{r.state.value}\n", style=style)
+        if len(reps) > 7:
+            text.append(f"... and {len(reps) - 7} more (enter lists them)", style="dim")
+        listing.update(text)

@@ -1,0 +1,49 @@
+"""Replicas of every node in one list, scoped by a drill down (a node's, a service's):
+service, replica, node, state, health, restarts, uptime, cpu, memory, port."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from tui_orch.model import Health, ReplicaState
+from tui_orch.ui import data
+from tui_orch.ui.table import Row
+from tui_orch.ui.views.base import View
+from tui_orch.ui.widgets import size, uptime
+
+STATE_STYLE = {
+    ReplicaState.RUNNING: "green", ReplicaState.STARTING: "cyan", ReplicaState.PENDING: "cyan",
+    ReplicaState.STOPPING: "dim", ReplicaState.STOPPED: "dim", ReplicaState.EXITED: "yellow",
+    ReplicaState.FAILED: "bold red", ReplicaState.LOST: "bold red",
+}
+HEALTH_STYLE = {Health.HEALTHY: "green", Health.STARTING: "cyan", Health.UNHEALTHY: "bold red", Health.NONE: "dim"}
+
+
+class ReplicasView(View):
+    NAME = "replicas"
+    COLUMNS = (("service", "SERVICE"), ("replica", "REPLICA"), ("node", "NODE"), ("state", "STATE"),
+               ("health", "HEALTH"), ("restarts", "RESTARTS"), ("uptime", "UPTIME"), ("cpu", "CPU"),
+               ("memory", "MEMORY"), ("port", "PORT"))
+
+    def rows(self) -> list[Row]:
+        ctl = self.controller
+        reps = ctl.store.replicas()
+        if self.scope is not None:
+            field, value = self.scope
+            reps = [r for r in reps if getattr(r, field) == value]
+        out = []
+        for r in data.replica_rows(ctl, self.orch.now(), reps):
+            state = Text(r.state.value, style=STATE_STYLE.get(r.state, ""))
+            if r.message and r.state != ReplicaState.RUNNING:
+                state.append(f" {r.message}", style="dim")
+            out.append(Row(r.key, (
+                r.service, r.key, r.node, state, Text(r.health.value, style=HEALTH_STYLE.get(r.health, "")),
+                Text(str(r.restarts), style="yellow" if r.restarts else ""), uptime(r.uptime),
+                "-" if r.cpu_percent is None else f"{r.cpu_percent:.0f}%", size(r.mem_used),
+                ",".join(map(str, r.ports)) or "-",
+            )))
+        return out
+
+    def replica(self, key: str | None = None) -> data.Replica | None:
+        key = key or self.selected_key()
+        return self.controller.store.get_replica(key) if key else None

@@ -1,0 +1,53 @@
+"""Services: name, image, desired/running/healthy, revision, rollout progress, restarts."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from tui_orch.model import RolloutState
+from tui_orch.ui import data
+from tui_orch.ui.table import Row
+from tui_orch.ui.views.base import View
+
+ROLLOUT_STYLE = {
+    RolloutState.RUNNING: "cyan", RolloutState.PAUSED: "yellow", RolloutState.COMPLETED: "green",
+    RolloutState.ROLLING_BACK: "bold yellow", RolloutState.ROLLED_BACK: "yellow",
+}
+
+
+def rollout_cell(ro: data.Rollout | None, paused: bool) -> Text:
+    if ro is None:
+        return Text("paused" if paused else "-", style="yellow" if paused else "dim")
+    style = ROLLOUT_STYLE.get(ro.state, "")
+    if not ro.active and ro.state == RolloutState.COMPLETED:
+        return Text(f"r{ro.to_revision} complete", style=style)
+    width = 10
+    done = ro.healthy / ro.total if ro.total else 1.0
+    filled = round(done * width)
+    out = Text(f"{ro.state.value} ", style=style)
+    out.append("█" * filled, style=style)
+    out.append("░" * (width - filled), style="dim")
+    out.append(f" batch {ro.batch}/{ro.batches} {ro.healthy}/{ro.total}")
+    if ro.failed:
+        out.append(f" {ro.failed} failed", style="bold red")
+    return out
+
+
+def counts_cell(row: data.ServiceRow) -> Text:
+    ok = row.healthy >= row.desired and row.running >= row.desired
+    return Text(f"{row.desired}/{row.running}/{row.healthy}", style="green" if ok else "yellow")
+
+
+class ServicesView(View):
+    NAME = "services"
+    COLUMNS = (("name", "NAME"), ("image", "IMAGE"), ("counts", "DESIRED/RUNNING/HEALTHY"),
+               ("revision", "REV"), ("rollout", "ROLLOUT"), ("restarts", "RESTARTS"))
+
+    def rows(self) -> list[Row]:
+        out = []
+        for s in data.service_rows(self.controller):
+            out.append(Row(s.name, (
+                s.name, s.image, counts_cell(s), str(s.revision), rollout_cell(s.rollout, s.paused),
+                Text(str(s.restarts), style="yellow" if s.restarts else ""),
+            )))
+        return out

@@ -1,0 +1,108 @@
+"""Small renderables of the console: coloured usage bars, sizes, rates, the fleet header."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui_orch.ui.data import FleetSummary
+from tui_orch.units import format_bytes
+
+BAR_WIDTH = 8
+UNITS = ("", "K", "M", "G", "T", "P")
+
+
+def level_style(percent: float) -> str:
+    return "green" if percent < 70 else "yellow" if percent < 90 else "bold red"
+
+
+def bar(percent: float | None, width: int = BAR_WIDTH) -> Text:
+    """``██████░░░░  62%`` coloured by how full it is; ``-`` without a value."""
+    if percent is None:
+        return Text("-", style="dim")
+    pct = max(0.0, min(100.0, percent))
+    filled = round(pct / 100 * width)
+    out = Text("█" * filled, style=level_style(pct))
+    out.append("░" * (width - filled), style="dim")
+    out.append(f" {pct:3.0f}%")
+    return out
+
+
+def size(n: int | float | None) -> str:
+    return "-" if n is None else format_bytes(int(n)).replace(" ", "")
+
+
+def short(n: float | None) -> str:
+    """A compact binary size for narrow columns: ``512M``, ``1.5G``, ``8G``."""
+    if n is None:
+        return "-"
+    value, unit = float(n), 0
+    while value >= 1000 and unit < len(UNITS) - 1:
+        value, unit = value / 1024, unit + 1
+    text = f"{value:.1f}" if value < 10 and unit else f"{value:.0f}"
+    return text.removesuffix(".0") + UNITS[unit]
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def rate(bps: float | None) -> str:
+    return "-" if bps is None else f"{size(bps)}/s"
+
+
+def cores(n: float) -> str:
+    return f"{n:.1f}" if n < 100 else f"{n:.0f}"
+
+
+def ratio(used: float, total: float) -> str:
+    return f"{100 * used / total:.0f}%" if total else "-"
+
+
+def uptime(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def header_text(s: FleetSummary, clock: str = "") -> Text:
+    """Two lines: the fleet at a glance."""
+    t = Text()
+    t.append(" nodes ", style="bold")
+    t.append(f"{s.nodes_ready}/{s.nodes_total} Ready", style="green" if s.nodes_ready == s.nodes_total else "yellow")
+    t.append("   services ", style="bold")
+    healthy = s.services_healthy == s.services_total
+    t.append(f"{s.services_healthy}/{s.services_total} healthy", style="green" if healthy else "yellow")
+    t.append("   rollouts ", style="bold")
+    t.append(f"{s.rollouts_active} in progress", style="cyan" if s.rollouts_active else "")
+    t.append("   restarts ", style="bold")
+    t.append(f"{s.restarts_hour} in the last hour", style="yellow" if s.restarts_hour else "")
+    if clock:
+        t.append(f"   {clock}", style="dim")
+    t.append("\n cpu ", style="bold")
+    t.append(f"allocated {cores(s.cpu_allocated)}/{cores(s.cpu_allocatable)} cores "
+             f"({ratio(s.cpu_allocated, s.cpu_allocatable)}), used {cores(s.cpu_used)}/{cores(s.cpu_total)} "
+             f"({ratio(s.cpu_used, s.cpu_total)})")
+    t.append("   memory ", style="bold")
+    t.append(f"allocated {size(s.mem_allocated)}/{size(s.mem_allocatable)} "
+             f"({ratio(s.mem_allocated, s.mem_allocatable)}), used {size(s.mem_used)}/{size(s.mem_total)} "
+             f"({ratio(s.mem_used, s.mem_total)})")
+    return t
+
+
+class FleetHeader(Static):
+    """The fleet at a glance (two lines)."""
+
+    DEFAULT_CSS = """
+    FleetHeader { height: 2; background: $panel; color: $foreground; }
+    """
+
+    def show(self, s: FleetSummary, clock: str = "") -> None:
+        self.update(header_text(s, clock))
