@@ -1,5 +1,5 @@
-"""The controller survives its own death: a child process runs a deploy or rollout on the lab
-and is SIGKILLed at a random moment, ten times; each time a new controller on the same state
+"""The controller survives its own death: the real `tui-orch` command runs a deploy or a
+rollout on the lab and is SIGKILLed at a random moment, ten times; each time a new controller on the same state
 finishes the job: every replica of the target revision running, exactly the desired number
 of containers on the nodes (no duplicate, no orphan), the rollout record finished."""
 
@@ -11,6 +11,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,7 +20,6 @@ from test_controller_rollout import GOOD, WEB
 from tui_orch.model import ReplicaState, Rollout, RolloutState, from_dict
 from tui_orch.store import open_store
 
-HERE = Path(__file__).parent
 KILLS = 10
 
 
@@ -28,21 +28,32 @@ def write_manifest(path: Path, name: str, version: str) -> None:
                                delay="0s", failure_action="pause", health=GOOD))
 
 
-def run_child(lab, state: Path, manifest: Path, action: str, service: str, kill_after: float) -> str:
-    """Start the child, SIGKILL it ``kill_after`` s after it begins acting; what it printed last."""
-    child = subprocess.Popen(
-        [sys.executable, str(HERE / "rollout_crash_child.py"), str(state), str(lab.inventory), str(manifest),
-         action, service],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": f"{HERE.parent}:{HERE}"})
-    try:
+def run_child(lab, state: Path, args: list[str], kill_after: float, wait_for_line: str | None) -> str:
+    """Run the real `tui-orch` command; SIGKILL it ``kill_after`` s after it printed
+    ``wait_for_line`` (after it started, when None). Returns what it printed."""
+    tui_orch = Path(sys.executable).parent / "tui-orch"
+    child = subprocess.Popen([str(tui_orch), *args, "--state", str(state), "--inventory", str(lab.inventory)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    seen = threading.Event()
+
+    def read() -> None:
         assert child.stdout is not None
-        line = child.stdout.readline().strip()
-        assert line == "acting", line
+        for line in child.stdout:
+            lines.append(line)
+            if wait_for_line is not None and wait_for_line in line:
+                seen.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        if wait_for_line is not None:
+            assert seen.wait(30), f"the command never printed {wait_for_line!r}: {''.join(lines)}"
         time.sleep(kill_after)
         os.kill(child.pid, signal.SIGKILL)
         child.wait(10)
-        rest = child.stdout.read().strip()
-        return rest or line
+        reader.join(5)
+        return "".join(lines)
     finally:
         if child.poll() is None:
             child.kill()
@@ -76,11 +87,19 @@ async def test_sigkill_mid_rollout_converges(lab, tmp_path):
     rng = random.Random(os.environ.get("TUI_ORCH_CRASH_SEED", "7"))
     mid_rollout = 0
     try:
+        version = "2"
         for i in range(KILLS):
-            action = "restart" if i % 3 == 2 and i else "apply"
             manifest = tmp_path / f"web{i}.yaml"
-            write_manifest(manifest, pre, "2" if i % 2 else "1")
-            await asyncio.to_thread(run_child, lab, state, manifest, action, pre, rng.uniform(0.0, 6.0))
+            if i % 3 != 2:  # each apply changes the image: 1, 2, 1, ...
+                version = "1" if version == "2" else "2"
+            write_manifest(manifest, pre, version)
+            if i == 0:  # the first deploy: anywhere from start-up to running
+                args, marker, delay = ["apply", "-f", str(manifest)], None, rng.uniform(0.3, 4.0)
+            elif i % 3 == 2:
+                args, marker, delay = ["rollout", "restart", pre], "batch 1 of", rng.uniform(0.0, 4.0)
+            else:
+                args, marker, delay = ["apply", "-f", str(manifest)], "batch 1 of", rng.uniform(0.0, 4.0)
+            await asyncio.to_thread(run_child, lab, state, args, delay, marker)
             store = open_store(state, readonly=True)
             data = store.get_rollout(pre)
             store.close()

@@ -48,6 +48,7 @@ class Reconciler:
         self._handled: set[str] = set()  # container ids whose end was already acted on
         self._tasks: list[asyncio.Task[None]] = []
         self._watches: set[asyncio.Task[Replica]] = set()
+        self._watching: set[str] = set()  # container ids a wait_ready is on
         self._wake = asyncio.Event()
         self._queue: asyncio.Queue[object] | None = None
         self.passes = 0
@@ -217,8 +218,12 @@ class Reconciler:
     async def watch(self, rep: Replica) -> Replica:
         """Wait for a replica just started to run; one that ended already (its die event may
         have come before its record) goes through ``failed``."""
-        if rep.state == ReplicaState.STARTING:
-            rep = await deploy.wait_ready(self.ctl, rep, self.ctl.start_timeout)
+        if rep.state == ReplicaState.STARTING and rep.container_id not in self._watching:
+            self._watching.add(rep.container_id or "")
+            try:
+                rep = await deploy.wait_ready(self.ctl, rep, self.ctl.start_timeout)
+            finally:
+                self._watching.discard(rep.container_id or "")
         if rep.state == ReplicaState.EXITED and self.running:
             self.failed(rep, exit_code=rep.exit_code)
         return rep
@@ -241,11 +246,11 @@ class Reconciler:
                 n.name: found for n, found in zip(ready, listings) if not isinstance(found, BaseException)
             }
             await self._remove_orphans(actual)
-            self._catch_up(actual)
+            started = self._catch_up(actual)  # STARTING ones nobody waits for (a controller died)
             desired = ctl.desired()
             p = ctl.plan_for(desired)
             if not p.empty:
-                started = await ctl._execute(p, desired)
+                started += await ctl._execute(p, desired)
         for rep in started:
             task = asyncio.create_task(self.watch(rep), name=f"watch-{rep.key}")
             self._watches.add(task)
@@ -283,9 +288,11 @@ class Reconciler:
             if isinstance(result, NodeError):
                 self.ctl.bus.publish(event("stop", str(result), level="warning"))
 
-    def _catch_up(self, actual: dict[str, list[ContainerInfo]]) -> None:
-        """Deaths the events missed (e.g. while the console was closed) and vanished containers."""
+    def _catch_up(self, actual: dict[str, list[ContainerInfo]]) -> list[Replica]:
+        """Deaths the events missed (e.g. while the console was closed) and vanished containers.
+        Returns the replicas still STARTING that no one waits for (their starter died)."""
         by_id = {c.id: c for found in actual.values() for c in found}
+        unwatched: list[Replica] = []
         for rec in self.ctl.store.replicas():
             if rec.node not in actual or rec.state in DOWN or rec.key in self.pending:
                 continue
@@ -299,3 +306,6 @@ class Reconciler:
                 self.failed(rec, exit_code=c.exit_code)
             elif c.status == "running" and rec.state == ReplicaState.EXITED:
                 deploy.update_replica(self.ctl, rec.key, rec.container_id, state=ReplicaState.RUNNING)
+            elif rec.state == ReplicaState.STARTING and rec.container_id not in self._watching:
+                unwatched.append(rec)
+        return unwatched
