@@ -87,7 +87,9 @@ class Constraint:
         return f"{self.key}{self.op}{self.value}"
 
     def node_value(self, node: "NodeInfo") -> str | None:
-        if self.key in ("node.hostname", "node.id", "node.name"):
+        if self.key in ("node.id", "node.name"):  # the node's name in the inventory
+            return node.name
+        if self.key == "node.hostname":  # the host's own name (the inventory's until known)
             return node.hostname or node.name
         if self.key == "node.role":
             return "worker"

@@ -30,6 +30,7 @@ from tui_orch.errors import NodeError
 from tui_orch.model import Health, NodeState, Replica, ReplicaState
 from tui_orch.nodes.base import LABEL_REPLICA, ContainerInfo, DockerEvent
 from tui_orch.nodes.fleet import NodeChange
+from tui_orch.placement import place
 
 if TYPE_CHECKING:
     from tui_orch.controller.core import Controller
@@ -184,6 +185,8 @@ class Reconciler:
                                       message=d.reason)
             self.ctl.bus.publish(event("die", f"{rec.key} on {rec.node} {why}; not restarted: {d.reason}",
                                        level="error", **common))  # type: ignore[arg-type]
+            if d.reason.startswith("gave up") and rec.slot:
+                self.pending[rec.key] = asyncio.create_task(self._reschedule(rec), name=f"reschedule-{rec.key}")
             return
         self.ctl.bus.publish(event(
             "restart", f"{rec.key} on {rec.node} {why}; restart {d.attempt} in {d.delay:g} s",
@@ -210,6 +213,39 @@ class Reconciler:
             if self.pending.get(old.key) is asyncio.current_task():
                 del self.pending[old.key]
         await self.watch(new)
+
+    async def _reschedule(self, failed: Replica) -> None:
+        """A replica whose restarts ran out: place it again on another node if one fits (its
+        restart history starts afresh there); else it stays failed."""
+        new: Replica | None = None
+        try:
+            async with self.ctl.lock:
+                rec = self.ctl.store.get_replica(failed.key)
+                spec = self.ctl.revision_spec(failed.service, failed.revision)
+                if rec is None or rec.container_id != failed.container_id or spec is None:
+                    return
+                others = [n for n in self.ctl.node_infos() if n.name != rec.node]
+                current = [r for r in self.ctl.store.replicas() if r.key != rec.key]
+                p = place(spec, [rec.slot], others, current)
+                if not p.starts:
+                    why = p.unschedulable[0].reason if p.unschedulable else "no other node"
+                    self.ctl.bus.publish(event("reschedule", f"{rec.key} stays failed: no other node fits ({why})",
+                                               service=rec.service, replica=rec.key, node=rec.node, level="error"))
+                    return
+                s = p.starts[0]
+                if rec.container_id:
+                    await deploy.remove_container(self.ctl, rec.node, rec.container_id, grace=1.0)
+                self.trackers.pop(rec.key, None)
+                self.ctl.bus.publish(event("reschedule", f"{rec.key} failed on {rec.node} ({rec.message}); "
+                                           f"placing it on {s.node}", service=rec.service, replica=rec.key,
+                                           node=s.node, level="warning"))
+                new = await deploy.start_replica(self.ctl, spec, rec.revision, rec.slot, s.node, s.ports,
+                                                 restarts=rec.restarts)
+        finally:
+            if self.pending.get(failed.key) is asyncio.current_task():
+                del self.pending[failed.key]
+        if new is not None:
+            await self.watch(new)
 
     @property
     def running(self) -> bool:
