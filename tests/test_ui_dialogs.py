@@ -30,10 +30,9 @@ from tui_orch.ui.dialogs import (
     ScaleDialog,
     TrustDialog,
     complete_path,
-    fetch_fingerprint,
     parse_replicas,
-    trust_node,
 )
+from tui_orch.nodes.hostkeys import fetch_fingerprint, trust_node
 
 GIB = 1 << 30
 SIZE = (120, 40)

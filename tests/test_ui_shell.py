@@ -14,7 +14,8 @@ from textual.app import App
 from nodes_support import IMAGE, containers, direct_client, specs  # noqa: F401 (fixture)
 from tui_orch.errors import TuiOrchError
 from tui_orch.model import NodeSpec
-from tui_orch.ui.shell import run_shell, shell_argv
+from tui_orch.nodes.shell import shell_argv
+from tui_orch.ui.shell import run_shell
 
 REMOTE = NodeSpec(name="web1", address="10.0.0.7", port=2200, user="deploy", identity_file="/keys/id ed25519",
                   known_hosts="/etc/tui orch/known_hosts", docker_socket="/run/user/1000/docker.sock",

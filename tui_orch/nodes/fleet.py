@@ -112,6 +112,28 @@ class Fleet:
             ))
         return out
 
+    # ----------------------------------------------------------------- operator actions
+    async def host_key(self, name: str) -> tuple[str, str]:
+        """The SHA256 fingerprint and type of the key node ``name`` presents now (a key that
+        differs from the recorded one raises HostKeyChanged)."""
+        from tui_orch.nodes.hostkeys import fetch_fingerprint
+
+        return await fetch_fingerprint(self[name].spec)
+
+    async def trust(self, name: str, fingerprint: str | None = None) -> str:
+        """Record node ``name``'s host key (only ``fingerprint``, when given) and reconnect it."""
+        from tui_orch.nodes.hostkeys import trust_node
+
+        message = await trust_node(self[name].spec, fingerprint)
+        await self[name].reconnect()
+        return message
+
+    def shell_argv(self, name: str, container_id: str, shell: str = "sh") -> list[str]:
+        """The command that opens ``shell`` in a container of node ``name`` (see nodes/shell.py)."""
+        from tui_orch.nodes.shell import shell_argv
+
+        return shell_argv(self[name].spec, container_id, shell)
+
     # ----------------------------------------------------------------- events
     def subscribe(self, maxsize: int = 0) -> asyncio.Queue[FleetItem]:
         """A queue of every DockerEvent and NodeChange from now on."""

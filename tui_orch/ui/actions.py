@@ -223,30 +223,25 @@ class ActionsMixin:
         self.node_action("uncordon")
 
     def action_trust(self) -> None:
-        from tui_orch.ui.dialogs import TrustDialog, fetch_fingerprint, trust_node
+        from tui_orch.ui.dialogs import TrustDialog
 
         name = self.target("node")
         if name is None:
             return
-        node = self.ctl.fleet.nodes[name]
-        spec = node.spec
-
-        async def trust(fingerprint: str) -> str:
-            message = await trust_node(spec, fingerprint)  # only the key the operator saw
-            await node.reconnect()
-            return message
+        fleet = self.ctl.fleet
+        spec = fleet.nodes[name].spec
 
         def fetched(found: tuple[str, str]) -> None:
             fingerprint, kind = found
 
             def confirmed(yes: bool | None) -> None:
-                if yes:
-                    self.act(f"trust {name}", lambda: trust(fingerprint), self.report(f"trust {name}"))
+                if yes:  # only the key the operator saw is recorded
+                    self.act(f"trust {name}", lambda: fleet.trust(name, fingerprint), self.report(f"trust {name}"))
 
             address = f"{spec.address}:{spec.port or 22}"
             self.app.push_screen(TrustDialog(name, address, fingerprint, kind, spec.known_hosts or ""), confirmed)
 
-        self.act(f"fetch the host key of {name}", lambda: fetch_fingerprint(spec), fetched)
+        self.act(f"fetch the host key of {name}", lambda: fleet.host_key(name), fetched)
 
     # ------------------------------------------------------------------ replicas
     def replica_container(self) -> tuple[Any, str, str] | None:
@@ -269,7 +264,7 @@ class ActionsMixin:
             self.app.push_screen(LogsScreen(node, container_id, f"{key} on {node.name}"))
 
     def action_shell(self) -> None:
-        from tui_orch.ui.shell import run_shell, shell_argv
+        from tui_orch.ui.shell import run_shell
 
         found = self.replica_container()
         if found is None:
@@ -279,7 +274,7 @@ class ActionsMixin:
             self.notify("the console is read-only (--readonly)", severity="warning")
             return
         try:
-            problem = run_shell(self.app, shell_argv(node.spec, container_id))
+            problem = run_shell(self.app, self.ctl.fleet.shell_argv(node.name, container_id))
         except TuiOrchError as exc:
             problem = str(exc)
         if problem:
