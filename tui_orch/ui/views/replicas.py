@@ -19,6 +19,16 @@ STATE_STYLE = {
 HEALTH_STYLE = {Health.HEALTHY: "green", Health.STARTING: "cyan", Health.UNHEALTHY: "bold red", Health.NONE: "dim"}
 
 
+def state_cell(state: ReplicaState, message: str) -> Text:
+    """The state, and why when it does not run: ``exited with code 1`` (not ``exited exited
+    with code 1``: a message that starts with the state's word continues it)."""
+    cell = Text(state.value, style=STATE_STYLE.get(state, ""))
+    if message and state != ReplicaState.RUNNING:
+        rest = message[len(state.value):] if message.startswith(state.value + " ") else " " + message
+        cell.append(rest, style="dim")
+    return cell
+
+
 class ReplicasView(View):
     NAME = "replicas"
     COLUMNS = (("service", "SERVICE"), ("replica", "REPLICA"), ("node", "NODE"), ("state", "STATE"),
@@ -33,11 +43,9 @@ class ReplicasView(View):
             reps = [r for r in reps if getattr(r, field) == value]
         out = []
         for r in data.replica_rows(ctl, self.orch.now(), reps):
-            state = Text(r.state.value, style=STATE_STYLE.get(r.state, ""))
-            if r.message and r.state != ReplicaState.RUNNING:
-                state.append(f" {r.message}", style="dim")
             out.append(Row(r.key, (
-                r.service, r.key, r.node, state, Text(r.health.value, style=HEALTH_STYLE.get(r.health, "")),
+                r.service, r.key, r.node, state_cell(r.state, r.message),
+                Text(r.health.value, style=HEALTH_STYLE.get(r.health, "")),
                 Text(str(r.restarts), style="yellow" if r.restarts else ""), uptime(r.uptime),
                 "-" if r.cpu_percent is None else f"{r.cpu_percent:.0f}%", size(r.mem_used),
                 ",".join(map(str, r.ports)) or "-",
