@@ -305,7 +305,16 @@ async def test_rolling_restart_from_the_keyboard(tmp_path: Path) -> None:
             table = app.main.current.table
             await until(pilot, lambda: table.row_count == 3)
             table.select_key("cache")
+            await pilot.press("r")  # asks first; Cancel is the default
+            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            assert "replace its 2 replica(s)" in str(app.screen.query_one("#question").render())
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is app.main)
+            await pilot.pause(0.2)
+            assert ctl.rollout_status("cache") is None
             await pilot.press("r")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.press("y")
             await until(pilot, lambda: all(r.revision == 2 and r.state == ReplicaState.RUNNING
                                            for r in ctl.store.replicas("cache")), timeout=20, what="revision 2")
             assert {r.key: r.container_id for r in ctl.store.replicas("cache")}.keys() == old.keys()
@@ -415,6 +424,9 @@ async def test_undo_and_pause_from_the_keyboard(tmp_path: Path) -> None:
             await until(pilot, lambda: any(n.severity == "error" and "cache" in n.message
                                            for n in app._notifications), what="the pause error")
             await pilot.press("u")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.press("y")
+
             def undone() -> bool:
                 ro = ctl.rollout_status("cache")
                 return ro is not None and ro.kind == "undo" and not ro.active

@@ -376,3 +376,14 @@ async def test_tab_accepts_the_completion_in_the_path_input(examples: Path, monk
         await wait_for(lambda: entry._suggestion == "examples/web.yaml")
         await pilot.press("tab")
         assert entry.value == "examples/web.yaml" and app.focused is entry
+
+
+async def test_typing_while_the_file_list_has_the_focus_goes_to_the_path(examples: Path, controller: Controller) -> None:
+    app = Host(DeployDialog(examples, preview_of(controller)))
+    async with app.run_test(size=SIZE) as pilot:
+        files = app.screen.query_one("#files", OptionList)
+        await wait_for(lambda: files.option_count == 3)
+        assert files.has_focus
+        await pilot.press("/", "t", "m", "p")
+        entry = app.screen.query_one("#path", Input)
+        assert entry.has_focus and entry.value.endswith("/tmp"), entry.value

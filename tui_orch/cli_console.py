@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,10 @@ async def run_console(store: Any, inventory: Any, cfg: Any, *, factory: Any = No
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if ctl.reconciler.running:  # the screen is gone: say what the wait is for
+            ready = len(fleet.ready())
+            print(f"tui-orch: handing restarts back to Docker Engine on {ready} node(s) and closing...",
+                  file=sys.stderr, flush=True)
         await ctl.close()
         await fleet.close()
 

@@ -171,16 +171,31 @@ class ActionsMixin:
         self.app.push_screen(ConfirmDialog(f"Remove service {service} and stop its {count} "
                                            f"replica{'s' if count != 1 else ''}?", "Delete"), confirmed)
 
-    def rollout_action(self, method: str, what: str, **kwargs: Any) -> None:
+    def rollout_action(self, method: str, what: str, confirm: str = "", **kwargs: Any) -> None:
+        """Call a rollout method of the controller on the selected service; with ``confirm``
+        (the button's label) ask first, Cancel being the default."""
+        from tui_orch.ui.dialogs import ConfirmDialog
+
         service = self.target("service")
         if service is None:
             return
         call = self.controller_method(method)
-        if call is not None:
-            self.act(f"{what} {service}", lambda: call(service, **kwargs), self.report(f"{what} {service}"))
+        if call is None:
+            return
+
+        def go(yes: bool | None = True) -> None:
+            if yes:
+                self.act(f"{what} {service}", lambda: call(service, **kwargs), self.report(f"{what} {service}"))
+
+        if not confirm:
+            go()
+            return
+        count = len(self.ctl.store.replicas(service))
+        self.app.push_screen(ConfirmDialog(f"{confirm} {service}: replace its {count} replica(s) batch by batch "
+                                           "as its update_config says?", confirm, title=f"{confirm} {service}?"), go)
 
     def action_restart(self) -> None:
-        self.rollout_action("rollout_restart", "rolling restart of")
+        self.rollout_action("rollout_restart", "rolling restart of", confirm="Restart")
 
     def action_pause(self) -> None:
         self.rollout_action("rollout_pause", "pause rollout of")
@@ -189,7 +204,7 @@ class ActionsMixin:
         self.rollout_action("rollout_resume", "resume rollout of")
 
     def action_undo(self) -> None:
-        self.rollout_action("rollout_undo", "roll back")
+        self.rollout_action("rollout_undo", "roll back", confirm="Roll back")
 
     # ------------------------------------------------------------------ nodes
     def node_action(self, method: str) -> None:

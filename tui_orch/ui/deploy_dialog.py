@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -169,6 +169,17 @@ DeployDialog #path { margin-bottom: 1; }
             self.query_one("#path", Input).focus()
         else:
             self.query_one("#files", OptionList).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing while the file list has the focus goes to the path (no letter is lost)."""
+        files = self.query_one("#files", OptionList)
+        if files.has_focus and event.character and event.character.isprintable() and not event.character.isspace():
+            entry = self.query_one("#path", Input)
+            entry.select_on_focus = False  # else the focus would select the letter, the next one replace it
+            entry.focus()
+            entry.insert_text_at_cursor(event.character)
+            event.stop()
+            event.prevent_default()
 
     @work(group="files")
     async def _list_files(self) -> None:
