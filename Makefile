@@ -38,6 +38,7 @@ bench: install-test
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/placement.py
+	$(BIN)/python benchmarks/console.py
 	$(BIN)/python benchmarks/controller.py
 
 clean:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -151,7 +151,9 @@ def service_rows(ctl: "Controller", replicas: Iterable[Replica] | None = None,
     return rows
 
 
-def node_rows(ctl: "Controller", replicas: Iterable[Replica] | None = None) -> list[NodeRow]:
+def node_rows(ctl: "Controller", replicas: Iterable[Replica] | None = None,
+              only: Container[str] | None = None) -> list[NodeRow]:
+    """A row per node (``only``: per node named there), in the fleet's order."""
     held: dict[str, tuple[float, int, int]] = {}
     for rep in ctl.store.replicas() if replicas is None else replicas:
         if rep.state in HOLDING:
@@ -160,6 +162,8 @@ def node_rows(ctl: "Controller", replicas: Iterable[Replica] | None = None) -> l
     availability = ctl.store.availability()
     rows = []
     for info in ctl.fleet.node_infos(availability):
+        if only is not None and info.name not in only:
+            continue
         node = ctl.fleet.nodes[info.name]
         m = node.metrics
         ready = info.state == NodeState.READY
@@ -217,11 +221,12 @@ def summary(ctl: "Controller", restarts_hour: int, replicas: list[Replica] | Non
         mem_used += m.mem_used
         mem_total += m.mem_total
     services = service_rows(ctl, reps, outs)
+    allocatable = [i.allocatable for i in infos if i.name in ready]  # computed: once per node
     return FleetSummary(
         nodes_ready=len(ready), nodes_total=len(infos),
-        cpu_allocated=cpu_alloc, cpu_allocatable=sum(i.allocatable.cpus for i in infos if i.name in ready),
+        cpu_allocated=cpu_alloc, cpu_allocatable=sum(a.cpus for a in allocatable),
         cpu_used=cpu_used, cpu_total=cpu_total,
-        mem_allocated=mem_alloc, mem_allocatable=sum(i.allocatable.memory for i in infos if i.name in ready),
+        mem_allocated=mem_alloc, mem_allocatable=sum(a.memory for a in allocatable),
         mem_used=mem_used, mem_total=mem_total,
         services_healthy=sum(1 for s in services if s.healthy >= s.desired),
         services_total=len(services),

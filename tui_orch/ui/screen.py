@@ -46,6 +46,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         super().__init__(id="main")
         self.history: list[Place] = []
         self.prompt_mode = ""  # ":" or "/" while the prompt is open
+        self._crumb = ""
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -90,7 +91,10 @@ class MainScreen(ActionsMixin, Screen[None]):
         clock = "" if self.orch.config.deterministic else time.strftime("%H:%M:%S")
         self.query_one(FleetHeader).show(s, clock)
         self.current.refresh_view()
-        self.query_one("#crumbs", Static).update(self.current.describe())
+        crumb = self.current.describe()
+        if crumb != self._crumb:
+            self._crumb = crumb
+            self.query_one("#crumbs", Static).update(crumb, layout=False)  # one line, always
 
     # ------------------------------------------------------------------ views
     def show_view(self, name: str, scope: tuple[str, str] | None = None, filter: str = "",

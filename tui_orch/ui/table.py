@@ -5,7 +5,10 @@ its inverse) hides rows; the selected row stays selected across updates.
 Column widths are kept here, from the widths of the cells shown (each measured once, when
 it changes): DataTable's own ``update_width`` re-measures a whole column for every cell
 that got narrower, which with a thousand rows changing each second is a million
-measurements a second and freezes the screen."""
+measurements a second and freezes the screen. Only rows on or near the screen are changed
+in the DataTable (every change there costs a refresh, and each of a thousand rows changes
+every second); the others keep their newest cells here and get them when they scroll into
+view."""
 
 from __future__ import annotations
 
@@ -24,12 +27,14 @@ def cell_width(cell: Cell) -> int:
     """The width DataTable gives a cell of a one-line row: a string is markup, cut at its
     first line; a Text is as wide as its widest line."""
     if isinstance(cell, Text):
-        lines = cell.plain.splitlines()
-        return max(map(cell_len, lines)) if lines else 0
-    text = cell.split("\n", 1)[0]
-    if "[" in text or ":" in text:
-        text = Text.from_markup(text).plain
-    return cell_len(text)
+        text = cell.plain
+        if "\n" in text:
+            return max(map(cell_len, text.splitlines()))
+    else:
+        text = cell.split("\n", 1)[0]
+        if "[" in text or ":" in text:
+            text = Text.from_markup(text).plain
+    return len(text) if text.isascii() and text.isprintable() else cell_len(text)
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,8 @@ class ResourceTable(DataTable[Cell]):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
         self._columns_spec = tuple(columns)
         self._shown: dict[str, tuple[Cell, ...]] = {}
-        self._widths: dict[str, tuple[int, ...]] = {}  # of the cells shown, by row key
+        self._widths: dict[str, tuple[int, ...]] = {}  # of the newest cells, by row key
+        self._latest: dict[str, tuple[Cell, ...]] = {}  # newer cells of rows out of view
         self.filter_text = ""
         self.inverse = False
         self.total = 0  # rows before the filter
@@ -97,16 +103,19 @@ class ResourceTable(DataTable[Cell]):
         wanted = [r for r in rows if self.matches(r)]
         keys = [r.key for r in wanted]
         selected = self.selected_key()
-        columns = [key for key, _ in self._columns_spec]
         widths_changed = False
+        lo, hi = self.window()
         with self.app.batch_update():
             keep = set(keys)
             for key in [k for k in self._shown if k not in keep]:
                 self.remove_row(key)
                 del self._shown[key], self._widths[key]
+                self._latest.pop(key, None)
                 widths_changed = True
-            for row in wanted:
-                cells = tuple(Text(c) if i == 0 and isinstance(c, str) else c for i, c in enumerate(row.cells))
+            for index, row in enumerate(wanted):
+                cells = row.cells
+                if isinstance(cells[0], str):  # the first cell ranks the row (_reorder): an object of its own
+                    cells = (Text(cells[0]), *cells[1:])
                 old = self._shown.get(row.key)
                 if old is None:
                     self.add_row(*cells, key=row.key)
@@ -114,20 +123,19 @@ class ResourceTable(DataTable[Cell]):
                     self._widths[row.key] = tuple(map(cell_width, cells))
                     widths_changed = True
                     continue
-                if old == cells:
+                newest = self._latest.get(row.key, old)
+                if newest == cells:
                     continue
-                merged = list(old)
-                widths = list(self._widths[row.key])
-                for i, (a, b) in enumerate(zip(old, cells)):
-                    if a != b:
-                        self.update_cell(row.key, columns[i], b)
-                        merged[i] = b
-                        width = cell_width(b)
-                        widths_changed = widths_changed or width != widths[i]
-                        widths[i] = width
-                        self.updates += 1
-                self._shown[row.key] = tuple(merged)
-                self._widths[row.key] = tuple(widths)
+                widths = self._widths[row.key]
+                new_widths = tuple(w if a is b else cell_width(b) for w, a, b in zip(widths, newest, cells))
+                if new_widths != widths:
+                    self._widths[row.key] = new_widths
+                    widths_changed = True
+                if lo <= index < hi:
+                    self._latest.pop(row.key, None)
+                    self._apply(row.key, cells)
+                else:
+                    self._latest[row.key] = cells
             if widths_changed:
                 self._fit_columns()
             if self.shown_keys != keys:
@@ -135,6 +143,42 @@ class ResourceTable(DataTable[Cell]):
             if selected is not None and selected in self._shown:
                 if self.selected_key() != selected:
                     self.select_key(selected)
+            self._apply_latest()
+
+    def _apply(self, key: str, cells: tuple[Cell, ...]) -> None:
+        old = self._shown[key]
+        for i, (a, b) in enumerate(zip(old, cells)):
+            if a != b:
+                self.update_cell(key, self._columns_spec[i][0], b)
+                self.updates += 1
+        self._shown[key] = cells
+
+    def window(self) -> tuple[int, int]:
+        """Row indexes on the screen, with a screen's height of rows either side."""
+        height = max(self.size.height, self.app.size.height, 1)
+        top = int(self.scroll_y)
+        return top - height, top + 2 * height
+
+    def _apply_latest(self) -> None:
+        """Give the rows now on or near the screen their newest cells."""
+        if not self._latest:
+            return
+        lo, hi = self.window()
+        with self.app.batch_update():
+            for key in list(self._latest):
+                try:
+                    index = self.get_row_index(key)
+                except RowDoesNotExist:
+                    continue
+                if lo <= index < hi:
+                    self._apply(key, self._latest.pop(key))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._apply_latest()
+
+    def on_resize(self) -> None:
+        self._apply_latest()
 
     def _fit_columns(self) -> None:
         """Each column as wide as its widest cell or its label (what DataTable's auto width

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -17,14 +19,22 @@ def level_style(percent: float) -> str:
 
 
 def bar(percent: float | None, width: int = BAR_WIDTH) -> Text:
-    """``██████░░░░  62%`` coloured by how full it is; ``-`` without a value."""
+    """``██████░░░░  62%`` coloured by how full it is; ``-`` without a value. The Text is
+    shared by every cell that shows the same bar (a thousand nodes redrawn each second
+    make no new objects): do not change it."""
     if percent is None:
-        return Text("-", style="dim")
+        return _bar(-1, "", "", width)
     pct = max(0.0, min(100.0, percent))
-    filled = round(pct / 100 * width)
-    out = Text("█" * filled, style=level_style(pct))
+    return _bar(round(pct / 100 * width), f" {pct:3.0f}%", level_style(pct), width)
+
+
+@lru_cache(maxsize=4096)
+def _bar(filled: int, label: str, style: str, width: int) -> Text:
+    if filled < 0:
+        return Text("-", style="dim")
+    out = Text("█" * filled, style=style)
     out.append("░" * (width - filled), style="dim")
-    out.append(f" {pct:3.0f}%")
+    out.append(label)
     return out
 
 
@@ -105,4 +115,7 @@ class FleetHeader(Static):
     """
 
     def show(self, s: FleetSummary, clock: str = "") -> None:
-        self.update(header_text(s, clock))
+        text = header_text(s, clock)
+        if text != getattr(self, "_shown", None):
+            self._shown = text
+            self.update(text, layout=False)  # two lines, always: no layout pass

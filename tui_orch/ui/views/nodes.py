@@ -15,6 +15,7 @@ from tui_orch.ui.table import ResourceTable, Row
 from tui_orch.ui.views.base import View
 from tui_orch.ui.widgets import bar, clip, cores, short
 
+OFFSCREEN_EVERY = 5  # redraws between two rebuilds of a row off the screen
 REASON_WIDTH = 16  # in the table; the detail pane shows the whole reason
 
 SPARK_SECONDS = 300  # the last five minutes
@@ -29,6 +30,13 @@ def state_cell(row: data.NodeRow) -> Text:
     out = Text(row.state, style="bold red")
     if row.reason:
         out.append(f" {clip(row.reason, REASON_WIDTH)}", style="red")
+    return out
+
+
+def name_cell(name: str, simulated: bool) -> Text:
+    out = Text(name)
+    if simulated:
+        out.append(" SIMULATED", style="magenta")
     return out
 
 
@@ -56,22 +64,48 @@ class NodesView(View):
                 yield Sparkline([], id="mem-spark")
             yield Static(id="node-replicas")
 
+    def __init__(self) -> None:
+        super().__init__()
+        # the cells that seldom change, made once (a thousand nodes are redrawn every second)
+        self._names: dict[tuple[str, bool], Text] = {}
+        self._states: dict[tuple[str, bool, str], Text] = {}
+        self._listing = Text()
+        self._rows: dict[str, Row] = {}  # the last row of every node, in the fleet's order
+        self._turn = 0
+
     def rows(self) -> list[Row]:
-        out = []
-        for n in data.node_rows(self.controller):
-            name = Text(n.name)
-            if n.simulated:
-                name.append(" SIMULATED", style="magenta")
-            out.append(Row(n.name, (
-                name, state_cell(n), bar(n.cpu_percent), bar(n.mem_percent),
-                "-" if n.disk_percent is None else f"{n.disk_percent:.0f}%",
-                "-" if n.load is None else f"{n.load:.2f}",
-                "-" if n.net_rx is None else f"{short(n.net_rx)}/{short(n.net_tx)}",
-                f"{cores(n.cpu_allocated)}/{cores(n.cpu_capacity)}",
-                f"{short(n.mem_allocated)}/{short(n.mem_capacity)}",
-                str(n.replicas),
-            )))
-        return out
+        """Every node's row; those off the screen are rebuilt a slice at a time (each every
+        OFFSCREEN_EVERY redraws), the others every time. With a filter, all of them."""
+        order = list(self.controller.fleet.nodes)
+        self._turn += 1
+        if self.table.filter_text or len(self._rows) != len(order) or set(self._rows) != set(order):
+            due: set[str] | None = None
+        else:
+            lo, hi = self.table.window()
+            due = {name for i, name in enumerate(order)
+                   if lo <= i < hi or (i + self._turn) % OFFSCREEN_EVERY == 0}
+        fresh = {n.name: self._row(n) for n in data.node_rows(self.controller, only=due)}
+        self._rows = {name: fresh.get(name) or self._rows[name] for name in order}
+        return list(self._rows.values())
+
+    def _row(self, n: data.NodeRow) -> Row:
+        name = self._names.get((n.name, n.simulated))
+        if name is None:
+            name = self._names[(n.name, n.simulated)] = name_cell(n.name, n.simulated)
+        if len(self._states) > 4096:
+            self._states.clear()
+        state = self._states.get((n.state, n.ready, n.reason))
+        if state is None:
+            state = self._states[(n.state, n.ready, n.reason)] = state_cell(n)
+        return Row(n.name, (
+            name, state, bar(n.cpu_percent), bar(n.mem_percent),
+            "-" if n.disk_percent is None else f"{n.disk_percent:.0f}%",
+            "-" if n.load is None else f"{n.load:.2f}",
+            "-" if n.net_rx is None else f"{short(n.net_rx)}/{short(n.net_tx)}",
+            f"{cores(n.cpu_allocated)}/{cores(n.cpu_capacity)}",
+            f"{short(n.mem_allocated)}/{short(n.mem_capacity)}",
+            str(n.replicas),
+        ))
 
     def refresh_view(self) -> None:
         super().refresh_view()
@@ -91,6 +125,7 @@ class NodesView(View):
             mem_label.update("")
             cpu.data, mem.data = [], []
             listing.update("")
+            self._listing = Text()
             return
         if self.orch.config.deterministic:
             cpu_series, mem_series = list(map(float, FIXED_CPU)), list(map(float, FIXED_MEM))
@@ -101,8 +136,9 @@ class NodesView(View):
         now_cpu = f"{cpu_series[-1]:.0f}%" if cpu_series else "-"
         now_mem = f"{mem_series[-1]:.0f}%" if mem_series else "-"
         state = node.status.state.value + (f": {node.status.reason}" if node.status.reason else "")
-        cpu_label.update(Text.assemble((f"{node.name}", "bold"), f"  {state}  cpu {now_cpu} (last 5 minutes)"))
-        mem_label.update(f"memory {now_mem}")
+        cpu_label.update(Text.assemble((f"{node.name}", "bold"), f"  {state}  cpu {now_cpu} (last 5 minutes)"),
+                         layout=False)  # one line each, always
+        mem_label.update(f"memory {now_mem}", layout=False)
         cpu.data, mem.data = cpu_series, mem_series
         reps = [r for r in self.controller.store.replicas() if r.node == node.name]
         text = Text(f"replicas on {node.name}: {len(reps)}\n", style="bold")
@@ -112,4 +148,6 @@ class NodesView(View):
             text.append(f"{r.state.value}\n", style=style)
         if len(reps) > 7:
             text.append(f"... and {len(reps) - 7} more (enter lists them)", style="dim")
-        listing.update(text)
+        if text != self._listing:
+            self._listing = text
+            listing.update(text)
