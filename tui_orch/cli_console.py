@@ -87,8 +87,8 @@ async def run_console(store: Any, inventory: Any, cfg: Any, *, factory: Any = No
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if ctl.reconciler.running:  # the screen is gone: say what the wait is for
-            ready = len(fleet.ready())
+        ready = len(fleet.ready())
+        if ctl.reconciler.running and ready:  # the screen is gone: say what the wait is for
             print(f"tui-orch: handing restarts back to Docker Engine on {ready} node(s) and closing...",
                   file=sys.stderr, flush=True)
         await ctl.close()
