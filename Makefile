@@ -36,10 +36,8 @@ lab-stop:
 
 bench: install-test
 	$(BIN)/python -m pip install -q -e '.[bench]'
-	$(BIN)/python benchmarks/store.py
-	$(BIN)/python benchmarks/placement.py
-	$(BIN)/python benchmarks/console.py
-	$(BIN)/python benchmarks/controller.py
+	@status=0; for b in store placement monitoring controller console; do \
+		echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || status=1; done; exit $$status
 
 clean:
 	rm -rf $(VENV) build *.egg-info
