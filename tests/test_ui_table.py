@@ -49,3 +49,35 @@ async def test_a_row_changed_off_screen_shows_its_newest_cells_when_scrolled_to(
         await pilot.pause()
         assert table.selected_key() == "row-290"
         assert shown(table, "row-290") == ["row-290", "new"]
+
+
+class KeysApp(TableApp):
+    def __init__(self) -> None:
+        super().__init__()
+        self.selected: list[str] = []
+
+    def on_resource_table_row_selected(self, event: ResourceTable.RowSelected) -> None:
+        self.selected.append(event.key)
+
+
+async def test_keys_and_clicks_move_the_cursor_and_select_rows() -> None:
+    app = KeysApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        table = app.query_one(ResourceTable)
+        table.sync(rows(300, "v"))
+        table.focus()
+        await pilot.pause()
+        await pilot.press("down", "down")
+        assert table.selected_key() == "row-002"
+        await pilot.press("pagedown")
+        assert table.selected_key() == "row-020"  # a screen of rows (20 lines, less the heading and one)
+        await pilot.press("end")
+        assert table.selected_key() == "row-299" and table.scroll_y > 0  # scrolled to the cursor
+        await pilot.press("home")
+        assert table.selected_key() == "row-000" and table.scroll_y == 0
+        await pilot.click(ResourceTable, offset=(3, 4))  # the heading, then rows 0..3
+        assert table.selected_key() == "row-003" and app.selected == []
+        await pilot.click(ResourceTable, offset=(3, 4))  # a click on the cursor's row selects it
+        await pilot.press("enter")
+        assert app.selected == ["row-003", "row-003"]
+        assert "row-003" in "".join(s.text for s in table.render_lines(table.region.reset_offset)[4:5])

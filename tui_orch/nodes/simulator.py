@@ -1,8 +1,10 @@
 """The shared clock of simulated nodes: one ticker for all of them.
 
 A ``Simulator`` owns a set of ``SimulatedNode`` objects and, once a second, updates every
-one of them in a tight loop (one asyncio task in all, never one per node), so a thousand
-simulated nodes cost a few milliseconds a second. It also owns what makes a simulation
+one of them (one asyncio task in all, never one per node), so a thousand simulated nodes
+cost a few milliseconds a second. In real time a big fleet is ticked in slices spread over
+the second (SLICE_NODES nodes at a time), so the ticker never holds the event loop for long;
+each node still ticks once a second, and ``advance()`` ticks all of them at once. It also owns what makes a simulation
 reproducible: the seed every node derives its random streams from, a frozen mode in which
 time only moves by ``advance()``, a switch that turns all noise off, and chaos (seeded
 random crashes and node failures) for the demo.
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from tui_orch.nodes.simulated import SimulatedNode
 
 TICK_SECONDS = 1.0
+SLICE_NODES = 100  # nodes ticked in one go in real time; more are spread over the second
+MAX_SLICES = 10
 
 
 @dataclass(frozen=True)
@@ -105,20 +109,27 @@ class Simulator:
     def tick(self) -> None:
         """Update every node once (metrics, health probes, chaos)."""
         started = time.process_time()
+        now, dt = self._begin_round()
+        self._tick_nodes(list(self.nodes.values()), now, dt)
+        if self.chaos is not None:
+            self._chaos_tick(now, dt, self.chaos)
+        self.tick_cpu += time.process_time() - started
+
+    def _begin_round(self) -> tuple[float, float]:
+        """(now, seconds since the last round) for a round that ticks every node once."""
         now = self.now()
         dt = max(1e-3, now - self._last) if self.ticks else self.interval
         self._last = now
         self.ticks += 1
-        noise = self.noise
+        return now, dt
+
+    def _tick_nodes(self, nodes: list[SimulatedNode], now: float, dt: float) -> None:
         if dt != self._decay_dt:
             self._decay_dt = dt
             self._decay = (math.exp(-dt / 60), math.exp(-dt / 300), math.exp(-dt / 900))
-        decay = self._decay
-        for node in list(self.nodes.values()):
+        noise, decay = self.noise, self._decay
+        for node in nodes:
             node.tick(now, dt, noise, decay)
-        if self.chaos is not None:
-            self._chaos_tick(now, dt, self.chaos)
-        self.tick_cpu += time.process_time() - started
 
     def _chaos_tick(self, now: float, dt: float, chaos: Chaos) -> None:
         if self._order is None:
@@ -171,9 +182,30 @@ class Simulator:
             next_at = max(next_at + self.interval, loop.time() + self.interval / 2)
             if self._task is not me or self.frozen:
                 return
-            self.tick()
+            await self._sliced_round(me)
         if self._task is me:
             self._task = None
+
+
+    async def _sliced_round(self, me: asyncio.Task[None] | None) -> None:
+        """One round in real time: every node ticks once, SLICE_NODES at a time, the slices
+        spread over the first part of the interval (chaos with the first)."""
+        loop = asyncio.get_running_loop()
+        nodes = list(self.nodes.values())
+        parts = max(1, min(MAX_SLICES, -(-len(nodes) // SLICE_NODES)))
+        size, step, begun = -(-len(nodes) // parts), self.interval / (parts + 1), loop.time()
+        _, dt = self._begin_round()
+        for i in range(parts):
+            if i:
+                await asyncio.sleep(max(0.0, begun + i * step - loop.time()))
+                if self._task is not me or self.frozen:
+                    return
+            started = time.process_time()
+            now = self.now()
+            self._tick_nodes([n for n in nodes[i * size:(i + 1) * size] if n.name in self.nodes], now, dt)
+            if i == 0 and self.chaos is not None:
+                self._chaos_tick(now, dt, self.chaos)
+            self.tick_cpu += time.process_time() - started
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
+from textual.widgets import ContentSwitcher, Footer, Input, Static
 
 from tui_orch.ui import data
 from tui_orch.ui.actions import ActionsMixin
 from tui_orch.ui.keys import bindings, parse_command
+from tui_orch.ui.table import ResourceTable
 from tui_orch.ui.views import VIEWS, EventsView, NodesView, ReplicasView, View
 from tui_orch.ui.widgets import FleetHeader
 
@@ -82,14 +83,15 @@ class MainScreen(ActionsMixin, Screen[None]):
         return self.query_one(EventsView)
 
     # ------------------------------------------------------------------ redraw
-    def refresh_all(self) -> None:
-        """Header, the shown view and the crumb line, from the controller's state."""
-        ctl = self.orch.controller
-        replicas = ctl.store.replicas()
-        outs = data.rollouts(ctl)
-        s = data.summary(ctl, self.orch.restarts_last_hour(), replicas, outs)
-        clock = "" if self.orch.config.deterministic else time.strftime("%H:%M:%S")
-        self.query_one(FleetHeader).show(s, clock)
+    def refresh_all(self, header: bool = True) -> None:
+        """Header (unless ``header`` is false: it changes with the state, not with the view
+        shown, and the next redraw brings it), the shown view and the crumb line, from the
+        controller's state."""
+        if header:
+            ctl = self.orch.controller
+            s = data.summary(ctl, self.orch.restarts_last_hour(), ctl.store.replicas(), data.rollouts(ctl))
+            clock = "" if self.orch.config.deterministic else time.strftime("%H:%M:%S")
+            self.query_one(FleetHeader).show(s, clock)
         self.current.refresh_view()
         crumb = self.current.describe()
         if crumb != self._crumb:
@@ -108,7 +110,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         target.scope = scope
         target.table.set_filter(filter, inverse)
         self.query_one("#views", ContentSwitcher).current = target.id
-        self.refresh_all()
+        self.refresh_all(header=False)
         if selected:
             target.table.select_key(selected)
         if not self.prompt_mode:
@@ -150,7 +152,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             if ev is not None and ev.service:
                 self.show_view("replicas", ("service", ev.service))
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_resource_table_row_selected(self, event: ResourceTable.RowSelected) -> None:
         event.stop()
         self.action_drill()
 

@@ -1,31 +1,41 @@
-"""A DataTable that is kept in sync with a list of rows: rows are diffed by key and changed
-in place (update_cell under batch_update), never cleared and refilled; a text filter (and
-its inverse) hides rows; the selected row stays selected across updates.
+"""The console's resource table: kept in sync with a list of rows (diffed by key, changed in
+place), a text filter (and its inverse) hides rows, the selected row stays selected across
+updates.
 
-Column widths are kept here, from the widths of the cells shown (each measured once, when
-it changes): DataTable's own ``update_width`` re-measures a whole column for every cell
-that got narrower, which with a thousand rows changing each second is a million
-measurements a second and freezes the screen. Only rows on or near the screen are changed
-in the DataTable (every change there costs a refresh, and each of a thousand rows changes
-every second); the others keep their newest cells here and get them when they scroll into
-view."""
+Drawn line by line (Textual's Line API on a ScrollView whose virtual height is the row
+count): only the lines on the screen are rendered, and each rendered line is kept, keyed
+by its row's version and whether the cursor is on it. A row that changes re-renders one
+line, a cursor move two, a view switch one screen of lines; a thousand rows changing every
+second cost a dictionary update each until they scroll into view. (Textual's DataTable
+re-renders every visible cell whenever any cell changes, ~100 ms a second with 1,000 nodes.)
+
+Column widths are kept here, from the widths of the cells (each measured once, when it
+changes): a column is as wide as its widest cell or its label."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 Cell = Text | str
+PADDING = 1  # blank cells either side of every cell
 
 
 def cell_width(cell: Cell) -> int:
-    """The width DataTable gives a cell of a one-line row: a string is markup, cut at its
-    first line; a Text is as wide as its widest line."""
+    """The width of a cell of a one-line row: a string is markup, cut at its first line; a
+    Text is as wide as its widest line."""
     if isinstance(cell, Text):
         text = cell.plain
         if "\n" in text:
@@ -35,6 +45,14 @@ def cell_width(cell: Cell) -> int:
         if "[" in text or ":" in text:
             text = Text.from_markup(text).plain
     return len(text) if text.isascii() and text.isprintable() else cell_len(text)
+
+
+def as_text(cell: Cell) -> Text:
+    """A cell as one line of Text (a string is markup)."""
+    if isinstance(cell, Text):
+        return cell
+    text = cell.split("\n", 1)[0]
+    return Text.from_markup(text) if "[" in text else Text(text)
 
 
 @dataclass(frozen=True)
@@ -49,23 +67,102 @@ class Row:
         return " ".join(c.plain if isinstance(c, Text) else str(c) for c in self.cells)
 
 
-class ResourceTable(DataTable[Cell]):
+@dataclass
+class Column:
+    key: str
+    label: Text
+    content_width: int = 0
+
+
+@dataclass(eq=False)
+class Shown:
+    """A row in the table: the same object for as long as its key is shown."""
+
+    key: str
+    cells: tuple[Cell, ...]
+    widths: tuple[int, ...]
+    line: tuple[int, int, Strip] | None = None  # (kind, generation, the rendered line)
+
+
+class ResourceTable(ScrollView, can_focus=True):
     """Rows by key; ``sync(rows)`` applies only the differences."""
 
-    def __init__(self, columns: Sequence[tuple[str, str]], **kwargs: object):
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
-        self._columns_spec = tuple(columns)
-        self._shown: dict[str, tuple[Cell, ...]] = {}
-        self._widths: dict[str, tuple[int, ...]] = {}  # of the newest cells, by row key
-        self._latest: dict[str, tuple[Cell, ...]] = {}  # newer cells of rows out of view
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Select", show=False),
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,ctrl+home", "first", "First row", show=False),
+        Binding("end,ctrl+end", "last", "Last row", show=False),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "resource-table--header", "resource-table--cursor", "resource-table--even-row",
+    }
+    DEFAULT_CSS = """
+    ResourceTable {
+        background: $surface;
+        color: $foreground;
+        height: 1fr;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .resource-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .resource-table--header { background-tint: $foreground 5%; }
+        }
+        & > .resource-table--header { text-style: bold; background: $panel; color: $foreground; }
+        &:ansi > .resource-table--header { background: ansi_bright_blue; color: ansi_default; }
+        & > .resource-table--even-row { background: $surface-lighten-1 50%; }
+        &:dark > .resource-table--even-row { background: $surface-darken-1 40%; }
+        & > .resource-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
+    """
+
+    class RowHighlighted(Message):
+        """The cursor moved to another row."""
+
+        def __init__(self, table: ResourceTable, key: str, index: int) -> None:
+            super().__init__()
+            self.table, self.key, self.index = table, key, index
+
+        @property
+        def control(self) -> ResourceTable:
+            return self.table
+
+    class RowSelected(Message):
+        """enter (or a click on the cursor's row) on a row."""
+
+        def __init__(self, table: ResourceTable, key: str, index: int) -> None:
+            super().__init__()
+            self.table, self.key, self.index = table, key, index
+
+        @property
+        def control(self) -> ResourceTable:
+            return self.table
+
+    def __init__(self, columns: Sequence[tuple[str, str]], *, zebra_stripes: bool = False,
+                 name: str | None = None, id: str | None = None, classes: str | None = None):
+        super().__init__(name=name, id=id, classes=classes)
+        self.ordered_columns = [Column(key, Text(label), cell_len(label)) for key, label in columns]
+        self.zebra_stripes = zebra_stripes
+        self.rows: dict[str, Shown] = {}  # the rows shown, by key
+        self._order: list[str] = []
+        self._index: dict[str, int] = {}
+        self.cursor_row = 0
         self.filter_text = ""
         self.inverse = False
         self.total = 0  # rows before the filter
         self.updates = 0  # cells changed in place (for tests and benchmarks)
-
-    def on_mount(self) -> None:
-        for key, label in self._columns_spec:
-            self.add_column(label, key=key)
+        self._generation = 0  # of the rendered lines: a new one drops them all (widths, styles)
+        self._line_styles: tuple[Style, ...] = ()
+        self._header: Strip | None = None
 
     # ------------------------------------------------------------------ filter
     def set_filter(self, text: str, inverse: bool = False) -> None:
@@ -79,79 +176,71 @@ class ResourceTable(DataTable[Cell]):
 
     # ------------------------------------------------------------------ rows
     @property
+    def row_count(self) -> int:
+        return len(self._order)
+
+    @property
     def shown_keys(self) -> list[str]:
-        return [str(r.key.value) for r in self.ordered_rows]
+        return list(self._order)
+
+    def get_row(self, key: str) -> list[Cell]:
+        return list(self.rows[key].cells)
 
     def selected_key(self) -> str | None:
-        if not self.row_count:
+        if not self._order:
             return None
-        try:
-            return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
-        except (CellDoesNotExist, RowDoesNotExist):
-            return None
+        return self._order[min(self.cursor_row, len(self._order) - 1)]
 
     def select_key(self, key: str) -> bool:
-        try:
-            self.move_cursor(row=self.get_row_index(key))
-        except RowDoesNotExist:
+        index = self._index.get(key)
+        if index is None:
             return False
+        self.move_cursor(index)
         return True
 
     def sync(self, rows: Sequence[Row]) -> None:
         """Show ``rows`` (those that pass the filter), in their order, changing only what differs."""
         self.total = len(rows)
-        wanted = [r for r in rows if self.matches(r)]
+        wanted = [r for r in rows if self.matches(r)] if self.filter_text else rows
         keys = [r.key for r in wanted]
         selected = self.selected_key()
         widths_changed = False
-        lo, hi = self.window()
-        with self.app.batch_update():
-            keep = set(keys)
-            for key in [k for k in self._shown if k not in keep]:
-                self.remove_row(key)
-                del self._shown[key], self._widths[key]
-                self._latest.pop(key, None)
+        keep = set(keys)
+        for key in [k for k in self.rows if k not in keep]:
+            del self.rows[key]
+            widths_changed = True
+        changed: list[str] = []
+        for row in wanted:
+            cells = row.cells
+            old = self.rows.get(row.key)
+            if old is None:
+                self.rows[row.key] = Shown(row.key, cells, tuple(map(cell_width, cells)))
                 widths_changed = True
-            for index, row in enumerate(wanted):
-                cells = row.cells
-                if isinstance(cells[0], str):  # the first cell ranks the row (_reorder): an object of its own
-                    cells = (Text(cells[0]), *cells[1:])
-                old = self._shown.get(row.key)
-                if old is None:
-                    self.add_row(*cells, key=row.key)
-                    self._shown[row.key] = cells
-                    self._widths[row.key] = tuple(map(cell_width, cells))
-                    widths_changed = True
-                    continue
-                newest = self._latest.get(row.key, old)
-                if newest == cells:
-                    continue
-                widths = self._widths[row.key]
-                new_widths = tuple(w if a is b else cell_width(b) for w, a, b in zip(widths, newest, cells))
-                if new_widths != widths:
-                    self._widths[row.key] = new_widths
-                    widths_changed = True
-                if lo <= index < hi:
-                    self._latest.pop(row.key, None)
-                    self._apply(row.key, cells)
-                else:
-                    self._latest[row.key] = cells
-            if widths_changed:
-                self._fit_columns()
-            if self.shown_keys != keys:
-                self._reorder(keys)
-            if selected is not None and selected in self._shown:
-                if self.selected_key() != selected:
-                    self.select_key(selected)
-            self._apply_latest()
-
-    def _apply(self, key: str, cells: tuple[Cell, ...]) -> None:
-        old = self._shown[key]
-        for i, (a, b) in enumerate(zip(old, cells)):
-            if a != b:
-                self.update_cell(key, self._columns_spec[i][0], b)
-                self.updates += 1
-        self._shown[key] = cells
+                continue
+            if old.cells == cells:
+                continue
+            widths = tuple(w if a is b else cell_width(b) for w, a, b in zip(old.widths, old.cells, cells))
+            self.updates += sum(1 for a, b in zip(old.cells, cells) if a is not b and a != b)
+            if widths != old.widths:
+                old.widths = widths
+                widths_changed = True
+            old.cells = cells
+            old.line = None
+            changed.append(row.key)
+        order_changed = keys != self._order
+        if order_changed:
+            self._order = keys
+            self._index = {k: i for i, k in enumerate(keys)}
+        columns_changed = widths_changed and self._fit_columns()
+        if order_changed or columns_changed:
+            self.virtual_size = Size(self._line_width(), len(keys) + 1)
+            self.refresh()
+        else:
+            self._refresh_rows(changed)
+        if selected is not None and selected in self._index:
+            self.move_cursor(self._index[selected], post=False)
+        elif self.cursor_row >= len(keys):
+            self.move_cursor(max(0, len(keys) - 1))
 
     def window(self) -> tuple[int, int]:
         """Row indexes on the screen, with a screen's height of rows either side."""
@@ -159,31 +248,9 @@ class ResourceTable(DataTable[Cell]):
         top = int(self.scroll_y)
         return top - height, top + 2 * height
 
-    def _apply_latest(self) -> None:
-        """Give the rows now on or near the screen their newest cells."""
-        if not self._latest:
-            return
-        lo, hi = self.window()
-        with self.app.batch_update():
-            for key in list(self._latest):
-                try:
-                    index = self.get_row_index(key)
-                except RowDoesNotExist:
-                    continue
-                if lo <= index < hi:
-                    self._apply(key, self._latest.pop(key))
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        self._apply_latest()
-
-    def on_resize(self) -> None:
-        self._apply_latest()
-
-    def _fit_columns(self) -> None:
-        """Each column as wide as its widest cell or its label (what DataTable's auto width
-        gives), from the widths kept per row."""
-        all_widths = list(self._widths.values())
+    def _fit_columns(self) -> bool:
+        """Each column as wide as its widest cell or its label; whether any width changed."""
+        all_widths = [r.widths for r in self.rows.values()]
         changed = False
         for i, column in enumerate(self.ordered_columns):
             width = max(max((w[i] for w in all_widths), default=0), column.label.cell_len)
@@ -191,11 +258,148 @@ class ResourceTable(DataTable[Cell]):
                 column.content_width = width
                 changed = True
         if changed:
-            # what DataTable does after measuring: recompute its virtual size when idle
-            self._require_update_dimensions = True
-            self.refresh(layout=True)
+            self._generation += 1
+            self._header = None
+        return changed
 
-    def _reorder(self, keys: list[str]) -> None:
-        # the first cell of every row is a Text object of its own: its identity ranks the row
-        rank = {id(self._shown[k][0]): i for i, k in enumerate(keys)}
-        self.sort(key=lambda values: rank.get(id(values[0]), len(rank)))
+    def _line_width(self) -> int:
+        return sum(c.content_width + 2 * PADDING for c in self.ordered_columns)
+
+    def _refresh_rows(self, keys: Sequence[str]) -> None:
+        """Repaint the lines of these rows that are on the screen."""
+        if not keys or not self.is_mounted:
+            return
+        top, height, width = int(self.scroll_y), self.size.height, self.size.width
+        for key in keys:
+            y = self._index.get(key, -1) - top + 1
+            if 1 <= y < height:
+                self.refresh(Region(0, y, width, 1))
+
+    # ------------------------------------------------------------------ cursor
+    def move_cursor(self, index: int, post: bool = True) -> None:
+        index = max(0, min(index, len(self._order) - 1))
+        old, self.cursor_row = self.cursor_row, index
+        if old != index:
+            self._refresh_at(old)
+            self._refresh_at(index)
+            if post and self._order:
+                self.post_message(self.RowHighlighted(self, self._order[index], index))
+        self._scroll_to_cursor()
+
+    def _refresh_at(self, index: int) -> None:
+        if 0 <= index < len(self._order):
+            self._refresh_rows([self._order[index]])
+
+    def _page(self) -> int:
+        return max(1, self.size.height - 2)
+
+    def _scroll_to_cursor(self) -> None:
+        rows_shown = max(1, self.size.height - 1)
+        top = int(self.scroll_y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row >= top + rows_shown:
+            self.scroll_to(y=self.cursor_row - rows_shown + 1, animate=False, immediate=True)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self.cursor_row - self._page())
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self.cursor_row + self._page())
+
+    def action_first(self) -> None:
+        self.move_cursor(0)
+
+    def action_last(self) -> None:
+        self.move_cursor(len(self._order) - 1)
+
+    def action_select_cursor(self) -> None:
+        key = self.selected_key()
+        if key is not None:
+            self.post_message(self.RowSelected(self, key, self.cursor_row))
+
+    async def _on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < 1:
+            return
+        index = int(self.scroll_y) + offset.y - 1
+        if not 0 <= index < len(self._order):
+            return
+        event.stop()
+        if index == self.cursor_row:
+            self.action_select_cursor()
+        else:
+            self.move_cursor(index)
+
+    # ------------------------------------------------------------------ drawing
+    def _styles(self) -> tuple[Style, ...]:
+        """(base, header, cursor, even row) as they are now (focus and theme change them)."""
+        return (self.rich_style, self.get_component_rich_style("resource-table--header"),
+                self.get_component_rich_style("resource-table--cursor"),
+                self.get_component_rich_style("resource-table--even-row"))
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        styles = self._styles()
+        if styles != self._line_styles:
+            self._line_styles = styles
+            self._generation += 1
+            self._header = None
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        scroll_x = int(self.scroll_x)
+        if not self._line_styles:
+            self._line_styles = self._styles()
+        base = self._line_styles[0]
+        if y == 0:
+            if self._header is None:
+                cells = [(c.label, c.content_width) for c in self.ordered_columns]
+                self._header = self._render(cells, base + self._line_styles[1], None)
+            line = self._header
+        else:
+            index = int(self.scroll_y) + y - 1
+            if index >= len(self._order):
+                return Strip.blank(width, base)
+            line = self._row_line(index)
+        return line.crop_extend(scroll_x, scroll_x + width, base)
+
+    def _row_line(self, index: int) -> Strip:
+        key = self._order[index]
+        row = self.rows[key]
+        kind = 1 if index == self.cursor_row else 2 if self.zebra_stripes and index % 2 else 0
+        cached = row.line
+        if cached is not None and cached[0] == kind and cached[1] == self._generation:
+            return cached[2]
+        base, _, cursor, even = self._line_styles
+        cells = [(as_text(c), col.content_width) for c, col in zip(row.cells, self.ordered_columns)]
+        if kind == 1:  # the cursor's colours win over the cells' (its background does not)
+            line = self._render(cells, base + cursor, Style(color=cursor.color))
+        else:
+            line = self._render(cells, base + even if kind == 2 else base, None)
+        row.line = (kind, self._generation, line)
+        return line
+
+    def _render(self, cells: list[tuple[Text, int]], style: Style, post: Style | None) -> Strip:
+        """One line: each cell padded to its column, the cells' styles over ``style`` and
+        ``post`` over both."""
+        console = self.app.console
+        pad = " " * PADDING
+        line = Text(style=style, no_wrap=True, end="")
+        for text, width in cells:
+            if text.cell_len > width:
+                text = text.copy()
+                text.truncate(width)
+            line.append(pad)
+            line.append_text(text)
+            line.append(" " * (width - text.cell_len) + pad)
+        segments: list[Segment] = list(line.render(console))
+        if post is not None:
+            segments = list(Segment.apply_style(segments, post_style=post))
+        return Strip(segments).simplify()

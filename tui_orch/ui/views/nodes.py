@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
 from tui_orch.model import ReplicaState
 from tui_orch.ui import data
@@ -111,7 +111,7 @@ class NodesView(View):
         super().refresh_view()
         self.show_detail()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_resource_table_row_highlighted(self, event: ResourceTable.RowHighlighted) -> None:
         self.show_detail()
 
     def show_detail(self) -> None:

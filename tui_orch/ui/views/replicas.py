@@ -3,6 +3,8 @@ service, replica, node, state, health, restarts, uptime, cpu, memory, port."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from rich.text import Text
 
 from tui_orch.model import Health, ReplicaState
@@ -19,6 +21,7 @@ STATE_STYLE = {
 HEALTH_STYLE = {Health.HEALTHY: "green", Health.STARTING: "cyan", Health.UNHEALTHY: "bold red", Health.NONE: "dim"}
 
 
+@lru_cache(maxsize=4096)
 def state_cell(state: ReplicaState, message: str) -> Text:
     """The state, and why when it does not run: ``exited with code 1`` (not ``exited exited
     with code 1``: a message that starts with the state's word continues it)."""
@@ -27,6 +30,12 @@ def state_cell(state: ReplicaState, message: str) -> Text:
         rest = message[len(state.value):] if message.startswith(state.value + " ") else " " + message
         cell.append(rest, style="dim")
     return cell
+
+
+@lru_cache(maxsize=256)
+def styled(text: str, style: str) -> Text:
+    """A cell's Text, shared by every cell that shows the same (do not change it)."""
+    return Text(text, style=style)
 
 
 class ReplicasView(View):
@@ -45,8 +54,8 @@ class ReplicasView(View):
         for r in data.replica_rows(ctl, self.orch.now(), reps):
             out.append(Row(r.key, (
                 r.service, r.key, r.node, state_cell(r.state, r.message),
-                Text(r.health.value, style=HEALTH_STYLE.get(r.health, "")),
-                Text(str(r.restarts), style="yellow" if r.restarts else ""), uptime(r.uptime),
+                styled(r.health.value, HEALTH_STYLE.get(r.health, "")),
+                styled(str(r.restarts), "yellow" if r.restarts else ""), uptime(r.uptime),
                 "-" if r.cpu_percent is None else f"{r.cpu_percent:.0f}%", size(r.mem_used),
                 ",".join(map(str, r.ports)) or "-",
             )))
