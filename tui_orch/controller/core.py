@@ -11,7 +11,9 @@ import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from tui_orch import placement
 from tui_orch.controller import availability, deploy, handover, rollout_ops
 from tui_orch.controller.events import EventBus, event
 from tui_orch.controller.rollout import Rollouts, new_record, save
@@ -31,9 +33,11 @@ from tui_orch.model import (
     from_dict,
 )
 from tui_orch.nodes.fleet import Fleet
-from tui_orch.nodes.images import Source
-from tui_orch.placement import Plan, plan
+from tui_orch.placement import Plan
 from tui_orch.store import Store
+
+if TYPE_CHECKING:
+    from tui_orch.nodes.images import Source
 
 DEFAULT_START_TIMEOUT = 60.0
 DEFAULT_GRACE = 10.0  # a node NotReady longer than this has its replicas re-placed
@@ -145,7 +149,7 @@ class Controller:
         """Plan all desired services (missing replicas start at the desired revision; replicas
         of an older one are kept: only a rollout replaces them); the moves returned concern
         ``services`` (all when None)."""
-        full = plan([s for s, _ in desired.values()], self.node_infos(), self.store.replicas())
+        full = placement.plan([s for s, _ in desired.values()], self.node_infos(), self.store.replicas())
         return full if services is None else restrict(full, set(services))
 
     # ------------------------------------------------------------------ commands

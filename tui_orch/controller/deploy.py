@@ -16,15 +16,17 @@ from tui_orch.controller.events import event
 from tui_orch.errors import NodeError
 from tui_orch.model import Health, NodeState, Replica, ReplicaState, ServiceSpec
 from tui_orch.nodes.base import Node
-from tui_orch.nodes.images import Source, ensure_image, local_source
 
 if TYPE_CHECKING:
     from tui_orch.controller.core import Controller
+    from tui_orch.nodes.images import Source
 
 POLL = 0.2  # seconds between inspections while waiting for a replica to run
 
 
 async def _local() -> Source | None:
+    from tui_orch.nodes.images import local_source  # docker-py: loaded when an image must move
+
     return await asyncio.to_thread(local_source)
 
 
@@ -45,6 +47,8 @@ async def bring_image(ctl: "Controller", node: Node, image: str) -> str:
         ctl.local_source = await _local()
     if ctl.local_source is not None:
         sources.append(ctl.local_source)
+    from tui_orch.nodes.images import ensure_image
+
     return await ensure_image(image, target, node.name, sources, timeout=ctl.image_timeout)
 
 

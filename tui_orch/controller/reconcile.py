@@ -20,6 +20,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING
 
+from tui_orch import placement
 from tui_orch.controller import deploy
 from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.controller.events import event
@@ -30,7 +31,6 @@ from tui_orch.errors import NodeError
 from tui_orch.model import Health, NodeState, Replica, ReplicaState
 from tui_orch.nodes.base import LABEL_REPLICA, ContainerInfo, DockerEvent
 from tui_orch.nodes.fleet import NodeChange
-from tui_orch.placement import place
 
 if TYPE_CHECKING:
     from tui_orch.controller.core import Controller
@@ -226,7 +226,7 @@ class Reconciler:
                     return
                 others = [n for n in self.ctl.node_infos() if n.name != rec.node]
                 current = [r for r in self.ctl.store.replicas() if r.key != rec.key]
-                p = place(spec, [rec.slot], others, current)
+                p = placement.place(spec, [rec.slot], others, current)
                 if not p.starts:
                     why = p.unschedulable[0].reason if p.unschedulable else "no other node"
                     self.ctl.bus.publish(event("reschedule", f"{rec.key} stays failed: no other node fits ({why})",

@@ -29,6 +29,7 @@ import math
 import time
 from typing import TYPE_CHECKING, Literal
 
+from tui_orch import placement
 from tui_orch.controller import deploy
 from tui_orch.controller.events import event
 from tui_orch.model import (
@@ -42,7 +43,6 @@ from tui_orch.model import (
     from_dict,
     to_dict,
 )
-from tui_orch.placement import place
 
 if TYPE_CHECKING:
     from tui_orch.controller.core import Controller
@@ -318,7 +318,7 @@ class Rollouts:
             start_first = ro.order == "start-first" and cur is not None and cur.state == ReplicaState.RUNNING
             on = (node,) if slot == 0 else ()
             if start_first:
-                p = place(spec, [slot], ctl.node_infos(), [*others, *retiring, cur], on=on)
+                p = placement.place(spec, [slot], ctl.node_infos(), [*others, *retiring, cur], on=on)
                 if not p.starts:
                     start_first = False
                     ctl.bus.publish(event("rollout", f"no room to start {key} beside the old one; replacing "
@@ -329,7 +329,7 @@ class Rollouts:
             else:
                 if cur is not None:
                     await deploy.stop_replica(ctl, cur, f"rollout to revision {ro.to_revision}")
-                p = place(spec, [slot], ctl.node_infos(), [*others, *retiring], on=on)
+                p = placement.place(spec, [slot], ctl.node_infos(), [*others, *retiring], on=on)
             if not p.starts:
                 why = p.unschedulable[0].reason if p.unschedulable else "no node fits"
                 ctl.bus.publish(event("rollout", f"{key} cannot be placed: {why}", service=ro.service,

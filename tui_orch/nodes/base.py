@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from tui_orch.errors import AuthFailed, DockerDenied, HostKeyChanged, HostKeyUnknown, NodeError, NoDocker
 from tui_orch.model import NodeSpec, NodeState, Resources
 
 # Labels that mark a container as owned by tui-orch. Containers without them are never touched.
@@ -25,6 +26,12 @@ LABEL_NODE = "tui-orch.node"
 LABEL_DIGEST = "tui-orch.digest"
 
 HISTORY_SECONDS = 600  # sparklines: the last 10 minutes, one sample a second
+# Here rather than in ssh.py / docker_api.py (which re-export them) so that building a fleet
+# does not import asyncssh or docker-py.
+DEFAULT_CONNECT_TIMEOUT = 5.0  # seconds to reach a host over SSH
+DEFAULT_OP_TIMEOUT = 30.0  # seconds a Docker API call may take
+# Errors that need the operator (trust the key, fix authorized_keys): never retried on their own.
+OPERATOR_ERRORS = (HostKeyUnknown, HostKeyChanged, AuthFailed)
 
 
 @dataclass(frozen=True)
@@ -261,3 +268,25 @@ class Node(abc.ABC):
         """The machine and network namespace the node runs on ("" = unknown: a host of its
         own). Nodes with the same host_id share host ports (see nodes/hostid.py)."""
         return ""
+
+
+def state_of(exc: BaseException) -> NodeState:
+    """The node state a connect/setup failure puts a node in."""
+    for cls, state in (
+        (HostKeyUnknown, NodeState.HOST_KEY_UNKNOWN),
+        (HostKeyChanged, NodeState.HOST_KEY_CHANGED),
+        (AuthFailed, NodeState.AUTH_FAILED),
+        (NoDocker, NodeState.NO_DOCKER),
+        (DockerDenied, NodeState.DOCKER_DENIED),
+    ):
+        if isinstance(exc, cls):
+            return state
+    return NodeState.UNREACHABLE
+
+
+def reason_of(exc: BaseException) -> str:
+    """The message of a NodeError without the 'node: ' prefix."""
+    text = str(exc)
+    if isinstance(exc, NodeError) and text.startswith(exc.node + ": "):
+        return text[len(exc.node) + 2:]
+    return text

@@ -23,16 +23,15 @@ import docker.errors
 import requests.exceptions
 
 from tui_orch.errors import ContainerNotFound, ImageNotFound, NodeError, NodeUnavailable, OperationTimeout
-from tui_orch.nodes.base import LABEL_SERVICE, ContainerInfo, ContainerRequest, DockerEvent
+from tui_orch.nodes.base import DEFAULT_OP_TIMEOUT, LABEL_SERVICE, ContainerInfo, ContainerRequest, DockerEvent
 from tui_orch.nodes.docker_events import EventCursor, EventWatcher, parse_event
 
-__all__ = ["DockerOps", "EventCursor", "EventWatcher", "blocking", "container_info", "parse_event",
-           "parse_time", "translate"]
+__all__ = ["DEFAULT_OP_TIMEOUT", "DockerOps", "EventCursor", "EventWatcher", "blocking", "container_info",
+           "parse_event", "parse_time", "translate"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DEFAULT_OP_TIMEOUT = 30.0
 OWNED = {"label": LABEL_SERVICE}
 _EXECUTOR: ThreadPoolExecutor | None = None
 _TIME_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")

@@ -10,11 +10,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import docker
+from typing import TYPE_CHECKING, Any
 
 from tui_orch.nodes.base import LABEL_SERVICE, DockerEvent
+
+if TYPE_CHECKING:
+    import docker
 
 EVENT_ACTIONS = ["create", "start", "restart", "die", "oom", "kill", "stop", "destroy",
                  "pause", "unpause", "health_status"]

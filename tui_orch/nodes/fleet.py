@@ -15,9 +15,7 @@ from typing import Union
 from tui_orch.errors import NodeError
 from tui_orch.inventory import Inventory
 from tui_orch.model import Availability, NodeInfo, NodeSpec, NodeState, Resources
-from tui_orch.nodes.base import DockerEvent, Node, NodeStatus
-from tui_orch.nodes.docker_api import DEFAULT_OP_TIMEOUT
-from tui_orch.nodes.ssh import DEFAULT_CONNECT_TIMEOUT
+from tui_orch.nodes.base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_OP_TIMEOUT, DockerEvent, Node, NodeStatus
 
 
 @dataclass(frozen=True)

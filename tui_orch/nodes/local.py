@@ -8,15 +8,18 @@ import getpass
 import os
 import socket
 import stat
-
-import docker
+from typing import TYPE_CHECKING
 
 from tui_orch.errors import DockerDenied, NoDocker, NodeError
 from tui_orch.model import NodeSpec, Resources
-from tui_orch.nodes.docker_api import DEFAULT_OP_TIMEOUT, DockerOps, blocking, parse_time
+from tui_orch.nodes.base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_OP_TIMEOUT, reason_of
 from tui_orch.nodes.hostid import local_host_id
-from tui_orch.nodes.ssh import DEFAULT_CONNECT_TIMEOUT, reason_of
 from tui_orch.nodes.supervised import METRICS_INTERVAL, Facts, MetricsStream, SupervisedNode
+
+if TYPE_CHECKING:  # docker-py is imported by the first connect, not when the fleet is built
+    import docker
+
+    from tui_orch.nodes.docker_api import DockerOps
 
 
 def local_capacity() -> Resources | None:
@@ -57,6 +60,10 @@ class LocalNode(SupervisedNode):
         self._client: docker.DockerClient | None = None
 
     async def _open(self) -> tuple[DockerOps, Facts]:
+        import docker
+
+        from tui_orch.nodes.docker_api import DockerOps, blocking, parse_time
+
         path = self.spec.docker_socket
         check_socket(self.name, path)
         try:

@@ -13,16 +13,24 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import asyncssh
-import docker
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from tui_orch.errors import DockerDenied, NoDocker, NodeError, NodeUnavailable, OperationTimeout, Unreachable
 from tui_orch.model import NodeSpec, Resources
-from tui_orch.nodes import hostid, ssh
-from tui_orch.nodes.docker_api import DEFAULT_OP_TIMEOUT, DockerOps, blocking, parse_time
+from tui_orch.nodes import hostid
+from tui_orch.nodes.base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_OP_TIMEOUT
 from tui_orch.nodes.supervised import METRICS_INTERVAL, Facts, MetricsStream, SupervisedNode
+
+if TYPE_CHECKING:
+    import asyncssh
+    import docker
+
+    from tui_orch.nodes.docker_api import DockerOps
+
+# asyncssh and docker-py (~0.35 s to import) are loaded by a node's first connect, after the
+# console's first frame, not when the fleet is built. Every connection goes through
+# nodes/ssh.py, which applies the sshflow fix when it is imported.
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +49,20 @@ class CommandResult:
         return self.exit_status == 0
 
 
-class _Client(asyncssh.SSHClient):
-    """Tells the node the moment its connection is lost (keepalives missed, reset...)."""
+@cache
+def _client_class() -> type[asyncssh.SSHClient]:
+    import asyncssh
 
-    def __init__(self, on_lost: Any):
-        self._on_lost = on_lost
+    class _Client(asyncssh.SSHClient):
+        """Tells the node the moment its connection is lost (keepalives missed, reset...)."""
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._on_lost(exc)
+        def __init__(self, on_lost: Any):
+            self._on_lost = on_lost
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._on_lost(exc)
+
+    return _Client
 
 
 def quote_command(argv: Sequence[str]) -> str:
@@ -61,7 +75,7 @@ def quote_command(argv: Sequence[str]) -> str:
 class RemoteNode(SupervisedNode):
     """A host reached over SSH. See SupervisedNode for states and reconnects."""
 
-    def __init__(self, spec: NodeSpec, connect_timeout: float = ssh.DEFAULT_CONNECT_TIMEOUT,
+    def __init__(self, spec: NodeSpec, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
                  op_timeout: float = DEFAULT_OP_TIMEOUT):
         super().__init__(spec, connect_timeout, op_timeout)
         self._conn: asyncssh.SSHClientConnection | None = None
@@ -90,6 +104,8 @@ class RemoteNode(SupervisedNode):
 
     async def _run_on(self, conn: asyncssh.SSHClientConnection, lost: asyncio.Event, argv: Sequence[str],
                       timeout: float, input: str | None = None) -> CommandResult:
+        import asyncssh
+
         command = quote_command(argv)
         what = f"run {argv[0] if argv else ''!s}"
         try:
@@ -106,6 +122,12 @@ class RemoteNode(SupervisedNode):
 
     # ----------------------------------------------------------------- session
     async def _open(self) -> tuple[DockerOps, Facts]:
+        import asyncssh
+        import docker
+
+        from tui_orch.nodes import ssh
+        from tui_orch.nodes.docker_api import DockerOps, blocking
+
         lost = self._lost
 
         def on_lost(exc: Exception | None) -> None:
@@ -113,7 +135,7 @@ class RemoteNode(SupervisedNode):
                 why = f"lost the SSH connection ({exc})" if exc else "the SSH connection was closed"
                 self._mark_lost(f"ssh {ssh.where(self.spec)}: {why}")
 
-        conn = await ssh.connect(self.spec, self.connect_timeout, client_factory=lambda: _Client(on_lost))
+        conn = await ssh.connect(self.spec, self.connect_timeout, client_factory=lambda: _client_class()(on_lost))
         self._conn = conn
         self._folder = tempfile.mkdtemp(prefix="tui-orch-")  # 0700: only we reach the socket
         local = os.path.join(self._folder, "docker.sock")
@@ -140,6 +162,8 @@ class RemoteNode(SupervisedNode):
                         exc: NodeError) -> NodeError:
         """Why the engine does not answer: no socket (NoDocker), no permission
         (DockerDenied), or an engine that does not answer."""
+        from tui_orch.nodes import ssh
+
         sock = self.spec.docker_socket
         user = ssh.settings(self.spec).user or "the SSH user"
         try:
@@ -185,6 +209,8 @@ class RemoteNode(SupervisedNode):
 def _facts(info: dict[str, Any], out: CommandResult | None) -> Facts:
     """Hostname, cores and memory from `nproc; grep MemTotal; hostname`, else docker info;
     the host identity from its last line."""
+    from tui_orch.nodes.docker_api import parse_time
+
     cores, memory, hostname = int(info.get("NCPU") or 0), int(info.get("MemTotal") or 0), str(info.get("Name", ""))
     host_id = ""
     if out is not None and out.ok:

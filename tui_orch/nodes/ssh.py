@@ -17,28 +17,25 @@ import asyncssh
 
 from tui_orch.errors import (
     AuthFailed,
-    DockerDenied,
     HostKeyChanged,
     HostKeyUnknown,
-    NoDocker,
     NodeError,
     Unreachable,
 )
 from tui_orch.inventory import SshSettings, ssh_settings
-from tui_orch.model import NodeSpec, NodeState
+from tui_orch.model import NodeSpec
 from tui_orch.nodes import sshflow
+
+# defined in base.py (so that building a node imports no asyncssh), still reachable here
+from tui_orch.nodes.base import DEFAULT_CONNECT_TIMEOUT, OPERATOR_ERRORS, reason_of, state_of  # noqa: F401
 
 # Every forwarded stream (Docker API, image copies) must bound memory when its reader is slow.
 sshflow.apply()
 
-DEFAULT_CONNECT_TIMEOUT = 5.0
 KEEPALIVE_INTERVAL = 1.0
 KEEPALIVE_COUNT_MAX = 3
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 USER_SSH_CONFIG = "~/.ssh/config"
-
-# Errors that need the operator (trust the key, fix authorized_keys): never retried on their own.
-OPERATOR_ERRORS = (HostKeyUnknown, HostKeyChanged, AuthFailed)
 
 
 def user_ssh_config() -> list[str]:
@@ -204,28 +201,6 @@ async def connect(spec: NodeSpec, connect_timeout: float = DEFAULT_CONNECT_TIMEO
         raise unreachable(spec, exc, connect_timeout) from None
     except ValueError as exc:  # unreadable key file, bad known_hosts line...
         raise NodeError(spec.name, f"cannot connect to {where(spec)}: {exc}") from None
-
-
-def state_of(exc: BaseException) -> NodeState:
-    """The node state a connect/setup failure puts a node in."""
-    for cls, state in (
-        (HostKeyUnknown, NodeState.HOST_KEY_UNKNOWN),
-        (HostKeyChanged, NodeState.HOST_KEY_CHANGED),
-        (AuthFailed, NodeState.AUTH_FAILED),
-        (NoDocker, NodeState.NO_DOCKER),
-        (DockerDenied, NodeState.DOCKER_DENIED),
-    ):
-        if isinstance(exc, cls):
-            return state
-    return NodeState.UNREACHABLE
-
-
-def reason_of(exc: BaseException) -> str:
-    """The message of a NodeError without the 'node: ' prefix."""
-    text = str(exc)
-    if isinstance(exc, NodeError) and text.startswith(exc.node + ": "):
-        return text[len(exc.node) + 2:]
-    return text
 
 
 # --------------------------------------------------------------------------- trust

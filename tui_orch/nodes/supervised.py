@@ -19,13 +19,27 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tui_orch.errors import NodeError, NodeUnavailable, Unreachable
 from tui_orch.model import NodeSpec, NodeState, Resources
-from tui_orch.nodes.base import ContainerInfo, ContainerMetrics, ContainerRequest, DockerEvent, Node, NodeMetrics
-from tui_orch.nodes.docker_api import DEFAULT_OP_TIMEOUT, DockerOps, EventCursor, EventWatcher
-from tui_orch.nodes.ssh import DEFAULT_CONNECT_TIMEOUT, OPERATOR_ERRORS, reason_of, state_of
+from tui_orch.nodes.base import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_OP_TIMEOUT,
+    OPERATOR_ERRORS,
+    ContainerInfo,
+    ContainerMetrics,
+    ContainerRequest,
+    DockerEvent,
+    Node,
+    NodeMetrics,
+    reason_of,
+    state_of,
+)
+from tui_orch.nodes.docker_events import EventCursor, EventWatcher
+
+if TYPE_CHECKING:  # docker-py (and asyncssh) are imported by a node's first connect, not here
+    from tui_orch.nodes.docker_api import DockerOps
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -12,10 +12,11 @@ multi-resource fit (see ``fleet``), then the first name. See ``planner`` for wha
 stopped and started, and ``engine`` for how the choice stays exact yet fast.
 """
 
-from tui_orch.placement.engine import Placer
-from tui_orch.placement.fleet import Fleet, Request
-from tui_orch.placement.planner import place, plan
-from tui_orch.placement.rebalance import rebalance
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from tui_orch.placement.result import (
     PlacementOptions,
     Plan,
@@ -24,6 +25,39 @@ from tui_orch.placement.result import (
     Stop,
     Unschedulable,
 )
+
+if TYPE_CHECKING:
+    from tui_orch.placement.engine import Placer
+    from tui_orch.placement.fleet import Fleet, Request
+    from tui_orch.placement.planner import place, plan
+    from tui_orch.placement.rebalance import rebalance
+
+# What needs numpy (~0.1 s to import) is loaded on first use, not when the console starts:
+# the first access binds the name here, so later ones are plain module attribute lookups.
+# (Reach ``rebalance`` through this package: importing the submodule of the same name first
+# would bind the module here instead.)
+_LAZY = {
+    "Placer": "engine",
+    "Fleet": "fleet",
+    "Request": "fleet",
+    "place": "planner",
+    "plan": "planner",
+    "rebalance": "rebalance",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "Fleet",

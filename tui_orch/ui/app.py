@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
@@ -27,6 +29,7 @@ from tui_orch.ui.screen import MainScreen
 
 HOUR = 3600.0
 EVENTS_AT_START = 500
+KEY_QUIET = 0.3  # s: the once-a-second redraw waits this long after a key (its effect shows first)
 
 
 class ReadonlyMainScreen(MainScreen, inherit_bindings=False):
@@ -51,6 +54,8 @@ class OrchApp(App[None]):
         self._bus: asyncio.Queue[Event] | None = None
         self._last_event = 0.0
         self._pending: list[Event] = []
+        self._last_key = 0.0  # time.monotonic() of the last key press
+        self._tick_put_off = False
         self.started = asyncio.Event()  # the fleet and controller are up (at once without ``start``)
         if self.config.keys:
             self.set_keymap(dict(self.config.keys))
@@ -72,13 +77,20 @@ class OrchApp(App[None]):
         self.push_screen(self.main)
         self._bus = self.controller.bus.subscribe()
         self.run_worker(self._tail(), name="events-tail", group="background", exit_on_error=False)
-        if self._start is not None:
-            self.run_worker(self._startup(self._start), name="startup", group="background", exit_on_error=False)
-        else:
+        if self._start is None:
             self.started.set()
         if not self.config.deterministic:
             self.set_interval(self.config.refresh_interval, self.tick, name="refresh")
-        self.call_after_refresh(self.refresh_now)
+        self.call_after_refresh(self._first_frame)
+
+    def _first_frame(self) -> None:
+        """Fill the screen; once that frame is drawn, bring the fleet and controller up (their
+        start, a first reconcile pass included, would otherwise delay it)."""
+        self.refresh_now()
+        if self._start is not None:
+            start = self._start
+            self.call_after_refresh(lambda: self.run_worker(self._startup(start), name="startup",
+                                                            group="background", exit_on_error=False))
 
     def on_unmount(self) -> None:
         if self._bus is not None:
@@ -145,7 +157,19 @@ class OrchApp(App[None]):
         return sum(1 for t in self.restart_times if t >= cutoff)
 
     # ------------------------------------------------------------------ redraw
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._last_key = time.monotonic()
+        await super().on_event(event)
+
     def tick(self) -> None:
+        """The once-a-second redraw, put off (once) while the operator presses keys."""
+        wait = self._last_key + KEY_QUIET - time.monotonic()
+        if wait > 0 and not self._tick_put_off:
+            self._tick_put_off = True
+            self.set_timer(wait, self.tick, name="refresh-put-off")
+            return
+        self._tick_put_off = False
         if self.controller.store.readonly:
             self.run_worker(self._poll_readonly(), group="poll", exclusive=True, exit_on_error=False)
         else:
