@@ -10,17 +10,26 @@ from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Input, Static
+from textual.widgets import ContentSwitcher, Input, Static
 
 from tui_orch.ui import data
 from tui_orch.ui.actions import ActionsMixin
 from tui_orch.ui.keys import bindings, parse_command
 from tui_orch.ui.table import ResourceTable
 from tui_orch.ui.views import VIEWS, EventsView, NodesView, ReplicasView, View
-from tui_orch.ui.widgets import FleetHeader
+from tui_orch.ui.widgets import FleetHeader, StableFooter
 
 if TYPE_CHECKING:
     from tui_orch.ui.app import OrchApp
+
+
+def _view_command(text: str) -> bool:
+    """Whether a ``:`` command switches the view (it focuses that view's table)."""
+    try:
+        verb, _ = parse_command(text)
+    except ValueError:
+        return False
+    return any(cls.NAME == verb for cls in VIEWS)
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         prompt = Input(id="prompt", classes="hidden")
         prompt.cursor_blink = not self.orch.config.deterministic
         yield prompt
-        yield Footer()
+        yield StableFooter()
 
     def on_mount(self) -> None:
         self.current.table.focus()
@@ -109,6 +118,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         target = self.view(name)
         target.scope = scope
         target.table.set_filter(filter, inverse)
+        target.just_shown = True
         self.query_one("#views", ContentSwitcher).current = target.id
         self.refresh_all(header=False)
         if selected:
@@ -167,12 +177,15 @@ class MainScreen(ActionsMixin, Screen[None]):
         prompt.value = value
         prompt.focus()
 
-    def close_prompt(self) -> None:
+    def close_prompt(self, focus: bool = True) -> None:
+        """Hide the prompt; ``focus``: give the shown table the focus back (not when a view
+        switch follows, which focuses its own table: one focus move, one restyle)."""
         prompt = self.query_one("#prompt", Input)
         self.prompt_mode = ""
         prompt.add_class("hidden")
         prompt.value = ""
-        self.current.table.focus()
+        if focus:
+            self.current.table.focus()
 
     def action_command(self) -> None:
         self.open_prompt(":")
@@ -184,7 +197,8 @@ class MainScreen(ActionsMixin, Screen[None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         mode, text = self.prompt_mode, event.value.strip()
-        self.close_prompt()
+        switch = mode == ":" and _view_command(text)
+        self.close_prompt(focus=not switch)
         if mode == "/":
             inverse = text.startswith("!")
             self.current.table.set_filter(text[1:].strip() if inverse else text, inverse)

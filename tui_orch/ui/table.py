@@ -14,7 +14,7 @@ changes): a column is as wide as its widest cell or its label."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -163,6 +163,9 @@ class ResourceTable(ScrollView, can_focus=True):
         self._generation = 0  # of the rendered lines: a new one drops them all (widths, styles)
         self._line_styles: tuple[Style, ...] = ()
         self._header: Strip | None = None
+        # called at once when the cursor moves to another row (before RowHighlighted is
+        # handled): what it repaints shows in the same frame as the cursor
+        self.on_cursor_moved: Callable[[str], None] | None = None
 
     # ------------------------------------------------------------------ filter
     def set_filter(self, text: str, inverse: bool = False) -> None:
@@ -283,6 +286,8 @@ class ResourceTable(ScrollView, can_focus=True):
             self._refresh_at(old)
             self._refresh_at(index)
             if post and self._order:
+                if self.on_cursor_moved is not None:
+                    self.on_cursor_moved(self._order[index])
                 self.post_message(self.RowHighlighted(self, self._order[index], index))
         self._scroll_to_cursor()
 

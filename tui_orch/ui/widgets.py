@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.screen import Screen
+from textual.widgets import Footer, Static
 
 from tui_orch.ui.data import FleetSummary
 from tui_orch.units import format_bytes
@@ -119,3 +120,23 @@ class FleetHeader(Static):
         if text != getattr(self, "_shown", None):
             self._shown = text
             self.update(text, layout=False)  # two lines, always: no layout pass
+
+
+class StableFooter(Footer):
+    """Textual's Footer, rebuilt only when the keys it shows change. (Textual's rebuilds its
+    keys, and restyles them, whenever the focus moves: opening and closing the ``:`` prompt
+    would cost ~15-20 ms of every view switch for the same keys.)"""
+
+    _shown_keys: tuple[tuple[object, ...], ...] | None = None
+
+    def _keys(self) -> tuple[tuple[object, ...], ...]:
+        return tuple((b.key, b.action, b.description, b.group, enabled, tooltip)
+                     for _, b, enabled, tooltip in self.screen.active_bindings.values() if b.show)
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        if self.is_attached and screen is self.screen and screen.app.app_focus:
+            keys = self._keys()
+            if keys == self._shown_keys:
+                return
+            self._shown_keys = keys
+        super().bindings_changed(screen)

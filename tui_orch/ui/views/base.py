@@ -28,6 +28,9 @@ class View(Vertical):
     def __init__(self) -> None:
         super().__init__(id=f"view-{self.NAME}")
         self.scope: tuple[str, str] | None = None  # (field, value), e.g. ("node", "node1")
+        # set when the view is switched to: its next redraw rebuilds only the rows on the
+        # screen (and new ones), so the operator sees the view at once; the next ones the rest
+        self.just_shown = False
 
     def compose(self) -> ComposeResult:
         yield ResourceTable(self.COLUMNS, id=f"{self.NAME}-table")

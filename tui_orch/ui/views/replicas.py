@@ -11,6 +11,7 @@ from tui_orch.model import Health, ReplicaState
 from tui_orch.ui import data
 from tui_orch.ui.table import Row
 from tui_orch.ui.views.base import View
+from tui_orch.ui.views.nodes import OFFSCREEN_EVERY
 from tui_orch.ui.widgets import size, uptime
 
 STATE_STYLE = {
@@ -44,22 +45,43 @@ class ReplicasView(View):
                ("health", "HEALTH"), ("restarts", "RESTARTS"), ("uptime", "UPTIME"), ("cpu", "CPU"),
                ("memory", "MEMORY"), ("port", "PORT"))
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: dict[str, Row] = {}  # the last row of every replica shown, in order
+        self._turn = 0
+
     def rows(self) -> list[Row]:
+        """Every replica's row (of the scope); as in the nodes view, those off the screen
+        are rebuilt a slice at a time (each every OFFSCREEN_EVERY redraws), those on it and
+        new ones every time. With a filter, all of them."""
         ctl = self.controller
-        reps = ctl.store.replicas()
+        reps = ctl.store.replicas()  # ordered by service, slot, node: the rows' order
         if self.scope is not None:
             field, value = self.scope
             reps = [r for r in reps if getattr(r, field) == value]
-        out = []
-        for r in data.replica_rows(ctl, self.orch.now(), reps):
-            out.append(Row(r.key, (
-                r.service, r.key, r.node, state_cell(r.state, r.message),
-                styled(r.health.value, HEALTH_STYLE.get(r.health, "")),
-                styled(str(r.restarts), "yellow" if r.restarts else ""), uptime(r.uptime),
-                "-" if r.cpu_percent is None else f"{r.cpu_percent:.0f}%", size(r.mem_used),
-                ",".join(map(str, r.ports)) or "-",
-            )))
-        return out
+        self._turn += 1
+        cached = self._rows
+        if self.table.filter_text:
+            due = reps
+        else:
+            lo, hi = self.table.window()
+            turn, every = self._turn, 0 if self.just_shown else OFFSCREEN_EVERY
+            due = [r for i, r in enumerate(reps)
+                   if lo <= i < hi or (every and (i + turn) % every == 0) or r.key not in cached]
+        self.just_shown = False
+        fresh = {r.key: self._row(r) for r in data.replica_rows(ctl, self.orch.now(), due)}
+        self._rows = {r.key: fresh.get(r.key) or cached[r.key] for r in reps}
+        return list(self._rows.values())
+
+    @staticmethod
+    def _row(r: data.ReplicaRow) -> Row:
+        return Row(r.key, (
+            r.service, r.key, r.node, state_cell(r.state, r.message),
+            styled(r.health.value, HEALTH_STYLE.get(r.health, "")),
+            styled(str(r.restarts), "yellow" if r.restarts else ""), uptime(r.uptime),
+            "-" if r.cpu_percent is None else f"{r.cpu_percent:.0f}%", size(r.mem_used),
+            ",".join(map(str, r.ports)) or "-",
+        ))
 
     def replica(self, key: str | None = None) -> data.Replica | None:
         key = key or self.selected_key()
