@@ -22,6 +22,7 @@ from textual.screen import Screen
 
 from tui_orch.controller import Controller
 from tui_orch.model import Event
+from tui_orch.ui.collector import Collector
 from tui_orch.ui.config import DEFAULT_THEME, UiConfig
 from tui_orch.ui.keys import KEYS, bindings
 from tui_orch.ui.palette import ConsoleCommands
@@ -56,6 +57,7 @@ class OrchApp(App[None]):
         self._pending: list[Event] = []
         self._last_key = 0.0  # time.monotonic() of the last key press
         self._tick_put_off = False
+        self.collector = Collector()  # full collections between keys (started with the fleet)
         self.started = asyncio.Event()  # the fleet and controller are up (at once without ``start``)
         if self.config.keys:
             self.set_keymap(dict(self.config.keys))
@@ -93,6 +95,7 @@ class OrchApp(App[None]):
                                                             group="background", exit_on_error=False))
 
     def on_unmount(self) -> None:
+        self.collector.stop()
         if self._bus is not None:
             self.controller.bus.unsubscribe(self._bus)
 
@@ -106,6 +109,7 @@ class OrchApp(App[None]):
         # what exists now (modules, widgets, the fleet) lives as long as the console: keep it
         # out of the collector's full passes, which otherwise stall the screen for 0.1-0.5 s
         gc.freeze()
+        self.collector.start()
         self.refresh_now()
 
     def _themes(self) -> None:
@@ -174,6 +178,11 @@ class OrchApp(App[None]):
             self.run_worker(self._poll_readonly(), group="poll", exclusive=True, exit_on_error=False)
         else:
             self.refresh_now()
+        if self.collector.due():  # half-way to the next redraw: the two never add up
+            self.set_timer(self.config.refresh_interval / 2, self._collect, name="collect")
+
+    def _collect(self) -> None:
+        self.collector.maybe_collect(self._last_key)
 
     async def _poll_readonly(self) -> None:
         """A read-only console follows the state another process writes: reread it (in a
