@@ -60,3 +60,23 @@ async def test_demo_script_deploys_then_rolls_out(tmp_path: Path) -> None:
             assert any("rolling restart of api" in line for line in said)
             reps = ctl.store.replicas("api")
             assert reps and all(r.revision == 2 and r.state == ReplicaState.RUNNING for r in reps)
+
+
+def test_a_second_console_on_the_same_state_is_refused(tmp_path: Path) -> None:
+    """While one process owns the state folder, `tui-orch` (the real command) says who owns
+    it in one line and exits 1, without touching the screen or the state."""
+    import os
+    import subprocess
+    import sys
+
+    from tui_orch.store import open_store
+
+    state = tmp_path / "state"
+    tui_orch = Path(sys.executable).parent / "tui-orch"
+    with open_store(state):
+        done = subprocess.run([str(tui_orch), "--state", str(state)], capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL, env={**os.environ, "TUI_ORCH_CONFIG": str(tmp_path / "cfg")})
+    assert done.returncode == 1, done
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(os.getpid()) in lines[0] and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout == ""
