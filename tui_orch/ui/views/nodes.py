@@ -7,10 +7,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from tui_orch.model import ReplicaState
 from tui_orch.ui import data
+from tui_orch.ui.spark import PercentSpark
 from tui_orch.ui.table import ResourceTable, Row
 from tui_orch.ui.views.base import View
 from tui_orch.ui.widgets import bar, clip, cores, short
@@ -49,7 +50,7 @@ class NodesView(View):
     NodesView > ResourceTable { height: 1fr; }
     NodesView #node-detail { height: 9; border-top: solid $primary; }
     NodesView #node-sparks { width: 1fr; }
-    NodesView #node-sparks Sparkline { height: 2; margin: 0 1; }
+    NodesView #node-sparks PercentSpark { height: 2; margin: 0 1; }
     NodesView #node-sparks Static { height: 1; }
     NodesView #node-replicas { width: 1fr; height: 1fr; padding: 0 1; }
     """
@@ -59,9 +60,9 @@ class NodesView(View):
         with Horizontal(id="node-detail"):
             with Vertical(id="node-sparks"):
                 yield Static(id="cpu-label")
-                yield Sparkline([], id="cpu-spark")
+                yield PercentSpark(id="cpu-spark")
                 yield Static(id="mem-label")
-                yield Sparkline([], id="mem-spark")
+                yield PercentSpark(id="mem-spark")
             yield Static(id="node-replicas")
 
     def __init__(self) -> None:
@@ -122,7 +123,7 @@ class NodesView(View):
         key = self.selected_key()
         node = self.controller.fleet.nodes.get(key) if key else None
         cpu_label, mem_label = self.query_one("#cpu-label", Static), self.query_one("#mem-label", Static)
-        cpu, mem = self.query_one("#cpu-spark", Sparkline), self.query_one("#mem-spark", Sparkline)
+        cpu, mem = self.query_one("#cpu-spark", PercentSpark), self.query_one("#mem-spark", PercentSpark)
         listing = self.query_one("#node-replicas", Static)
         if node is None:
             cpu_label.update("no node selected", layout=False)
