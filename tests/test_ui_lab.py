@@ -24,6 +24,12 @@ async def test_the_console_lists_the_lab_nodes_ready(lab, tmp_path: Path) -> Non
             await until(pilot, lambda: all(cells(table, n)[2] != "-" for n in ("node1", "node2", "node3")),
                         timeout=15, what="cpu bars from the live metrics")
             assert "3/3 Ready" in str(app.main.query_one("#header").render())
+            # the three lab nodes are one machine: its cores are counted once in the header
+            import os
+
+            from tui_orch.ui import data
+
+            assert data.summary(ctl, 0).cpu_total == os.cpu_count()
 
 
 async def test_trusting_a_node_from_the_console(lab, tmp_path: Path) -> None:

@@ -222,10 +222,14 @@ def summary(ctl: "Controller", restarts_hour: int, replicas: list[Replica] | Non
     mem_alloc = sum(r.memory for r in reps if r.node in ready and r.state in HOLDING)
     cpu_used = cpu_total = 0.0
     mem_used = mem_total = 0
+    hosts: set[str] = set()  # nodes on one machine measure the same machine: count it once
     for name in ready_order:
         m = nodes[name].metrics
-        if m is None:
+        host = getattr(nodes[name], "host_id", "")
+        if m is None or (host and host in hosts):
             continue
+        if host:
+            hosts.add(host)
         cpu_used += m.cpu_percent / 100.0 * m.cores
         cpu_total += m.cores
         mem_used += m.mem_used
