@@ -291,12 +291,19 @@ async def test_header_and_events_follow_the_bus(tmp_path: Path) -> None:
             assert newest[2] == "restart" and newest[3] == "api.1"
             assert "yellow" in str(table.get_row(table.shown_keys[0])[2].style)
             assert any(cells(table, k)[2] == "deploy" for k in table.shown_keys)
+            # the selected event in full under the table (messages are cut in it)
+            long = "web.2 on sim-3 is unhealthy; " + "its health check said: connection refused " * 4
+            ctl.bus.publish(event("unhealthy", long, service="web", replica="web.2", node="sim-3", level="warning"))
+            await until(pilot, lambda: cells(table, table.shown_keys[0])[2] == "unhealthy")
+            table.select_key(table.shown_keys[0])
+            await pilot.pause()
+            detail = lambda: str(app.main.current.query_one("#event-detail").render())  # noqa: E731
+            await until(pilot, lambda: "connection refused its health check" in detail().replace("\n", " "))
+            assert "replica=web.2" in detail() and "node=sim-3" in detail()
 
 
 async def test_rolling_restart_from_the_keyboard(tmp_path: Path) -> None:
     async with sim_controller(tmp_path / "state") as (ctl, sim):
-        if not hasattr(ctl, "rollout_restart"):
-            pytest.skip("the controller has no rollout_restart yet")
         await ctl.apply(manifest())
         old = {r.key: r.container_id for r in ctl.store.replicas("cache")}
         app = OrchApp(ctl, config(tmp_path))

@@ -6,10 +6,12 @@ import time
 from collections import deque
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Static
 
 from tui_orch.model import Event
 from tui_orch.ui import data
-from tui_orch.ui.table import Row
+from tui_orch.ui.table import ResourceTable, Row
 from tui_orch.ui.views.base import View
 
 KEEP = 1000  # events the view holds
@@ -28,12 +30,43 @@ def event_style(ev: Event) -> str:
 class EventsView(View):
     NAME = "events"
     COLUMNS = (("time", "TIME"), ("level", "LEVEL"), ("kind", "KIND"), ("object", "OBJECT"), ("message", "MESSAGE"))
+    DEFAULT_CSS = """
+    EventsView > ResourceTable { height: 1fr; }
+    EventsView #event-detail { height: 4; border-top: solid $primary; padding: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield ResourceTable(self.COLUMNS, id="events-table")
+        yield Static(id="event-detail")  # the selected event in full: long messages are cut in the table
+
+    def on_mount(self) -> None:
+        self.table.on_cursor_moved = self.show_detail
+
+    def refresh_view(self) -> None:
+        super().refresh_view()
+        self.show_detail(self.selected_key())
+
+    def show_detail(self, key: str | None) -> None:
+        ev = next((e for seq, e in self.events if str(seq) == key), None) if key else None
+        shown = f"{key}:{ev is not None}"
+        if shown == self._shown:
+            return
+        self._shown = shown
+        text = Text()
+        if ev is not None:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ev.time))
+            text.append(f"{stamp}  {ev.level} {ev.kind}  ", style=event_style(ev) or "dim")
+            text.append(ev.message)
+            facts = [("service", ev.service), ("replica", ev.replica), ("node", ev.node), *ev.data]
+            text.append("\n" + "  ".join(f"{k}={v}" for k, v in facts if v), style="dim")
+        self.query_one("#event-detail", Static).update(text)
 
     def __init__(self) -> None:
         super().__init__()
         self.events: deque[tuple[int, Event]] = deque(maxlen=KEEP)
         self._seq = 0
         self._rows: dict[int, Row] = {}
+        self._shown: str | None = None  # what the detail shows (key and whether found)
 
     def add(self, ev: Event) -> None:
         self._seq += 1
