@@ -441,3 +441,17 @@ async def test_undo_and_pause_from_the_keyboard(tmp_path: Path) -> None:
             await until(pilot, undone, timeout=20, what="the undo")
             await until(pilot, lambda: cells(table, "cache")[3] == "1")  # back at revision 1
             assert all(r.revision == 1 for r in ctl.store.replicas("cache"))
+
+
+async def test_a_node_that_is_not_ready_shows_why_in_full(tmp_path: Path) -> None:
+    async with sim_controller(tmp_path / "state") as (ctl, sim):
+        reason = "network cut: the top-of-rack switch in row 4 lost power; ask the data centre"
+        ctl.fleet.nodes["sim-3"].fail(reason)
+        app = OrchApp(ctl, config(tmp_path))
+        async with app.run_test(size=SIZE) as pilot:
+            table = app.main.current.table
+            await until(pilot, lambda: table.row_count == 3)
+            table.select_key("sim-3")
+            await pilot.pause()
+            shown = lambda: str(app.main.current.query_one("#node-replicas").render()).replace("\n", " ")  # noqa: E731
+            await until(pilot, lambda: "ask the data centre" in shown(), what="the whole reason")

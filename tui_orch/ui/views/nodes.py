@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from tui_orch.model import ReplicaState
+from tui_orch.model import NodeState, ReplicaState
 from tui_orch.ui import data
 from tui_orch.ui.spark import PercentSpark
 from tui_orch.ui.table import ResourceTable, Row
@@ -140,13 +140,15 @@ class NodesView(View):
             mem_series = [s.mem_percent for s in samples]
         now_cpu = f"{cpu_series[-1]:.0f}%" if cpu_series else "-"
         now_mem = f"{mem_series[-1]:.0f}%" if mem_series else "-"
-        state = node.status.state.value + (f": {node.status.reason}" if node.status.reason else "")
-        cpu_label.update(Text.assemble((f"{node.name}", "bold"), f"  {state}  cpu {now_cpu} (last 5 minutes)"),
-                         layout=False)  # one line each, always
+        cpu_label.update(Text.assemble((f"{node.name}", "bold"), f"  {node.status.state.value}  cpu {now_cpu} "
+                                       "(last 5 minutes)"), layout=False)  # one line each, always
         mem_label.update(f"memory {now_mem}", layout=False)
         cpu.data, mem.data = cpu_series, mem_series
         reps = [r for r in self.controller.store.replicas() if r.node == node.name]
-        text = Text(f"replicas on {node.name}: {len(reps)}\n", style="bold")
+        text = Text()
+        if node.status.state != NodeState.READY and node.status.reason:  # in full, wrapped: what to do
+            text.append(f"{node.status.state.value}: {node.status.reason}\n", style="yellow")
+        text.append(f"replicas on {node.name}: {len(reps)}\n", style="bold")
         for r in reps[:7]:
             style = "green" if r.state == ReplicaState.RUNNING else "yellow"
             text.append(f"{r.key:<24} ", style="")
