@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
+from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Input, Static
+from textual.widgets import Input, Static
 
 from tui_orch.ui import data
 from tui_orch.ui.actions import ActionsMixin
@@ -45,11 +46,17 @@ class Place:
 
 class MainScreen(ActionsMixin, Screen[None]):
     BINDINGS = bindings(readonly=False)
+    # The views are stacked in one region, all laid out: a switch only hides one and shows
+    # another (no layout of the new view, no resize). The prompt lies over them, above the
+    # footer: opening and closing it resizes nothing.
     DEFAULT_CSS = """
+    MainScreen { layers: base prompt; }
     MainScreen #crumbs { height: 1; background: $boost; color: $text-accent; padding: 0 1; }
-    MainScreen #prompt { height: 3; border: tall $accent; }
+    MainScreen #prompt { layer: prompt; dock: bottom; offset-y: -1; height: 3; border: tall $accent; }
     MainScreen #prompt.hidden { display: none; }
     MainScreen #views { height: 1fr; }
+    MainScreen #views > View { position: absolute; width: 100%; height: 100%; }
+    MainScreen #views > View.off { visibility: hidden; }
     """
 
     def __init__(self) -> None:
@@ -57,14 +64,15 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.history: list[Place] = []
         self.prompt_mode = ""  # ":" or "/" while the prompt is open
         self._crumb = ""
+        self._current = f"view-{VIEWS[0].NAME}"
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield FleetHeader(id="header")
         yield Static(id="crumbs")
-        with ContentSwitcher(initial=f"view-{VIEWS[0].NAME}", id="views"):
-            for cls in VIEWS:
-                yield cls()
+        with Container(id="views"):
+            for i, cls in enumerate(VIEWS):
+                yield cls().set_class(i > 0, "off")
         prompt = Input(id="prompt", classes="hidden")
         prompt.cursor_blink = not self.orch.config.deterministic
         yield prompt
@@ -81,8 +89,7 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @property
     def current(self) -> View:
-        switcher = self.query_one("#views", ContentSwitcher)
-        return self.query_one(f"#{switcher.current}", View)
+        return self.query_one(f"#{self._current}", View)
 
     def view(self, name: str) -> View:
         return self.query_one(f"#view-{name}", View)
@@ -119,7 +126,10 @@ class MainScreen(ActionsMixin, Screen[None]):
         target.scope = scope
         target.table.set_filter(filter, inverse)
         target.just_shown = True
-        self.query_one("#views", ContentSwitcher).current = target.id
+        if target is not cur:
+            cur.add_class("off")
+            target.remove_class("off")
+            self._current = target.id or ""
         self.refresh_all(header=False)
         if selected:
             target.table.select_key(selected)
