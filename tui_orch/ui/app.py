@@ -30,7 +30,8 @@ from tui_orch.ui.screen import MainScreen
 
 HOUR = 3600.0
 EVENTS_AT_START = 500
-KEY_QUIET = 0.3  # s: the once-a-second redraw waits this long after a key (its effect shows first)
+KEY_QUIET = 0.6  # s: the once-a-second redraw is skipped this long after a key (its effect shows first)
+MAX_PUT_OFF = 3.0  # s: ... but keys that keep coming never hold the screen back longer
 
 
 class ReadonlyMainScreen(MainScreen, inherit_bindings=False):
@@ -56,7 +57,7 @@ class OrchApp(App[None]):
         self._last_event = 0.0
         self._pending: list[Event] = []
         self._last_key = 0.0  # time.monotonic() of the last key press
-        self._tick_put_off = False
+        self._put_off_since: float | None = None  # when the redraw began waiting for keys to stop
         self.collector = Collector()  # full collections between keys (started with the fleet)
         self.started = asyncio.Event()  # the fleet and controller are up (at once without ``start``)
         if self.config.keys:
@@ -167,13 +168,15 @@ class OrchApp(App[None]):
         await super().on_event(event)
 
     def tick(self) -> None:
-        """The once-a-second redraw, put off (once) while the operator presses keys."""
-        wait = self._last_key + KEY_QUIET - time.monotonic()
-        if wait > 0 and not self._tick_put_off:
-            self._tick_put_off = True
-            self.set_timer(wait, self.tick, name="refresh-put-off")
-            return
-        self._tick_put_off = False
+        """The once-a-second redraw; skipped while the operator presses keys (their effect
+        shows first), but never for longer than MAX_PUT_OFF."""
+        now = time.monotonic()
+        if now - self._last_key < KEY_QUIET:
+            if self._put_off_since is None:
+                self._put_off_since = now
+            if now - self._put_off_since < MAX_PUT_OFF:
+                return
+        self._put_off_since = None
         if self.controller.store.readonly:
             self.run_worker(self._poll_readonly(), group="poll", exclusive=True, exit_on_error=False)
         else:
