@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import json
 import os
 import socket
 import time
@@ -18,6 +17,7 @@ from tui_orch.controller import availability, deploy, handover, rollout_ops
 from tui_orch.controller.events import EventBus, event
 from tui_orch.controller.rollout import Rollouts, new_record, save
 from tui_orch.controller.rollout import load as load_rollout
+from tui_orch.controller.rollout import retired
 from tui_orch.errors import TuiOrchError
 from tui_orch.manifest import Manifest
 from tui_orch.model import (
@@ -255,7 +255,7 @@ class Controller:
                 self.store.update_service(service, removed=True)
             reps = self.store.replicas(service)
             ro = load_rollout(self, service)
-            retiring = [from_dict(Replica, json.loads(old)) for _, old in (ro.retiring if ro else ())]
+            retiring = retired(ro).values()
             await asyncio.gather(*(deploy.stop_replica(self, r, f"service {service} removed") for r in reps),
                                  *(deploy.remove_container(self, r.node, r.container_id, 1.0)
                                    for r in retiring if r.container_id))

@@ -93,15 +93,15 @@ def new_record(ctl: "Controller", service: str, from_revision: int, to_revision:
                                batches=math.ceil(total / size) if total else 0)
 
 
+def retired(ro: Rollout | None) -> dict[str, Replica]:
+    """The old replicas a start-first rollout keeps serving for now, by replica key."""
+    return {} if ro is None else {key: from_dict(Replica, json.loads(old)) for key, old in ro.retiring}
+
+
 def retiring_containers(ctl: "Controller") -> set[str]:
     """Ids of the old containers that start-first rollouts keep running for now."""
-    ids = set()
-    for data in ctl.store.rollouts().values():
-        for _key, old in data.get("retiring") or ():
-            cid = json.loads(old).get("container_id")
-            if cid:
-                ids.add(cid)
-    return ids
+    return {r.container_id for data in ctl.store.rollouts().values()
+            for r in retired(from_dict(Rollout, data)).values() if r.container_id}
 
 
 class Rollouts:
@@ -262,7 +262,7 @@ class Rollouts:
         new = await deploy.wait_ready(ctl, new, ctl.start_timeout) if new.state == ReplicaState.STARTING else new
         passed = new.state == ReplicaState.RUNNING and new.health in (Health.NONE, Health.HEALTHY)
         gate = time.monotonic()  # the monitor period counts from here, while the old one stops
-        old = self._retiring(key)
+        old = self._retiring(ro.service, key)
         if old is not None:
             await asyncio.shield(self._settle_retiring(ro, key, old, new, passed))
         if not passed:
@@ -283,10 +283,8 @@ class Rollouts:
         self.ctl.bus.publish(event("rollout", f"{new.key} (revision {ro.to_revision}) on {new.node} failed: {why}",
                                    service=ro.service, replica=new.key, node=new.node, level="error"))
 
-    def _retiring(self, key: str) -> Replica | None:
-        ro = load(self.ctl, key.split(".", 1)[0])
-        found = dict(ro.retiring).get(key) if ro else None
-        return None if found is None else from_dict(Replica, json.loads(found))
+    def _retiring(self, service: str, key: str) -> Replica | None:
+        return retired(load(self.ctl, service)).get(key)
 
     def _set_retiring(self, service: str, key: str, old: Replica | None) -> None:
         ro = load(self.ctl, service)
@@ -314,7 +312,7 @@ class Rollouts:
                 return None
             others = [r for r in ctl.store.replicas() if r.key != key]
             stored = load(ctl, ro.service) or ro  # other keys of this batch may retire meanwhile
-            retiring = [r for r in (self._retiring(k) for k in dict(stored.retiring)) if r is not None]
+            retiring = list(retired(stored).values())
             start_first = ro.order == "start-first" and cur is not None and cur.state == ReplicaState.RUNNING
             on = (node,) if slot == 0 else ()
             if start_first:
@@ -341,7 +339,7 @@ class Rollouts:
 
     def _slot_of(self, ro: Rollout, key: str) -> tuple[int | None, str]:
         """Slot and node of a key whose record is gone (its replica stopped before a crash)."""
-        old = self._retiring(key)
+        old = self._retiring(ro.service, key)
         if old is not None:
             return old.slot, old.node
         name, _, rest = key.partition(".")
