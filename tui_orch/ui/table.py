@@ -125,27 +125,20 @@ class ResourceTable(ScrollView, can_focus=True):
     }
     """
 
-    class RowHighlighted(Message):
+    class _RowMessage(Message):
+        def __init__(self, table: ResourceTable, key: str, index: int) -> None:
+            super().__init__()
+            self.table, self.key, self.index = table, key, index
+
+        @property
+        def control(self) -> ResourceTable:
+            return self.table
+
+    class RowHighlighted(_RowMessage):
         """The cursor moved to another row."""
 
-        def __init__(self, table: ResourceTable, key: str, index: int) -> None:
-            super().__init__()
-            self.table, self.key, self.index = table, key, index
-
-        @property
-        def control(self) -> ResourceTable:
-            return self.table
-
-    class RowSelected(Message):
+    class RowSelected(_RowMessage):
         """enter (or a click on the cursor's row) on a row."""
-
-        def __init__(self, table: ResourceTable, key: str, index: int) -> None:
-            super().__init__()
-            self.table, self.key, self.index = table, key, index
-
-        @property
-        def control(self) -> ResourceTable:
-            return self.table
 
     def __init__(self, columns: Sequence[tuple[str, str]], *, zebra_stripes: bool = False,
                  name: str | None = None, id: str | None = None, classes: str | None = None):
