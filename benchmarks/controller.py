@@ -52,6 +52,7 @@ import docker  # noqa: E402
 import docker.errors  # noqa: E402
 
 import lab as lab_tool  # noqa: E402
+from benchlab import ensure_lab  # noqa: E402
 from tui_orch.controller import Controller  # noqa: E402
 from tui_orch.errors import TuiOrchError  # noqa: E402
 from tui_orch.inventory import load_inventory  # noqa: E402
@@ -382,9 +383,6 @@ async def run(lab: lab_tool.Lab, args: argparse.Namespace, prefix: str) -> int:
     return 1 if missed else 0
 
 
-def lab_stopped(lab: lab_tool.Lab) -> bool:
-    return all(sum("is not running" in p for p in lab_tool.node_problems(n)) == 3 for n in lab.nodes)
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -392,20 +390,10 @@ def main() -> int:
     parser.add_argument("--node-runs", type=int, default=3, help="nodes killed, one after another")
     parser.add_argument("--rollout-runs", type=int, default=3, help="start-first rollouts (plus one stop-first)")
     args = parser.parse_args()
-    lab = lab_tool.layout(lab_tool.DEFAULT_NODES)
-    started = False
-    if not lab_tool.is_healthy(lab):
-        if not lab_stopped(lab):  # someone's fault test has a node down: it comes back
-            deadline = time.monotonic() + 120
-            while not lab_tool.is_healthy(lab) and time.monotonic() < deadline:
-                time.sleep(1)
-        if not lab_tool.is_healthy(lab):
-            if not lab_stopped(lab):
-                print(f"the lab is partly down and stays so: {'; '.join(lab_tool.problems(lab))}; "
-                      f"run: python3 tests/lab/lab.py start")
-                return 1
-            print("starting the lab (it is stopped again at the end) ...")
-            lab, started = lab_tool.start_lab(lab_tool.DEFAULT_NODES), True
+    found = ensure_lab()
+    if found is None:
+        return 1
+    lab, started = found
     prefix = f"{PREFIX}{uuid.uuid4().hex[:6]}"
     cleanup(lab, PREFIX)  # what a run cut short left behind
     try:

@@ -43,6 +43,7 @@ import docker  # noqa: E402
 import psutil  # noqa: E402
 
 import lab as lab_tool  # noqa: E402
+from benchlab import ensure_lab  # noqa: E402
 from tui_orch.nodes.metrics import RemoteSampler  # noqa: E402
 
 TARGET_SAMPLER_CPU = 1.0  # % of one core
@@ -203,10 +204,6 @@ def remove_containers(made: list[tuple[docker.DockerClient, str]]) -> None:
         client.close()
 
 
-def lab_stopped(lab: lab_tool.Lab) -> bool:
-    """True when no process of the lab runs (as opposed to one node being down for a test)."""
-    return all(sum("is not running" in p for p in lab_tool.node_problems(n)) == 3 for n in lab.nodes)
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -214,21 +211,10 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--containers", type=int, default=3, help="idle containers per node")
     args = parser.parse_args()
-    lab = lab_tool.layout(lab_tool.DEFAULT_NODES)
-    started = False
-    if not lab_tool.is_healthy(lab):
-        if not lab_stopped(lab):
-            # partly up: someone's fault test has a node down; it comes back, wait for it
-            deadline = time.monotonic() + 120
-            while not lab_tool.is_healthy(lab) and time.monotonic() < deadline:
-                time.sleep(1)
-        if not lab_tool.is_healthy(lab):
-            if not lab_stopped(lab):
-                print(f"the lab is partly down and stays so: {'; '.join(lab_tool.problems(lab))}; "
-                      f"run: python3 tests/lab/lab.py start")
-                return 1
-            print("starting the lab (it is stopped again at the end) ...")
-            lab, started = lab_tool.start_lab(lab_tool.DEFAULT_NODES), True
+    found = ensure_lab()
+    if found is None:
+        return 1
+    lab, started = found
     made: list[tuple[docker.DockerClient, str]] = []
     try:
         made = start_containers(lab, args.containers)
