@@ -207,6 +207,19 @@ def test_replicas_round_trip(store: Store) -> None:
     assert store.replicas() == []
 
 
+def test_changes_counts_the_writes_that_changed_something(store: Store) -> None:
+    """``changes`` tells a reader (the reconcile loop) whether anything changed since it looked."""
+    n = store.changes
+    store.put_replica(replica(slot=1))
+    assert store.changes == n + 1
+    store.put_replica(replica(slot=1))  # the same again: nothing changed
+    assert store.changes == n + 1
+    store.put_replica(replica(slot=1, restarts=1))
+    assert store.changes == n + 2
+    store.remove_replica("web.1")
+    assert store.changes == n + 3
+
+
 def test_put_replicas_is_one_write(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     store.put_replicas([replica("web", i) for i in range(1, 6)])
     written = count_file_writes(monkeypatch)
@@ -726,5 +739,9 @@ def test_replica_writes_match_a_dict_model(program: list[tuple[str, list]]) -> N
                     for name in names:
                         model.pop(name, None)
                 assert {r.key: r for r in s.replicas()} == model
+                # in order (service, slot, node), all and per service, as writes come and go
+                ordered = sorted(model.values(), key=lambda r: (r.service, r.slot, r.node))
+                assert s.replicas() == ordered
+                assert s.replicas("web") == [r for r in ordered if r.service == "web"]
         with open_store(tmp, readonly=True) as s:
             assert {r.key: r for r in s.replicas()} == model

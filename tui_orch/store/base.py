@@ -94,6 +94,9 @@ class StoreBase:
         self._lock: files.FolderLock | None = None
         self._dir_fd: int | None = None
         self._depth = 0  # transaction nesting
+        # transactions that changed the desired or observed state, or rereads of a file: a
+        # cheap way to tell whether anything changed since a moment
+        self.changes = 0
         self._failed = False  # a block inside the transaction raised
         self._touched: set[str] = set()  # files changed in memory by the transaction
         self._pending_events: list[Event] = []
@@ -202,6 +205,7 @@ class StoreBase:
         """Read-only stores: reread the files (a snapshot is taken at open). Owners: no-op."""
         if self.readonly:
             self._load()
+            self.changes += 1
 
     def close(self) -> None:
         with self._mutex:
@@ -281,6 +285,7 @@ class StoreBase:
                 self._touched.discard(name)
                 if pending:
                     saved = saved or f"the {WHAT[name]}"
+                    self.changes += 1
             events, self._pending_events = self._pending_events, []
             assert self._events is not None
             self._events.append(events)
@@ -291,6 +296,7 @@ class StoreBase:
     def _rollback(self) -> None:
         for name in sorted(self._touched):
             self._reload(name)
+            self.changes += 1
         self._touched.clear()
         self._pending_events = []
         self._desired.storage.hold = self._observed.storage.hold = False

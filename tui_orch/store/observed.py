@@ -50,6 +50,7 @@ class ObservedMixin(StoreBase):
 
             table.update(replace, doc_ids=changed)
         if new:
+            self._o.ordered = None
             for key, doc_id in zip(new, table.insert_multiple([docs[k] for k in new])):
                 ids[key] = (service, doc_id)
 
@@ -63,6 +64,7 @@ class ObservedMixin(StoreBase):
             for key in set(keys):
                 found = self._o.replica_ids.pop(key, None)
                 if found:
+                    self._o.ordered = None
                     by_service.setdefault(found[0], []).append(found[1])
                 self._replica_cache.pop(key, None)
             for service, doc_ids in by_service.items():
@@ -90,9 +92,15 @@ class ObservedMixin(StoreBase):
     @_reader
     def replicas(self, service: str | None = None) -> list[Replica]:
         """Replicas (of one service or all), ordered by service, slot, node."""
-        keys = [k for k, (s, _) in self._o.replica_ids.items() if service is None or s == service]
-        reps = [r for k in keys if (r := self._replica(k)) is not None]
-        return sorted(reps, key=lambda r: (r.service, r.slot, r.node))
+        o = self._o
+        if o.ordered is None:
+            everyone = [r for k in o.replica_ids if (r := self._replica(k)) is not None]
+            everyone.sort(key=lambda r: (r.service, r.slot, r.node))
+            o.ordered = [r.key for r in everyone]
+            if service is None:
+                return everyone
+        keys = o.ordered if service is None else [k for k in o.ordered if o.replica_ids[k][0] == service]
+        return [r for k in keys if (r := self._replica(k)) is not None]
 
     # ------------------------------------------------------------------ node status
 

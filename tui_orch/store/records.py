@@ -142,6 +142,9 @@ class ObservedIndex:
 
     def __init__(self, data: Data):
         self.replica_ids: dict[str, tuple[str, int]] = {}  # key -> (service, doc id)
+        # the replica keys ordered by (service, slot, node), made when first asked for and
+        # dropped when a key comes or goes (a key's place in the order never changes)
+        self.ordered: list[str] | None = None
         self.node_ids: dict[str, int] = {}
         for name, table in data.items():
             if not name.startswith(REPLICAS_PREFIX):
