@@ -18,7 +18,8 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from tui_orch import placement
 from tui_orch.controller import deploy
@@ -36,6 +37,29 @@ if TYPE_CHECKING:
     from tui_orch.controller.core import Controller
 
 DOWN = (ReplicaState.STOPPING, ReplicaState.STOPPED, ReplicaState.LOST, ReplicaState.FAILED)
+
+
+T = TypeVar("T")
+STAGGER = 50  # calls started per turn of the event loop by staggered()
+
+
+async def staggered(calls: list[Callable[[], Awaitable[T]]]) -> list[T | BaseException]:
+    """Run the calls side by side, as asyncio.gather(return_exceptions=True) does, but start
+    them STAGGER at a time with a turn of the event loop between: a call that finishes at once
+    (a simulated node) costs its work in the turn it starts in, and a thousand of them in one
+    turn held the console's keys up for 20-30 ms. Calls that wait (a real host) still all
+    wait together."""
+    tasks: list[asyncio.Future[T]] = []
+    try:
+        for i, call in enumerate(calls):
+            if i and i % STAGGER == 0:
+                await asyncio.sleep(0)
+            tasks.append(asyncio.ensure_future(call()))
+        return await asyncio.gather(*tasks, return_exceptions=True)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
 
 
 class Reconciler:
@@ -57,6 +81,7 @@ class Reconciler:
         self.waiters: dict[str, list[asyncio.Event]] = {}
         self.taken: set[str] = set()  # nodes where the engine policy of our containers is `no` (handover.py)
         self._taken_started: dict[str, float] = {}  # container id -> start time seen by the take-over
+        self._nothing_to_do: tuple[object, ...] | None = None  # _plan_key() when the plan was last empty
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -277,20 +302,37 @@ class Reconciler:
             if self.running:  # nodes Ready since the loop started: take the restart baton there
                 self.taken |= await take_over(ctl, [n for n in ready if n.name not in self.taken],
                                               self._taken_started)
-            listings = await asyncio.gather(*(n.list_owned() for n in ready), return_exceptions=True)
+            listings = await staggered([n.list_owned for n in ready])
             actual: dict[str, list[ContainerInfo]] = {
                 n.name: found for n, found in zip(ready, listings) if not isinstance(found, BaseException)
             }
             await self._remove_orphans(actual)
+            await asyncio.sleep(0)  # each step is a few ms with 1,000 nodes: let the console in between
             started = self._catch_up(actual)  # STARTING ones nobody waits for (a controller died)
-            desired = ctl.desired()
-            p = ctl.plan_for(desired)
-            if not p.empty:
-                started += await ctl._execute(p, desired)
+            await asyncio.sleep(0)
+            key = self._plan_key()
+            if key is None or key != self._nothing_to_do:
+                desired = ctl.desired()
+                p = ctl.plan_for(desired)
+                self._nothing_to_do = key if p.empty else None
+                if not p.empty:
+                    started += await ctl._execute(p, desired)
         for rep in started:
             task = asyncio.create_task(self.watch(rep), name=f"watch-{rep.key}")
             self._watches.add(task)
             task.add_done_callback(self._watches.discard)
+
+    def _plan_key(self) -> tuple[object, ...] | None:
+        """What the plan of a full pass depends on, when every node is Ready: the state in the
+        store (desired services, replicas, availability) and the nodes' capacity. A plan found
+        empty stays empty until one of them changes (placement starts what is missing and
+        stops what is too many; it never moves replicas on its own), so the pass skips planning
+        then (with 1,000 nodes planning holds the event loop ~20 ms). None (always plan) while
+        a node is not Ready: its grace period makes the plan change with time alone."""
+        nodes = self.ctl.fleet.nodes.values()
+        if any(n.status.state != NodeState.READY for n in nodes):
+            return None
+        return (self.ctl.store.changes, tuple((n.name, n.capacity, n.host_id) for n in nodes))
 
     def _mark_lost(self) -> None:
         now = time.time()
