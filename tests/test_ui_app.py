@@ -18,6 +18,7 @@ from tui_orch.ui.dialogs import ConfirmDialog, DeployDialog, ScaleDialog
 from tui_orch.ui.help import HelpScreen
 from tui_orch.ui.keys import DESTRUCTIVE_ACTIONS, KEYS
 from tui_orch.ui.palette import ConsoleCommands
+from tui_orch.ui.widgets import StableFooter
 from ui_support import SIZE, TWO_SERVICES, cells, manifest, sim_controller, until
 
 
@@ -455,3 +456,65 @@ async def test_a_node_that_is_not_ready_shows_why_in_full(tmp_path: Path) -> Non
             await pilot.pause()
             shown = lambda: str(app.main.current.query_one("#node-replicas").render()).replace("\n", " ")  # noqa: E731
             await until(pilot, lambda: "ask the data centre" in shown(), what="the whole reason")
+
+
+async def settle(pilot, check, timeout: float = 3.0) -> bool:  # type: ignore[no-untyped-def]
+    """Let the app run (no redraw forced, unlike ``until``) until ``check()`` or ``timeout``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await pilot.pause(0.05)
+    return True
+
+
+async def test_a_view_switched_to_is_drawn_at_once_then_brought_up_to_date(tmp_path: Path) -> None:
+    """Hidden views are kept up to date between redraws (refresh_hidden); a view switched to
+    is drawn with the rows it has and made current right after that frame. The deterministic
+    config has no once-a-second redraw: only that catch-up can bring the new rows."""
+    async with sim_controller(tmp_path / "state") as (ctl, sim):
+        await ctl.apply(manifest())
+        app = OrchApp(ctl, config(tmp_path))
+        async with app.run_test(size=SIZE) as pilot:
+            await command(pilot, "rs")
+            replicas = app.main.view("replicas")
+            await until(pilot, lambda: replicas.table.row_count == 8)
+            await command(pilot, "nodes")
+            await ctl.scale("api", 5)
+            for _ in range(3):  # one hidden view per call, the one that waited longest
+                app.main.refresh_hidden()
+            assert replicas.table.row_count == 10  # while hidden
+            await ctl.scale("api", 4)
+            await command(pilot, "rs")
+            assert shown(app) == "replicas"
+            assert await settle(pilot, lambda: replicas.table.row_count == 9), replicas.table.row_count
+            crumb = str(app.main.query_one("#crumbs").render())
+            assert "replicas  (9 of 9)  row 1" in crumb
+            # a drill down needs other rows: they are made before the view is drawn
+            await command(pilot, "nodes")
+            await pilot.press("enter")  # sim-1's replicas
+            await pilot.pause()
+            assert replicas.scope == ("node", "sim-1")
+            assert {cells(replicas.table, k)[2] for k in replicas.table.shown_keys} == {"sim-1"}
+
+
+async def test_the_footer_holds_still_while_the_prompt_is_open(tmp_path: Path) -> None:
+    """The prompt takes the letter keys; the footer keeps listing them rather than being
+    rebuilt on opening and closing (the same key widgets throughout)."""
+    from textual.widgets._footer import FooterKey
+
+    async with sim_controller(tmp_path / "state") as (ctl, sim):
+        app = OrchApp(ctl, config(tmp_path))
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            footer = app.main.query_one(StableFooter)
+            keys = list(footer.query(FooterKey))
+            assert "Logs of the replica" in [k.description for k in keys]
+            await pilot.press("colon")
+            await pilot.pause()
+            assert app.main.prompt_mode == ":"
+            assert list(footer.query(FooterKey)) == keys
+            await pilot.press("escape")
+            await pilot.pause(0.1)
+            assert not app.main.prompt_mode
+            assert list(footer.query(FooterKey)) == keys

@@ -81,3 +81,35 @@ async def test_keys_and_clicks_move_the_cursor_and_select_rows() -> None:
         await pilot.press("enter")
         assert app.selected == ["row-003", "row-003"]
         assert "row-003" in "".join(s.text for s in table.render_lines(table.region.reset_offset)[4:5])
+
+
+class FocusApp(App[None]):
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Input
+
+        yield ResourceTable(COLUMNS, id="t")
+        yield Input(id="i")
+
+
+async def test_a_focus_change_redraws_the_cursor_line_only() -> None:
+    """The rows look the same focused or not; only the cursor's colours change with the focus
+    (focused: the block cursor, blurred: a dimmer one). A view switch or the ``:`` prompt moves
+    the focus: the other lines stay rendered."""
+    app = FocusApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        table = app.query_one(ResourceTable)
+        table.focus()
+        table.sync(rows(10, "v"))
+        await pilot.pause()
+        cursor = table.selected_key()
+        before = {k: table.rows[k].line for k in table.shown_keys}
+        assert all(before.values())
+        focused_cursor = before[cursor][2]  # type: ignore[index]
+        app.query_one("#i").focus()
+        await pilot.pause()
+        after = {k: table.rows[k].line for k in table.shown_keys}
+        assert all(after[k] is before[k] for k in before if k != cursor)
+        blurred_cursor = after[cursor][2]  # type: ignore[index]
+        assert after[cursor] is not before[cursor]
+        assert [s.style for s in blurred_cursor] != [s.style for s in focused_cursor]
+        assert blurred_cursor.text == focused_cursor.text

@@ -97,6 +97,9 @@ def cmd_console(args: argparse.Namespace) -> int:
     return 0
 
 
+SWITCH_INTERVAL = 0.0005  # s: see run_console
+
+
 async def run_console(store: Any, inventory: Any, cfg: Any, *, factory: Any = None,
                       script: Any = None) -> None:
     """Build fleet and controller, run the app (it starts them), close them when it ends.
@@ -119,9 +122,15 @@ async def run_console(store: Any, inventory: Any, cfg: Any, *, factory: Any = No
             tasks.append(asyncio.create_task(script(ctl, lambda text: app.notify(text, timeout=6))))
 
     app = OrchApp(ctl, cfg, start=start)
+    # The terminal's input and output run in threads of Textual's driver: each waits for the
+    # interpreter while the event loop works, up to the switch interval (5 ms by default) per
+    # handoff; a frame written as the next piece of work starts reached the screen 5-10 ms late.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         await app.run_async()
     finally:
+        sys.setswitchinterval(switch_interval)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

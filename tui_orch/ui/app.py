@@ -181,11 +181,15 @@ class OrchApp(App[None]):
             self.run_worker(self._poll_readonly(), group="poll", exclusive=True, exit_on_error=False)
         else:
             self.refresh_now()
-        if self.collector.due():  # half-way to the next redraw: the two never add up
-            self.set_timer(self.config.refresh_interval / 2, self._collect, name="collect")
+        # half-way to the next redraw (the two never add up): a full garbage collection when
+        # one is due, else one hidden view brought up to date
+        self.set_timer(self.config.refresh_interval / 2, self._half_tick, name="half-tick")
 
-    def _collect(self) -> None:
-        self.collector.maybe_collect(self._last_key)
+    def _half_tick(self) -> None:
+        if self.collector.due():
+            self.collector.maybe_collect(self._last_key)
+        elif self.main is not None and self.main.is_mounted and time.monotonic() - self._last_key >= KEY_QUIET:
+            self.main.refresh_hidden()
 
     async def _poll_readonly(self) -> None:
         """A read-only console follows the state another process writes: reread it (in a

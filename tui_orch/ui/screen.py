@@ -33,6 +33,12 @@ def _view_command(text: str) -> bool:
     return any(cls.NAME == verb for cls in VIEWS)
 
 
+# a view switched to is shown with the rows it had, then brought up to date CATCH_UP_AFTER
+# seconds after that frame, or after CATCH_UP_AT_THE_LATEST if no frame came
+CATCH_UP_AFTER = 0.03
+CATCH_UP_AT_THE_LATEST = 0.25
+
+
 @dataclass(frozen=True)
 class Place:
     """Where the operator was: view, scope, filter (for esc)."""
@@ -53,10 +59,8 @@ class MainScreen(ActionsMixin, Screen[None]):
     MainScreen { layers: base prompt; }
     MainScreen #crumbs { height: 1; background: $boost; color: $text-accent; padding: 0 1; }
     MainScreen #prompt { layer: prompt; dock: bottom; offset-y: -1; height: 3; border: tall $accent; }
-    MainScreen #prompt.hidden { display: none; }
     MainScreen #views { height: 1fr; }
     MainScreen #views > View { position: absolute; width: 100%; height: 100%; }
-    MainScreen #views > View.off { visibility: hidden; }
     """
 
     def __init__(self) -> None:
@@ -65,6 +69,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.prompt_mode = ""  # ":" or "/" while the prompt is open
         self._crumb = ""
         self._current = f"view-{VIEWS[0].NAME}"
+        self._behind: View | None = None  # shown with the rows it had: to bring up to date
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -72,14 +77,18 @@ class MainScreen(ActionsMixin, Screen[None]):
         yield Static(id="crumbs")
         with Container(id="views"):
             for i, cls in enumerate(VIEWS):
-                yield cls().set_class(i > 0, "off")
-        prompt = Input(id="prompt", classes="hidden")
+                view = cls()
+                view.styles.visibility = "visible" if i == 0 else "hidden"
+                yield view
+        prompt = Input(id="prompt")
+        prompt.display = False  # shown and hidden by inline style: a class restyles it from the stylesheet
         prompt.cursor_blink = not self.orch.config.deterministic
         yield prompt
         yield StableFooter()
 
     def on_mount(self) -> None:
         self.current.table.focus()
+        self.screen_layout_refresh_signal.subscribe(self, self._after_layout)
 
     @property
     def orch(self) -> "OrchApp":
@@ -109,32 +118,67 @@ class MainScreen(ActionsMixin, Screen[None]):
             clock = "" if self.orch.config.deterministic else time.strftime("%H:%M:%S")
             self.query_one(FleetHeader).show(s, clock)
         self.current.refresh_view()
+        self._show_crumb()
+
+    def _show_crumb(self) -> None:
         crumb = self.current.describe()
         if crumb != self._crumb:
             self._crumb = crumb
             self.query_one("#crumbs", Static).update(crumb, layout=False)  # one line, always
 
+    def refresh_hidden(self) -> None:
+        """Bring the hidden view that waited longest up to date (one per call), so that a view
+        switched to is shown at once with rows seconds old at most (see show_view)."""
+        hidden = [v for v in self.query(View) if v is not self.current]
+        if hidden:
+            view = min(hidden, key=lambda v: v.synced_at)
+            view.refresh_view()
+
     # ------------------------------------------------------------------ views
     def show_view(self, name: str, scope: tuple[str, str] | None = None, filter: str = "",
                   inverse: bool = False, remember: bool = True, selected: str | None = None) -> None:
+        """Show a view. Its table already holds rows for this scope and filter (made when it
+        was last shown, or since by refresh_hidden): they are shown at once, and brought up to
+        date right after that frame; otherwise (a drill down, a new filter) they are made first."""
         cur = self.current
         if remember:
             t = cur.table
             self.history.append(Place(cur.NAME, cur.scope, t.filter_text, t.inverse, t.selected_key()))
             del self.history[:-50]
         target = self.view(name)
+        ready = target is not cur and target.shows(scope, filter, inverse)
         target.scope = scope
         target.table.set_filter(filter, inverse)
         target.just_shown = True
         if target is not cur:
-            cur.add_class("off")
-            target.remove_class("off")
+            # inline styles: a class would restyle the whole view from the stylesheet
+            cur.styles.visibility = "hidden"
+            target.styles.visibility = "visible"
             self._current = target.id or ""
-        self.refresh_all(header=False)
+        if ready:
+            self._show_crumb()
+            self._behind = target
+            self.set_timer(CATCH_UP_AT_THE_LATEST, self._catch_up)
+        else:
+            self._behind = None
+            self.refresh_all(header=False)
         if selected:
             target.table.select_key(selected)
         if not self.prompt_mode:
             target.table.focus()
+
+    def _after_layout(self, _screen: object) -> None:
+        """A frame with a new layout was written (a view switch makes one)."""
+        if self._behind is not None:
+            # not at once: the frame is still on its way to the terminal (the driver's writer
+            # thread), and work started now would hold it up
+            self.set_timer(CATCH_UP_AFTER, self._catch_up)
+
+    def _catch_up(self) -> None:
+        """The view just switched to, shown as it was, brought up to date."""
+        view, self._behind = self._behind, None
+        if view is not None and view is self.current:
+            self.refresh_all(header=False)
 
     def action_view(self, name: str) -> None:
         if name != self.current.NAME or self.current.scope is not None:
@@ -172,6 +216,9 @@ class MainScreen(ActionsMixin, Screen[None]):
             if ev is not None and ev.service:
                 self.show_view("replicas", ("service", ev.service))
 
+    def on_resource_table_row_highlighted(self, event: ResourceTable.RowHighlighted) -> None:
+        self._show_crumb()  # the cursor's row number
+
     def on_resource_table_row_selected(self, event: ResourceTable.RowSelected) -> None:
         event.stop()
         self.action_drill()
@@ -180,11 +227,12 @@ class MainScreen(ActionsMixin, Screen[None]):
     def open_prompt(self, mode: str, value: str = "") -> None:
         prompt = self.query_one("#prompt", Input)
         self.prompt_mode = mode
-        prompt.remove_class("hidden")
+        prompt.display = True
         prompt.placeholder = ("command: nodes, svc, rs [filter], ev, logs, q" if mode == ":"
                               else "filter: text, or !text for rows without it")
         prompt.border_title = mode
         prompt.value = value
+        self.query_one(StableFooter).freeze(True)
         prompt.focus()
 
     def close_prompt(self, focus: bool = True) -> None:
@@ -192,10 +240,11 @@ class MainScreen(ActionsMixin, Screen[None]):
         switch follows, which focuses its own table: one focus move, one restyle)."""
         prompt = self.query_one("#prompt", Input)
         self.prompt_mode = ""
-        prompt.add_class("hidden")
+        prompt.display = False
         prompt.value = ""
         if focus:
             self.current.table.focus()
+        self.call_after_refresh(self.query_one(StableFooter).freeze, False)
 
     def action_command(self) -> None:
         self.open_prompt(":")

@@ -81,7 +81,7 @@ class Shown:
     key: str
     cells: tuple[Cell, ...]
     widths: tuple[int, ...]
-    line: tuple[int, int, Strip] | None = None  # (kind, generation, the rendered line)
+    line: tuple[int, tuple[int, int], Strip] | None = None  # (kind, generations, the rendered line)
 
 
 class ResourceTable(ScrollView, can_focus=True):
@@ -104,8 +104,10 @@ class ResourceTable(ScrollView, can_focus=True):
         background: $surface;
         color: $foreground;
         height: 1fr;
+        /* no scroll bars (as k9s and htop): the crumb line says which row of how many the
+           cursor is on; a bar was redrawn on every view switch, 2-3 ms each */
+        scrollbar-size: 0 0;
         &:focus {
-            background-tint: $foreground 5%;
             & > .resource-table--cursor {
                 background: $block-cursor-background;
                 color: $block-cursor-foreground;
@@ -154,6 +156,7 @@ class ResourceTable(ScrollView, can_focus=True):
         self.total = 0  # rows before the filter
         self.updates = 0  # cells changed in place (for tests and benchmarks)
         self._generation = 0  # of the rendered lines: a new one drops them all (widths, styles)
+        self._cursor_generation = 0  # of the cursor's line (its style changes with the focus)
         self._line_styles: tuple[Style, ...] = ()
         self._header: Strip | None = None
         # called at once when the cursor moves to another row (before RowHighlighted is
@@ -343,18 +346,30 @@ class ResourceTable(ScrollView, can_focus=True):
                 self.get_component_rich_style("resource-table--even-row"))
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        styles = self._styles()
-        if styles != self._line_styles:
-            self._line_styles = styles
-            self._generation += 1
-            self._header = None
+        self._check_styles()
         return super().render_lines(crop)
+
+    def _check_styles(self) -> None:
+        """Drop the rendered lines whose styles changed. The rows' styles do not change with
+        the focus (only the cursor's and the header's do): a view shown again, or the
+        ``:`` prompt closed, finds its lines still good and redraws only those two."""
+        styles = self._styles()
+        old = self._line_styles
+        if styles == old:
+            return
+        self._line_styles = styles
+        if not old or (styles[0], styles[3]) != (old[0], old[3]):
+            self._generation += 1
+        if not old or styles[1] != old[1]:
+            self._header = None
+        if not old or styles[2] != old[2]:
+            self._cursor_generation += 1
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         scroll_x = int(self.scroll_x)
         if not self._line_styles:
-            self._line_styles = self._styles()
+            self._check_styles()
         base = self._line_styles[0]
         if y == 0:
             if self._header is None:
@@ -372,8 +387,9 @@ class ResourceTable(ScrollView, can_focus=True):
         key = self._order[index]
         row = self.rows[key]
         kind = 1 if index == self.cursor_row else 2 if self.zebra_stripes and index % 2 else 0
+        stamp = (self._generation, self._cursor_generation if kind == 1 else 0)
         cached = row.line
-        if cached is not None and cached[0] == kind and cached[1] == self._generation:
+        if cached is not None and cached[0] == kind and cached[1] == stamp:
             return cached[2]
         base, _, cursor, even = self._line_styles
         cells = [(as_text(c), col.content_width) for c, col in zip(row.cells, self.ordered_columns)]
@@ -381,7 +397,7 @@ class ResourceTable(ScrollView, can_focus=True):
             line = self._render(cells, base + cursor, Style(color=cursor.color))
         else:
             line = self._render(cells, base + even if kind == 2 else base, None)
-        row.line = (kind, self._generation, line)
+        row.line = (kind, stamp, line)
         return line
 
     def _render(self, cells: list[tuple[Text, int]], style: Style, post: Style | None) -> Strip:

@@ -123,20 +123,30 @@ class FleetHeader(Static):
 
 
 class StableFooter(Footer):
-    """Textual's Footer, rebuilt only when the keys it shows change. (Textual's rebuilds its
-    keys, and restyles them, whenever the focus moves: opening and closing the ``:`` prompt
-    would cost ~15-20 ms of every view switch for the same keys.)"""
+    """Textual's Footer, rebuilt only when the keys it shows change, and held still while
+    ``frozen`` (the ``:``/``/`` prompt is open: the input takes the letter keys, and Textual's
+    footer would drop them from the list on opening and bring them back on closing, each time
+    rebuilding and restyling every key, ~10-20 ms of every view switch for the same keys)."""
 
     _shown_keys: tuple[tuple[object, ...], ...] | None = None
+    frozen = False
 
     def _keys(self) -> tuple[tuple[object, ...], ...]:
         return tuple((b.key, b.action, b.description, b.group, enabled, tooltip)
                      for _, b, enabled, tooltip in self.screen.active_bindings.values() if b.show)
 
     def bindings_changed(self, screen: Screen[object]) -> None:
+        if self.frozen:
+            return
         if self.is_attached and screen is self.screen and screen.app.app_focus:
             keys = self._keys()
             if keys == self._shown_keys:
                 return
             self._shown_keys = keys
         super().bindings_changed(screen)
+
+    def freeze(self, frozen: bool) -> None:
+        """Hold the keys shown (``True``), or show the keys of now again (``False``)."""
+        self.frozen = frozen
+        if not frozen and self.is_attached:
+            self.call_next(self.bindings_changed, self.screen)  # in the footer's own context

@@ -3,6 +3,7 @@ filter, and an optional scope (a drill down: the replicas of one node or service
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
@@ -31,6 +32,9 @@ class View(Vertical):
         # set when the view is switched to: its next redraw rebuilds only the rows on the
         # screen (and new ones), so the operator sees the view at once; the next ones the rest
         self.just_shown = False
+        # what the table's rows were last made for: (scope, filter, inverse)
+        self.synced_for: tuple[object, ...] | None = None
+        self.synced_at = 0.0  # time.monotonic() then
 
     def compose(self) -> ComposeResult:
         yield ResourceTable(self.COLUMNS, id=f"{self.NAME}-table")
@@ -53,14 +57,23 @@ class View(Vertical):
         raise NotImplementedError
 
     def refresh_view(self) -> None:
+        t = self.table
         self.table.sync(self.rows())
+        self.synced_for = (self.scope, t.filter_text, t.inverse)
+        self.synced_at = time.monotonic()
+
+    def shows(self, scope: tuple[str, str] | None, filter: str, inverse: bool) -> bool:
+        """Whether the table holds rows made for this scope and filter (shown again as they
+        are, they are right but for what changed since they were made)."""
+        return self.synced_for == (scope, filter, inverse and bool(filter))
 
     def selected_key(self) -> str | None:
         return self.table.selected_key()
 
     def describe(self) -> str:
-        """The crumb: view name, scope, counts."""
+        """The crumb: view name, scope, filter, rows shown of all, the cursor's row."""
         t = self.table
         scope = f"  {self.scope[0]}={self.scope[1]}" if self.scope else ""
         filt = f"  /{'!' if t.inverse else ''}{t.filter_text}" if t.filter_text else ""
-        return f"{self.NAME}{scope}{filt}  ({t.row_count} of {t.total})"
+        at = f"  row {min(t.cursor_row, t.row_count - 1) + 1}" if t.row_count else ""
+        return f"{self.NAME}{scope}{filt}  ({t.row_count} of {t.total}){at}"
