@@ -490,6 +490,18 @@ async def test_a_view_switched_to_is_drawn_at_once_then_brought_up_to_date(tmp_p
             assert await settle(pilot, lambda: replicas.table.row_count == 9), replicas.table.row_count
             crumb = str(app.main.query_one("#crumbs").render())
             assert "replicas  (9 of 9)  row 1" in crumb
+            # a view not shown yet opens on its first row, however rows came before it meanwhile
+            events = app.main.view("events")
+            app.main.events_view.add(event("note", "first"))
+            for _ in range(3):
+                app.main.refresh_hidden()
+            for i in range(5):
+                app.main.events_view.add(event("note", f"later {i}"))
+                for _ in range(3):
+                    app.main.refresh_hidden()
+            await command(pilot, "ev")
+            assert events.table.cursor_row == 0
+            assert "later 4" in str(cells(events.table, events.table.selected_key()))  # the newest
             # a drill down needs other rows: they are made before the view is drawn
             await command(pilot, "nodes")
             await pilot.press("enter")  # sim-1's replicas

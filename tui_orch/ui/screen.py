@@ -87,6 +87,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         yield StableFooter()
 
     def on_mount(self) -> None:
+        self.current.visited = True
         self.current.table.focus()
         self.screen_layout_refresh_signal.subscribe(self, self._after_layout)
 
@@ -133,6 +134,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         if hidden:
             view = min(hidden, key=lambda v: v.synced_at)
             view.refresh_view()
+            if not view.visited:  # the table keeps its row selected as rows come before it
+                view.table.move_cursor(0, post=False)
 
     # ------------------------------------------------------------------ views
     def show_view(self, name: str, scope: tuple[str, str] | None = None, filter: str = "",
@@ -150,6 +153,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         target.scope = scope
         target.table.set_filter(filter, inverse)
         target.just_shown = True
+        target.visited = True
         if target is not cur:
             # inline styles: a class would restyle the whole view from the stylesheet
             cur.styles.visibility = "hidden"

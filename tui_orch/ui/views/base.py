@@ -35,6 +35,7 @@ class View(Vertical):
         # what the table's rows were last made for: (scope, filter, inverse)
         self.synced_for: tuple[object, ...] | None = None
         self.synced_at = 0.0  # time.monotonic() then
+        self.visited = False  # shown at least once (until then its cursor stays on the first row)
 
     def compose(self) -> ComposeResult:
         yield ResourceTable(self.COLUMNS, id=f"{self.NAME}-table")
