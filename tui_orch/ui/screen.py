@@ -216,7 +216,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         elif isinstance(view, ReplicasView):
             self.action_logs()
         elif isinstance(view, EventsView):
-            ev = next((e for seq, e in view.events if str(seq) == key), None)
+            ev = view.event(key)
             if ev is not None and ev.service:
                 self.show_view("replicas", ("service", ev.service))
 

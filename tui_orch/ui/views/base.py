@@ -4,6 +4,7 @@ filter, and an optional scope (a drill down: the replicas of one node or service
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
@@ -14,6 +15,8 @@ from tui_orch.ui.table import ResourceTable, Row
 if TYPE_CHECKING:
     from tui_orch.controller import Controller
     from tui_orch.ui.app import OrchApp
+
+OFFSCREEN_EVERY = 5  # redraws between two rebuilds of a row off the screen (see View.sliced)
 
 
 class View(Vertical):
@@ -36,6 +39,8 @@ class View(Vertical):
         self.synced_for: tuple[object, ...] | None = None
         self.synced_at = 0.0  # time.monotonic() then
         self.visited = False  # shown at least once (until then its cursor stays on the first row)
+        self._made: dict[str, Row] = {}  # the rows View.sliced made last, in order
+        self._turn = 0  # redraws through View.sliced
 
     def compose(self) -> ComposeResult:
         yield ResourceTable(self.COLUMNS, id=f"{self.NAME}-table")
@@ -57,9 +62,29 @@ class View(Vertical):
     def rows(self) -> list[Row]:
         raise NotImplementedError
 
+    def sliced(self, keys: Sequence[str], make: Callable[[set[str] | None], Iterable[Row]]) -> list[Row]:
+        """The rows of ``keys``, in that order, for views of many rows (a thousand nodes, their
+        replicas): ``make(due)`` makes only those due, the rows on the screen (and a screen's
+        height either side), new keys, and a slice of the others (each every OFFSCREEN_EVERY
+        redraws; no slice in the redraw right after the view is shown, which wants its screen
+        fast); the others are the rows made before. ``due`` is None (every row) under a filter,
+        which searches them all."""
+        self._turn += 1
+        made = self._made
+        due: set[str] | None = None
+        if not self.table.filter_text:
+            lo, hi = self.table.window()
+            every = 0 if self.just_shown else OFFSCREEN_EVERY
+            due = {k for i, k in enumerate(keys)
+                   if lo <= i < hi or (every and (i + self._turn) % every == 0) or k not in made}
+        self.just_shown = False
+        fresh = {r.key: r for r in make(due)}
+        self._made = {k: fresh.get(k) or made[k] for k in keys}
+        return list(self._made.values())
+
     def refresh_view(self) -> None:
         t = self.table
-        self.table.sync(self.rows())
+        t.sync(self.rows())
         self.synced_for = (self.scope, t.filter_text, t.inverse)
         self.synced_at = time.monotonic()
 

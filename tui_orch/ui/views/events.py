@@ -46,8 +46,12 @@ class EventsView(View):
         super().refresh_view()
         self.show_detail(self.selected_key())
 
+    def event(self, key: str | None) -> Event | None:
+        """The event of a row key (its sequence number)."""
+        return next((e for seq, e in self.events if str(seq) == key), None) if key else None
+
     def show_detail(self, key: str | None) -> None:
-        ev = next((e for seq, e in self.events if str(seq) == key), None) if key else None
+        ev = self.event(key)
         shown = f"{key}:{ev is not None}"
         if shown == self._shown:
             return

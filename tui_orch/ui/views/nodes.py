@@ -16,7 +16,6 @@ from tui_orch.ui.table import ResourceTable, Row
 from tui_orch.ui.views.base import View
 from tui_orch.ui.widgets import bar, clip, cores, short
 
-OFFSCREEN_EVERY = 5  # redraws between two rebuilds of a row off the screen
 REASON_WIDTH = 16  # in the table; the detail pane shows the whole reason
 
 SPARK_SECONDS = 300  # the last five minutes
@@ -71,25 +70,11 @@ class NodesView(View):
         self._names: dict[tuple[str, bool], Text] = {}
         self._states: dict[tuple[str, bool, str], Text] = {}
         self._listing = Text()
-        self._rows: dict[str, Row] = {}  # the last row of every node, in the fleet's order
-        self._turn = 0
 
     def rows(self) -> list[Row]:
-        """Every node's row; those off the screen are rebuilt a slice at a time (each every
-        OFFSCREEN_EVERY redraws), the others every time. With a filter, all of them."""
-        order = list(self.controller.fleet.nodes)
-        self._turn += 1
-        if self.table.filter_text or len(self._rows) != len(order) or set(self._rows) != set(order):
-            due: set[str] | None = None
-        else:
-            lo, hi = self.table.window()
-            every = 0 if self.just_shown else OFFSCREEN_EVERY
-            due = {name for i, name in enumerate(order)
-                   if lo <= i < hi or (every and (i + self._turn) % every == 0)}
-        self.just_shown = False
-        fresh = {n.name: self._row(n) for n in data.node_rows(self.controller, only=due)}
-        self._rows = {name: fresh.get(name) or self._rows[name] for name in order}
-        return list(self._rows.values())
+        """Every node's row, in the fleet's order (made a slice at a time: View.sliced)."""
+        ctl = self.controller
+        return self.sliced(list(ctl.fleet.nodes), lambda due: map(self._row, data.node_rows(ctl, only=due)))
 
     def _row(self, n: data.NodeRow) -> Row:
         name = self._names.get((n.name, n.simulated))

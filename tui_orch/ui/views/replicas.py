@@ -3,6 +3,7 @@ service, replica, node, state, health, restarts, uptime, cpu, memory, port."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 
 from rich.text import Text
@@ -11,7 +12,6 @@ from tui_orch.model import Health, ReplicaState
 from tui_orch.ui import data
 from tui_orch.ui.table import Row
 from tui_orch.ui.views.base import View
-from tui_orch.ui.views.nodes import OFFSCREEN_EVERY
 from tui_orch.ui.widgets import size, uptime
 
 STATE_STYLE = {
@@ -45,33 +45,20 @@ class ReplicasView(View):
                ("health", "HEALTH"), ("restarts", "RESTARTS"), ("uptime", "UPTIME"), ("cpu", "CPU"),
                ("memory", "MEMORY"), ("port", "PORT"))
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._rows: dict[str, Row] = {}  # the last row of every replica shown, in order
-        self._turn = 0
-
     def rows(self) -> list[Row]:
-        """Every replica's row (of the scope); as in the nodes view, those off the screen
-        are rebuilt a slice at a time (each every OFFSCREEN_EVERY redraws), those on it and
-        new ones every time. With a filter, all of them."""
+        """Every replica's row (of the scope), ordered by service, slot, node (made a slice at
+        a time: View.sliced)."""
         ctl = self.controller
-        reps = ctl.store.replicas()  # ordered by service, slot, node: the rows' order
+        reps = ctl.store.replicas()  # in the rows' order
         if self.scope is not None:
             field, value = self.scope
             reps = [r for r in reps if getattr(r, field) == value]
-        self._turn += 1
-        cached = self._rows
-        if self.table.filter_text:
-            due = reps
-        else:
-            lo, hi = self.table.window()
-            turn, every = self._turn, 0 if self.just_shown else OFFSCREEN_EVERY
-            due = [r for i, r in enumerate(reps)
-                   if lo <= i < hi or (every and (i + turn) % every == 0) or r.key not in cached]
-        self.just_shown = False
-        fresh = {r.key: self._row(r) for r in data.replica_rows(ctl, self.orch.now(), due)}
-        self._rows = {r.key: fresh.get(r.key) or cached[r.key] for r in reps}
-        return list(self._rows.values())
+
+        def make(due: set[str] | None) -> Iterable[Row]:
+            chosen = reps if due is None else [r for r in reps if r.key in due]
+            return map(self._row, data.replica_rows(ctl, self.orch.now(), chosen))
+
+        return self.sliced([r.key for r in reps], make)
 
     @staticmethod
     def _row(r: data.ReplicaRow) -> Row:
