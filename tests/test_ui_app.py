@@ -458,16 +458,6 @@ async def test_a_node_that_is_not_ready_shows_why_in_full(tmp_path: Path) -> Non
             await until(pilot, lambda: "ask the data centre" in shown(), what="the whole reason")
 
 
-async def settle(pilot, check, timeout: float = 3.0) -> bool:  # type: ignore[no-untyped-def]
-    """Let the app run (no redraw forced, unlike ``until``) until ``check()`` or ``timeout``."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await pilot.pause(0.05)
-    return True
-
-
 async def test_a_view_switched_to_is_drawn_at_once_then_brought_up_to_date(tmp_path: Path) -> None:
     """Hidden views are kept up to date between redraws (refresh_hidden); a view switched to
     is drawn with the rows it has and made current right after that frame. The deterministic
@@ -487,7 +477,8 @@ async def test_a_view_switched_to_is_drawn_at_once_then_brought_up_to_date(tmp_p
             await ctl.scale("api", 4)
             await command(pilot, "rs")
             assert shown(app) == "replicas"
-            assert await settle(pilot, lambda: replicas.table.row_count == 9), replicas.table.row_count
+            await until(pilot, lambda: replicas.table.row_count == 9, timeout=3.0, redraw=False,
+                        what="the replicas view brought up to date after the switch")
             crumb = str(app.main.query_one("#crumbs").render())
             assert "replicas  (9 of 9)  row 1" in crumb
             # a view not shown yet opens on its first row, however rows came before it meanwhile

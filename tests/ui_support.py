@@ -73,13 +73,17 @@ async def sim_controller(state: Path, count: int = 3, seed: int = 7) -> AsyncIte
         store.close()
 
 
-async def until(pilot, check: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:  # type: ignore[no-untyped-def]
-    """Wait (letting the app run) until ``check()`` is true; fail with ``what`` after ``timeout``."""
+async def until(pilot, check: Callable[[], object], timeout: float = 5.0, what: str = "",  # type: ignore[no-untyped-def]
+                redraw: bool = True) -> None:
+    """Wait (letting the app run) until ``check()`` is true; fail with ``what`` after ``timeout``.
+    ``redraw``: redraw the screen from the state at each look (as the once-a-second tick would;
+    False to see what the app draws by itself)."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or check}")
-        pilot.app.refresh_now()
+        if redraw:
+            pilot.app.refresh_now()
         await pilot.pause(0.05)
         await asyncio.sleep(0)
 
