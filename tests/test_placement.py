@@ -328,6 +328,24 @@ def test_place_global_replicas_on_given_nodes() -> None:
     assert [str(u) for u in p.unschedulable] == ["agent.n2: n2 lacks cpu (free 0.25 < 0.5 cpus)"]
 
 
+def test_place_on_given_nodes_checks_their_state_and_the_constraints() -> None:
+    """The rollout path of a global service: a node cordoned or down since, or that the new
+    revision's constraints exclude, does not get the replica."""
+    agent = svc("agent", mode="global", cpus=0.5, memory=GiB, constraints=[Constraint("node.labels.disk", "==", "ssd")])
+    nodes = [node("n1", labels={"disk": "ssd"}), node("n2", labels={"disk": "hdd"}),
+             node("n3", labels={"disk": "ssd"}, availability=Availability.CORDONED),
+             node("n4", labels={"disk": "ssd"}, availability=Availability.DRAINING),
+             node("n5", labels={"disk": "ssd"}, state=NodeState.UNREACHABLE)]
+    p = place(agent, [], nodes, [], on=["n1", "n2", "n3", "n4", "n5"])
+    assert [s.node for s in p.starts] == ["n1"]
+    assert [str(u) for u in p.unschedulable] == [
+        "agent.n2: n2 fails node.labels.disk==ssd",
+        "agent.n3: n3 is cordoned",
+        "agent.n4: n4 is draining",
+        "agent.n5: n5 is not ready (Unreachable)",
+    ]
+
+
 def test_rebalance_reports_the_nodes_it_frees() -> None:
     nodes = [node("n1"), node("n2"), node("n3"), node("n4", availability=Availability.CORDONED)]
     specs = [svc("a"), svc("b"), svc("c"), svc("d")]

@@ -286,3 +286,51 @@ def test_nodes_of_one_host_never_get_the_same_host_port(size: int, replicas: int
         parts = ["1 with port 9000 in use", f"{others}, where port 9000 is in use"]
         expected = ", ".join(parts if size == 2 else reversed(parts))  # largest count first
         assert {u.reason for u in p.unschedulable} == {f"no node fits: {expected}"}
+
+
+@PROPS
+@given(nodes(), st.integers(0, 4), st.lists(st.tuples(st.lists(st.none() | st.integers(20000, 20005), min_size=1,
+                                                               max_size=3), st.integers(1, 4)), min_size=1, max_size=4))
+def test_static_ports_inside_the_dynamic_range_are_never_given_twice(
+    fleet: list, top: int, layouts: list
+) -> None:
+    """Static host ports inside the dynamic range: no port given twice on a host, and the free
+    dynamic count of each host is the range minus the ports held in it."""
+    from tui_orch.placement import PlacementOptions
+
+    lo, hi = 20000, 20000 + top
+    placer = Placer(fleet, options=PlacementOptions(port_range=(lo, hi)))
+    f: Fleet = placer.fleet
+    hosts = same_host(fleet)
+    started = []
+    for k, (layout, count) in enumerate(layouts):
+        ports = tuple(PortSpec(target=80 + j, published=q) for j, q in enumerate(layout))
+        if len({q for q in layout if q is not None}) < sum(1 for q in layout if q is not None):
+            continue  # a published port twice in one service is refused by the manifest reader
+        spec = ServiceSpec(f"s{k}", "img", replicas=count, ports=ports)
+        starts, failed = placer.place(Request.of(spec), list(range(1, count + 1)))
+        started += starts
+        for u in failed:  # a replica is refused only where there really is no room
+            assert "out of dynamic ports" in u.reason or "in use" in u.reason or "not ready" in u.reason \
+                or "cordoned" in u.reason or "draining" in u.reason, u.reason
+    for name, group in hosts.items():
+        held = [q for s in started if s.node in group for q in s.ports]
+        assert len(held) == len(set(held)), f"port given twice on {name}'s host: {sorted(held)}"
+        in_range = {q for q in held if lo <= q <= hi}
+        assert f.dyn_free[f.index[name]] == (hi - lo + 1) - len(in_range), (name, sorted(held))
+
+
+def test_a_static_port_in_the_dynamic_range_is_not_given_again_as_dynamic() -> None:
+    one = [NodeInfo(name="n1", capacity=Resources(1, GiB))]
+    web = ServiceSpec(name="web", image="x", ports=(PortSpec(80, 20000), PortSpec(81, None)))
+    assert plan([web], one).starts[0].ports == (20000, 20001)
+    from tui_orch.placement import PlacementOptions
+
+    # One port in the range, taken by the static port: the dynamic one does not fit.
+    p = plan([web], one, options=PlacementOptions(port_range=(20000, 20000)))
+    assert not p.starts and "out of dynamic ports" in p.unschedulable[0].reason
+    # Two free ports after a replica that holds one static port of the range.
+    placer = Placer(one, options=PlacementOptions(port_range=(20000, 20002)))
+    placer.place(Request.of(ServiceSpec("a", "x", ports=(PortSpec(80, 20001),))), [1])
+    starts, failed = placer.place(Request.of(ServiceSpec("b", "x", ports=(PortSpec(80), PortSpec(81)))), [1])
+    assert not failed and starts[0].ports == (20000, 20002)

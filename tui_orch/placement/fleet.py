@@ -254,13 +254,14 @@ class Fleet:
         if not req.layout:
             return [()] * len(idx), *after
         static, layout, nd = req.static, req.layout, req.dynamic
-        in_range = nd + sum(1 for p in static if self.port_lo <= p <= self.port_hi)
+        in_range = self.dyn_need(req)
         ports, out, host, members, mine = self.ports, [], self.host, self.members, self.mine
         if nd:
             simple = all(p is None for p in layout)
             dyn_next, seen = self.dyn_next, self.port_seen
             for i in idx:
                 held = ports[i]
+                held.update(static)  # first: a static port in the range is not free for dynamic ones
                 first = host[i]
                 p = dyn_next[first]
                 dynamic = []
@@ -270,7 +271,6 @@ class Fleet:
                     p += 1
                 dyn_next[first] = p
                 held.update(dynamic)
-                held.update(static)
                 seen.update(dynamic)
                 if simple:
                     out.append(tuple(dynamic))
@@ -380,11 +380,16 @@ class Fleet:
             if p in self.port_seen:
                 bad |= self.port_mask(p)
         if req.dynamic:
-            bad |= self.dyn_free < req.dynamic
+            bad |= self.dyn_free < self.dyn_need(req)
         if req.cap and counts is not None:
             bad |= counts >= req.cap
         np.copyto(out, INF, where=bad)
         return out
+
+    def dyn_need(self, req: Request) -> int:
+        """How many ports of the dynamic range one replica of ``req`` takes: its dynamic ports
+        and its static ports that lie inside the range (they are no longer free for others)."""
+        return req.dynamic + sum(1 for p in req.static if self.port_lo <= p <= self.port_hi)
 
     def cost_at(self, req: Request, i: int) -> float:
         """``cost(req)[i]`` for one node, with the same operations in the same order; it does

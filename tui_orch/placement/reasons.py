@@ -62,7 +62,7 @@ def no_node_fits(fleet: Fleet, req: Request, counts: np.ndarray | None = None) -
         else:
             charge(held, f"with port {p} in use")
     if req.dynamic:
-        charge(fleet.dyn_free < req.dynamic, f"out of dynamic ports ({fleet.port_lo}-{fleet.port_hi})")
+        charge(fleet.dyn_free < fleet.dyn_need(req), f"out of dynamic ports ({fleet.port_lo}-{fleet.port_hi})")
 
     def lack_cpu(n: int, hit: np.ndarray) -> str:
         best = float(fleet.free_c[hit].max()) / NANO
@@ -83,12 +83,21 @@ def no_node_fits(fleet: Fleet, req: Request, counts: np.ndarray | None = None) -
 def node_does_not_fit(fleet: Fleet, i: int, req: Request) -> str:
     """Why node ``i`` cannot take a replica of ``req`` (for global services), or ''."""
     name = fleet.names[i]
+    # The node may have changed since it was chosen (a rollout places on the old replica's node).
+    x = fleet.infos[i]
+    if x.state != NodeState.READY:
+        return f"{name} is not ready ({x.state.value})"
+    if x.availability != Availability.ACTIVE:
+        return f"{name} is {x.availability.value}"
+    for c in req.constraints:
+        if not c.matches(x):
+            return f"{name} fails {c}"
     for p in req.static:
         if p in fleet.ports[i]:
             if fleet.holds(i, p):
                 return f"{name} has port {p} in use"
             return f"{name} shares a host with {fleet.holder(i, p) or 'another node'}, where port {p} is in use"
-    if req.dynamic and fleet.dyn_free[i] < req.dynamic:
+    if req.dynamic and fleet.dyn_free[i] < fleet.dyn_need(req):
         return f"{name} is out of dynamic ports ({fleet.port_lo}-{fleet.port_hi})"
     if fleet.free_c[i] < req.rc:
         free = float(fleet.free_c[i]) / NANO
