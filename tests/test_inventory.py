@@ -145,3 +145,59 @@ def test_controller_takes_node_grace_from_the_inventory(tmp_path: Path) -> None:
     with open_store(tmp_path / "state") as store:
         assert Controller(store, Fleet(inv)).grace == 25.0
         assert Controller(store, Fleet(inv), grace=2).grace == 2
+
+
+# ----------------------------------------------------------------- reading defences (issue 11)
+
+
+def test_deep_nesting_is_one_problem_not_a_recursion_error() -> None:
+    with pytest.raises(InventoryError) as err:
+        parse_inventory("nodes: " + "[" * 600 + "]" * 600 + "\n", "deep.yaml")
+    assert str(err.value) == "deep.yaml:1:47: invalid YAML: nested more than 40 levels deep"
+
+
+def test_alias_bomb_duplicate_keys_and_tags_read_as_in_a_manifest() -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcde", "bcdef")
+    ) + "nodes:\n  - name: n1\n"
+    with pytest.raises(InventoryError) as err:
+        parse_inventory(bomb, "bomb.yaml")
+    assert str(err.value) == "bomb.yaml:1:1: the document expands to more than 200000 values through aliases; write it out"
+    with pytest.raises(InventoryError) as err:
+        parse_inventory("nodes:\n  - name: n1\n    user: a\n    user: b\n", "dup.yaml")
+    assert str(err.value) == "dup.yaml:4:5: nodes[0].user: duplicate key (first set on line 3)"
+    with pytest.raises(InventoryError) as err:
+        parse_inventory("nodes:\n  - name: !!python/name:os.system n1\n", "tag.yaml")
+    assert "unsupported YAML tag" in str(err.value)
+
+
+def test_merge_keys_work_in_a_nodes_file() -> None:
+    text = "x-common: &c {user: deploy, port: 2200}\nnodes:\n  - {<<: *c, name: n1}\n"
+    with pytest.raises(InventoryError, match="x-common: unknown key"):
+        parse_inventory(text, "m.yaml")
+    inv = parse_inventory("defaults: &c {user: deploy, port: 2200}\nnodes:\n  - {<<: *c, name: n1}\n", "m.yaml")
+    assert inv.nodes[0].user == "deploy" and inv.nodes[0].port == 2200
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero", "folder", "large"])
+def test_only_regular_files_of_at_most_4_mib_are_read(tmp_path: Path, special: str) -> None:
+    import os
+
+    path = tmp_path / "nodes.yaml"
+    if special == "fifo":
+        os.mkfifo(path)
+    elif special == "folder":
+        path.mkdir()
+    elif special == "large":
+        path.write_text("nodes:\n" + "  - name: n1\n" * 500_000)
+    else:
+        path = Path(special)
+    with pytest.raises(InventoryError) as err:
+        load_inventory(path)
+    expected = {
+        "fifo": "is a named pipe (FIFO), not a regular file; give the path of a file",
+        "/dev/zero": "is a device, not a regular file; give the path of a file",
+        "folder": "is a folder, not a nodes file",
+        "large": "larger than 4 MiB; is it really a nodes file?",
+    }[special]
+    assert str(err.value) == f"{path}: {expected}"

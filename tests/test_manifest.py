@@ -208,6 +208,50 @@ def test_unreadable_file(tmp_path: Path) -> None:
         load_manifest(path)
 
 
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero", "socket"])
+def test_only_regular_files_are_read_never_a_fifo_or_device(tmp_path: Path, special: str) -> None:
+    """A FIFO with no writer would block forever and /dev/zero never ends: refused at once."""
+    import socket
+
+    path = tmp_path / "web.yaml"
+    if special == "fifo":
+        os.mkfifo(path)
+    elif special == "socket":
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(path))
+        sock.close()
+    else:
+        path = Path(special)
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path)
+    what = {"fifo": "a named pipe (FIFO)", "socket": "a socket", "/dev/zero": "a device"}[special]
+    assert str(info.value) == f"{path}: is {what}, not a regular file; give the path of a file"
+
+
+def test_an_env_file_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.env")
+    os.mkfifo(tmp_path / ".env")  # beside the manifest: read as a .env file would be
+    path = _write_manifest(tmp_path, "env_file: pipe.env\n")
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path, environ={})
+    assert [str(p) for p in info.value.problems] == [
+        f"{path}:4:15: services.web.env_file: cannot read env file {tmp_path / 'pipe.env'}: "
+        "is a named pipe (FIFO), not a regular file; give the path of a file",
+    ]
+
+
+def test_errors_stop_at_100_per_file_with_and_n_more(tmp_path: Path) -> None:
+    path = tmp_path / "many.yaml"
+    path.write_text("services:\n" + "".join(f"  s{i}: {{imag: x, deploy: {{replicas: -1}}}}\n" for i in range(5000)))
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 101
+    assert lines[-1] == f"{path}: and 2 more errors (only the first 100 are shown); stopped reading there, " \
+                        "4966 more services not checked"
+    assert info.value.total == 102  # 3 errors in each of 34 services
+
+
 def test_bytes_bom_and_bad_utf8() -> None:
     assert parse_manifest(b"\xef\xbb\xbfservices: {web: {image: x}}\n", "b.yaml").names == ("web",)
     with pytest.raises(ManifestError) as info:

@@ -126,7 +126,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             failed = True
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
-            n = sum(1 for p in exc.problems if p.severity == "error")
+            n = exc.total
             print(f"{file}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
             continue
         for warning in manifest.warnings:

@@ -39,8 +39,10 @@ class Problem:
 class ManifestError(TuiOrchError):
     """A Compose file that cannot be deployed. Carries every problem found, all at once."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], total: int | None = None):
         self.problems = [p for p in problems if p.severity == "error"] or list(problems)
+        # Every error found, also those past the cap that only an "and N more" line stands for.
+        self.total = total if total is not None else len(self.problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

@@ -41,6 +41,10 @@ from typing import Any
 import yaml
 
 from tui_orch.errors import InventoryError, Problem, UnitError
+from tui_orch.manifest.files import MAX_FILE_BYTES, FileRefused, read_limited
+from tui_orch.manifest.reader import (
+    MAX_VALUES, Entries, Invalid, Reader, YamlProblem, check_tag, compose, decode, expanded_size, got, join,
+)
 from tui_orch.model import NodeSpec, Resources, pairs
 from tui_orch.units import parse_bytes, parse_cpus, parse_duration
 
@@ -80,78 +84,56 @@ def default_inventory() -> Inventory:
     return Inventory(nodes=(NodeSpec(name="local", address="localhost", local=True),))
 
 
-class _Reader:
+class _Reader(Reader):
+    """The manifest's reader (merge keys, duplicate keys, tags, error cap), with values read
+    as plain YAML scalars (int, bool, str...) and no ``${VAR}`` interpolation."""
+
     def __init__(self, file: str):
-        self.file = file
-        self.problems: list[Problem] = []
+        super().__init__(file, lambda _name: None)
 
-    def error(self, node: yaml.Node | None, path: str, message: str) -> None:
-        line = node.start_mark.line + 1 if node is not None else 0
-        col = node.start_mark.column + 1 if node is not None else 0
-        self.problems.append(Problem(self.file, line, col, path, message))
-
-    def scalar(self, node: yaml.Node, path: str) -> Any:
+    def scalar(self, node: yaml.Node, path: str, expected: str = "a single value") -> Any:  # type: ignore[override]
+        try:
+            check_tag(node, path)
+        except Invalid as exc:
+            self.error(node, path, exc.message)
+            return None
         if not isinstance(node, yaml.ScalarNode):
-            self.error(node, path, "expected a single value, got a " + _kind(node))
+            self.error(node, path, f"expected {expected}, got {got(node)}")
             return None
         try:
             return _CONSTRUCTOR.construct_object(node, deep=True)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, OverflowError):
             return node.value
 
-    def mapping(self, node: yaml.Node, path: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-        if not isinstance(node, yaml.MappingNode):
-            self.error(node, path, "expected a mapping (key: value), got a " + _kind(node))
-            return {}
-        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key, value in node.value:
-            if not isinstance(key, yaml.ScalarNode):
-                self.error(key, path, "keys must be plain names")
-                continue
-            if key.value in out:
-                self.error(key, _join(path, key.value), "duplicate key")
-            out[key.value] = (key, value)
-        return out
-
-
-def _kind(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
-        return "mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "list"
-    return f"value {node.value!r}"
-
-
-def _join(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else key
+    def mapping(self, node: yaml.Node, path: str) -> Entries:
+        return self.read(self.entries, node, path) or {}
 
 
 def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     """Read a nodes file; every problem in it is reported at once."""
     file = str(path)
     try:
-        text = Path(file).read_text(encoding="utf-8")
+        data = read_limited(file, MAX_FILE_BYTES, "nodes file")
     except FileNotFoundError:
-        raise InventoryError(f"{file}: no such nodes file; check the path given to --inventory")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError(f"{file}: cannot read the nodes file: {exc}")
-    return parse_inventory(text, file)
+        raise InventoryError(f"{file}: no such nodes file; check the path given to --inventory") from None
+    except FileRefused as exc:
+        raise InventoryError(f"{file}: {exc.reason}") from None
+    except OSError as exc:
+        raise InventoryError(f"{file}: cannot read the nodes file: {exc.strerror or exc}") from None
+    return parse_inventory(data, file)
 
 
-def parse_inventory(text: str, file: str = "<inventory>") -> Inventory:
+def parse_inventory(text: str | bytes, file: str = "<inventory>") -> Inventory:
     r = _Reader(file)
     try:
-        doc = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        raise InventoryError([Problem(file, line, col, "", f"not valid YAML: {exc.problem}")])
-    except yaml.YAMLError as exc:
-        raise InventoryError([Problem(file, 0, 0, "", f"not valid YAML: {exc}")])
+        doc = compose(decode(text, file), file)
+    except YamlProblem as exc:
+        raise InventoryError([exc.problem]) from None
     if doc is None:
         raise InventoryError([Problem(file, 1, 1, "", "the nodes file is empty; list hosts under nodes:")])
+    if expanded_size(doc) > MAX_VALUES:
+        raise InventoryError([Problem(file, 1, 1, "", f"the document expands to more than {MAX_VALUES} values "
+                                                      "through aliases; write it out")])
     top = r.mapping(doc, "")
     base = Path(file).parent if file and not file.startswith("<") else Path.cwd()
     for key, (knode, _) in top.items():
@@ -187,7 +169,10 @@ def parse_inventory(text: str, file: str = "<inventory>") -> Inventory:
         else:
             seen: dict[str, int] = {}
             for i, item in enumerate(seq.value):
-                path = _join("nodes", i)
+                if r.full:
+                    r.stop(len(seq.value) - i, "nodes")
+                    break
+                path = join("nodes", i)
                 fields = _node_fields(r, item, path, base, NODE_KEYS)
                 merged = {**defaults, **fields}
                 if "labels" in defaults and "labels" in fields:
@@ -197,7 +182,7 @@ def parse_inventory(text: str, file: str = "<inventory>") -> Inventory:
                     r.error(item, path, "missing name:")
                     continue
                 if name in seen:
-                    r.error(item, _join(path, "name"), f"duplicate node name {name!r}")
+                    r.error(item, join(path, "name"), f"duplicate node name {name!r}")
                     continue
                 seen[name] = i
                 if not merged.get("local") and "address" not in merged:
@@ -208,8 +193,8 @@ def parse_inventory(text: str, file: str = "<inventory>") -> Inventory:
                     r.error(item, path, str(exc))
             if not seq.value:
                 r.error(seq, "nodes", "the list is empty; add at least one host")
-    if r.problems:
-        raise InventoryError(r.problems)
+    if r.error_count:
+        raise InventoryError(r.capped())
     return Inventory(nodes=tuple(nodes), file=file, node_grace=node_grace)
 
 
@@ -221,14 +206,14 @@ def _path(value: str, base: Path) -> str:
 def _node_fields(r: _Reader, node: yaml.Node, path: str, base: Path, allowed: set[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, (knode, vnode) in r.mapping(node, path).items():
-        kpath = _join(path, key)
+        kpath = join(path, key)
         if key not in allowed:
             r.error(knode, kpath, f"unknown key; expected one of {', '.join(sorted(allowed))}")
             continue
         if key in ("labels",):
             labels = {}
             for lk, (_, lv) in r.mapping(vnode, kpath).items():
-                value = r.scalar(lv, _join(kpath, lk))
+                value = r.scalar(lv, join(kpath, lk))
                 labels[lk] = "" if value is None else value
             out["labels"] = pairs(labels)
             continue
@@ -269,7 +254,7 @@ def _resources(r: _Reader, node: yaml.Node, path: str) -> Resources | None:
     cpus, memory = 0.0, 0
     ok = True
     for key, (knode, vnode) in fields.items():
-        kpath = _join(path, key)
+        kpath = join(path, key)
         value = r.scalar(vnode, kpath)
         try:
             if key == "cpus":

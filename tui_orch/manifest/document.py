@@ -12,15 +12,15 @@ from yaml.nodes import Node
 from tui_orch.errors import ManifestError, Problem
 from tui_orch.manifest.decisions import TOP, known_entries
 from tui_orch.manifest.envfile import parse_env, read_text
+from tui_orch.manifest.files import MAX_FILE_BYTES, FileRefused, read_limited
 from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.reader import (
-    MAX_VALUES, Invalid, Reader, YamlProblem, compose, expanded_size, got, is_null, join, position, shown,
+    MAX_VALUES, Invalid, Reader, YamlProblem, compose, decode, expanded_size, got, is_null, join, shown,
 )
 from tui_orch.manifest.service import NAME_RE, Context, parse_service
 from tui_orch.model import ServiceSpec
 
 PROJECT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-MAX_FILE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -48,17 +48,14 @@ def load_manifest(path: str | os.PathLike[str], *, environ: Mapping[str, str] | 
     the process environment), then from a ``.env`` file beside the manifest, as in Compose."""
     file = os.fspath(path)
     try:
-        with open(file, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        data = read_limited(file, MAX_FILE_BYTES, "Compose file")
     except FileNotFoundError:
         raise ManifestError([Problem(file, 0, 0, "", "no such file; check the path")]) from None
-    except IsADirectoryError:
-        raise ManifestError([Problem(file, 0, 0, "", "is a folder, not a Compose file")]) from None
+    except FileRefused as exc:
+        raise ManifestError([Problem(file, 0, 0, "", exc.reason)]) from None
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ManifestError([Problem(file, 0, 0, "", f"cannot read the file: {reason}")]) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ManifestError([Problem(file, 0, 0, "", "larger than 4 MiB; is it really a Compose file?")])
     base_dir = os.path.dirname(file) or "."
     variables = dict(os.environ if environ is None else environ)
     problems: list[Problem] = []
@@ -97,7 +94,7 @@ def _parse(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems
     name: str | None = None
     services: list[ServiceSpec] = []
     try:
-        text = _decode(data, file)
+        text = decode(data, file)
         root = compose(text, file)
         if root is not None and "*" in text and expanded_size(root) > MAX_VALUES:  # only aliases expand
             r.error(root, "", f"the document expands to more than {MAX_VALUES} values through aliases; write it out")
@@ -112,20 +109,8 @@ def _parse(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems
         r.error(None, "", f"internal error while reading the manifest ({type(exc).__name__}: {exc}); please report it")
     r.problems.sort(key=lambda p: (p.file != file, p.file, p.line, p.column))
     if r.error_count:
-        raise ManifestError(r.problems)
-    return Manifest(name=name, services=tuple(services), warnings=tuple(r.problems), file=file)
-
-
-def _decode(data: str | bytes, file: str) -> str:
-    if isinstance(data, str):
-        return data
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        before = data[: exc.start].decode("utf-8", "replace")
-        line, col = position(before, len(before))
-        byte = data[exc.start:exc.start + 1].hex()
-        raise YamlProblem(Problem(file, line, col, "", f"not UTF-8 text (byte 0x{byte}); save the file as UTF-8")) from None
+        raise ManifestError(r.capped(), total=r.error_count)
+    return Manifest(name=name, services=tuple(services), warnings=tuple(r.capped()), file=file)
 
 
 def _document(r: Reader, ctx: Context, root: Node | None) -> tuple[str | None, list[ServiceSpec]]:
@@ -153,7 +138,10 @@ def _document(r: Reader, ctx: Context, root: Node | None) -> tuple[str | None, l
     if not service_entries:
         r.error(snode, "services", "no services: describe at least one")
     services: list[ServiceSpec] = []
-    for key, (knode, vnode) in service_entries.items():
+    for k, (key, (knode, vnode)) in enumerate(service_entries.items()):
+        if r.full:
+            r.stop(len(service_entries) - k, "services")
+            break
         path = join("services", key)
         if not NAME_RE.match(key):
             r.error(knode, path, f"a service name is letters, digits, '.', '_' and '-', starting with a letter or digit, got {shown(key)}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tui_orch.manifest.files import read_limited
 from tui_orch.manifest.interpolate import InterpolationError, Lookup, interpolate
 
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
@@ -25,12 +26,9 @@ class EnvFile:
 
 
 def read_text(path: str) -> str:
-    """The file's text; OSError or UnicodeDecodeError when it cannot be read."""
-    with open(path, "rb") as handle:
-        data = handle.read(4 * 1024 * 1024 + 1)
-    if len(data) > 4 * 1024 * 1024:
-        raise OSError("larger than 4 MiB; is it really an env file?")
-    return data.decode("utf-8-sig")
+    """The file's text; OSError (``FileRefused`` for a FIFO, device, folder or a file too
+    large) or UnicodeDecodeError when it cannot be read."""
+    return read_limited(path, kind="env file").decode("utf-8-sig")
 
 
 def parse_env(text: str, lookup: Lookup) -> EnvFile:

@@ -31,6 +31,7 @@ MAP, SEQ, MERGE, NULL = _TAG + "map", _TAG + "seq", _TAG + "merge", _TAG + "null
 SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
 MAX_DEPTH = 40  # nesting levels of the YAML document
 MAX_VALUES = 200_000  # values in the document once aliases are expanded
+MAX_PROBLEMS = 100  # errors (and warnings) kept per file; the rest are only counted
 
 Entries = dict[str, tuple[Node, Node]]  # key -> (key node, value node), in document order
 
@@ -128,6 +129,19 @@ class YamlProblem(Exception):
         self.problem = problem
 
 
+def decode(data: str | bytes, file: str) -> str:
+    """The text of a file's bytes (UTF-8, with or without a BOM); YamlProblem if it is not."""
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode("utf-8", "replace")
+        line, col = position(before, len(before))
+        byte = data[exc.start:exc.start + 1].hex()
+        raise YamlProblem(Problem(file, line, col, "", f"not UTF-8 text (byte 0x{byte}); save the file as UTF-8")) from None
+
+
 def position(text: str, index: int) -> tuple[int, int]:
     """1-based line and column of a character index."""
     index = max(0, min(index, len(text)))
@@ -217,7 +231,10 @@ class Reader:
         self.file = file
         self.lookup = lookup
         self.problems: list[Problem] = []
-        self.error_count = 0
+        self.error_count = 0  # every error, the dropped ones too
+        self._kept: dict[tuple[str, str], int] = {}
+        self._dropped: dict[tuple[str, str], int] = {}
+        self._unchecked = ""  # what was left unread once the error cap was reached
         self._entries: dict[int, Entries] = {}
         self._merging: set[int] = set()
         self._unset: set[str] = set()
@@ -231,8 +248,39 @@ class Reader:
         self.add(self._problem(node, path, message, "warning"))
 
     def add(self, problem: Problem) -> None:
-        self.problems.append(problem)
+        """Record a problem; past ``MAX_PROBLEMS`` of a severity in one file it is only counted
+        (a file of 100,000 bad services must not build and print 100,000 messages)."""
         self.error_count += problem.severity == "error"
+        key = (problem.file, problem.severity)
+        kept = self._kept.get(key, 0)
+        if kept >= MAX_PROBLEMS:
+            self._dropped[key] = self._dropped.get(key, 0) + 1
+            return
+        self._kept[key] = kept + 1
+        self.problems.append(problem)
+
+    @property
+    def full(self) -> bool:
+        """Whether the reader's own file has as many errors as are shown: reading on would only
+        spend time on messages no one sees."""
+        return self._kept.get((self.file, "error"), 0) >= MAX_PROBLEMS
+
+    def stop(self, left: int, what: str) -> None:
+        """Note that reading stopped with ``left`` more ``what`` (plural) not checked."""
+        self._unchecked = f"{left} more {what} not checked" if left else ""
+
+    def capped(self) -> list[Problem]:
+        """The problems kept, then one "and N more" line for each file and severity cut short."""
+        more = []
+        for (file, severity), n in self._dropped.items():
+            text = f"and {n} more {severity}{'s' if n != 1 else ''} (only the first {MAX_PROBLEMS} are shown)"
+            if file == self.file and severity == "error" and self._unchecked:
+                text += f"; stopped reading there, {self._unchecked}"
+            more.append(Problem(file, 0, 0, "", text, severity))
+        if self._unchecked and (self.file, "error") not in self._dropped:
+            more.append(Problem(self.file, 0, 0, "", f"only the first {MAX_PROBLEMS} errors are shown; "
+                                                     f"stopped reading there, {self._unchecked}"))
+        return [*self.problems, *more]
 
     def _problem(self, node: Node | None, path: str, message: str, severity: str) -> Problem:
         line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
@@ -385,5 +433,5 @@ class Reader:
 
 __all__ = [
     "MAX_DEPTH", "MAX_VALUES", "USE_LIBYAML", "Entries", "Invalid", "Reader", "Reported", "YamlProblem",
-    "check_tag", "compose", "expanded_size", "got", "is_null", "join", "position", "shown",
+    "MAX_PROBLEMS", "check_tag", "compose", "decode", "expanded_size", "got", "is_null", "join", "position", "shown",
 ]

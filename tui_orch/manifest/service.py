@@ -15,6 +15,7 @@ from tui_orch.errors import Problem
 from tui_orch.manifest.decisions import ENV_FILE, SERVICE, known_entries
 from tui_orch.manifest.deploy import MAX_REPLICAS, Deploy, parse_deploy
 from tui_orch.manifest.envfile import parse_env, read_text
+from tui_orch.manifest.files import FileRefused
 from tui_orch.manifest.fields import healthcheck, key_values, ports
 from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.reader import Entries, Invalid, Reader, check_tag, is_null, join, shown
@@ -199,8 +200,11 @@ def _env_files(r: Reader, ctx: Context, node: Node, path: str) -> dict[str, str]
             if required:
                 r.error(where, path, f"env file {shown(written)} not found (looked for {full}); create it, or set required: false")
             continue
-        except IsADirectoryError:
-            r.error(where, path, f"env file {shown(written)} is a folder ({full})")
+        except FileRefused as exc:
+            if exc.folder:
+                r.error(where, path, f"env file {shown(written)} is a folder ({full})")
+            else:
+                r.error(where, path, f"cannot read env file {full}: {exc.reason}")
             continue
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
