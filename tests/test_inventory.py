@@ -201,3 +201,34 @@ def test_only_regular_files_of_at_most_4_mib_are_read(tmp_path: Path, special: s
         "large": "larger than 4 MiB; is it really a nodes file?",
     }[special]
     assert str(err.value) == f"{path}: {expected}"
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("user", "root;reboot", "expected a user name of letters, digits, '.', '_' or '-', got 'root;reboot'"),
+    ("user", "-oProxyCommand=x", "expected a user name of letters, digits, '.', '_' or '-', got '-oProxyCommand=x'"),
+    ("address", "h$(id)", "expected a host name or IP address, got 'h$(id)'"),
+    ("address", "-oProxyCommand=sh", "expected a host name or IP address, got '-oProxyCommand=sh'"),
+    ("host", "a b", "expected a host name or IP address, got 'a b'"),
+    ("proxy_jump", "ops@bastion,`id`:22",
+     "jump '`id`:22' (the 2nd in proxy_jump) is not [user@]host[:port]: bad host name '`id`'"),
+    ("proxy_jump", "ops;x@bastion", "jump 'ops;x@bastion' (the 1st in proxy_jump) is not [user@]host[:port]: "
+                                    "bad user name 'ops;x'"),
+    ("proxy_jump", "bastion:99999", "jump 'bastion:99999' (the 1st in proxy_jump) is not [user@]host[:port]: "
+                                    "bad port '99999'"),
+])
+def test_ssh_values_with_shell_characters_are_refused(key: str, value: str, message: str) -> None:
+    text = f"nodes:\n  - name: n1\n    {key}: {value!r}\n"
+    with pytest.raises(InventoryError) as err:
+        parse_inventory(text, "n.yaml")
+    assert str(err.value) == f"n.yaml:3:{7 + len(key)}: nodes[0].{key}: {message}"
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("user", "deploy"), ("user", "svc_app-1.x"), ("address", "10.0.0.1"), ("address", "web-1.example.org"),
+    ("address", "::1"), ("address", "fe80::1%eth0"), ("host", "my_alias"),
+    ("proxy_jump", "bastion"), ("proxy_jump", "ops@bastion:2222,deploy@10.0.0.9"), ("proxy_jump", "[::1]:22"),
+    ("proxy_jump", "none"), ("proxy_jump", "ssh://ops@bastion:22"),
+])
+def test_ordinary_ssh_values_are_accepted(key: str, value: str) -> None:
+    node = parse_inventory(f"nodes:\n  - name: n1\n    {key}: {value!r}\n", "n.yaml").nodes[0]
+    assert getattr(node, "address" if key == "host" else key) == value

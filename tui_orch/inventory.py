@@ -242,11 +242,70 @@ def _node_fields(r: _Reader, node: yaml.Node, path: str, base: Path, allowed: se
             out["name"] = value
         elif key in ("identity_file", "known_hosts"):
             out[key] = _path(str(value), base)
-        elif key == "host":
-            out["address"] = str(value)
+        elif key in SSH_CHECKS:
+            problem = SSH_CHECKS[key](str(value))
+            if problem:
+                r.error(vnode, kpath, problem)
+                continue
+            out["address" if key == "host" else key] = str(value)
         else:
             out[key] = str(value)
     return out
+
+
+# --------------------------------------------------------------------------- ssh values
+# What OpenSSH accepts for a user and a host name (it refuses shell characters and a leading
+# '-' that would read as an option), checked here so that no value can smuggle a command or
+# an option into an ssh invocation, and so that a bad jump is named, not its target host.
+
+USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+HOST_RE = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})$")
+IPV6_RE = re.compile(r"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:%[A-Za-z0-9_.-]+)?$")
+_ORDINALS = {1: "st", 2: "nd", 3: "rd"}
+
+
+def check_user(value: str) -> str:
+    return "" if USER_RE.match(value) else f"expected a user name of letters, digits, '.', '_' or '-', got {value!r}"
+
+
+def check_address(value: str) -> str:
+    return "" if _is_host(value) else f"expected a host name or IP address, got {value!r}"
+
+
+def _is_host(value: str) -> bool:
+    return bool(HOST_RE.match(value) or IPV6_RE.match(value))
+
+
+def check_proxy_jump(value: str) -> str:
+    """'' if ``value`` is ``none`` or a comma-separated list of ``[ssh://][user@]host[:port]``
+    (IPv6 hosts in brackets when a port follows), else a message naming the bad jump."""
+    if value.lower() == "none":
+        return ""
+    for k, jump in enumerate(value.split(","), 1):
+        problem = _jump_problem(jump)
+        if problem:
+            nth = f"{k}{'th' if 10 <= k % 100 <= 20 else _ORDINALS.get(k % 10, 'th')}"
+            return f"jump {jump!r} (the {nth} in proxy_jump) is not [user@]host[:port]: {problem}"
+    return ""
+
+
+def _jump_problem(jump: str) -> str:
+    rest = jump[len("ssh://"):] if jump.startswith("ssh://") else jump
+    user, at, host = rest.rpartition("@")
+    if at and not USER_RE.match(user):
+        return f"bad user name {user!r}"
+    port = ""
+    if host.startswith("["):
+        host, _, tail = host[1:].partition("]")
+        port = tail[1:] if tail.startswith(":") else tail
+    elif host.count(":") == 1:
+        host, _, port = host.partition(":")
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return f"bad port {port!r}"
+    return "" if _is_host(host) else f"bad host name {host!r}"
+
+
+SSH_CHECKS = {"user": check_user, "address": check_address, "host": check_address, "proxy_jump": check_proxy_jump}
 
 
 def _resources(r: _Reader, node: yaml.Node, path: str) -> Resources | None:
