@@ -21,7 +21,10 @@ import pytest
 
 from nodes_support import fingerprint_of, started
 from tui_orch.inventory import load_inventory
-from tui_orch.model import NodeState
+from tui_orch.errors import Unreachable
+from tui_orch.model import NodeSpec, NodeState
+from tui_orch.nodes import ssh
+from tui_orch.nodes.hostkeys import fetch_fingerprint, trust_node
 from tui_orch.nodes.remote import RemoteNode
 
 TREE = str(Path(__file__).resolve().parent.parent)
@@ -277,3 +280,50 @@ def test_match_localnetwork_is_evaluated(lab, home: Home, tmp_path: Path):
     assert "ssh 127.0.0.2:2222" in offline.stdout, offline.stdout + offline.stderr
     nodes = home.run("nodes", "-i", inventory)
     assert nodes.returncode == 0 and _state(nodes.stdout) == "Ready", nodes.stdout + nodes.stderr
+
+
+async def test_the_console_trusts_a_jump_host_by_name_and_then_reaches_the_node(lab, home: Home, tmp_path: Path):
+    known = tmp_path / "known_hosts"
+    known.write_text(key_line("[127.0.0.2]:2222", lab.node(1).host_key_pub))
+    inventory = write_inventory(tmp_path / "nodes.yaml", lab, known_hosts=str(known), proxy_jump="root@127.0.0.23:2222")
+    spec = load_inventory(inventory).get("node1")
+    with sshd(tmp_path / "jump", "127.0.0.23", lab.authorized_keys) as jump:
+        expected = fingerprint_of(jump.host_key_pub)
+        async with started(RemoteNode(spec), NodeState.HOST_KEY_UNKNOWN) as node:
+            assert node.status.reason == (f"unknown host key (127.0.0.23:2222, jump host 127.0.0.23), "
+                                          f"fingerprint {expected}; if it is right, trust it with: tui-orch trust node1")
+            fingerprint, kind = await fetch_fingerprint(spec)  # what the console's trust dialog shows
+            assert fingerprint == expected
+            assert kind == "jump host 127.0.0.23's (root@127.0.0.23:2222) ssh-ed25519"
+            message = await trust_node(spec, fingerprint)
+            assert message == (f"node1: jump host 127.0.0.23 (127.0.0.23:2222): trusted host key {expected}, "
+                               f"recorded in {known}\nnode1 (127.0.0.2:2222): the host key is already trusted in {known}")
+            await node.reconnect()
+            await node.wait_state(NodeState.READY, timeout=20)
+
+
+def test_a_missing_identity_file_lets_the_agent_log_in(lab, home: Home, tmp_path: Path):
+    agent_sock = tmp_path / "agent.sock"
+    out = subprocess.run(["ssh-agent", "-a", str(agent_sock)], capture_output=True, text=True, check=True).stdout
+    pid = int(out.split("SSH_AGENT_PID=")[1].split(";")[0])
+    try:
+        env = {**home.env, "SSH_AUTH_SOCK": str(agent_sock)}
+        subprocess.run(["ssh-add", "-q", str(lab.client_key)], env=env, check=True, capture_output=True)
+        home.env = env
+        missing = str(tmp_path / "no_such_key")
+        inventory = write_inventory(tmp_path / "nodes.yaml", lab, known_hosts=str(lab.known_hosts),
+                                    identity_file=missing)
+        nodes = home.run("nodes", "-i", inventory)
+        assert nodes.returncode == 0 and _state(nodes.stdout) == "Ready", nodes.stdout + nodes.stderr
+        assert f"identity file {missing} does not exist" in nodes.stderr
+    finally:
+        os.kill(pid, signal.SIGTERM)
+
+
+async def test_an_unreachable_jump_host_is_named(home: Home, tmp_path: Path):
+    spec = NodeSpec(name="n1", address="127.0.0.2", port=2222, proxy_jump="127.0.0.24:2222",
+                    known_hosts=str(tmp_path / "known_hosts"))
+    with pytest.raises(Unreachable) as caught:
+        await ssh.connect(spec)
+    assert str(caught.value) == ("n1: ssh 127.0.0.24:2222 (jump host 127.0.0.24): connection refused; "
+                                 "is sshd running on that port?")

@@ -126,13 +126,18 @@ async def trust(spec: NodeSpec, confirm: Confirm, timeout: float = DEFAULT_CONNE
 
 async def fetch_fingerprint(spec: NodeSpec) -> tuple[str, str]:
     """The SHA256 fingerprint and key type of the first key on the node's route that is not
-    trusted (a jump host's, when that is the one). A changed key raises HostKeyChanged (never
-    offered); a route trusted all along raises TuiOrchError saying so."""
+    trusted (a jump host's, when that is the one: the type then names it). A changed key raises
+    HostKeyChanged (never offered); a route trusted all along raises TuiOrchError saying so."""
     seen: list[Offer] = []
     result = await trust(spec, lambda offer: bool(seen.append(offer)))
     if not seen:
         raise TuiOrchError(result.message)
-    return seen[0].fingerprint, seen[0].algorithm
+    offer = seen[0]
+    if offer.hop == offer.node:
+        return offer.fingerprint, offer.algorithm
+    # The console's trust dialog shows (fingerprint, type) under the node's own address: the
+    # type names the jump host, so a jump host's key is never taken for the node's.
+    return offer.fingerprint, f"{offer.hop}'s ({offer.where}) {offer.algorithm}"
 
 
 async def trust_node(spec: NodeSpec, fingerprint: str | None = None) -> str:
