@@ -285,7 +285,8 @@ def test_match_localnetwork_is_evaluated(lab, home: Home, tmp_path: Path):
 async def test_the_console_trusts_a_jump_host_by_name_and_then_reaches_the_node(lab, home: Home, tmp_path: Path):
     known = tmp_path / "known_hosts"
     known.write_text(key_line("[127.0.0.2]:2222", lab.node(1).host_key_pub))
-    inventory = write_inventory(tmp_path / "nodes.yaml", lab, known_hosts=str(known), proxy_jump="root@127.0.0.23:2222")
+    inventory = write_inventory(tmp_path / "nodes.yaml", lab, known_hosts=str(known),
+                                proxy_jump="root@127.0.0.23:2222")
     spec = load_inventory(inventory).get("node1")
     with sshd(tmp_path / "jump", "127.0.0.23", lab.authorized_keys) as jump:
         expected = fingerprint_of(jump.host_key_pub)
@@ -297,7 +298,8 @@ async def test_the_console_trusts_a_jump_host_by_name_and_then_reaches_the_node(
             assert kind == "jump host 127.0.0.23's (root@127.0.0.23:2222) ssh-ed25519"
             message = await trust_node(spec, fingerprint)
             assert message == (f"node1: jump host 127.0.0.23 (127.0.0.23:2222): trusted host key {expected}, "
-                               f"recorded in {known}\nnode1 (127.0.0.2:2222): the host key is already trusted in {known}")
+                               f"recorded in {known}\n"
+                               f"node1 (127.0.0.2:2222): the host key is already trusted in {known}")
             await node.reconnect()
             await node.wait_state(NodeState.READY, timeout=20)
 

@@ -163,7 +163,11 @@ def register(sub: Any, node_sub: Any, common: argparse.ArgumentParser) -> None:
 def _warn_missing_keys(spec: NodeSpec) -> None:
     from tui_orch.nodes.sshconfig import missing_identities
 
-    for warning in missing_identities(spec):
+    try:
+        warnings = missing_identities(spec)
+    except NodeError:  # a bad ~/.ssh/config or proxy_jump: the connection attempt says so
+        return
+    for warning in warnings:
         print(f"tui-orch: warning: {warning}", file=sys.stderr)
 
 

@@ -80,6 +80,18 @@ def _accepted(spec: NodeSpec, hop: Hop) -> str:
     return f"{name}: the host key is already trusted in {files}"
 
 
+async def _offer(spec: NodeSpec, hop: Hop, tunnel: ssh.Conn | None, confirm: Confirm,
+                 timeout: float) -> Offer | None:
+    """Show the key the hop presents; record it when ``confirm`` says yes (None: declined)."""
+    key = await ssh.fetch_host_key(spec, hop, tunnel, timeout)
+    offer = Offer(spec.name, hop.label, hop.settings.where, ssh.fingerprint(key), key.get_algorithm(),
+                  hop.settings.known_hosts[0], _line(hop, key))
+    if not confirm(offer):
+        return None
+    append_line(offer.file, offer.line)
+    return offer
+
+
 async def _walk(spec: NodeSpec, confirm: Confirm, timeout: float) -> TrustResult:
     recorded: list[Offer] = []
     said: list[str] = []
@@ -95,13 +107,15 @@ async def _walk(spec: NodeSpec, confirm: Confirm, timeout: float) -> TrustResult
                     said.append(_accepted(spec, hop))  # the key exchange passed: the key is trusted
                     return TrustResult(True, tuple(recorded), "\n".join(said))
                 except HostKeyUnknown:
-                    key = await ssh.fetch_host_key(spec, hop, conn, timeout)
-                    offer = Offer(spec.name, hop.label, hop.settings.where, ssh.fingerprint(key), key.get_algorithm(),
-                                  hop.settings.known_hosts[0], _line(hop, key))
-                    if not confirm(offer):
-                        said.append(f"{_name(spec, hop)}: not trusted; nothing was written to {offer.file}")
+                    if any(r.hop == hop.label for r in recorded):
+                        raise TuiOrchError(f"{_name(spec, hop)}: the key just recorded in "
+                                           f"{hop.settings.known_hosts[0]} is still not accepted (a HostKeyAlias?); "
+                                           f"check ~/.ssh/config") from None
+                    offer = await _offer(spec, hop, conn, confirm, timeout)
+                    if offer is None:
+                        said.append(f"{_name(spec, hop)}: not trusted; nothing was written to "
+                                    f"{hop.settings.known_hosts[0]}")
                         return TrustResult(False, tuple(recorded), "\n".join(said))
-                    append_line(offer.file, offer.line)
                     recorded.append(offer)
                     said.append(f"{_name(spec, hop)}: trusted host key {offer.fingerprint}, recorded in {offer.file}")
                     continue  # connect again: now it must pass
