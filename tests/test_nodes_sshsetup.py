@@ -216,6 +216,19 @@ def test_a_host_vouched_for_by_a_cert_authority_needs_no_pinned_key(lab, home: H
     assert known.read_text() == before
 
 
+def test_a_host_without_a_certificate_next_to_a_cert_authority_line_is_unknown(lab, home: Home, tmp_path: Path):
+    ca = tmp_path / "ca"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(ca)], check=True)
+    known = tmp_path / "known_hosts"
+    known.write_text("@cert-authority [127.0.0.25]:2222 " + " ".join(Path(str(ca) + ".pub").read_text().split()[:2])
+                     + "\n")
+    inventory = write_inventory(tmp_path / "nodes.yaml", lab, known_hosts=str(known), address="127.0.0.25")
+    with sshd(tmp_path / "plain", "127.0.0.25", lab.authorized_keys) as plain:  # no host certificate
+        nodes = home.run("nodes", "-i", inventory)
+    assert nodes.returncode == 1 and _state(nodes.stdout) == "HostKeyUnknown", nodes.stdout  # as ssh says
+    assert fingerprint_of(plain.host_key_pub) in nodes.stdout
+
+
 # --------------------------------------------------------------------------- jump hosts
 
 

@@ -111,7 +111,14 @@ def connect_options(spec: NodeSpec, hop: Hop | None = None, connect_timeout: flo
     if present:
         # The agent (SSH_AUTH_SOCK or IdentityAgent) is still offered next to these keys.
         opts["client_keys"] = present
-    opts.update(known_hosts=_read_known_hosts(spec.name, s), connect_timeout=connect_timeout,
+    known = _read_known_hosts(spec.name, s)
+    plain, cas = _match(known, s)
+    if cas and not plain:
+        # Vouched for by a @cert-authority line only: asyncssh would then accept certificate
+        # types only, and a host without a certificate drops the connection ("Connection
+        # lost"). Its full list instead: a certificate still wins, a plain key is "unknown".
+        opts["server_host_key_algs"] = "default"
+    opts.update(known_hosts=known, connect_timeout=connect_timeout,
                 keepalive_interval=KEEPALIVE_INTERVAL, keepalive_count_max=KEEPALIVE_COUNT_MAX)
     return opts
 
