@@ -199,12 +199,18 @@ def test_a_revoked_key_is_refused_and_never_offered(lab, home: Home, tmp_path: P
     assert known.read_text() == before
 
 
-def test_a_host_vouched_for_by_a_cert_authority_needs_no_pinned_key(lab, home: Home, tmp_path: Path):
+def cert_authority(tmp_path: Path, address: str) -> tuple[Path, Path]:
+    """A CA key, and a known_hosts file whose one line trusts it for address:2222."""
     ca = tmp_path / "ca"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(ca)], check=True)
     known = tmp_path / "known_hosts"
-    known.write_text("@cert-authority [127.0.0.22]:2222 " + " ".join(Path(str(ca) + ".pub").read_text().split()[:2])
+    known.write_text(f"@cert-authority [{address}]:2222 " + " ".join(Path(str(ca) + ".pub").read_text().split()[:2])
                      + "\n")
+    return ca, known
+
+
+def test_a_host_vouched_for_by_a_cert_authority_needs_no_pinned_key(lab, home: Home, tmp_path: Path):
+    ca, known = cert_authority(tmp_path, "127.0.0.22")
     before = known.read_text()
     inventory = write_inventory(tmp_path / "nodes.yaml", lab, known_hosts=str(known), address="127.0.0.22")
     with sshd(tmp_path / "certhost", "127.0.0.22", lab.authorized_keys, ca=ca):
@@ -217,11 +223,7 @@ def test_a_host_vouched_for_by_a_cert_authority_needs_no_pinned_key(lab, home: H
 
 
 def test_a_host_without_a_certificate_next_to_a_cert_authority_line_is_unknown(lab, home: Home, tmp_path: Path):
-    ca = tmp_path / "ca"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(ca)], check=True)
-    known = tmp_path / "known_hosts"
-    known.write_text("@cert-authority [127.0.0.25]:2222 " + " ".join(Path(str(ca) + ".pub").read_text().split()[:2])
-                     + "\n")
+    _, known = cert_authority(tmp_path, "127.0.0.25")
     inventory = write_inventory(tmp_path / "nodes.yaml", lab, known_hosts=str(known), address="127.0.0.25")
     with sshd(tmp_path / "plain", "127.0.0.25", lab.authorized_keys) as plain:  # no host certificate
         nodes = home.run("nodes", "-i", inventory)
