@@ -44,7 +44,7 @@ def _local_ips() -> Iterator[str]:
 # asyncssh evaluates ``Match localnetwork`` only with the optional ifaddr package, and otherwise
 # refuses the whole config ("requires ifaddr module"); psutil (a dependency) lists the same
 # addresses, so the condition is evaluated as OpenSSH does.
-if not asyncssh_config._ifaddr_available:
+if getattr(asyncssh_config, "_ifaddr_available", True) is False:  # seen in asyncssh 2.24
     asyncssh_config._ifaddr_available = True
     asyncssh_config._get_local_ips = _local_ips
 
