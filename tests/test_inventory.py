@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tui_orch.errors import InventoryError
-from tui_orch.inventory import default_inventory, load_inventory, parse_inventory, ssh_settings
+from tui_orch.inventory import default_inventory, load_inventory, parse_inventory
 from tui_orch.model import NodeSpec, Resources
 
 GOOD = """\
@@ -89,37 +89,6 @@ def test_broken_files_give_one_clear_error(text: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="no such nodes file"):
         load_inventory(tmp_path / "nope.yaml")
-
-
-SSH_CONFIG = """\
-Host bastion
-    HostName bastion.example.org
-    User ops
-Host app-* !app-9
-    User deploy
-    IdentityFile ~/.ssh/deploy
-    ProxyJump bastion
-    Port 2200
-Host app-1
-    HostName 10.0.1.11
-    User ignored-because-first-wins
-Host *
-    User fallback
-"""
-
-
-def test_ssh_config_aliases() -> None:
-    node = NodeSpec(name="app-1", address="app-1")
-    s = ssh_settings(node, SSH_CONFIG, local_user="me")
-    assert s.host == "10.0.1.11"
-    assert s.user == "deploy" and s.port == 2200 and s.proxy_jump == "bastion"
-    assert s.identity_files[0].endswith("/.ssh/deploy")
-    # negated pattern, then the catch-all
-    s9 = ssh_settings(NodeSpec(name="app-9", address="app-9"), SSH_CONFIG)
-    assert s9.user == "fallback" and s9.port == 22 and s9.proxy_jump is None
-    # inventory values beat ~/.ssh/config
-    s2 = ssh_settings(NodeSpec(name="x", address="app-2", user="root", port=22, proxy_jump="none"), SSH_CONFIG)
-    assert s2.user == "root" and s2.port == 22 and s2.proxy_jump is None
 
 
 def test_examples_inventories_load() -> None:

@@ -10,16 +10,17 @@ import dataclasses
 import shlex
 import uuid
 
-import asyncssh
 import pytest
 
-from tui_orch.errors import NodeError, NodeUnavailable
+from tui_orch.errors import NodeError
 from tui_orch.inventory import load_inventory
 from tui_orch.model import NodeSpec
 from tui_orch.nodes import prepare as prep
 from tui_orch.nodes.hostcheck import HostReport, evaluate, run_argv
-from tui_orch.nodes.prepare import (Step, check_host, cmd_node_prepare, cmd_node_prepare_async,
-                                    connect_for_command, plan_prepare, prepare)
+from tui_orch.cli_nodes import cmd_node_prepare, node_prepare
+from tui_orch.errors import HostKeyUnknown, Unreachable
+from tui_orch.nodes.prepare import Step, check_host, plan_prepare, prepare
+from tui_orch.nodes.ssh import connect
 
 GIB = 1024**3
 
@@ -176,7 +177,7 @@ def lab_spec(lab, name: str) -> NodeSpec:
 
 async def test_a_prepared_lab_node_is_ready_with_nothing_to_do(lab):
     spec = lab_spec(lab, "node1")
-    conn = await connect_for_command(spec)
+    conn = await connect(spec)
     try:
         report = await check_host(conn, spec)
         assert report.ready and report.engine_answers and report.is_root
@@ -206,7 +207,7 @@ def test_the_cli_handler_reports_a_lab_node_ready(lab, capsys):
 async def test_hostile_socket_paths_and_users_never_run_on_the_host(lab):
     spec = lab_spec(lab, "node1")
     folder = f"/tmp/tuiorch-pwned-{uuid.uuid4().hex[:8]}"
-    conn = await connect_for_command(spec)
+    conn = await connect(spec)
     gate = asyncio.Semaphore(3)  # sshd allows 10 sessions per connection
 
     async def one(i: int, template: str) -> str:
@@ -240,18 +241,15 @@ async def test_nothing_runs_without_consent(lab):
     lines: list[str] = []
     asked: list[str] = []
 
-    async def factory(s: NodeSpec) -> asyncssh.SSHClientConnection:
-        return await connect_for_command(s)
-
-    code = await cmd_node_prepare_async(spec, factory, yes=False, stdin_is_tty=True, out=lines.append,
-                                        ask=lambda q: asked.append(q) or "n")
+    code = await node_prepare(spec, yes=False, stdin_is_tty=True, out=lines.append,
+                              ask=lambda q: asked.append(q) or "n")
     assert code == 1
     assert asked == ["run these 1 steps on node1? [y/N] "]
     assert any("$ service docker start" in line or "$ systemctl enable --now docker" in line for line in lines)
     assert lines[-1].startswith("nothing changed")
     lines.clear()
-    code = await cmd_node_prepare_async(spec, factory, yes=False, stdin_is_tty=False, out=lines.append,
-                                        ask=lambda q: pytest.fail("asked without a terminal"))
+    code = await node_prepare(spec, yes=False, stdin_is_tty=False, out=lines.append,
+                              ask=lambda q: pytest.fail("asked without a terminal"))
     assert code == 1 and "run again with --yes" in "\n".join(lines)
 
 
@@ -261,7 +259,7 @@ async def test_consented_steps_run_one_by_one_and_a_failure_stops_them(lab, monk
     plan = [Step("say hello", ("echo", "hello")), Step("break", ("sh", "-c", "echo first >&2; echo broken >&2; exit 3")),
             Step("never", ("touch", "/tmp/tuiorch-never-runs"))]
     monkeypatch.setattr(prep, "plan_prepare", lambda report: plan)
-    conn = await connect_for_command(spec)
+    conn = await connect(spec)
     lines: list[str] = []
     try:
         result = await prepare(conn, spec, yes=True, confirm=lambda q: pytest.fail("asked despite --yes"),
@@ -277,17 +275,17 @@ async def test_consented_steps_run_one_by_one_and_a_failure_stops_them(lab, monk
 
 
 async def test_connection_problems_are_one_clear_sentence(lab, tmp_path):
+    # the console's connection path (nodes/ssh.py): the same errors, the same sentences
     spec = lab_spec(lab, "node1")
     empty = tmp_path / "known_hosts"
     empty.write_text("")
-    with pytest.raises(NodeUnavailable, match=r"node1: ssh 127.0.0.2:2222: the host key is not trusted"):
-        await connect_for_command(dataclasses.replace(spec, known_hosts=str(empty)))
-    with pytest.raises(NodeUnavailable, match=r"known_hosts file .* does not exist"):
-        await connect_for_command(dataclasses.replace(spec, known_hosts=str(tmp_path / "nope")))
-    with pytest.raises(NodeUnavailable, match=r"ssh 127.0.0.2:1: .*is the host up and sshd listening"):
-        await asyncio.wait_for(connect_for_command(dataclasses.replace(spec, port=1)), 10)
+    for known in (empty, tmp_path / "nope"):  # a missing file trusts nothing
+        with pytest.raises(HostKeyUnknown, match=r"node1: unknown host key \(127.0.0.2:2222\)"):
+            await node_prepare(dataclasses.replace(spec, known_hosts=str(known)), yes=False, stdin_is_tty=False)
+    with pytest.raises(Unreachable, match=r"node1: ssh 127.0.0.2:1: connection refused"):
+        await asyncio.wait_for(node_prepare(dataclasses.replace(spec, port=1), yes=False, stdin_is_tty=False), 10)
     with pytest.raises(NodeError, match="is this machine"):
-        await cmd_node_prepare_async(NodeSpec(name="local", local=True), connect_for_command)
+        await node_prepare(NodeSpec(name="local", local=True), yes=False, stdin_is_tty=False)
 
 
 def test_clock_skew_allows_for_the_round_trip():

@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from nodes_support import (  # noqa: F401  (fixtures)
+    fingerprint_of,
     containers, descendants, direct_client, next_event, node1, signal_all, specs, sshd_pids_of, started,
 )
 from tui_orch.errors import NodeUnavailable, OperationTimeout
@@ -21,7 +22,7 @@ from tui_orch.model import NodeSpec, NodeState
 from tui_orch.nodes.fleet import Fleet, NodeChange
 from tui_orch.nodes.remote import RemoteNode, quote_command
 from tui_orch.nodes.supervised import backoff_delays
-from tui_orch.nodes.ssh import connect_options
+from tui_orch.nodes.ssh import connect_options, route
 
 
 async def test_fleet_connects_every_lab_node(lab):
@@ -49,14 +50,18 @@ async def test_fleet_connects_every_lab_node(lab):
 
 def test_connect_options_keep_host_key_checking_on(lab):
     opts = connect_options(specs(lab)["node1"])
-    assert opts["known_hosts"] == str(lab.known_hosts)
+    trusted = opts["known_hosts"].match("127.0.0.2", "127.0.0.2", 2222)[0]
+    assert {k.get_fingerprint("sha256") for k in trusted} == {fingerprint_of(lab.node(1).host_key_pub)}
     assert opts["client_keys"] == [str(lab.client_key)]
     assert (opts["host"], opts["port"], opts["username"]) == ("127.0.0.2", 2222, "root")
     assert (opts["connect_timeout"], opts["keepalive_interval"], opts["keepalive_count_max"]) == (5.0, 1.0, 3)
     jump = dataclasses.replace(specs(lab)["node1"], proxy_jump="bastion", known_hosts="/nonexistent/kh")
-    opts = connect_options(jump)
-    assert opts["tunnel"] == "bastion"
+    hops = route(jump)
+    assert [h.label for h in hops] == ["jump host bastion", "node1"]
+    opts = connect_options(jump, hops[0])
+    assert opts["tunnel"] is None and opts["host"] == "bastion"  # each hop is its own connection
     assert opts["known_hosts"] is not None  # a missing file trusts nothing; it never turns checks off
+    assert opts["client_keys"] == [str(lab.client_key)]  # the inventory's key for the jump host too
 
 
 async def test_metrics_flow_once_ready(node1):

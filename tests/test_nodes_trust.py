@@ -15,7 +15,9 @@ import pytest
 from nodes_support import fingerprint_of, specs, started
 from tui_orch.errors import HostKeyChanged, HostKeyUnknown
 from tui_orch.model import NodeState
+from tui_orch.cli_nodes import cmd_trust
 from tui_orch.nodes import ssh
+from tui_orch.nodes.hostkeys import trust, trust_node
 from tui_orch.nodes.remote import RemoteNode
 
 
@@ -60,7 +62,7 @@ async def test_a_changed_key_is_refused_loudly_and_never_replaced(lab, tmp_path)
     async with started(RemoteNode(spec), NodeState.HOST_KEY_CHANGED) as node:
         assert presented in node.status.reason
     with pytest.raises(HostKeyChanged):
-        await ssh.trust(spec, yes=True)
+        await trust_node(spec)
     assert wrong.read_text() == before
 
 
@@ -68,7 +70,7 @@ async def test_trust_with_yes_records_the_key_and_then_connect_works(lab, tmp_pa
     known = tmp_path / "ssh" / "known_hosts"
     spec = _spec(lab, known)
     async with started(RemoteNode(spec), NodeState.HOST_KEY_UNKNOWN) as node:
-        message = await ssh.trust(spec, yes=True)
+        message = await trust_node(spec)
         expected = fingerprint_of(lab.node(1).host_key_pub)
         assert message == f"node1 (127.0.0.2:2222): trusted host key {expected}, recorded in {known}"
         assert stat.S_IMODE(os.stat(known).st_mode) == 0o600
@@ -76,7 +78,7 @@ async def test_trust_with_yes_records_the_key_and_then_connect_works(lab, tmp_pa
         assert known.read_text() == f"[127.0.0.2]:2222 {kind} {key}\n"
         await node.reconnect()  # the operator's action after trusting
         await node.wait_state(NodeState.READY, timeout=20)
-    assert "already trusted" in await ssh.trust(spec, yes=True)
+    assert "already trusted" in await trust_node(spec)
     assert known.read_text().count("\n") == 1
 
 
@@ -84,20 +86,20 @@ async def test_trust_asks_and_records_nothing_on_no(lab, tmp_path):
     known = tmp_path / "known_hosts"
     asked: list[str] = []
 
-    def no(fingerprint: str) -> bool:
-        asked.append(fingerprint)
+    def no(offer) -> bool:
+        asked.append(offer.fingerprint)
         return False
 
-    message = await ssh.trust(_spec(lab, known), confirm=no)
+    result = await trust(_spec(lab, known), confirm=no)
     assert asked == [fingerprint_of(lab.node(1).host_key_pub)]
-    assert "not trusted" in message
+    assert "not trusted" in result.message and not result.trusted
     assert not known.exists()
 
 
 async def test_trust_appends_next_to_other_hosts(lab, tmp_path):
     known = tmp_path / "known_hosts"
     known.write_text((lab.known_hosts.read_text().splitlines()[1]))  # node2's line, no newline
-    assert "trusted host key" in await ssh.trust(_spec(lab, known), confirm=lambda fp: True)
+    assert "trusted host key" in (await trust(_spec(lab, known), confirm=lambda offer: True)).message
     lines = known.read_text().splitlines()
     assert len(lines) == 2 and lines[1].startswith("[127.0.0.2]:2222 ")
     conn = await ssh.connect(_spec(lab, known, "node2"))
@@ -114,7 +116,7 @@ def _inventory(lab, tmp_path, known) -> str:
 def test_cmd_trust_prints_the_fingerprint_and_records_with_yes(lab, tmp_path, capsys):
     known = tmp_path / "known_hosts"
     args = argparse.Namespace(node="node3", yes=True, inventory=_inventory(lab, tmp_path, known))
-    assert ssh.cmd_trust(args) == 0
+    assert cmd_trust(args) == 0
     out = capsys.readouterr().out
     assert fingerprint_of(lab.node(3).host_key_pub) in out
     assert known.read_text().startswith("[127.0.0.4]:2222 ssh-ed25519 ")
@@ -124,7 +126,7 @@ def test_cmd_trust_without_a_terminal_asks_for_yes_and_writes_nothing(lab, tmp_p
     known = tmp_path / "known_hosts"
     monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # not a terminal: no question is asked
     args = argparse.Namespace(node="node3", yes=False, inventory=_inventory(lab, tmp_path, known))
-    assert ssh.cmd_trust(args) == 1
+    assert cmd_trust(args) == 1
     captured = capsys.readouterr()
     assert fingerprint_of(lab.node(3).host_key_pub) in captured.out
     assert "--yes" in captured.err

@@ -44,24 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_nodes)
 
-    p = sub.add_parser("trust", parents=[common], help="show a node's SSH host key and record it once confirmed",
-                       description="Fetch NODE's SSH host key, show its SHA256 fingerprint, and record it in "
-                       "known_hosts only after you confirm (or with --yes). A changed key is never replaced.")
-    p.add_argument("node", metavar="NODE")
-    p.add_argument("-y", "--yes", action="store_true", help="trust without asking (compare the fingerprint yourself)")
-    p.set_defaults(func=_lazy("tui_orch.nodes.ssh", "cmd_trust"))
-
     p = sub.add_parser("node", help="act on one node (prepare, cordon, drain, uncordon)")
     node_sub = p.add_subparsers(dest="node_verb", metavar="ACTION", required=True)
-    q = node_sub.add_parser("prepare", parents=[common], help="check a host and install Docker on it if needed",
-                            description="Check NODE (OS, Docker and its version, socket access for the SSH user, "
-                            "disk space, time skew), list what it would change, and with your consent install "
-                            "Docker from the distribution's packages and give the user access to its socket. "
-                            "Running it again on a prepared host changes nothing.")
-    q.add_argument("node", metavar="NODE")
-    q.add_argument("-y", "--yes", action="store_true", help="make the changes without asking")
-    q.set_defaults(func=_lazy("tui_orch.nodes.prepare", "cmd_node_prepare"))
+    from tui_orch.cli_nodes import register as register_nodes
 
+    register_nodes(sub, node_sub, common)
     from tui_orch.cli_control import register, register_node
 
     register_node(node_sub, common)
@@ -84,17 +71,6 @@ def _location_options(parser: argparse.ArgumentParser, default: object, document
                         help=doc("state folder (default: $TUI_ORCH_STATE or the user state dir)"))
     parser.add_argument("--inventory", "-i", metavar="FILE", default=default,
                         help=doc("nodes file (default: $TUI_ORCH_INVENTORY or CONFIG/nodes.yaml; none = this machine)"))
-
-
-def _lazy(module: str, name: str):  # type: ignore[no-untyped-def]
-    """A verb handler imported only when the verb runs (keeps --help and validate fast)."""
-
-    def run(args: argparse.Namespace) -> int:
-        import importlib
-
-        return int(getattr(importlib.import_module(module), name)(args) or 0)
-
-    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -213,7 +189,7 @@ def cmd_nodes(args: argparse.Namespace) -> int:
         from tui_orch.cli_nodes import cmd_nodes_live
 
         return cmd_nodes_live(args)
-    from tui_orch.inventory import ssh_settings
+    from tui_orch.nodes.sshconfig import settings
 
     inventory = config.load(args.inventory)
     rows = []
@@ -221,7 +197,7 @@ def cmd_nodes(args: argparse.Namespace) -> int:
         if node.local:
             how, user = "this machine (local socket)", "-"
         else:
-            ssh = ssh_settings(node)
+            ssh = settings(node)
             how = f"ssh {ssh.host}:{ssh.port}" + (f" via {ssh.proxy_jump}" if ssh.proxy_jump else "")
             user = ssh.user or "-"
         capacity = "detected"

@@ -1,5 +1,6 @@
-"""``tui-orch nodes``: every node of the inventory, connected, with state, utilisation and
-capacity. ``--watch`` redraws the table every second until Ctrl-C."""
+"""The node verbs. ``tui-orch nodes``: every node of the inventory, connected, with state,
+utilisation and capacity (``--watch`` redraws the table every second until Ctrl-C);
+``tui-orch trust NODE`` and ``tui-orch node prepare NODE``."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tui_orch import config
-from tui_orch.model import NodeState
+from tui_orch.errors import NodeError
+from tui_orch.model import NodeSpec, NodeState
 from tui_orch.nodes.base import Node
 from tui_orch.units import format_bytes
 
@@ -93,6 +96,9 @@ async def _run(args: argparse.Namespace) -> int:
     from tui_orch.nodes.fleet import Fleet
 
     inventory = config.load(args.inventory)
+    for spec in inventory.nodes:
+        if not (spec.local or spec.simulated):
+            _warn_missing_keys(spec)
     fleet = Fleet(inventory)
     try:
         await fleet.start()
@@ -127,3 +133,100 @@ def cmd_nodes_live(args: argparse.Namespace) -> int:
         return asyncio.run(_run(args))
     except KeyboardInterrupt:
         return 0
+
+
+# --------------------------------------------------------------------------- trust, node prepare
+# Prompts and prints live here; the host work (walking a route, recording keys, checking and
+# preparing a host) is in nodes/hostkeys.py and nodes/prepare.py, over nodes/ssh.py's one
+# connection path. asyncssh is imported only when one of these verbs runs.
+
+
+def register(sub: Any, node_sub: Any, common: argparse.ArgumentParser) -> None:
+    """The verbs ``trust`` and ``node prepare``."""
+    p = sub.add_parser("trust", parents=[common], help="show a node's SSH host key and record it once confirmed",
+                       description="Fetch NODE's SSH host key (and its jump hosts'), show each SHA256 fingerprint, "
+                       "and record it in known_hosts only after you confirm (or with --yes). A changed or "
+                       "revoked key is never recorded.")
+    p.add_argument("node", metavar="NODE")
+    p.add_argument("-y", "--yes", action="store_true", help="trust without asking (compare the fingerprint yourself)")
+    p.set_defaults(func=cmd_trust)
+    q = node_sub.add_parser("prepare", parents=[common], help="check a host and install Docker on it if needed",
+                            description="Check NODE (OS, Docker and its version, socket access for the SSH user, "
+                            "disk space, time skew), list what it would change, and with your consent install "
+                            "Docker from the distribution's packages and give the user access to its socket. "
+                            "Running it again on a prepared host changes nothing.")
+    q.add_argument("node", metavar="NODE")
+    q.add_argument("-y", "--yes", action="store_true", help="make the changes without asking")
+    q.set_defaults(func=cmd_node_prepare)
+
+
+def _warn_missing_keys(spec: NodeSpec) -> None:
+    from tui_orch.nodes.sshconfig import missing_identities
+
+    try:
+        warnings = missing_identities(spec)
+    except NodeError:  # a bad ~/.ssh/config or proxy_jump: the connection attempt says so
+        return
+    for warning in warnings:
+        print(f"tui-orch: warning: {warning}", file=sys.stderr)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _ask(question: str, stdin_is_tty: bool, ask: Callable[[str], str], say: Callable[[str], None]) -> bool:
+    if not stdin_is_tty:
+        say("not a terminal, so not asking: run again with --yes")
+        return False
+    try:
+        return ask(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def cmd_trust(args: argparse.Namespace, ask: Callable[[str], str] = input) -> int:
+    """`tui-orch trust NODE [--yes]`: each untrusted key on the node's route (jump hosts first)
+    is shown with its fingerprint and recorded once confirmed. Exit 0 when the route is trusted."""
+    from tui_orch.nodes.hostkeys import Offer, trust
+
+    spec = config.load(args.inventory).get(args.node)
+    if spec.local or spec.simulated:
+        print(f"{spec.name}: reached without SSH; there is no host key to trust")
+        return 0
+    _warn_missing_keys(spec)
+
+    def confirm(offer: Offer) -> bool:
+        which = offer.node if offer.hop == offer.node else f"{offer.node}'s {offer.hop}"
+        print(f"{which} ({offer.where}) presents host key {offer.fingerprint}")
+        return bool(args.yes) or _ask("Trust this key?", sys.stdin.isatty(), ask, _stderr)
+
+    result = asyncio.run(trust(spec, confirm))
+    print(result.message)
+    return 0 if result.trusted else 1
+
+
+async def node_prepare(spec: NodeSpec, yes: bool, stdin_is_tty: bool,
+                       out: Callable[[str], None] = print, ask: Callable[[str], str] = input) -> int:
+    """`tui-orch node prepare NODE [--yes]`; exit status 0 when the node is ready."""
+    from tui_orch.nodes import ssh
+    from tui_orch.nodes.prepare import prepare
+
+    if spec.simulated:
+        raise NodeError(spec.name, "is a simulated node: there is nothing to prepare")
+    if spec.local:
+        raise NodeError(spec.name, "is this machine (local: true); node prepare works over SSH: install "
+                        "Docker Engine here with the system's package manager")
+    conn = await ssh.connect(spec)
+    try:
+        result = await prepare(conn, spec, yes, lambda q: _ask(q, stdin_is_tty, ask, out), out)
+    finally:
+        conn.close()
+        await conn.wait_closed()
+    return 0 if result.ready else 1
+
+
+def cmd_node_prepare(args: argparse.Namespace) -> int:
+    spec = config.load(args.inventory).get(args.node)
+    _warn_missing_keys(spec)
+    return asyncio.run(node_prepare(spec, bool(args.yes), sys.stdin.isatty()))

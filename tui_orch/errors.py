@@ -110,6 +110,20 @@ class HostKeyChanged(NodeError):
         )
 
 
+class HostKeyRevoked(HostKeyChanged):
+    """The host presented a key marked ``@revoked`` in known_hosts: refused, never trusted."""
+
+    def __init__(self, node: str, fingerprint: str, address: str = ""):
+        self.fingerprint = fingerprint
+        where = f" ({address})" if address else ""
+        NodeError.__init__(
+            self,
+            node,
+            f"REVOKED HOST KEY{where}: it presents {fingerprint}, which known_hosts marks @revoked. "
+            f"Refusing to connect; this key can never be trusted: give the host a new key",
+        )
+
+
 class NodeUnavailable(NodeError):
     """The node is not Ready (unreachable, no Docker, denied...)."""
 

@@ -24,16 +24,13 @@ A nodes file (YAML)::
 
 Relative paths are read against the nodes file's folder. With no nodes file the inventory is
 one node, ``local``: this machine. ``~/.ssh/config`` is honoured for aliases, user, port,
-identity files and ProxyJump (asyncssh applies it when connecting; ``ssh_settings`` shows the
-resolved values without connecting).
+identity files, known_hosts files and ProxyJump (nodes/sshconfig.py resolves them).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -327,80 +324,3 @@ def _resources(r: _Reader, node: yaml.Node, path: str) -> Resources | None:
             r.error(vnode, kpath, str(exc))
             ok = False
     return Resources(cpus, memory) if ok and fields else None
-
-
-# --------------------------------------------------------------------------- ~/.ssh/config
-
-
-@dataclass(frozen=True)
-class SshSettings:
-    """How a node is reached once ~/.ssh/config is applied."""
-
-    host: str
-    port: int
-    user: str | None
-    identity_files: tuple[str, ...]
-    proxy_jump: str | None
-
-
-def ssh_settings(node: NodeSpec, config_text: str | None = None, local_user: str | None = None) -> SshSettings:
-    """Resolve a node's SSH settings the way OpenSSH does: inventory values first, then the
-    first matching value in ~/.ssh/config, then defaults (port 22, the local user)."""
-    if config_text is None:
-        try:
-            config_text = Path(os.path.expanduser("~/.ssh/config")).read_text(encoding="utf-8")
-        except OSError:
-            config_text = ""
-    cfg = parse_ssh_config(config_text, node.address)
-    host = cfg.get("hostname", node.address)
-    port_text = cfg.get("port")
-    port = node.port or (int(port_text) if port_text and port_text.isdigit() else 22)
-    user = node.user or cfg.get("user") or local_user
-    identities: tuple[str, ...] = ()
-    if node.identity_file:
-        identities = (node.identity_file,)
-    elif "identityfile" in cfg:
-        identities = (os.path.expanduser(cfg["identityfile"]),)
-    jump = node.proxy_jump or cfg.get("proxyjump")
-    if jump and jump.lower() == "none":
-        jump = None
-    return SshSettings(host=host, port=port, user=user, identity_files=identities, proxy_jump=jump)
-
-
-def parse_ssh_config(text: str, alias: str) -> dict[str, str]:
-    """The settings that apply to ``alias`` (lower-case keys; first obtained value wins)."""
-    out: dict[str, str] = {}
-    active = True
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if "=" in line.split()[0]:
-            key, _, value = line.partition("=")
-        else:
-            key, _, value = line.partition(" ")
-        key, value = key.strip().lower(), value.strip()
-        try:
-            words = shlex.split(value)
-        except ValueError:
-            words = value.split()
-        if key == "host":
-            active = _host_matches(words, alias)
-            continue
-        if key == "match":
-            active = words[:1] == ["all"]
-            continue
-        if active and words and key not in out:
-            out[key] = words[0] if key != "proxyjump" else value
-    return out
-
-
-def _host_matches(patterns: list[str], alias: str) -> bool:
-    matched = False
-    for pattern in patterns:
-        if pattern.startswith("!"):
-            if fnmatch.fnmatch(alias, pattern[1:]):
-                return False
-        elif fnmatch.fnmatch(alias, pattern):
-            matched = True
-    return matched

@@ -1,5 +1,6 @@
-"""``tui-orch node prepare NODE``: install what a host lacks (Docker Engine, its service, access
-to its socket), with the operator's consent, then check again.
+"""What ``tui-orch node prepare NODE`` does on a host (the verb itself is in cli_nodes.py):
+install what a host lacks (Docker Engine, its service, access to its socket), with the
+operator's consent, then check again.
 
     check_host  ->  plan_prepare (a pure function of the report)  ->  consent  ->  run each step
     ->  check_host again
@@ -12,23 +13,18 @@ shlex: no value from the inventory or the host is ever read as shell code.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 import shlex
-import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncssh
 
-from tui_orch.errors import NodeError, NodeUnavailable
 from tui_orch.model import NodeSpec
 from tui_orch.nodes.hostcheck import Check, HostReport, check_host, os_family, run_argv
 
-__all__ = ["Check", "HostReport", "PrepareResult", "Step", "StepResult", "check_host", "cmd_node_prepare",
-           "cmd_node_prepare_async", "connect_for_command", "plan_prepare", "prepare"]
+__all__ = ["Check", "HostReport", "PrepareResult", "Step", "StepResult", "check_host", "plan_prepare", "prepare"]
 
 STEP_TIMEOUT = 900.0
 USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$")
@@ -220,82 +216,3 @@ async def _run_step(conn: asyncssh.SSHClientConnection, step: Step) -> StepResul
 def _show(report: HostReport, out: Callable[[str], None]) -> None:
     for check in report.checks:
         out(f"  {check}")
-
-
-# --------------------------------------------------------------------------- command line
-
-
-async def connect_for_command(spec: NodeSpec, timeout: float = 5.0) -> asyncssh.SSHClientConnection:
-    """One SSH connection for a headless command, host key checked; NodeUnavailable otherwise."""
-    where = f"{spec.address}:{spec.port or 22}"
-    options: dict[str, object] = {"connect_timeout": timeout}
-    if spec.port:
-        options["port"] = spec.port
-    if spec.user:
-        options["username"] = spec.user
-    if spec.identity_file:
-        options["client_keys"] = [os.path.expanduser(spec.identity_file)]
-    if spec.known_hosts:
-        path = os.path.expanduser(spec.known_hosts)
-        if not os.path.isfile(path):
-            raise NodeUnavailable(spec.name, f"known_hosts file {path} does not exist: create it or fix known_hosts")
-        options["known_hosts"] = path
-    if spec.proxy_jump:
-        options["tunnel"] = spec.proxy_jump
-    try:
-        return await asyncio.wait_for(asyncssh.connect(spec.address, **options), timeout + 5)  # type: ignore[arg-type]
-    except asyncssh.HostKeyNotVerifiable as exc:
-        raise NodeUnavailable(spec.name, f"ssh {where}: the host key is not trusted ({exc.reason}); check "
-                              f"known_hosts, or trust it with: tui-orch trust {spec.name}") from None
-    except asyncssh.PermissionDenied:
-        raise NodeUnavailable(spec.name, f"ssh {where}: permission denied for user {spec.user or 'the default user'}: "
-                              f"check identity_file and the host's authorized_keys") from None
-    except asyncssh.KeyImportError as exc:
-        raise NodeUnavailable(spec.name, f"cannot read identity_file {spec.identity_file}: {exc}") from None
-    except asyncssh.DisconnectError as exc:
-        raise NodeUnavailable(spec.name, f"ssh {where}: disconnected: {exc.reason}") from None
-    except (asyncio.TimeoutError, TimeoutError):
-        raise NodeUnavailable(spec.name, f"ssh {where}: no answer within {timeout:.0f} s: is the host up?") from None
-    except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        raise NodeUnavailable(spec.name, f"ssh {where}: {reason.lower()}: is the host up and sshd listening?") from None
-
-
-ConnFactory = Callable[[NodeSpec], Awaitable[asyncssh.SSHClientConnection]]
-
-
-async def cmd_node_prepare_async(spec: NodeSpec, conn_factory: ConnFactory = connect_for_command, yes: bool = False,
-                                 stdin_is_tty: bool = True, out: Callable[[str], None] = print,
-                                 ask: Callable[[str], str] = input) -> int:
-    """`tui-orch node prepare NODE [--yes]`; exit status 0 when the node is ready."""
-    if spec.simulated:
-        raise NodeError(spec.name, "is a simulated node: there is nothing to prepare")
-    if spec.local:
-        raise NodeError(spec.name, "is this machine (local: true); node prepare works over SSH: install "
-                        "Docker Engine here with the system's package manager")
-
-    def confirm(question: str) -> bool:
-        if not stdin_is_tty:
-            out("not a terminal, so not asking: run again with --yes to apply")
-            return False
-        try:
-            return ask(f"{question} [y/N] ").strip().lower() in ("y", "yes")
-        except EOFError:
-            return False
-
-    conn = await conn_factory(spec)
-    try:
-        result = await prepare(conn, spec, yes, confirm, out)
-    finally:
-        conn.close()
-        await conn.wait_closed()
-    return 0 if result.ready else 1
-
-
-def cmd_node_prepare(args: object) -> int:
-    """CLI entry: args.node, args.yes, args.inventory (argparse namespace)."""
-    from tui_orch import config
-
-    spec = config.load(getattr(args, "inventory", None)).get(getattr(args, "node"))
-    return asyncio.run(cmd_node_prepare_async(spec, connect_for_command, bool(getattr(args, "yes", False)),
-                                              sys.stdin.isatty()))
