@@ -31,8 +31,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tui_orch.cli_console import run_console  # noqa: E402
-from tui_orch.nodes.simulated import SimulatedNode  # noqa: E402
-from tui_orch.nodes.simulator import Chaos, Simulator  # noqa: E402
+from tui_orch.nodes.sim.node import SimulatedNode  # noqa: E402
+from tui_orch.nodes.sim.simulator import Chaos, Simulator  # noqa: E402
 from tui_orch.store import open_store  # noqa: E402
 from tui_orch.ui import data, demo  # noqa: E402
 from tui_orch.ui.config import load_ui_config  # noqa: E402

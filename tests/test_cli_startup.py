@@ -29,7 +29,7 @@ def loaded_after(code: str) -> list[str]:
 def test_the_console_modules_import_no_host_library_nor_numpy() -> None:
     assert loaded_after("""
         import tui_orch.cli, tui_orch.cli_console, tui_orch.controller, tui_orch.ui.app
-        import tui_orch.nodes.fleet, tui_orch.nodes.simulated, tui_orch.ui.demo
+        import tui_orch.nodes.fleet, tui_orch.nodes.sim.node, tui_orch.ui.demo
         from tui_orch.cli import build_parser
         build_parser()
     """) == []
@@ -42,8 +42,8 @@ def test_building_the_demo_console_imports_none_of_them() -> None:
         from pathlib import Path
         from tui_orch.controller import Controller
         from tui_orch.nodes.fleet import Fleet
-        from tui_orch.nodes.simulated import SimulatedNode
-        from tui_orch.nodes.simulator import Simulator
+        from tui_orch.nodes.sim.node import SimulatedNode
+        from tui_orch.nodes.sim.simulator import Simulator
         from tui_orch.store import open_store
         from tui_orch.ui import demo
         from tui_orch.ui.app import OrchApp

@@ -367,8 +367,8 @@ async def test_the_palette_lists_every_action_and_the_themes(tmp_path: Path) -> 
 async def test_start_brings_the_fleet_up_after_the_first_frame(tmp_path: Path) -> None:
     from tui_orch.controller import Controller
     from tui_orch.nodes.fleet import Fleet
-    from tui_orch.nodes.simulated import SimulatedNode
-    from tui_orch.nodes.simulator import Simulator
+    from tui_orch.nodes.sim.node import SimulatedNode
+    from tui_orch.nodes.sim.simulator import Simulator
     from tui_orch.store import open_store
     from ui_support import T0, inventory
 

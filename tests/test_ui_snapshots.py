@@ -12,8 +12,8 @@ import pytest
 
 from tui_orch.controller import Controller
 from tui_orch.nodes.fleet import Fleet
-from tui_orch.nodes.simulated import SimulatedNode
-from tui_orch.nodes.simulator import Simulator
+from tui_orch.nodes.sim.node import SimulatedNode
+from tui_orch.nodes.sim.simulator import Simulator
 from tui_orch.store import open_store
 from tui_orch.ui.app import OrchApp
 from tui_orch.ui.config import UiConfig

@@ -147,8 +147,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import random
 
     from tui_orch.errors import TuiOrchError
-    from tui_orch.nodes.simulated import SimulatedNode
-    from tui_orch.nodes.simulator import Simulator
+    from tui_orch.nodes.sim.node import SimulatedNode
+    from tui_orch.nodes.sim.simulator import Simulator
     from tui_orch.store import open_store
     from tui_orch.ui import demo
 
