@@ -45,9 +45,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _ui_config(args: argparse.Namespace) -> Any:
-    from tui_orch.ui.config import load_ui_config
+    from tui_orch.ui.settings import load_ui_settings
 
-    return load_ui_config(readonly=bool(getattr(args, "readonly", False)), theme=getattr(args, "theme", None))
+    return load_ui_settings(readonly=bool(getattr(args, "readonly", False)), theme=getattr(args, "theme", None))
 
 
 _gc_paused = False
