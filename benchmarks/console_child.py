@@ -31,11 +31,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tui_orch.cli_console import run_console  # noqa: E402
-from tui_orch.nodes.simulated import SimulatedNode  # noqa: E402
-from tui_orch.nodes.simulator import Chaos, Simulator  # noqa: E402
+from tui_orch.nodes.sim.node import SimulatedNode  # noqa: E402
+from tui_orch.nodes.sim.simulator import Chaos, Simulator  # noqa: E402
 from tui_orch.store import open_store  # noqa: E402
 from tui_orch.ui import data, demo  # noqa: E402
-from tui_orch.ui.config import load_ui_config  # noqa: E402
+from tui_orch.ui.settings import load_ui_settings  # noqa: E402
 
 PROBE_SLEEP = 0.010
 DEMO_FLEET = 12  # the demo's default size, whose fleet-wide trouble rate "scaled" keeps
@@ -89,7 +89,7 @@ def main() -> int:
     args = parser.parse_args()
 
     sim = Simulator(args.seed, chaos=chaos_for(args.chaos, args.nodes))
-    cfg = load_ui_config()
+    cfg = load_ui_settings()
     folder = demo.examples_dir()
     cfg.examples_dir = folder
     manifests = demo.demo_manifests(folder)

@@ -29,7 +29,7 @@ def loaded_after(code: str) -> list[str]:
 def test_the_console_modules_import_no_host_library_nor_numpy() -> None:
     assert loaded_after("""
         import tui_orch.cli, tui_orch.cli_console, tui_orch.controller, tui_orch.ui.app
-        import tui_orch.nodes.fleet, tui_orch.nodes.simulated, tui_orch.ui.demo
+        import tui_orch.nodes.fleet, tui_orch.nodes.sim.node, tui_orch.ui.demo
         from tui_orch.cli import build_parser
         build_parser()
     """) == []
@@ -42,18 +42,18 @@ def test_building_the_demo_console_imports_none_of_them() -> None:
         from pathlib import Path
         from tui_orch.controller import Controller
         from tui_orch.nodes.fleet import Fleet
-        from tui_orch.nodes.simulated import SimulatedNode
-        from tui_orch.nodes.simulator import Simulator
+        from tui_orch.nodes.sim.node import SimulatedNode
+        from tui_orch.nodes.sim.simulator import Simulator
         from tui_orch.store import open_store
         from tui_orch.ui import demo
         from tui_orch.ui.app import OrchApp
-        from tui_orch.ui.config import UiConfig
+        from tui_orch.ui.settings import UiSettings
 
         async def main():
             sim = Simulator(1)
             fleet = Fleet(demo.demo_inventory(5), lambda spec: SimulatedNode(spec, sim))
             store = open_store(Path(tempfile.mkdtemp()))
-            OrchApp(Controller(store, fleet), UiConfig())
+            OrchApp(Controller(store, fleet), UiSettings())
             demo.demo_manifests(demo.examples_dir())
             store.close()
 
@@ -108,12 +108,12 @@ def test_placement_loads_numpy_on_first_use_only() -> None:
 def test_the_lazy_placement_names_are_the_real_ones() -> None:
     from tui_orch import placement
 
-    names = {name: getattr(placement, name) for name in ("plan", "place", "Placer", "rebalance", "Fleet", "Request")}
-    modules = {name: sys.modules[f"tui_orch.placement.{name}"] for name in ("engine", "fleet", "planner", "rebalance")}
+    names = {name: getattr(placement, name) for name in ("plan", "place", "Placer", "rebalance", "NodePool", "Request")}
+    modules = {name: sys.modules[f"tui_orch.placement.{name}"] for name in ("engine", "pool", "planner", "rebalance")}
     assert names["plan"] is modules["planner"].plan and names["place"] is modules["planner"].place
     assert names["Placer"] is modules["engine"].Placer
     assert names["rebalance"] is modules["rebalance"].rebalance and placement.rebalance is names["rebalance"]
-    assert names["Fleet"] is modules["fleet"].Fleet and names["Request"] is modules["fleet"].Request
+    assert names["NodePool"] is modules["pool"].NodePool and names["Request"] is modules["pool"].Request
     assert set(placement.__all__) <= set(dir(placement))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         placement.nope  # noqa: B018

@@ -17,8 +17,8 @@ from tui_orch.controller.containers import engine_restart_policy
 from tui_orch.inventory import Inventory
 from tui_orch.model import NodeSpec, ReplicaState, RestartPolicy
 from tui_orch.nodes.fleet import Fleet
-from tui_orch.nodes.simulated import SimulatedNode
-from tui_orch.nodes.simulator import Simulator, set_default_simulator
+from tui_orch.nodes.sim.node import SimulatedNode
+from tui_orch.nodes.sim.simulator import Simulator, set_default_simulator
 from tui_orch.store import open_store
 
 SERVICES = """

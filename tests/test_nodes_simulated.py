@@ -13,8 +13,8 @@ from tui_orch.inventory import Inventory
 from tui_orch.model import NodeSpec, NodeState, Resources
 from tui_orch.nodes.base import LABEL_REPLICA, LABEL_SERVICE, ContainerRequest, DockerEvent, Node, NodeStatus
 from tui_orch.nodes.fleet import Fleet, NodeChange
-from tui_orch.nodes.simulated import SimulatedNode
-from tui_orch.nodes.simulator import Chaos, Simulator, set_default_simulator
+from tui_orch.nodes.sim.node import SimulatedNode
+from tui_orch.nodes.sim.simulator import Chaos, Simulator, set_default_simulator
 
 GIB = 1 << 30
 T0 = 1_767_225_600.0  # a fixed start for frozen simulators

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from test_placement import GiB, MiB, node, svc
 from tui_orch.model import PortSpec, Replica, ReplicaState
-from tui_orch.placement import Fleet, PlacementOptions, Placer, place, plan, rebalance
+from tui_orch.placement import NodePool, PlacementOptions, Placer, place, plan, rebalance
 
 HOST = "b00t-1d/net:4026531833"
 WEB = dict(cpus=0.1, memory=32 * MiB, ports=(PortSpec(target=8080),))
@@ -81,7 +81,7 @@ def test_a_port_is_free_again_only_when_no_node_of_the_host_holds_it() -> None:
 
 
 def test_a_copy_keeps_the_host_shared_and_the_original_untouched() -> None:
-    fleet = Fleet(lab(node("solo")))
+    fleet = NodePool(lab(node("solo")))
     copy = fleet.copy()
     Placer(copy).place(svc(replicas=1, **WEB), [1])
     assert copy.ports[0] is copy.ports[1] is copy.ports[2] and copy.ports[3] is not copy.ports[0]

@@ -24,8 +24,8 @@ from tui_orch.model import (
     ServiceSpec,
     pairs,
 )
-from tui_orch.placement import Fleet, Placer, Plan, Request, plan
-from tui_orch.placement.fleet import nano
+from tui_orch.placement import NodePool, Placer, Plan, Request, plan
+from tui_orch.placement.pool import nano
 
 _CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 for _name, _examples in (("placement-ci", 500), ("placement", 100)):
@@ -224,7 +224,7 @@ def test_rounds_choose_exactly_what_a_full_rescore_per_replica_chooses(
 def test_each_pick_is_the_lowest_key_of_a_naive_scan(fleet: list, specs: list) -> None:
     """The engine's choice against a plain Python scan of (spread level, cost, name)."""
     placer = Placer(fleet)
-    f: Fleet = placer.fleet
+    f: NodePool = placer.fleet
     for spec in specs:
         if spec.placement.preferences:
             continue

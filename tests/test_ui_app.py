@@ -13,7 +13,7 @@ from textual.widgets import Button, Input
 from tui_orch.controller.events import event
 from tui_orch.model import ReplicaState
 from tui_orch.ui.app import OrchApp
-from tui_orch.ui.config import UiConfig, load_ui_config
+from tui_orch.ui.settings import UiSettings, load_ui_settings
 from tui_orch.ui.dialogs import ConfirmDialog, DeployDialog, ScaleDialog
 from tui_orch.ui.help import HelpScreen
 from tui_orch.ui.keys import DESTRUCTIVE_ACTIONS, KEYS
@@ -22,8 +22,8 @@ from tui_orch.ui.widgets import StableFooter
 from ui_support import SIZE, TWO_SERVICES, cells, manifest, sim_controller, until
 
 
-def config(tmp_path: Path, **kw) -> UiConfig:
-    return UiConfig(deterministic=True, themes_dir=tmp_path / "themes", **kw)
+def config(tmp_path: Path, **kw) -> UiSettings:
+    return UiSettings(deterministic=True, themes_dir=tmp_path / "themes", **kw)
 
 
 async def command(pilot, text: str) -> None:
@@ -214,7 +214,7 @@ async def test_a_binding_is_rebound_from_config_yaml(tmp_path: Path) -> None:
     folder = tmp_path / "config"
     folder.mkdir()
     (folder / "config.yaml").write_text("keys:\n  scale: x\n  nonsense: y\n")
-    cfg = load_ui_config(folder, deterministic=True)
+    cfg = load_ui_settings(folder, deterministic=True)
     assert cfg.keys == {"scale": "x"}
     assert any("unknown binding id 'nonsense'" in p for p in cfg.problems)
     async with sim_controller(tmp_path / "state") as (ctl, sim):
@@ -367,8 +367,8 @@ async def test_the_palette_lists_every_action_and_the_themes(tmp_path: Path) -> 
 async def test_start_brings_the_fleet_up_after_the_first_frame(tmp_path: Path) -> None:
     from tui_orch.controller import Controller
     from tui_orch.nodes.fleet import Fleet
-    from tui_orch.nodes.simulated import SimulatedNode
-    from tui_orch.nodes.simulator import Simulator
+    from tui_orch.nodes.sim.node import SimulatedNode
+    from tui_orch.nodes.sim.simulator import Simulator
     from tui_orch.store import open_store
     from ui_support import T0, inventory
 

@@ -22,7 +22,7 @@ from tui_orch.inventory import Inventory
 from tui_orch.manifest import load_manifest
 from tui_orch.model import NodeSpec, Resources
 from tui_orch.nodes.fleet import Fleet
-from tui_orch.nodes.simulator import Simulator, set_default_simulator
+from tui_orch.nodes.sim.simulator import Simulator, set_default_simulator
 from tui_orch.store import open_store
 from tui_orch.ui.dialogs import (
     ConfirmDialog,

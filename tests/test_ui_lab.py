@@ -7,13 +7,13 @@ from pathlib import Path
 
 from controller_support import controller, prefix
 from tui_orch.ui.app import OrchApp
-from tui_orch.ui.config import UiConfig
+from tui_orch.ui.settings import UiSettings
 from ui_support import SIZE, cells, until
 
 
 async def test_the_console_lists_the_lab_nodes_ready(lab, tmp_path: Path) -> None:
     async with controller(lab, tmp_path / "state", prefix()) as (ctl, store, fleet):
-        app = OrchApp(ctl, UiConfig(deterministic=True, themes_dir=tmp_path / "themes"))
+        app = OrchApp(ctl, UiSettings(deterministic=True, themes_dir=tmp_path / "themes"))
         async with app.run_test(size=SIZE) as pilot:
             table = app.main.current.table
             await until(pilot, lambda: table.shown_keys == ["node1", "node2", "node3"], timeout=15)
@@ -54,7 +54,7 @@ async def test_trusting_a_node_from_the_console(lab, tmp_path: Path) -> None:
     ctl = Controller(store, fleet)
     try:
         await fleet.start()
-        app = OrchApp(ctl, UiConfig(deterministic=True, themes_dir=tmp_path / "themes"))
+        app = OrchApp(ctl, UiSettings(deterministic=True, themes_dir=tmp_path / "themes"))
         async with app.run_test(size=SIZE) as pilot:
             table = app.main.current.table
             await until(pilot, lambda: table.row_count == 3, timeout=15)

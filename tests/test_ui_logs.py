@@ -13,8 +13,8 @@ from textual.widgets import Input, Log
 from nodes_support import containers, node1, wait_for  # noqa: F401 (fixtures)
 from tui_orch.model import NodeSpec
 from tui_orch.nodes.base import LABEL_SERVICE, ContainerRequest, Node
-from tui_orch.nodes.simulated import SimulatedNode
-from tui_orch.nodes.simulator import Simulator
+from tui_orch.nodes.sim.node import SimulatedNode
+from tui_orch.nodes.sim.simulator import Simulator
 from tui_orch.ui.logs import LogFilter, LogsScreen, short_stamp, split_stamp
 
 SIZE = (120, 40)

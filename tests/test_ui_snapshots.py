@@ -12,11 +12,11 @@ import pytest
 
 from tui_orch.controller import Controller
 from tui_orch.nodes.fleet import Fleet
-from tui_orch.nodes.simulated import SimulatedNode
-from tui_orch.nodes.simulator import Simulator
+from tui_orch.nodes.sim.node import SimulatedNode
+from tui_orch.nodes.sim.simulator import Simulator
 from tui_orch.store import open_store
 from tui_orch.ui.app import OrchApp
-from tui_orch.ui.config import UiConfig
+from tui_orch.ui.settings import UiSettings
 from ui_support import SIZE, T0, inventory, manifest
 
 NOW = T0 + 754.0  # the console's clock: every replica has run 754 s
@@ -41,7 +41,7 @@ def console(tmp_path: Path, fixed_time):
     fleet = Fleet(inventory(4), lambda spec: SimulatedNode(spec, sim))
     store = open_store(tmp_path / "state")
     ctl = Controller(store, fleet, start_timeout=5.0)
-    app = OrchApp(ctl, UiConfig(deterministic=True, clock=lambda: NOW, themes_dir=tmp_path / "themes"))
+    app = OrchApp(ctl, UiSettings(deterministic=True, clock=lambda: NOW, themes_dir=tmp_path / "themes"))
 
     async def setup(pilot) -> None:  # type: ignore[no-untyped-def]
         await fleet.start()

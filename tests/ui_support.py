@@ -16,8 +16,8 @@ from tui_orch.inventory import Inventory
 from tui_orch.manifest import Manifest, parse_manifest
 from tui_orch.model import NodeSpec, Resources, pairs
 from tui_orch.nodes.fleet import Fleet
-from tui_orch.nodes.simulated import SimulatedNode
-from tui_orch.nodes.simulator import Simulator
+from tui_orch.nodes.sim.node import SimulatedNode
+from tui_orch.nodes.sim.simulator import Simulator
 from tui_orch.store import open_store
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC

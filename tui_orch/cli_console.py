@@ -45,9 +45,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _ui_config(args: argparse.Namespace) -> Any:
-    from tui_orch.ui.config import load_ui_config
+    from tui_orch.ui.settings import load_ui_settings
 
-    return load_ui_config(readonly=bool(getattr(args, "readonly", False)), theme=getattr(args, "theme", None))
+    return load_ui_settings(readonly=bool(getattr(args, "readonly", False)), theme=getattr(args, "theme", None))
 
 
 _gc_paused = False
@@ -147,8 +147,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import random
 
     from tui_orch.errors import TuiOrchError
-    from tui_orch.nodes.simulated import SimulatedNode
-    from tui_orch.nodes.simulator import Simulator
+    from tui_orch.nodes.sim.node import SimulatedNode
+    from tui_orch.nodes.sim.simulator import Simulator
     from tui_orch.store import open_store
     from tui_orch.ui import demo
 

@@ -36,7 +36,7 @@ def make_node(spec: NodeSpec, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     """The right Node for a spec: LocalNode, RemoteNode, or a simulated node."""
     if spec.simulated:
         try:
-            from tui_orch.nodes.simulated import SimulatedNode  # type: ignore[import-not-found]
+            from tui_orch.nodes.sim.node import SimulatedNode  # type: ignore[import-not-found]
         except ImportError:
             raise NodeError(spec.name, "simulated nodes are not available in this version") from None
         return SimulatedNode(spec)  # type: ignore[no-any-return]

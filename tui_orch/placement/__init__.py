@@ -8,7 +8,7 @@
 Hard filters (Ready and active node, constraints, max_replicas_per_node, static and dynamic
 host ports, cpu and memory reservations) come first; among the nodes left the replica goes to
 the one with the fewest replicas of its service (after spread preferences), then the best
-multi-resource fit (see ``fleet``), then the first name. See ``planner`` for what is kept,
+multi-resource fit (see ``pool``), then the first name. See ``planner`` for what is kept,
 stopped and started, and ``engine`` for how the choice stays exact yet fast.
 """
 
@@ -28,7 +28,7 @@ from tui_orch.placement.result import (
 
 if TYPE_CHECKING:
     from tui_orch.placement.engine import Placer
-    from tui_orch.placement.fleet import Fleet, Request
+    from tui_orch.placement.pool import NodePool, Request
     from tui_orch.placement.planner import place, plan
     from tui_orch.placement.rebalance import rebalance
 
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 # would bind the module here instead.)
 _LAZY = {
     "Placer": "engine",
-    "Fleet": "fleet",
-    "Request": "fleet",
+    "NodePool": "pool",
+    "Request": "pool",
     "place": "planner",
     "plan": "planner",
     "rebalance": "rebalance",
@@ -60,7 +60,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "Fleet",
+    "NodePool",
     "PlacementOptions",
     "Placer",
     "Plan",

@@ -1,4 +1,4 @@
-"""Best-fit placement of replicas onto a ``Fleet``, exact and incremental.
+"""Best-fit placement of replicas onto a ``NodePool``, exact and incremental.
 
 The choice for each replica is the node with the lowest key
 
@@ -12,7 +12,7 @@ Placing a replica on a node changes only that node, and moves it to a higher spr
 so the remaining nodes of the round keep their order: each pick is exactly the one a full
 rescore would make. A new round starts when the level's nodes run out. Services with spread
 preferences change the level of a whole group of nodes with each pick, so they use rounds of
-one replica. Nodes that share a host (``Fleet.members``) share its host ports: a round of a
+one replica. Nodes that share a host (``NodePool.members``) share its host ports: a round of a
 service with host ports ends before a second node of one host, whose ports the first pick
 changed (the next round scores it again).
 """
@@ -25,7 +25,7 @@ from itertools import repeat
 import numpy as np
 
 from tui_orch.model import NodeInfo, Replica, ReplicaState, ServiceSpec
-from tui_orch.placement.fleet import INF, Fleet, Request, nano
+from tui_orch.placement.pool import INF, NodePool, Request, nano
 from tui_orch.placement.reasons import no_node_fits, node_does_not_fit
 from tui_orch.placement.result import PlacementOptions, Start, Unschedulable
 
@@ -74,11 +74,11 @@ class Placer:
 
     def __init__(
         self,
-        nodes: Sequence[NodeInfo] | Fleet,
+        nodes: Sequence[NodeInfo] | NodePool,
         current: Sequence[Replica] = (),
         options: PlacementOptions | None = None,
     ) -> None:
-        self.fleet = nodes if isinstance(nodes, Fleet) else Fleet(nodes, options)
+        self.fleet = nodes if isinstance(nodes, NodePool) else NodePool(nodes, options)
         self.hold(current)
 
     def hold(self, replicas: Sequence[Replica]) -> None:

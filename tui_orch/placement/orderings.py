@@ -24,14 +24,14 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from tui_orch.placement.fleet import Fleet, Request
+from tui_orch.placement.pool import NodePool, Request
 from tui_orch.placement.result import PlacementOptions
 
 Run = tuple[Request, list[int], list[str]]
 _EPS = 1e-12
 
 
-def _shares(fleet: Fleet, groups: Sequence[Run]) -> np.ndarray:
+def _shares(fleet: NodePool, groups: Sequence[Run]) -> np.ndarray:
     """Each group's (cpu, memory) share of the largest schedulable node."""
     ok = fleet.schedulable
     big_c = float(fleet.alloc_c[ok].max()) if ok.any() else 0.0
@@ -120,7 +120,7 @@ def _runs(groups: Sequence[Run], seq: Sequence[int]) -> list[Run]:
     return runs
 
 
-def orderings(groups: Sequence[Run], fleet: Fleet, opts: PlacementOptions) -> Iterator[tuple[str, list[Run]]]:
+def orderings(groups: Sequence[Run], fleet: NodePool, opts: PlacementOptions) -> Iterator[tuple[str, list[Run]]]:
     """Candidate orders of ``groups`` (one (Request, slots, whys) per service), best guess
     first. No order is yielded twice."""
     total = sum(len(g[1]) for g in groups)

@@ -30,7 +30,7 @@ from typing import Literal
 
 from tui_orch.model import Availability, NodeInfo, NodeState, Replica, ReplicaState, ServiceSpec
 from tui_orch.placement.engine import Placer
-from tui_orch.placement.fleet import Fleet, Request
+from tui_orch.placement.pool import NodePool, Request
 from tui_orch.placement.orderings import orderings
 from tui_orch.placement.result import Plan, PlacementOptions, Start, Stop, Unschedulable
 
@@ -61,7 +61,7 @@ def displaced(replica: Replica, nodes: dict[str, NodeInfo]) -> str:
 
 
 def _diff(
-    specs: dict[str, ServiceSpec], fleet: Fleet, current: Iterable[Replica], replace: set[str], order: str
+    specs: dict[str, ServiceSpec], fleet: NodePool, current: Iterable[Replica], replace: set[str], order: str
 ) -> _Work:
     nodes = {x.name: x for x in fleet.infos}
     work = _Work([], set(), [], {}, [])
@@ -154,7 +154,7 @@ def _diff(
 
 
 def _place_batch(
-    fleet: Fleet, groups: list[tuple[Request, list[int], list[str]]], opts: PlacementOptions
+    fleet: NodePool, groups: list[tuple[Request, list[int], list[str]]], opts: PlacementOptions
 ) -> tuple[list[Start], list[Unschedulable], list[str]]:
     """Place the groups in each candidate ordering; keep the best plan."""
     candidates = list(orderings(groups, fleet, opts))
@@ -199,7 +199,7 @@ def plan(
     Pure and deterministic: the same arguments give the same plan."""
     opts = options or PlacementOptions()
     specs = {s.name: s for s in services}
-    fleet = Fleet(nodes, opts)
+    fleet = NodePool(nodes, opts)
     work = _diff(specs, fleet, current, set(replace), replace_order)
     placer = Placer(fleet, work.held)
     starts: list[Start] = []

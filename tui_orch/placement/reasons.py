@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from tui_orch.model import Availability, NodeState
-from tui_orch.placement.fleet import NANO, Fleet, Request
+from tui_orch.placement.pool import NANO, NodePool, Request
 from tui_orch.placement.result import fmt_cpus, fmt_memory
 
 
@@ -24,13 +24,13 @@ def _verb(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
 
-def _holders(fleet: Fleet, hit: np.ndarray, port: int) -> str:
+def _holders(fleet: NodePool, hit: np.ndarray, port: int) -> str:
     """The nodes whose replicas hold ``port`` on the hosts of the nodes ``hit``."""
     names = sorted({fleet.holder(int(i), port) for i in np.flatnonzero(hit)} - {""})
     return " or ".join(names) or "another node"
 
 
-def no_node_fits(fleet: Fleet, req: Request, counts: np.ndarray | None = None) -> str:
+def no_node_fits(fleet: NodePool, req: Request, counts: np.ndarray | None = None) -> str:
     """The reason text for a replica of ``req`` that no node of ``fleet`` can take."""
     if fleet.n == 0:
         return "no node fits: there are no nodes"
@@ -80,7 +80,7 @@ def no_node_fits(fleet: Fleet, req: Request, counts: np.ndarray | None = None) -
     return "no node fits: " + ", ".join(text for _, _, text in found)
 
 
-def node_does_not_fit(fleet: Fleet, i: int, req: Request) -> str:
+def node_does_not_fit(fleet: NodePool, i: int, req: Request) -> str:
     """Why node ``i`` cannot take a replica of ``req`` (for global services), or ''."""
     name = fleet.names[i]
     # The node may have changed since it was chosen (a rollout places on the old replica's node).

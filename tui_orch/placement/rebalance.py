@@ -15,12 +15,12 @@ import numpy as np
 
 from tui_orch.model import NodeInfo, Replica, ReplicaState, ServiceSpec
 from tui_orch.placement.engine import Placer
-from tui_orch.placement.fleet import Fleet
+from tui_orch.placement.pool import NodePool
 from tui_orch.placement.planner import displaced
 from tui_orch.placement.result import Plan, PlacementOptions, Rebalance, Start, Stop
 
 
-def _exclude(fleet: Fleet, indices: Iterable[int]) -> None:
+def _exclude(fleet: NodePool, indices: Iterable[int]) -> None:
     """Make nodes unavailable as targets in this fleet (and its later copies)."""
     fleet.base = fleet.base.copy()
     fleet.base[list(indices)] = np.inf
@@ -37,7 +37,7 @@ def rebalance(
     """Moves that free whole nodes, and how many nodes they free."""
     specs = {s.name: s for s in services}
     live = [r for r in current if r.state != ReplicaState.STOPPED]
-    fleet = Fleet(nodes, options)
+    fleet = NodePool(nodes, options)
     Placer(fleet, live)
     info = {x.name: x for x in fleet.infos}
     before = fleet.nodes_in_use()

@@ -1,5 +1,5 @@
 """``OrchApp``: the console. Built from a Controller (its store, fleet and events bus) and a
-UiConfig; it reads their state to draw and sends the controller commands, in workers.
+UiSettings; it reads their state to draw and sends the controller commands, in workers.
 
 The app owns no placement logic and never reaches a host except through the controller or
 the fleet's nodes. It redraws the shown view once a second (rows diffed in place), tails
@@ -23,7 +23,7 @@ from textual.screen import Screen
 from tui_orch.controller import Controller
 from tui_orch.model import Event
 from tui_orch.ui.collector import Collector
-from tui_orch.ui.config import DEFAULT_THEME, UiConfig
+from tui_orch.ui.settings import DEFAULT_THEME, UiSettings
 from tui_orch.ui.keys import KEYS, bindings
 from tui_orch.ui.palette import ConsoleCommands
 from tui_orch.ui.screen import MainScreen
@@ -45,11 +45,11 @@ class OrchApp(App[None]):
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, id="quit-ctrl-c")]
 
-    def __init__(self, controller: Controller, config: UiConfig | None = None, *,
+    def __init__(self, controller: Controller, config: UiSettings | None = None, *,
                  start: Callable[[], Awaitable[None]] | None = None):
         super().__init__()
         self.controller = controller
-        self.config = config or UiConfig()
+        self.config = config or UiSettings()
         self._start = start
         self.restart_times: deque[float] = deque()
         self.main: MainScreen | None = None

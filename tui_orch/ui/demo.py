@@ -15,7 +15,7 @@ from tui_orch.errors import TuiOrchError
 from tui_orch.inventory import Inventory
 from tui_orch.manifest import Manifest, load_manifest, parse_manifest
 from tui_orch.model import NodeSpec, pairs
-from tui_orch.nodes.simulator import Chaos
+from tui_orch.nodes.sim.simulator import Chaos
 
 ZONES = ("eu-1a", "eu-1b", "eu-1c")
 # per node and second: with 12 nodes, a crash every ~15 s and a node failure every ~2 min

@@ -22,7 +22,7 @@ CONFIG_FILE = "config.yaml"
 
 
 @dataclass
-class UiConfig:
+class UiSettings:
     """How the console looks and behaves (the controller says what it shows)."""
 
     theme: str = DEFAULT_THEME
@@ -44,8 +44,8 @@ class UiConfig:
         return here if here.is_dir() else Path.cwd()
 
 
-def load_ui_config(folder: Path | None = None, *, readonly: bool = False, theme: str | None = None,
-                   deterministic: bool = False) -> UiConfig:
+def load_ui_settings(folder: Path | None = None, *, readonly: bool = False, theme: str | None = None,
+                   deterministic: bool = False) -> UiSettings:
     """The settings of ``folder/config.yaml`` (default: the config folder), with the command
     line's ``theme`` winning. A file that cannot be read leaves the defaults and one
     problem sentence in ``problems`` (the console shows it as a notification)."""
@@ -53,7 +53,7 @@ def load_ui_config(folder: Path | None = None, *, readonly: bool = False, theme:
         from tui_orch.config import config_dir
 
         folder = config_dir()
-    cfg = UiConfig(readonly=readonly, deterministic=deterministic, themes_dir=folder / "themes")
+    cfg = UiSettings(readonly=readonly, deterministic=deterministic, themes_dir=folder / "themes")
     path = folder / CONFIG_FILE
     data: object = None
     try:
@@ -73,7 +73,7 @@ def load_ui_config(folder: Path | None = None, *, readonly: bool = False, theme:
     return cfg
 
 
-def _read(data: dict[object, object], cfg: UiConfig, path: Path) -> None:
+def _read(data: dict[object, object], cfg: UiSettings, path: Path) -> None:
     from tui_orch.ui.keys import BINDING_IDS
 
     for key in data:

@@ -27,10 +27,10 @@ from collections.abc import AsyncIterator
 from tui_orch.errors import ContainerNotFound, NodeError, NodeUnavailable
 from tui_orch.model import NodeSpec, NodeState, Resources
 from tui_orch.nodes.base import LABEL_SERVICE, ContainerInfo, ContainerRequest, DockerEvent, Node
-from tui_orch.nodes.simcontainer import (GIB, MIB, SIM_CPU_ENV, SIM_MEMORY_ENV, SimContainer, container_metrics,
+from tui_orch.nodes.sim.container import (GIB, MIB, SIM_CPU_ENV, SIM_MEMORY_ENV, SimContainer, container_metrics,
                                          fast_metrics, new_container)
-from tui_orch.nodes.simlogs import log_lines
-from tui_orch.nodes.simulator import Simulator, default_simulator
+from tui_orch.nodes.sim.logs import log_lines
+from tui_orch.nodes.sim.simulator import Simulator, default_simulator
 
 CAPACITIES = ((2, 4), (4, 8), (4, 8), (4, 8), (4, 16), (8, 16), (8, 32))  # (cores, GiB), drawn per name
 DOCKER_VERSION = "27.3.1-sim"

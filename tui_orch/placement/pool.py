@@ -38,7 +38,7 @@ INF = math.inf
 _CACHE_MAX = 256
 
 
-class Fleet:
+class NodePool:
     """Mutable free capacity, held ports and per-service replica counts of the nodes.
 
     Nodes are indexed in name order, so ties between equal scores go to the first name."""
@@ -140,9 +140,9 @@ class Fleet:
 
     # ------------------------------------------------------------------ state changes
 
-    def copy(self) -> "Fleet":
+    def copy(self) -> "NodePool":
         """An independent copy of the mutable state (caches are shared)."""
-        other = object.__new__(Fleet)
+        other = object.__new__(NodePool)
         other.__dict__.update(self.__dict__)
         for name in ("free_c", "free_m", "P_c", "P_m", "nrep", "dyn_free"):
             setattr(other, name, getattr(self, name).copy())
@@ -413,4 +413,4 @@ class Fleet:
         return ""
 
 
-__all__ = ["Fleet", "INF", "NANO", "Request", "nano"]
+__all__ = ["INF", "NANO", "NodePool", "Request", "nano"]

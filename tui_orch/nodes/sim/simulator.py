@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tui_orch.nodes.simulated import SimulatedNode
+    from tui_orch.nodes.sim.node import SimulatedNode
 
 TICK_SECONDS = 1.0
 SLICE_NODES = 100  # nodes ticked in one go in real time; more are spread over the second
