@@ -18,6 +18,7 @@ from tui_orch.controller.events import EventBus, event
 from tui_orch.controller.rollout import Rollouts, new_record, save
 from tui_orch.controller.rollout import load as load_rollout
 from tui_orch.controller.rollout import retired
+from tui_orch.controller.unowned import owned_replicas
 from tui_orch.errors import TuiOrchError
 from tui_orch.manifest import Manifest
 from tui_orch.model import (
@@ -149,7 +150,8 @@ class Controller:
         """Plan all desired services (missing replicas start at the desired revision; replicas
         of an older one are kept: only a rollout replaces them); the moves returned concern
         ``services`` (all when None)."""
-        full = placement.plan([s for s, _ in desired.values()], self.node_infos(), self.store.replicas())
+        # replicas of services the state does not know are not planned: never stopped (unowned.py)
+        full = placement.plan([s for s, _ in desired.values()], self.node_infos(), owned_replicas(self.store))
         return full if services is None else restrict(full, set(services))
 
     # ------------------------------------------------------------------ commands
