@@ -13,10 +13,10 @@ from controller_support import cleanup, controller, manifest, owned, prefix
 from test_controller_nodeloss import SERVICE as SLEEP  # 2 replicas of `sleep`
 
 
-def tui(lab, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real `tui-orch` command on the lab."""
+def tui(lab, state: Path, *args: str, inventory: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The real `tui-orch` command on the lab (or on ``inventory``)."""
     exe = Path(sys.executable).parent / "tui-orch"
-    return subprocess.run([str(exe), *args, "--state", str(state), "--inventory", str(lab.inventory)],
+    return subprocess.run([str(exe), *args, "--state", str(state), "--inventory", str(inventory or lab.inventory)],
                           capture_output=True, text=True, timeout=120)
 
 
