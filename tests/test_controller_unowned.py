@@ -11,6 +11,10 @@ from pathlib import Path
 
 from controller_support import cleanup, controller, manifest, owned, prefix
 from test_controller_nodeloss import SERVICE as SLEEP  # 2 replicas of `sleep`
+from tui_orch.controller import Controller
+from tui_orch.inventory import load_inventory
+from tui_orch.nodes.fleet import Fleet
+from tui_orch.store import open_store
 
 
 def tui(lab, state: Path, *args: str, inventory: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -47,13 +51,30 @@ async def test_an_empty_desired_file_is_refused_and_its_replicas_keep_running(la
 
         # the next controller starts with an empty desired state: it keeps the replicas it
         # does not know and reports them; it never removes them
-        async with controller(lab, state, pre) as (ctl, store, _):
+        store, fleet = open_store(state), Fleet(load_inventory(lab.inventory))
+        try:
+            await fleet.start()
+            ctl = Controller(store, fleet)
             await ctl.reconciler.full_pass()
             await ctl.reconciler.full_pass()
+            await ctl.close()
             assert running_ids(lab, pre) == ids
             unowned = [e for e in store.events() if e.kind == "unowned"]
             assert len(unowned) == 1 and unowned[0].service == f"{pre}web", store.events()[-5:]
             assert "kept, not removed" in unowned[0].message
+        finally:
+            await fleet.close()
+            store.close()
+
+        # both state files gone: the containers alone are shown as unowned; rm removes them
+        (state / "desired.json").unlink()
+        (state / "observed.json").unlink()
+        got = tui(lab, state, "get", "services")
+        assert got.returncode == 0 and f"{pre}web" in got.stdout and "unowned" in got.stdout, got
+        assert running_ids(lab, pre) == ids
+        removed = tui(lab, state, "rm", f"{pre}web")
+        assert removed.returncode == 0, removed.stderr
+        assert running_ids(lab, pre) == set()
     finally:
         cleanup(lab, pre)
 

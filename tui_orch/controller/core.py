@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tui_orch import placement
-from tui_orch.controller import availability, deploy, handover, rollout_ops
+from tui_orch.controller import availability, deploy, handover, observe, rollout_ops
 from tui_orch.controller.events import EventBus, event
 from tui_orch.controller.rollout import Rollouts, new_record, save
 from tui_orch.controller.rollout import load as load_rollout
@@ -251,7 +251,9 @@ class Controller:
         result = ApplyResult()
         await self.rollout_tasks.cancel(service)  # its state is stored; nothing of it is wanted now
         async with self.lock:
-            if self.store.get_service(service) is None and not self.store.replicas(service):
+            # a service the state lost (unowned.py): its containers without a record go too
+            leftovers = [] if self.store.known(service) else await observe.unowned_containers(self, service)
+            if self.store.get_service(service) is None and not self.store.replicas(service) and not leftovers:
                 raise TuiOrchError(f"there is no service {service}; see `tui-orch get services`")
             if self.store.get_service(service) is not None:
                 self.store.update_service(service, removed=True)
@@ -260,7 +262,8 @@ class Controller:
             retiring = retired(ro).values()
             await asyncio.gather(*(deploy.stop_replica(self, r, f"service {service} removed") for r in reps),
                                  *(deploy.remove_container(self, r.node, r.container_id, 1.0)
-                                   for r in retiring if r.container_id))
+                                   for r in retiring if r.container_id),
+                                 *(deploy.remove_container(self, c.node, c.id, 1.0) for c in leftovers))
             result.stopped = [r.key for r in reps]
             self.store.remove_replicas([r.key for r in self.store.replicas(service)])
             self.store.remove_service(service)  # with its revisions and rollout

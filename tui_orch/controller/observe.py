@@ -65,3 +65,15 @@ async def catch_up(ctl: "Controller") -> dict[str, str]:
             elif c.status == "running" and rec.state == ReplicaState.EXITED:
                 deploy.update_replica(ctl, rec.key, rec.container_id, state=ReplicaState.RUNNING)
     return unreachable
+
+
+async def unowned_containers(ctl: "Controller", service: str) -> list[ContainerInfo]:
+    """This owner's containers of ``service`` on the nodes that no record stands for (what
+    ``rm`` of a service the state lost must remove)."""
+    from tui_orch.controller.containers import LABEL_OWNER
+    from tui_orch.nodes.base import LABEL_SERVICE
+
+    listed, _ = await look_at_nodes(ctl.fleet)
+    recorded = {r.container_id for r in ctl.store.replicas(service)}
+    return [c for found in listed.values() for c in found
+            if c.label(LABEL_SERVICE) == service and c.label(LABEL_OWNER) == ctl.owner and c.id not in recorded]
