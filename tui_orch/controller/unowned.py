@@ -3,19 +3,20 @@
 A controller removes a service's containers only when the state says the operator removed
 it (a ``rm``: the service record marked removed, or its tombstone in the store). A service
 that merely is not in the state (a state file lost, emptied or restored from an old copy)
-may still be running and wanted: its replicas are kept out of planning (never stopped as
-"no longer deployed"), its containers are never removed as orphans, and each one is
+may still be running and wanted: its replicas hold their resources and ports but are never
+planned (never stopped as "no longer deployed"), its containers are never removed as orphans, and each one is
 reported once as unowned (an event) for the operator to decide: restore the state, or
 ``tui-orch rm SERVICE`` (then ``docker rm`` what has no record).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from tui_orch.controller.events import event
-from tui_orch.model import Replica
+from tui_orch.model import Replica, ReplicaState
 from tui_orch.nodes.base import LABEL_SERVICE, ContainerInfo
 
 if TYPE_CHECKING:
@@ -24,8 +25,15 @@ if TYPE_CHECKING:
 
 
 def owned_replicas(store: "Store") -> list[Replica]:
-    """The replica records of services the state stands for (the planner's input)."""
-    return [r for r in store.replicas() if store.known(r.service)]
+    """The planner's input: the replica records of services the state stands for, and those
+    of unowned services as held (STOPPING: the planner counts their resources and ports but
+    never stops or replaces them)."""
+    out = []
+    for r in store.replicas():
+        if not store.known(r.service) and r.state != ReplicaState.STOPPED:
+            r = dataclasses.replace(r, state=ReplicaState.STOPPING)
+        out.append(r)
+    return out
 
 
 def unowned_service(store: "Store", container: ContainerInfo) -> str | None:
