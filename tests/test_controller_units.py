@@ -6,7 +6,7 @@ import re
 import textwrap
 
 from tui_orch.controller.containers import LABEL_OWNER, container_request, docker_healthcheck
-from tui_orch.controller.restarts import BACKOFF_CAP, RESET_AFTER, RestartTracker, decide
+from tui_orch.controller.restarts import BACKOFF_CAP, HOT_LOOP_FLOOR, RESET_AFTER, RestartTracker, decide
 from tui_orch.manifest import parse_manifest
 from tui_orch.model import Healthcheck, RestartPolicy
 from tui_orch.nodes.base import LABEL_DIGEST, LABEL_NODE, LABEL_REPLICA, LABEL_REVISION, LABEL_SERVICE, LABEL_SLOT
@@ -70,6 +70,13 @@ def test_backoff_doubles_and_caps():
     assert delays[:5] == [1.0, 2.0, 4.0, 8.0, 16.0] and delays[-1] == BACKOFF_CAP
     d = decide(policy, tracker, now=100.0, exit_code=1, ran_for=RESET_AFTER)
     assert d.delay == 1.0  # ten minutes running fine resets the backoff
+
+
+def test_a_zero_delay_is_honoured_with_a_floor_against_a_hot_loop():
+    policy, tracker = RestartPolicy("any", delay=0), RestartTracker()
+    delays = [decide(policy, tracker, now=float(t), exit_code=1).delay for t in range(8)]
+    assert delays == [0.0] + [HOT_LOOP_FLOOR] * 7  # no doubling
+    assert 0 < HOT_LOOP_FLOOR <= 1.0
 
 
 def test_conditions_and_max_attempts_in_window():

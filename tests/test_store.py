@@ -532,6 +532,8 @@ CORRUPT = {
     "bad record": b'{"meta": {"1": {"schema": 1}}, "services": {"1": {"name": 5, "revision": 1}}}',
     "bad doc id": b'{"meta": {"1": {"schema": 1}}, "services": {"x": {}}}',
     "bad schema": b'{"meta": {"1": {"schema": "one"}}}',
+    "empty": b"",
+    "blank": b"\n",
 }
 
 
@@ -584,15 +586,42 @@ def test_a_second_corrupt_copy_does_not_overwrite_the_first(folder: Path) -> Non
     assert sorted(p.read_bytes() for p in folder.glob("desired.json.corrupt-*")) == [b"one", b"two"]
 
 
-def test_empty_files_are_an_empty_state(folder: Path) -> None:
+def test_an_empty_event_log_is_an_empty_log(folder: Path) -> None:
     folder.mkdir(mode=0o700)
-    for name in ("desired.json", "observed.json", "events.jsonl"):
-        (folder / name).write_bytes(b"")
+    (folder / "events.jsonl").write_bytes(b"")
     with open_store(folder) as s:
         assert s.services() == [] and s.events() == []
         s.append_event(event(1))
     with open_store(folder) as s:
         assert s.events() == [event(1)]
+
+
+@pytest.mark.parametrize("name", ["desired.json", "observed.json"])
+def test_an_empty_state_file_is_corrupt_never_an_empty_state(folder: Path, name: str) -> None:
+    with open_store(folder) as s:
+        s.put_service("web", 1)
+        s.put_replica(replica())
+    (folder / name).write_bytes(b"")
+    with pytest.raises(StoreError) as info:
+        open_store(folder, readonly=True)
+    assert str(info.value).startswith(f"state file {folder / name} is corrupt (it is empty (0 bytes))")
+    assert (folder / name).read_bytes() == b""  # read-only: nothing touched
+
+
+def test_a_removal_is_recorded_until_the_service_is_deployed_again(folder: Path) -> None:
+    with open_store(folder) as s:
+        s.put_service("web", 1)
+        assert s.known("web") and s.removal("web") is None and not s.known("db")
+        s.remove_service("web", reason="tui-orch rm web")
+        assert s.get_service("web") is None and s.known("web")
+    with open_store(folder, readonly=True) as s:
+        when, why = s.removal("web")  # type: ignore[misc]
+        assert why == "tui-orch rm web" and when > 0
+    with open_store(folder) as s:
+        s.put_service("web", 2)
+        assert s.removal("web") is None
+    with open_store(folder) as s:
+        assert s.removal("web") is None and s.known("web")
 
 
 def test_stale_temp_files_are_removed_by_the_owner_only(folder: Path) -> None:

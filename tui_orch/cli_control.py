@@ -3,8 +3,9 @@
 Handlers take the argparse namespace (``args.state``, ``args.inventory`` and the fields that
 ``register`` defines) and return the exit status; errors a user can cause raise
 TuiOrchError (cli.main prints them as one line). apply, rm and scale own the state folder
-(a second process gets StoreLocked naming the owner); get and events read a snapshot, so
-they work while a console runs.
+(a second process gets StoreLocked naming the owner) and first bring the replica records in
+line with what the nodes run (controller/observe.py); get (cli_get.py) and events read a
+snapshot, so they work while a console runs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,7 +20,7 @@ from typing import Any
 
 from tui_orch import config
 from tui_orch.errors import TuiOrchError
-from tui_orch.model import Event, to_dict
+from tui_orch.model import Event
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -40,6 +40,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("get", parents=[common], help="list services or replicas")
     p.add_argument("what", choices=["services", "replicas"])
     p.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    p.add_argument("--cached", action="store_true",
+                   help="show the saved state without looking at the nodes")
     p.set_defaults(func=cmd_get)
     p = sub.add_parser("events", parents=[common], help="the event log")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new events until Ctrl-C")
@@ -88,11 +90,20 @@ async def _with_fleet(store: Any, inventory: Any, act: Callable[[Any], Awaitable
             await fleet.start()
         ctl = Controller(store, fleet)
         try:
+            if connect:  # act on what the nodes run, not on what was last saved
+                from tui_orch.controller.observe import catch_up
+
+                _warn_unknown(await catch_up(ctl))
             return await act(ctl)
         finally:
             await ctl.close()
     finally:
         await fleet.close()
+
+
+def _warn_unknown(unreachable: dict[str, str]) -> None:
+    for node, why in sorted(unreachable.items()):
+        print(f"node {node} could not be listed ({why}); its replicas are left as last recorded", file=sys.stderr)
 
 
 def _report(result: Any) -> int:
@@ -203,65 +214,16 @@ def cmd_node_availability(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- reading commands
 
 
+def cmd_get(args: argparse.Namespace) -> int:
+    from tui_orch.cli_get import cmd_get as get
+
+    return get(args)
+
+
 def _open_readonly(args: argparse.Namespace) -> Any:
     from tui_orch.store import open_store
 
     return open_store(config.state_dir(getattr(args, "state", None)), readonly=True)
-
-
-def services_rows(store: Any) -> list[dict[str, Any]]:
-    rows = []
-    for rec in store.services():
-        rev = store.revision(rec.name, rec.revision)
-        reps = store.replicas(rec.name)
-        want = rec.replicas if rec.replicas is not None else (rev.spec.replicas if rev else 0)
-        ro = store.get_rollout(rec.name)
-        rollout = "-"
-        if ro:
-            rollout = ro["state"] if ro["state"] in ("completed", "rolled back") else (
-                f"{ro['state']} {ro['batch']}/{ro['batches']} ({ro['updated']}/{ro['total']} updated)")
-        rows.append({
-            "name": rec.name, "revision": rec.revision, "image": rev.spec.image if rev else "",
-            "mode": rev.spec.mode if rev else "", "desired": want,
-            "running": sum(1 for r in reps if r.state.value == "running"),
-            "healthy": sum(1 for r in reps if r.state.value == "running" and r.health.value in ("healthy", "none")),
-            "restarts": sum(r.restarts for r in reps), "rollout": rollout,
-            "removed": rec.removed,
-        })
-    return rows
-
-
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    cells = [[str(c).upper() for c in columns]] + [[_cell(r[c]) for c in columns] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ",".join(map(str, value)) or "-"
-    return "-" if value is None or value == "" else str(value)
-
-
-def cmd_get(args: argparse.Namespace) -> int:
-    store = _open_readonly(args)
-    try:
-        if args.what == "services":
-            rows = services_rows(store)
-            columns = ["name", "revision", "image", "desired", "running", "healthy", "restarts", "rollout"]
-        else:
-            rows = [{**to_dict(r), "key": r.key, "container_id": (r.container_id or "")[:12]}
-                    for r in store.replicas()]
-            columns = ["key", "node", "state", "health", "revision", "restarts", "ports", "container_id"]
-    finally:
-        store.close()
-    if getattr(args, "output", "table") == "json":
-        print(json.dumps(rows, indent=2))
-    elif rows:
-        print(_table(rows, columns))
-    else:
-        print(f"no {args.what}")
-    return 0
 
 
 def format_event(ev: Event) -> str:

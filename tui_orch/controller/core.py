@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tui_orch import placement
-from tui_orch.controller import availability, deploy, handover, rollout_ops
+from tui_orch.controller import availability, deploy, handover, observe, rollout_ops
 from tui_orch.controller.events import EventBus, event
 from tui_orch.controller.rollout import Rollouts, new_record, save
 from tui_orch.controller.rollout import load as load_rollout
 from tui_orch.controller.rollout import retired
+from tui_orch.controller.unowned import owned_replicas
 from tui_orch.errors import TuiOrchError
 from tui_orch.manifest import Manifest
 from tui_orch.model import (
@@ -149,7 +150,8 @@ class Controller:
         """Plan all desired services (missing replicas start at the desired revision; replicas
         of an older one are kept: only a rollout replaces them); the moves returned concern
         ``services`` (all when None)."""
-        full = placement.plan([s for s, _ in desired.values()], self.node_infos(), self.store.replicas())
+        # replicas of services the state does not know are not planned: never stopped (unowned.py)
+        full = placement.plan([s for s, _ in desired.values()], self.node_infos(), owned_replicas(self.store))
         return full if services is None else restrict(full, set(services))
 
     # ------------------------------------------------------------------ commands
@@ -249,7 +251,9 @@ class Controller:
         result = ApplyResult()
         await self.rollout_tasks.cancel(service)  # its state is stored; nothing of it is wanted now
         async with self.lock:
-            if self.store.get_service(service) is None and not self.store.replicas(service):
+            # a service the state lost (unowned.py): its containers without a record go too
+            leftovers = [] if self.store.known(service) else await observe.unowned_containers(self, service)
+            if self.store.get_service(service) is None and not self.store.replicas(service) and not leftovers:
                 raise TuiOrchError(f"there is no service {service}; see `tui-orch get services`")
             if self.store.get_service(service) is not None:
                 self.store.update_service(service, removed=True)
@@ -258,7 +262,8 @@ class Controller:
             retiring = retired(ro).values()
             await asyncio.gather(*(deploy.stop_replica(self, r, f"service {service} removed") for r in reps),
                                  *(deploy.remove_container(self, r.node, r.container_id, 1.0)
-                                   for r in retiring if r.container_id))
+                                   for r in retiring if r.container_id),
+                                 *(deploy.remove_container(self, c.node, c.id, 1.0) for c in leftovers))
             result.stopped = [r.key for r in reps]
             self.store.remove_replicas([r.key for r in self.store.replicas(service)])
             self.store.remove_service(service)  # with its revisions and rollout

@@ -4,8 +4,9 @@ Ready node actually runs (``list_owned``).
 
 A full pass: marks replicas of nodes NotReady longer than the grace period LOST (the planner
 then places them elsewhere); removes owned containers that no record stands for (superseded
-revisions, removed services, replicas replaced while their node was away) and never touches
-unlabelled ones; catches deaths the events missed and records whose container vanished; then
+revisions, services the operator removed, replicas replaced while their node was away),
+never touches unlabelled ones, and keeps and reports those of services the state does not
+know (unowned.py); catches deaths the events missed and records whose container vanished; then
 plans every desired service and starts what is missing. Restarts follow the service's
 restart_policy (see restarts.py) and each one is an event. While the loop runs it holds the
 restart baton: the engine policy of its containers is ``no`` (taken at start and when a node
@@ -22,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from tui_orch import placement
-from tui_orch.controller import deploy
+from tui_orch.controller import deploy, unowned
 from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.controller.events import event
 from tui_orch.controller.handover import take_over
@@ -82,6 +83,7 @@ class Reconciler:
         self.taken: set[str] = set()  # nodes where the engine policy of our containers is `no` (handover.py)
         self._taken_started: dict[str, float] = {}  # container id -> start time seen by the take-over
         self._nothing_to_do: tuple[object, ...] | None = None  # _plan_key() when the plan was last empty
+        self.unowned: dict[str, set[str]] = {}  # service not in the state -> nodes it runs on (reported)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -351,13 +353,20 @@ class Reconciler:
                                        service=rec.service, replica=rec.key, node=rec.node, level="warning"))
 
     async def _remove_orphans(self, actual: dict[str, list[ContainerInfo]]) -> None:
-        wanted = {r.container_id for r in self.ctl.store.replicas() if r.container_id}
+        """Remove our containers that no record wants, of services the state knows; report
+        those of services it does not know as unowned and keep them (unowned.py)."""
+        store = self.ctl.store
+        wanted = {r.container_id for r in store.replicas() if r.container_id}
         wanted |= retiring_containers(self.ctl)  # start-first: old ones still serving
+        found_unowned = unowned.unowned_records(store, store.replicas())
         jobs = []
         for node, found in actual.items():
             for c in found:
                 if c.id in wanted or not c.label(LABEL_REPLICA) or c.label(LABEL_OWNER) != self.ctl.owner:
                     continue  # wanted, not made by a controller, or made by another one
+                if (service := unowned.unowned_service(store, c)) is not None:
+                    found_unowned.setdefault(service, set()).add(node)
+                    continue  # not removed by the operator: never ours to remove
                 key = c.label(LABEL_REPLICA)
                 jobs.append(deploy.remove_container(self.ctl, node, c.id, grace=1.0))
                 self.ctl.bus.publish(event("stop", f"removed {c.name} on {node}: no replica {key} wants it",
@@ -365,6 +374,7 @@ class Reconciler:
         for result in await asyncio.gather(*jobs, return_exceptions=True):
             if isinstance(result, NodeError):
                 self.ctl.bus.publish(event("stop", str(result), level="warning"))
+        unowned.report(self.ctl, self.unowned, found_unowned)
 
     def _catch_up(self, actual: dict[str, list[ContainerInfo]]) -> list[Replica]:
         """Deaths the events missed (e.g. while the console was closed) and vanished containers.

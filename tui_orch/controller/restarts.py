@@ -1,7 +1,9 @@
 """When to restart a replica that died or turned unhealthy: pure bookkeeping, no I/O.
 
-Delay of attempt n (n = 0 for the first after a good run): ``max(delay, MIN_BASE) * 2**n``,
-capped at ``BACKOFF_CAP``. A replica that ran ``RESET_AFTER`` seconds before failing starts
+Delay of attempt n (n = 0 for the first after a good run): ``delay * 2**n``, capped at
+``BACKOFF_CAP``. ``delay: 0`` is honoured as "no backoff": the first attempt is immediate
+and every further one in a row waits ``HOT_LOOP_FLOOR`` (no doubling), so a replica that
+dies at once is restarted about once a second instead of in a hot loop. A replica that ran ``RESET_AFTER`` seconds before failing starts
 again from n = 0. ``max_attempts`` counts attempts in the last ``window`` seconds (all of
 them when the window is 0); once reached, the replica is given up (FAILED).
 """
@@ -15,7 +17,7 @@ from tui_orch.model import RestartPolicy
 
 BACKOFF_CAP = 300.0  # 5 minutes
 RESET_AFTER = 600.0  # 10 minutes running fine resets the backoff
-MIN_BASE = 0.1  # a delay of 0 still backs off from 100 ms when it crash-loops
+HOT_LOOP_FLOOR = 1.0  # delay 0: seconds between restarts in a row (no doubling)
 
 
 @dataclass
@@ -48,8 +50,13 @@ def decide(policy: RestartPolicy, tracker: RestartTracker, *, now: float, exit_c
     if policy.max_attempts and len(tracker.attempts) >= policy.max_attempts:
         within = f" within {policy.window:g} s" if policy.window > 0 else ""
         return Decision(False, reason=f"gave up after {len(tracker.attempts)} restarts{within}")
-    delay = policy.delay if tracker.consecutive == 0 else max(policy.delay, MIN_BASE) * 2 ** tracker.consecutive
-    delay = min(delay, BACKOFF_CAP)
+    delay = min(_delay(policy.delay, tracker.consecutive), BACKOFF_CAP)
     tracker.consecutive += 1
     tracker.attempts.append(now)
     return Decision(True, delay, len(tracker.attempts))
+
+
+def _delay(base: float, consecutive: int) -> float:
+    if base <= 0:  # honoured: no backoff, only the floor against a hot loop
+        return 0.0 if consecutive == 0 else HOT_LOOP_FLOOR
+    return base * 2 ** consecutive

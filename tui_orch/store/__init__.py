@@ -3,7 +3,8 @@ where it left off. This package is the only code that touches TinyDB.
 
 Files (folder 0700, files 0600; looser permissions are tightened on open):
     lock            advisory flock of the owner; holds its pid
-    desired.json    TinyDB: services, revisions (newest 10 per service), rollouts, node availability
+    desired.json    TinyDB: services, revisions (newest 10 per service), rollouts, node availability,
+                    removals (tombstones: which services the operator removed, when, why)
     observed.json   TinyDB: replicas, node status
     events.jsonl    the event log, JSON lines (newest 10,000 events)
 Desired state is small and apart from what changes often, so a desired-state write stays
@@ -21,8 +22,8 @@ reads a snapshot (``refresh()`` rereads) and refuses writes; it is what ``get``-
 commands use while a console runs.
 
 On open the owner removes temp files a crashed writer left. A state file of a newer schema
-is refused (nothing is touched). A corrupt file (invalid JSON, wrong shape, a record that
-cannot be identified) is never silently replaced: the owner renames it to
+is refused (nothing is touched). A corrupt file (empty, invalid JSON, wrong shape, a record
+that cannot be identified) is never silently replaced: the owner renames it to
 ``NAME.corrupt-<UTC time>`` and raises StoreError naming both paths, so the operator sees
 it; the next open starts that file afresh. A torn last line of the event log is not
 corruption (it is the append that was cut by the crash) and is dropped.

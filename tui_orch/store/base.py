@@ -162,9 +162,11 @@ class StoreBase:
             lines = []
             for name, reason in corrupt:
                 aside = files.move_aside(self._path(name), self._dir_fd)
+                kept = (" (containers of services it named are kept and shown as unowned, never "
+                        "removed, until you restore it or remove them)" if name == DESIRED else "")
                 lines.append(
                     f"state file {self._path(name)} is corrupt ({reason}); it was moved aside to "
-                    f"{aside} and the next start begins with an empty {WHAT[name]}; "
+                    f"{aside} and the next start begins with an empty {WHAT[name]}{kept}; "
                     f"inspect or restore it from there"
                 )
             raise StoreError("\n".join(lines))

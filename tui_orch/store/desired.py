@@ -13,7 +13,7 @@ from tinydb.table import Table
 from tui_orch.errors import StoreError
 from tui_orch.model import Availability, Revision, from_dict, to_dict
 from tui_orch.store.base import DESIRED, StoreBase, _json_copy, _reader
-from tui_orch.store.records import AVAILABILITY, REVISIONS_PREFIX, ROLLOUTS, SERVICES, ServiceRecord
+from tui_orch.store.records import AVAILABILITY, REMOVALS, REVISIONS_PREFIX, ROLLOUTS, SERVICES, ServiceRecord
 
 
 class DesiredMixin(StoreBase):
@@ -35,6 +35,8 @@ class DesiredMixin(StoreBase):
         with self.transaction():
             self._put(DESIRED, SERVICES, self._d.service_ids, name, record.to_doc())
             self._d.services[name] = record
+            if self._delete(DESIRED, REMOVALS, self._d.removal_ids, name):  # deployed again
+                self._d.removals.pop(name, None)
         return record
 
     def update_service(self, name: str, **changes: Any) -> ServiceRecord:
@@ -57,9 +59,15 @@ class DesiredMixin(StoreBase):
     def services(self) -> list[ServiceRecord]:
         return [self._d.services[n] for n in sorted(self._d.services)]
 
-    def remove_service(self, name: str) -> bool:
-        """Forget a service: its record, revisions and rollout, in one write."""
+    def remove_service(self, name: str, reason: str = "removed by the operator") -> bool:
+        """Forget a service: its record, revisions and rollout, in one write, and record
+        the removal (when, why): a controller removes the containers of a service only when
+        it finds this tombstone, never for a service merely missing from the state."""
         with self.transaction():
+            when = time.time()
+            doc = {"service": name, "time": when, "reason": reason}
+            self._put(DESIRED, REMOVALS, self._d.removal_ids, name, doc)
+            self._d.removals[name] = (when, reason)
             found = self._delete(DESIRED, SERVICES, self._d.service_ids, name)
             self._d.services.pop(name, None)
             found = self._delete(DESIRED, ROLLOUTS, self._d.rollout_ids, name) or found
@@ -70,6 +78,17 @@ class DesiredMixin(StoreBase):
                     del self._revision_cache[key]
                 found = True
         return found
+
+    @_reader
+    def removal(self, name: str) -> tuple[float, str] | None:
+        """When and why the operator removed ``name`` (None: never, or deployed again since)."""
+        return self._d.removals.get(name)
+
+    @_reader
+    def known(self, name: str) -> bool:
+        """Whether this state stands for service ``name``: it has a record (being removed
+        included) or a recorded removal. Containers of an unknown service are unowned."""
+        return name in self._d.services or name in self._d.removals
 
     # ------------------------------------------------------------------ revisions
 

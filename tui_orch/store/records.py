@@ -6,6 +6,7 @@ desired.json (what the operator asked for; small, so writing it stays fast):
     revisions:<service> one table per service: model.to_dict(Revision)
     rollouts            {"service", "data"}
     availability        {"node", "availability"}
+    removals            {"service", "time", "reason"}: services the operator removed (tombstones)
 observed.json (what the nodes report; rewritten often):
     meta                {"schema": 1}
     replicas:<service>  one table per service: model.to_dict(Replica)
@@ -27,6 +28,7 @@ from tui_orch.store.storage import Corrupt, Data
 SERVICES = "services"
 ROLLOUTS = "rollouts"
 AVAILABILITY = "availability"
+REMOVALS = "removals"
 NODES = "nodes"
 REVISIONS_PREFIX = "revisions:"
 REPLICAS_PREFIX = "replicas:"
@@ -101,6 +103,14 @@ class DesiredIndex:
         self.availability_ids: dict[str, int] = {}
         self.availability: dict[str, Availability] = {}
         self.revision_ids: dict[str, dict[int, int]] = {}  # service -> number -> doc id
+        self.removal_ids: dict[str, int] = {}
+        self.removals: dict[str, tuple[float, str]] = {}  # service -> (when, why)
+        for doc_id, doc in data.get(REMOVALS, {}).items():
+            service = _get(doc, "service", str)
+            when, why = _get(doc, "time", (int, float)), _get(doc, "reason", str)
+            _unique(self.removal_ids, service, REMOVALS)
+            self.removal_ids[service] = int(doc_id)
+            self.removals[service] = (float(when), why)
         for doc_id, doc in data.get(SERVICES, {}).items():
             record = ServiceRecord.from_doc(doc)
             _unique(self.service_ids, record.name, SERVICES)

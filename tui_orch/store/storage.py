@@ -62,12 +62,15 @@ def check_schema(schema: Any) -> None:
 
 
 def parse_db(raw: bytes | None) -> Data | None:
-    """A TinyDB JSON file's content checked for shape; None when missing or empty.
+    """A TinyDB JSON file's content checked for shape; None when missing.
 
     Raises Newer before any shape check (a newer tui-orch may use another shape) and
-    Corrupt for invalid JSON or a wrong shape."""
-    if raw is None or not raw.strip():
+    Corrupt for an empty file (every write of ours leaves at least the schema, so an empty
+    file is a lost one, never an empty state), invalid JSON or a wrong shape."""
+    if raw is None:
         return None
+    if not raw.strip():
+        raise Corrupt(f"it is empty ({len(raw)} bytes)")
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
