@@ -82,11 +82,12 @@ def _run_with_controller(args: argparse.Namespace, act: Callable[[Any], Awaitabl
 
 async def _with_fleet(store: Any, inventory: Any, act: Callable[[Any], Awaitable[int]], connect: bool = True) -> int:
     from tui_orch.controller import Controller
+    from tui_orch.controller.interrupted import stored
     from tui_orch.nodes.fleet import Fleet
 
     fleet = Fleet(inventory)
     try:
-        if connect:
+        if connect or stored(store):  # a rollout a dead command left is carried on first: on the nodes
             await fleet.start()
         ctl = Controller(store, fleet)
         try:

@@ -73,7 +73,8 @@ def cmd_rollout(args: argparse.Namespace) -> int:
 
     async def act(ctl: Any) -> int:
         async with printing_events(ctl, {args.service}):
-            if args.verb == "pause":
+            if args.verb == "pause":  # a batch a dead command left is finished first
+                await ctl.settle_rollouts(halt=[args.service])
                 ro = ctl.rollout_pause(args.service)
             elif args.verb == "resume":
                 ro = await ctl.rollout_resume(args.service)

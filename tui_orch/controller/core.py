@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tui_orch import placement
-from tui_orch.controller import availability, deploy, handover, observe, rollout_ops
+from tui_orch.controller import availability, deploy, handover, interrupted, observe, rollout_ops
 from tui_orch.controller.events import EventBus, event
 from tui_orch.controller.rollout import Rollouts, new_record, save
 from tui_orch.controller.rollout import load as load_rollout
@@ -162,6 +162,9 @@ class Controller:
         rollouts (waiting for them). With ``dry_run`` nothing is stored or touched."""
         result = ApplyResult(dry_run=dry_run)
         if not dry_run:
+            # a rollout a dead command left is finished first (those of the manifest's services
+            # to the end of their batch: this apply may replace them)
+            await self.settle_rollouts(halt=manifest.names)
             for name in manifest.names:  # a rollout in progress stops at its batch boundary
                 await self.rollout_tasks.halt(name)
             await self.prefetch(manifest.services)
@@ -177,6 +180,7 @@ class Controller:
                     if rec.replicas is not None and rec.replicas != spec.replicas and not dry_run:
                         self.store.update_service(spec.name, replicas=None)  # the manifest's count wins
                     desired[spec.name] = (spec, rec.revision)
+                    self._carry_on(spec.name, rec.revision, rolling, result, dry_run)
                     continue
                 changed.append(spec)
             if dry_run:
@@ -221,6 +225,21 @@ class Controller:
             self._rollout_result(name, ro, result)
         return result
 
+    def _carry_on(self, name: str, revision: int, rolling: list[str], result: ApplyResult, dry_run: bool) -> None:
+        """An unchanged service whose rollout to its revision is still in progress (halted
+        above, or left by a dead command): this apply carries it on and waits for it."""
+        ro = load_rollout(self, name)
+        if ro is None or not ro.active or ro.to_revision != revision:
+            return
+        result.rollouts[name] = f"rollout to revision {revision} in progress ({ro.progress})"
+        if not dry_run:
+            rolling.append(name)
+
+    async def settle_rollouts(self, halt: Iterable[str] = (), skip: Iterable[str] = ()) -> None:
+        """Carry on the rollouts a dead command left in progress (controller/interrupted.py);
+        every command that changes the state calls it first."""
+        await interrupted.settle(self, halt=halt, skip=skip)
+
     def _rollout_result(self, name: str, ro: Rollout | None, result: ApplyResult) -> None:
         if ro is None:
             return
@@ -249,6 +268,7 @@ class Controller:
     async def remove(self, service: str) -> ApplyResult:
         """Stop every replica of ``service`` and forget it."""
         result = ApplyResult()
+        await self.settle_rollouts(skip=[service])
         await self.rollout_tasks.cancel(service)  # its state is stored; nothing of it is wanted now
         async with self.lock:
             # a service the state lost (unowned.py): its containers without a record go too
@@ -262,9 +282,11 @@ class Controller:
             retiring = retired(ro).values()
             await asyncio.gather(*(deploy.stop_replica(self, r, f"service {service} removed") for r in reps),
                                  *(deploy.remove_container(self, r.node, r.container_id, 1.0)
-                                   for r in retiring if r.container_id),
-                                 *(deploy.remove_container(self, c.node, c.id, 1.0) for c in leftovers))
+                                   for r in retiring if r.container_id))
             result.stopped = [r.key for r in reps]
+            # and those no record stands for (a replacement whose starter died before recording it)
+            await asyncio.gather(*(deploy.remove_container(self, node, c.id, 1.0)
+                                   for node, c in await deploy.owned_containers(self, service)))
             self.store.remove_replicas([r.key for r in self.store.replicas(service)])
             self.store.remove_service(service)  # with its revisions and rollout
             self.bus.publish(event("remove", f"service {service} removed ({len(reps)} replicas stopped)",
@@ -274,6 +296,7 @@ class Controller:
     async def scale(self, service: str, replicas: int) -> ApplyResult:
         """Set the replica count of a deployed service (until the next apply of its manifest)."""
         result = ApplyResult()
+        await self.settle_rollouts()
         async with self.lock:
             rec = self.store.get_service(service)
             if rec is None or rec.removed:
@@ -344,12 +367,15 @@ class Controller:
     # ------------------------------------------------------------------ node availability
     async def cordon(self, node: str) -> str:
         """``node`` keeps its replicas and gets no new ones; returns what happened (one sentence)."""
+        await self.settle_rollouts()
         return await availability.cordon(self, node)
 
     async def drain(self, node: str) -> ApplyResult:
         """``node`` gets nothing new and its replicas move to other nodes (stopped there first)."""
+        await self.settle_rollouts()
         return await availability.drain(self, node)
 
     async def uncordon(self, node: str) -> str:
         """``node`` is schedulable again."""
+        await self.settle_rollouts()
         return await availability.uncordon(self, node)

@@ -11,11 +11,11 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
-from tui_orch.controller.containers import container_request
+from tui_orch.controller.containers import LABEL_OWNER, container_request
 from tui_orch.controller.events import event
 from tui_orch.errors import NodeError
 from tui_orch.model import Health, NodeState, Replica, ReplicaState, ServiceSpec
-from tui_orch.nodes.base import Node
+from tui_orch.nodes.base import LABEL_SERVICE, ContainerInfo, Node
 
 if TYPE_CHECKING:
     from tui_orch.controller.core import Controller
@@ -137,6 +137,15 @@ async def _wait_ready(ctl: "Controller", rep: Replica, container_id: str, timeou
                                   message=f"not {what} after {timeout:g} s") or rep
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), POLL)
+
+
+async def owned_containers(ctl: "Controller", service: str) -> list[tuple[str, ContainerInfo]]:
+    """(node, container) of every container of ``service`` this controller made, on the
+    Ready nodes (a node that cannot list is left out)."""
+    ready = ctl.fleet.ready()
+    listings = await asyncio.gather(*(n.list_owned() for n in ready), return_exceptions=True)
+    return [(n.name, c) for n, found in zip(ready, listings) if not isinstance(found, BaseException)
+            for c in found if c.label(LABEL_SERVICE) == service and c.label(LABEL_OWNER) == ctl.owner]
 
 
 async def remove_container(ctl: "Controller", node_name: str, container_id: str, grace: float = 10.0) -> bool:

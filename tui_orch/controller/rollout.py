@@ -122,11 +122,28 @@ class Rollouts:
         self.tasks[service] = task
         return task
 
+    def running(self, service: str) -> bool:
+        """A task of this controller carries out the rollout of ``service`` now."""
+        task = self.tasks.get(service)
+        return task is not None and not task.done()
+
+    async def carry_on(self, service: str, halt: bool = False) -> Rollout | None:
+        """Carry out the stored rollout of ``service`` and wait for it: to its end, or with
+        ``halt`` to the end of the batch it is in (a rollout a dead command left)."""
+        if halt:
+            self._halt.add(service)
+        try:
+            return await self.run(service)
+        finally:
+            if halt:
+                self._halt.discard(service)
+
     def resume_all(self) -> None:
-        """Resume every rollout the store says is in progress (after a restart)."""
+        """Resume every rollout the store says is in progress (after a restart), and finish
+        the batch a paused one was in when its controller died."""
         for service, data in self.ctl.store.rollouts().items():
             ro = from_dict(Rollout, data)
-            if ro.active and self.ctl.store.get_service(service) is not None:
+            if (ro.active or ro.batch_keys) and self.ctl.store.get_service(service) is not None:
                 self.run(service)
 
     async def halt(self, service: str) -> None:
@@ -163,18 +180,18 @@ class Rollouts:
         ctl = self.ctl
         while True:
             ro = load(ctl, service)  # again each time: the operator may have paused it
-            if ro is None or not ro.active:
+            if ro is None:
                 return ro
             rec = ctl.store.get_service(service)
             if rec is None or rec.removed or rec.revision != ro.to_revision:
                 return ro  # superseded or removed: whoever did it owns the record now
-            if ro.batch_keys:
+            if ro.batch_keys:  # a batch begun is finished, even paused (it may hold old replicas)
                 ro = self._judge(await self._batch(ro))
                 cfg = config_of(ctl, ro)
                 if ro.active and cfg.delay > 0 and outdated(ctl, ro):
                     await asyncio.sleep(cfg.delay)
                 continue
-            if service in self._halt:
+            if not ro.active or service in self._halt:
                 return ro
             todo = outdated(ctl, ro)
             if not todo:
@@ -302,10 +319,14 @@ class Rollouts:
         one already there after a crash, or a new one)."""
         ctl = self.ctl
         async with ctl.lock:
+            rec = ctl.store.get_service(ro.service)
+            if rec is None or rec.removed or rec.revision != ro.to_revision:
+                return None  # removed or superseded while it waited for the lock: start nothing
             cur = ctl.store.get_replica(key)
             if cur is not None and cur.revision == ro.to_revision:
                 return cur if cur.state not in GONE else None
-            if cur is not None and cur.state in GONE:
+            if cur is not None and cur.state in GONE:  # its stop was cut short: finish it (no exited leftover)
+                await deploy.stop_replica(ctl, cur, f"rollout to revision {ro.to_revision}")
                 cur = None
             slot, node = (cur.slot, cur.node) if cur else self._slot_of(ro, key)
             if slot is None:

@@ -38,6 +38,7 @@ async def restart(ctl: "Controller", service: str, wait: bool = True) -> Rollout
     """Replace every replica of ``service`` by a fresh one (a new revision with the same spec),
     batch by batch as its update_config says."""
     _service(ctl, service)
+    await ctl.settle_rollouts(halt=[service])  # a batch a dead command left is finished first
     await ctl.rollout_tasks.halt(service)
     async with ctl.lock:
         current = _service(ctl, service)
@@ -69,7 +70,12 @@ async def resume(ctl: "Controller", service: str, wait: bool = True) -> Rollout:
     """Go on with a paused rollout (or one stored as running); failures counted so far are forgiven (the operator has
     looked at them), so the failure ratio starts again from the remaining replicas."""
     _service(ctl, service)
+    await ctl.settle_rollouts(halt=[service])  # its batch cut short is finished (and tidied) first
+    current = _service(ctl, service)
     ro = load(ctl, service)
+    if ro is not None and ro.to_revision != current:  # its revision was replaced since: never go back to it
+        raise TuiOrchError(f"service {service} is at revision {current}; its last rollout went to revision "
+                           f"{ro.to_revision} and was replaced: nothing to resume")
     if ro is not None and ro.active:  # stored as running (its controller stopped): carry it on
         return await _carry_out(ctl, ro, wait)
     if ro is None or ro.state != RolloutState.PAUSED:
@@ -99,6 +105,7 @@ async def undo(ctl: "Controller", service: str, to_revision: int | None = None, 
     """Roll ``service`` back to ``to_revision`` (default: the one before), with its
     rollback_config."""
     _service(ctl, service)
+    await ctl.settle_rollouts(halt=[service])
     await ctl.rollout_tasks.halt(service)
     async with ctl.lock:
         current = _service(ctl, service)
