@@ -4,6 +4,7 @@ replaced container there is removed, so no more replicas run than desired."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from controller_support import controller, manifest, owned, prefix
@@ -55,3 +56,62 @@ async def test_lost_node_replica_is_replaced_and_reaped_on_return(lab, tmp_path)
         counts = running(lab, pre)
         assert sum(counts.values()) == 2, counts
         print(f"node cut -> replica running elsewhere: {moved_after:.1f} s (grace 2 s)")
+
+
+async def serving(store, pre: str) -> int:
+    """How many recorded replicas answer 200 on their port, as a user checking them would."""
+    from test_controller_ports import get
+
+    ports = [r.ports[0] for r in store.replicas() if r.service.startswith(pre) and r.ports]
+    replies = await asyncio.gather(*(asyncio.to_thread(get, p) for p in ports))
+    return sum(1 for status, _ in replies if status == 200)
+
+
+async def test_network_cut_keeps_ports_apart_and_the_healthy_copies_serving(lab, tmp_path):
+    """node3's sshd killed (its engine and replicas keep running, holding their ports in the
+    lab's one network namespace): the replacements get other ports and run at once (no
+    crash-loop), and when node3 is back no moment has fewer replicas serving than before
+    minus node3's; at the end exactly 6 run, healthy, each on a port of its own."""
+    from test_controller_ports import web
+
+    pre = prefix()
+    async with controller(lab, tmp_path / "state", pre, grace=2.0, period=1.0) as (ctl, store, fleet):
+        result = await ctl.apply(web(pre, replicas=6))
+        assert result.ok, result
+        await ctl.start()
+        cut = "node3"
+        floor = await serving(store, pre) - sum(1 for r in store.replicas() if r.node == cut)
+        seen: list[tuple[float, int]] = []  # (seconds since the cut, replicas serving)
+        stop = asyncio.Event()
+
+        async def watch() -> None:
+            start = time.monotonic()
+            while not stop.is_set():
+                seen.append((round(time.monotonic() - start, 1), await serving(store, pre)))
+                await asyncio.sleep(0.2)
+
+        watcher = asyncio.create_task(watch())
+        lab.kill_sshd(cut)
+        try:
+            await wait_for(lambda: sum(1 for r in store.replicas() if r.node != cut
+                                       and r.state == ReplicaState.RUNNING) == 6, timeout=40, interval=0.2)
+        finally:
+            lab.start_sshd(cut)
+        t0 = time.monotonic()
+        await fleet[cut].reconnect()
+        await fleet[cut].wait_state(NodeState.READY, timeout=60)
+        await wait_for(lambda: sum(running(lab, pre).values()) == 6, timeout=30, interval=0.3)
+        await asyncio.sleep(2)  # a pass or two after the return
+        stop.set()
+        await watcher
+        reps = store.replicas()
+        assert len(reps) == 6 and all(r.state == ReplicaState.RUNNING for r in reps), reps
+        assert len({r.ports[0] for r in reps}) == 6, [r.ports for r in reps]
+        assert await serving(store, pre) == 6
+        assert sum(running(lab, pre).values()) == 6, running(lab, pre)
+        lowest = min(n for _, n in seen)
+        assert lowest >= floor, f"only {lowest} replicas served at one moment (floor {floor}): {seen}"
+        restarts = [e.message for e in store.events(service=pre) if e.kind == "restart"]
+        assert not restarts, restarts  # no replica crash-looped on a port held by another
+        print(f"network cut: lowest serving {lowest} (floor {floor}); settled "
+              f"{time.monotonic() - t0:.1f} s after the return")

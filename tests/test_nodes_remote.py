@@ -271,3 +271,18 @@ def test_backoff_doubles_from_half_a_second_to_30_s_with_jitter():
         for want in (0.5, 1, 2, 4, 8, 16, 30, 30):
             got = next(delays)
             assert want * 0.8 <= got <= want * 1.2
+
+
+async def test_ports_in_use_reads_a_port_another_process_listens_on(lab, node1):  # noqa: F811
+    """The lab's nodes share this machine's network namespace: a socket listening here is
+    bound on node1 too, and node1 says so (read over its SSH connection)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    try:
+        port = s.getsockname()[1]
+        assert port in await node1.ports_in_use()
+        assert port in node1.ports_seen
+    finally:
+        s.close()
+    assert port not in await node1.ports_in_use()

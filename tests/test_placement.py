@@ -381,3 +381,14 @@ def test_placer_is_incremental() -> None:
     assert (first[0].node, second[0].node) == ("n1", "n2")
     _, failed = placer.place(svc(cpus=4), [3, 4])
     assert [u.key for u in failed] == ["web.3", "web.4"]
+
+
+def test_ports_bound_on_a_node_are_never_handed_out():
+    """Ports bound by anything on a node (NodeInfo.ports_in_use, read by the controller) are
+    taken: the replica gets the next free one, and a replica released there does not free them."""
+    svc = ServiceSpec(name="web", image="x", ports=(PortSpec(80, None),))
+    node = NodeInfo(name="n1", capacity=Resources(1, 1 << 30), ports_in_use=frozenset({20000, 20001}))
+    assert plan([svc], [node]).starts[0].ports == (20002,)
+    lost = Replica("web", 1, 1, "n1", ReplicaState.LOST, ports=(20000,))
+    p = plan([svc], [node], [lost])  # still runs out of reach, holding 20000
+    assert [s.ports for s in p.starts] == [(20002,)]

@@ -218,6 +218,9 @@ class NodeInfo:
     # The machine and network namespace the node runs on ("" = unknown: a host of its own).
     # Nodes with the same host_id share host ports: a port in use on one is in use on all.
     host_id: str = ""
+    # Host ports bound on the node by anything (other processes, any container), as last read:
+    # the planner never hands them out.
+    ports_in_use: frozenset[int] = frozenset()
 
     @property
     def allocatable(self) -> Resources:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui_orch.controller.containers import LABEL_OWNER, container_request
 from tui_orch.controller.events import event
+from tui_orch.controller.ports import ports_to_start_with
 from tui_orch.errors import NodeError
 from tui_orch.model import Health, NodeState, Replica, ReplicaState, ServiceSpec
 from tui_orch.nodes.base import LABEL_SERVICE, ContainerInfo, Node
@@ -63,9 +64,13 @@ async def start_replica(ctl: "Controller", spec: ServiceSpec, revision: int, slo
     try:
         if node.status.state != NodeState.READY:
             raise NodeError(node_name, f"the node is {node.status.state.value}")
-        await bring_image(ctl, node, spec.image)
-        info = await node.run_container(container_request(spec, slot=slot, node=node_name,
-                                                          revision=revision, ports=ports, owner=ctl.owner))
+        claims = ctl.reconciler.claims
+        with claims.claim(node_name, ports) as token:  # a port bound meanwhile: another one
+            ports = await ports_to_start_with(ctl, spec, slot, node, ports, claims, token)
+            rep = dataclasses.replace(rep, ports=ports)
+            await bring_image(ctl, node, spec.image)
+            info = await node.run_container(container_request(spec, slot=slot, node=node_name,
+                                                              revision=revision, ports=ports, owner=ctl.owner))
     except NodeError as exc:
         rep = dataclasses.replace(rep, state=ReplicaState.EXITED, message=str(exc), started_at=time.time())
         ctl.store.put_replica(rep)

@@ -27,6 +27,7 @@ from tui_orch.controller import deploy, unowned
 from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.controller.events import event
 from tui_orch.controller.handover import take_over
+from tui_orch.controller.ports import PortClaims
 from tui_orch.controller.restarts import RestartTracker, decide
 from tui_orch.controller.rollout import retiring_containers
 from tui_orch.errors import NodeError
@@ -74,6 +75,7 @@ class Reconciler:
         self._handled: set[str] = set()  # container ids whose end was already acted on
         self._tasks: list[asyncio.Task[None]] = []
         self._watches: set[asyncio.Task[Replica]] = set()
+        self._retiring: set[asyncio.Future[bool]] = set()  # replacements being removed (_adopt)
         self._watching: set[str] = set()  # container ids a wait_ready is on
         self._wake = asyncio.Event()
         self._queue: asyncio.Queue[object] | None = None
@@ -84,6 +86,10 @@ class Reconciler:
         self._taken_started: dict[str, float] = {}  # container id -> start time seen by the take-over
         self._nothing_to_do: tuple[object, ...] | None = None  # _plan_key() when the plan was last empty
         self.unowned: dict[str, set[str]] = {}  # service not in the state -> nodes it runs on (reported)
+        self.claims = PortClaims()  # host ports of starts in flight (ports.py)
+        # container id -> its record when it was marked LOST: a copy that still runs when its
+        # node comes back is kept if its replacement has not passed the health gate
+        self.lost_copies: dict[str, Replica] = {}
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -305,6 +311,7 @@ class Reconciler:
                 self.taken |= await take_over(ctl, [n for n in ready if n.name not in self.taken],
                                               self._taken_started)
             listings = await staggered([n.list_owned for n in ready])
+            await staggered([n.ports_in_use for n in ready])  # ports_seen, for the plan below
             actual: dict[str, list[ContainerInfo]] = {
                 n.name: found for n, found in zip(ready, listings) if not isinstance(found, BaseException)
             }
@@ -334,7 +341,7 @@ class Reconciler:
         nodes = self.ctl.fleet.nodes.values()
         if any(n.status.state != NodeState.READY for n in nodes):
             return None
-        return (self.ctl.store.changes, tuple((n.name, n.capacity, n.host_id) for n in nodes))
+        return (self.ctl.store.changes, tuple((n.name, n.capacity, n.host_id, n.ports_seen) for n in nodes))
 
     def _mark_lost(self) -> None:
         now = time.time()
@@ -347,6 +354,8 @@ class Reconciler:
                                 and (now - self.not_ready_since(rec.node) >= self.ctl.grace or rec.node not in self.seen_ready)):
                 lost.append(rec)
         for rec in lost:
+            if rec.container_id:
+                self.lost_copies[rec.container_id] = rec
             self.ctl.store.put_replica(dataclasses.replace(rec, state=ReplicaState.LOST,
                                                            message=f"node {rec.node} is not Ready"))
             self.ctl.bus.publish(event("lost", f"{rec.key} lost with node {rec.node}; placing it elsewhere",
@@ -368,6 +377,8 @@ class Reconciler:
                     found_unowned.setdefault(service, set()).add(node)
                     continue  # not removed by the operator: never ours to remove
                 key = c.label(LABEL_REPLICA)
+                if self._adopt(c):
+                    continue
                 jobs.append(deploy.remove_container(self.ctl, node, c.id, grace=1.0))
                 self.ctl.bus.publish(event("stop", f"removed {c.name} on {node}: no replica {key} wants it",
                                            replica=key, node=node))
@@ -375,6 +386,28 @@ class Reconciler:
             if isinstance(result, NodeError):
                 self.ctl.bus.publish(event("stop", str(result), level="warning"))
         unowned.report(self.ctl, self.unowned, found_unowned)
+
+    def _adopt(self, c: ContainerInfo) -> bool:
+        """Keep ``c``, the running copy of a replica that was lost with its node, when the
+        node is back and the replacement has not passed the health gate: the copy stands for
+        the replica again and the replacement is retired (a healthy copy is never removed for
+        a replacement that does not serve)."""
+        old = self.lost_copies.pop(c.id, None)
+        if old is None or c.status != "running" or c.health not in ("healthy", "none"):
+            return False
+        cur = self.ctl.store.get_replica(old.key)
+        if cur is None or cur.state == ReplicaState.RUNNING or old.service not in self.ctl.desired():
+            return False
+        if cur.container_id:
+            task = asyncio.ensure_future(deploy.remove_container(self.ctl, cur.node, cur.container_id, grace=1.0))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+        self.ctl.store.put_replica(dataclasses.replace(old, state=ReplicaState.RUNNING, message="",
+                                                       health=Health(c.health)))
+        self.ctl.bus.publish(event("reschedule", f"{old.key} still runs on {old.node}, back: kept; its replacement "
+                                   f"on {cur.node} ({cur.state.value}) retired", service=old.service,
+                                   replica=old.key, node=old.node, level="warning"))
+        return True
 
     def _catch_up(self, actual: dict[str, list[ContainerInfo]]) -> list[Replica]:
         """Deaths the events missed (e.g. while the console was closed) and vanished containers.

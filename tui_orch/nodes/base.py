@@ -172,6 +172,9 @@ class Node(abc.ABC):
         self.history = History()
         self.events: asyncio.Queue[DockerEvent] = asyncio.Queue()
         self._listeners: list[StateListener] = []
+        # host ports bound on the node at the last ports_in_use() (kept while it is away:
+        # what ran there may still run and hold them)
+        self.ports_seen: frozenset[int] = frozenset()
 
     @property
     def name(self) -> str:
@@ -257,6 +260,16 @@ class Node(abc.ABC):
 
     @abc.abstractmethod
     async def has_image(self, image: str) -> bool: ...
+
+    async def ports_in_use(self) -> frozenset[int]:
+        """The host ports bound on the node now: listening TCP and bound UDP sockets of any
+        process, and ports its engine publishes for any container (nodes/ports.py). Remembered
+        as ``ports_seen`` for the planner. Raises NodeError when the node cannot be read."""
+        self.ports_seen = await self._read_ports()
+        return self.ports_seen
+
+    @abc.abstractmethod
+    async def _read_ports(self) -> frozenset[int]: ...
 
     @abc.abstractmethod
     async def set_restart_policy(self, container_id: str, name: str, max_retries: int = 0) -> None:

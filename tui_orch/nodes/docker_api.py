@@ -259,6 +259,12 @@ class DockerOps:
             return out
         return await self._call("list containers", listing)
 
+    async def published_ports(self) -> frozenset[int]:
+        """The host ports this engine publishes for its running containers (any owner)."""
+        from tui_orch.nodes.ports import published_ports
+
+        return await self._call("list published ports", lambda: published_ports(self.client.api.containers()))
+
     def watch_events(self, loop: asyncio.AbstractEventLoop, deliver: Callable[[DockerEvent], None],
                      on_error: Callable[[BaseException], None], cursor: EventCursor | None = None) -> EventWatcher:
         watcher = EventWatcher(self.node, self.client, loop, deliver, on_error, cursor)

@@ -107,6 +107,7 @@ class Fleet:
                 cpu_used=m.cpu_percent / 100.0 if m is not None else None,
                 memory_used=m.mem_used / m.mem_total if m is not None and m.mem_total else None,
                 host_id=node.host_id,
+                ports_in_use=node.ports_seen,
             ))
         return out
 

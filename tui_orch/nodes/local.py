@@ -84,6 +84,11 @@ class LocalNode(SupervisedNode):
         )
         return ops, facts
 
+    async def _listening(self) -> frozenset[int]:
+        from tui_orch.nodes.ports import parse_proc_net, read_local
+
+        return parse_proc_net(await asyncio.to_thread(read_local))
+
     async def _close_session(self) -> None:
         client, self._client = self._client, None
         if client is not None:

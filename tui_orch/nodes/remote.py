@@ -120,6 +120,13 @@ class RemoteNode(SupervisedNode):
         status = result.exit_status if result.exit_status is not None else -1
         return CommandResult(status, str(result.stdout or ""), str(result.stderr or ""))
 
+    async def _listening(self) -> frozenset[int]:
+        from tui_orch.nodes.ports import PROC_NET, parse_proc_net
+
+        # cat goes on past a missing table (no IPv6) and exits 1: what it read counts
+        out = await self.run(["cat", *PROC_NET], timeout=10.0)
+        return parse_proc_net(out.stdout)
+
     # ----------------------------------------------------------------- session
     async def _open(self) -> tuple[DockerOps, Facts]:
         import asyncssh

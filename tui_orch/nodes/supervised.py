@@ -344,6 +344,14 @@ class SupervisedNode(Node, abc.ABC):
     async def has_image(self, image: str) -> bool:
         return await self._guard(f"look up image {image}", lambda ops: ops.has_image(image))
 
+    async def _read_ports(self) -> frozenset[int]:
+        published = await self._guard("list published ports", lambda ops: ops.published_ports())
+        return published | await self._listening()
+
+    @abc.abstractmethod
+    async def _listening(self) -> frozenset[int]:
+        """The ports of the host's listening sockets (nodes/ports.py)."""
+
     async def set_restart_policy(self, container_id: str, name: str, max_retries: int = 0) -> None:
         await self._guard(f"update {container_id[:12]}",
                           lambda ops: ops.set_restart_policy(container_id, name, max_retries))

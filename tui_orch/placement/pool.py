@@ -76,6 +76,7 @@ class NodePool:
         self.dyn_free = np.full(n, max(0, hi - lo + 1), dtype=np.int64)
         self.dyn_next: list[int] = [lo] * n
         self.counts: dict[str, dict[int, int]] = {}  # service -> node index -> replicas
+        self.bound = self._bound()
         # The base cost: 0 if schedulable, the hot penalty if it runs hot, inf if unschedulable.
         self.schedulable = np.array([x.schedulable for x in self.infos], dtype=bool)
         self.hot_notes: list[str] = []
@@ -117,6 +118,19 @@ class NodePool:
             f"{', '.join(self.names[i] for i in group)} share one host: a host port in use on one is in use on all"
             for group in self.members.values()
         ]
+
+    def _bound(self) -> list[frozenset[int]]:
+        """Hold the ports bound on each host (``NodeInfo.ports_in_use``: any process, any
+        container); returns them per node. They stay held when a replica holding one of them
+        is released (it still runs until it is stopped, perhaps on a node out of reach)."""
+        bound: dict[int, frozenset[int]] = {}
+        for i, x in enumerate(self.infos):
+            first = self.host[i]
+            bound[first] = bound.get(first, frozenset()) | x.ports_in_use
+            for p in x.ports_in_use:
+                if p not in self.ports[i]:
+                    self._port(i, p, True)
+        return [bound.get(self.host[i], frozenset()) for i in range(self.n)]
 
     def group_of(self, i: int) -> list[int]:
         """The nodes that share node ``i``'s host ports (``[i]`` for a host of its own)."""
@@ -213,6 +227,8 @@ class NodePool:
         self.reserve(np.array([i]), -rc, -rm)
         own = self.mine.get(i)
         for p in ports:
+            if p in self.bound[i]:
+                continue  # bound on the host now, whoever holds it
             if own is not None:
                 if own[p] > 1:
                     own[p] -= 1

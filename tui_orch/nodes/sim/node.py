@@ -75,6 +75,7 @@ class SimulatedNode(Node):
         self.down_until: float | None = None  # set by chaos: when the node comes back
         self._missed: list[DockerEvent] = []
         self.restart_policies: dict[str, tuple[str, int]] = {}  # container id -> (name, max retries)
+        self.foreign_ports: set[int] = set()  # host ports bound by processes the controller did not start
         self._restart_counts: dict[str, int] = {}  # container id -> restarts by the "engine"
         self._base_walk = 1.0
         self._load = (self.base_cpu, self.base_cpu, self.base_cpu)
@@ -261,6 +262,12 @@ class SimulatedNode(Node):
         await asyncio.sleep(0)
         self._check(f"look up image {image}")
         return True  # images are simulated: every node has every image
+
+    async def _read_ports(self) -> frozenset[int]:
+        await asyncio.sleep(0)
+        self._check("read the ports in use")
+        held = {p for c in self.containers.values() if c.status == "running" for p, _proto in c.ports}
+        return frozenset(held | self.foreign_ports)
 
     async def set_restart_policy(self, container_id: str, name: str, max_retries: int = 0) -> None:
         await asyncio.sleep(0)
