@@ -34,7 +34,8 @@ from tui_orch.cli_console import run_console  # noqa: E402
 from tui_orch.nodes.simulated import SimulatedNode  # noqa: E402
 from tui_orch.nodes.simulator import Chaos, Simulator  # noqa: E402
 from tui_orch.store import open_store  # noqa: E402
-from tui_orch.ui import data, demo  # noqa: E402
+from tui_orch.controller.query import Query  # noqa: E402
+from tui_orch.ui import demo  # noqa: E402
 from tui_orch.ui.config import load_ui_config  # noqa: E402
 
 PROBE_SLEEP = 0.010
@@ -114,7 +115,7 @@ def main() -> int:
         (args.out / "deploy.json").write_text(json.dumps({"began": began, "ended": time.monotonic()}))
         deadline = time.monotonic() + args.settle
         while True:
-            rows = data.service_rows(ctl)
+            rows = Query.of(ctl).service_rows()
             desired, running = sum(r.desired for r in rows), sum(min(r.running, r.desired) for r in rows)
             if running >= desired or time.monotonic() > deadline:
                 break

@@ -240,15 +240,30 @@ async def test_a_controller_error_is_one_notification(tmp_path: Path) -> None:
             await command(pilot, "svc")
             table = app.main.current.table
             await until(pilot, lambda: table.row_count == 3)
-            table.select_key("agent")  # a global service cannot be scaled
+            table.select_key("api")
             await pilot.press("S")
             await until(pilot, lambda: isinstance(app.screen, ScaleDialog))
+            await ctl.remove("api")  # gone while the operator types: the controller refuses
             app.screen.query_one(Input).value = "2"
             await pilot.press("enter")
-            await until(pilot, lambda: any("global" in n for n in notes(app)), what="the error notification")
-            error = next(n for n in app._notifications if "global" in n.message)
+            await until(pilot, lambda: any("no service api" in n for n in notes(app)), what="the error notification")
+            error = next(n for n in app._notifications if "no service api" in n.message)
             assert error.severity == "error" and "\n" not in error.message and "Traceback" not in error.message
             assert app.is_running and app.screen is app.main
+
+
+async def test_scaling_a_global_service_is_refused_before_asking(tmp_path: Path) -> None:
+    async with sim_controller(tmp_path / "state") as (ctl, sim):
+        await ctl.apply(manifest())
+        app = OrchApp(ctl, config(tmp_path))
+        async with app.run_test(size=SIZE) as pilot:
+            await command(pilot, "svc")
+            table = app.main.current.table
+            await until(pilot, lambda: table.row_count == 3)
+            table.select_key("agent")
+            await pilot.press("S")
+            await until(pilot, lambda: any("global" in n for n in notes(app)), what="the refusal")
+            assert app.screen is app.main  # no dialog asked for a number
 
 
 async def test_rows_update_in_place(tmp_path: Path) -> None:

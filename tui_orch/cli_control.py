@@ -16,11 +16,14 @@ import json
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_orch import config
 from tui_orch.errors import TuiOrchError
-from tui_orch.model import Event, to_dict
+from tui_orch.model import Event, Rollout, to_dict
+
+if TYPE_CHECKING:
+    from tui_orch.controller.query import Query
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -45,6 +48,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new events until Ctrl-C")
     p.add_argument("-n", "--limit", type=int, default=50)
     p.add_argument("--service", default=None)
+    p.add_argument("-o", "--output", choices=["text", "json"], default="text",
+                   help="json: one JSON object per line (with --follow too)")
     p.set_defaults(func=cmd_events)
 
 
@@ -209,26 +214,30 @@ def _open_readonly(args: argparse.Namespace) -> Any:
     return open_store(config.state_dir(getattr(args, "state", None)), readonly=True)
 
 
-def services_rows(store: Any) -> list[dict[str, Any]]:
-    rows = []
-    for rec in store.services():
-        rev = store.revision(rec.name, rec.revision)
-        reps = store.replicas(rec.name)
-        want = rec.replicas if rec.replicas is not None else (rev.spec.replicas if rev else 0)
-        ro = store.get_rollout(rec.name)
-        rollout = "-"
-        if ro:
-            rollout = ro["state"] if ro["state"] in ("completed", "rolled back") else (
-                f"{ro['state']} {ro['batch']}/{ro['batches']} ({ro['updated']}/{ro['total']} updated)")
-        rows.append({
-            "name": rec.name, "revision": rec.revision, "image": rev.spec.image if rev else "",
-            "mode": rev.spec.mode if rev else "", "desired": want,
-            "running": sum(1 for r in reps if r.state.value == "running"),
-            "healthy": sum(1 for r in reps if r.state.value == "running" and r.health.value in ("healthy", "none")),
-            "restarts": sum(r.restarts for r in reps), "rollout": rollout,
-            "removed": rec.removed,
-        })
-    return rows
+def open_query(args: argparse.Namespace) -> tuple[Any, "Query"]:
+    """(store, its read side) for the read verbs: no node is connected; a global service
+    wants one replica per node of the inventory (when there is one)."""
+    from tui_orch.controller.query import Query
+
+    store = _open_readonly(args)
+    names: tuple[str, ...] = ()
+    with contextlib.suppress(TuiOrchError, OSError):
+        names = tuple(n.name for n in config.load(getattr(args, "inventory", None)).nodes)
+    return store, Query(store, None, names)
+
+
+def rollout_text(ro: Rollout | None) -> str:
+    if ro is None:
+        return "-"
+    if ro.state.value in ("completed", "rolled back"):
+        return ro.state.value
+    return f"{ro.state.value} {ro.batch}/{ro.batches} ({ro.updated}/{ro.total} updated)"
+
+
+def services_rows(query: "Query") -> list[dict[str, Any]]:
+    return [{"name": r.name, "revision": r.revision, "image": r.image, "mode": r.mode, "desired": r.desired,
+             "running": r.running, "healthy": r.healthy, "restarts": r.restarts, "rollout": rollout_text(r.rollout),
+             "paused": r.paused} for r in query.service_rows()]
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -244,14 +253,14 @@ def _cell(value: Any) -> str:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    store = _open_readonly(args)
+    store, query = open_query(args)
     try:
         if args.what == "services":
-            rows = services_rows(store)
+            rows = services_rows(query)
             columns = ["name", "revision", "image", "desired", "running", "healthy", "restarts", "rollout"]
         else:
             rows = [{**to_dict(r), "key": r.key, "container_id": (r.container_id or "")[:12]}
-                    for r in store.replicas()]
+                    for r in query.replicas()]
             columns = ["key", "node", "state", "health", "revision", "restarts", "ports", "container_id"]
     finally:
         store.close()
@@ -270,19 +279,20 @@ def format_event(ev: Event) -> str:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    store = _open_readonly(args)
+    store, query = open_query(args)
     service = getattr(args, "service", None)
+    show = (lambda ev: json.dumps(to_dict(ev))) if getattr(args, "output", "text") == "json" else format_event
     try:
-        events = store.events(limit=getattr(args, "limit", 50), service=service)
+        events = query.events(limit=getattr(args, "limit", 50), service=service)
         for ev in events:
-            print(format_event(ev), flush=True)
+            print(show(ev), flush=True)
         last = events[-1].time if events else 0.0
         while getattr(args, "follow", False):
             time.sleep(0.5)
-            store.refresh()
-            for ev in store.events(service=service, since=last):
+            query.refresh()
+            for ev in query.events(service=service, since=last):
                 if ev.time > last:
-                    print(format_event(ev), flush=True)
+                    print(show(ev), flush=True)
                     last = ev.time
     except KeyboardInterrupt:
         return 130

@@ -114,8 +114,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         shown, and the next redraw brings it), the shown view and the crumb line, from the
         controller's state."""
         if header:
-            ctl = self.orch.controller
-            s = data.summary(ctl, self.orch.restarts_last_hour(), ctl.store.replicas(), data.rollouts(ctl))
+            s = self.orch.reader.summary(self.orch.restarts_last_hour())
             clock = "" if self.orch.config.deterministic else time.strftime("%H:%M:%S")
             self.query_one(FleetHeader).show(s, clock)
         self.current.refresh_view()
