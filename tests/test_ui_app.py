@@ -536,3 +536,23 @@ async def test_the_footer_holds_still_while_the_prompt_is_open(tmp_path: Path) -
             await pilot.pause(0.1)
             assert not app.main.prompt_mode
             assert list(footer.query(FooterKey)) == keys
+
+
+async def test_a_drill_down_starts_on_the_first_row(tmp_path: Path) -> None:
+    async with sim_controller(tmp_path / "state") as (ctl, sim):
+        await ctl.apply(manifest())
+        app = OrchApp(ctl, config(tmp_path))
+        async with app.run_test(size=SIZE) as pilot:
+            await command(pilot, "rs")
+            await until(pilot, lambda: app.main.current.table.row_count == 8)
+            await pilot.press("down", "down", "down", "down", "down")
+            await command(pilot, "svc")
+            table = app.main.current.table
+            await until(pilot, lambda: table.row_count == 3)
+            table.select_key("api")
+            await pilot.press("enter")
+            await until(pilot, lambda: app.main.current.scope == ("service", "api"))
+            replicas = app.main.current.table
+            await until(pilot, lambda: replicas.row_count == 3)
+            first = sorted(r.key for r in ctl.store.replicas("api"))[0]
+            assert (replicas.cursor_row, replicas.selected_key()) == (0, first)

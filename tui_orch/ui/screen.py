@@ -149,6 +149,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             del self.history[:-50]
         target = self.view(name)
         ready = target is not cur and target.shows(scope, filter, inverse)
+        other_rows = target.scope != scope  # a drill down: its rows are others than before
         target.scope = scope
         target.table.set_filter(filter, inverse)
         target.just_shown = True
@@ -167,6 +168,8 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.refresh_all(header=False)
         if selected:
             target.table.select_key(selected)
+        elif other_rows:  # the cursor's old row number would point at another replica
+            target.table.move_cursor(0)
         if not self.prompt_mode:
             target.table.focus()
 
