@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Input
+from textual.widgets import Button, Input, Static
 
 from tui_orch.controller.events import event
 from tui_orch.model import ReplicaState
@@ -140,6 +140,10 @@ async def test_deploy_from_the_dialog_then_replicas_appear(tmp_path: Path) -> No
             await until(pilot, lambda: not deploy.disabled, what="the plan of the dry run")
             assert ctl.store.services() == []  # the preview changed nothing
             await pilot.click("#deploy")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
+            assert str(path) in str(" ".join(str(w.content) for w in app.screen.query(Static)))
+            assert ctl.store.services() == []  # not before it is confirmed
+            await pilot.click("#confirm")
             await until(pilot, lambda: len(ctl.store.replicas()) == 8, what="8 replicas")
             await command(pilot, "rs")
             table = app.main.current.table

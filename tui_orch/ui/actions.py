@@ -113,7 +113,7 @@ class ActionsMixin:
 
     # ------------------------------------------------------------------ services
     def action_deploy(self) -> None:
-        from tui_orch.ui.dialogs import DeployDialog
+        from tui_orch.ui.dialogs import ConfirmDialog, DeployDialog
 
         async def preview(path: Path) -> "ApplyResult":
             from tui_orch.manifest import load_manifest
@@ -122,8 +122,16 @@ class ActionsMixin:
             return await self.ctl.apply(manifest, dry_run=True)
 
         def chosen(path: Path | None) -> None:
-            if path is not None:
-                self.deploy(path)
+            if path is None:
+                return
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self.deploy(path)
+
+            # its own step: the file named here is the one deployed, whatever had the focus
+            self.app.push_screen(ConfirmDialog(f"Deploy {path} as its plan showed?", "Deploy",
+                                               title=f"Deploy {path.name}?"), confirmed)
 
         self.app.push_screen(DeployDialog(self.orch.config.deploy_folder(), preview), chosen)
 
