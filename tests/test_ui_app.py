@@ -560,3 +560,16 @@ async def test_a_drill_down_starts_on_the_first_row(tmp_path: Path) -> None:
             await until(pilot, lambda: replicas.row_count == 3)
             first = sorted(r.key for r in ctl.store.replicas("api"))[0]
             assert (replicas.cursor_row, replicas.selected_key()) == (0, first)
+
+
+async def test_help_says_what_ctrl_c_does(tmp_path: Path) -> None:
+    async with sim_controller(tmp_path / "state") as (ctl, sim):
+        app = OrchApp(ctl, config(tmp_path))
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.main is not None and app.main.is_mounted)
+            await pilot.press("question_mark")
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+            said = [desc for key, desc, _ in app.screen.rows if key == "^c"]
+            assert said and all(d.startswith("Quit") for d in said), said
+            await pilot.press("escape", "ctrl+c")
+            await until(pilot, lambda: not app.is_running, what="ctrl+c quits, as help says")

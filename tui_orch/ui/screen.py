@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
+from textual.binding import Binding
 from textual.app import ComposeResult
 from textual.containers import Container
 from textual.screen import Screen
@@ -288,6 +289,7 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     # ------------------------------------------------------------------ help
     def action_help(self) -> None:
+        """The keys of the screen, each with what it does here."""
         from tui_orch.ui.help import HelpScreen
 
         rows: list[tuple[str, str, str]] = []
@@ -298,10 +300,18 @@ class MainScreen(ActionsMixin, Screen[None]):
             if ident in seen or not b.description:
                 continue
             seen.add(ident or b.action)
-            rows.append((self.app.get_key_display(b), b.description, ident))
+            rows.append((self.app.get_key_display(b), help_description(b), ident))
         for b in (b for bs in self._bindings.key_to_bindings.values() for b in bs):
             if b.id and b.id not in seen:  # shadowed by the focused widget (enter: the table's)
                 seen.add(b.id)
                 rows.append((self.app.get_key_display(b), b.description, b.id))
         rows.sort(key=lambda r: (not r[2], r[2], r[1]))
         self.app.push_screen(HelpScreen(rows))
+
+
+def help_description(b: Binding) -> str:
+    """What a binding does, as help says it. Textual's screen binds ctrl+c to copy the
+    selected text; with nothing selected the key falls through to the app's quit."""
+    if b.key == "ctrl+c" and b.action.endswith("copy_text"):
+        return "Quit (copies the selected text instead when there is one)"
+    return b.description
