@@ -573,3 +573,19 @@ async def test_help_says_what_ctrl_c_does(tmp_path: Path) -> None:
             assert said and all(d.startswith("Quit") for d in said), said
             await pilot.press("escape", "ctrl+c")
             await until(pilot, lambda: not app.is_running, what="ctrl+c quits, as help says")
+
+
+async def test_keys_typed_at_once_after_the_colon_go_to_the_prompt(tmp_path: Path) -> None:
+    """A terminal delivers ':svc' + enter typed fast as keys in one read: the letters went to
+    the table (the prompt had not taken the focus yet) and enter drilled into a node."""
+    from textual import events
+
+    async with sim_controller(tmp_path / "state") as (ctl, sim):
+        await ctl.apply(manifest())
+        app = OrchApp(ctl, config(tmp_path))
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.main is not None and app.main.current.table.row_count == 3)
+            for key, char in (("colon", ":"), ("s", "s"), ("v", "v"), ("c", "c"), ("enter", "\r")):
+                app.post_message(events.Key(key, char))  # no pause between them
+            await until(pilot, lambda: shown(app) == "services" and app.main.current.scope is None,
+                        what="the services view")

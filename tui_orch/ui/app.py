@@ -166,6 +166,8 @@ class OrchApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
             self._last_key = time.monotonic()
+            if self.main is not None and self.screen is self.main and self.main.key_for_prompt(event):
+                return
         await super().on_event(event)
 
     def tick(self) -> None:

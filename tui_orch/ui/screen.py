@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from textual.binding import Binding
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Container
 from textual.screen import Screen
@@ -241,6 +242,24 @@ class MainScreen(ActionsMixin, Screen[None]):
         prompt.value = value
         self.query_one(StableFooter).freeze(True)
         prompt.focus()
+
+    def key_for_prompt(self, event: events.Key) -> bool:
+        """Keys typed right after ':' or '/' (a terminal hands fast typing over in one read)
+        arrive before the prompt has the focus, which Textual moves after the keys already
+        queued: they are the prompt's. True when the key was given to it."""
+        prompt = self.query_one("#prompt", Input)
+        if not self.prompt_mode or prompt.has_focus or event.key == "escape":
+            return False
+        self.set_focus(prompt)  # now: the keys after this one reach it the usual way
+        if event.key == "enter":
+            self.call_later(prompt.action_submit)
+        elif event.key == "backspace":
+            prompt.action_delete_left()
+        elif event.character and event.character.isprintable():
+            prompt.insert_text_at_cursor(event.character)
+        else:
+            return False
+        return True
 
     def close_prompt(self, focus: bool = True) -> None:
         """Hide the prompt; ``focus``: give the shown table the focus back (not when a view
