@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 from textual.app import App
 from textual.screen import Screen
 from textual.widgets import Button, Input, OptionList, Static
@@ -404,7 +405,10 @@ async def test_the_dialog_deploys_only_the_file_in_the_path_once_its_plan_is_sho
         files.focus()
         await pilot.press("end")  # browse web.yaml: its plan shows
         await wait_for(lambda: "Plan for web.yaml" in plan_shown(app))
-        await pilot.press("tab", "tab", "tab", *str(examples / "huge.yml"), "enter")
+        await pilot.press("tab", "tab", "tab")
+        for char in str(examples / "huge.yml"):  # typed fast: no pause between the keys
+            app.post_message(events.Key(char, char))
+        await pilot.press("enter")
         await wait_for(lambda: "Plan for huge.yml" in plan_shown(app))
         assert entry.value == str(examples / "huge.yml") and app.results == []
         deploy = app.screen.query_one("#deploy", Button)

@@ -172,16 +172,20 @@ DeployDialog Button:focus { text-style: bold reverse; }
 
     def on_key(self, event: events.Key) -> None:
         """Typing while another widget (the file list, a button) has the focus goes to the
-        path: no letter is lost, and enter then plans what was typed, never presses Deploy."""
+        path: no letter is lost, and enter then plans what was typed, never presses Deploy.
+        A letter that gets here was not the path's (the input keeps those it takes)."""
         entry = self.query_one("#path", Input)
-        if not entry.has_focus and event.character and event.character.isprintable() \
-                and not event.character.isspace():
+        if not (event.character and event.character.isprintable() and not event.character.isspace()):
+            return
+        if self.focused is entry:  # typed fast: queued for the widget focused before
+            entry.insert_text_at_cursor(event.character)
+        else:
             entry.select_on_focus = False  # else the focus would select the letter, the next one replace it
-            entry.focus()
+            self.set_focus(entry)
             entry.value = event.character  # a new path: not appended to the one browsed
             entry.cursor_position = 1
-            event.stop()
-            event.prevent_default()
+        event.stop()
+        event.prevent_default()
 
     @work(group="files")
     async def _list_files(self) -> None:
