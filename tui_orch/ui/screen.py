@@ -248,7 +248,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         arrive before the prompt has the focus, which Textual moves after the keys already
         queued: they are the prompt's. True when the key was given to it."""
         prompt = self.query_one("#prompt", Input)
-        if not self.prompt_mode or self.focused is prompt or event.key == "escape":
+        if not self.prompt_mode or prompt.has_focus or event.key == "escape":
             return False
         self.set_focus(prompt)  # now: the keys after this one reach it the usual way
         if event.key == "enter":
