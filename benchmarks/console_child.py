@@ -34,7 +34,8 @@ from tui_orch.cli_console import run_console  # noqa: E402
 from tui_orch.nodes.sim.node import SimulatedNode  # noqa: E402
 from tui_orch.nodes.sim.simulator import Chaos, Simulator  # noqa: E402
 from tui_orch.store import open_store  # noqa: E402
-from tui_orch.ui import data, demo  # noqa: E402
+from tui_orch.controller.query import Query  # noqa: E402
+from tui_orch.ui import demo  # noqa: E402
 from tui_orch.ui.settings import load_ui_settings  # noqa: E402
 
 PROBE_SLEEP = 0.010
@@ -86,6 +87,8 @@ def main() -> int:
     parser.add_argument("--chaos", choices=("none", "scaled", "demo"), default="scaled")
     parser.add_argument("--settle", type=float, default=240.0, help="longest wait for the replicas (s)")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--deploy-on-go", action="store_true",
+                        help="deploy once the file OUT/go exists (OUT/deploy.json: when it began and ended)")
     args = parser.parse_args()
 
     sim = Simulator(args.seed, chaos=chaos_for(args.chaos, args.nodes))
@@ -104,11 +107,15 @@ def main() -> int:
     async def script(ctl: Any, say: Any) -> None:
         probes.append(asyncio.create_task(lag_probe(lag)))
         probes.append(asyncio.create_task(cpu_probe(sim, sim_cpu)))
+        while args.deploy_on_go and not (args.out / "go").exists():
+            await asyncio.sleep(0.1)
+        began = time.monotonic()
         for manifest in manifests:
             await ctl.apply(manifest)
+        (args.out / "deploy.json").write_text(json.dumps({"began": began, "ended": time.monotonic()}))
         deadline = time.monotonic() + args.settle
         while True:
-            rows = data.service_rows(ctl)
+            rows = Query.of(ctl).service_rows()
             desired, running = sum(r.desired for r in rows), sum(min(r.running, r.desired) for r in rows)
             if running >= desired or time.monotonic() > deadline:
                 break

@@ -28,3 +28,19 @@ def test_only_store_imports_tinydb() -> None:
         if "import tinydb" in text or "from tinydb" in text:
             offenders.append(str(path))
     assert offenders == []
+
+
+def test_the_console_reads_through_the_query_module() -> None:
+    """The console never reaches through the controller into its store or fleet (nor holds
+    either itself): what it shows comes from tui_orch.controller.query."""
+    import ast
+
+    offenders = []
+    for path in (ROOT / "tui_orch" / "ui").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in ("store", "fleet", "_store", "_fleet"):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(("tui_orch.store",
+                                                                                       "tui_orch.nodes.fleet")):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {node.module}")
+    assert offenders == []

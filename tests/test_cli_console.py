@@ -80,3 +80,33 @@ def test_a_second_console_on_the_same_state_is_refused(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and str(os.getpid()) in lines[0] and "Traceback" not in done.stderr, done.stderr
     assert done.stdout == ""
+
+
+def test_the_demo_cleans_its_temporary_folder_when_its_terminal_closes(tmp_path: Path) -> None:
+    """A terminal closing sends SIGHUP: the demo stops as if quit, and its state folder goes."""
+    import os
+    import pty
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tui_orch = Path(sys.executable).parent / "tui-orch"
+    master, slave = pty.openpty()
+    env = {**os.environ, "TMPDIR": str(tmp_path), "TUI_ORCH_CONFIG": str(tmp_path / "cfg"), "TERM": "xterm"}
+    child = subprocess.Popen([str(tui_orch), "demo", "--no-script", "--nodes", "3"], stdin=slave, stdout=slave,
+                             stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    try:
+        deadline = time.monotonic() + 30
+        while not list(tmp_path.glob("tui-orch-demo-*")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert list(tmp_path.glob("tui-orch-demo-*")), "the demo made no state folder"
+        time.sleep(2.0)  # the console is up
+        os.close(master)  # the terminal window goes...
+        child.send_signal(signal.SIGHUP)  # ...and the kernel hangs up its session
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert list(tmp_path.glob("tui-orch-demo-*")) == []

@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Input
+from textual.widgets import Button, Input, Static
 
 from tui_orch.controller.events import event
 from tui_orch.model import ReplicaState
@@ -140,6 +140,10 @@ async def test_deploy_from_the_dialog_then_replicas_appear(tmp_path: Path) -> No
             await until(pilot, lambda: not deploy.disabled, what="the plan of the dry run")
             assert ctl.store.services() == []  # the preview changed nothing
             await pilot.click("#deploy")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
+            assert str(path) in str(" ".join(str(w.content) for w in app.screen.query(Static)))
+            assert ctl.store.services() == []  # not before it is confirmed
+            await pilot.click("#confirm")
             await until(pilot, lambda: len(ctl.store.replicas()) == 8, what="8 replicas")
             await command(pilot, "rs")
             table = app.main.current.table
@@ -240,15 +244,30 @@ async def test_a_controller_error_is_one_notification(tmp_path: Path) -> None:
             await command(pilot, "svc")
             table = app.main.current.table
             await until(pilot, lambda: table.row_count == 3)
-            table.select_key("agent")  # a global service cannot be scaled
+            table.select_key("api")
             await pilot.press("S")
             await until(pilot, lambda: isinstance(app.screen, ScaleDialog))
+            await ctl.remove("api")  # gone while the operator types: the controller refuses
             app.screen.query_one(Input).value = "2"
             await pilot.press("enter")
-            await until(pilot, lambda: any("global" in n for n in notes(app)), what="the error notification")
-            error = next(n for n in app._notifications if "global" in n.message)
+            await until(pilot, lambda: any("no service api" in n for n in notes(app)), what="the error notification")
+            error = next(n for n in app._notifications if "no service api" in n.message)
             assert error.severity == "error" and "\n" not in error.message and "Traceback" not in error.message
             assert app.is_running and app.screen is app.main
+
+
+async def test_scaling_a_global_service_is_refused_before_asking(tmp_path: Path) -> None:
+    async with sim_controller(tmp_path / "state") as (ctl, sim):
+        await ctl.apply(manifest())
+        app = OrchApp(ctl, config(tmp_path))
+        async with app.run_test(size=SIZE) as pilot:
+            await command(pilot, "svc")
+            table = app.main.current.table
+            await until(pilot, lambda: table.row_count == 3)
+            table.select_key("agent")
+            await pilot.press("S")
+            await until(pilot, lambda: any("global" in n for n in notes(app)), what="the refusal")
+            assert app.screen is app.main  # no dialog asked for a number
 
 
 async def test_rows_update_in_place(tmp_path: Path) -> None:
@@ -521,3 +540,52 @@ async def test_the_footer_holds_still_while_the_prompt_is_open(tmp_path: Path) -
             await pilot.pause(0.1)
             assert not app.main.prompt_mode
             assert list(footer.query(FooterKey)) == keys
+
+
+async def test_a_drill_down_starts_on_the_first_row(tmp_path: Path) -> None:
+    async with sim_controller(tmp_path / "state") as (ctl, sim):
+        await ctl.apply(manifest())
+        app = OrchApp(ctl, config(tmp_path))
+        async with app.run_test(size=SIZE) as pilot:
+            await command(pilot, "rs")
+            await until(pilot, lambda: app.main.current.table.row_count == 8)
+            await pilot.press("down", "down", "down", "down", "down")
+            await command(pilot, "svc")
+            table = app.main.current.table
+            await until(pilot, lambda: table.row_count == 3)
+            table.select_key("api")
+            await pilot.press("enter")
+            await until(pilot, lambda: app.main.current.scope == ("service", "api"))
+            replicas = app.main.current.table
+            await until(pilot, lambda: replicas.row_count == 3)
+            first = sorted(r.key for r in ctl.store.replicas("api"))[0]
+            assert (replicas.cursor_row, replicas.selected_key()) == (0, first)
+
+
+async def test_help_says_what_ctrl_c_does(tmp_path: Path) -> None:
+    async with sim_controller(tmp_path / "state") as (ctl, sim):
+        app = OrchApp(ctl, config(tmp_path))
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.main is not None and app.main.is_mounted)
+            await pilot.press("question_mark")
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+            said = [desc for key, desc, _ in app.screen.rows if key == "^c"]
+            assert said and all(d.startswith("Quit") for d in said), said
+            await pilot.press("escape", "ctrl+c")
+            await until(pilot, lambda: not app.is_running, what="ctrl+c quits, as help says")
+
+
+async def test_keys_typed_at_once_after_the_colon_go_to_the_prompt(tmp_path: Path) -> None:
+    """A terminal delivers ':svc' + enter typed fast as keys in one read: the letters went to
+    the table (the prompt had not taken the focus yet) and enter drilled into a node."""
+    from textual import events
+
+    async with sim_controller(tmp_path / "state") as (ctl, sim):
+        await ctl.apply(manifest())
+        app = OrchApp(ctl, config(tmp_path))
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.main is not None and app.main.current.table.row_count == 3)
+            for key, char in (("colon", ":"), ("s", "s"), ("v", "v"), ("c", "c"), ("enter", "\r")):
+                app.post_message(events.Key(key, char))  # no pause between them
+            await until(pilot, lambda: shown(app) == "services" and app.main.current.scope is None,
+                        what="the services view")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 from textual.app import App
 from textual.screen import Screen
 from textual.widgets import Button, Input, OptionList, Static
@@ -268,6 +269,7 @@ async def test_deploy_lists_the_manifests_and_shows_the_plan_of_the_one_picked(
         assert [files.get_option_at_index(i).prompt for i in range(3)] == ["broken.yaml", "huge.yml", "web.yaml"]
         deploy = app.screen.query_one("#deploy", Button)
         assert deploy.disabled
+        files.focus()
         await pilot.press("end", "enter")  # web.yaml
         await wait_for(lambda: "Plan for web.yaml" in plan_shown(app))
         plan = plan_shown(app)
@@ -296,7 +298,8 @@ async def test_a_bad_manifest_is_shown_as_text_and_deploy_stays_disabled(example
     async with app.run_test(size=SIZE) as pilot:
         files = app.screen.query_one("#files", OptionList)
         await wait_for(lambda: files.option_count == 3)
-        await pilot.press("enter")  # broken.yaml, the first
+        files.focus()
+        await pilot.press("home", "enter")  # broken.yaml, the first
         await wait_for(lambda: "cannot be deployed" in plan_shown(app))
         plan = plan_shown(app)
         assert f"{examples / 'broken.yaml'}:5:" in plan and "replicas" in plan  # file:line:col: key: message
@@ -383,7 +386,32 @@ async def test_typing_while_the_file_list_has_the_focus_goes_to_the_path(example
     async with app.run_test(size=SIZE) as pilot:
         files = app.screen.query_one("#files", OptionList)
         await wait_for(lambda: files.option_count == 3)
-        assert files.has_focus
+        files.focus()
         await pilot.press("/", "t", "m", "p")
         entry = app.screen.query_one("#path", Input)
         assert entry.has_focus and entry.value.endswith("/tmp"), entry.value
+
+
+async def test_the_dialog_deploys_only_the_file_in_the_path_once_its_plan_is_shown(
+        examples: Path, controller: Controller) -> None:
+    """Tab x3 then a typed path and enter deployed the file browsed before (the focus sat,
+    unseen, on Deploy): typed letters go to the path, enter plans it, Deploy is its own step."""
+    app = Host(DeployDialog(examples, preview_of(controller)))
+    async with app.run_test(size=SIZE) as pilot:
+        files = app.screen.query_one("#files", OptionList)
+        entry = app.screen.query_one("#path", Input)
+        await wait_for(lambda: files.option_count == 3)
+        assert entry.value == "" and plan_shown(app).startswith("Pick a manifest")  # nothing chosen yet
+        files.focus()
+        await pilot.press("end")  # browse web.yaml: its plan shows
+        await wait_for(lambda: "Plan for web.yaml" in plan_shown(app))
+        await pilot.press("tab", "tab", "tab")
+        for char in str(examples / "huge.yml"):  # typed fast: no pause between the keys
+            app.post_message(events.Key(char, char))
+        await pilot.press("enter")
+        await wait_for(lambda: "Plan for huge.yml" in plan_shown(app))
+        assert entry.value == str(examples / "huge.yml") and app.results == []
+        deploy = app.screen.query_one("#deploy", Button)
+        await wait_for(lambda: app.focused is deploy)
+        await pilot.press("enter")
+        assert await closed(pilot, app) == examples / "huge.yml"

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import gc
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Callable
@@ -127,9 +128,13 @@ async def run_console(store: Any, inventory: Any, cfg: Any, *, factory: Any = No
     # handoff; a frame written as the next piece of work starts reached the screen 5-10 ms late.
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL)
+    # the terminal closed (SIGHUP): quit as the operator would, so that the controller hands
+    # its restarts back and the demo removes its state folder (the default action just dies)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, app.exit)
     try:
         await app.run_async()
     finally:
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         sys.setswitchinterval(switch_interval)
         for task in tasks:
             task.cancel()

@@ -16,11 +16,14 @@ import contextlib
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_orch import config
 from tui_orch.errors import TuiOrchError
-from tui_orch.model import Event
+from tui_orch.model import Event, Rollout, to_dict
+
+if TYPE_CHECKING:
+    from tui_orch.controller.query import Query
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -47,6 +50,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new events until Ctrl-C")
     p.add_argument("-n", "--limit", type=int, default=50)
     p.add_argument("--service", default=None)
+    p.add_argument("-o", "--output", choices=["text", "json"], default="text",
+                   help="json: one JSON object per line (with --follow too)")
     p.set_defaults(func=cmd_events)
 
 
@@ -227,25 +232,64 @@ def _open_readonly(args: argparse.Namespace) -> Any:
     return open_store(config.state_dir(getattr(args, "state", None)), readonly=True)
 
 
+def open_query(args: argparse.Namespace) -> tuple[Any, "Query"]:
+    """(store, its read side) for the read verbs: no node is connected; a global service
+    wants one replica per node of the inventory (when there is one)."""
+    from tui_orch.controller.query import Query
+
+    store = _open_readonly(args)
+    names: tuple[str, ...] = ()
+    with contextlib.suppress(TuiOrchError, OSError):
+        names = tuple(n.name for n in config.load(getattr(args, "inventory", None)).nodes)
+    return store, Query(store, None, names)
+
+
+def rollout_text(ro: Rollout | None) -> str:
+    if ro is None:
+        return "-"
+    if ro.state.value in ("completed", "rolled back"):
+        return ro.state.value
+    return f"{ro.state.value} {ro.batch}/{ro.batches} ({ro.updated}/{ro.total} updated)"
+
+
+def services_rows(query: "Query") -> list[dict[str, Any]]:
+    return [{"name": r.name, "revision": r.revision, "image": r.image, "mode": r.mode, "desired": r.desired,
+             "running": r.running, "healthy": r.healthy, "restarts": r.restarts, "rollout": rollout_text(r.rollout),
+             "paused": r.paused} for r in query.service_rows()]
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    cells = [[str(c).upper() for c in columns]] + [[_cell(r[c]) for c in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) or "-"
+    return "-" if value is None or value == "" else str(value)
+
+
 def format_event(ev: Event) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(ev.time))
     return f"{stamp} {ev.level:<7} {ev.kind:<9} {ev.message}"
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    store = _open_readonly(args)
+    store, query = open_query(args)
     service = getattr(args, "service", None)
+    show = (lambda ev: json.dumps(to_dict(ev))) if getattr(args, "output", "text") == "json" else format_event
     try:
-        events = store.events(limit=getattr(args, "limit", 50), service=service)
+        events = query.events(limit=getattr(args, "limit", 50), service=service)
         for ev in events:
-            print(format_event(ev), flush=True)
+            print(show(ev), flush=True)
         last = events[-1].time if events else 0.0
         while getattr(args, "follow", False):
             time.sleep(0.5)
-            store.refresh()
-            for ev in store.events(service=service, since=last):
+            query.refresh()
+            for ev in query.events(service=service, since=last):
                 if ev.time > last:
-                    print(format_event(ev), flush=True)
+                    print(show(ev), flush=True)
                     last = ev.time
     except KeyboardInterrupt:
         return 130

@@ -13,9 +13,9 @@ import datetime
 import json
 from typing import Any
 
-from tui_orch.cli_control import _open_readonly, _run_with_controller, printing_events
+from tui_orch.cli_control import _run_with_controller, open_query, printing_events
 from tui_orch.errors import TuiOrchError
-from tui_orch.model import Rollout, from_dict, to_dict
+from tui_orch.model import Rollout, to_dict
 
 VERBS = ("status", "history", "pause", "resume", "undo", "restart")
 
@@ -42,15 +42,31 @@ def describe(ro: Rollout | None, service: str) -> str:
     return "\n".join(lines)
 
 
+def status_json(ro: Rollout | None, service: str) -> dict[str, Any]:
+    """The rollout as one JSON object: ``state`` "none" when the service never had one; the
+    old replicas still serving as objects (stored as JSON text)."""
+    if ro is None:
+        return {"service": service, "state": "none", "message": f"{service}: no rollout yet"}
+    out = to_dict(ro)
+    retiring = []
+    for key, text in ro.retiring:
+        try:
+            retiring.append({"key": key, "replica": json.loads(text)})
+        except ValueError:
+            retiring.append({"key": key, "replica": None})
+    out["retiring"] = retiring
+    return out
+
+
 def _read(args: argparse.Namespace) -> int:
-    store = _open_readonly(args)
+    store, query = open_query(args)
     try:
-        if store.get_service(args.service) is None:
+        if query.spec(args.service) is None:
             raise TuiOrchError(f"there is no service {args.service}; see `tui-orch get services`")
         if args.verb == "status":
-            data = store.get_rollout(args.service)
-            ro = from_dict(Rollout, data) if data else None
-            print(json.dumps(to_dict(ro), indent=2) if args.output == "json" else describe(ro, args.service))
+            ro = query.rollout(args.service)
+            print(json.dumps(status_json(ro, args.service), indent=2) if args.output == "json"
+                  else describe(ro, args.service))
             return 0
         current = store.get_service(args.service).revision
         revs = store.revisions(args.service)

@@ -9,6 +9,8 @@ import asyncio
 import contextlib
 import dataclasses
 import time
+import weakref
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from tui_orch.controller.containers import LABEL_OWNER, container_request
@@ -23,6 +25,20 @@ if TYPE_CHECKING:
     from tui_orch.nodes.images import Source
 
 POLL = 0.2  # seconds between inspections while waiting for a replica to run
+_TURNS: "weakref.WeakKeyDictionary[Controller, asyncio.Lock]" = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def write_turn(ctl: "Controller") -> AsyncIterator[None]:
+    """One replica record written per event-loop iteration. A deploy of 1,000 replicas has
+    1,000 coroutines ready at once, each writing the store (~3-7 ms: the service's table is
+    dumped and synced); asyncio ran them all in one iteration, and a key pressed meanwhile
+    waited 9.5 s. The turn is held until the next iteration, so the writers queue behind
+    each other and the loop reads the terminal between two writes."""
+    lock = _TURNS.setdefault(ctl, asyncio.Lock())
+    async with lock:
+        yield
+        await asyncio.sleep(0)
 
 
 async def _local() -> Source | None:
@@ -73,13 +89,15 @@ async def start_replica(ctl: "Controller", spec: ServiceSpec, revision: int, slo
                                                               revision=revision, ports=ports, owner=ctl.owner))
     except NodeError as exc:
         rep = dataclasses.replace(rep, state=ReplicaState.EXITED, message=str(exc), started_at=time.time())
-        ctl.store.put_replica(rep)
+        async with write_turn(ctl):
+            ctl.store.put_replica(rep)
         ctl.bus.publish(event("start", f"{rep.key} could not start on {node_name}: {exc}", service=spec.name,
                               replica=rep.key, node=node_name, level="error"))
         return rep
     rep = dataclasses.replace(rep, state=ReplicaState.STARTING, container_id=info.id, started_at=time.time(),
                               health=Health.STARTING if info.health != "none" else Health.NONE)
-    ctl.store.put_replica(rep)
+    async with write_turn(ctl):
+        ctl.store.put_replica(rep)
     ctl.bus.publish(event("start", f"{rep.key} (revision {revision}) started on {node_name} as {info.name}",
                           service=spec.name, replica=rep.key, node=node_name, container=info.id[:12]))
     return rep
@@ -124,22 +142,16 @@ async def _wait_ready(ctl: "Controller", rep: Replica, container_id: str, timeou
         try:
             info = await node.inspect(container_id)
         except NodeError as exc:
-            return update_replica(ctl, rep.key, rep.container_id, message=str(exc)) or rep
-        health = Health(info.health) if info.health in {h.value for h in Health} else Health.NONE
-        if info.status in ("exited", "dead"):
-            return update_replica(ctl, rep.key, rep.container_id, state=ReplicaState.EXITED, health=health,
-                                  exit_code=info.exit_code, message=f"exited with code {info.exit_code}") or rep
-        if info.status == "running" and health in (Health.NONE, Health.HEALTHY):
-            cur = ctl.store.get_replica(rep.key)
-            state = ReplicaState.RUNNING if cur is None or cur.state == ReplicaState.STARTING else cur.state
-            return update_replica(ctl, rep.key, rep.container_id, state=state, health=health, message="") or rep
-        if info.status == "running" and health == Health.UNHEALTHY:
-            return update_replica(ctl, rep.key, rep.container_id, health=health,
-                                  message="unhealthy: its health check fails") or rep
-        if time.monotonic() >= deadline:
-            what = "healthy" if info.status == "running" else "running"
-            return update_replica(ctl, rep.key, rep.container_id, health=health,
-                                  message=f"not {what} after {timeout:g} s") or rep
+            async with write_turn(ctl):
+                return update_replica(ctl, rep.key, rep.container_id, message=str(exc)) or rep
+        changes = _settled(info, timeout, time.monotonic() >= deadline)
+        if changes is not None:
+            async with write_turn(ctl):
+                cur = ctl.store.get_replica(rep.key)
+                if changes.get("state") == ReplicaState.RUNNING and cur is not None:
+                    # a replica the loop already moved on (stopping...) keeps its state
+                    changes["state"] = ReplicaState.RUNNING if cur.state == ReplicaState.STARTING else cur.state
+                return update_replica(ctl, rep.key, rep.container_id, **changes) or rep
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), POLL)
 
@@ -185,3 +197,19 @@ async def stop_replica(ctl: "Controller", rep: Replica, reason: str) -> None:
     how = "stopped" if done else "left for later (node unreachable)"
     ctl.bus.publish(event("stop", f"{rep.key} on {rep.node} {how}: {reason}", service=rep.service,
                           replica=rep.key, node=rep.node))
+
+
+def _settled(info: ContainerInfo, timeout: float, late: bool) -> dict[str, Any] | None:
+    """The changes to record once ``info`` ends the wait, None to wait on."""
+    health = Health(info.health) if info.health in {h.value for h in Health} else Health.NONE
+    if info.status in ("exited", "dead"):
+        return dict(state=ReplicaState.EXITED, health=health, exit_code=info.exit_code,
+                    message=f"exited with code {info.exit_code}")
+    if info.status == "running" and health in (Health.NONE, Health.HEALTHY):
+        return dict(state=ReplicaState.RUNNING, health=health, message="")
+    if info.status == "running" and health == Health.UNHEALTHY:
+        return dict(health=health, message="unhealthy: its health check fails")
+    if late:
+        what = "healthy" if info.status == "running" else "running"
+        return dict(health=health, message=f"not {what} after {timeout:g} s")
+    return None

@@ -14,10 +14,12 @@ from tui_orch.errors import TuiOrchError
 
 if TYPE_CHECKING:
     from tui_orch.controller import ApplyResult, Controller
+    from tui_orch.controller.query import Query
     from tui_orch.ui.app import OrchApp
     from tui_orch.ui.views import View
 
-def result_sentence(what: str, result: "ApplyResult") -> tuple[str, str]:
+
+def result_sentence(what: str, result: "ApplyResult", empty: str = "nothing to do") -> tuple[str, str]:
     """One line about an apply/scale/remove result, and its severity."""
     parts = []
     if result.revisions:
@@ -32,7 +34,7 @@ def result_sentence(what: str, result: "ApplyResult") -> tuple[str, str]:
         parts.append(f"{len(result.failed)} failed: {result.failed[0]}")
     if result.unschedulable:
         parts.append(f"cannot place: {result.unschedulable[0]}")
-    return f"{what}: {'; '.join(parts) or 'nothing to do'}", "information" if result.ok else "warning"
+    return f"{what}: {'; '.join(parts) or empty}", "information" if result.ok else "warning"
 
 
 class ActionsMixin:
@@ -50,6 +52,10 @@ class ActionsMixin:
     @property
     def ctl(self) -> "Controller":
         return self.orch.controller
+
+    @property
+    def reader(self) -> "Query":
+        return self.orch.reader
 
     # ------------------------------------------------------------------ running
     def act(self, what: str, work: Callable[[], Awaitable[Any] | Any], done: Callable[[Any], None] | None = None) -> None:
@@ -74,18 +80,13 @@ class ActionsMixin:
 
         self.run_worker(guarded(), group="actions", name=what, exit_on_error=False)
 
-    def controller_method(self, name: str) -> Callable[..., Any] | None:
-        method = getattr(self.ctl, name, None)
-        if method is None:
-            self.notify(f"this version of tui-orch cannot {name.replace('_', ' ')} yet", severity="warning")
-        return method
-
-    def report(self, what: str) -> Callable[[Any], None]:
+    def report(self, what: str, empty: str = "nothing to do") -> Callable[[Any], None]:
+        """Notify the result of a command; ``empty``: what to say when it changed nothing."""
         def done(result: Any) -> None:
             if result is None or isinstance(result, str):
                 self.notify(result or f"{what}: done")
             elif hasattr(result, "ok"):
-                text, severity = result_sentence(what, result)
+                text, severity = result_sentence(what, result, empty)
                 self.notify(text, severity=cast(Any, severity))
             else:
                 self.notify(f"{what}: {getattr(result, 'progress', 'done')}")
@@ -96,7 +97,7 @@ class ActionsMixin:
         """The service, node or replica the action is about, from the selected row."""
         view = self.current
         key = view.selected_key()
-        rep = self.ctl.store.get_replica(key) if key and view.NAME == "replicas" else None
+        rep = self.reader.replica(key) if key and view.NAME == "replicas" else None
         name = None
         if kind == "service":
             name = key if view.NAME == "services" else rep.service if rep else None
@@ -112,7 +113,7 @@ class ActionsMixin:
 
     # ------------------------------------------------------------------ services
     def action_deploy(self) -> None:
-        from tui_orch.ui.dialogs import DeployDialog
+        from tui_orch.ui.dialogs import ConfirmDialog, DeployDialog
 
         async def preview(path: Path) -> "ApplyResult":
             from tui_orch.manifest import load_manifest
@@ -121,8 +122,16 @@ class ActionsMixin:
             return await self.ctl.apply(manifest, dry_run=True)
 
         def chosen(path: Path | None) -> None:
-            if path is not None:
-                self.deploy(path)
+            if path is None:
+                return
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self.deploy(path)
+
+            # its own step: the file named here is the one deployed, whatever had the focus
+            self.app.push_screen(ConfirmDialog(f"Deploy {path} as its plan showed?", "Deploy",
+                                               title=f"Deploy {path.name}?"), confirmed)
 
         self.app.push_screen(DeployDialog(self.orch.config.deploy_folder(), preview), chosen)
 
@@ -142,9 +151,11 @@ class ActionsMixin:
         service = self.target("service")
         if service is None:
             return
-        rec = self.ctl.store.get_service(service)
-        rev = self.ctl.store.revision(service, rec.revision) if rec else None
-        current = rec.replicas if rec and rec.replicas is not None else rev.spec.replicas if rev else 0
+        spec = self.reader.spec(service)
+        if spec is not None and spec.mode == "global":  # refused before a number is asked for
+            self.notify(f"{service} is global (one replica per node); it cannot be scaled", severity="warning")
+            return
+        current = next((r.desired for r in self.reader.service_rows() if r.name == service), 0)
 
         def chosen(count: int | None) -> None:
             if count is not None:
@@ -162,61 +173,56 @@ class ActionsMixin:
         service = self.target("service")
         if service is None:
             return
-        count = len(self.ctl.store.replicas(service))
+        count = len(self.reader.replicas(service))
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.act(f"remove {service}", lambda: self.ctl.remove(service), self.report(f"remove {service}"))
+                self.act(f"remove {service}", lambda: self.ctl.remove(service),
+                         self.report(f"remove {service}", empty="removed (it had no replicas)"))
 
         self.app.push_screen(ConfirmDialog(f"Remove service {service} and stop its {count} "
                                            f"replica{'s' if count != 1 else ''}?", "Delete"), confirmed)
 
-    def rollout_action(self, method: str, what: str, confirm: str = "", **kwargs: Any) -> None:
-        """Call a rollout method of the controller on the selected service; with ``confirm``
-        (the button's label) ask first, Cancel being the default."""
+    def rollout_action(self, call: Callable[[str], Any], what: str, confirm: str = "") -> None:
+        """``call(service)`` on the selected service; with ``confirm`` (the button's label)
+        ask first, Cancel being the default."""
         from tui_orch.ui.dialogs import ConfirmDialog
 
         service = self.target("service")
         if service is None:
             return
-        call = self.controller_method(method)
-        if call is None:
-            return
 
         def go(yes: bool | None = True) -> None:
             if yes:
-                self.act(f"{what} {service}", lambda: call(service, **kwargs), self.report(f"{what} {service}"))
+                self.act(f"{what} {service}", lambda: call(service), self.report(f"{what} {service}"))
 
         if not confirm:
             go()
             return
-        count = len(self.ctl.store.replicas(service))
+        count = len(self.reader.replicas(service))
         self.app.push_screen(ConfirmDialog(f"{confirm} {service}: replace its {count} replica(s) batch by batch "
                                            "as its update_config says?", confirm, title=f"{confirm} {service}?"), go)
 
     def action_restart(self) -> None:
-        self.rollout_action("rollout_restart", "rolling restart of", confirm="Restart")
+        self.rollout_action(self.ctl.rollout_restart, "rolling restart of", confirm="Restart")
 
     def action_pause(self) -> None:
-        self.rollout_action("rollout_pause", "pause rollout of")
+        self.rollout_action(self.ctl.rollout_pause, "pause rollout of")
 
     def action_resume(self) -> None:
-        self.rollout_action("rollout_resume", "resume rollout of")
+        self.rollout_action(self.ctl.rollout_resume, "resume rollout of")
 
     def action_undo(self) -> None:
-        self.rollout_action("rollout_undo", "roll back", confirm="Roll back")
+        self.rollout_action(self.ctl.rollout_undo, "roll back", confirm="Roll back")
 
     # ------------------------------------------------------------------ nodes
-    def node_action(self, method: str) -> None:
+    def node_action(self, call: Callable[[str], Any], what: str) -> None:
         node = self.target("node")
-        if node is None:
-            return
-        call = self.controller_method(method)
-        if call is not None:
-            self.act(f"{method} {node}", lambda: call(node), self.report(f"{method} {node}"))
+        if node is not None:
+            self.act(f"{what} {node}", lambda: call(node), self.report(f"{what} {node}"))
 
     def action_cordon(self) -> None:
-        self.node_action("cordon")
+        self.node_action(self.ctl.cordon, "cordon")
 
     def action_drain(self) -> None:
         from tui_orch.ui.dialogs import ConfirmDialog
@@ -224,18 +230,15 @@ class ActionsMixin:
         node = self.target("node")
         if node is None:
             return
-        count = sum(1 for r in self.ctl.store.replicas() if r.node == node)
-
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self.act(f"drain {node}", lambda: self.ctl.drain(node), self.report(f"drain {node}"))
 
-        self.app.push_screen(ConfirmDialog(f"Drain {node}: it gets nothing new and its {count} "
-                                           f"replica{'s' if count != 1 else ''} move to other nodes?",
-                                           "Drain", title="Drain the node?"), confirmed)
+        self.app.push_screen(ConfirmDialog(drain_question(self.reader, node), "Drain", title="Drain the node?"),
+                             confirmed)
 
     def action_uncordon(self) -> None:
-        self.node_action("uncordon")
+        self.node_action(self.ctl.uncordon, "uncordon")
 
     def action_trust(self) -> None:
         from tui_orch.ui.dialogs import TrustDialog
@@ -243,28 +246,31 @@ class ActionsMixin:
         name = self.target("node")
         if name is None:
             return
-        fleet = self.ctl.fleet
-        spec = fleet.nodes[name].spec
+        reader = self.reader
+        found_node = reader.node(name)
+        if found_node is None:
+            return
+        spec = found_node.spec
 
         def fetched(found: tuple[str, str]) -> None:
             fingerprint, kind = found
 
             def confirmed(yes: bool | None) -> None:
                 if yes:  # only the key the operator saw is recorded
-                    self.act(f"trust {name}", lambda: fleet.trust(name, fingerprint), self.report(f"trust {name}"))
+                    self.act(f"trust {name}", lambda: reader.trust(name, fingerprint), self.report(f"trust {name}"))
 
             address = f"{spec.address}:{spec.port or 22}"
             self.app.push_screen(TrustDialog(name, address, fingerprint, kind, spec.known_hosts or ""), confirmed)
 
-        self.act(f"fetch the host key of {name}", lambda: fleet.host_key(name), fetched)
+        self.act(f"fetch the host key of {name}", lambda: reader.host_key(name), fetched)
 
     # ------------------------------------------------------------------ replicas
     def replica_container(self) -> tuple[Any, str, str] | None:
         key = self.target("replica")
-        rep = self.ctl.store.get_replica(key) if key else None
+        rep = self.reader.replica(key) if key else None
         if rep is None:
             return None
-        node = self.ctl.fleet.nodes.get(rep.node)
+        node = self.reader.node(rep.node)
         if node is None or not rep.container_id:
             self.notify(f"{rep.key} has no container on {rep.node}", severity="warning")
             return None
@@ -289,9 +295,23 @@ class ActionsMixin:
             self.notify("the console is read-only (--readonly)", severity="warning")
             return
         try:
-            problem = run_shell(self.app, self.ctl.fleet.shell_argv(node.name, container_id))
+            problem = run_shell(self.app, self.reader.shell_argv(node.name, container_id))
         except TuiOrchError as exc:
             problem = str(exc)
         if problem:
             self.notify(f"shell in {key}: {problem}", severity="error", timeout=10)
 
+
+
+def drain_question(reader: "Query", node: str) -> str:
+    """What draining ``node`` does: its replicas of replicated services move, those of global
+    services (one per node) stop."""
+    reps = [r for r in reader.replicas_on(node) if r.state.value not in ("stopped", "lost")]
+    globals_ = {name for name in {r.service for r in reps} if (spec := reader.spec(name)) and spec.mode == "global"}
+    move = sum(1 for r in reps if r.service not in globals_)
+    stop = len(reps) - move
+    parts = [f"{move} replica{'s' if move != 1 else ''} move to other nodes"]
+    if stop:
+        parts.append(f"{stop} of global service{'s' if len(globals_) != 1 else ''} "
+                     f"{', '.join(sorted(globals_))} stop{'s' if stop == 1 else ''}")
+    return f"Drain {node}: it gets nothing new, {' and '.join(parts)}?"

@@ -21,6 +21,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from tui_orch.controller import Controller
+from tui_orch.controller.query import Query
 from tui_orch.model import Event
 from tui_orch.ui.collector import Collector
 from tui_orch.ui.settings import DEFAULT_THEME, UiSettings
@@ -49,6 +50,7 @@ class OrchApp(App[None]):
                  start: Callable[[], Awaitable[None]] | None = None):
         super().__init__()
         self.controller = controller
+        self.reader = Query.of(controller)  # what the console shows is read here
         self.config = config or UiSettings()
         self._start = start
         self.restart_times: deque[float] = deque()
@@ -133,10 +135,9 @@ class OrchApp(App[None]):
 
     # ------------------------------------------------------------------ events
     def _fill_events(self) -> None:
-        store = self.controller.store
         now = self.now()
-        events = store.events(limit=EVENTS_AT_START)
-        self.restart_times.extend(e.time for e in store.events(since=now - HOUR) if e.kind == "restart")
+        events = self.reader.events(limit=EVENTS_AT_START)
+        self.restart_times.extend(e.time for e in self.reader.events(since=now - HOUR) if e.kind == "restart")
         self._pending = list(events)
         self._last_event = events[-1].time if events else 0.0
 
@@ -165,6 +166,8 @@ class OrchApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
             self._last_key = time.monotonic()
+            if self.main is not None and self.screen is self.main and self.main.key_for_prompt(event):
+                return
         await super().on_event(event)
 
     def tick(self) -> None:
@@ -177,7 +180,7 @@ class OrchApp(App[None]):
             if now - self._put_off_since < MAX_PUT_OFF:
                 return
         self._put_off_since = None
-        if self.controller.store.readonly:
+        if self.reader.readonly:
             self.run_worker(self._poll_readonly(), group="poll", exclusive=True, exit_on_error=False)
         else:
             self.refresh_now()
@@ -194,10 +197,9 @@ class OrchApp(App[None]):
     async def _poll_readonly(self) -> None:
         """A read-only console follows the state another process writes: reread it (in a
         thread), then show the events that came meanwhile."""
-        store = self.controller.store
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(store.refresh)
-        for ev in store.events(since=self._last_event):
+            await asyncio.to_thread(self.reader.refresh)
+        for ev in self.reader.events(since=self._last_event):
             if ev.time > self._last_event:
                 self.on_event_seen(ev)
         self.refresh_now()

@@ -137,6 +137,8 @@ DeployDialog #choose { height: 1fr; }
 DeployDialog #files { width: 30; height: 1fr; margin-right: 1; }
 DeployDialog #plan-box { height: 1fr; border: round $panel; }
 DeployDialog #path { margin-bottom: 1; }
+DeployDialog #files:focus, DeployDialog #plan-box:focus { border: round $accent; }
+DeployDialog Button:focus { text-style: bold reverse; }
 """
     BINDINGS = [CANCEL]
 
@@ -166,20 +168,24 @@ DeployDialog #path { margin-bottom: 1; }
         self._list_files()
         if self.start is not None:
             self.show_plan(self.start)
-            self.query_one("#path", Input).focus()
-        else:
-            self.query_one("#files", OptionList).focus()
+        self.query_one("#path", Input).focus()  # empty unless given: nothing is chosen for the operator
 
     def on_key(self, event: events.Key) -> None:
-        """Typing while the file list has the focus goes to the path (no letter is lost)."""
-        files = self.query_one("#files", OptionList)
-        if files.has_focus and event.character and event.character.isprintable() and not event.character.isspace():
-            entry = self.query_one("#path", Input)
-            entry.select_on_focus = False  # else the focus would select the letter, the next one replace it
-            entry.focus()
+        """Typing while another widget (the file list, a button) has the focus goes to the
+        path: no letter is lost, and enter then plans what was typed, never presses Deploy.
+        A letter that gets here was not the path's (the input keeps those it takes)."""
+        entry = self.query_one("#path", Input)
+        if not (event.character and event.character.isprintable() and not event.character.isspace()):
+            return
+        if self.focused is entry:  # typed fast: queued for the widget focused before
             entry.insert_text_at_cursor(event.character)
-            event.stop()
-            event.prevent_default()
+        else:
+            entry.select_on_focus = False  # else the focus would select the letter, the next one replace it
+            self.set_focus(entry)
+            entry.value = event.character  # a new path: not appended to the one browsed
+            entry.cursor_position = 1
+        event.stop()
+        event.prevent_default()
 
     @work(group="files")
     async def _list_files(self) -> None:
@@ -187,7 +193,7 @@ DeployDialog #path { margin-bottom: 1; }
         options = self.query_one("#files", OptionList)
         options.set_options(Option(p.name, id=str(p)) for p in files)
         if files:
-            options.highlighted = 0
+            options.highlighted = None  # browsing plans a file; opening the dialog does not
         else:
             options.add_option(Option(Text(f"no manifests in {self.examples_dir}", style="dim"), disabled=True))
 
@@ -261,8 +267,9 @@ DeployDialog #path { margin-bottom: 1; }
     # ----------------------------------------------------------------- closing
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        if event.button.id == "deploy" and self.ready is not None:
-            self.dismiss(self.ready)
+        typed = Path(self.query_one("#path", Input).value.strip()).expanduser()
+        if event.button.id == "deploy" and self.ready is not None and self.ready == typed:
+            self.dismiss(self.ready)  # the plan shown is the typed file's
         elif event.button.id == "cancel":
             self.dismiss(None)
 

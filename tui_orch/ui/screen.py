@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
+from textual.binding import Binding
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Container
 from textual.screen import Screen
@@ -114,8 +116,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         shown, and the next redraw brings it), the shown view and the crumb line, from the
         controller's state."""
         if header:
-            ctl = self.orch.controller
-            s = data.summary(ctl, self.orch.restarts_last_hour(), ctl.store.replicas(), data.rollouts(ctl))
+            s = self.orch.reader.summary(self.orch.restarts_last_hour())
             clock = "" if self.orch.config.deterministic else time.strftime("%H:%M:%S")
             self.query_one(FleetHeader).show(s, clock)
         self.current.refresh_view()
@@ -150,6 +151,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             del self.history[:-50]
         target = self.view(name)
         ready = target is not cur and target.shows(scope, filter, inverse)
+        other_rows = target.scope != scope  # a drill down: its rows are others than before
         target.scope = scope
         target.table.set_filter(filter, inverse)
         target.just_shown = True
@@ -168,6 +170,8 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.refresh_all(header=False)
         if selected:
             target.table.select_key(selected)
+        elif other_rows:  # the cursor's old row number would point at another replica
+            target.table.move_cursor(0)
         if not self.prompt_mode:
             target.table.focus()
 
@@ -239,6 +243,24 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one(StableFooter).freeze(True)
         prompt.focus()
 
+    def key_for_prompt(self, event: events.Key) -> bool:
+        """Keys typed right after ':' or '/' (a terminal hands fast typing over in one read)
+        arrive before the prompt has the focus, which Textual moves after the keys already
+        queued: they are the prompt's. True when the key was given to it."""
+        prompt = self.query_one("#prompt", Input)
+        if not self.prompt_mode or prompt.has_focus or event.key == "escape":
+            return False
+        self.set_focus(prompt)  # now: the keys after this one reach it the usual way
+        if event.key == "enter":
+            self.call_later(prompt.action_submit)
+        elif event.key == "backspace":
+            prompt.action_delete_left()
+        elif event.character and event.character.isprintable():
+            prompt.insert_text_at_cursor(event.character)
+        else:
+            return False
+        return True
+
     def close_prompt(self, focus: bool = True) -> None:
         """Hide the prompt; ``focus``: give the shown table the focus back (not when a view
         switch follows, which focuses its own table: one focus move, one restyle)."""
@@ -286,6 +308,7 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     # ------------------------------------------------------------------ help
     def action_help(self) -> None:
+        """The keys of the screen, each with what it does here."""
         from tui_orch.ui.help import HelpScreen
 
         rows: list[tuple[str, str, str]] = []
@@ -296,10 +319,18 @@ class MainScreen(ActionsMixin, Screen[None]):
             if ident in seen or not b.description:
                 continue
             seen.add(ident or b.action)
-            rows.append((self.app.get_key_display(b), b.description, ident))
+            rows.append((self.app.get_key_display(b), help_description(b), ident))
         for b in (b for bs in self._bindings.key_to_bindings.values() for b in bs):
             if b.id and b.id not in seen:  # shadowed by the focused widget (enter: the table's)
                 seen.add(b.id)
                 rows.append((self.app.get_key_display(b), b.description, b.id))
         rows.sort(key=lambda r: (not r[2], r[2], r[1]))
         self.app.push_screen(HelpScreen(rows))
+
+
+def help_description(b: Binding) -> str:
+    """What a binding does, as help says it. Textual's screen binds ctrl+c to copy the
+    selected text; with nothing selected the key falls through to the app's quit."""
+    if b.key == "ctrl+c" and b.action.endswith("copy_text"):
+        return "Quit (copies the selected text instead when there is one)"
+    return b.description

@@ -14,6 +14,7 @@ from tui_orch.ui.table import ResourceTable, Row
 
 if TYPE_CHECKING:
     from tui_orch.controller import Controller
+    from tui_orch.controller.query import Query
     from tui_orch.ui.app import OrchApp
 
 OFFSCREEN_EVERY = 5  # redraws between two rebuilds of a row off the screen (see View.sliced)
@@ -58,6 +59,11 @@ class View(Vertical):
     @property
     def controller(self) -> "Controller":
         return self.orch.controller
+
+    @property
+    def reader(self) -> "Query":
+        """The controller's read side: where every row comes from."""
+        return self.orch.reader
 
     def rows(self) -> list[Row]:
         raise NotImplementedError

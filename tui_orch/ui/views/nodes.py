@@ -73,8 +73,7 @@ class NodesView(View):
 
     def rows(self) -> list[Row]:
         """Every node's row, in the fleet's order (made a slice at a time: View.sliced)."""
-        ctl = self.controller
-        return self.sliced(list(ctl.fleet.nodes), lambda due: map(self._row, data.node_rows(ctl, only=due)))
+        return self.sliced(self.reader.node_names(), lambda due: map(self._row, self.reader.node_rows(only=due)))
 
     def _row(self, n: data.NodeRow) -> Row:
         name = self._names.get((n.name, n.simulated))
@@ -106,7 +105,7 @@ class NodesView(View):
 
     def show_detail(self) -> None:
         key = self.selected_key()
-        node = self.controller.fleet.nodes.get(key) if key else None
+        node = self.reader.node(key) if key else None
         cpu_label, mem_label = self.query_one("#cpu-label", Static), self.query_one("#mem-label", Static)
         cpu, mem = self.query_one("#cpu-spark", PercentSpark), self.query_one("#mem-spark", PercentSpark)
         listing = self.query_one("#node-replicas", Static)
@@ -129,7 +128,7 @@ class NodesView(View):
                                        "(last 5 minutes)"), layout=False)  # one line each, always
         mem_label.update(f"memory {now_mem}", layout=False)
         cpu.data, mem.data = cpu_series, mem_series
-        reps = [r for r in self.controller.store.replicas() if r.node == node.name]
+        reps = self.reader.replicas_on(node.name)
         text = Text()
         if node.status.state != NodeState.READY and node.status.reason:  # in full, wrapped: what to do
             text.append(f"{node.status.state.value}: {node.status.reason}\n", style="yellow")

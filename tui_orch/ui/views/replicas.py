@@ -48,15 +48,14 @@ class ReplicasView(View):
     def rows(self) -> list[Row]:
         """Every replica's row (of the scope), ordered by service, slot, node (made a slice at
         a time: View.sliced)."""
-        ctl = self.controller
-        reps = ctl.store.replicas()  # in the rows' order
+        reps = self.reader.replicas()  # in the rows' order
         if self.scope is not None:
             field, value = self.scope
             reps = [r for r in reps if getattr(r, field) == value]
 
         def make(due: set[str] | None) -> Iterable[Row]:
             chosen = reps if due is None else [r for r in reps if r.key in due]
-            return map(self._row, data.replica_rows(ctl, self.orch.now(), chosen))
+            return map(self._row, self.reader.replica_rows(self.orch.now(), chosen))
 
         return self.sliced([r.key for r in reps], make)
 
@@ -72,4 +71,4 @@ class ReplicasView(View):
 
     def replica(self, key: str | None = None) -> data.Replica | None:
         key = key or self.selected_key()
-        return self.controller.store.get_replica(key) if key else None
+        return self.reader.replica(key) if key else None

@@ -45,7 +45,7 @@ class ServicesView(View):
 
     def rows(self) -> list[Row]:
         out = []
-        for s in data.service_rows(self.controller):
+        for s in self.reader.service_rows():
             out.append(Row(s.name, (
                 s.name, s.image, counts_cell(s), str(s.revision), rollout_cell(s.rollout, s.paused),
                 Text(str(s.restarts), style="yellow" if s.restarts else ""),

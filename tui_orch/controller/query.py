@@ -1,0 +1,310 @@
+"""The read side of the controller: what the console and the CLI's read verbs (get, events,
+rollout status) show, computed from the state store and, when there is one, the connected
+fleet. Callers never reach into the store or the fleet themselves; everything here reads
+memory only (no I/O but the store's own files), so a redraw never waits on a host.
+
+Counts follow what the operator means:
+- running: a replica whose container runs on a node that is Ready (a NotReady node's
+  replicas are not known to run), or an old replica still serving during a start-first
+  rollout;
+- desired of a global service: one per node that may run it (Ready and not drained with a
+  fleet; each inventory node not drained for the CLI, which connects to no node).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Container, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tui_orch.model import (Availability, Event, Health, NodeInfo, NodeState, Replica, ReplicaState, Resources,
+                            Rollout, RolloutState, ServiceSpec, from_dict)
+
+if TYPE_CHECKING:
+    from tui_orch.controller.core import Controller
+    from tui_orch.nodes.base import Node
+    from tui_orch.nodes.fleet import Fleet
+    from tui_orch.store import Store
+
+HOLDING = frozenset(s for s in ReplicaState if s not in (ReplicaState.STOPPED, ReplicaState.LOST))
+# a rollout that still owes work: running, or stopped by the operator half-way
+UNFINISHED = frozenset(s for s in RolloutState if s not in (RolloutState.COMPLETED, RolloutState.ROLLED_BACK))
+
+
+@dataclass(frozen=True)
+class FleetSummary:
+    nodes_ready: int = 0
+    nodes_total: int = 0
+    cpu_allocated: float = 0.0  # cores reserved by replicas on Ready nodes
+    cpu_allocatable: float = 0.0  # cores of Ready nodes, minus what they keep back
+    cpu_used: float = 0.0  # cores busy (metrics)
+    cpu_total: float = 0.0  # cores of the nodes with metrics
+    mem_allocated: int = 0
+    mem_allocatable: int = 0
+    mem_used: int = 0
+    mem_total: int = 0
+    services_healthy: int = 0
+    services_total: int = 0
+    rollouts_active: int = 0  # in progress or paused
+    restarts_hour: int = 0
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    name: str
+    simulated: bool
+    state: str  # Ready, NotReady..., with " (cordoned)" / " (draining)"
+    ready: bool
+    reason: str  # "" when Ready
+    cpu_percent: float | None
+    mem_percent: float | None
+    disk_percent: float | None
+    load: float | None
+    net_rx: float | None  # bytes per second
+    net_tx: float | None
+    cpu_allocated: float
+    cpu_capacity: float
+    mem_allocated: int
+    mem_capacity: int
+    replicas: int
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    name: str
+    image: str
+    mode: str  # replicated | global
+    desired: int
+    running: int
+    healthy: int
+    revision: int
+    rollout: Rollout | None
+    restarts: int
+    paused: bool
+
+
+@dataclass(frozen=True)
+class ReplicaRow:
+    key: str
+    service: str
+    slot: int
+    node: str
+    state: ReplicaState
+    health: Health
+    restarts: int
+    uptime: float | None  # seconds, while it runs
+    cpu_percent: float | None  # of one core
+    mem_used: int | None
+    ports: tuple[int, ...]
+    revision: int
+    message: str
+    container_id: str | None
+
+
+def _is_healthy(rep: Replica) -> bool:
+    return rep.state == ReplicaState.RUNNING and rep.health in (Health.HEALTHY, Health.NONE)
+
+
+def serving_retired(ro: Rollout | None) -> set[str]:
+    """start-first: the keys whose old replica still serves (healthy) while its replacement
+    starts; the service counts them as running and healthy, as its clients see them."""
+    keys: set[str] = set()
+    for key, old in ro.retiring if ro is not None else ():
+        with contextlib.suppress(TypeError, ValueError, KeyError):
+            if _is_healthy(from_dict(Replica, json.loads(old))):
+                keys.add(key)
+    return keys
+
+
+def allocatable(node: "Node") -> Resources:
+    """What replicas may reserve on a node (NodeInfo.allocatable's rule)."""
+    return NodeInfo(node.name, node.capacity or Resources(), node.spec.reserved).allocatable
+
+
+class Query:
+    """Read-only questions about the state; ``fleet`` None for the CLI (no node connected),
+    whose global services count the ``inventory`` nodes instead."""
+
+    def __init__(self, store: "Store", fleet: "Fleet | None" = None, inventory_nodes: Iterable[str] = ()):
+        self._store = store
+        self._fleet = fleet
+        self._inventory_nodes = tuple(inventory_nodes)
+
+    @classmethod
+    def of(cls, ctl: "Controller") -> "Query":
+        return cls(ctl.store, ctl.fleet)
+
+    # ------------------------------------------------------------------ plain records
+    @property
+    def readonly(self) -> bool:
+        return self._store.readonly
+
+    def refresh(self) -> None:
+        """Reread the state files (a read-only reader follows another process's writes)."""
+        self._store.refresh()
+
+    def replicas(self, service: str | None = None) -> list[Replica]:
+        return self._store.replicas(service)
+
+    def replica(self, key: str) -> Replica | None:
+        return self._store.get_replica(key)
+
+    def replicas_on(self, node: str) -> list[Replica]:
+        return [r for r in self._store.replicas() if r.node == node]
+
+    def spec(self, service: str) -> ServiceSpec | None:
+        """The current spec of a deployed service (None when there is none)."""
+        rec = self._store.get_service(service)
+        rev = self._store.revision(service, rec.revision) if rec is not None and not rec.removed else None
+        return rev.spec if rev is not None else None
+
+    def events(self, limit: int | None = None, service: str | None = None, since: float | None = None) -> list[Event]:
+        return self._store.events(limit=limit, service=service, since=since)
+
+    def rollouts(self) -> dict[str, Rollout]:
+        out: dict[str, Rollout] = {}
+        for service, doc in self._store.rollouts().items():
+            with contextlib.suppress(TypeError, ValueError, KeyError):
+                out[service] = from_dict(Rollout, doc)
+        return out
+
+    def rollout(self, service: str) -> Rollout | None:
+        doc = self._store.get_rollout(service)
+        return from_dict(Rollout, doc) if doc else None
+
+    def node(self, name: str) -> "Node | None":
+        return self._fleet.nodes.get(name) if self._fleet is not None else None
+
+    def node_names(self) -> list[str]:
+        return list(self._fleet.nodes) if self._fleet is not None else list(self._inventory_nodes)
+
+    def shell_argv(self, node: str, container_id: str) -> list[str]:
+        assert self._fleet is not None
+        return self._fleet.shell_argv(node, container_id)
+
+    # the node's SSH host key: read, and trusted when the operator saw it (nodes/trust.py)
+    async def host_key(self, name: str) -> tuple[str, str]:
+        assert self._fleet is not None
+        return await self._fleet.host_key(name)
+
+    async def trust(self, name: str, fingerprint: str) -> str:
+        assert self._fleet is not None
+        return await self._fleet.trust(name, fingerprint)
+
+    # ------------------------------------------------------------------ counts
+    def ready_nodes(self) -> set[str]:
+        """Nodes whose replicas count as running."""
+        if self._fleet is None:
+            return set(self._inventory_nodes)
+        return {name for name, node in self._fleet.nodes.items() if node.status.state == NodeState.READY}
+
+    def _global_desired(self, ready: set[str]) -> int:
+        drained = {n for n, a in self._store.availability().items() if a == Availability.DRAINING}
+        return len(ready - drained)
+
+    def service_rows(self, replicas: Iterable[Replica] | None = None,
+                     outs: dict[str, Rollout] | None = None) -> list[ServiceRow]:
+        by_service: dict[str, list[Replica]] = {}
+        for rep in self._store.replicas() if replicas is None else replicas:
+            by_service.setdefault(rep.service, []).append(rep)
+        outs = self.rollouts() if outs is None else outs
+        ready = self.ready_nodes()
+        rows = []
+        for rec in self._store.services():
+            rev = self._store.revision(rec.name, rec.revision)
+            if rec.removed:
+                continue
+            spec = rev.spec if rev is not None else None
+            if spec is not None and spec.mode == "global":
+                want = self._global_desired(ready)
+            else:
+                want = rec.replicas if rec.replicas is not None else (spec.replicas if spec else 0)
+            reps = by_service.get(rec.name, [])
+            serving = serving_retired(outs.get(rec.name))
+            up = [r for r in reps if (r.state == ReplicaState.RUNNING and r.node in ready) or r.key in serving]
+            rows.append(ServiceRow(
+                name=rec.name, image=spec.image if spec else "", mode=spec.mode if spec else "", desired=want,
+                running=len(up), healthy=sum(1 for r in up if _is_healthy(r) or r.key in serving),
+                revision=rec.revision, rollout=outs.get(rec.name),
+                restarts=sum(r.restarts for r in reps), paused=rec.paused))
+        return rows
+
+    def node_rows(self, replicas: Iterable[Replica] | None = None,
+                  only: Container[str] | None = None) -> list[NodeRow]:
+        """A row per node (``only``: per node named there), in the fleet's order."""
+        held: dict[str, tuple[float, int, int]] = {}
+        for rep in self._store.replicas() if replicas is None else replicas:
+            if rep.state in HOLDING:
+                cpus, mem, count = held.get(rep.node, (0.0, 0, 0))
+                held[rep.node] = (cpus + rep.cpus, mem + rep.memory, count + 1)
+        availability = self._store.availability()
+        nodes = self._fleet.nodes.values() if self._fleet is not None else ()
+        return [self._node_row(node, held.get(node.name, (0.0, 0, 0)), availability.get(node.name))
+                for node in nodes if only is None or node.name in only]
+
+    @staticmethod
+    def _node_row(node: "Node", held: tuple[float, int, int], avail: Availability | None) -> NodeRow:
+        m = node.metrics
+        ready = node.status.state == NodeState.READY
+        state = node.status.state.value
+        if avail is not None and avail != Availability.ACTIVE:
+            state += f" ({avail.value})"
+        cpus, mem, count = held
+        alloc = allocatable(node)
+        f = m if m is not None and ready else None
+        return NodeRow(
+            name=node.name, simulated=node.simulated, state=state, ready=ready,
+            reason="" if ready else node.status.reason,
+            cpu_percent=f.cpu_percent if f else None, mem_percent=f.mem_percent if f else None,
+            disk_percent=100.0 * f.disk_used / f.disk_total if f and f.disk_total else None,
+            load=f.load[0] if f else None, net_rx=f.net_rx_bps if f else None, net_tx=f.net_tx_bps if f else None,
+            cpu_allocated=cpus, cpu_capacity=alloc.cpus, mem_allocated=mem, mem_capacity=alloc.memory,
+            replicas=count)
+
+    def replica_rows(self, now: float, replicas: Iterable[Replica] | None = None) -> list[ReplicaRow]:
+        rows = []
+        for rep in self._store.replicas() if replicas is None else replicas:
+            node = self.node(rep.node)
+            cm = node.container_metrics.get(rep.container_id or "") if node is not None else None
+            up = rep.state == ReplicaState.RUNNING and rep.started_at is not None
+            rows.append(ReplicaRow(
+                key=rep.key, service=rep.service, slot=rep.slot, node=rep.node, state=rep.state, health=rep.health,
+                restarts=rep.restarts, uptime=max(0.0, now - rep.started_at) if up and rep.started_at else None,
+                cpu_percent=cm.cpu_percent if cm else None, mem_used=cm.mem_used if cm else None,
+                ports=rep.ports, revision=rep.revision, message=rep.message, container_id=rep.container_id))
+        rows.sort(key=lambda r: (r.service, r.slot, r.node))
+        return rows
+
+    def summary(self, restarts_hour: int) -> FleetSummary:
+        reps = self._store.replicas()
+        outs = self.rollouts()
+        nodes = self._fleet.nodes if self._fleet is not None else {}
+        ready_order = [name for name, node in nodes.items() if node.status.state == NodeState.READY]
+        ready = set(ready_order)
+        cpu_used = cpu_total = 0.0
+        mem_used = mem_total = 0
+        hosts: set[str] = set()  # nodes on one machine measure the same machine: count it once
+        for name in ready_order:
+            m, host = nodes[name].metrics, nodes[name].host_id
+            if m is None or (host and host in hosts):
+                continue
+            if host:
+                hosts.add(host)
+            cpu_used += m.cpu_percent / 100.0 * m.cores
+            cpu_total += m.cores
+            mem_used += m.mem_used
+            mem_total += m.mem_total
+        services = self.service_rows(reps, outs)
+        alloc = [allocatable(nodes[name]) for name in ready_order]
+        return FleetSummary(
+            nodes_ready=len(ready), nodes_total=len(nodes),
+            cpu_allocated=sum(r.cpus for r in reps if r.node in ready and r.state in HOLDING),
+            cpu_allocatable=sum(a.cpus for a in alloc), cpu_used=cpu_used, cpu_total=cpu_total,
+            mem_allocated=sum(r.memory for r in reps if r.node in ready and r.state in HOLDING),
+            mem_allocatable=sum(a.memory for a in alloc), mem_used=mem_used, mem_total=mem_total,
+            services_healthy=sum(1 for s in services if s.healthy >= s.desired),
+            services_total=len(services),
+            rollouts_active=sum(1 for r in outs.values() if r.state in UNFINISHED),
+            restarts_hour=restarts_hour)
