@@ -32,11 +32,11 @@ async def state(tmp_path: Path) -> tuple[str, str]:
 
 def test_get_services_counts_a_global_service_per_node(state, capsys):
     folder, inventory = state
-    assert run(["get", "services", "-o", "json", "--state", folder, "--inventory", inventory]) == 0
+    assert run(["get", "services", "--cached", "-o", "json", "--state", folder, "--inventory", inventory]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert (rows["agent"]["mode"], rows["agent"]["desired"], rows["agent"]["running"]) == ("global", 3, 3)
     assert (rows["api"]["desired"], rows["api"]["running"]) == (3, 3)
-    assert run(["get", "services", "--state", folder, "--inventory", inventory]) == 0
+    assert run(["get", "services", "--cached", "--state", folder, "--inventory", inventory]) == 0
     agent = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("agent"))
     assert agent.split()[3:5] == ["3", "3"], agent  # NAME REVISION IMAGE DESIRED RUNNING
 

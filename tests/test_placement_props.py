@@ -300,7 +300,7 @@ def test_static_ports_inside_the_dynamic_range_are_never_given_twice(
 
     lo, hi = 20000, 20000 + top
     placer = Placer(fleet, options=PlacementOptions(port_range=(lo, hi)))
-    f: Fleet = placer.fleet
+    f: NodePool = placer.fleet
     hosts = same_host(fleet)
     started = []
     for k, (layout, count) in enumerate(layouts):

@@ -36,7 +36,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         live = None if getattr(args, "cached", False) else _run(_look(args))
         reps = replica_rows(store, live)
         if args.what == "services":
-            rows = services_rows(store, reps)
+            rows = services_rows(store, reps, _global_nodes(args, store))
             columns = ["name", "revision", "image", "desired", "running", "healthy", "restarts", "rollout"]
         else:
             rows = reps
@@ -123,7 +123,18 @@ def _unowned_rows(store: Any, listed: dict[str, list[ContainerInfo]]) -> list[di
     return rows
 
 
-def services_rows(store: Any, reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _global_nodes(args: argparse.Namespace, store: Any) -> int | None:
+    """How many replicas a global service wants: one per inventory node not draining (None
+    without an inventory)."""
+    try:
+        nodes = config.load(getattr(args, "inventory", None)).nodes
+    except Exception:  # an inventory that cannot be read is reported by the commands that act
+        return None
+    draining = {name for name, a in store.availability().items() if str(getattr(a, "value", a)) == "drain"}
+    return sum(1 for n in nodes if n.name not in draining)
+
+
+def services_rows(store: Any, reps: list[dict[str, Any]], global_nodes: int | None = None) -> list[dict[str, Any]]:
     by_service: dict[str, list[dict[str, Any]]] = {}
     for r in reps:
         by_service.setdefault(r["service"], []).append(r)
@@ -132,6 +143,8 @@ def services_rows(store: Any, reps: list[dict[str, Any]]) -> list[dict[str, Any]
         rev = store.revision(rec.name, rec.revision)
         mine = by_service.pop(rec.name, [])
         want = rec.replicas if rec.replicas is not None else (rev.spec.replicas if rev else 0)
+        if rev and rev.spec.mode == "global" and global_nodes is not None:
+            want = global_nodes
         rows.append({
             "name": rec.name, "revision": rec.revision, "image": rev.spec.image if rev else "",
             "mode": rev.spec.mode if rev else "", "desired": want,
