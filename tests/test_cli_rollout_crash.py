@@ -28,7 +28,7 @@ from tui_orch.store import open_store
 # what another engineer's test on the shared lab does to a round: a node cut off, or a host port
 # taken by their containers (each a defect of another part of issue 11): such a round is not judged
 DISTURBED = ("Unreachable", "exited with code 1")
-KILLS = int(os.environ.get("TUI_ORCH_APPLY_KILLS", "50"))
+KILLS = int(os.environ.get("TUI_ORCH_APPLY_KILLS", "12"))
 REPLICAS = 4
 # fast on purpose: a health check every 200 ms, a monitor period of 300 ms, SIGKILL to stop
 FAST = (WEB.replace("interval: 1s", "interval: 200ms").replace("retries: 1", "retries: 3")
