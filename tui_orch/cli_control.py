@@ -245,32 +245,6 @@ def open_query(args: argparse.Namespace) -> tuple[Any, "Query"]:
     return store, Query(store, None, names)
 
 
-def rollout_text(ro: Rollout | None) -> str:
-    if ro is None:
-        return "-"
-    if ro.state.value in ("completed", "rolled back"):
-        return ro.state.value
-    return f"{ro.state.value} {ro.batch}/{ro.batches} ({ro.updated}/{ro.total} updated)"
-
-
-def services_rows(query: "Query") -> list[dict[str, Any]]:
-    return [{"name": r.name, "revision": r.revision, "image": r.image, "mode": r.mode, "desired": r.desired,
-             "running": r.running, "healthy": r.healthy, "restarts": r.restarts, "rollout": rollout_text(r.rollout),
-             "paused": r.paused} for r in query.service_rows()]
-
-
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    cells = [[str(c).upper() for c in columns]] + [[_cell(r[c]) for c in columns] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ",".join(map(str, value)) or "-"
-    return "-" if value is None or value == "" else str(value)
-
-
 def format_event(ev: Event) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(ev.time))
     return f"{stamp} {ev.level:<7} {ev.kind:<9} {ev.message}"
