@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui_orch import config
 from tui_orch.errors import TuiOrchError
-from tui_orch.model import Event, Rollout, to_dict
+from tui_orch.model import Event, to_dict
 
 if TYPE_CHECKING:
     from tui_orch.controller.query import Query
