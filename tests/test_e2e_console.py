@@ -203,13 +203,22 @@ def pane(tmp_path: Path):
 
 
 def pick_from_list(pane: Pane, name: str) -> None:
-    """In the open deploy dialog (the file list has the focus, its first file highlighted):
-    move down to ``name``, whose plan shows as it is highlighted, then enter (to Deploy)."""
+    """In the open deploy dialog (the path input has the focus, nothing is highlighted in the
+    file list): tab to the list, move down to ``name``, whose plan shows as it is highlighted,
+    then enter (to Deploy)."""
     files = [p.name for p in manifest_files(EXAMPLES)]  # the list, in its order
     pane.wait(lambda s: all(f in s for f in files), "the examples in the deploy dialog's file list")
-    pane.keys(*["Down"] * files.index(name))
+    pane.keys("Tab", *["Down"] * (files.index(name) + 1))
     pane.wait(f"Plan for {name}", f"the plan of {name} (highlighted in the file list)")
     pane.keys("Enter")
+
+
+def confirm(pane: Pane, name: str) -> None:
+    """Deploy asks once more, naming the file (Cancel has the focus): y deploys it."""
+    pane.wait(f"Deploy {name}?", f"the confirmation naming {name}")
+    pane.keys("y")
+    pane.wait(lambda s: "Deploy a manifest" not in s and f"Deploy {name}?" not in s,
+              "the deploy dialog and its confirmation closing on y")
 
 
 def test_the_console_deploys_and_rolls_out_on_the_lab(lab, pane: Pane, tmp_path: Path) -> None:
@@ -236,7 +245,7 @@ def test_the_console_deploys_and_rolls_out_on_the_lab(lab, pane: Pane, tmp_path:
         for slot in (1, 2, 3):
             assert re.search(rf"web\.{slot} -> node\d", plan), f"web.{slot} is not in the plan:\n{plan}"
         pane.keys("Enter")  # the Deploy button
-        pane.wait(lambda s: "Deploy a manifest" not in s, "the deploy dialog closing on Deploy")
+        confirm(pane, "web.yaml")
 
         # the replicas view: 3 replicas running and healthy, one on each node
         pane.keys("3")
@@ -248,8 +257,7 @@ def test_the_console_deploys_and_rolls_out_on_the_lab(lab, pane: Pane, tmp_path:
         pane.wait("Deploy a manifest", "the deploy dialog")
         files = [p.name for p in manifest_files(EXAMPLES)]
         pane.wait(lambda s: all(f in s for f in files), "the deploy dialog's file list")
-        pane.keys("BTab", "C-u")  # to the path input, emptied
-        pane.wait("path to a Compose file", "the path input emptied (its placeholder)")
+        pane.wait("path to a Compose file", "the path input, empty and focused as the dialog opens")
         pane.type(str(v2)[:-6])  # ".../web-v2" : the rest comes from tab completion
         pane.wait(str(v2), "the completion of the typed path")
         pane.keys("Tab", "Enter")
@@ -257,7 +265,7 @@ def test_the_console_deploys_and_rolls_out_on_the_lab(lab, pane: Pane, tmp_path:
         assert re.search(r"web: rolling update of 3 replica\(s\) to revision 2", plan), plan
         assert "0 to start, 0 to stop, 3 kept" in plan, plan
         pane.keys("Enter")  # the Deploy button
-        pane.wait(lambda s: "Deploy a manifest" not in s, "the deploy dialog closing on Deploy")
+        confirm(pane, "web-v2.yaml")
 
         # the services view: progress batch by batch, never fewer than 3 serving (start-first)
         pane.keys("2")
