@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from tui_orch import __version__, config
-from tui_orch.errors import ManifestError, TuiOrchError
+from tui_orch.errors import ManifestError, TuiOrchError, printable
 from tui_orch.model import Resources, ServiceSpec, to_dict
 from tui_orch.units import format_bytes, format_duration
 
@@ -74,6 +74,13 @@ def _location_options(parser: argparse.ArgumentParser, default: object, document
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from tui_orch.cli_output import escaped_output
+
+    with escaped_output():  # names, paths and messages from files and hosts: never raw controls
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.verb:
@@ -217,7 +224,8 @@ def cmd_nodes(args: argparse.Namespace) -> int:
     print(f"inventory: {source}")
     headers = ["NAME", "REACH", "USER", "DOCKER SOCKET", "LABELS", "CAPACITY", "RESERVED"]
     keys = ["name", "reach", "user", "docker", "labels", "capacity", "reserved"]
-    table = [headers] + [[str(r[k]) + (" [SIMULATED]" if k == "name" and r["simulated"] else "") for k in keys] for r in rows]
+    table = [headers] + [[printable(str(r[k]) + (" [SIMULATED]" if k == "name" and r["simulated"] else ""))
+                          for k in keys] for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

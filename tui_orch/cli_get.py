@@ -20,6 +20,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from tui_orch import config
+from tui_orch.errors import printable
 from tui_orch.model import to_dict
 from tui_orch.nodes.base import ContainerInfo
 
@@ -179,5 +180,5 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 def _cell(value: Any) -> str:
     if isinstance(value, (list, tuple)):
-        return ",".join(map(str, value)) or "-"
-    return "-" if value is None or value == "" else str(value)
+        return printable(",".join(map(str, value))) or "-"
+    return "-" if value is None or value == "" else printable(str(value))  # escaped before widths

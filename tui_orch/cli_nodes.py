@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tui_orch import config
-from tui_orch.errors import NodeError
+from tui_orch.cli_output import write_control
+from tui_orch.errors import NodeError, printable
 from tui_orch.model import NodeSpec, NodeState
 from tui_orch.nodes.base import Node
 from tui_orch.units import format_bytes
@@ -69,7 +70,7 @@ def render_table(rows: list[dict[str, Any]], now: float | None = None) -> str:
         if state != NodeState.READY.value:
             state += f" {int(now - r['since'])}s"
             if r["reason"]:
-                notes.append(f"  {r['name']}: {r['reason']}")
+                notes.append(printable(f"  {r['name']}: {r['reason']}"))
         cap = r["capacity"]
         capacity = f"{cap['cpus']:g} cpu, {format_bytes(cap['memory'])}" if cap else "-"
         if m:
@@ -80,7 +81,7 @@ def render_table(rows: list[dict[str, Any]], now: float | None = None) -> str:
                      str(m["containers"]), capacity, _uptime(m["uptime"])]
         else:
             cells = ["-", "-", "-", "-", "-", "-", capacity, "-"]
-        table.append([name, state, *cells])
+        table.append([printable(c) for c in (name, state, *cells)])  # escaped before the widths
     widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
     return "\n".join(lines + notes)
@@ -121,7 +122,8 @@ async def _run(args: argparse.Namespace) -> int:
             else:
                 ready = sum(1 for r in rows if r["state"] == NodeState.READY.value)
                 header = f"tui-orch nodes: {ready}/{len(rows)} Ready  {time.strftime('%H:%M:%S')}  (Ctrl-C to stop)"
-                sys.stdout.write("\x1b[H\x1b[2J" + header + "\n\n" + render_table(rows) + "\n")
+                write_control("\x1b[H\x1b[2J")  # clear the screen: the CLI's own sequence
+                sys.stdout.write(header + "\n\n" + render_table(rows) + "\n")
                 sys.stdout.flush()
             await asyncio.sleep(1.0)
     finally:

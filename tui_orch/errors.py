@@ -5,8 +5,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would not simply print (C0 and C1 controls, ESC,
+    CR, newline, DEL, bidi overrides such as U+202E, zero-width and other format characters:
+    whatever ``str.isprintable`` refuses) written as Python writes it: ``\\r``, ``\\x1b``,
+    ``\\u202e``. A name or a path read from a file or a host can then neither move the cursor,
+    hide text nor reorder it: ``"web\\rx.yaml: valid"`` cannot overwrite the line it is on.
+    Printable text is returned unchanged (a backslash stays one backslash)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def printable_lines(text: str) -> str:
+    """``printable`` for each line of a message of several lines (the newlines are kept)."""
+    if text.isprintable():
+        return text
+    return "\n".join(map(printable, text.split("\n")))
+
+
 class TuiOrchError(Exception):
-    """Base of every error the console shows to the operator as one message (never a traceback)."""
+    """Base of every error the console shows to the operator as one message (never a traceback).
+    Its text is always printable (``printable_lines``): messages quote names and paths read from
+    files and hosts."""
+
+    def __str__(self) -> str:
+        return printable_lines(super().__str__())
 
 
 class UnitError(TuiOrchError, ValueError):
@@ -33,7 +57,7 @@ class Problem:
             prefix += "warning: "
         if self.path:
             prefix += f"{self.path}: "
-        return prefix + self.message
+        return printable(prefix + self.message)  # one line, whatever the names and paths hold
 
 
 class ManifestError(TuiOrchError):
