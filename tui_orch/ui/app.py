@@ -18,10 +18,12 @@ from collections.abc import Awaitable, Callable
 from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from tui_orch.controller import Controller
 from tui_orch.controller.query import Query
+from tui_orch.errors import printable, printable_lines
 from tui_orch.model import Event
 from tui_orch.ui.collector import Collector
 from tui_orch.ui.settings import DEFAULT_THEME, UiSettings
@@ -64,6 +66,13 @@ class OrchApp(App[None]):
         self.started = asyncio.Event()  # the fleet and controller are up (at once without ``start``)
         if self.config.keys:
             self.set_keymap(dict(self.config.keys))
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification (each screen's and widget's comes here) printable: messages
+        quote names, paths and errors from files and hosts (``errors.printable_lines``)."""
+        super().notify(printable_lines(message), title=printable(title), severity=severity,
+                       timeout=timeout, markup=markup)
 
     def now(self) -> float:
         return self.config.clock()

@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 
 from tui_orch.errors import ManifestError, TuiOrchError
 from tui_orch.ui.dialog_style import CANCEL, dialog_css
+from tui_orch.ui.table import printable_text
 
 if TYPE_CHECKING:
     from tui_orch.controller.core import ApplyResult
@@ -235,7 +236,7 @@ DeployDialog Button:focus { text-style: bold reverse; }
 
     # ----------------------------------------------------------------- planning
     def _show(self, text: Text) -> None:
-        self.query_one("#plan", Static).update(text)
+        self.query_one("#plan", Static).update(printable_text(text))  # paths and errors: escaped
 
     def _set_ready(self, path: Path | None) -> None:
         self.ready = path

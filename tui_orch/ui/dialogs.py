@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 from rich.text import Text
 
+from tui_orch.errors import printable_lines
 from tui_orch.ui.dialog_style import CANCEL, dialog_css
 from tui_orch.ui.deploy_dialog import DeployDialog, PathSuggester, complete_path
 
@@ -41,7 +42,7 @@ class ConfirmDialog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Static(Text(self.question), id="question")
+            yield Static(Text(printable_lines(self.question)), id="question")  # it names services, nodes
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button(self.confirm_label, variant="error", id="confirm")

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Log, Static
 
-from tui_orch.errors import TuiOrchError
+from tui_orch.errors import TuiOrchError, printable
 from tui_orch.nodes.base import Node
 
 MAX_LINES = 10_000
@@ -182,7 +182,9 @@ class LogsScreen(Screen[None]):
     def format_line(self, line: str) -> str | None:
         """The line as shown (unfolded), or None when the filter hides it."""
         stamp, text = split_stamp(line)
-        text = ANSI.sub("", text)
+        # colours and cursor moves dropped, tabs expanded, a CRLF's CR dropped; any other
+        # control character (a lone ESC, CR, U+202E...) escaped: nothing raw reaches the terminal
+        text = printable(ANSI.sub("", text).rstrip("\r").expandtabs())
         if not self.filter.keeps(text):
             return None
         return f"{short_stamp(stamp)} {text}" if self.timestamps and stamp else text

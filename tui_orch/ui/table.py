@@ -29,30 +29,56 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tui_orch.errors import printable, printable_lines
+
 Cell = Text | str
 PADDING = 1  # blank cells either side of every cell
 
 
 def cell_width(cell: Cell) -> int:
-    """The width of a cell of a one-line row: a string is markup, cut at its first line; a
-    Text is as wide as its widest line."""
+    """The width of a cell of a one-line row as drawn (``as_text``): a string is markup, cut
+    at its first line; a Text is as wide as its widest line."""
     if isinstance(cell, Text):
         text = cell.plain
         if "\n" in text:
-            return max(map(cell_len, text.splitlines()))
+            return max(cell_len(printable(line)) for line in text.splitlines())
     else:
         text = cell.split("\n", 1)[0]
         if "[" in text or ":" in text:
             text = Text.from_markup(text).plain
-    return len(text) if text.isascii() and text.isprintable() else cell_len(text)
+    if text.isascii() and text.isprintable():
+        return len(text)
+    return cell_len(printable(text))
 
 
 def as_text(cell: Cell) -> Text:
-    """A cell as one line of Text (a string is markup)."""
+    """A cell as one line of Text (a string is markup), every character printable: names,
+    messages and reasons come from files and hosts, and a raw ESC or U+202E would reach the
+    terminal (Rich drops only CR, BS, BEL, VT and FF)."""
     if isinstance(cell, Text):
-        return cell
+        return printable_text(cell)
     text = cell.split("\n", 1)[0]
-    return Text.from_markup(text) if "[" in text else Text(text)
+    return printable_text(Text.from_markup(text)) if "[" in text else Text(printable(text))
+
+
+def printable_text(text: Text) -> Text:
+    """``text`` with its non-printable characters but newlines escaped (``errors.printable``),
+    its styles kept on the characters they were on. The same object when there is nothing to
+    escape."""
+    plain = text.plain
+    if printable_lines(plain) == plain:
+        return text
+    starts = [0]  # where each character of ``plain`` starts in the escaped text
+    parts = []
+    for ch in plain:
+        part = ch if ch == "\n" else printable(ch)
+        parts.append(part)
+        starts.append(starts[-1] + len(part))
+    out = Text("".join(parts), style=text.style, justify=text.justify, overflow=text.overflow,
+               no_wrap=text.no_wrap, end=text.end)
+    for span in text.spans:
+        out.stylize(span.style, starts[min(span.start, len(plain))], starts[min(span.end, len(plain))])
+    return out
 
 
 @dataclass(frozen=True)

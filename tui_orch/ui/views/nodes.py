@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
+from tui_orch.errors import printable
 from tui_orch.model import NodeState, ReplicaState
 from tui_orch.ui import data
 from tui_orch.ui.spark import PercentSpark
-from tui_orch.ui.table import ResourceTable, Row
+from tui_orch.ui.table import ResourceTable, Row, printable_text
 from tui_orch.ui.views.base import View
 from tui_orch.ui.widgets import bar, clip, cores, short
 
@@ -124,7 +125,7 @@ class NodesView(View):
             mem_series = [s.mem_percent for s in samples]
         now_cpu = f"{cpu_series[-1]:.0f}%" if cpu_series else "-"
         now_mem = f"{mem_series[-1]:.0f}%" if mem_series else "-"
-        cpu_label.update(Text.assemble((f"{node.name}", "bold"), f"  {node.status.state.value}  cpu {now_cpu} "
+        cpu_label.update(Text.assemble((printable(node.name), "bold"), f"  {node.status.state.value}  cpu {now_cpu} "
                                        "(last 5 minutes)"), layout=False)  # one line each, always
         mem_label.update(f"memory {now_mem}", layout=False)
         cpu.data, mem.data = cpu_series, mem_series
@@ -141,4 +142,5 @@ class NodesView(View):
             text.append(f"... and {len(reps) - 7} more (enter lists them)", style="dim")
         if text != self._listing:
             self._listing = text
-            listing.update(text, layout=False)  # a fixed size: no layout pass
+            listing.update(printable_text(text), layout=False)  # a fixed size: no layout pass; a
+            # reason from a host and a node's name shown escaped
