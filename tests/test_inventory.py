@@ -140,6 +140,13 @@ def test_alias_bomb_duplicate_keys_and_tags_read_as_in_a_manifest() -> None:
     assert "unsupported YAML tag" in str(err.value)
 
 
+def test_a_large_inventory_without_aliases_is_read() -> None:
+    """30,000 hosts (210,000 values, no alias): read, not refused as an alias bomb."""
+    text = "nodes:\n" + "".join(f"  - {{name: h{i}, labels: {{zone: z{i % 3}}}}}\n" for i in range(30_000))
+    inv = parse_inventory(text, "big.yaml")
+    assert len(inv.nodes) == 30_000 and inv.nodes[-1].name == "h29999"
+
+
 def test_merge_keys_work_in_a_nodes_file() -> None:
     text = "x-common: &c {user: deploy, port: 2200}\nnodes:\n  - {<<: *c, name: n1}\n"
     with pytest.raises(InventoryError, match="x-common: unknown key"):

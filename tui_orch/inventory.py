@@ -40,7 +40,8 @@ import yaml
 from tui_orch.errors import InventoryError, Problem, UnitError
 from tui_orch.manifest.files import MAX_FILE_BYTES, FileRefused, read_limited
 from tui_orch.manifest.reader import (
-    MAX_VALUES, Entries, Invalid, Reader, YamlProblem, check_tag, compose, decode, expanded_size, got, join,
+    MAX_VALUES, Entries, Invalid, Reader, YamlProblem, check_tag, collector_paused, compose, decode, expanded_size, got,
+    join,
 )
 from tui_orch.model import NodeSpec, Resources, pairs
 from tui_orch.units import parse_bytes, parse_cpus, parse_duration
@@ -120,15 +121,22 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     return parse_inventory(data, file)
 
 
-def parse_inventory(text: str | bytes, file: str = "<inventory>") -> Inventory:
+def parse_inventory(data: str | bytes, file: str = "<inventory>") -> Inventory:
+    """Read the text (or UTF-8 bytes) of a nodes file; InventoryError names every problem."""
+    with collector_paused():  # a file of 50,000 hosts: 9 s with the collector's passes, 3 s without
+        return _parse_inventory(data, file)
+
+
+def _parse_inventory(data: str | bytes, file: str) -> Inventory:
     r = _Reader(file)
     try:
-        doc = compose(decode(text, file), file)
+        text = decode(data, file)
+        doc = compose(text, file)
     except YamlProblem as exc:
         raise InventoryError([exc.problem]) from None
     if doc is None:
         raise InventoryError([Problem(file, 1, 1, "", "the nodes file is empty; list hosts under nodes:")])
-    if expanded_size(doc) > MAX_VALUES:
+    if "*" in text and expanded_size(doc) > MAX_VALUES:  # only aliases expand (as in the manifest)
         raise InventoryError([Problem(file, 1, 1, "", f"the document expands to more than {MAX_VALUES} values "
                                                       "through aliases; write it out")])
     top = r.mapping(doc, "")

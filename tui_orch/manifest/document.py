@@ -15,7 +15,7 @@ from tui_orch.manifest.envfile import parse_env, read_text
 from tui_orch.manifest.files import MAX_FILE_BYTES, FileRefused, read_limited
 from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.reader import (
-    MAX_VALUES, Invalid, Reader, YamlProblem, compose, decode, expanded_size, got, is_null, join, shown,
+    MAX_VALUES, Invalid, Reader, YamlProblem, collector_paused, compose, decode, expanded_size, got, is_null, join, shown,
 )
 from tui_orch.manifest.service import NAME_RE, Context, parse_service
 from tui_orch.model import ServiceSpec
@@ -88,6 +88,11 @@ def parse_manifest(
 
 
 def _parse(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems: list[Problem]) -> Manifest:
+    with collector_paused():  # reading makes many objects that all live on (see collector_paused)
+        return _read(data, file, lookup, base_dir, problems)
+
+
+def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems: list[Problem]) -> Manifest:
     r = Reader(file, lookup)
     for problem in problems:
         r.add(problem)

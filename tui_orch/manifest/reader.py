@@ -12,9 +12,11 @@ on with the next key.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import yaml
@@ -105,8 +107,9 @@ def compose(text: str, file: str) -> Node | None:
         raise YamlProblem(Problem(file, line, col, "", f"invalid YAML: character {bad.group()!r} is not allowed"))
     loader: Any = None
     try:
-        loader = _FastLoader(text) if USE_LIBYAML else _SafeLoader(text)
-        return loader.get_single_node()
+        with collector_paused():
+            loader = _FastLoader(text) if USE_LIBYAML else _SafeLoader(text)
+            return loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -121,6 +124,21 @@ def compose(text: str, file: str) -> Node | None:
     finally:
         if loader is not None:
             loader.dispose()
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the duration (back on after, if it was on).
+    Reading a file makes about 13 nodes per line that all live until the end, and each of the
+    collector's passes walks them all: for a 3.9 MB inventory the passes took 13 s of 17 s.
+    What reading makes is freed by reference counting; nothing waits on the collector."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class YamlProblem(Exception):
@@ -433,5 +451,5 @@ class Reader:
 
 __all__ = [
     "MAX_DEPTH", "MAX_VALUES", "USE_LIBYAML", "Entries", "Invalid", "Reader", "Reported", "YamlProblem",
-    "MAX_PROBLEMS", "check_tag", "compose", "decode", "expanded_size", "got", "is_null", "join", "position", "shown",
+    "MAX_PROBLEMS", "check_tag", "collector_paused", "compose", "decode", "expanded_size", "got", "is_null", "join", "position", "shown",
 ]
