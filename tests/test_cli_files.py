@@ -142,3 +142,15 @@ def test_an_inventory_of_10000_bad_hosts_shows_100_errors_and_how_many_more(tmp_
     lines = refused(result, "many.yaml", lines=101).splitlines()
     assert lines[-1].startswith("many.yaml: and ") and "more errors (only the first 100 are shown)" in lines[-1]
     assert "more nodes not checked" in lines[-1]
+
+
+def test_only_the_clis_own_control_sequences_reach_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from tui_orch.cli_output import escaped_output, write_control
+
+    with escaped_output():
+        print(f"node {HOSTILE}")
+        print("a\u202eb", file=sys.stderr)
+        write_control("\x1b[H\x1b[2J")  # nodes --watch clears the screen
+        assert not sys.stdout.isatty()  # Rich writes no colours through it
+    out, err = capsys.readouterr()
+    assert out == f"node {ESCAPED}\n\x1b[H\x1b[2J" and err == "a\\u202eb\n"

@@ -32,11 +32,16 @@ class EscapedOutput:
         for line in lines:
             self.write(line)
 
+    def isatty(self) -> bool:
+        """False: nothing may send escape sequences through this stream (Rich, which prints
+        Textual's crash reports to stderr, then writes plain text instead of escaped colours)."""
+        return False
+
     def control(self, sequence: str) -> None:
         """Write a terminal control sequence the CLI itself chose, as it is."""
         self.stream.write(sequence)
 
-    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding...
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, encoding...
         return getattr(self.stream, name)
 
 
