@@ -11,6 +11,7 @@ from pathlib import Path
 from textual.strip import Strip
 
 from tui_orch.controller import Controller
+from tui_orch.controller.events import event
 from tui_orch.inventory import Inventory
 from tui_orch.model import NodeSpec, Resources
 from tui_orch.nodes.fleet import Fleet
@@ -76,6 +77,23 @@ async def test_names_reasons_and_notes_with_control_characters_are_drawn_escaped
             await pilot.pause()
             note = list(app._notifications)[-1]
             assert note.message == f"node {SHOWN} is gone" and note.title == "a\\x1bb"
+
+
+async def test_an_event_message_with_control_characters_is_drawn_escaped(tmp_path: Path) -> None:
+    async with hostile_fleet(tmp_path / "state") as ctl:
+        app = OrchApp(ctl, UiSettings(deterministic=True, themes_dir=tmp_path / "themes"))
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.main is not None and app.main.is_mounted)
+            ctl.bus.publish(event("unhealthy", "health check said: \x1b[2Jok\u202e", node=NAME, level="warning"))
+            await pilot.press("colon", *"ev", "enter")
+            table = app.main.current.table
+            await until(pilot, lambda: table.row_count > 0)
+            table.select_key(table.shown_keys[0])
+            lines = drawn([table.render_line(y) for y in range(table.row_count + 1)])
+            assert "said: \\x1b[2Jok\\u202e" in lines and SHOWN in lines and not raw(lines), lines
+            detail = lambda: str(app.main.current.query_one("#event-detail").render())  # noqa: E731
+            await until(pilot, lambda: "said: \\x1b[2Jok\\u202e" in detail(), what="the event in full")
+            assert SHOWN in detail() and not raw(detail())
 
 
 def test_a_log_line_keeps_no_control_character() -> None:

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from tui_orch.model import Event
 from tui_orch.ui import data
-from tui_orch.ui.table import ResourceTable, Row
+from tui_orch.ui.table import ResourceTable, Row, printable_text
 from tui_orch.ui.views.base import View
 
 KEEP = 1000  # events the view holds
@@ -63,7 +63,7 @@ class EventsView(View):
             text.append(ev.message)
             facts = [("service", ev.service), ("replica", ev.replica), ("node", ev.node), *ev.data]
             text.append("\n" + "  ".join(f"{k}={v}" for k, v in facts if v), style="dim")
-        self.query_one("#event-detail", Static).update(text)
+        self.query_one("#event-detail", Static).update(printable_text(text))  # messages quote hosts
 
     def __init__(self) -> None:
         super().__init__()
