@@ -110,6 +110,7 @@ HOSTILE_CONTENT = {
                "nested more than"),
     "binary": (bytes(range(256)) * 64, os.urandom(8192) + b"\0", "not UTF-8"),
     "huge": ("#" * (5 << 20), "#" * (5 << 20), "larger than 4 MiB"),
+    "nul": (GOOD + "    user: a\0b\n", "nodes:\n  - name: a\0b\n", "character '\\x00' is not allowed"),
 }
 
 
