@@ -96,6 +96,30 @@ async def test_an_event_message_with_control_characters_is_drawn_escaped(tmp_pat
             assert SHOWN in detail() and not raw(detail())
 
 
+class HostileLogs:
+    """A node whose container writes control characters, then whose stream breaks with them."""
+
+    name, simulated = NAME, True
+
+    async def logs(self, container_id: str, **_: object) -> AsyncIterator[str]:
+        yield "2026-01-01T00:00:00Z \x1b[31mred\x1b[0m \x1b]0;owned\x07 \u202eevil\r\n"
+        raise RuntimeError("gone\x1b[8m")
+
+
+async def test_the_logs_screen_draws_no_control_character(tmp_path: Path) -> None:
+    async with hostile_fleet(tmp_path / "state") as ctl:
+        app = OrchApp(ctl, UiSettings(deterministic=True, themes_dir=tmp_path / "themes"))
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.main is not None and app.main.is_mounted)
+            screen = LogsScreen(HostileLogs(), "c1", "web.1")  # type: ignore[arg-type]
+            await app.push_screen(screen)
+            await until(pilot, lambda: screen.ended is not None, what="the end of the stream")
+            await pilot.pause()
+            shown = "\n".join([str(screen.query_one("#logs-title").render()), *screen.log_widget.lines])
+            assert SHOWN in shown and "red  \\u202eevil" in shown, shown
+            assert "RuntimeError: gone\\x1b[8m" in shown and not raw(shown), shown
+
+
 def test_a_log_line_keeps_no_control_character() -> None:
     screen = LogsScreen.__new__(LogsScreen)  # format_line reads only the filter and the stamps flag
     screen.timestamps, screen.filter = False, LogFilter()

@@ -22,7 +22,8 @@ from tui_orch.nodes.base import Node
 
 MAX_LINES = 10_000
 TAIL = 500
-ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")  # colours and cursor moves
+# colours and cursor moves (CSI), window titles and links (OSC, to BEL or ST), other escapes
+ANSI = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ?")
 
 
@@ -122,7 +123,7 @@ class LogsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         simulated = " [SIMULATED]" if self.node.simulated else ""
         where = "" if self.node.name in self.title_text else f" on {self.node.name}"
-        yield Static(Text(f"Logs: {self.title_text}{where}{simulated}"), id="logs-title")
+        yield Static(Text(printable(f"Logs: {self.title_text}{where}{simulated}")), id="logs-title")
         log = Log(id="log", max_lines=self.max_lines, highlight=True, auto_scroll=self.follow)
         log.highlighter = LogHighlighter()
         yield log
@@ -173,7 +174,7 @@ class LogsScreen(Screen[None]):
 
     def _end(self, why: str, badly: bool = False) -> None:
         self._flush()
-        self.ended, self.ended_badly = why, badly
+        self.ended, self.ended_badly = printable(why), badly  # an error from a host may hold anything
         if not self.paused:  # else shown on resume, after the lines that came before it
             self._write_end()
         self._status()
