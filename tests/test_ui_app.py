@@ -561,3 +561,17 @@ async def test_keys_typed_at_once_after_the_colon_go_to_the_prompt(deployed: Con
         app.post_message(events.Key(key, char))  # no pause between them
     await until(pilot, lambda: shown(app) == "services" and app.main.current.scope is None,
                 what="the services view")
+
+
+async def test_keys_typed_at_once_after_the_scale_key_go_to_the_dialog(deployed: Console) -> None:
+    """S, Backspace, 5, Enter in one read: the keys after S reached the table (the dialog was not
+    open yet) and came back to the dialog's bindings only: Backspace emptied the field, the 5
+    was lost, Enter refused an empty count."""
+    from textual import events
+
+    ctl, sim, app, pilot = deployed
+    await services_view(pilot, app, "api")
+    for key, char in (("S", "S"), ("backspace", None), ("5", "5"), ("enter", "\r")):
+        app.post_message(events.Key(key, char))  # no pause between them
+    await until(pilot, lambda: len(ctl.store.replicas("api")) == 5, what="api scaled to 5")
+    assert app.screen is app.main

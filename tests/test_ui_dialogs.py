@@ -119,6 +119,17 @@ async def test_scale_dialog_validates_and_returns_the_count() -> None:
         assert await closed(pilot, app) == 12
 
 
+async def test_scale_dialog_keeps_keys_typed_at_once_in_their_order() -> None:
+    """Backspace then a digit 20 ms apart or less: Textual ran Backspace (a binding) after the
+    digit was inserted, so "13" became "" rather than "5"."""
+    app = Host(ScaleDialog("web", 13))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for key, char in (("end", None), ("backspace", None), ("backspace", None), ("5", "5"), ("enter", "\r")):
+            app.post_message(events.Key(key, char))  # no pause between them
+        assert await closed(pilot, app) == 5
+
+
 async def test_scale_dialog_escape_returns_none() -> None:
     app = Host(ScaleDialog("web", 3))
     async with app.run_test(size=SIZE) as pilot:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import time
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -60,6 +61,8 @@ class OrchApp(App[None]):
         self._pending: list[Event] = []
         self._last_key = 0.0  # time.monotonic() of the last key press
         self._put_off_since: float | None = None  # when the redraw began waiting for keys to stop
+        # the screen each key was first sent to (see on_event: keys overtaken by a new screen)
+        self._key_screens: weakref.WeakKeyDictionary[events.Key, Screen] = weakref.WeakKeyDictionary()
         self.collector = Collector()  # full collections between keys (started with the fleet)
         self.started = asyncio.Event()  # the fleet and controller are up (at once without ``start``)
         if self.config.keys:
@@ -165,10 +168,25 @@ class OrchApp(App[None]):
     # ------------------------------------------------------------------ redraw
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
-            self._last_key = time.monotonic()
+            if event.is_forwarded and self._overtaken(event):
+                return
+            if not event.is_forwarded:
+                self._last_key = time.monotonic()
+                self._key_screens[event] = self.screen
             if self.main is not None and self.screen is self.main and self.main.key_for_prompt(event):
                 return
         await super().on_event(event)
+
+    def _overtaken(self, event: events.Key) -> bool:
+        """Keys typed fast after one that opens a dialog (``S`` then Backspace, 5) were all sent
+        to the old screen's focused widget before the first one, coming back up from it, opened
+        the dialog: the dialog's bindings then saw Backspace and never saw the 5. Such a key is
+        sent again, now to the screen on top, in the order typed. True when it was."""
+        sent_to = self._key_screens.pop(event, None)
+        if sent_to is None or sent_to is self.screen or sent_to not in self.screen_stack:
+            return False
+        self.post_message(events.Key(event.key, event.character))
+        return True
 
     def tick(self) -> None:
         """The once-a-second redraw; skipped while the operator presses keys (their effect
