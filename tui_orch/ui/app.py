@@ -119,19 +119,17 @@ class OrchApp(App[None]):
         self.refresh_now()
 
     def _themes(self) -> None:
-        try:
-            from tui_orch.ui.themes import load_themes, pick_theme
-        except ImportError:  # pragma: no cover - themes.py not there yet
-            return
-        themes, problems = load_themes(self.config.themes_dir)
-        for theme in themes:
+        from tui_orch.ui.themes import load_theme_set, pick_theme
+
+        found = load_theme_set(self.config.themes_dir)
+        for theme in found.themes:
             self.register_theme(theme)
-        for problem in problems:
+        for problem in found.problems:
             self.notify(problem, severity="warning", timeout=15)
-        names = [t.name for t in themes]
+        names = [t.name for t in found.themes]
         if not names:
             return
-        chosen, why = pick_theme(self.config.theme, names)
+        chosen, why = pick_theme(self.config.theme, names, found.aliases)
         if why:
             self.notify(why, severity="warning", timeout=15)
         self.theme = chosen if chosen in names else DEFAULT_THEME if DEFAULT_THEME in names else names[0]
