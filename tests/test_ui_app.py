@@ -70,11 +70,11 @@ async def deployed(fleet: tuple[Controller, Simulator], tmp_path: Path) -> Async
         yield opened
 
 
-async def services_view(pilot: Pilot[None], app: OrchApp, select: str | None = None) -> Any:
-    """Switch to the services view, wait for its 3 rows, put the cursor on ``select``."""
+async def services_view(pilot: Pilot[None], app: OrchApp, select: str | None = None, rows: int = 3) -> Any:
+    """Switch to the services view, wait for its ``rows`` rows, put the cursor on ``select``."""
     await command(pilot, "svc")
     table = app.main.current.table
-    await until(pilot, lambda: table.row_count == 3)
+    await until(pilot, lambda: table.row_count == rows)
     if select is not None:
         table.select_key(select)
     return table
@@ -575,3 +575,26 @@ async def test_keys_typed_at_once_after_the_scale_key_go_to_the_dialog(deployed:
         app.post_message(events.Key(key, char))  # no pause between them
     await until(pilot, lambda: len(ctl.store.replicas("api")) == 5, what="api scaled to 5")
     assert app.screen is app.main
+
+
+async def test_an_unowned_service_is_shown_marked_and_never_counted_as_a_healthy_service(deployed: Console) -> None:
+    """Containers of ours (the state's owner label) of a service the state does not know: the
+    controller keeps them; the console shows them, marked unowned, as `get` does."""
+    from tui_orch.controller.containers import LABEL_OWNER
+    from tui_orch.nodes.base import LABEL_REPLICA, LABEL_SERVICE, ContainerRequest
+
+    ctl, sim, app, pilot = deployed
+    for slot, node in ((1, "sim-2"), (2, "sim-3")):
+        labels = ((LABEL_OWNER, ctl.owner), (LABEL_SERVICE, "ghost"), (LABEL_REPLICA, f"ghost.{slot}"))
+        await ctl.fleet.nodes[node].run_container(ContainerRequest(f"ghost-{slot}", "tuiorch/ghost:1", labels))
+    await ctl.reconciler.full_pass()
+    table = await services_view(pilot, app, rows=4)
+    assert cells(table, "ghost")[:5] == ["ghost", "tuiorch/ghost:1", "-/2/-", "-",
+                                         "unowned: not in this state, kept (restore the state, or remove it)"]
+    header = str(app.main.query_one("#header").render())
+    assert "3/3 healthy" in header  # the desired services only
+    await command(pilot, "rs")
+    replicas = app.main.current.table
+    await until(pilot, lambda: replicas.row_count == 10, what="8 replicas and 2 unowned containers")
+    assert cells(replicas, "ghost.2")[:4] == ["ghost", "ghost.2", "sim-3", "unowned"]
+    assert sum(1 for c in ctl.fleet.nodes["sim-3"].containers.values() if c.name == "ghost-2") == 1  # kept
