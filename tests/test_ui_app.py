@@ -598,3 +598,39 @@ async def test_an_unowned_service_is_shown_marked_and_never_counted_as_a_healthy
     await until(pilot, lambda: replicas.row_count == 10, what="8 replicas and 2 unowned containers")
     assert cells(replicas, "ghost.2")[:4] == ["ghost", "ghost.2", "sim-3", "unowned"]
     assert sum(1 for c in ctl.fleet.nodes["sim-3"].containers.values() if c.name == "ghost-2") == 1  # kept
+
+
+async def test_the_trust_dialog_shows_the_jump_host_and_trusts_the_key_of_that_hop(console: Console) -> None:
+    """The node's first unknown key is its jump host's: the dialog names that hop (host, port,
+    type, fingerprint) and trusting hands that fingerprint on. The fleet's two SSH calls are
+    stood in for (simulated nodes have no SSH; the lab tests in test_nodes_sshsetup.py walk a
+    real jump host)."""
+    from tui_orch.nodes.hostkeys import Offer
+    from tui_orch.ui.dialogs import TrustDialog
+
+    ctl, sim, app, pilot = console
+    fp = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
+    offer = Offer("sim-3", "jump host bastion", "ops@10.0.0.9:2200", fp, "ssh-ed25519", "/home/ops/kh",
+                  "[10.0.0.9]:2200 ssh-ed25519 AAAA\n", "10.0.0.9", 2200, True)
+    trusted: list[tuple[str, str | None]] = []
+
+    async def host_key(name: str) -> Offer:
+        return offer
+
+    async def trust(name: str, fingerprint: str | None = None) -> str:
+        trusted.append((name, fingerprint))
+        return f"{name}: jump host bastion (10.0.0.9:2200): trusted host key {fingerprint}, recorded in /home/ops/kh"
+
+    ctl.fleet.host_key, ctl.fleet.trust = host_key, trust  # type: ignore[method-assign]
+    table = app.main.current.table
+    await until(pilot, lambda: table.row_count == 3)
+    table.select_key("sim-3")
+    await pilot.press("t")
+    await until(pilot, lambda: isinstance(app.screen, TrustDialog), what="the trust dialog")
+    shown = " ".join(str(w.content) for w in app.screen.query(Static))
+    assert "Trust the host key of jump host bastion for node sim-3?" in shown
+    assert "jump host bastion (10.0.0.9:2200), through which sim-3 is reached, presents the ssh-ed25519" in shown
+    assert fp in shown and "Trusting adds this key to /home/ops/kh" in shown
+    await pilot.press("y")
+    await until(pilot, lambda: trusted == [("sim-3", fp)], what="the trust of the key shown")
+    await until(pilot, lambda: any("jump host bastion" in n and "trusted host key" in n for n in notes(app)))

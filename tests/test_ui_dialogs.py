@@ -14,7 +14,7 @@ import pytest
 from textual import events
 from textual.app import App
 from textual.screen import Screen
-from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
 
 from nodes_support import fingerprint_of, specs, wait_for
 from tui_orch.controller import Controller
@@ -156,6 +156,21 @@ async def test_trust_dialog_shows_the_fingerprint_and_defaults_to_cancel(keys: l
         assert isinstance(app.focused, Button) and app.focused.id == "cancel"
         await pilot.press(*keys)
         assert await closed(pilot, app) is answer
+
+
+async def test_trust_dialog_of_a_jump_host_names_the_hop_and_the_node_behind_it() -> None:
+    app = Host(TrustDialog("node3", "bastion.example.org:2200", FP, "ssh-ed25519", known_hosts="/tmp/kh",
+                           hop="jump host bastion.example.org"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        title = str(app.screen.query_one("#trust-title", Label).content)
+        assert title == "Trust the host key of jump host bastion.example.org for node node3?"
+        assert text_of(app.screen, "#presenter") == ("jump host bastion.example.org (bastion.example.org:2200), "
+                                                     "through which node3 is reached, presents the ssh-ed25519 "
+                                                     "host key with fingerprint")
+        assert text_of(app.screen, "#fingerprint") == FP
+        await pilot.press("y")
+        assert await closed(pilot, app) is True
 
 
 def _lab_spec(lab, known_hosts: Path) -> NodeSpec:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tui_orch.controller.core import Controller
     from tui_orch.nodes.base import Node
     from tui_orch.nodes.fleet import Fleet
+    from tui_orch.nodes.hostkeys import Offer
     from tui_orch.store import Store
 
 HOLDING = frozenset(s for s in ReplicaState if s not in (ReplicaState.STOPPED, ReplicaState.LOST))
@@ -190,7 +191,8 @@ class Query:
         return self._fleet.shell_argv(node, container_id)
 
     # the node's SSH host key: read, and trusted when the operator saw it (nodes/trust.py)
-    async def host_key(self, name: str) -> tuple[str, str]:
+    async def host_key(self, name: str) -> "Offer":
+        """The first key not trusted yet on the node's route: its own or a jump host's (``jump``)."""
         assert self._fleet is not None
         return await self._fleet.host_key(name)
 

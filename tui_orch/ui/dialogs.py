@@ -150,26 +150,31 @@ class ScaleDialog(ModalScreen["int | None"]):
 
 
 class TrustDialog(ModalScreen[bool]):
-    """Trust a node's host key after comparing its fingerprint. Cancel is the default."""
+    """Trust a host key after comparing its fingerprint: the node's own, or (``hop``, e.g.
+    "jump host bastion") that of a jump host on the way to it. Cancel is the default."""
 
     DEFAULT_CSS = dialog_css("TrustDialog")
     BINDINGS = [CANCEL, Binding("y", "confirm", "Trust", id="dialog.yes")]
 
-    def __init__(self, node: str, address: str, fingerprint: str, key_type: str = "", known_hosts: str = ""):
+    def __init__(self, node: str, address: str, fingerprint: str, key_type: str = "", known_hosts: str = "",
+                 hop: str = ""):
         super().__init__()
         self.node = node
-        self.address = address
+        self.address = address  # host:port of the hop whose key this is
         self.fingerprint = fingerprint
         self.key_type = key_type
         self.known_hosts = known_hosts
+        self.hop = hop  # "" for the node itself
 
     def compose(self) -> ComposeResult:
         kind = f"{self.key_type} " if self.key_type else ""
         where = f" ({self.address})" if self.address else ""
         target = self.known_hosts or "known_hosts"
+        whose = f"{self.hop} for node {self.node}" if self.hop else self.node
+        presenter = f"{self.hop}{where}, through which {self.node} is reached," if self.hop else f"{self.node}{where}"
         with Vertical(classes="dialog"):
-            yield Label(f"Trust the host key of {self.node}?", classes="dialog-title")
-            yield Static(Text(f"{self.node}{where} presents the {kind}host key with fingerprint"))
+            yield Label(Text(f"Trust the host key of {whose}?"), classes="dialog-title", id="trust-title")
+            yield Static(Text(f"{presenter} presents the {kind}host key with fingerprint"), id="presenter")
             yield Static(Text(self.fingerprint), id="fingerprint", classes="dialog-fingerprint")
             yield Static(Text(
                 f"Compare it with the host's own (on the host: ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub). "
