@@ -634,3 +634,44 @@ async def test_the_trust_dialog_shows_the_jump_host_and_trusts_the_key_of_that_h
     await pilot.press("y")
     await until(pilot, lambda: trusted == [("sim-3", fp)], what="the trust of the key shown")
     await until(pilot, lambda: any("jump host bastion" in n and "trusted host key" in n for n in notes(app)))
+
+
+async def test_a_missing_identity_file_is_shown_once_and_in_the_nodes_detail(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenSSH warns about a missing IdentityFile and goes on with the other keys; so does the
+    CLI. The console showed nothing: a node that then failed to log in gave no hint why."""
+    from tui_orch.inventory import Inventory
+    from tui_orch.model import NodeSpec
+    from tui_orch.nodes.fleet import Fleet
+    from tui_orch.nodes.remote import RemoteNode
+    from tui_orch.nodes.sim.node import SimulatedNode
+    from tui_orch.store import open_store
+    from ui_support import T0, inventory
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/config of this machine's
+    missing = tmp_path / "keys" / "id_gone"
+    far = NodeSpec(name="far", address="127.0.0.9", port=1, user="ops", identity_file=str(missing),
+                   known_hosts=str(tmp_path / "known_hosts"))  # nothing listens there: Unreachable at once
+    sim = Simulator(7, frozen=True, noise=False, start_time=T0)
+    fleet = Fleet(Inventory(nodes=(*inventory(2).nodes, far)),
+                  lambda spec: SimulatedNode(spec, sim) if spec.simulated else RemoteNode(spec, connect_timeout=2))
+    store = open_store(tmp_path / "state")
+    try:
+        await fleet.start()
+        ctl = Controller(store, fleet)
+        async with open_console(ctl, sim, config(tmp_path)) as (_, _, app, pilot):
+            table = app.main.current.table
+            await until(pilot, lambda: table.row_count == 3)
+            said = f"far: identity file {missing} does not exist; trying the other keys and ssh-agent"
+            await until(pilot, lambda: said in notes(app), what="the warning as a notification")
+            for _ in range(3):
+                app.refresh_now()
+                await pilot.pause()
+            assert notes(app).count(said) == 1  # once, not at every redraw
+            table.select_key("far")
+            await pilot.pause()
+            detail = lambda: str(app.main.current.query_one("#node-replicas").render()).replace("\n", " ")  # noqa: E731
+            await until(pilot, lambda: f"identity file {missing} does not exist" in detail(), what="the detail")
+    finally:
+        await fleet.close()
+        store.close()

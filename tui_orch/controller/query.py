@@ -183,6 +183,11 @@ class Query:
     def node(self, name: str) -> "Node | None":
         return self._fleet.nodes.get(name) if self._fleet is not None else None
 
+    def node_warnings(self) -> dict[str, tuple[str, ...]]:
+        """node -> what its connection warned about while going on (a missing identity file)."""
+        nodes = self._fleet.nodes.values() if self._fleet is not None else ()
+        return {node.name: node.warnings for node in nodes if node.warnings}
+
     def node_names(self) -> list[str]:
         return list(self._fleet.nodes) if self._fleet is not None else list(self._inventory_nodes)
 

@@ -63,6 +63,7 @@ class OrchApp(App[None]):
         self._put_off_since: float | None = None  # when the redraw began waiting for keys to stop
         # the screen each key was first sent to (see on_event: keys overtaken by a new screen)
         self._key_screens: weakref.WeakKeyDictionary[events.Key, Screen] = weakref.WeakKeyDictionary()
+        self._warned: set[str] = set()  # node warnings already notified (each once)
         self.collector = Collector()  # full collections between keys (started with the fleet)
         self.started = asyncio.Event()  # the fleet and controller are up (at once without ``start``)
         if self.config.keys:
@@ -229,4 +230,14 @@ class OrchApp(App[None]):
             pending, self._pending = self._pending, []
             for ev in pending:
                 main.events_view.add(ev)
+        self._notify_node_warnings()
         main.refresh_all()
+
+    def _notify_node_warnings(self) -> None:
+        """A node's connection warnings (a missing identity file: it connects with the other
+        keys) as a notification, once each; the node's detail pane keeps showing them."""
+        for warnings in self.reader.node_warnings().values():
+            for warning in warnings:
+                if warning not in self._warned:
+                    self._warned.add(warning)
+                    self.notify(warning, severity="warning", timeout=15)
