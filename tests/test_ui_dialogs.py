@@ -33,7 +33,7 @@ from tui_orch.ui.dialogs import (
     complete_path,
     parse_replicas,
 )
-from tui_orch.nodes.hostkeys import fetch_fingerprint, trust_node
+from tui_orch.nodes.hostkeys import fetch_fingerprint, fetch_offer, trust_node
 
 GIB = 1 << 30
 SIZE = (120, 40)
@@ -208,6 +208,31 @@ async def test_a_changed_key_stays_refused(lab, tmp_path: Path) -> None:
     with pytest.raises(HostKeyChanged):
         await trust_node(spec)
     assert wrong.read_text() == before
+
+
+async def test_the_key_offered_first_is_the_jump_hosts_and_trusting_it_records_that_hop_only(
+        lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both keys unknown, the jump host's and the node's: the console's dialog is offered the jump
+    host's (host, port, hop) and trusting it records that line; trust_node used to call that a
+    refusal ("the host now presents ...") because the node's own key came next."""
+    from test_nodes_sshsetup import key_line, sshd
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/config of this machine's
+    known = tmp_path / "known_hosts"
+    with sshd(tmp_path / "jump", "127.0.0.37", lab.authorized_keys) as jump:
+        spec = dataclasses.replace(specs(lab)["node1"], known_hosts=str(known), proxy_jump="root@127.0.0.37:2222")
+        offer = await fetch_offer(spec)
+        assert (offer.jump, offer.hop, offer.host, offer.port) == (True, "jump host 127.0.0.37", "127.0.0.37", 2222)
+        assert offer.fingerprint == fingerprint_of(jump.host_key_pub) and offer.file == str(known)
+        message = await trust_node(spec, offer.fingerprint)
+        assert message == (f"node1: jump host 127.0.0.37 (127.0.0.37:2222): trusted host key {offer.fingerprint}, "
+                           f"recorded in {known}\nnode1 (127.0.0.2:2222): not trusted; nothing was written to {known}")
+        assert known.read_text() == key_line("[127.0.0.37]:2222", jump.host_key_pub)
+        offer = await fetch_offer(spec)  # the next key the console offers: the node's own
+        assert not offer.jump and offer.fingerprint == fingerprint_of(lab.node(1).host_key_pub)
+        await trust_node(spec, offer.fingerprint)
+        assert known.read_text() == (key_line("[127.0.0.37]:2222", jump.host_key_pub)
+                                     + key_line("[127.0.0.2]:2222", lab.node(1).host_key_pub))
 
 
 async def test_nodes_without_ssh_have_no_key_to_trust() -> None:
