@@ -12,7 +12,8 @@ A theme file is YAML with the fields of ``textual.theme.Theme``::
       block-cursor-background: "#FFB703"
 
 A file that cannot be used is skipped with one problem sentence naming it; the app shows the
-sentence and keeps (or falls back to) the default theme.
+sentence and keeps (or falls back to) the default theme. Two user files naming one theme: the
+file named after it wins (else the first by file name), and a sentence names both.
 """
 
 from __future__ import annotations
@@ -150,10 +151,12 @@ def _user_themes(folder: Path, problems: list[str]) -> dict[str, tuple[Path, The
             found[theme.name] = (path, theme)
             continue
         if path.stem == theme.name and held[0].stem != theme.name:  # this one is named after it
-            found[theme.name] = (path, theme)
-        keep, drop = found[theme.name][0], held[0] if found[theme.name][0] == path else path
-        problems.append(f"theme files {keep} and {drop} both name the theme {theme.name!r}; using {keep} "
-                        f"(change the name: in {drop} to use both)")
+            found[theme.name], dropped = (path, theme), held[0]
+        else:
+            dropped = path
+        kept = found[theme.name][0]
+        problems.append(f"theme files {kept} and {dropped} both name the theme {theme.name!r}; using {kept} "
+                        f"(change the name: in {dropped} to use both)")
     return found
 
 
