@@ -149,3 +149,61 @@ def test_an_installed_package_finds_the_shipped_themes(tmp_path: Path) -> None:
     assert where.startswith(str(target))  # the installed copy, not the checkout
     assert "tui-orch-dark" in names and "tui-orch-light" in names and "solarized-dark" in names
     assert problems == "[]"
+
+
+MIDNIGHT = "name: midnight\nprimary: '#4EA8DE'\nbackground: '#010203'\n"
+
+
+async def console_theme(tmp_path: Path, wanted: str) -> tuple[str, list[str]]:
+    """The theme the console shows for ``theme: wanted`` in config.yaml, and its notifications."""
+    from tui_orch.ui.app import OrchApp
+    from tui_orch.ui.settings import load_ui_settings
+    from ui_support import SIZE, sim_controller
+
+    (tmp_path / "config.yaml").write_text(f"theme: {wanted}\n")
+    settings = load_ui_settings(tmp_path, deterministic=True)
+    async with sim_controller(tmp_path / "state", count=1) as (ctl, _):
+        app = OrchApp(ctl, settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            return app.theme, [n.message for n in app._notifications]
+
+
+async def test_config_yaml_finds_a_user_theme_by_its_name_field(tmp_path: Path) -> None:
+    (tmp_path / "themes").mkdir()
+    (tmp_path / "themes" / "mine.yaml").write_text(MIDNIGHT)
+    theme, notes = await console_theme(tmp_path, "midnight")
+    assert theme == "midnight" and notes == []
+
+
+async def test_config_yaml_finds_a_user_theme_by_its_file_name_too(tmp_path: Path) -> None:
+    (tmp_path / "themes").mkdir()
+    (tmp_path / "themes" / "mine.yaml").write_text(MIDNIGHT)
+    theme, notes = await console_theme(tmp_path, "mine")
+    assert theme == "midnight" and notes == []
+
+
+async def test_two_theme_files_with_one_name_the_file_named_after_it_wins_with_a_warning(tmp_path: Path) -> None:
+    folder = tmp_path / "themes"
+    folder.mkdir()
+    (folder / "a-mine.yaml").write_text(MIDNIGHT)
+    (folder / "midnight.yaml").write_text("primary: '#FF0000'\nbackground: '#000000'\n")
+    (folder / "z-other.yaml").write_text(MIDNIGHT.replace("#4EA8DE", "#00FF00"))
+    theme, notes = await console_theme(tmp_path, "midnight")
+    assert theme == "midnight"
+    found = {t.name: t for t in load_themes(folder)[0]}
+    assert found["midnight"].primary == "#FF0000"  # midnight.yaml, whatever the order of the files
+    clashes = [n for n in notes if "both name the theme 'midnight'" in n]
+    assert len(clashes) == 2 and all(f"using {folder / 'midnight.yaml'}" in n for n in clashes)
+    assert any(str(folder / "a-mine.yaml") in n for n in clashes) and any(str(folder / "z-other.yaml") in n
+                                                                        for n in clashes)
+
+
+def test_two_theme_files_naming_one_theme_by_name_field_the_first_file_wins(tmp_path: Path) -> None:
+    (tmp_path / "b.yaml").write_text(MIDNIGHT.replace("#4EA8DE", "#00FF00"))
+    (tmp_path / "a.yaml").write_text(MIDNIGHT)
+    themes, problems = load_themes(tmp_path)
+    assert {t.name: t for t in themes}["midnight"].primary == "#4EA8DE"
+    assert problems == [f"theme files {tmp_path / 'a.yaml'} and {tmp_path / 'b.yaml'} both name the theme "
+                        f"'midnight'; using {tmp_path / 'a.yaml'} (change the name: in {tmp_path / 'b.yaml'} "
+                        f"to use both)"]

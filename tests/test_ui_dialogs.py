@@ -14,7 +14,7 @@ import pytest
 from textual import events
 from textual.app import App
 from textual.screen import Screen
-from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
 
 from nodes_support import fingerprint_of, specs, wait_for
 from tui_orch.controller import Controller
@@ -33,7 +33,7 @@ from tui_orch.ui.dialogs import (
     complete_path,
     parse_replicas,
 )
-from tui_orch.nodes.hostkeys import fetch_fingerprint, trust_node
+from tui_orch.nodes.hostkeys import fetch_fingerprint, fetch_offer, trust_node
 
 GIB = 1 << 30
 SIZE = (120, 40)
@@ -119,6 +119,17 @@ async def test_scale_dialog_validates_and_returns_the_count() -> None:
         assert await closed(pilot, app) == 12
 
 
+async def test_scale_dialog_keeps_keys_typed_at_once_in_their_order() -> None:
+    """Backspace then a digit 20 ms apart or less: Textual ran Backspace (a binding) after the
+    digit was inserted, so "13" became "" rather than "5"."""
+    app = Host(ScaleDialog("web", 13))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for key, char in (("end", None), ("backspace", None), ("backspace", None), ("5", "5"), ("enter", "\r")):
+            app.post_message(events.Key(key, char))  # no pause between them
+        assert await closed(pilot, app) == 5
+
+
 async def test_scale_dialog_escape_returns_none() -> None:
     app = Host(ScaleDialog("web", 3))
     async with app.run_test(size=SIZE) as pilot:
@@ -145,6 +156,21 @@ async def test_trust_dialog_shows_the_fingerprint_and_defaults_to_cancel(keys: l
         assert isinstance(app.focused, Button) and app.focused.id == "cancel"
         await pilot.press(*keys)
         assert await closed(pilot, app) is answer
+
+
+async def test_trust_dialog_of_a_jump_host_names_the_hop_and_the_node_behind_it() -> None:
+    app = Host(TrustDialog("node3", "bastion.example.org:2200", FP, "ssh-ed25519", known_hosts="/tmp/kh",
+                           hop="jump host bastion.example.org"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        title = str(app.screen.query_one("#trust-title", Label).content)
+        assert title == "Trust the host key of jump host bastion.example.org for node node3?"
+        assert text_of(app.screen, "#presenter") == ("jump host bastion.example.org (bastion.example.org:2200), "
+                                                     "through which node3 is reached, presents the ssh-ed25519 "
+                                                     "host key with fingerprint")
+        assert text_of(app.screen, "#fingerprint") == FP
+        await pilot.press("y")
+        assert await closed(pilot, app) is True
 
 
 def _lab_spec(lab, known_hosts: Path) -> NodeSpec:
@@ -182,6 +208,31 @@ async def test_a_changed_key_stays_refused(lab, tmp_path: Path) -> None:
     with pytest.raises(HostKeyChanged):
         await trust_node(spec)
     assert wrong.read_text() == before
+
+
+async def test_the_key_offered_first_is_the_jump_hosts_and_trusting_it_records_that_hop_only(
+        lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both keys unknown, the jump host's and the node's: the console's dialog is offered the jump
+    host's (host, port, hop) and trusting it records that line; trust_node used to call that a
+    refusal ("the host now presents ...") because the node's own key came next."""
+    from test_nodes_sshsetup import key_line, sshd
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/config of this machine's
+    known = tmp_path / "known_hosts"
+    with sshd(tmp_path / "jump", "127.0.0.37", lab.authorized_keys) as jump:
+        spec = dataclasses.replace(specs(lab)["node1"], known_hosts=str(known), proxy_jump="root@127.0.0.37:2222")
+        offer = await fetch_offer(spec)
+        assert (offer.jump, offer.hop, offer.host, offer.port) == (True, "jump host 127.0.0.37", "127.0.0.37", 2222)
+        assert offer.fingerprint == fingerprint_of(jump.host_key_pub) and offer.file == str(known)
+        message = await trust_node(spec, offer.fingerprint)
+        assert message == (f"node1: jump host 127.0.0.37 (127.0.0.37:2222): trusted host key {offer.fingerprint}, "
+                           f"recorded in {known}\nnode1 (127.0.0.2:2222): not trusted; nothing was written to {known}")
+        assert known.read_text() == key_line("[127.0.0.37]:2222", jump.host_key_pub)
+        offer = await fetch_offer(spec)  # the next key the console offers: the node's own
+        assert not offer.jump and offer.fingerprint == fingerprint_of(lab.node(1).host_key_pub)
+        await trust_node(spec, offer.fingerprint)
+        assert known.read_text() == (key_line("[127.0.0.37]:2222", jump.host_key_pub)
+                                     + key_line("[127.0.0.2]:2222", lab.node(1).host_key_pub))
 
 
 async def test_nodes_without_ssh_have_no_key_to_trust() -> None:

@@ -1,6 +1,8 @@
 """Helpers for the console's tests: a controller over simulated nodes on a frozen, seeded
 simulator (no noise: the same numbers every run), small manifests without health checks
-(a replica runs at once), and a wait helper for Pilot tests."""
+(a replica runs at once), a wait helper for Pilot tests, and the one shared setup of the app
+tests: fixtures ``fleet`` (the controller), ``console`` (the app on it, nothing deployed) and
+``deployed`` (the app opened once TWO_SERVICES runs); import them into the test module."""
 
 from __future__ import annotations
 
@@ -10,6 +12,10 @@ import textwrap
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+from textual.pilot import Pilot
 
 from tui_orch.controller import Controller
 from tui_orch.inventory import Inventory
@@ -19,6 +25,8 @@ from tui_orch.nodes.fleet import Fleet
 from tui_orch.nodes.sim.node import SimulatedNode
 from tui_orch.nodes.sim.simulator import Simulator
 from tui_orch.store import open_store
+from tui_orch.ui.app import OrchApp
+from tui_orch.ui.settings import UiSettings
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 GIB = 1 << 30
@@ -91,3 +99,68 @@ async def until(pilot, check: Callable[[], object], timeout: float = 5.0, what: 
 def cells(table, key: str) -> list[str]:  # type: ignore[no-untyped-def]
     """The plain text of one row's cells."""
     return [c.plain if hasattr(c, "plain") else str(c) for c in table.get_row(key)]
+
+
+def config(tmp_path: Path, **kw: Any) -> UiSettings:
+    return UiSettings(deterministic=True, themes_dir=tmp_path / "themes", **kw)
+
+
+class Console(NamedTuple):
+    """What a test drives: the controller, its simulator, the app and its pilot."""
+
+    ctl: Controller
+    sim: Simulator
+    app: OrchApp
+    pilot: Pilot[None]
+
+
+@pytest.fixture
+async def fleet(tmp_path: Path) -> AsyncIterator[tuple[Controller, Simulator]]:
+    """A controller over three frozen simulated nodes, its state in tmp_path/state."""
+    async with sim_controller(tmp_path / "state") as pair:
+        yield pair
+
+
+@contextlib.asynccontextmanager
+async def open_console(ctl: Controller, sim: Simulator, settings: UiSettings) -> AsyncIterator[Console]:
+    app = OrchApp(ctl, settings)
+    async with app.run_test(size=SIZE) as pilot:
+        yield Console(ctl, sim, app, pilot)
+
+
+@pytest.fixture
+async def console(fleet: tuple[Controller, Simulator], tmp_path: Path) -> AsyncIterator[Console]:
+    """The console on the fleet with nothing deployed."""
+    async with open_console(*fleet, config(tmp_path)) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def deployed(fleet: tuple[Controller, Simulator], tmp_path: Path) -> AsyncIterator[Console]:
+    """The console opened once TWO_SERVICES runs: api x3, cache x2, agent on every node."""
+    await fleet[0].apply(manifest())
+    async with open_console(*fleet, config(tmp_path)) as opened:
+        yield opened
+
+
+async def services_view(pilot: Pilot[None], app: OrchApp, select: str | None = None, rows: int = 3) -> Any:
+    """Switch to the services view, wait for its ``rows`` rows, put the cursor on ``select``."""
+    await command(pilot, "svc")
+    table = app.main.current.table
+    await until(pilot, lambda: table.row_count == rows)
+    if select is not None:
+        table.select_key(select)
+    return table
+
+
+async def command(pilot, text: str) -> None:
+    await pilot.press("colon", *text, "enter")
+    await pilot.pause()
+
+
+def shown(app: OrchApp) -> str:
+    return app.main.current.NAME
+
+
+def notes(app: OrchApp) -> list[str]:
+    return [n.message for n in app._notifications]

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tui_orch.model import (Availability, Event, Health, NodeInfo, NodeState, Replica, ReplicaState, Resources,
                             Rollout, RolloutState, ServiceSpec, from_dict)
+from tui_orch.controller.unowned import UnownedContainer
 
 if TYPE_CHECKING:
     from tui_orch.controller.core import Controller
     from tui_orch.nodes.base import Node
     from tui_orch.nodes.fleet import Fleet
+    from tui_orch.nodes.hostkeys import Offer
     from tui_orch.store import Store
 
 HOLDING = frozenset(s for s in ReplicaState if s not in (ReplicaState.STOPPED, ReplicaState.LOST))
@@ -83,6 +85,7 @@ class ServiceRow:
     rollout: Rollout | None
     restarts: int
     paused: bool
+    unowned: bool = False  # not in this state: its containers run, kept; never a desired service
 
 
 @dataclass(frozen=True)
@@ -127,14 +130,17 @@ class Query:
     """Read-only questions about the state; ``fleet`` None for the CLI (no node connected),
     whose global services count the ``inventory`` nodes instead."""
 
-    def __init__(self, store: "Store", fleet: "Fleet | None" = None, inventory_nodes: Iterable[str] = ()):
+    def __init__(self, store: "Store", fleet: "Fleet | None" = None, inventory_nodes: Iterable[str] = (),
+                 unowned: Callable[[], Sequence[UnownedContainer]] = tuple):
         self._store = store
         self._fleet = fleet
         self._inventory_nodes = tuple(inventory_nodes)
+        self._unowned = unowned  # the containers of unknown services the last reconcile pass found
 
     @classmethod
     def of(cls, ctl: "Controller") -> "Query":
-        return cls(ctl.store, ctl.fleet)
+        reconciler = ctl.reconciler
+        return cls(ctl.store, ctl.fleet, unowned=lambda: reconciler.unowned_containers)
 
     # ------------------------------------------------------------------ plain records
     @property
@@ -177,6 +183,11 @@ class Query:
     def node(self, name: str) -> "Node | None":
         return self._fleet.nodes.get(name) if self._fleet is not None else None
 
+    def node_warnings(self) -> dict[str, tuple[str, ...]]:
+        """node -> what its connection warned about while going on (a missing identity file)."""
+        nodes = self._fleet.nodes.values() if self._fleet is not None else ()
+        return {node.name: node.warnings for node in nodes if node.warnings}
+
     def node_names(self) -> list[str]:
         return list(self._fleet.nodes) if self._fleet is not None else list(self._inventory_nodes)
 
@@ -185,7 +196,8 @@ class Query:
         return self._fleet.shell_argv(node, container_id)
 
     # the node's SSH host key: read, and trusted when the operator saw it (nodes/trust.py)
-    async def host_key(self, name: str) -> tuple[str, str]:
+    async def host_key(self, name: str) -> "Offer":
+        """The first key not trusted yet on the node's route: its own or a jump host's (``jump``)."""
         assert self._fleet is not None
         return await self._fleet.host_key(name)
 
@@ -230,6 +242,27 @@ class Query:
                 revision=rec.revision, rollout=outs.get(rec.name),
                 restarts=sum(r.restarts for r in reps), paused=rec.paused))
         return rows
+
+    def unowned_containers(self) -> list[UnownedContainer]:
+        """Containers of services the state does not know that have no replica record."""
+        return list(self._unowned())
+
+    def unowned_service_rows(self) -> list[ServiceRow]:
+        """A row per service the state does not know whose replica records or containers are
+        found (unowned.py): what runs of it; nothing desired, nothing counted healthy."""
+        running: dict[str, set[str]] = {}
+        images: dict[str, str] = {}
+        ready = self.ready_nodes()
+        for rep in self._store.replicas():
+            if not self._store.known(rep.service):
+                up = rep.state == ReplicaState.RUNNING and rep.node in ready
+                running.setdefault(rep.service, set()).update([rep.key] if up else [])
+        for c in self._unowned():
+            running.setdefault(c.service, set()).update([c.container_id] if c.running else [])
+            images.setdefault(c.service, c.image)
+        return [ServiceRow(name=name, image=images.get(name, ""), mode="", desired=0, running=len(up), healthy=0,
+                           revision=0, rollout=None, restarts=0, paused=False, unowned=True)
+                for name, up in sorted(running.items())]
 
     def node_rows(self, replicas: Iterable[Replica] | None = None,
                   only: Container[str] | None = None) -> list[NodeRow]:

@@ -86,6 +86,7 @@ class Reconciler:
         self._taken_started: dict[str, float] = {}  # container id -> start time seen by the take-over
         self._nothing_to_do: tuple[object, ...] | None = None  # _plan_key() when the plan was last empty
         self.unowned: dict[str, set[str]] = {}  # service not in the state -> nodes it runs on (reported)
+        self.unowned_containers: tuple[unowned.UnownedContainer, ...] = ()  # found by the last pass (the console)
         self.claims = PortClaims()  # host ports of starts in flight (ports.py)
         # container id -> its record when it was marked LOST: a copy that still runs when its
         # node comes back is kept if its replacement has not passed the health gate
@@ -368,6 +369,7 @@ class Reconciler:
         wanted = {r.container_id for r in store.replicas() if r.container_id}
         wanted |= retiring_containers(self.ctl)  # start-first: old ones still serving
         found_unowned = unowned.unowned_records(store, store.replicas())
+        found_containers: list[unowned.UnownedContainer] = []
         jobs = []
         for node, found in actual.items():
             for c in found:
@@ -375,6 +377,7 @@ class Reconciler:
                     continue  # wanted, not made by a controller, or made by another one
                 if (service := unowned.unowned_service(store, c)) is not None:
                     found_unowned.setdefault(service, set()).add(node)
+                    found_containers.append(unowned.UnownedContainer.of(service, node, c))
                     continue  # not removed by the operator: never ours to remove
                 key = c.label(LABEL_REPLICA)
                 if self._adopt(c):
@@ -386,6 +389,7 @@ class Reconciler:
             if isinstance(result, NodeError):
                 self.ctl.bus.publish(event("stop", str(result), level="warning"))
         unowned.report(self.ctl, self.unowned, found_unowned)
+        self.unowned_containers = tuple(found_containers)
 
     def _adopt(self, c: ContainerInfo) -> bool:
         """Keep ``c``, the running copy of a replica that was lost with its node, when the

@@ -13,15 +13,32 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tui_orch.controller.events import event
 from tui_orch.model import Replica, ReplicaState
-from tui_orch.nodes.base import LABEL_SERVICE, ContainerInfo
+from tui_orch.nodes.base import LABEL_REPLICA, LABEL_SERVICE, ContainerInfo
 
 if TYPE_CHECKING:
     from tui_orch.controller.core import Controller
     from tui_orch.store import Store
+
+
+@dataclass(frozen=True)
+class UnownedContainer:
+    """A container of ours, of a service the state does not know, as the last pass found it."""
+
+    service: str
+    key: str  # its replica label (its container name when it has none)
+    node: str
+    image: str
+    running: bool
+    container_id: str
+
+    @classmethod
+    def of(cls, service: str, node: str, c: ContainerInfo) -> "UnownedContainer":
+        return cls(service, c.label(LABEL_REPLICA) or c.name, node, c.image, c.status == "running", c.id)
 
 
 def owned_replicas(store: "Store") -> list[Replica]:

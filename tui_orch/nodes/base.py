@@ -175,6 +175,9 @@ class Node(abc.ABC):
         # host ports bound on the node at the last ports_in_use() (kept while it is away:
         # what ran there may still run and hold them)
         self.ports_seen: frozenset[int] = frozenset()
+        # what the last connection attempt warned about while going on (a missing identity
+        # file: OpenSSH's way, the other keys and the agent are tried); shown, never an error
+        self.warnings: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

@@ -10,12 +10,15 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from tui_orch.errors import NodeError
 from tui_orch.inventory import Inventory
 from tui_orch.model import Availability, NodeInfo, NodeSpec, NodeState, Resources
 from tui_orch.nodes.base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_OP_TIMEOUT, DockerEvent, Node, NodeStatus
+
+if TYPE_CHECKING:
+    from tui_orch.nodes.hostkeys import Offer
 
 
 @dataclass(frozen=True)
@@ -112,12 +115,12 @@ class Fleet:
         return out
 
     # ----------------------------------------------------------------- operator actions
-    async def host_key(self, name: str) -> tuple[str, str]:
-        """The SHA256 fingerprint and type of the key node ``name`` presents now (a key that
-        differs from the recorded one raises HostKeyChanged)."""
-        from tui_orch.nodes.hostkeys import fetch_fingerprint
+    async def host_key(self, name: str) -> Offer:
+        """The first key not trusted yet on node ``name``'s route (its own, or a jump host's),
+        as presented now (a key that differs from the recorded one raises HostKeyChanged)."""
+        from tui_orch.nodes.hostkeys import fetch_offer
 
-        return await fetch_fingerprint(self[name].spec)
+        return await fetch_offer(self[name].spec)
 
     async def trust(self, name: str, fingerprint: str | None = None) -> str:
         """Record node ``name``'s host key (only ``fingerprint``, when given) and reconnect it."""

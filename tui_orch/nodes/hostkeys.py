@@ -28,6 +28,9 @@ class Offer:
     algorithm: str
     file: str  # the known_hosts file it would be recorded in
     line: str  # the line that would be appended
+    host: str = ""  # the hop's host name or address and port, as connected to
+    port: int = 22
+    jump: bool = False  # a jump host (proxy_jump) on the way to ``node``, not the node itself
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ async def _offer(spec: NodeSpec, hop: Hop, tunnel: ssh.Conn | None, confirm: Con
     """Show the key the hop presents; record it when ``confirm`` says yes (None: declined)."""
     key = await ssh.fetch_host_key(spec, hop, tunnel, timeout)
     offer = Offer(spec.name, hop.label, hop.settings.where, ssh.fingerprint(key), key.get_algorithm(),
-                  hop.settings.known_hosts[0], _line(hop, key))
+                  hop.settings.known_hosts[0], _line(hop, key), hop.settings.host, hop.settings.port, hop.jump)
     if not confirm(offer):
         return None
     append_line(offer.file, offer.line)
@@ -138,15 +141,20 @@ async def trust(spec: NodeSpec, confirm: Confirm, timeout: float = DEFAULT_CONNE
     return await _walk(spec, confirm, timeout)
 
 
-async def fetch_fingerprint(spec: NodeSpec) -> tuple[str, str]:
-    """The SHA256 fingerprint and key type of the first key on the node's route that is not
-    trusted (a jump host's, when that is the one: the type then names it). A changed key raises
-    HostKeyChanged (never offered); a route trusted all along raises TuiOrchError saying so."""
+async def fetch_offer(spec: NodeSpec) -> Offer:
+    """The first key on the node's route that is not trusted (a jump host's, when that is the
+    one: ``jump``, ``hop``, ``host`` and ``port`` say which). A changed key raises HostKeyChanged
+    (never offered); a route trusted all along raises TuiOrchError saying so."""
     seen: list[Offer] = []
     result = await trust(spec, lambda offer: bool(seen.append(offer)))
     if not seen:
         raise TuiOrchError(result.message)
-    offer = seen[0]
+    return seen[0]
+
+
+async def fetch_fingerprint(spec: NodeSpec) -> tuple[str, str]:
+    """``fetch_offer``'s SHA256 fingerprint and key type (a jump host's type names it)."""
+    offer = await fetch_offer(spec)
     if offer.hop == offer.node:
         return offer.fingerprint, offer.algorithm
     # The console's trust dialog shows (fingerprint, type) under the node's own address: the
@@ -164,7 +172,8 @@ async def trust_node(spec: NodeSpec, fingerprint: str | None = None) -> str:
         return fingerprint is None or offer.fingerprint == fingerprint
 
     result = await trust(spec, same_key)
-    if fingerprint is not None and presented and presented[-1] != fingerprint and not result.trusted:
+    accepted = any(offer.fingerprint == fingerprint for offer in result.recorded)
+    if fingerprint is not None and presented and presented[-1] != fingerprint and not accepted:
         raise TuiOrchError(f"{spec.name}: the host now presents {presented[-1]}, not the {fingerprint} "
                            f"you accepted; nothing was written. Look again before trusting it")
     return result.message

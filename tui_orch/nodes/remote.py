@@ -142,6 +142,7 @@ class RemoteNode(SupervisedNode):
                 why = f"lost the SSH connection ({exc})" if exc else "the SSH connection was closed"
                 self._mark_lost(f"ssh {ssh.where(self.spec)}: {why}")
 
+        self.warnings = _connection_warnings(self.spec)
         conn = await ssh.connect(self.spec, self.connect_timeout, client_factory=lambda: _client_class()(on_lost))
         self._conn = conn
         self._folder = tempfile.mkdtemp(prefix="tui-orch-")  # 0700: only we reach the socket
@@ -211,6 +212,16 @@ class RemoteNode(SupervisedNode):
         if self._conn is None:
             return None
         return remote_metrics(self._conn, docker_root, METRICS_INTERVAL, node=self.name)
+
+
+def _connection_warnings(spec: NodeSpec) -> tuple[str, ...]:
+    """The identity files named for the route that do not exist (the connection goes on)."""
+    from tui_orch.nodes.sshconfig import missing_identities
+
+    try:
+        return tuple(missing_identities(spec))
+    except NodeError:  # a bad ~/.ssh/config or proxy_jump: the connection attempt says so
+        return ()
 
 
 def _facts(info: dict[str, Any], out: CommandResult | None) -> Facts:

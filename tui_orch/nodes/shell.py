@@ -1,6 +1,12 @@
 """The command line that opens a shell in a replica's container: ``docker exec -it`` on this
 machine, or over ``ssh -t`` for a remote node with the same host-key checking as the console
-(the console suspends itself, runs it on the terminal, and resumes; ui/shell.py)."""
+(the console suspends itself, runs it on the terminal, and resumes; ui/shell.py).
+
+Through jump hosts, ``ssh -J`` cannot be used: it takes no per-hop options, so a jump host was
+reached without the inventory's identity_file and known_hosts. The route (nodes/sshconfig.py,
+the one the console connects by) is written instead to a private ssh_config (sshjump.py) that
+``ssh -F`` reads: every hop with its host, port, user, keys and known_hosts files, its host key
+always checked."""
 
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ from collections.abc import Sequence
 
 from tui_orch.errors import TuiOrchError
 from tui_orch.model import NodeSpec
+from tui_orch.nodes.sshconfig import route
+from tui_orch.nodes.sshjump import TARGET, private_config
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 
@@ -44,6 +52,10 @@ def shell_argv(spec: NodeSpec, container_id: str, shell: str = "sh",
     words = docker_words(spec, container_id, shell, command)
     if spec.local:
         return words
+    hops = route(spec)
+    if len(hops) > 1:
+        argv = ["ssh", "-F", private_config(spec.name, hops), "-t" if command is None else "-T"]
+        return argv + ["--", TARGET, *(shlex.quote(w) for w in words)]
     argv = ["ssh", "-t" if command is None else "-T"]
     if spec.port:
         argv += ["-p", str(spec.port)]
@@ -52,8 +64,6 @@ def shell_argv(spec: NodeSpec, container_id: str, shell: str = "sh",
     if spec.known_hosts:
         argv += ["-o", _ssh_option("UserKnownHostsFile", os.path.expanduser(spec.known_hosts))]
     argv += ["-o", "StrictHostKeyChecking=yes"]  # never trust a new or changed key on the way
-    if spec.proxy_jump:
-        argv += ["-J", spec.proxy_jump]
     target = f"{spec.user}@{spec.address}" if spec.user else spec.address
     # ssh joins the words after the host into one line for the remote shell: quote each one.
     return argv + ["--", target, *(shlex.quote(w) for w in words)]

@@ -247,20 +247,20 @@ class ActionsMixin:
         if name is None:
             return
         reader = self.reader
-        found_node = reader.node(name)
-        if found_node is None:
+        if reader.node(name) is None:
             return
-        spec = found_node.spec
 
-        def fetched(found: tuple[str, str]) -> None:
-            fingerprint, kind = found
+        def fetched(offer: Any) -> None:  # nodes.hostkeys.Offer: one hop's key, the node's or a jump host's
 
             def confirmed(yes: bool | None) -> None:
-                if yes:  # only the key the operator saw is recorded
-                    self.act(f"trust {name}", lambda: reader.trust(name, fingerprint), self.report(f"trust {name}"))
+                if yes:  # only the key the operator saw is recorded, for the hop it was shown for
+                    self.act(f"trust {offer.hop}", lambda: reader.trust(name, offer.fingerprint),
+                             self.report(f"trust {offer.hop}"))
 
-            address = f"{spec.address}:{spec.port or 22}"
-            self.app.push_screen(TrustDialog(name, address, fingerprint, kind, spec.known_hosts or ""), confirmed)
+            address = f"{offer.host}:{offer.port}"
+            hop = offer.hop if offer.jump else ""
+            self.app.push_screen(TrustDialog(name, address, offer.fingerprint, offer.algorithm, offer.file, hop),
+                                 confirmed)
 
         self.act(f"fetch the host key of {name}", lambda: reader.host_key(name), fetched)
 

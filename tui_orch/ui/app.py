@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import time
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -62,6 +63,9 @@ class OrchApp(App[None]):
         self._pending: list[Event] = []
         self._last_key = 0.0  # time.monotonic() of the last key press
         self._put_off_since: float | None = None  # when the redraw began waiting for keys to stop
+        # the screen each key was first sent to (see on_event: keys overtaken by a new screen)
+        self._key_screens: weakref.WeakKeyDictionary[events.Key, Screen] = weakref.WeakKeyDictionary()
+        self._warned: set[str] = set()  # node warnings already notified (each once)
         self.collector = Collector()  # full collections between keys (started with the fleet)
         self.started = asyncio.Event()  # the fleet and controller are up (at once without ``start``)
         if self.config.keys:
@@ -125,19 +129,17 @@ class OrchApp(App[None]):
         self.refresh_now()
 
     def _themes(self) -> None:
-        try:
-            from tui_orch.ui.themes import load_themes, pick_theme
-        except ImportError:  # pragma: no cover - themes.py not there yet
-            return
-        themes, problems = load_themes(self.config.themes_dir)
-        for theme in themes:
+        from tui_orch.ui.themes import load_theme_set, pick_theme
+
+        found = load_theme_set(self.config.themes_dir)
+        for theme in found.themes:
             self.register_theme(theme)
-        for problem in problems:
+        for problem in found.problems:
             self.notify(problem, severity="warning", timeout=15)
-        names = [t.name for t in themes]
+        names = [t.name for t in found.themes]
         if not names:
             return
-        chosen, why = pick_theme(self.config.theme, names)
+        chosen, why = pick_theme(self.config.theme, names, found.aliases)
         if why:
             self.notify(why, severity="warning", timeout=15)
         self.theme = chosen if chosen in names else DEFAULT_THEME if DEFAULT_THEME in names else names[0]
@@ -174,10 +176,25 @@ class OrchApp(App[None]):
     # ------------------------------------------------------------------ redraw
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
-            self._last_key = time.monotonic()
+            if event.is_forwarded and self._overtaken(event):
+                return
+            if not event.is_forwarded:
+                self._last_key = time.monotonic()
+                self._key_screens[event] = self.screen
             if self.main is not None and self.screen is self.main and self.main.key_for_prompt(event):
                 return
         await super().on_event(event)
+
+    def _overtaken(self, event: events.Key) -> bool:
+        """Keys typed fast after one that opens a dialog (``S`` then Backspace, 5) were all sent
+        to the old screen's focused widget before the first one, coming back up from it, opened
+        the dialog: the dialog's bindings then saw Backspace and never saw the 5. Such a key is
+        sent again, now to the screen on top, in the order typed. True when it was."""
+        sent_to = self._key_screens.pop(event, None)
+        if sent_to is None or sent_to is self.screen or sent_to not in self.screen_stack:
+            return False
+        self.post_message(events.Key(event.key, event.character))
+        return True
 
     def tick(self) -> None:
         """The once-a-second redraw; skipped while the operator presses keys (their effect
@@ -222,4 +239,14 @@ class OrchApp(App[None]):
             pending, self._pending = self._pending, []
             for ev in pending:
                 main.events_view.add(ev)
+        self._notify_node_warnings()
         main.refresh_all()
+
+    def _notify_node_warnings(self) -> None:
+        """A node's connection warnings (a missing identity file: it connects with the other
+        keys) as a notification, once each; the node's detail pane keeps showing them."""
+        for warnings in self.reader.node_warnings().values():
+            for warning in warnings:
+                if warning not in self._warned:
+                    self._warned.add(warning)
+                    self.notify(warning, severity="warning", timeout=15)

@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from tui_orch.controller.query import FleetSummary, NodeRow, Query, ReplicaRow, ServiceRow
+from tui_orch.controller.unowned import UnownedContainer
 from tui_orch.model import Replica, Rollout
 
-__all__ = ["FleetSummary", "NodeRow", "Query", "Replica", "ReplicaRow", "Rollout", "ServiceRow", "event_object"]
+__all__ = ["FleetSummary", "NodeRow", "Query", "Replica", "ReplicaRow", "Rollout", "ServiceRow", "UnownedContainer",
+           "event_object"]
 
 
 def event_object(ev: Any) -> str:

@@ -5,6 +5,7 @@ Every binding has an id (``dialog.*``) so the config file can rebind it."""
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -19,7 +20,20 @@ from tui_orch.ui.deploy_dialog import DeployDialog, PathSuggester, complete_path
 MAX_REPLICAS = 1000
 
 
+class OrderedInput(Input):
+    """An Input that runs its own editing bindings (Backspace, Delete, arrows) when the key
+    reaches it. Textual runs a focused widget's bindings only after the key has come back up
+    to the app, by which time the keys typed after it (sent down at once, 20 ms apart or less)
+    were already inserted: Backspace then 5 gave "" instead of "5"."""
 
+    async def _on_key(self, event: events.Key) -> None:
+        binding = next(iter(self._bindings.key_to_bindings.get(event.key, ())), None)
+        if binding is not None:
+            event.stop()
+            event.prevent_default()
+            await self.run_action(binding.action)
+            return
+        await super()._on_key(event)
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -90,7 +104,7 @@ class ScaleDialog(ModalScreen["int | None"]):
         with Vertical(classes="dialog"):
             yield Label(f"Scale {self.service}", classes="dialog-title")
             yield Static(Text(f"{self.service} runs {self.current} replica(s) now. How many should it run?"))
-            yield Input(str(self.current), placeholder=f"0 to {MAX_REPLICAS}", id="replicas")
+            yield OrderedInput(str(self.current), placeholder=f"0 to {MAX_REPLICAS}", id="replicas")
             yield Static("", id="message", classes="dialog-message")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
@@ -137,26 +151,31 @@ class ScaleDialog(ModalScreen["int | None"]):
 
 
 class TrustDialog(ModalScreen[bool]):
-    """Trust a node's host key after comparing its fingerprint. Cancel is the default."""
+    """Trust a host key after comparing its fingerprint: the node's own, or (``hop``, e.g.
+    "jump host bastion") that of a jump host on the way to it. Cancel is the default."""
 
     DEFAULT_CSS = dialog_css("TrustDialog")
     BINDINGS = [CANCEL, Binding("y", "confirm", "Trust", id="dialog.yes")]
 
-    def __init__(self, node: str, address: str, fingerprint: str, key_type: str = "", known_hosts: str = ""):
+    def __init__(self, node: str, address: str, fingerprint: str, key_type: str = "", known_hosts: str = "",
+                 hop: str = ""):
         super().__init__()
         self.node = node
-        self.address = address
+        self.address = address  # host:port of the hop whose key this is
         self.fingerprint = fingerprint
         self.key_type = key_type
         self.known_hosts = known_hosts
+        self.hop = hop  # "" for the node itself
 
     def compose(self) -> ComposeResult:
         kind = f"{self.key_type} " if self.key_type else ""
         where = f" ({self.address})" if self.address else ""
         target = self.known_hosts or "known_hosts"
+        whose = f"{self.hop} for node {self.node}" if self.hop else self.node
+        presenter = f"{self.hop}{where}, through which {self.node} is reached," if self.hop else f"{self.node}{where}"
         with Vertical(classes="dialog"):
-            yield Label(f"Trust the host key of {self.node}?", classes="dialog-title")
-            yield Static(Text(f"{self.node}{where} presents the {kind}host key with fingerprint"))
+            yield Label(Text(f"Trust the host key of {whose}?"), classes="dialog-title", id="trust-title")
+            yield Static(Text(f"{presenter} presents the {kind}host key with fingerprint"), id="presenter")
             yield Static(Text(self.fingerprint), id="fingerprint", classes="dialog-fingerprint")
             yield Static(Text(
                 f"Compare it with the host's own (on the host: ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub). "
@@ -183,6 +202,7 @@ class TrustDialog(ModalScreen[bool]):
 __all__ = [
     "ConfirmDialog",
     "DeployDialog",
+    "OrderedInput",
     "PathSuggester",
     "ScaleDialog",
     "TrustDialog",

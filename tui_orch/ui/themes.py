@@ -3,7 +3,7 @@
 
 A theme file is YAML with the fields of ``textual.theme.Theme``::
 
-    name: my-theme          # optional: the file name without .yaml
+    name: my-theme          # optional: the file name without .yaml; `theme:` finds it by either
     dark: true
     primary: "#4EA8DE"      # required; every colour is a CSS colour
     secondary: "#5E60CE"
@@ -12,12 +12,15 @@ A theme file is YAML with the fields of ``textual.theme.Theme``::
       block-cursor-background: "#FFB703"
 
 A file that cannot be used is skipped with one problem sentence naming it; the app shows the
-sentence and keeps (or falls back to) the default theme.
+sentence and keeps (or falls back to) the default theme. Two user files naming one theme: the
+file named after it wins (else the first by file name), and a sentence names both.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -113,30 +116,81 @@ def read_theme(path: Path) -> Theme:
     return theme
 
 
-def load_themes(extra_dir: Path | None = None) -> tuple[list[Theme], list[str]]:
-    """The shipped themes, then the user's from ``extra_dir`` (default: CONFIG/themes); a
-    user theme with a shipped theme's name replaces it. Also one sentence per file that
-    could not be used."""
+@dataclass
+class ThemeSet:
+    """The themes found, one sentence per file that could not be used (or lost a clash), and
+    the user's file names (without .yaml) that name a theme of another name."""
+
+    themes: list[Theme] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    aliases: dict[str, str] = field(default_factory=dict)  # file name -> theme name
+
+
+def _read_or_problem(path: Path, problems: list[str]) -> Theme | None:
+    try:
+        return read_theme(path)
+    except ThemeFileError as exc:
+        problems.append(f"theme file {path}: {exc}; it is not used")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        problems.append(f"theme file {path} cannot be read ({reason}); it is not used")
+    return None
+
+
+def _user_themes(folder: Path, problems: list[str]) -> dict[str, tuple[Path, Theme]]:
+    """The user's themes by name. Two files naming one theme: the file named after the theme
+    wins (midnight.yaml over mine.yaml with ``name: midnight``), else the first by file name;
+    the other is named in a problem sentence, never dropped without a word."""
+    found: dict[str, tuple[Path, Theme]] = {}
+    for path in theme_files(folder):
+        theme = _read_or_problem(path, problems)
+        if theme is None:
+            continue
+        held = found.get(theme.name)
+        if held is None:
+            found[theme.name] = (path, theme)
+            continue
+        if path.stem == theme.name and held[0].stem != theme.name:  # this one is named after it
+            found[theme.name], dropped = (path, theme), held[0]
+        else:
+            dropped = path
+        kept = found[theme.name][0]
+        problems.append(f"theme files {kept} and {dropped} both name the theme {theme.name!r}; using {kept} "
+                        f"(change the name: in {dropped} to use both)")
+    return found
+
+
+def load_theme_set(extra_dir: Path | None = None) -> ThemeSet:
+    """The shipped themes, then the user's from ``extra_dir`` (default: CONFIG/themes); a user
+    theme with a shipped theme's name replaces it. A user theme is found by its ``name:`` and,
+    when no theme has that name, by its file name too."""
     folder = user_themes_dir() if extra_dir is None else extra_dir
+    found = ThemeSet()
     themes: dict[str, Theme] = {}
-    problems: list[str] = []
-    for path in [*theme_files(SHIPPED_DIR), *theme_files(folder)]:
-        try:
-            theme = read_theme(path)
-        except ThemeFileError as exc:
-            problems.append(f"theme file {path}: {exc}; it is not used")
-            continue
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            problems.append(f"theme file {path} cannot be read ({reason}); it is not used")
-            continue
-        themes[theme.name] = theme
-    return list(themes.values()), problems
+    for path in theme_files(SHIPPED_DIR):
+        theme = _read_or_problem(path, found.problems)
+        if theme is not None:
+            themes[theme.name] = theme
+    user = _user_themes(folder, found.problems)
+    themes.update((name, theme) for name, (_, theme) in user.items())
+    found.themes = list(themes.values())
+    found.aliases = {path.stem: name for name, (path, _) in user.items()
+                     if path.stem != name and path.stem not in themes}
+    return found
 
 
-def pick_theme(wanted: str | None, available: list[str]) -> tuple[str, str | None]:
-    """The theme to use for ``wanted`` (from the config or --theme) and, when it falls back to
-    the default, the sentence saying why."""
+def load_themes(extra_dir: Path | None = None) -> tuple[list[Theme], list[str]]:
+    """``load_theme_set``'s themes and problem sentences."""
+    found = load_theme_set(extra_dir)
+    return found.themes, found.problems
+
+
+def pick_theme(wanted: str | None, available: list[str],
+               aliases: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+    """The theme to use for ``wanted`` (from the config or --theme; a user theme's file name
+    is found through ``aliases``) and, when it falls back to the default, the sentence saying why."""
     if not wanted or wanted in available:
         return wanted or DEFAULT_THEME, None
+    if aliases and aliases.get(wanted) in available:
+        return aliases[wanted], None
     return DEFAULT_THEME, f"there is no theme {wanted!r}; using {DEFAULT_THEME} (themes: {', '.join(sorted(available))})"

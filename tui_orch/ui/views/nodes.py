@@ -133,6 +133,8 @@ class NodesView(View):
         text = Text()
         if node.status.state != NodeState.READY and node.status.reason:  # in full, wrapped: what to do
             text.append(f"{node.status.state.value}: {node.status.reason}\n", style="yellow")
+        for warning in node.warnings:  # the node works; what its connection went on past
+            text.append(f"warning: {warning}\n", style="yellow")
         text.append(f"replicas on {node.name}: {len(reps)}\n", style="bold")
         for r in reps[:7]:
             style = "green" if r.state == ReplicaState.RUNNING else "yellow"

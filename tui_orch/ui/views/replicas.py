@@ -1,5 +1,6 @@
 """Replicas of every node in one list, scoped by a drill down (a node's, a service's):
-service, replica, node, state, health, restarts, uptime, cpu, memory, port."""
+service, replica, node, state, health, restarts, uptime, cpu, memory, port; then the containers
+of services the state does not know, with no record (state ``unowned``)."""
 
 from __future__ import annotations
 
@@ -49,15 +50,25 @@ class ReplicasView(View):
         """Every replica's row (of the scope), ordered by service, slot, node (made a slice at
         a time: View.sliced)."""
         reps = self.reader.replicas()  # in the rows' order
+        strays = self.reader.unowned_containers()
         if self.scope is not None:
             field, value = self.scope
             reps = [r for r in reps if getattr(r, field) == value]
+            strays = [c for c in strays if getattr(c, field) == value]
+        keys = {r.key for r in reps}
+        strays = [c for c in strays if c.key not in keys]
 
         def make(due: set[str] | None) -> Iterable[Row]:
             chosen = reps if due is None else [r for r in reps if r.key in due]
-            return map(self._row, self.reader.replica_rows(self.orch.now(), chosen))
+            yield from map(self._row, self.reader.replica_rows(self.orch.now(), chosen))
+            yield from (self._unowned_row(c) for c in strays if due is None or c.key in due)
 
-        return self.sliced([r.key for r in reps], make)
+        return self.sliced([*(r.key for r in reps), *(c.key for c in strays)], make)
+
+    @staticmethod
+    def _unowned_row(c: data.UnownedContainer) -> Row:
+        state = styled("unowned" if c.running else "unowned (stopped)", "yellow")
+        return Row(c.key, (c.service, c.key, c.node, state, styled("-", "dim"), "-", "-", "-", "-", "-"))
 
     @staticmethod
     def _row(r: data.ReplicaRow) -> Row:

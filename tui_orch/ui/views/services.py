@@ -1,4 +1,5 @@
-"""Services: name, image, desired/running/healthy, revision, rollout progress, restarts."""
+"""Services: name, image, desired/running/healthy, revision, rollout progress, restarts; then
+the services the state does not know whose containers run (unowned: kept, never desired)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,12 @@ def rollout_cell(ro: data.Rollout | None, paused: bool) -> Text:
     return out
 
 
+UNOWNED = Text("unowned: not in this state, kept (restore the state, or remove it)", style="yellow")
+
+
 def counts_cell(row: data.ServiceRow) -> Text:
+    if row.unowned:
+        return Text(f"-/{row.running}/-", style="yellow")
     ok = row.healthy >= row.desired and row.running >= row.desired
     return Text(f"{row.desired}/{row.running}/{row.healthy}", style="green" if ok else "yellow")
 
@@ -45,9 +51,10 @@ class ServicesView(View):
 
     def rows(self) -> list[Row]:
         out = []
-        for s in self.reader.service_rows():
+        for s in [*self.reader.service_rows(), *self.reader.unowned_service_rows()]:
             out.append(Row(s.name, (
-                s.name, s.image, counts_cell(s), str(s.revision), rollout_cell(s.rollout, s.paused),
+                s.name, s.image, counts_cell(s), "-" if s.unowned else str(s.revision),
+                UNOWNED if s.unowned else rollout_cell(s.rollout, s.paused),
                 Text(str(s.restarts), style="yellow" if s.restarts else ""),
             )))
         return out
