@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from tui_orch import placement
-from tui_orch.controller import deploy, unowned
+from tui_orch.controller import deploy, lost, unowned
 from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.controller.events import event
 from tui_orch.controller.handover import take_over
@@ -87,9 +87,6 @@ class Reconciler:
         self._nothing_to_do: tuple[object, ...] | None = None  # _plan_key() when the plan was last empty
         self.unowned: dict[str, set[str]] = {}  # service not in the state -> nodes it runs on (reported)
         self.claims = PortClaims()  # host ports of starts in flight (ports.py)
-        # container id -> its record when it was marked LOST: a copy that still runs when its
-        # node comes back is kept if its replacement has not passed the health gate
-        self.lost_copies: dict[str, Replica] = {}
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -316,6 +313,7 @@ class Reconciler:
                 n.name: found for n, found in zip(ready, listings) if not isinstance(found, BaseException)
             }
             await self._remove_orphans(actual)
+            lost.forget_seen(ctl.store, actual)
             await asyncio.sleep(0)  # each step is a few ms with 1,000 nodes: let the console in between
             started = self._catch_up(actual)  # STARTING ones nobody waits for (a controller died)
             await asyncio.sleep(0)
@@ -354,8 +352,9 @@ class Reconciler:
                                 and (now - self.not_ready_since(rec.node) >= self.ctl.grace or rec.node not in self.seen_ready)):
                 lost.append(rec)
         for rec in lost:
-            if rec.container_id:
-                self.lost_copies[rec.container_id] = rec
+            # a copy that still runs when its node comes back is kept if its replacement has not
+            # passed the health gate: its record is kept in the store, for any controller (lost.py)
+            self.ctl.store.put_lost_copy(rec)
             self.ctl.store.put_replica(dataclasses.replace(rec, state=ReplicaState.LOST,
                                                            message=f"node {rec.node} is not Ready"))
             self.ctl.bus.publish(event("lost", f"{rec.key} lost with node {rec.node}; placing it elsewhere",
@@ -392,7 +391,7 @@ class Reconciler:
         node is back and the replacement has not passed the health gate: the copy stands for
         the replica again and the replacement is retired (a healthy copy is never removed for
         a replacement that does not serve)."""
-        old = self.lost_copies.pop(c.id, None)
+        old = self.ctl.store.take_lost_copy(c.id)
         if old is None or c.status != "running" or c.health not in ("healthy", "none"):
             return False
         cur = self.ctl.store.get_replica(old.key)
