@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from tui_orch import placement
-from tui_orch.controller import deploy, lost, unowned
+from tui_orch.controller import binds, deploy, lost, unowned
 from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.controller.events import event
 from tui_orch.controller.handover import take_over
@@ -235,9 +235,11 @@ class Reconciler:
                 if node is None or spec is None or node.status.state != NodeState.READY:
                     self._handled.discard(old.container_id or "")  # a later pass tries again
                     return
+                # a replica that could not bind its ports gets others, or another node (binds.py)
+                node_name, ports = await binds.next_start(self.ctl, rec, spec) or (rec.node, rec.ports)
                 if rec.container_id:
                     await deploy.remove_container(self.ctl, rec.node, rec.container_id, grace=1.0)
-                new = await deploy.start_replica(self.ctl, spec, rec.revision, rec.slot, rec.node, rec.ports,
+                new = await deploy.start_replica(self.ctl, spec, rec.revision, rec.slot, node_name, ports,
                                                  restarts=rec.restarts + 1)
         finally:
             if self.pending.get(old.key) is asyncio.current_task():
@@ -285,11 +287,12 @@ class Reconciler:
         """Wait for a replica just started to run; one that ended already (its die event may
         have come before its record) goes through ``failed``."""
         if rep.state == ReplicaState.STARTING and rep.container_id not in self._watching:
-            self._watching.add(rep.container_id or "")
+            watched = rep.container_id or ""
+            self._watching.add(watched)
             try:
                 rep = await deploy.wait_ready(self.ctl, rep, self.ctl.start_timeout)
             finally:
-                self._watching.discard(rep.container_id or "")
+                self._watching.discard(watched)
         if rep.state == ReplicaState.EXITED and self.running:
             self.failed(rep, exit_code=rep.exit_code)
         return rep
