@@ -11,13 +11,15 @@ from __future__ import annotations
 import collections
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from controller_support import cleanup, owned, prefix
-from nodes_support import direct_client
 from test_controller_crash import run_child
 from test_controller_rollout import GOOD, WEB
 from tui_orch.controller.containers import LABEL_OWNER
@@ -25,10 +27,15 @@ from tui_orch.model import ReplicaState, Rollout, from_dict
 from tui_orch.nodes.base import LABEL_SLOT
 from tui_orch.store import open_store
 
-# what another engineer's test on the shared lab does to a round: a node cut off, or a host port
-# taken by their containers (each a defect of another part of issue 11): such a round is not judged
-DISTURBED = ("Unreachable", "exited with code 1")
-KILLS = int(os.environ.get("TUI_ORCH_APPLY_KILLS", "12"))
+# measured on the 2-core machine with the lab shared (load average ~10): 8.2 s a round on
+# average, 14.3 s at most, 50 rounds in 419 s. Its own state folder (owner label) and service
+# name; its ports are dynamic, and a port another test's replica took meanwhile is no longer a
+# failure (controller/binds.py gives the replica another), so no round is excused.
+KILLS = int(os.environ.get("TUI_ORCH_APPLY_KILLS", "50"))
+# one round (the killed apply, its follow-up, the check) past this is a command that hangs or
+# waits out a timeout: a defect, not slowness
+ROUND_BUDGET = 60.0
+ROUND_MEAN = 8.5  # seconds, for the test's own timeout (the suite's 300 s is for ordinary tests)
 REPLICAS = 4
 # fast on purpose: a health check every 200 ms, a monitor period of 300 ms, SIGKILL to stop
 FAST = (WEB.replace("interval: 1s", "interval: 200ms").replace("retries: 1", "retries: 3")
@@ -77,46 +84,23 @@ def check_settled(lab, state: Path, service: str, version: str, revision: int | 
     return rec.revision
 
 
-def disturbing(printed: str) -> bool:
-    return any(sign in printed for sign in DISTURBED)
-
-
-def adopt_or_drop(lab, state: Path, service: str) -> None:
-    """After a round disturbed by a node cut off: wait until every node answers, settle the
-    service, then remove by hand the containers the state does not know (left on the node)."""
-    for _ in range(60):
-        rc, out = cli(lab, state, "scale", f"{service}={REPLICAS}")
-        if rc == 0 and not disturbing(out):
-            break
-        time.sleep(1)
-    _, _, _, reps = stored(state, service)
-    known = {r.container_id for r in reps}
-    for lab_node in lab.nodes:
-        client = direct_client(lab_node)
-        try:
-            for c in owned(lab, service)[lab_node.name]:
-                if c["Id"] not in known:
-                    client.api.remove_container(c["Id"], force=True)
-        finally:
-            client.close()
-
-
+@pytest.mark.timeout(60 + KILLS * 2 * ROUND_MEAN)
 def test_sigkilled_apply_mid_rollout_is_carried_on_by_the_next_command(lab, tmp_path):
     pre = prefix()
     state = tmp_path / "state"
     rng = random.Random(os.environ.get("TUI_ORCH_CRASH_SEED", "11"))
     follow_ups = collections.Counter()
-    mid_rollout = disturbed = 0
+    mid_rollout = 0
+    rounds: list[float] = []  # seconds each round took: the kill, its follow-up and the check
+    t0 = time.monotonic()
     try:
         first = tmp_path / "v1.yaml"
         write(first, pre, "1", "start-first")
         rc, out = cli(lab, state, "apply", "-f", str(first))
-        if disturbing(out):
-            adopt_or_drop(lab, state, pre)
-        else:
-            assert rc == 0, out
+        assert rc == 0, out
         version = "1"
         for i in range(KILLS):
+            began = time.monotonic()
             previous, version = version, ("2" if version == "1" else "1")
             order = "start-first" if i % 4 < 2 else "stop-first"
             path = tmp_path / f"web{i}.yaml"
@@ -145,16 +129,16 @@ def test_sigkilled_apply_mid_rollout_is_carried_on_by_the_next_command(lab, tmp_
             else:
                 rc, out = cli(lab, state, "scale", f"{pre}={REPLICAS}")
                 revision = rec.revision
-            if disturbing(killed + out):  # another engineer's fault injection cut a node meanwhile
-                disturbed += 1  # (replicas on an unreachable node are another part of issue 11): not judged
-                adopt_or_drop(lab, state, pre)
-                continue
             assert rc == 0, f"kill {i}, then {follow}: {out}"
             try:
                 check_settled(lab, state, pre, version, revision, f"kill {i} ({order}), then {follow}")
             except AssertionError as exc:
                 events = cli(lab, state, "events", "--limit", "60")[1]
                 raise AssertionError(f"{exc}\nkilled apply printed:\n{killed}\n{follow} printed:\n{out}\nevents:\n{events}") from None
+            rounds.append(time.monotonic() - began)
+            print(f"round {i}: kill {'after ' + repr(marker) if marker else 'early'} +{delay:.1f} s, then {follow}: "
+                  f"{rounds[-1]:.1f} s", flush=True)
+            assert rounds[-1] < ROUND_BUDGET, f"kill {i}, then {follow}: the round took {rounds[-1]:.1f} s"
         last = tmp_path / "last.yaml"  # and `rm` straight after a kill: every container of the service goes
         write(last, pre, "2" if version == "1" else "1", "start-first")
         run_child(lab, state, ["apply", "-f", str(last)], rng.uniform(0.0, 1.0), "batch 1 of")
@@ -162,8 +146,8 @@ def test_sigkilled_apply_mid_rollout_is_carried_on_by_the_next_command(lab, tmp_
         assert rc == 0, out
         assert [c for cs in owned(lab, pre).values() for c in cs] == [], "rm left containers"
         print(f"{mid_rollout} of {KILLS} kills landed in a rollout in progress; follow-ups {dict(follow_ups)}; "
-              f"{disturbed} disturbed by a node cut off")
+              f"rounds {statistics.mean(rounds):.1f} s on average, {max(rounds):.1f} s at most; "
+              f"{time.monotonic() - t0:.0f} s in all")
         assert mid_rollout >= KILLS // 2, f"only {mid_rollout} of {KILLS} kills landed in a rollout"
-        assert disturbed <= KILLS // 5, f"{disturbed} of {KILLS} rounds saw a node cut off: run it again"
     finally:
         cleanup(lab, pre)

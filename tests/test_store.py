@@ -207,6 +207,19 @@ def test_replicas_round_trip(store: Store) -> None:
     assert store.replicas() == []
 
 
+def test_lost_copies_persist_across_reopen_until_taken(folder: Path) -> None:
+    """The record of a replica lost with its node outlives the process that kept it."""
+    a = replica(slot=1, container_id="c1", state=ReplicaState.LOST, ports=(20001,))
+    with open_store(folder) as s:
+        s.put_lost_copy(a)
+        s.put_lost_copy(replica(slot=2, container_id=None))  # no container: nothing to keep
+    with open_store(folder) as s:
+        assert s.lost_copies() == {"c1": a}
+        assert s.take_lost_copy("c1") == a and s.take_lost_copy("c1") is None
+    with open_store(folder) as s:
+        assert s.lost_copies() == {}
+
+
 def test_changes_counts_the_writes_that_changed_something(store: Store) -> None:
     """``changes`` tells a reader (the reconcile loop) whether anything changed since it looked."""
     n = store.changes

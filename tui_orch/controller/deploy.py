@@ -13,6 +13,7 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from tui_orch.controller import binds
 from tui_orch.controller.containers import LABEL_OWNER, container_request
 from tui_orch.controller.events import event
 from tui_orch.controller.ports import ports_to_start_with
@@ -114,10 +115,43 @@ def update_replica(ctl: "Controller", key: str, container_id: str | None, **chan
     return new
 
 
+REBINDS = 3  # new starts a wait makes for a replica that could not bind its ports (binds.py)
+
+
 async def wait_ready(ctl: "Controller", rep: Replica, timeout: float) -> Replica:
     """Wait until the replica's container runs, and is healthy when it has a health check.
     Returns the replica as recorded; its state tells how it ended (RUNNING, EXITED, or
-    STARTING past the timeout, with a message)."""
+    STARTING past the timeout, with a message). A replica that ended because it could not
+    bind a host port is started again at once on another port or node (binds.py) and
+    waited for, up to REBINDS times: the replica returned may stand for a new container."""
+    for _ in range(REBINDS):
+        rep = await _wait_one(ctl, rep, timeout)
+        again = await _rebind(ctl, rep) if rep.state == ReplicaState.EXITED else None
+        if again is None:
+            return rep
+        rep = again
+    return await _wait_one(ctl, rep, timeout)
+
+
+async def _rebind(ctl: "Controller", rep: Replica) -> Replica | None:
+    """The new start of ``rep`` (ended) when it could not bind its ports; None: not so, or
+    something else (a reconcile pass, a command) already acted on it."""
+    async with ctl.lock:
+        cur = ctl.store.get_replica(rep.key)
+        spec = ctl.revision_spec(rep.service, rep.revision)
+        if (cur is None or spec is None or cur.container_id != rep.container_id or cur.node != rep.node
+                or cur.state != ReplicaState.EXITED):
+            return None
+        where = await binds.next_start(ctl, cur, spec)
+        if where is None:
+            return None  # not a bind failure: the caller (restart policy) decides
+        node, ports = where
+        if cur.container_id:
+            await remove_container(ctl, cur.node, cur.container_id, grace=1.0)
+        return await start_replica(ctl, spec, cur.revision, cur.slot, node, ports, restarts=cur.restarts + 1)
+
+
+async def _wait_one(ctl: "Controller", rep: Replica, timeout: float) -> Replica:
     if rep.container_id is None:
         return rep
     # woken by the container's engine events (start, health_status, die) while the reconcile

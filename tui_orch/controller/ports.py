@@ -12,6 +12,7 @@ side claim their ports (``PortClaims``) so that two re-placements never pick the
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -26,11 +27,27 @@ if TYPE_CHECKING:
     from tui_orch.controller.core import Controller
 
 
+REFUSED_FOR = 600.0  # seconds a port a replica could not bind is not given on that node again
+
+
 class PortClaims:
-    """Ports of starts in flight (planned or re-placed, not yet recorded), per node."""
+    """Ports of starts in flight (planned or re-placed, not yet recorded), per node; and ports
+    a replica could not bind on a node though no read showed them bound (binds.py)."""
 
     def __init__(self) -> None:
         self._claims: dict[object, tuple[str, tuple[int, ...]]] = {}
+        self._refused: dict[tuple[str, int], float] = {}  # (node, port) -> monotonic time refused
+
+    def refuse(self, node: str, ports: tuple[int, ...], now: float) -> None:
+        """``ports`` could not be bound on ``node``: none of them is given there for a while."""
+        for port in ports:
+            self._refused[(node, port)] = now
+
+    def refused(self, node: str, now: float) -> frozenset[int]:
+        """The ports refused on ``node`` in the last REFUSED_FOR seconds."""
+        for key in [k for k, t in self._refused.items() if now - t > REFUSED_FOR]:
+            del self._refused[key]
+        return frozenset(p for (n, p) in self._refused if n == node)
 
     @contextmanager
     def claim(self, node: str, ports: tuple[int, ...]) -> Iterator[object]:
@@ -65,7 +82,7 @@ async def ports_to_start_with(ctl: "Controller", spec: ServiceSpec, slot: int, n
     there with the bound ones taken. Raises NodeError when the node has no such ports free."""
     if not ports:
         return ports
-    bound = await node.ports_in_use()
+    bound = await node.ports_in_use() | claims.refused(node.name, time.monotonic())
     if not bound & set(ports):
         return ports
     taken = bound | claims.held(_same_host(ctl, node), token)

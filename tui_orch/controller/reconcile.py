@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from tui_orch import placement
-from tui_orch.controller import deploy, unowned
+from tui_orch.controller import binds, deploy, lost, unowned
 from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.controller.events import event
 from tui_orch.controller.handover import take_over
@@ -88,9 +88,6 @@ class Reconciler:
         self.unowned: dict[str, set[str]] = {}  # service not in the state -> nodes it runs on (reported)
         self.unowned_containers: tuple[unowned.UnownedContainer, ...] = ()  # found by the last pass (the console)
         self.claims = PortClaims()  # host ports of starts in flight (ports.py)
-        # container id -> its record when it was marked LOST: a copy that still runs when its
-        # node comes back is kept if its replacement has not passed the health gate
-        self.lost_copies: dict[str, Replica] = {}
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -239,9 +236,11 @@ class Reconciler:
                 if node is None or spec is None or node.status.state != NodeState.READY:
                     self._handled.discard(old.container_id or "")  # a later pass tries again
                     return
+                # a replica that could not bind its ports gets others, or another node (binds.py)
+                node_name, ports = await binds.next_start(self.ctl, rec, spec) or (rec.node, rec.ports)
                 if rec.container_id:
                     await deploy.remove_container(self.ctl, rec.node, rec.container_id, grace=1.0)
-                new = await deploy.start_replica(self.ctl, spec, rec.revision, rec.slot, rec.node, rec.ports,
+                new = await deploy.start_replica(self.ctl, spec, rec.revision, rec.slot, node_name, ports,
                                                  restarts=rec.restarts + 1)
         finally:
             if self.pending.get(old.key) is asyncio.current_task():
@@ -289,11 +288,12 @@ class Reconciler:
         """Wait for a replica just started to run; one that ended already (its die event may
         have come before its record) goes through ``failed``."""
         if rep.state == ReplicaState.STARTING and rep.container_id not in self._watching:
-            self._watching.add(rep.container_id or "")
+            watched = rep.container_id or ""
+            self._watching.add(watched)
             try:
                 rep = await deploy.wait_ready(self.ctl, rep, self.ctl.start_timeout)
             finally:
-                self._watching.discard(rep.container_id or "")
+                self._watching.discard(watched)
         if rep.state == ReplicaState.EXITED and self.running:
             self.failed(rep, exit_code=rep.exit_code)
         return rep
@@ -317,6 +317,7 @@ class Reconciler:
                 n.name: found for n, found in zip(ready, listings) if not isinstance(found, BaseException)
             }
             await self._remove_orphans(actual)
+            lost.forget_seen(ctl.store, actual)
             await asyncio.sleep(0)  # each step is a few ms with 1,000 nodes: let the console in between
             started = self._catch_up(actual)  # STARTING ones nobody waits for (a controller died)
             await asyncio.sleep(0)
@@ -355,8 +356,9 @@ class Reconciler:
                                 and (now - self.not_ready_since(rec.node) >= self.ctl.grace or rec.node not in self.seen_ready)):
                 lost.append(rec)
         for rec in lost:
-            if rec.container_id:
-                self.lost_copies[rec.container_id] = rec
+            # a copy that still runs when its node comes back is kept if its replacement has not
+            # passed the health gate: its record is kept in the store, for any controller (lost.py)
+            self.ctl.store.put_lost_copy(rec)
             self.ctl.store.put_replica(dataclasses.replace(rec, state=ReplicaState.LOST,
                                                            message=f"node {rec.node} is not Ready"))
             self.ctl.bus.publish(event("lost", f"{rec.key} lost with node {rec.node}; placing it elsewhere",
@@ -396,7 +398,7 @@ class Reconciler:
         node is back and the replacement has not passed the health gate: the copy stands for
         the replica again and the replacement is retired (a healthy copy is never removed for
         a replacement that does not serve)."""
-        old = self.lost_copies.pop(c.id, None)
+        old = self.ctl.store.take_lost_copy(c.id)
         if old is None or c.status != "running" or c.health not in ("healthy", "none"):
             return False
         cur = self.ctl.store.get_replica(old.key)

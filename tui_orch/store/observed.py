@@ -3,13 +3,14 @@ event log (events.jsonl)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tui_orch.errors import StoreError
 from tui_orch.model import Event, Replica, from_dict, to_dict
 from tui_orch.store.base import OBSERVED, StoreBase, _json_copy, _replace_with, _reader
-from tui_orch.store.records import NODES, REPLICAS_PREFIX, replica_key
+from tui_orch.store.records import LOST, NODES, REPLICAS_PREFIX, replica_key
 
 
 class ObservedMixin(StoreBase):
@@ -125,6 +126,39 @@ class ObservedMixin(StoreBase):
             name: _json_copy(self._raw(OBSERVED, NODES, self._o.node_ids[name])["status"])
             for name in sorted(self._o.node_ids)
         }
+
+    # ------------------------------------------------------------------ lost copies
+
+    def put_lost_copy(self, rep: Replica) -> None:
+        """Keep the record ``rep`` had when its node was cut off, by its container id: the
+        copy may still run there, and whichever controller sees the node back decides on it."""
+        if rep.container_id is None:
+            return
+        doc = {"container": rep.container_id, "replica": to_dict(rep)}
+        with self.transaction():
+            self._put(OBSERVED, LOST, self._o.lost_ids, rep.container_id, doc)
+
+    def take_lost_copy(self, container_id: str) -> Replica | None:
+        """The kept record of ``container_id`` (None: none), forgotten from now on."""
+        doc_id = self._o.lost_ids.get(container_id)
+        if doc_id is None:
+            return None
+        raw = self._raw(OBSERVED, LOST, doc_id)["replica"]
+        with self.transaction():
+            self._delete(OBSERVED, LOST, self._o.lost_ids, container_id)
+        try:
+            return from_dict(Replica, raw)
+        except (TypeError, ValueError, KeyError):
+            return None  # unreadable: as if not kept (the copy is then treated as an orphan)
+
+    @_reader
+    def lost_copies(self) -> dict[str, Replica]:
+        """Container id -> the record kept for it (``put_lost_copy``)."""
+        out: dict[str, Replica] = {}
+        for container_id, doc_id in self._o.lost_ids.items():
+            with contextlib.suppress(TypeError, ValueError, KeyError):
+                out[container_id] = from_dict(Replica, self._raw(OBSERVED, LOST, doc_id)["replica"])
+        return out
 
     # ------------------------------------------------------------------ events
 

@@ -11,6 +11,8 @@ observed.json (what the nodes report; rewritten often):
     meta                {"schema": 1}
     replicas:<service>  one table per service: model.to_dict(Replica)
     nodes               {"name", "status"}
+    lost                {"container", "replica"}: the record of a replica when its node was cut
+                        off, by its container id (its copy may still run there; reconcile.py)
 
 Tables are per service so that a write re-serialises only that service's documents (see
 storage.py). Loading checks every document's identifying fields and raises Corrupt when
@@ -30,6 +32,7 @@ ROLLOUTS = "rollouts"
 AVAILABILITY = "availability"
 REMOVALS = "removals"
 NODES = "nodes"
+LOST = "lost"
 REVISIONS_PREFIX = "revisions:"
 REPLICAS_PREFIX = "replicas:"
 
@@ -156,6 +159,7 @@ class ObservedIndex:
         # dropped when a key comes or goes (a key's place in the order never changes)
         self.ordered: list[str] | None = None
         self.node_ids: dict[str, int] = {}
+        self.lost_ids: dict[str, int] = {}  # container id -> doc id
         for name, table in data.items():
             if not name.startswith(REPLICAS_PREFIX):
                 continue
@@ -171,6 +175,11 @@ class ObservedIndex:
             _get(doc, "status", dict)
             _unique(self.node_ids, node, NODES)
             self.node_ids[node] = int(doc_id)
+        for doc_id, doc in data.get(LOST, {}).items():
+            container = _get(doc, "container", str)
+            _get(doc, "replica", dict)
+            _unique(self.lost_ids, container, LOST)
+            self.lost_ids[container] = int(doc_id)
 
 
 def _unique(index: dict[Any, Any], key: Any, table: str) -> None:
