@@ -98,9 +98,7 @@ async def _with_fleet(store: Any, inventory: Any, act: Callable[[Any], Awaitable
         ctl = Controller(store, fleet)
         try:
             if connect:  # act on what the nodes run, not on what was last saved
-                from tui_orch.controller.observe import catch_up
-
-                _warn_unknown(await catch_up(ctl))
+                _warn_unknown(await ctl.catch_up())
             return await act(ctl)
         finally:
             await ctl.close()

@@ -107,7 +107,7 @@ def _as_found(listed: bool, c: ContainerInfo | None, row: dict[str, Any]) -> dic
 
 def _unowned_rows(store: Any, listed: dict[str, list[ContainerInfo]]) -> list[dict[str, Any]]:
     from tui_orch.controller.containers import LABEL_OWNER
-    from tui_orch.controller.core import owner_id
+    from tui_orch.controller.context import owner_id
     from tui_orch.nodes.base import LABEL_REPLICA, LABEL_REVISION, LABEL_SERVICE
 
     owner, rows = owner_id(store), []

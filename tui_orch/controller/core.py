@@ -1,105 +1,63 @@
-"""``Controller(store, fleet)``: deploys (apply, remove, scale) and runs the reconcile loop."""
+"""``Controller(store, fleet)``: deploys (apply, remove, scale) and runs the reconcile loop.
+
+The Controller owns the store and the fleet and is the one place that knows every helper:
+it builds one ``Context`` (context.py: the shared handles) and hands it to the helper modules
+(planning, deploy, reconcile, rollout, rollout_ops, availability, observe, interrupted,
+handover), none of which imports this module."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import hashlib
-import os
-import socket
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from tui_orch import placement
-from tui_orch.controller import availability, deploy, handover, interrupted, observe, rollout_ops
+from tui_orch.controller import availability, deploy, handover, interrupted, observe, planning, rollout_ops
+from tui_orch.controller.claims import PortClaims
+from tui_orch.controller.context import (
+    DEFAULT_GRACE,
+    DEFAULT_IMAGE_TIMEOUT,
+    DEFAULT_PERIOD,
+    DEFAULT_START_TIMEOUT,
+    Context,
+    Timeouts,
+    owner_id,
+)
 from tui_orch.controller.events import EventBus, event
+from tui_orch.controller.planning import Desired
+from tui_orch.controller.reconcile import Reconciler
+from tui_orch.controller.results import ApplyResult
 from tui_orch.controller.rollout import Rollouts, new_record, save
 from tui_orch.controller.rollout import load as load_rollout
 from tui_orch.controller.rollout import retired
-from tui_orch.controller.unowned import owned_replicas
 from tui_orch.errors import TuiOrchError
 from tui_orch.manifest import Manifest
-from tui_orch.model import (
-    Availability,
-    NodeInfo,
-    NodeState,
-    Replica,
-    ReplicaState,
-    Revision,
-    Rollout,
-    RolloutState,
-    ServiceSpec,
-    from_dict,
-)
+from tui_orch.model import NodeInfo, NodeState, Replica, ReplicaState, Revision, Rollout, RolloutState, ServiceSpec, from_dict
 from tui_orch.nodes.fleet import Fleet
 from tui_orch.placement import Plan
 from tui_orch.store import Store
 
-if TYPE_CHECKING:
-    from tui_orch.nodes.images import Source
-
-DEFAULT_START_TIMEOUT = 60.0
-DEFAULT_GRACE = 10.0  # a node NotReady longer than this has its replicas re-placed
-DEFAULT_PERIOD = 10.0  # seconds between full reconcile passes
-
-
-@dataclass
-class ApplyResult:
-    """What an apply (or remove, scale) did, or would do for a dry run."""
-
-    dry_run: bool = False
-    plan: str = ""  # Plan.describe() of the moves (with unschedulable reasons)
-    revisions: dict[str, int] = field(default_factory=dict)  # new revision per changed service
-    unchanged: list[str] = field(default_factory=list)
-    started: list[str] = field(default_factory=list)  # replica keys now running
-    stopped: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)  # one sentence per replica that did not come up
-    unschedulable: list[str] = field(default_factory=list)
-    rollouts: dict[str, str] = field(default_factory=dict)  # service -> what its rollout does/did
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.unschedulable
-
-
-def restrict(p: Plan, services: set[str]) -> Plan:
-    """The moves of ``p`` that concern ``services``."""
-    return Plan(
-        starts=tuple(s for s in p.starts if s.service in services),
-        stops=tuple(s for s in p.stops if s.key.split(".", 1)[0] in services),
-        keeps=tuple(k for k in p.keeps if k.split(".", 1)[0] in services),
-        unschedulable=tuple(u for u in p.unschedulable if u.service in services),
-        notes=p.notes,
-    )
-
-
-def owner_id(store: Store) -> str:
-    """A stable id of this state folder on this machine (the containers' owner label)."""
-    where = f"{socket.gethostname()}:{os.path.realpath(store.folder)}"
-    return hashlib.sha256(where.encode()).hexdigest()[:12]
+__all__ = ["ApplyResult", "Controller", "DEFAULT_GRACE", "DEFAULT_PERIOD", "DEFAULT_START_TIMEOUT", "owner_id"]
 
 
 class Controller:
     def __init__(self, store: Store, fleet: Fleet, *, start_timeout: float = DEFAULT_START_TIMEOUT,
-                 grace: float | None = None, period: float = DEFAULT_PERIOD, image_timeout: float = 600.0):
+                 grace: float | None = None, period: float = DEFAULT_PERIOD,
+                 image_timeout: float = DEFAULT_IMAGE_TIMEOUT):
         self.store = store
         self.fleet = fleet
-        self.bus = EventBus(store)
-        self.lock = asyncio.Lock()  # held while containers are created/removed and records change
-        self.start_timeout = start_timeout
         # the inventory's node_grace unless given
-        self.grace = grace if grace is not None else getattr(fleet.inventory, "node_grace", DEFAULT_GRACE)
-        self.period = period
-        self.image_timeout = image_timeout
-        self.local_source: Source | None = None
-        self.local_checked = False
-        self.owner = owner_id(store)
-        from tui_orch.controller.reconcile import Reconciler
+        timeouts = Timeouts(start=start_timeout, grace=fleet.inventory.node_grace if grace is None else grace,
+                            period=period, image=image_timeout)
+        self.ctx = Context(store=store, fleet=fleet, bus=EventBus(store), lock=asyncio.Lock(),
+                           owner=owner_id(store), timeouts=timeouts, claims=PortClaims())
+        self.bus = self.ctx.bus
+        self.lock = self.ctx.lock
+        self.reconciler = Reconciler(self.ctx)
+        self.rollout_tasks = Rollouts(self.ctx)
 
-        self.reconciler = Reconciler(self)
-        self.rollout_tasks = Rollouts(self)
+    @property
+    def grace(self) -> float:
+        return self.ctx.timeouts.grace
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -112,47 +70,27 @@ class Controller:
         """Stop the loop and hand the restarts of the wanted replicas to their engines."""
         await self.rollout_tasks.close()
         await self.reconciler.close()
-        await handover.hand_back(self)
+        await handover.hand_back(self.ctx)
 
     # ------------------------------------------------------------------ desired state
     def revision_spec(self, service: str, number: int) -> ServiceSpec | None:
-        rev = self.store.revision(service, number)
-        return rev.spec if rev else None
+        return planning.revision_spec(self.ctx, service, number)
 
-    def desired(self) -> dict[str, tuple[ServiceSpec, int]]:
+    def desired(self) -> Desired:
         """Each desired service: its spec (scale override applied) and revision."""
-        out: dict[str, tuple[ServiceSpec, int]] = {}
-        for rec in self.store.services():
-            rev = self.store.revision(rec.name, rec.revision)
-            if rec.removed or rev is None:
-                continue
-            spec = rev.spec if rec.replicas is None else dataclasses.replace(rev.spec, replicas=rec.replicas)
-            out[rec.name] = (spec, rec.revision)
-        return out
+        return planning.desired(self.ctx)
 
     def node_infos(self) -> list[NodeInfo]:
-        """Nodes as the planner sees them. A node NotReady for less than the grace period
-        is shown Ready but cordoned: it keeps its replicas and gets nothing new."""
-        now = time.time()
-        infos = []
-        for info in self.fleet.node_infos(self.store.availability()):
-            if (info.state != NodeState.READY and now - self.reconciler.not_ready_since(info.name) < self.grace
-                    and self.was_ready(info.name)):
-                availability = Availability.CORDONED if info.availability == Availability.ACTIVE else info.availability
-                info = dataclasses.replace(info, state=NodeState.READY, availability=availability)
-            infos.append(info)
-        return infos
+        """Nodes as the planner sees them (planning.node_infos)."""
+        return planning.node_infos(self.ctx)
 
-    def was_ready(self, node: str) -> bool:
-        return node in self.reconciler.seen_ready
+    def plan_for(self, wanted: Desired, services: Iterable[str] | None = None) -> Plan:
+        return planning.plan_for(self.ctx, wanted, services)
 
-    def plan_for(self, desired: dict[str, tuple[ServiceSpec, int]], services: Iterable[str] | None = None) -> Plan:
-        """Plan all desired services (missing replicas start at the desired revision; replicas
-        of an older one are kept: only a rollout replaces them); the moves returned concern
-        ``services`` (all when None)."""
-        # replicas of services the state does not know are not planned: never stopped (unowned.py)
-        full = placement.plan([s for s, _ in desired.values()], self.node_infos(), owned_replicas(self.store))
-        return full if services is None else restrict(full, set(services))
+    async def catch_up(self) -> dict[str, str]:
+        """Bring the replica records in line with what the nodes run (observe.py); returns the
+        nodes that could not be listed, with why."""
+        return await observe.catch_up(self.ctx)
 
     # ------------------------------------------------------------------ commands
     async def apply(self, manifest: Manifest, dry_run: bool = False) -> ApplyResult:
@@ -205,9 +143,9 @@ class Controller:
                         self.store.put_service(spec.name, rev.number)
                         desired[spec.name] = (spec, rev.number)
                         result.revisions[spec.name] = rev.number
-                        ro = new_record(self, spec.name, previous, rev.number, "update")
+                        ro = new_record(self.ctx, spec.name, previous, rev.number, "update")
                         if ro.total:
-                            save(self, ro)
+                            save(self.ctx, ro)
                             rolling.append(spec.name)
                             result.rollouts[spec.name] = (f"rolling update of {ro.total} replica(s) in "
                                                           f"{ro.batches} batch(es), {ro.order}")
@@ -219,7 +157,7 @@ class Controller:
             result.unschedulable = [str(u) for u in p.unschedulable]
             if dry_run:
                 return result
-            started = await self._execute(p, desired, result)
+            started = await deploy.execute(self.ctx, p, desired, result)
         await self._wait(started, result)
         for name, ro in zip(rolling, await asyncio.gather(*(self.rollout_tasks.run(n) for n in rolling))):
             self._rollout_result(name, ro, result)
@@ -228,7 +166,7 @@ class Controller:
     def _carry_on(self, name: str, revision: int, rolling: list[str], result: ApplyResult, dry_run: bool) -> None:
         """An unchanged service whose rollout to its revision is still in progress (halted
         above, or left by a dead command): this apply carries it on and waits for it."""
-        ro = load_rollout(self, name)
+        ro = load_rollout(self.ctx, name)
         if ro is None or not ro.active or ro.to_revision != revision:
             return
         result.rollouts[name] = f"rollout to revision {revision} in progress ({ro.progress})"
@@ -238,7 +176,7 @@ class Controller:
     async def settle_rollouts(self, halt: Iterable[str] = (), skip: Iterable[str] = ()) -> None:
         """Carry on the rollouts a dead command left in progress (controller/interrupted.py);
         every command that changes the state calls it first."""
-        await interrupted.settle(self, halt=halt, skip=skip)
+        await interrupted.settle(self.ctx, self.rollout_tasks, halt=halt, skip=skip)
 
     def _rollout_result(self, name: str, ro: Rollout | None, result: ApplyResult) -> None:
         if ro is None:
@@ -261,7 +199,7 @@ class Controller:
             p = self.plan_for(desired, [spec.name for spec in specs])
             wanted = {(s.node, desired[s.service][0].image) for s in p.starts}
             wanted |= {(r.node, desired[r.service][0].image) for spec in specs for r in self.store.replicas(spec.name)}
-        jobs = [deploy.bring_image(self, self.fleet.nodes[node], image) for node, image in sorted(wanted)
+        jobs = [deploy.bring_image(self.ctx, self.fleet.nodes[node], image) for node, image in sorted(wanted)
                 if node in self.fleet.nodes and self.fleet.nodes[node].status.state == NodeState.READY]
         await asyncio.gather(*jobs, return_exceptions=True)
 
@@ -272,21 +210,21 @@ class Controller:
         await self.rollout_tasks.cancel(service)  # its state is stored; nothing of it is wanted now
         async with self.lock:
             # a service the state lost (unowned.py): its containers without a record go too
-            leftovers = [] if self.store.known(service) else await observe.unowned_containers(self, service)
+            leftovers = [] if self.store.known(service) else await observe.unowned_containers(self.ctx, service)
             if self.store.get_service(service) is None and not self.store.replicas(service) and not leftovers:
                 raise TuiOrchError(f"there is no service {service}; see `tui-orch get services`")
             if self.store.get_service(service) is not None:
                 self.store.update_service(service, removed=True)
             reps = self.store.replicas(service)
-            ro = load_rollout(self, service)
+            ro = load_rollout(self.ctx, service)
             retiring = retired(ro).values()
-            await asyncio.gather(*(deploy.stop_replica(self, r, f"service {service} removed") for r in reps),
-                                 *(deploy.remove_container(self, r.node, r.container_id, 1.0)
+            await asyncio.gather(*(deploy.stop_replica(self.ctx, r, f"service {service} removed") for r in reps),
+                                 *(deploy.remove_container(self.ctx, r.node, r.container_id, 1.0)
                                    for r in retiring if r.container_id))
             result.stopped = [r.key for r in reps]
             # and those no record stands for (a replacement whose starter died before recording it)
-            await asyncio.gather(*(deploy.remove_container(self, node, c.id, 1.0)
-                                   for node, c in await deploy.owned_containers(self, service)))
+            await asyncio.gather(*(deploy.remove_container(self.ctx, node, c.id, 1.0)
+                                   for node, c in await deploy.owned_containers(self.ctx, service)))
             self.store.remove_replicas([r.key for r in self.store.replicas(service)])
             self.store.remove_service(service)  # with its revisions and rollout
             self.bus.publish(event("remove", f"service {service} removed ({len(reps)} replicas stopped)",
@@ -310,52 +248,37 @@ class Controller:
             p = self.plan_for(desired, [service])
             result.plan = p.describe()
             result.unschedulable = [str(u) for u in p.unschedulable]
-            started = await self._execute(p, desired, result)
+            started = await deploy.execute(self.ctx, p, desired, result)
         await self._wait(started, result)
         return result
 
     # ------------------------------------------------------------------ rollouts
     async def rollout_restart(self, service: str, wait: bool = True) -> Rollout:
         """Replace every replica by a fresh one, batch by batch (a new revision, same spec)."""
-        return await rollout_ops.restart(self, service, wait)
+        return await rollout_ops.restart(self.ctx, self.rollout_tasks, service, wait)
 
     def rollout_pause(self, service: str) -> Rollout:
         """Pause the rollout of ``service`` after its current batch."""
-        return rollout_ops.pause(self, service)
+        return rollout_ops.pause(self.ctx, service)
 
     async def rollout_resume(self, service: str, wait: bool = True) -> Rollout:
-        return await rollout_ops.resume(self, service, wait)
+        return await rollout_ops.resume(self.ctx, self.rollout_tasks, service, wait)
 
     async def rollout_undo(self, service: str, to_revision: int | None = None, wait: bool = True) -> Rollout:
         """Roll back to ``to_revision`` (default: the previous one) with the rollback_config."""
-        return await rollout_ops.undo(self, service, to_revision, wait)
+        return await rollout_ops.undo(self.ctx, self.rollout_tasks, service, to_revision, wait)
 
     def rollout_status(self, service: str) -> Rollout | None:
-        return rollout_ops.status(self, service)
+        return rollout_ops.status(self.ctx, service)
 
     def rollout_history(self, service: str) -> list[Revision]:
-        return rollout_ops.history(self, service)
+        return rollout_ops.history(self.ctx, service)
 
     def rollouts(self) -> dict[str, Rollout]:
         """The rollout record of every service that has one (in progress or last finished)."""
         return {name: from_dict(Rollout, data) for name, data in self.store.rollouts().items()}
 
     # ------------------------------------------------------------------ carrying out a plan
-    async def _execute(self, p: Plan, desired: dict[str, tuple[ServiceSpec, int]],
-                       result: ApplyResult | None = None) -> list[Replica]:
-        """Stops first (they free resources), then starts; the caller holds the lock."""
-        stops = []
-        for s in p.stops:
-            rec = self.store.get_replica(s.key)
-            if rec is not None and rec.node == s.node:
-                stops.append(deploy.stop_replica(self, rec, s.reason))
-                if result is not None:
-                    result.stopped.append(s.key)
-        await asyncio.gather(*stops)
-        starts = [deploy.start_replica(self, desired[s.service][0], desired[s.service][1], s.slot, s.node, s.ports)
-                  for s in p.starts]
-        return list(await asyncio.gather(*starts))
-
     async def _wait(self, started: list[Replica], result: ApplyResult) -> None:
         done = await asyncio.gather(*(self.reconciler.watch(r) for r in started))
         for rep in done:
@@ -368,14 +291,19 @@ class Controller:
     async def cordon(self, node: str) -> str:
         """``node`` keeps its replicas and gets no new ones; returns what happened (one sentence)."""
         await self.settle_rollouts()
-        return await availability.cordon(self, node)
+        return await availability.cordon(self.ctx, node)
 
     async def drain(self, node: str) -> ApplyResult:
         """``node`` gets nothing new and its replicas move to other nodes (stopped there first)."""
         await self.settle_rollouts()
-        return await availability.drain(self, node)
+        result, started = await availability.drain(self.ctx, node)
+        await self._wait(started, result)
+        self.reconciler.wake()
+        return result
 
     async def uncordon(self, node: str) -> str:
-        """``node`` is schedulable again."""
+        """``node`` is schedulable again; a running reconcile loop places what waits for room."""
         await self.settle_rollouts()
-        return await availability.uncordon(self, node)
+        message = await availability.uncordon(self.ctx, node)
+        self.reconciler.wake()
+        return message

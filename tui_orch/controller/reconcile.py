@@ -23,11 +23,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from tui_orch import placement
-from tui_orch.controller import deploy, unowned
+from tui_orch.controller import deploy, planning, unowned
 from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.controller.events import event
 from tui_orch.controller.handover import take_over
-from tui_orch.controller.ports import PortClaims
 from tui_orch.controller.restarts import RestartTracker, decide
 from tui_orch.controller.rollout import retiring_containers
 from tui_orch.errors import NodeError
@@ -36,7 +35,7 @@ from tui_orch.nodes.base import LABEL_REPLICA, ContainerInfo, DockerEvent
 from tui_orch.nodes.fleet import NodeChange
 
 if TYPE_CHECKING:
-    from tui_orch.controller.core import Controller
+    from tui_orch.controller.context import Context
 
 DOWN = (ReplicaState.STOPPING, ReplicaState.STOPPED, ReplicaState.LOST, ReplicaState.FAILED)
 
@@ -65,10 +64,8 @@ async def staggered(calls: list[Callable[[], Awaitable[T]]]) -> list[T | BaseExc
 
 
 class Reconciler:
-    def __init__(self, ctl: "Controller"):
-        self.ctl = ctl
-        self.seen_ready: set[str] = set()
-        self.down_since: dict[str, float] = {}  # node -> when it stopped being Ready (this outage)
+    def __init__(self, ctx: "Context"):
+        self.ctx = ctx
         self.trackers: dict[str, RestartTracker] = {}
         self.pending: dict[str, asyncio.Task[None]] = {}  # replica key -> scheduled restart
         self._oom: set[str] = set()  # container ids the engine reported OOM-killed
@@ -80,13 +77,10 @@ class Reconciler:
         self._wake = asyncio.Event()
         self._queue: asyncio.Queue[object] | None = None
         self.passes = 0
-        # container id -> events that deploy.wait_ready waits on: set by each engine event of it
-        self.waiters: dict[str, list[asyncio.Event]] = {}
         self.taken: set[str] = set()  # nodes where the engine policy of our containers is `no` (handover.py)
         self._taken_started: dict[str, float] = {}  # container id -> start time seen by the take-over
         self._nothing_to_do: tuple[object, ...] | None = None  # _plan_key() when the plan was last empty
         self.unowned: dict[str, set[str]] = {}  # service not in the state -> nodes it runs on (reported)
-        self.claims = PortClaims()  # host ports of starts in flight (ports.py)
         # container id -> its record when it was marked LOST: a copy that still runs when its
         # node comes back is kept if its replacement has not passed the health gate
         self.lost_copies: dict[str, Replica] = {}
@@ -95,10 +89,10 @@ class Reconciler:
     async def start(self) -> None:
         if self._tasks:
             return
-        self.seen_ready.update(n.name for n in self.ctl.fleet.ready())
-        self._queue = self.ctl.fleet.subscribe()  # type: ignore[assignment]
-        async with self.ctl.lock:  # the restart baton: from now on only this controller restarts
-            self.taken = await take_over(self.ctl, self.ctl.fleet.ready(), self._taken_started)
+        self.ctx.readiness.seen_ready.update(n.name for n in self.ctx.fleet.ready())
+        self._queue = self.ctx.fleet.subscribe()  # type: ignore[assignment]
+        async with self.ctx.lock:  # the restart baton: from now on only this controller restarts
+            self.taken = await take_over(self.ctx, self.ctx.fleet.ready(), self._taken_started)
         self._tasks = [asyncio.create_task(self._events(), name="reconcile-events"),
                        asyncio.create_task(self._periodic(), name="reconcile-periodic")]
 
@@ -106,7 +100,7 @@ class Reconciler:
         tasks: list[asyncio.Task[object]] = [*self._tasks, *self.pending.values(), *self._watches]  # type: ignore[list-item]
         self._tasks, self.pending, self.taken = [], {}, set()
         if self._queue is not None:
-            self.ctl.fleet.unsubscribe(self._queue)  # type: ignore[arg-type]
+            self.ctx.fleet.unsubscribe(self._queue)  # type: ignore[arg-type]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -122,10 +116,10 @@ class Reconciler:
             try:
                 await self.full_pass()
             except Exception as exc:  # noqa: BLE001 - the loop must survive; the operator sees it
-                self.ctl.bus.publish(event("reconcile", f"reconcile pass failed: {exc}", level="error"))
+                self.ctx.bus.publish(event("reconcile", f"reconcile pass failed: {exc}", level="error"))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.ctl.period)
+                await asyncio.wait_for(self._wake.wait(), self.ctx.timeouts.period)
 
     async def _events(self) -> None:
         assert self._queue is not None
@@ -134,7 +128,7 @@ class Reconciler:
             try:
                 self.handle(item)
             except Exception as exc:  # noqa: BLE001
-                self.ctl.bus.publish(event("reconcile", f"handling {item!r} failed: {exc}", level="error"))
+                self.ctx.bus.publish(event("reconcile", f"handling {item!r} failed: {exc}", level="error"))
 
     # ------------------------------------------------------------------ events
     def handle(self, item: object) -> None:
@@ -142,32 +136,25 @@ class Reconciler:
             self._node_change(item)
         elif isinstance(item, DockerEvent):
             self._docker_event(item)
-            for waiter in self.waiters.get(item.container_id, ()):
+            for waiter in self.ctx.waiters.get(item.container_id, ()):
                 waiter.set()  # a waiter looks at the container now rather than at its next poll
 
     def _node_change(self, ch: NodeChange) -> None:
         if ch.new.state == NodeState.READY:
-            self.seen_ready.add(ch.node)
-            self.down_since.pop(ch.node, None)
+            self.ctx.readiness.seen_ready.add(ch.node)
+            self.ctx.readiness.down_since.pop(ch.node, None)
             if ch.old.state != NodeState.READY:
-                self.ctl.bus.publish(event("node", f"{ch.node} is Ready", node=ch.node))
+                self.ctx.bus.publish(event("node", f"{ch.node} is Ready", node=ch.node))
                 self.wake()
         elif ch.old.state == NodeState.READY:
-            self.down_since[ch.node] = ch.new.since
-            self.ctl.bus.publish(event("node", f"{ch.node} is {ch.new.state.value}: {ch.new.reason}",
+            self.ctx.readiness.down_since[ch.node] = ch.new.since
+            self.ctx.bus.publish(event("node", f"{ch.node} is {ch.new.state.value}: {ch.new.reason}",
                                        node=ch.node, level="warning"))
-            asyncio.get_running_loop().call_later(self.ctl.grace + 0.2, self.wake)
-
-    def not_ready_since(self, name: str) -> float:
-        """When node ``name`` stopped being Ready. Its status's ``since`` counts from its latest
-        state only, and NotReady -> Unreachable (after 3 failed reconnects) is the same outage:
-        the grace period counts from its beginning."""
-        status = self.ctl.fleet.nodes[name].status
-        return min(self.down_since.get(name, status.since), status.since)
+            asyncio.get_running_loop().call_later(self.ctx.timeouts.grace + 0.2, self.wake)
 
     def _record_for(self, ev: DockerEvent) -> Replica | None:
         key = dict(ev.labels).get(LABEL_REPLICA)
-        rec = self.ctl.store.get_replica(key) if key else None
+        rec = self.ctx.store.get_replica(key) if key else None
         return rec if rec is not None and rec.container_id == ev.container_id else None
 
     def _docker_event(self, ev: DockerEvent) -> None:
@@ -184,7 +171,7 @@ class Reconciler:
         if ev.action == "health_status" and ev.health in ("healthy", "unhealthy"):
             health = Health(ev.health)
             state = ReplicaState.RUNNING if rec.state == ReplicaState.STARTING and health == Health.HEALTHY else rec.state
-            deploy.update_replica(self.ctl, rec.key, rec.container_id, health=health, state=state)
+            deploy.update_replica(self.ctx, rec.key, rec.container_id, health=health, state=state)
             if health == Health.UNHEALTHY:
                 self.failed(rec, exit_code=None, unhealthy=True)
         elif ev.action in ("die", "destroy"):
@@ -201,9 +188,9 @@ class Reconciler:
         self._oom.discard(rec.container_id or "")
         now = time.time()
         if not unhealthy:
-            rec = deploy.update_replica(self.ctl, rec.key, rec.container_id, state=ReplicaState.EXITED,
+            rec = deploy.update_replica(self.ctx, rec.key, rec.container_id, state=ReplicaState.EXITED,
                                         exit_code=exit_code) or rec
-        spec = self.ctl.revision_spec(rec.service, rec.revision)
+        spec = planning.revision_spec(self.ctx, rec.service, rec.revision)
         if spec is None:
             return
         tracker = self.trackers.setdefault(rec.key, RestartTracker())
@@ -214,14 +201,14 @@ class Reconciler:
                       oom=oom or None, unhealthy=unhealthy or None)
         if not d.restart:
             if spec.restart_policy.condition != "none" and not d.reason.startswith("exited with code 0"):
-                deploy.update_replica(self.ctl, rec.key, rec.container_id, state=ReplicaState.FAILED,
+                deploy.update_replica(self.ctx, rec.key, rec.container_id, state=ReplicaState.FAILED,
                                       message=d.reason)
-            self.ctl.bus.publish(event("die", f"{rec.key} on {rec.node} {why}; not restarted: {d.reason}",
+            self.ctx.bus.publish(event("die", f"{rec.key} on {rec.node} {why}; not restarted: {d.reason}",
                                        level="error", **common))  # type: ignore[arg-type]
             if d.reason.startswith("gave up") and rec.slot:
                 self.pending[rec.key] = asyncio.create_task(self._reschedule(rec), name=f"reschedule-{rec.key}")
             return
-        self.ctl.bus.publish(event(
+        self.ctx.bus.publish(event(
             "restart", f"{rec.key} on {rec.node} {why}; restart {d.attempt} in {d.delay:g} s",
             level="warning", attempt=d.attempt, delay=round(d.delay, 3), **common))  # type: ignore[arg-type]
         self.pending[rec.key] = asyncio.create_task(self._restart(rec, d.delay), name=f"restart-{rec.key}")
@@ -229,18 +216,18 @@ class Reconciler:
     async def _restart(self, old: Replica, delay: float) -> None:
         try:
             await asyncio.sleep(delay)
-            async with self.ctl.lock:
-                rec = self.ctl.store.get_replica(old.key)
+            async with self.ctx.lock:
+                rec = self.ctx.store.get_replica(old.key)
                 if rec is None or rec.container_id != old.container_id or rec.state in DOWN[:3]:
                     return
-                node = self.ctl.fleet.nodes.get(rec.node)
-                spec = self.ctl.revision_spec(rec.service, rec.revision)
+                node = self.ctx.fleet.nodes.get(rec.node)
+                spec = planning.revision_spec(self.ctx, rec.service, rec.revision)
                 if node is None or spec is None or node.status.state != NodeState.READY:
                     self._handled.discard(old.container_id or "")  # a later pass tries again
                     return
                 if rec.container_id:
-                    await deploy.remove_container(self.ctl, rec.node, rec.container_id, grace=1.0)
-                new = await deploy.start_replica(self.ctl, spec, rec.revision, rec.slot, rec.node, rec.ports,
+                    await deploy.remove_container(self.ctx, rec.node, rec.container_id, grace=1.0)
+                new = await deploy.start_replica(self.ctx, spec, rec.revision, rec.slot, rec.node, rec.ports,
                                                  restarts=rec.restarts + 1)
         finally:
             if self.pending.get(old.key) is asyncio.current_task():
@@ -252,27 +239,27 @@ class Reconciler:
         restart history starts afresh there); else it stays failed."""
         new: Replica | None = None
         try:
-            async with self.ctl.lock:
-                rec = self.ctl.store.get_replica(failed.key)
-                spec = self.ctl.revision_spec(failed.service, failed.revision)
+            async with self.ctx.lock:
+                rec = self.ctx.store.get_replica(failed.key)
+                spec = planning.revision_spec(self.ctx, failed.service, failed.revision)
                 if rec is None or rec.container_id != failed.container_id or spec is None:
                     return
-                others = [n for n in self.ctl.node_infos() if n.name != rec.node]
-                current = [r for r in self.ctl.store.replicas() if r.key != rec.key]
+                others = [n for n in planning.node_infos(self.ctx) if n.name != rec.node]
+                current = [r for r in self.ctx.store.replicas() if r.key != rec.key]
                 p = placement.place(spec, [rec.slot], others, current)
                 if not p.starts:
                     why = p.unschedulable[0].reason if p.unschedulable else "no other node"
-                    self.ctl.bus.publish(event("reschedule", f"{rec.key} stays failed: no other node fits ({why})",
+                    self.ctx.bus.publish(event("reschedule", f"{rec.key} stays failed: no other node fits ({why})",
                                                service=rec.service, replica=rec.key, node=rec.node, level="error"))
                     return
                 s = p.starts[0]
                 if rec.container_id:
-                    await deploy.remove_container(self.ctl, rec.node, rec.container_id, grace=1.0)
+                    await deploy.remove_container(self.ctx, rec.node, rec.container_id, grace=1.0)
                 self.trackers.pop(rec.key, None)
-                self.ctl.bus.publish(event("reschedule", f"{rec.key} failed on {rec.node} ({rec.message}); "
+                self.ctx.bus.publish(event("reschedule", f"{rec.key} failed on {rec.node} ({rec.message}); "
                                            f"placing it on {s.node}", service=rec.service, replica=rec.key,
                                            node=s.node, level="warning"))
-                new = await deploy.start_replica(self.ctl, spec, rec.revision, rec.slot, s.node, s.ports,
+                new = await deploy.start_replica(self.ctx, spec, rec.revision, rec.slot, s.node, s.ports,
                                                  restarts=rec.restarts)
         finally:
             if self.pending.get(failed.key) is asyncio.current_task():
@@ -290,7 +277,7 @@ class Reconciler:
         if rep.state == ReplicaState.STARTING and rep.container_id not in self._watching:
             self._watching.add(rep.container_id or "")
             try:
-                rep = await deploy.wait_ready(self.ctl, rep, self.ctl.start_timeout)
+                rep = await deploy.wait_ready(self.ctx, rep, self.ctx.timeouts.start)
             finally:
                 self._watching.discard(rep.container_id or "")
         if rep.state == ReplicaState.EXITED and self.running:
@@ -300,15 +287,15 @@ class Reconciler:
     # ------------------------------------------------------------------ full pass
     async def full_pass(self) -> None:
         """Compare desired and actual state and act on every difference."""
-        ctl = self.ctl
+        ctx = self.ctx
         started: list[Replica] = []
-        async with ctl.lock:
+        async with ctx.lock:
             self.passes += 1
             self._mark_lost()
-            ready = ctl.fleet.ready()
-            self.seen_ready.update(n.name for n in ready)
+            ready = ctx.fleet.ready()
+            ctx.readiness.seen_ready.update(n.name for n in ready)
             if self.running:  # nodes Ready since the loop started: take the restart baton there
-                self.taken |= await take_over(ctl, [n for n in ready if n.name not in self.taken],
+                self.taken |= await take_over(ctx, [n for n in ready if n.name not in self.taken],
                                               self._taken_started)
             listings = await staggered([n.list_owned for n in ready])
             await staggered([n.ports_in_use for n in ready])  # ports_seen, for the plan below
@@ -321,11 +308,11 @@ class Reconciler:
             await asyncio.sleep(0)
             key = self._plan_key()
             if key is None or key != self._nothing_to_do:
-                desired = ctl.desired()
-                p = ctl.plan_for(desired)
+                desired = planning.desired(ctx)
+                p = planning.plan_for(ctx, desired)
                 self._nothing_to_do = key if p.empty else None
                 if not p.empty:
-                    started += await ctl._execute(p, desired)
+                    started += await deploy.execute(ctx, p, desired)
         for rep in started:
             task = asyncio.create_task(self.watch(rep), name=f"watch-{rep.key}")
             self._watches.add(task)
@@ -338,40 +325,41 @@ class Reconciler:
         stops what is too many; it never moves replicas on its own), so the pass skips planning
         then (with 1,000 nodes planning holds the event loop ~20 ms). None (always plan) while
         a node is not Ready: its grace period makes the plan change with time alone."""
-        nodes = self.ctl.fleet.nodes.values()
+        nodes = self.ctx.fleet.nodes.values()
         if any(n.status.state != NodeState.READY for n in nodes):
             return None
-        return (self.ctl.store.changes, tuple((n.name, n.capacity, n.host_id, n.ports_seen) for n in nodes))
+        return (self.ctx.store.changes, tuple((n.name, n.capacity, n.host_id, n.ports_seen) for n in nodes))
 
     def _mark_lost(self) -> None:
         now = time.time()
         lost = []
-        for rec in self.ctl.store.replicas():
-            node = self.ctl.fleet.nodes.get(rec.node)
+        for rec in self.ctx.store.replicas():
+            node = self.ctx.fleet.nodes.get(rec.node)
             if rec.state in (ReplicaState.LOST, ReplicaState.STOPPED):
                 continue
             if node is None or (node.status.state != NodeState.READY
-                                and (now - self.not_ready_since(rec.node) >= self.ctl.grace or rec.node not in self.seen_ready)):
+                                and (now - planning.not_ready_since(self.ctx, rec.node) >= self.ctx.timeouts.grace
+                                     or rec.node not in self.ctx.readiness.seen_ready)):
                 lost.append(rec)
         for rec in lost:
             if rec.container_id:
                 self.lost_copies[rec.container_id] = rec
-            self.ctl.store.put_replica(dataclasses.replace(rec, state=ReplicaState.LOST,
+            self.ctx.store.put_replica(dataclasses.replace(rec, state=ReplicaState.LOST,
                                                            message=f"node {rec.node} is not Ready"))
-            self.ctl.bus.publish(event("lost", f"{rec.key} lost with node {rec.node}; placing it elsewhere",
+            self.ctx.bus.publish(event("lost", f"{rec.key} lost with node {rec.node}; placing it elsewhere",
                                        service=rec.service, replica=rec.key, node=rec.node, level="warning"))
 
     async def _remove_orphans(self, actual: dict[str, list[ContainerInfo]]) -> None:
         """Remove our containers that no record wants, of services the state knows; report
         those of services it does not know as unowned and keep them (unowned.py)."""
-        store = self.ctl.store
+        store = self.ctx.store
         wanted = {r.container_id for r in store.replicas() if r.container_id}
-        wanted |= retiring_containers(self.ctl)  # start-first: old ones still serving
+        wanted |= retiring_containers(self.ctx)  # start-first: old ones still serving
         found_unowned = unowned.unowned_records(store, store.replicas())
         jobs = []
         for node, found in actual.items():
             for c in found:
-                if c.id in wanted or not c.label(LABEL_REPLICA) or c.label(LABEL_OWNER) != self.ctl.owner:
+                if c.id in wanted or not c.label(LABEL_REPLICA) or c.label(LABEL_OWNER) != self.ctx.owner:
                     continue  # wanted, not made by a controller, or made by another one
                 if (service := unowned.unowned_service(store, c)) is not None:
                     found_unowned.setdefault(service, set()).add(node)
@@ -379,13 +367,13 @@ class Reconciler:
                 key = c.label(LABEL_REPLICA)
                 if self._adopt(c):
                     continue
-                jobs.append(deploy.remove_container(self.ctl, node, c.id, grace=1.0))
-                self.ctl.bus.publish(event("stop", f"removed {c.name} on {node}: no replica {key} wants it",
+                jobs.append(deploy.remove_container(self.ctx, node, c.id, grace=1.0))
+                self.ctx.bus.publish(event("stop", f"removed {c.name} on {node}: no replica {key} wants it",
                                            replica=key, node=node))
         for result in await asyncio.gather(*jobs, return_exceptions=True):
             if isinstance(result, NodeError):
-                self.ctl.bus.publish(event("stop", str(result), level="warning"))
-        unowned.report(self.ctl, self.unowned, found_unowned)
+                self.ctx.bus.publish(event("stop", str(result), level="warning"))
+        unowned.report(self.ctx, self.unowned, found_unowned)
 
     def _adopt(self, c: ContainerInfo) -> bool:
         """Keep ``c``, the running copy of a replica that was lost with its node, when the
@@ -395,16 +383,16 @@ class Reconciler:
         old = self.lost_copies.pop(c.id, None)
         if old is None or c.status != "running" or c.health not in ("healthy", "none"):
             return False
-        cur = self.ctl.store.get_replica(old.key)
-        if cur is None or cur.state == ReplicaState.RUNNING or old.service not in self.ctl.desired():
+        cur = self.ctx.store.get_replica(old.key)
+        if cur is None or cur.state == ReplicaState.RUNNING or old.service not in planning.desired(self.ctx):
             return False
         if cur.container_id:
-            task = asyncio.ensure_future(deploy.remove_container(self.ctl, cur.node, cur.container_id, grace=1.0))
+            task = asyncio.ensure_future(deploy.remove_container(self.ctx, cur.node, cur.container_id, grace=1.0))
             self._retiring.add(task)
             task.add_done_callback(self._retiring.discard)
-        self.ctl.store.put_replica(dataclasses.replace(old, state=ReplicaState.RUNNING, message="",
+        self.ctx.store.put_replica(dataclasses.replace(old, state=ReplicaState.RUNNING, message="",
                                                        health=Health(c.health)))
-        self.ctl.bus.publish(event("reschedule", f"{old.key} still runs on {old.node}, back: kept; its replacement "
+        self.ctx.bus.publish(event("reschedule", f"{old.key} still runs on {old.node}, back: kept; its replacement "
                                    f"on {cur.node} ({cur.state.value}) retired", service=old.service,
                                    replica=old.key, node=old.node, level="warning"))
         return True
@@ -414,7 +402,7 @@ class Reconciler:
         Returns the replicas still STARTING that no one waits for (their starter died)."""
         by_id = {c.id: c for found in actual.values() for c in found}
         unwatched: list[Replica] = []
-        for rec in self.ctl.store.replicas():
+        for rec in self.ctx.store.replicas():
             if rec.node not in actual or rec.state in DOWN or rec.key in self.pending:
                 continue
             c = by_id.get(rec.container_id or "")
@@ -426,7 +414,7 @@ class Reconciler:
                     self._oom.add(c.id)
                 self.failed(rec, exit_code=c.exit_code)
             elif c.status == "running" and rec.state == ReplicaState.EXITED:
-                deploy.update_replica(self.ctl, rec.key, rec.container_id, state=ReplicaState.RUNNING)
+                deploy.update_replica(self.ctx, rec.key, rec.container_id, state=ReplicaState.RUNNING)
             elif rec.state == ReplicaState.STARTING and rec.container_id not in self._watching:
                 unwatched.append(rec)
         return unwatched

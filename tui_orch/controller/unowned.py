@@ -20,7 +20,7 @@ from tui_orch.model import Replica, ReplicaState
 from tui_orch.nodes.base import LABEL_SERVICE, ContainerInfo
 
 if TYPE_CHECKING:
-    from tui_orch.controller.core import Controller
+    from tui_orch.controller.context import Context
     from tui_orch.store import Store
 
 
@@ -42,13 +42,13 @@ def unowned_service(store: "Store", container: ContainerInfo) -> str | None:
     return service if service and not store.known(service) else None
 
 
-def report(ctl: "Controller", seen: dict[str, set[str]], found: dict[str, set[str]]) -> None:
+def report(ctx: "Context", seen: dict[str, set[str]], found: dict[str, set[str]]) -> None:
     """Publish one warning per unowned service the first time (or when its nodes change);
     ``seen`` (service -> nodes) is what was reported before and is updated in place."""
     for service, nodes in sorted(found.items()):
         if seen.get(service) != nodes:
-            ctl.bus.publish(event(
-                "unowned", f"service {service} is not in the state ({ctl.store.folder}) but runs on "
+            ctx.bus.publish(event(
+                "unowned", f"service {service} is not in the state ({ctx.store.folder}) but runs on "
                 f"{', '.join(sorted(nodes))}: kept, not removed; restore the state, or remove it "
                 f"with `tui-orch rm {service}`", service=service, level="warning"))
     for service in [s for s in seen if s not in found]:
