@@ -8,10 +8,9 @@ handover), none of which imports this module."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterable
 
-from tui_orch.controller import availability, deploy, handover, interrupted, observe, planning, rollout_ops
+from tui_orch.controller import applying, availability, deploy, handover, interrupted, observe, planning, rollout_ops
 from tui_orch.controller.claims import PortClaims
 from tui_orch.controller.context import (
     DEFAULT_GRACE,
@@ -24,14 +23,15 @@ from tui_orch.controller.context import (
 )
 from tui_orch.controller.events import EventBus, event
 from tui_orch.controller.planning import Desired
+from tui_orch.controller.query import Query
 from tui_orch.controller.reconcile import Reconciler
 from tui_orch.controller.results import ApplyResult
-from tui_orch.controller.rollout import Rollouts, new_record, save
+from tui_orch.controller.rollout import Rollouts, retired
 from tui_orch.controller.rollout import load as load_rollout
-from tui_orch.controller.rollout import retired
 from tui_orch.errors import TuiOrchError
 from tui_orch.manifest import Manifest
-from tui_orch.model import NodeInfo, NodeState, Replica, ReplicaState, Revision, Rollout, RolloutState, ServiceSpec, from_dict
+from tui_orch.model import (NodeInfo, NodeState, Replica, ReplicaState, Revision, Rollout, RolloutState, ServiceSpec,
+                            from_dict)
 from tui_orch.nodes.fleet import Fleet
 from tui_orch.placement import Plan
 from tui_orch.store import Store
@@ -72,6 +72,10 @@ class Controller:
         await self.reconciler.close()
         await handover.hand_back(self.ctx)
 
+    def query(self) -> Query:
+        """The read side: what the console and the CLI show (query.py)."""
+        return Query(self.store, self.fleet)
+
     # ------------------------------------------------------------------ desired state
     def revision_spec(self, service: str, number: int) -> ServiceSpec | None:
         return planning.revision_spec(self.ctx, service, number)
@@ -97,81 +101,22 @@ class Controller:
         """Deploy the manifest's services: a new revision for each whose spec changed (the
         desired state, and the rollout that replaces running replicas of an older revision, are
         stored before acting), then place and start what is missing, and carry out the
-        rollouts (waiting for them). With ``dry_run`` nothing is stored or touched."""
-        result = ApplyResult(dry_run=dry_run)
-        if not dry_run:
-            # a rollout a dead command left is finished first (those of the manifest's services
-            # to the end of their batch: this apply may replace them)
-            await self.settle_rollouts(halt=manifest.names)
-            for name in manifest.names:  # a rollout in progress stops at its batch boundary
-                await self.rollout_tasks.halt(name)
-            await self.prefetch(manifest.services)
-        rolling: list[str] = []
+        rollouts (waiting for them). A dry run is the plan alone (applying.py)."""
+        if dry_run:
+            async with self.lock:
+                return applying.plan_apply(self.ctx, manifest).result(dry_run=True)
+        # a rollout a dead command left is finished first (those of the manifest's services
+        # to the end of their batch: this apply may replace them)
+        await self.settle_rollouts(halt=manifest.names)
+        for name in manifest.names:  # a rollout in progress stops at its batch boundary
+            await self.rollout_tasks.halt(name)
+        await self.prefetch(manifest.services)
         async with self.lock:
-            desired = self.desired()
-            changed: list[ServiceSpec] = []
-            for spec in manifest.services:
-                rec = self.store.get_service(spec.name)
-                cur = self.store.current_revision(spec.name)
-                if rec and cur and not rec.removed and cur.digest == spec.digest():
-                    result.unchanged.append(spec.name)
-                    if rec.replicas is not None and rec.replicas != spec.replicas and not dry_run:
-                        self.store.update_service(spec.name, replicas=None)  # the manifest's count wins
-                    desired[spec.name] = (spec, rec.revision)
-                    self._carry_on(spec.name, rec.revision, rolling, result, dry_run)
-                    continue
-                changed.append(spec)
-            if dry_run:
-                for spec in changed:
-                    cur = self.store.current_revision(spec.name)
-                    desired[spec.name] = (spec, (max((r.number for r in self.store.revisions(spec.name)),
-                                                     default=cur.number if cur else 0)) + 1)
-                    old = [r for r in self.store.replicas(spec.name) if r.revision != desired[spec.name][1]]
-                    if old:
-                        u = spec.update_config
-                        result.rollouts[spec.name] = (
-                            f"rolling update of {len(old)} replica(s) to revision {desired[spec.name][1]}: "
-                            f"batches of {u.parallelism or len(old)}, {u.order}, monitor {u.monitor:g} s, "
-                            f"on failure {u.failure_action}")
-            else:
-                with self.store.transaction():
-                    for spec in changed:
-                        rec = self.store.get_service(spec.name)
-                        previous = rec.revision if rec is not None and not rec.removed else 0
-                        rev = self.store.add_revision(Revision(spec.name, 0, spec, time.time(),
-                                                               f"apply {manifest.file}"))
-                        self.store.put_service(spec.name, rev.number)
-                        desired[spec.name] = (spec, rev.number)
-                        result.revisions[spec.name] = rev.number
-                        ro = new_record(self.ctx, spec.name, previous, rev.number, "update")
-                        if ro.total:
-                            save(self.ctx, ro)
-                            rolling.append(spec.name)
-                            result.rollouts[spec.name] = (f"rolling update of {ro.total} replica(s) in "
-                                                          f"{ro.batches} batch(es), {ro.order}")
-                for name, number in result.revisions.items():
-                    self.bus.publish(event("deploy", f"{name}: revision {number} from {manifest.file}",
-                                           service=name, revision=number))
-            p = self.plan_for(desired, manifest.names)
-            result.plan = p.describe()
-            result.unschedulable = [str(u) for u in p.unschedulable]
-            if dry_run:
-                return result
-            started = await deploy.execute(self.ctx, p, desired, result)
+            result, started, rolling = await applying.commit(self.ctx, applying.plan_apply(self.ctx, manifest))
         await self._wait(started, result)
         for name, ro in zip(rolling, await asyncio.gather(*(self.rollout_tasks.run(n) for n in rolling))):
             self._rollout_result(name, ro, result)
         return result
-
-    def _carry_on(self, name: str, revision: int, rolling: list[str], result: ApplyResult, dry_run: bool) -> None:
-        """An unchanged service whose rollout to its revision is still in progress (halted
-        above, or left by a dead command): this apply carries it on and waits for it."""
-        ro = load_rollout(self.ctx, name)
-        if ro is None or not ro.active or ro.to_revision != revision:
-            return
-        result.rollouts[name] = f"rollout to revision {revision} in progress ({ro.progress})"
-        if not dry_run:
-            rolling.append(name)
 
     async def settle_rollouts(self, halt: Iterable[str] = (), skip: Iterable[str] = ()) -> None:
         """Carry on the rollouts a dead command left in progress (controller/interrupted.py);

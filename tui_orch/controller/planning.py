@@ -66,10 +66,12 @@ def node_infos(ctx: Context) -> list[NodeInfo]:
     return infos
 
 
-def plan_for(ctx: Context, wanted: Desired, services: Iterable[str] | None = None) -> Plan:
+def plan_for(ctx: Context, wanted: Desired, services: Iterable[str] | None = None,
+             adopting: Iterable[str] = ()) -> Plan:
     """Plan all desired services (missing replicas start at the desired revision; replicas
     of an older one are kept: only a rollout replaces them); the moves returned concern
-    ``services`` (all when None)."""
+    ``services`` (all when None). ``adopting``: services about to be stored (an apply)."""
     # replicas of services the state does not know are not planned: never stopped (unowned.py)
-    full = placement.plan([s for s, _ in wanted.values()], node_infos(ctx), owned_replicas(ctx.store))
+    held = owned_replicas(ctx.store, adopting)
+    full = placement.plan([s for s, _ in wanted.values()], node_infos(ctx), held)
     return full if services is None else restrict(full, set(services))

@@ -24,13 +24,14 @@ if TYPE_CHECKING:
     from tui_orch.store import Store
 
 
-def owned_replicas(store: "Store") -> list[Replica]:
-    """The planner's input: the replica records of services the state stands for, and those
-    of unowned services as held (STOPPING: the planner counts their resources and ports but
-    never stops or replaces them)."""
+def owned_replicas(store: "Store", adopting: Iterable[str] = ()) -> list[Replica]:
+    """The planner's input: the replica records of services the state stands for (or is about
+    to: ``adopting``), and those of unowned services as held (STOPPING: the planner counts
+    their resources and ports but never stops or replaces them)."""
+    adopted = set(adopting)
     out = []
     for r in store.replicas():
-        if not store.known(r.service) and r.state != ReplicaState.STOPPED:
+        if not store.known(r.service) and r.service not in adopted and r.state != ReplicaState.STOPPED:
             r = dataclasses.replace(r, state=ReplicaState.STOPPING)
         out.append(r)
     return out
