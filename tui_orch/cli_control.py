@@ -17,14 +17,12 @@ import json
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tui_orch import config
+from tui_orch.cli_get import cmd_get, open_query
 from tui_orch.errors import TuiOrchError
 from tui_orch.model import Event, to_dict
-
-if TYPE_CHECKING:
-    from tui_orch.controller.query import Query
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -217,30 +215,6 @@ def cmd_node_availability(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- reading commands
-
-
-def cmd_get(args: argparse.Namespace) -> int:
-    from tui_orch.cli_get import cmd_get as get
-
-    return get(args)
-
-
-def _open_readonly(args: argparse.Namespace) -> Any:
-    from tui_orch.store import open_store
-
-    return open_store(config.state_dir(getattr(args, "state", None)), readonly=True)
-
-
-def open_query(args: argparse.Namespace) -> tuple[Any, "Query"]:
-    """(store, its read side) for the read verbs: no node is connected; a global service
-    wants one replica per node of the inventory (when there is one)."""
-    from tui_orch.controller.query import Query
-
-    store = _open_readonly(args)
-    names: tuple[str, ...] = ()
-    with contextlib.suppress(TuiOrchError, OSError):
-        names = tuple(n.name for n in config.load(getattr(args, "inventory", None)).nodes)
-    return store, Query(store, None, names)
 
 
 def format_event(ev: Event) -> str:

@@ -13,7 +13,8 @@ import datetime
 import json
 from typing import Any
 
-from tui_orch.cli_control import _run_with_controller, open_query, printing_events
+from tui_orch.cli_control import _run_with_controller, printing_events
+from tui_orch.cli_get import open_query
 from tui_orch.errors import TuiOrchError
 from tui_orch.model import Rollout, to_dict
 

@@ -43,8 +43,8 @@ class Controller:
     def __init__(self, store: Store, fleet: Fleet, *, start_timeout: float = DEFAULT_START_TIMEOUT,
                  grace: float | None = None, period: float = DEFAULT_PERIOD,
                  image_timeout: float = DEFAULT_IMAGE_TIMEOUT):
-        self.store = store
-        self.fleet = fleet
+        self._store = store
+        self._fleet = fleet
         # the inventory's node_grace unless given
         timeouts = Timeouts(start=start_timeout, grace=fleet.inventory.node_grace if grace is None else grace,
                             period=period, image=image_timeout)
@@ -74,7 +74,7 @@ class Controller:
 
     def query(self) -> Query:
         """The read side: what the console and the CLI show (query.py)."""
-        return Query(self.store, self.fleet)
+        return Query(self._store, self._fleet)
 
     # ------------------------------------------------------------------ desired state
     def revision_spec(self, service: str, number: int) -> ServiceSpec | None:
@@ -143,9 +143,9 @@ class Controller:
             desired.update({spec.name: (spec, 0) for spec in specs})
             p = self.plan_for(desired, [spec.name for spec in specs])
             wanted = {(s.node, desired[s.service][0].image) for s in p.starts}
-            wanted |= {(r.node, desired[r.service][0].image) for spec in specs for r in self.store.replicas(spec.name)}
-        jobs = [deploy.bring_image(self.ctx, self.fleet.nodes[node], image) for node, image in sorted(wanted)
-                if node in self.fleet.nodes and self.fleet.nodes[node].status.state == NodeState.READY]
+            wanted |= {(r.node, desired[r.service][0].image) for spec in specs for r in self._store.replicas(spec.name)}
+        jobs = [deploy.bring_image(self.ctx, self._fleet.nodes[node], image) for node, image in sorted(wanted)
+                if node in self._fleet.nodes and self._fleet.nodes[node].status.state == NodeState.READY]
         await asyncio.gather(*jobs, return_exceptions=True)
 
     async def remove(self, service: str) -> ApplyResult:
@@ -155,12 +155,12 @@ class Controller:
         await self.rollout_tasks.cancel(service)  # its state is stored; nothing of it is wanted now
         async with self.lock:
             # a service the state lost (unowned.py): its containers without a record go too
-            leftovers = [] if self.store.known(service) else await observe.unowned_containers(self.ctx, service)
-            if self.store.get_service(service) is None and not self.store.replicas(service) and not leftovers:
+            leftovers = [] if self._store.known(service) else await observe.unowned_containers(self.ctx, service)
+            if self._store.get_service(service) is None and not self._store.replicas(service) and not leftovers:
                 raise TuiOrchError(f"there is no service {service}; see `tui-orch get services`")
-            if self.store.get_service(service) is not None:
-                self.store.update_service(service, removed=True)
-            reps = self.store.replicas(service)
+            if self._store.get_service(service) is not None:
+                self._store.update_service(service, removed=True)
+            reps = self._store.replicas(service)
             ro = load_rollout(self.ctx, service)
             retiring = retired(ro).values()
             await asyncio.gather(*(deploy.stop_replica(self.ctx, r, f"service {service} removed") for r in reps),
@@ -170,8 +170,8 @@ class Controller:
             # and those no record stands for (a replacement whose starter died before recording it)
             await asyncio.gather(*(deploy.remove_container(self.ctx, node, c.id, 1.0)
                                    for node, c in await deploy.owned_containers(self.ctx, service)))
-            self.store.remove_replicas([r.key for r in self.store.replicas(service)])
-            self.store.remove_service(service)  # with its revisions and rollout
+            self._store.remove_replicas([r.key for r in self._store.replicas(service)])
+            self._store.remove_service(service)  # with its revisions and rollout
             self.bus.publish(event("remove", f"service {service} removed ({len(reps)} replicas stopped)",
                                    service=service))
         return result
@@ -181,13 +181,13 @@ class Controller:
         result = ApplyResult()
         await self.settle_rollouts()
         async with self.lock:
-            rec = self.store.get_service(service)
+            rec = self._store.get_service(service)
             if rec is None or rec.removed:
                 raise TuiOrchError(f"there is no service {service}; deploy it with `tui-orch apply -f FILE`")
             spec = self.revision_spec(service, rec.revision)
             if spec is not None and spec.mode == "global":
                 raise TuiOrchError(f"service {service} is global (one replica per node); it cannot be scaled")
-            self.store.update_service(service, replicas=replicas)
+            self._store.update_service(service, replicas=replicas)
             self.bus.publish(event("scale", f"{service} scaled to {replicas}", service=service))
             desired = self.desired()
             p = self.plan_for(desired, [service])
@@ -221,7 +221,7 @@ class Controller:
 
     def rollouts(self) -> dict[str, Rollout]:
         """The rollout record of every service that has one (in progress or last finished)."""
-        return {name: from_dict(Rollout, data) for name, data in self.store.rollouts().items()}
+        return {name: from_dict(Rollout, data) for name, data in self._store.rollouts().items()}
 
     # ------------------------------------------------------------------ carrying out a plan
     async def _wait(self, started: list[Replica], result: ApplyResult) -> None:
