@@ -15,15 +15,10 @@ import hashlib
 import os
 import socket
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from tui_orch.controller.claims import PortClaims
 from tui_orch.controller.events import EventBus
 from tui_orch.nodes.fleet import Fleet
 from tui_orch.store import Store
-
-if TYPE_CHECKING:
-    from tui_orch.nodes.images import Source
 
 DEFAULT_START_TIMEOUT = 60.0
 DEFAULT_GRACE = 10.0  # a node NotReady longer than this has its replicas re-placed
@@ -54,14 +49,6 @@ class Readiness:
     down_since: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
-class LocalImages:
-    """This machine's engine as an image source, looked up once (deploy.bring_image)."""
-
-    source: Source | None = None
-    checked: bool = False
-
-
 @dataclass(frozen=True, eq=False)
 class Context:
     store: Store
@@ -75,4 +62,3 @@ class Context:
     # container id -> events deploy.wait_ready waits on: set by each engine event of it (reconcile.py)
     waiters: dict[str, list[asyncio.Event]] = field(default_factory=dict)
     writes: asyncio.Lock = field(default_factory=asyncio.Lock)  # one record written per loop turn (deploy.py)
-    local_images: LocalImages = field(default_factory=LocalImages)

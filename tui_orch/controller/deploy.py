@@ -25,7 +25,6 @@ from tui_orch.placement import Plan
 if TYPE_CHECKING:
     from tui_orch.controller.context import Context
     from tui_orch.controller.planning import Desired
-    from tui_orch.nodes.images import Source
 
 POLL = 0.2  # seconds between inspections while waiting for a replica to run
 
@@ -42,33 +41,10 @@ async def write_turn(ctx: "Context") -> AsyncIterator[None]:
         await asyncio.sleep(0)
 
 
-async def _local() -> Source | None:
-    from tui_orch.nodes.images import local_source  # docker-py: loaded when an image must move
-
-    return await asyncio.to_thread(local_source)
-
-
 async def bring_image(ctx: "Context", node: Node, image: str) -> str:
     """Make ``image`` present on ``node`` (pull, or copy from another ready node / this
-    machine's engine); returns how."""
-    if await node.has_image(image):
-        return "present"
-    target = getattr(node, "docker", None)
-    if target is None:
-        raise NodeError(node.name, f"image {image} is not on this node and it cannot receive one")
-    sources: list[Source] = [
-        (other.name, other.docker) for other in ctx.fleet.ready()  # type: ignore[attr-defined]
-        if other.name != node.name and getattr(other, "docker", None) is not None
-    ]
-    local = ctx.local_images
-    if local.source is None and not local.checked:
-        local.checked = True
-        local.source = await _local()
-    if local.source is not None:
-        sources.append(local.source)
-    from tui_orch.nodes.images import ensure_image
-
-    return await ensure_image(image, target, node.name, sources, timeout=ctx.timeouts.image)
+    machine's engine: nodes/images.py); returns how."""
+    return await node.bring_image(image, ctx.fleet.ready(), timeout=ctx.timeouts.image)
 
 
 async def start_replica(ctx: "Context", spec: ServiceSpec, revision: int, slot: int, node_name: str,
