@@ -66,7 +66,8 @@ def config_of(ctx: "Context", ro: Rollout) -> UpdateConfig:
     """update_config of the target revision; a rollback (or undo) follows the rollback_config
     of the revision it leaves."""
     if ro.kind in ("rollback", "undo"):
-        spec = planning.revision_spec(ctx, ro.service, ro.from_revision) or planning.revision_spec(ctx, ro.service, ro.to_revision)
+        spec = (planning.revision_spec(ctx, ro.service, ro.from_revision)
+                or planning.revision_spec(ctx, ro.service, ro.to_revision))
         assert spec is not None
         return spec.rollback_config
     spec = planning.revision_spec(ctx, ro.service, ro.to_revision)

@@ -94,7 +94,8 @@ def previous_revision(ctx: "Context", service: str, current: int) -> int:
     """What `undo` goes back to: where the last rollout came from, else the newest older
     revision in the history."""
     ro = load(ctx, service)
-    if ro is not None and ro.to_revision == current and ro.from_revision and ctx.store.revision(service, ro.from_revision):
+    if (ro is not None and ro.to_revision == current and ro.from_revision
+            and ctx.store.revision(service, ro.from_revision)):
         return ro.from_revision
     older = [r.number for r in ctx.store.revisions(service) if r.number < current]
     if not older:
@@ -102,7 +103,8 @@ def previous_revision(ctx: "Context", service: str, current: int) -> int:
     return max(older)
 
 
-async def undo(ctx: "Context", rollouts: Rollouts, service: str, to_revision: int | None = None, wait: bool = True) -> Rollout:
+async def undo(ctx: "Context", rollouts: Rollouts, service: str, to_revision: int | None = None,
+               wait: bool = True) -> Rollout:
     """Roll ``service`` back to ``to_revision`` (default: the one before), with its
     rollback_config."""
     _service(ctx, service)
