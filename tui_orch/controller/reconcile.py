@@ -17,28 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from tui_orch import placement
-from tui_orch.controller import deploy, planning, unowned
-from tui_orch.controller.containers import LABEL_OWNER
+from tui_orch.controller import deploy, planning
 from tui_orch.controller.events import event
 from tui_orch.controller.handover import take_over
-from tui_orch.controller.restarts import RestartTracker, decide
-from tui_orch.controller.rollout import retiring_containers
-from tui_orch.errors import NodeError
+from tui_orch.controller.restarting import DOWN, Restarting
+from tui_orch.controller.restarts import RestartTracker
+from tui_orch.controller.sweep import Sweep
 from tui_orch.model import Health, NodeState, Replica, ReplicaState
 from tui_orch.nodes.base import LABEL_REPLICA, ContainerInfo, DockerEvent
 from tui_orch.nodes.fleet import NodeChange
 
 if TYPE_CHECKING:
     from tui_orch.controller.context import Context
-
-DOWN = (ReplicaState.STOPPING, ReplicaState.STOPPED, ReplicaState.LOST, ReplicaState.FAILED)
-
 
 T = TypeVar("T")
 STAGGER = 50  # calls started per turn of the event loop by staggered()
@@ -63,7 +56,10 @@ async def staggered(calls: list[Callable[[], Awaitable[T]]]) -> list[T | BaseExc
         raise
 
 
-class Reconciler:
+class Reconciler(Restarting, Sweep):
+    """The loop: engine and node events, and a full pass every period (module docstring);
+    restarts are in restarting.py, the checks of a full pass in sweep.py."""
+
     def __init__(self, ctx: "Context"):
         self.ctx = ctx
         self.trackers: dict[str, RestartTracker] = {}
@@ -177,96 +173,6 @@ class Reconciler:
         elif ev.action in ("die", "destroy"):
             self.failed(rec, exit_code=ev.exit_code)
 
-    # ------------------------------------------------------------------ restarts
-    def failed(self, rec: Replica, *, exit_code: int | None, unhealthy: bool = False) -> None:
-        """A replica died (or is unhealthy): record it, and restart it as its policy says."""
-        if rec.key in self.pending or rec.state in DOWN or rec.container_id in self._handled:
-            return
-        if rec.container_id:
-            self._handled.add(rec.container_id)
-        oom = rec.container_id in self._oom
-        self._oom.discard(rec.container_id or "")
-        now = time.time()
-        if not unhealthy:
-            rec = deploy.update_replica(self.ctx, rec.key, rec.container_id, state=ReplicaState.EXITED,
-                                        exit_code=exit_code) or rec
-        spec = planning.revision_spec(self.ctx, rec.service, rec.revision)
-        if spec is None:
-            return
-        tracker = self.trackers.setdefault(rec.key, RestartTracker())
-        ran_for = now - rec.started_at if rec.started_at else 0.0
-        d = decide(spec.restart_policy, tracker, now=now, exit_code=exit_code, unhealthy=unhealthy, ran_for=ran_for)
-        why = "is unhealthy" if unhealthy else f"exited with code {exit_code}" + (" (OOM killed)" if oom else "")
-        common = dict(service=rec.service, replica=rec.key, node=rec.node, exit_code=exit_code,
-                      oom=oom or None, unhealthy=unhealthy or None)
-        if not d.restart:
-            if spec.restart_policy.condition != "none" and not d.reason.startswith("exited with code 0"):
-                deploy.update_replica(self.ctx, rec.key, rec.container_id, state=ReplicaState.FAILED,
-                                      message=d.reason)
-            self.ctx.bus.publish(event("die", f"{rec.key} on {rec.node} {why}; not restarted: {d.reason}",
-                                       level="error", **common))  # type: ignore[arg-type]
-            if d.reason.startswith("gave up") and rec.slot:
-                self.pending[rec.key] = asyncio.create_task(self._reschedule(rec), name=f"reschedule-{rec.key}")
-            return
-        self.ctx.bus.publish(event(
-            "restart", f"{rec.key} on {rec.node} {why}; restart {d.attempt} in {d.delay:g} s",
-            level="warning", attempt=d.attempt, delay=round(d.delay, 3), **common))  # type: ignore[arg-type]
-        self.pending[rec.key] = asyncio.create_task(self._restart(rec, d.delay), name=f"restart-{rec.key}")
-
-    async def _restart(self, old: Replica, delay: float) -> None:
-        try:
-            await asyncio.sleep(delay)
-            async with self.ctx.lock:
-                rec = self.ctx.store.get_replica(old.key)
-                if rec is None or rec.container_id != old.container_id or rec.state in DOWN[:3]:
-                    return
-                node = self.ctx.fleet.nodes.get(rec.node)
-                spec = planning.revision_spec(self.ctx, rec.service, rec.revision)
-                if node is None or spec is None or node.status.state != NodeState.READY:
-                    self._handled.discard(old.container_id or "")  # a later pass tries again
-                    return
-                if rec.container_id:
-                    await deploy.remove_container(self.ctx, rec.node, rec.container_id, grace=1.0)
-                new = await deploy.start_replica(self.ctx, spec, rec.revision, rec.slot, rec.node, rec.ports,
-                                                 restarts=rec.restarts + 1)
-        finally:
-            if self.pending.get(old.key) is asyncio.current_task():
-                del self.pending[old.key]
-        await self.watch(new)
-
-    async def _reschedule(self, failed: Replica) -> None:
-        """A replica whose restarts ran out: place it again on another node if one fits (its
-        restart history starts afresh there); else it stays failed."""
-        new: Replica | None = None
-        try:
-            async with self.ctx.lock:
-                rec = self.ctx.store.get_replica(failed.key)
-                spec = planning.revision_spec(self.ctx, failed.service, failed.revision)
-                if rec is None or rec.container_id != failed.container_id or spec is None:
-                    return
-                others = [n for n in planning.node_infos(self.ctx) if n.name != rec.node]
-                current = [r for r in self.ctx.store.replicas() if r.key != rec.key]
-                p = placement.place(spec, [rec.slot], others, current)
-                if not p.starts:
-                    why = p.unschedulable[0].reason if p.unschedulable else "no other node"
-                    self.ctx.bus.publish(event("reschedule", f"{rec.key} stays failed: no other node fits ({why})",
-                                               service=rec.service, replica=rec.key, node=rec.node, level="error"))
-                    return
-                s = p.starts[0]
-                if rec.container_id:
-                    await deploy.remove_container(self.ctx, rec.node, rec.container_id, grace=1.0)
-                self.trackers.pop(rec.key, None)
-                self.ctx.bus.publish(event("reschedule", f"{rec.key} failed on {rec.node} ({rec.message}); "
-                                           f"placing it on {s.node}", service=rec.service, replica=rec.key,
-                                           node=s.node, level="warning"))
-                new = await deploy.start_replica(self.ctx, spec, rec.revision, rec.slot, s.node, s.ports,
-                                                 restarts=rec.restarts)
-        finally:
-            if self.pending.get(failed.key) is asyncio.current_task():
-                del self.pending[failed.key]
-        if new is not None:
-            await self.watch(new)
-
     @property
     def running(self) -> bool:
         return bool(self._tasks)
@@ -329,92 +235,3 @@ class Reconciler:
         if any(n.status.state != NodeState.READY for n in nodes):
             return None
         return (self.ctx.store.changes, tuple((n.name, n.capacity, n.host_id, n.ports_seen) for n in nodes))
-
-    def _mark_lost(self) -> None:
-        now = time.time()
-        lost = []
-        for rec in self.ctx.store.replicas():
-            node = self.ctx.fleet.nodes.get(rec.node)
-            if rec.state in (ReplicaState.LOST, ReplicaState.STOPPED):
-                continue
-            if node is None or (node.status.state != NodeState.READY
-                                and (now - planning.not_ready_since(self.ctx, rec.node) >= self.ctx.timeouts.grace
-                                     or rec.node not in self.ctx.readiness.seen_ready)):
-                lost.append(rec)
-        for rec in lost:
-            if rec.container_id:
-                self.lost_copies[rec.container_id] = rec
-            self.ctx.store.put_replica(dataclasses.replace(rec, state=ReplicaState.LOST,
-                                                           message=f"node {rec.node} is not Ready"))
-            self.ctx.bus.publish(event("lost", f"{rec.key} lost with node {rec.node}; placing it elsewhere",
-                                       service=rec.service, replica=rec.key, node=rec.node, level="warning"))
-
-    async def _remove_orphans(self, actual: dict[str, list[ContainerInfo]]) -> None:
-        """Remove our containers that no record wants, of services the state knows; report
-        those of services it does not know as unowned and keep them (unowned.py)."""
-        store = self.ctx.store
-        wanted = {r.container_id for r in store.replicas() if r.container_id}
-        wanted |= retiring_containers(self.ctx)  # start-first: old ones still serving
-        found_unowned = unowned.unowned_records(store, store.replicas())
-        jobs = []
-        for node, found in actual.items():
-            for c in found:
-                if c.id in wanted or not c.label(LABEL_REPLICA) or c.label(LABEL_OWNER) != self.ctx.owner:
-                    continue  # wanted, not made by a controller, or made by another one
-                if (service := unowned.unowned_service(store, c)) is not None:
-                    found_unowned.setdefault(service, set()).add(node)
-                    continue  # not removed by the operator: never ours to remove
-                key = c.label(LABEL_REPLICA)
-                if self._adopt(c):
-                    continue
-                jobs.append(deploy.remove_container(self.ctx, node, c.id, grace=1.0))
-                self.ctx.bus.publish(event("stop", f"removed {c.name} on {node}: no replica {key} wants it",
-                                           replica=key, node=node))
-        for result in await asyncio.gather(*jobs, return_exceptions=True):
-            if isinstance(result, NodeError):
-                self.ctx.bus.publish(event("stop", str(result), level="warning"))
-        unowned.report(self.ctx, self.unowned, found_unowned)
-
-    def _adopt(self, c: ContainerInfo) -> bool:
-        """Keep ``c``, the running copy of a replica that was lost with its node, when the
-        node is back and the replacement has not passed the health gate: the copy stands for
-        the replica again and the replacement is retired (a healthy copy is never removed for
-        a replacement that does not serve)."""
-        old = self.lost_copies.pop(c.id, None)
-        if old is None or c.status != "running" or c.health not in ("healthy", "none"):
-            return False
-        cur = self.ctx.store.get_replica(old.key)
-        if cur is None or cur.state == ReplicaState.RUNNING or old.service not in planning.desired(self.ctx):
-            return False
-        if cur.container_id:
-            task = asyncio.ensure_future(deploy.remove_container(self.ctx, cur.node, cur.container_id, grace=1.0))
-            self._retiring.add(task)
-            task.add_done_callback(self._retiring.discard)
-        self.ctx.store.put_replica(dataclasses.replace(old, state=ReplicaState.RUNNING, message="",
-                                                       health=Health(c.health)))
-        self.ctx.bus.publish(event("reschedule", f"{old.key} still runs on {old.node}, back: kept; its replacement "
-                                   f"on {cur.node} ({cur.state.value}) retired", service=old.service,
-                                   replica=old.key, node=old.node, level="warning"))
-        return True
-
-    def _catch_up(self, actual: dict[str, list[ContainerInfo]]) -> list[Replica]:
-        """Deaths the events missed (e.g. while the console was closed) and vanished containers.
-        Returns the replicas still STARTING that no one waits for (their starter died)."""
-        by_id = {c.id: c for found in actual.values() for c in found}
-        unwatched: list[Replica] = []
-        for rec in self.ctx.store.replicas():
-            if rec.node not in actual or rec.state in DOWN or rec.key in self.pending:
-                continue
-            c = by_id.get(rec.container_id or "")
-            if c is None:
-                if rec.state != ReplicaState.PENDING:
-                    self.failed(rec, exit_code=None)
-            elif c.status in ("exited", "dead"):
-                if c.oom_killed:
-                    self._oom.add(c.id)
-                self.failed(rec, exit_code=c.exit_code)
-            elif c.status == "running" and rec.state == ReplicaState.EXITED:
-                deploy.update_replica(self.ctx, rec.key, rec.container_id, state=ReplicaState.RUNNING)
-            elif rec.state == ReplicaState.STARTING and rec.container_id not in self._watching:
-                unwatched.append(rec)
-        return unwatched
