@@ -22,7 +22,6 @@ from tui_orch.controller.context import (
     owner_id,
 )
 from tui_orch.controller.events import EventBus, event
-from tui_orch.controller.planning import Desired
 from tui_orch.controller.query import Query
 from tui_orch.controller.reconcile import Reconciler
 from tui_orch.controller.results import ApplyResult
@@ -30,10 +29,8 @@ from tui_orch.controller.rollout import Rollouts, retired
 from tui_orch.controller.rollout import load as load_rollout
 from tui_orch.errors import TuiOrchError
 from tui_orch.manifest import Manifest
-from tui_orch.model import (NodeInfo, NodeState, Replica, ReplicaState, Revision, Rollout, RolloutState, ServiceSpec,
-                            from_dict)
+from tui_orch.model import NodeState, Replica, ReplicaState, Revision, Rollout, RolloutState, ServiceSpec, from_dict
 from tui_orch.nodes.fleet import Fleet
-from tui_orch.placement import Plan
 from tui_orch.store import Store
 
 __all__ = ["ApplyResult", "Controller", "DEFAULT_GRACE", "DEFAULT_PERIOD", "DEFAULT_START_TIMEOUT", "owner_id"]
@@ -76,27 +73,12 @@ class Controller:
         """The read side: what the console and the CLI show (query.py)."""
         return Query(self._store, self._fleet)
 
-    # ------------------------------------------------------------------ desired state
-    def revision_spec(self, service: str, number: int) -> ServiceSpec | None:
-        return planning.revision_spec(self.ctx, service, number)
-
-    def desired(self) -> Desired:
-        """Each desired service: its spec (scale override applied) and revision."""
-        return planning.desired(self.ctx)
-
-    def node_infos(self) -> list[NodeInfo]:
-        """Nodes as the planner sees them (planning.node_infos)."""
-        return planning.node_infos(self.ctx)
-
-    def plan_for(self, wanted: Desired, services: Iterable[str] | None = None) -> Plan:
-        return planning.plan_for(self.ctx, wanted, services)
-
+    # ------------------------------------------------------------------ commands
     async def catch_up(self) -> dict[str, str]:
         """Bring the replica records in line with what the nodes run (observe.py); returns the
         nodes that could not be listed, with why."""
         return await observe.catch_up(self.ctx)
 
-    # ------------------------------------------------------------------ commands
     async def apply(self, manifest: Manifest, dry_run: bool = False) -> ApplyResult:
         """Deploy the manifest's services: a new revision for each whose spec changed (the
         desired state, and the rollout that replaces running replicas of an older revision, are
@@ -139,9 +121,9 @@ class Controller:
         are left for the start itself to report."""
         specs = list(specs)
         async with self.lock:  # planning only: no I/O
-            desired = self.desired()
+            desired = planning.desired(self.ctx)
             desired.update({spec.name: (spec, 0) for spec in specs})
-            p = self.plan_for(desired, [spec.name for spec in specs])
+            p = planning.plan_for(self.ctx, desired, [spec.name for spec in specs])
             wanted = {(s.node, desired[s.service][0].image) for s in p.starts}
             wanted |= {(r.node, desired[r.service][0].image) for spec in specs for r in self._store.replicas(spec.name)}
         jobs = [deploy.bring_image(self.ctx, self._fleet.nodes[node], image) for node, image in sorted(wanted)
@@ -184,13 +166,13 @@ class Controller:
             rec = self._store.get_service(service)
             if rec is None or rec.removed:
                 raise TuiOrchError(f"there is no service {service}; deploy it with `tui-orch apply -f FILE`")
-            spec = self.revision_spec(service, rec.revision)
+            spec = planning.revision_spec(self.ctx, service, rec.revision)
             if spec is not None and spec.mode == "global":
                 raise TuiOrchError(f"service {service} is global (one replica per node); it cannot be scaled")
             self._store.update_service(service, replicas=replicas)
             self.bus.publish(event("scale", f"{service} scaled to {replicas}", service=service))
-            desired = self.desired()
-            p = self.plan_for(desired, [service])
+            desired = planning.desired(self.ctx)
+            p = planning.plan_for(self.ctx, desired, [service])
             result.plan = p.describe()
             result.unschedulable = [str(u) for u in p.unschedulable]
             started = await deploy.execute(self.ctx, p, desired, result)
