@@ -34,7 +34,6 @@ from tui_orch.cli_console import run_console  # noqa: E402
 from tui_orch.nodes.sim.node import SimulatedNode  # noqa: E402
 from tui_orch.nodes.sim.simulator import Chaos, Simulator  # noqa: E402
 from tui_orch.store import open_store  # noqa: E402
-from tui_orch.controller.query import Query  # noqa: E402
 from tui_orch.ui import demo  # noqa: E402
 from tui_orch.ui.settings import load_ui_settings  # noqa: E402
 
