@@ -34,7 +34,6 @@ from tui_orch.cli_console import run_console  # noqa: E402
 from tui_orch.nodes.sim.node import SimulatedNode  # noqa: E402
 from tui_orch.nodes.sim.simulator import Chaos, Simulator  # noqa: E402
 from tui_orch.store import open_store  # noqa: E402
-from tui_orch.controller.query import Query  # noqa: E402
 from tui_orch.ui import demo  # noqa: E402
 from tui_orch.ui.settings import load_ui_settings  # noqa: E402
 
@@ -115,14 +114,14 @@ def main() -> int:
         (args.out / "deploy.json").write_text(json.dumps({"began": began, "ended": time.monotonic()}))
         deadline = time.monotonic() + args.settle
         while True:
-            rows = Query.of(ctl).service_rows()
+            rows = ctl.query().service_rows()
             desired, running = sum(r.desired for r in rows), sum(min(r.running, r.desired) for r in rows)
             if running >= desired or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
         (args.out / "ready.json").write_text(json.dumps(
             {"desired": desired, "running": running, "services": len(rows),
-             "replicas": len(ctl.store.replicas()), "time": time.monotonic()}))
+             "replicas": len(ctl.query().replicas()), "time": time.monotonic()}))
 
     try:
         asyncio.run(run_console(store, demo.demo_inventory(args.nodes), cfg,

@@ -190,18 +190,18 @@ async def bench_crash(ctl: Controller, lab: lab_tool.Lab, prefix: str, runs: int
     engine = Figure("crash -> new container started (engine)", "s", None)
     docks = {n.name: docker.DockerClient(base_url=n.docker_host, timeout=30) for n in lab.nodes}
     try:
-        for rep in ctl.store.replicas(name):
+        for rep in ctl.query().replicas(name):
             client = docks[rep.node]
             pid = (await asyncio.to_thread(client.api.inspect_container, rep.container_id))["State"]["Pid"]
             t_wall, t0 = time.time(), time.monotonic()
             os.kill(pid, signal.SIGKILL)
 
             def back(key: str = rep.key, old: str | None = rep.container_id) -> bool:
-                now = ctl.store.get_replica(key)
+                now = ctl.query().replica(key)
                 return now is not None and now.container_id != old and now.state == ReplicaState.RUNNING
 
             running.values.append(await until(back, 10, f"restart of {rep.key}") - t0)
-            new = ctl.store.get_replica(rep.key)
+            new = ctl.query().replica(rep.key)
             assert new is not None and new.container_id
             started = await asyncio.to_thread(started_at, docks[new.node], new.container_id)
             engine.values.append(started - t_wall)
@@ -225,7 +225,7 @@ async def bench_node_loss(ctl: Controller, lab: lab_tool.Lab, prefix: str, runs:
         if not result.ok:
             raise RuntimeError(f"deploying {name} failed: {result.failed or result.unschedulable}")
         victim = lab.nodes[(len(lab.nodes) - 1 - run) % len(lab.nodes)]
-        lost = [r for r in ctl.store.replicas(name) if r.node == victim.name]
+        lost = [r for r in ctl.query().replicas(name) if r.node == victim.name]
         if not lost:
             raise RuntimeError(f"{name}: no replica on {victim.name} to lose")
         t0 = time.monotonic()
@@ -233,7 +233,7 @@ async def bench_node_loss(ctl: Controller, lab: lab_tool.Lab, prefix: str, runs:
         await asyncio.to_thread(lab_tool.kill_node, victim)
         try:
             def elsewhere() -> bool:
-                now = [ctl.store.get_replica(r.key) for r in lost]
+                now = [ctl.query().replica(r.key) for r in lost]
                 return all(r is not None and r.node != victim.name and r.state == ReplicaState.RUNNING for r in now)
 
             moved.values.append(await until(elsewhere, 60, f"re-placing {victim.name}'s replicas", 0.02) - t0)
@@ -241,7 +241,7 @@ async def bench_node_loss(ctl: Controller, lab: lab_tool.Lab, prefix: str, runs:
             t1 = time.monotonic()
             await asyncio.to_thread(lab_tool.start_node, victim)
             KILLED.discard(victim.name)
-            node = ctl.fleet[victim.name]
+            node = ctl.query().node(victim.name)
             await node.reconnect()
             await node.wait_state(NodeState.READY, timeout=60)
         dock = docker.DockerClient(base_url=victim.docker_host, timeout=30)
@@ -278,14 +278,14 @@ def data(ev: Event) -> dict[str, str]:
 
 async def one_rollout(ctl: Controller, name: str, version: str, order: str) -> RolloutRun:
     since = time.time()
-    engine = ctl.fleet.subscribe()  # the engines' start and health_status events, with their times
+    engine = ctl.ctx.fleet.subscribe()  # the engines' start and health_status events, with their times
     try:
         result = await ctl.apply(manifest(name, version=version, order=order, health=True))
     finally:
-        ctl.fleet.unsubscribe(engine)
+        ctl.ctx.fleet.unsubscribe(engine)
     ro = ctl.rollout_status(name)
     if not result.ok or ro is None or ro.state != RolloutState.COMPLETED:
-        why = [e.message for e in ctl.store.events(since=since) if e.level == "error"]
+        why = [e.message for e in ctl.query().events(since=since) if e.level == "error"]
         raise RuntimeError(f"rollout of {name} to :{version} failed: {'; '.join(why) or result.failed}")
     created: dict[str, float] = {}
     started: dict[str, float] = {}
@@ -298,7 +298,7 @@ async def one_rollout(ctl: Controller, name: str, version: str, order: str) -> R
             started.setdefault(item.container_id, item.time)
         elif isinstance(item, DockerEvent) and item.action == "health_status" and item.health == "healthy":
             healthy.setdefault(item.container_id, item.time)
-    events = ctl.store.events(service=name, since=since)
+    events = ctl.query().events(service=name, since=since)
     begins = {int(data(e)["batch"]): e.time for e in events
               if e.kind == "rollout" and "begins" in e.message and "batch" in data(e)}
     complete = next(e.time for e in events if e.kind == "rollout" and "rollout complete" in e.message)

@@ -2,7 +2,9 @@
 
 ``lab``: the lab of real nodes (tests/lab/lab.py: sshd + Docker Engine per node on
 127.0.0.2-4:2222), one per test session. A test that needs real nodes takes the fixture
-and is marked ``lab`` automatically (deselect with ``-m "not lab"``). The fixture's value
+and is marked ``lab`` automatically (deselect with ``-m "not lab"``). Tests of the console
+(the Textual app, its snapshots, the tmux end-to-end test) are marked ``console``; every other
+test is of the pure/simulated tier. The fixture's value
 is a ``lab.Lab``: ``lab.nodes[i]`` (name, address, port, user, socket, ...),
 ``lab.client_key``, ``lab.known_hosts``, ``lab.inventory``, and the fault helpers
 ``lab.kill_sshd(node)``, ``lab.start_sshd(node)``, ``lab.kill_node(node)``,
@@ -25,14 +27,23 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
+# the console's test modules (they drive the app): tests/test_ui_*.py and these
+CONSOLE_MODULES = {"test_e2e_console.py", "test_cli_console.py", "test_themes.py"}
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "lab: needs the lab of real nodes (sshd + Docker Engine per node)")
+    config.addinivalue_line("markers", "console: drives the console (Textual app, snapshots, tmux)")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tiers: ``lab`` by use of the lab fixture, ``console`` by module (or snap_compare)."""
     for item in items:
-        if "lab" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "lab" in fixtures:
             item.add_marker(pytest.mark.lab)
+        if item.path.name.startswith("test_ui_") or item.path.name in CONSOLE_MODULES or "snap_compare" in fixtures:
+            item.add_marker(pytest.mark.console)
 
 
 @pytest.fixture(scope="session")

@@ -54,11 +54,11 @@ async def test_demo_script_deploys_then_rolls_out(tmp_path: Path) -> None:
     async with sim_controller(tmp_path / "state", count=4) as (ctl, sim):
         m = manifest()
         await demo.demo_script(ctl, [m], said.append, rollout_after=0.0, pause=0.0)
-        assert {s.name for s in ctl.store.services()} == {"api", "cache", "agent"}
+        assert {s.name for s in ctl.query().service_rows()} == {"api", "cache", "agent"}
         assert any("deploying test.yaml" in line for line in said)
         if hasattr(ctl, "rollout_restart"):
             assert any("rolling restart of api" in line for line in said)
-            reps = ctl.store.replicas("api")
+            reps = ctl.query().replicas("api")
             assert reps and all(r.revision == 2 and r.state == ReplicaState.RUNNING for r in reps)
 
 

@@ -55,3 +55,14 @@ def test_rollout_status_json_without_a_rollout_is_an_object(state, capsys):
     assert run(["rollout", "status", "api", "-o", "json", "--state", folder]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out == {"service": "api", "state": "none", "message": "api: no rollout yet"}
+
+
+async def test_get_services_does_not_count_a_draining_node_for_a_global_service(tmp_path, capsys):
+    async with sim_controller(tmp_path / "state") as (ctl, _sim):
+        assert (await ctl.apply(manifest())).ok
+        await ctl.drain("sim-3")
+    (tmp_path / "inventory.yaml").write_text(INVENTORY)
+    common = ["--state", str(tmp_path / "state"), "--inventory", str(tmp_path / "inventory.yaml")]
+    assert run(["get", "services", "--cached", "-o", "json", *common]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert (rows["agent"]["desired"], rows["agent"]["running"]) == (2, 2)

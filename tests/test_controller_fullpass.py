@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from tui_orch.controller import reconcile
+from tui_orch.controller import planning, reconcile
 from ui_support import manifest, sim_controller
 
 TWO = """
@@ -22,22 +22,22 @@ services:
 """
 
 
-def count_plans(ctl, monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
+def count_plans(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
     calls = [0]
-    plan_for = ctl.plan_for
+    plan_for = planning.plan_for
 
     def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls[0] += 1
         return plan_for(*args, **kwargs)
 
-    monkeypatch.setattr(ctl, "plan_for", counted)
+    monkeypatch.setattr(planning, "plan_for", counted)
     return calls
 
 
 async def test_a_full_pass_plans_only_when_the_state_or_the_nodes_changed(tmp_path, monkeypatch) -> None:
     async with sim_controller(tmp_path / "state") as (ctl, sim):
         assert (await ctl.apply(manifest(TWO))).ok
-        plans = count_plans(ctl, monkeypatch)
+        plans = count_plans(monkeypatch)
         await ctl.reconciler.full_pass()
         assert plans[0] == 1  # the first pass plans
         for _ in range(3):
@@ -46,23 +46,23 @@ async def test_a_full_pass_plans_only_when_the_state_or_the_nodes_changed(tmp_pa
 
         # a replica's record goes missing (and its container with it): the store changed, the
         # next pass plans and places it again
-        gone = ctl.store.replicas("api")[0]
-        node = ctl.fleet.nodes[gone.node]
+        gone = ctl.query().replicas("api")[0]
+        node = ctl.query().node(gone.node)
         node.containers.pop(gone.container_id)  # type: ignore[attr-defined]
-        ctl.store.remove_replica(gone.key)
+        ctl.ctx.store.remove_replica(gone.key)
         await ctl.reconciler.full_pass()
         assert plans[0] == 2
-        assert len(ctl.store.replicas("api")) == 2
+        assert len(ctl.query().replicas("api")) == 2
 
         # a node that is not Ready: every pass plans (its grace period runs out with time alone)
         await ctl.reconciler.full_pass()
         count = plans[0]
-        ctl.fleet.nodes["sim-3"].fail()  # type: ignore[attr-defined]
+        ctl.query().node("sim-3").fail()  # type: ignore[attr-defined]
         await sim.advance(1)
         await ctl.reconciler.full_pass()
         await ctl.reconciler.full_pass()
         assert plans[0] == count + 2
-        ctl.fleet.nodes["sim-3"].recover()  # type: ignore[attr-defined]
+        ctl.query().node("sim-3").recover()  # type: ignore[attr-defined]
         await sim.advance(1)
         await ctl.reconciler.full_pass()
         count = plans[0]

@@ -179,7 +179,7 @@ async def _taken_over_when_ready() -> None:
 
                 node.fail()  # NotReady when the next controller starts
                 ctl2 = Controller(store, fleet, period=60, grace=60)
-                ctl2.reconciler.seen_ready.add("s1")  # Ready a moment ago: within the grace, not lost
+                ctl2.ctx.readiness.seen_ready.add("s1")  # Ready a moment ago: within the grace, not lost
                 await ctl2.start()
                 assert ctl2.reconciler.taken == set()
                 node.crash(rep.container_id, exit_code=2)  # its engine restarts it (missed while away)

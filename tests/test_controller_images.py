@@ -51,4 +51,4 @@ async def test_image_copies_happen_outside_the_lock(tmp_path, monkeypatch):
         result = await ctl.apply(manifest(ONE.format(name="web", image="tuiorch/web:2")))
         assert result.ok, result
         assert len(copies) == 3 and not any(held for _, _, held in copies), copies
-        assert {r.revision for r in ctl.store.replicas("web")} == {2}
+        assert {r.revision for r in ctl.query().replicas("web")} == {2}

@@ -210,4 +210,4 @@ async def test_restart_pause_resume(lab, tmp_path):
         await ctl.rollout_restart(pre, wait=False)
         await wait_for(lambda: bool(ctl.rollout_status(pre).retiring), 20)
         await ctl.remove(pre)
-        assert containers(lab, pre) == [] and ctl.store.get_rollout(pre) is None
+        assert containers(lab, pre) == [] and ctl.query().rollout(pre) is None

@@ -29,17 +29,17 @@ async def test_global_service_is_updated_node_by_node(tmp_path):
     for order in ("stop-first", "start-first"):
         async with sim_controller(tmp_path / order) as (ctl, _sim):
             assert (await ctl.apply(manifest(GLOBAL.format(v=1, order=order)))).ok
-            before = {r.key: (r.node, r.container_id) for r in ctl.store.replicas("agent")}
+            before = {r.key: (r.node, r.container_id) for r in ctl.query().replicas("agent")}
             assert sorted(before) == ["agent.sim-1", "agent.sim-2", "agent.sim-3"]
             result = await ctl.apply(manifest(GLOBAL.format(v=2, order=order)))
             assert result.ok, result
             ro = ctl.rollout_status("agent")
             assert ro.state == RolloutState.COMPLETED and (ro.batches, ro.updated, ro.healthy) == (3, 3, 3)
-            after = {r.key: (r.node, r.container_id) for r in ctl.store.replicas("agent")}
+            after = {r.key: (r.node, r.container_id) for r in ctl.query().replicas("agent")}
             assert {k: n for k, (n, _) in after.items()} == {k: n for k, (n, _) in before.items()}  # same nodes
             assert all(after[k][1] != before[k][1] for k in before)
-            assert {r.revision for r in ctl.store.replicas("agent")} == {2}
-            running = [c for node in ctl.fleet.nodes.values() for c in node.containers.values()
+            assert {r.revision for r in ctl.query().replicas("agent")} == {2}
+            running = [c for node in ctl.ctx.fleet.nodes.values() for c in node.containers.values()
                        if c.status == "running"]
             assert sorted(c.image for c in running) == ["tuiorch/agent:2"] * 3
 
@@ -63,4 +63,4 @@ async def test_apply_over_a_paused_rollout(tmp_path):
         assert result.ok, result
         ro = ctl.rollout_status("api")
         assert ro.state == RolloutState.COMPLETED and ro.from_revision == 2 and ro.to_revision == 3
-        assert {r.revision for r in ctl.store.replicas("api")} == {3} and len(ctl.store.replicas("api")) == 4
+        assert {r.revision for r in ctl.query().replicas("api")} == {3} and len(ctl.query().replicas("api")) == 4

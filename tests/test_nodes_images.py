@@ -307,3 +307,25 @@ def test_the_ssh_window_is_reopened_only_for_delivered_bytes():
     drained = _Channel(window=100, buffered=0)
     SSHChannel._deliver_data(drained, b"y" * 100, None)
     assert len(drained.adjusts) == 1 and drained._recv_window == 1000
+
+
+async def test_a_node_brings_an_image_from_another_node_through_the_node_interface(lab) -> None:
+    """Node.bring_image (what the controller calls, never docker-py itself): an image only
+    node1 has is copied to node3 through their sessions."""
+    from nodes_support import direct_client, specs, started
+
+    from tui_orch.nodes.remote import RemoteNode
+
+    tag = f"tuiorch/bring-{uuid.uuid4().hex[:8]}:1"
+    clients = {n.name: direct_client(n) for n in lab.nodes}
+    try:
+        make_image(clients["node1"], tag, "brought", 1)
+        async with started(RemoteNode(specs(lab)["node1"])) as n1, started(RemoteNode(specs(lab)["node3"])) as n3:
+            assert not await n3.has_image(tag)
+            assert await n3.bring_image(tag, [n1, n3], timeout=120) == "copied from node1"
+            assert await n3.bring_image(tag, [n1, n3], timeout=120) == "present"
+        assert has(clients["node3"], tag)
+    finally:
+        remove_everywhere(clients, tag)
+        for client in clients.values():
+            client.close()

@@ -109,13 +109,13 @@ async def test_deploy_from_the_dialog_then_replicas_appear(fleet: tuple[Controll
         await pilot.press("enter")
         deploy = dialog.query_one("#deploy", Button)
         await until(pilot, lambda: not deploy.disabled, what="the plan of the dry run")
-        assert ctl.store.services() == []  # the preview changed nothing
+        assert ctl.query().service_rows() == []  # the preview changed nothing
         await pilot.click("#deploy")
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
         assert str(path) in str(" ".join(str(w.content) for w in app.screen.query(Static)))
-        assert ctl.store.services() == []  # not before it is confirmed
+        assert ctl.query().service_rows() == []  # not before it is confirmed
         await pilot.click("#confirm")
-        await until(pilot, lambda: len(ctl.store.replicas()) == 8, what="8 replicas")
+        await until(pilot, lambda: len(ctl.query().replicas()) == 8, what="8 replicas")
         await command(pilot, "rs")
         table = app.main.current.table
         await until(pilot, lambda: table.row_count == 8)
@@ -130,7 +130,7 @@ async def test_scale_from_the_services_view(deployed: Console) -> None:
     await until(pilot, lambda: isinstance(app.screen, ScaleDialog))
     app.screen.query_one(Input).value = "5"
     await pilot.press("enter")
-    await until(pilot, lambda: len(ctl.store.replicas("api")) == 5)
+    await until(pilot, lambda: len(ctl.query().replicas("api")) == 5)
     await until(pilot, lambda: cells(table, "api")[2] == "5/5/5")
 
 
@@ -143,13 +143,13 @@ async def test_remove_asks_first_and_cancel_keeps_the_service(deployed: Console)
     await pilot.press("enter")  # Cancel has the focus
     await until(pilot, lambda: app.screen is app.main)
     await pilot.pause(0.2)
-    assert ctl.store.get_service("cache") is not None and len(ctl.store.replicas("cache")) == 2
+    assert ctl.query().spec("cache") is not None and len(ctl.query().replicas("cache")) == 2
     await pilot.press("ctrl+d")
     await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
     await pilot.click("#confirm")
-    await until(pilot, lambda: ctl.store.get_service("cache") is None)
+    await until(pilot, lambda: ctl.query().spec("cache") is None)
     await until(pilot, lambda: "cache" not in table.shown_keys)
-    assert ctl.store.replicas("cache") == []
+    assert ctl.query().replicas("cache") == []
 
 
 async def test_readonly_binds_no_destructive_action(fleet: tuple[Controller, Simulator], tmp_path: Path) -> None:
@@ -218,8 +218,8 @@ async def test_rows_update_in_place(deployed: Console) -> None:
     await until(pilot, lambda: table.row_count == 3)
     keys, row_objects = table.shown_keys, dict(table.rows)
     before = cells(table, "sim-1")
-    node = ctl.fleet.nodes["sim-1"]
-    for rep in ctl.store.replicas():
+    node = ctl.query().node("sim-1")
+    for rep in ctl.query().replicas():
         if rep.node == "sim-1" and rep.container_id:
             node.set_load(rep.container_id, cpus=1.0)  # type: ignore[attr-defined]
     updates = table.updates
@@ -261,7 +261,7 @@ async def test_header_and_events_follow_the_bus(deployed: Console) -> None:
 async def test_rolling_restart_from_the_keyboard(fleet: tuple[Controller, Simulator], tmp_path: Path) -> None:
     ctl, sim = fleet
     await ctl.apply(manifest())
-    old = {r.key: r.container_id for r in ctl.store.replicas("cache")}
+    old = {r.key: r.container_id for r in ctl.query().replicas("cache")}
     async with open_console(ctl, sim, config(tmp_path)) as (_, _, app, pilot):
         table = await services_view(pilot, app, "cache")
         await pilot.press("r")  # asks first; Cancel is the default
@@ -275,9 +275,9 @@ async def test_rolling_restart_from_the_keyboard(fleet: tuple[Controller, Simula
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
         await until(pilot, lambda: all(r.revision == 2 and r.state == ReplicaState.RUNNING
-                                       for r in ctl.store.replicas("cache")), timeout=20, what="revision 2")
-        assert {r.key: r.container_id for r in ctl.store.replicas("cache")}.keys() == old.keys()
-        assert all(r.container_id != old[r.key] for r in ctl.store.replicas("cache"))
+                                       for r in ctl.query().replicas("cache")), timeout=20, what="revision 2")
+        assert {r.key: r.container_id for r in ctl.query().replicas("cache")}.keys() == old.keys()
+        assert all(r.container_id != old[r.key] for r in ctl.query().replicas("cache"))
         await until(pilot, lambda: cells(table, "cache")[3] == "2")
 
 
@@ -352,9 +352,9 @@ async def test_cordon_drain_uncordon_a_node(deployed: Console) -> None:
     await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
     await pilot.click("#confirm")
     await until(pilot, lambda: cells(table, "sim-1")[1] == "Ready (draining)")
-    await until(pilot, lambda: not [r for r in ctl.store.replicas() if r.node == "sim-1"
+    await until(pilot, lambda: not [r for r in ctl.query().replicas() if r.node == "sim-1"
                                     and r.service != "agent"], timeout=10, what="sim-1 drained")
-    assert len(ctl.store.replicas("api")) == 3  # moved, not lost
+    assert len(ctl.query().replicas("api")) == 3  # moved, not lost
     await pilot.press("U")
     await until(pilot, lambda: cells(table, "sim-1")[1] == "Ready")
     await until(pilot, lambda: any("uncordoned" in n for n in notes(app)))
@@ -380,13 +380,13 @@ async def test_undo_and_pause_from_the_keyboard(fleet: tuple[Controller, Simulat
 
         await until(pilot, undone, timeout=20, what="the undo")
         await until(pilot, lambda: cells(table, "cache")[3] == "1")  # back at revision 1
-        assert all(r.revision == 1 for r in ctl.store.replicas("cache"))
+        assert all(r.revision == 1 for r in ctl.query().replicas("cache"))
 
 
 async def test_a_node_that_is_not_ready_shows_why_in_full(fleet: tuple[Controller, Simulator], tmp_path: Path) -> None:
     ctl, sim = fleet
     reason = "network cut: the top-of-rack switch in row 4 lost power; ask the data centre"
-    ctl.fleet.nodes["sim-3"].fail(reason)
+    ctl.query().node("sim-3").fail(reason)
     async with open_console(ctl, sim, config(tmp_path)) as (_, _, app, pilot):
         table = app.main.current.table
         await until(pilot, lambda: table.row_count == 3)
@@ -466,7 +466,7 @@ async def test_a_drill_down_starts_on_the_first_row(deployed: Console) -> None:
     await until(pilot, lambda: app.main.current.scope == ("service", "api"))
     replicas = app.main.current.table
     await until(pilot, lambda: replicas.row_count == 3)
-    first = sorted(r.key for r in ctl.store.replicas("api"))[0]
+    first = sorted(r.key for r in ctl.query().replicas("api"))[0]
     assert (replicas.cursor_row, replicas.selected_key()) == (0, first)
 
 
@@ -504,5 +504,5 @@ async def test_keys_typed_at_once_after_the_scale_key_go_to_the_dialog(deployed:
     await services_view(pilot, app, "api")
     for key, char in (("S", "S"), ("backspace", None), ("5", "5"), ("enter", "\r")):
         app.post_message(events.Key(key, char))  # no pause between them
-    await until(pilot, lambda: len(ctl.store.replicas("api")) == 5, what="api scaled to 5")
+    await until(pilot, lambda: len(ctl.query().replicas("api")) == 5, what="api scaled to 5")
     assert app.screen is app.main

@@ -23,8 +23,8 @@ async def test_an_unowned_service_is_shown_marked_and_never_counted_as_a_healthy
 
     ctl, sim, app, pilot = deployed
     for slot, node in ((1, "sim-2"), (2, "sim-3")):
-        labels = ((LABEL_OWNER, ctl.owner), (LABEL_SERVICE, "ghost"), (LABEL_REPLICA, f"ghost.{slot}"))
-        await ctl.fleet.nodes[node].run_container(ContainerRequest(f"ghost-{slot}", "tuiorch/ghost:1", labels))
+        labels = ((LABEL_OWNER, ctl.ctx.owner), (LABEL_SERVICE, "ghost"), (LABEL_REPLICA, f"ghost.{slot}"))
+        await ctl.query().node(node).run_container(ContainerRequest(f"ghost-{slot}", "tuiorch/ghost:1", labels))
     await ctl.reconciler.full_pass()
     table = await services_view(pilot, app, rows=4)
     assert cells(table, "ghost")[:5] == ["ghost", "tuiorch/ghost:1", "-/2/-", "-",
@@ -35,7 +35,7 @@ async def test_an_unowned_service_is_shown_marked_and_never_counted_as_a_healthy
     replicas = app.main.current.table
     await until(pilot, lambda: replicas.row_count == 10, what="8 replicas and 2 unowned containers")
     assert cells(replicas, "ghost.2")[:4] == ["ghost", "ghost.2", "sim-3", "unowned"]
-    assert sum(1 for c in ctl.fleet.nodes["sim-3"].containers.values() if c.name == "ghost-2") == 1  # kept
+    assert sum(1 for c in ctl.query().node("sim-3").containers.values() if c.name == "ghost-2") == 1  # kept
 
 
 async def test_the_trust_dialog_shows_the_jump_host_and_trusts_the_key_of_that_hop(console: Console) -> None:
@@ -59,7 +59,7 @@ async def test_the_trust_dialog_shows_the_jump_host_and_trusts_the_key_of_that_h
         trusted.append((name, fingerprint))
         return f"{name}: jump host bastion (10.0.0.9:2200): trusted host key {fingerprint}, recorded in /home/ops/kh"
 
-    ctl.fleet.host_key, ctl.fleet.trust = host_key, trust  # type: ignore[method-assign]
+    ctl.ctx.fleet.host_key, ctl.ctx.fleet.trust = host_key, trust  # type: ignore[method-assign]
     table = app.main.current.table
     await until(pilot, lambda: table.row_count == 3)
     table.select_key("sim-3")

@@ -330,7 +330,7 @@ async def test_deploy_lists_the_manifests_and_shows_the_plan_of_the_one_picked(
         assert app.screen.query_one("#path", Input).value == str(examples / "web.yaml")
         await pilot.press("enter")
         assert await closed(pilot, app) == examples / "web.yaml"
-    assert controller.store.get_service("web") is None  # a preview deploys nothing
+    assert controller.query().spec("web") is None  # a preview deploys nothing
 
 
 async def test_deploy_shows_what_cannot_be_placed_and_why(examples: Path, controller: Controller) -> None:

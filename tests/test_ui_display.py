@@ -12,7 +12,6 @@ from pathlib import Path
 
 from tui_orch.controller.core import ApplyResult
 from tui_orch.model import Health, ReplicaState, Rollout, RolloutState, to_dict
-from tui_orch.controller.query import Query
 from tui_orch.ui.deploy_dialog import plan_text
 from tui_orch.ui.views.replicas import state_cell
 from ui_support import manifest, sim_controller
@@ -40,9 +39,9 @@ async def test_a_start_first_batch_counts_the_old_replica_that_still_serves(tmp_
     async with sim_controller(tmp_path / "state") as (ctl, _sim):
         result = await ctl.apply(manifest(WEB.format(version=1)))
         assert result.ok, result
-        reps = ctl.store.replicas("web")
+        reps = ctl.query().replicas("web")
         assert len(reps) == 3 and all(r.state == ReplicaState.RUNNING for r in reps)
-        assert [(s.desired, s.running, s.healthy) for s in Query.of(ctl).service_rows()] == [(3, 3, 3)]
+        assert [(s.desired, s.running, s.healthy) for s in ctl.query().service_rows()] == [(3, 3, 3)]
 
         # batch 1 of a start-first rollout: web.1's new replica starts, its old one serves on
         old = reps[0]
@@ -51,11 +50,11 @@ async def test_a_start_first_batch_counts_the_old_replica_that_still_serves(tmp_
         ro = Rollout("web", 1, 2, RolloutState.RUNNING, order="start-first", batch=1, batches=3, total=3,
                      updated=1, retiring=((old.key, json.dumps(to_dict(old), sort_keys=True)),))
         during = [new, *reps[1:]]
-        row, = Query.of(ctl).service_rows(during, {"web": ro})
+        row, = ctl.query().service_rows(during, {"web": ro})
         assert (row.desired, row.running, row.healthy) == (3, 3, 3)
 
         # stop-first (nothing retiring): the replaced replica is down meanwhile, and it shows
-        row, = Query.of(ctl).service_rows(during, {"web": dataclasses.replace(ro, order="stop-first", retiring=())})
+        row, = ctl.query().service_rows(during, {"web": dataclasses.replace(ro, order="stop-first", retiring=())})
         assert (row.desired, row.running, row.healthy) == (3, 2, 2)
 
 
@@ -69,11 +68,11 @@ def test_a_replica_state_and_its_reason_read_as_one_phrase() -> None:
 async def test_counts_leave_out_a_not_ready_node_and_a_global_service_wants_one_per_node(tmp_path: Path) -> None:
     async with sim_controller(tmp_path / "state") as (ctl, _sim):
         assert (await ctl.apply(manifest())).ok
-        rows = {r.name: r for r in Query.of(ctl).service_rows()}
+        rows = {r.name: r for r in ctl.query().service_rows()}
         assert (rows["agent"].desired, rows["agent"].running) == (3, 3)
-        on_1 = sum(1 for r in ctl.store.replicas("api") if r.node == "sim-1")
-        ctl.fleet.nodes["sim-1"].fail()
-        rows = {r.name: r for r in Query.of(ctl).service_rows()}
+        on_1 = sum(1 for r in ctl.query().replicas("api") if r.node == "sim-1")
+        ctl.query().node("sim-1").fail()
+        rows = {r.name: r for r in ctl.query().service_rows()}
         assert (rows["agent"].desired, rows["agent"].running) == (2, 2)
         assert rows["api"].running == 3 - on_1  # their containers are not known to run
 
@@ -84,11 +83,11 @@ async def test_a_paused_rollout_is_counted_and_drain_says_the_global_replica_sto
     async with sim_controller(tmp_path / "state") as (ctl, _sim):
         assert (await ctl.apply(manifest())).ok
         ro = Rollout("api", 1, 2, RolloutState.PAUSED, batch=1, batches=3, total=3, updated=1)
-        ctl.store.put_rollout("api", to_dict(ro))
-        assert Query.of(ctl).summary(0).rollouts_active == 1
-        on_1 = [r for r in ctl.store.replicas() if r.node == "sim-1"]
+        ctl.ctx.store.put_rollout("api", to_dict(ro))
+        assert ctl.query().summary(0).rollouts_active == 1
+        on_1 = [r for r in ctl.query().replicas() if r.node == "sim-1"]
         moving = sum(1 for r in on_1 if r.service != "agent")
-        assert drain_question(Query.of(ctl), "sim-1") == (
+        assert drain_question(ctl.query(), "sim-1") == (
             f"Drain sim-1: it gets nothing new, {moving} replica{'s' if moving != 1 else ''} move to other "
             "nodes and 1 of global service agent stops?")
 

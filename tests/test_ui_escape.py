@@ -57,7 +57,7 @@ def raw(text: str) -> bool:
 
 async def test_names_reasons_and_notes_with_control_characters_are_drawn_escaped(tmp_path: Path) -> None:
     async with hostile_fleet(tmp_path / "state") as ctl:
-        ctl.fleet.nodes["sim-2"].fail(REASON)
+        ctl.query().node("sim-2").fail(REASON)
         app = OrchApp(ctl, UiSettings(deterministic=True, themes_dir=tmp_path / "themes"))
         async with app.run_test(size=SIZE) as pilot:
             table = app.main.current.table

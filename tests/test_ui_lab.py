@@ -27,9 +27,7 @@ async def test_the_console_lists_the_lab_nodes_ready(lab, tmp_path: Path) -> Non
             # the three lab nodes are one machine: its cores are counted once in the header
             import os
 
-            from tui_orch.controller.query import Query
-
-            assert Query.of(ctl).summary(0).cpu_total == os.cpu_count()
+            assert ctl.query().summary(0).cpu_total == os.cpu_count()
 
 
 async def test_trusting_a_node_from_the_console(lab, tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ def console(tmp_path: Path, fixed_time):
         await fleet.start()
         await sim.advance(5)
         await ctl.apply(manifest())
-        ctl.fleet.nodes["sim-4"].fail("switch died")  # type: ignore[attr-defined]
+        ctl.query().node("sim-4").fail("switch died")  # type: ignore[attr-defined]
         await sim.advance(2)
         app.refresh_now()
         await pilot.pause()

@@ -17,19 +17,24 @@ import json
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from tui_orch import config
+from tui_orch.cli_get import cmd_get, open_query
 from tui_orch.errors import TuiOrchError
 from tui_orch.model import Event, to_dict
 
-if TYPE_CHECKING:
-    from tui_orch.controller.query import Query
+if TYPE_CHECKING:  # loaded by the commands that use them: `tui-orch --help` stays quick
+    from tui_orch.controller import ApplyResult, Controller
+    from tui_orch.inventory import Inventory
+    from tui_orch.store import Store
 
 Handler = Callable[[argparse.Namespace], int]
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Act = Callable[["Controller"], Awaitable[int]]
 
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add the controller verbs to the CLI's subparsers (``common`` holds --state/--inventory)."""
     p = sub.add_parser("apply", parents=[common], help="deploy the services of a Compose file")
     p.add_argument("-f", "--file", required=True, metavar="FILE")
@@ -56,7 +61,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_events)
 
 
-def register_node(node_sub: Any, common: argparse.ArgumentParser) -> None:
+def register_node(node_sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add cordon, drain and uncordon to the subparsers of ``tui-orch node``."""
     helps = {
         "cordon": "keep a node's replicas but place nothing new there",
@@ -72,7 +77,7 @@ def register_node(node_sub: Any, common: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------- owning commands
 
 
-def _run_with_controller(args: argparse.Namespace, act: Callable[[Any], Awaitable[int]],
+def _run_with_controller(args: argparse.Namespace, act: Act,
                          connect: bool = True) -> int:
     """Run ``act(controller)`` owning the state folder; ``connect=False`` skips connecting
     to the nodes (for commands that only change desired state)."""
@@ -86,7 +91,7 @@ def _run_with_controller(args: argparse.Namespace, act: Callable[[Any], Awaitabl
         store.close()
 
 
-async def _with_fleet(store: Any, inventory: Any, act: Callable[[Any], Awaitable[int]], connect: bool = True) -> int:
+async def _with_fleet(store: Store, inventory: Inventory, act: Act, connect: bool = True) -> int:
     from tui_orch.controller import Controller
     from tui_orch.controller.interrupted import stored
     from tui_orch.nodes.fleet import Fleet
@@ -98,9 +103,7 @@ async def _with_fleet(store: Any, inventory: Any, act: Callable[[Any], Awaitable
         ctl = Controller(store, fleet)
         try:
             if connect:  # act on what the nodes run, not on what was last saved
-                from tui_orch.controller.observe import catch_up
-
-                _warn_unknown(await catch_up(ctl))
+                _warn_unknown(await ctl.catch_up())
             return await act(ctl)
         finally:
             await ctl.close()
@@ -113,7 +116,7 @@ def _warn_unknown(unreachable: dict[str, str]) -> None:
         print(f"node {node} could not be listed ({why}); its replicas are left as last recorded", file=sys.stderr)
 
 
-def _report(result: Any) -> int:
+def _report(result: ApplyResult) -> int:
     if result.plan:
         print(result.plan)
     for key in result.started:
@@ -132,7 +135,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     for warning in manifest.warnings:
         print(f"warning: {warning}", file=sys.stderr)
 
-    async def act(ctl: Any) -> int:
+    async def act(ctl: Controller) -> int:
         async with printing_events(ctl, set(manifest.names), kinds={"rollout", "rollback"}):
             result = await ctl.apply(manifest, dry_run=args.dry_run)
         if args.dry_run:
@@ -149,7 +152,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 @contextlib.asynccontextmanager
-async def printing_events(ctl: Any, services: set[str], kinds: set[str] | None = None) -> AsyncIterator[None]:
+async def printing_events(ctl: Controller, services: set[str], kinds: set[str] | None = None) -> AsyncIterator[None]:
     """Print the controller's events about ``services`` (of ``kinds``) as they happen."""
     queue = ctl.bus.subscribe()
 
@@ -172,7 +175,7 @@ async def printing_events(ctl: Any, services: set[str], kinds: set[str] | None =
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    async def act(ctl: Any) -> int:
+    async def act(ctl: Controller) -> int:
         return _report(await ctl.remove(args.service))
 
     return _run_with_controller(args, act)
@@ -188,7 +191,7 @@ def parse_assignment(text: str) -> tuple[str, int]:
 def cmd_scale(args: argparse.Namespace) -> int:
     name, count = parse_assignment(args.assignment)
 
-    async def act(ctl: Any) -> int:
+    async def act(ctl: Controller) -> int:
         return _report(await ctl.scale(name, count))
 
     return _run_with_controller(args, act)
@@ -203,9 +206,9 @@ def cmd_node_availability(args: argparse.Namespace) -> int:
     if node not in names:
         raise unknown_node(node, names)
 
-    async def act(ctl: Any) -> int:
+    async def act(ctl: Controller) -> int:
         if verb != "drain":
-            print(await getattr(ctl, verb)(node))
+            print(await (ctl.cordon if verb == "cordon" else ctl.uncordon)(node))
             return 0
         result = await ctl.drain(node)
         moved = len(result.stopped)
@@ -219,30 +222,6 @@ def cmd_node_availability(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- reading commands
-
-
-def cmd_get(args: argparse.Namespace) -> int:
-    from tui_orch.cli_get import cmd_get as get
-
-    return get(args)
-
-
-def _open_readonly(args: argparse.Namespace) -> Any:
-    from tui_orch.store import open_store
-
-    return open_store(config.state_dir(getattr(args, "state", None)), readonly=True)
-
-
-def open_query(args: argparse.Namespace) -> tuple[Any, "Query"]:
-    """(store, its read side) for the read verbs: no node is connected; a global service
-    wants one replica per node of the inventory (when there is one)."""
-    from tui_orch.controller.query import Query
-
-    store = _open_readonly(args)
-    names: tuple[str, ...] = ()
-    with contextlib.suppress(TuiOrchError, OSError):
-        names = tuple(n.name for n in config.load(getattr(args, "inventory", None)).nodes)
-    return store, Query(store, None, names)
 
 
 def format_event(ev: Event) -> str:

@@ -11,16 +11,20 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tui_orch.cli_control import _run_with_controller, open_query, printing_events
+from tui_orch.cli_control import Subparsers, _run_with_controller, printing_events
+from tui_orch.cli_get import open_query
 from tui_orch.errors import TuiOrchError
 from tui_orch.model import Rollout, to_dict
+
+if TYPE_CHECKING:
+    from tui_orch.controller import Controller
 
 VERBS = ("status", "history", "pause", "resume", "undo", "restart")
 
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("rollout", parents=[common], help="rolling updates: status, pause, resume, undo, restart",
                        description="Watch and steer the rolling update of a service.")
     p.add_argument("verb", choices=VERBS)
@@ -87,7 +91,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     if args.verb in ("status", "history"):
         return _read(args)
 
-    async def act(ctl: Any) -> int:
+    async def act(ctl: Controller) -> int:
         async with printing_events(ctl, {args.service}):
             if args.verb == "pause":  # a batch a dead command left is finished first
                 await ctl.settle_rollouts(halt=[args.service])

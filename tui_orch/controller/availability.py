@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from tui_orch.controller import deploy, planning
 from tui_orch.controller.events import event
+from tui_orch.controller.results import ApplyResult
 from tui_orch.errors import TuiOrchError
-from tui_orch.model import Availability, ReplicaState
+from tui_orch.model import Availability, Replica, ReplicaState
 from tui_orch.placement import Plan
 
 if TYPE_CHECKING:
-    from tui_orch.controller.core import ApplyResult, Controller
+    from tui_orch.controller.context import Context
 
 GONE = (ReplicaState.STOPPING, ReplicaState.STOPPED, ReplicaState.LOST)
 
@@ -27,38 +29,38 @@ def unknown_node(node: str, names: Iterable[str]) -> TuiOrchError:
     return TuiOrchError(f"there is no node {node} in the inventory; known nodes: {known}")
 
 
-def check_node(ctl: "Controller", node: str) -> None:
+def check_node(ctx: "Context", node: str) -> None:
     """A node of the inventory, or one sentence naming the known ones."""
-    if node not in ctl.fleet.nodes:
-        raise unknown_node(node, ctl.fleet.nodes)
+    if node not in ctx.fleet.nodes:
+        raise unknown_node(node, ctx.fleet.nodes)
 
 
-def _replicas_on(ctl: "Controller", node: str) -> int:
-    return sum(1 for r in ctl.store.replicas() if r.node == node and r.state not in GONE)
+def _replicas_on(ctx: "Context", node: str) -> int:
+    return sum(1 for r in ctx.store.replicas() if r.node == node and r.state not in GONE)
 
 
 def _plural(n: int) -> str:
     return f"{n} replica{'s' if n != 1 else ''}"
 
 
-async def cordon(ctl: "Controller", node: str) -> str:
+async def cordon(ctx: "Context", node: str) -> str:
     """The node keeps what it runs and gets nothing new; returns the event's sentence."""
-    check_node(ctl, node)
-    async with ctl.lock:
-        ctl.store.set_availability(node, Availability.CORDONED)
-        message = f"{node} cordoned: it keeps its {_plural(_replicas_on(ctl, node))} and gets no new ones"
-        ctl.bus.publish(event("node", message, node=node))
+    check_node(ctx, node)
+    async with ctx.lock:
+        ctx.store.set_availability(node, Availability.CORDONED)
+        message = f"{node} cordoned: it keeps its {_plural(_replicas_on(ctx, node))} and gets no new ones"
+        ctx.bus.publish(event("node", message, node=node))
     return message
 
 
-async def uncordon(ctl: "Controller", node: str) -> str:
-    """The node is schedulable again; a running reconcile loop places what waits for room."""
-    check_node(ctl, node)
-    async with ctl.lock:
-        ctl.store.set_availability(node, Availability.ACTIVE)
+async def uncordon(ctx: "Context", node: str) -> str:
+    """The node is schedulable again (the caller wakes the reconcile loop to place what
+    waits for room)."""
+    check_node(ctx, node)
+    async with ctx.lock:
+        ctx.store.set_availability(node, Availability.ACTIVE)
         message = f"{node} uncordoned: new replicas may be placed there again"
-        ctl.bus.publish(event("node", message, node=node))
-    ctl.reconciler.wake()
+        ctx.bus.publish(event("node", message, node=node))
     return message
 
 
@@ -72,22 +74,19 @@ def drain_plan(full: Plan, node: str) -> Plan:
     return Plan(starts=starts, stops=stops, unschedulable=unschedulable)
 
 
-async def drain(ctl: "Controller", node: str) -> "ApplyResult":
+async def drain(ctx: "Context", node: str) -> tuple[ApplyResult, list[Replica]]:
     """Mark the node draining and move its replicas to other nodes now: each is stopped on
-    the node, then started elsewhere (stop-first), and waited for."""
-    from tui_orch.controller.core import ApplyResult
-
-    check_node(ctl, node)
+    the node, then started elsewhere (stop-first); returns the result so far and the
+    replicas started, for the caller to wait for."""
+    check_node(ctx, node)
     result = ApplyResult()
-    async with ctl.lock:
-        ctl.store.set_availability(node, Availability.DRAINING)
-        count = _replicas_on(ctl, node)
-        ctl.bus.publish(event("node", f"{node} draining: its {_plural(count)} move to other nodes", node=node))
-        desired = ctl.desired()
-        p = drain_plan(ctl.plan_for(desired), node)
+    async with ctx.lock:
+        ctx.store.set_availability(node, Availability.DRAINING)
+        count = _replicas_on(ctx, node)
+        ctx.bus.publish(event("node", f"{node} draining: its {_plural(count)} move to other nodes", node=node))
+        wanted = planning.desired(ctx)
+        p = drain_plan(planning.plan_for(ctx, wanted), node)
         result.plan = p.describe()
         result.unschedulable = [str(u) for u in p.unschedulable]
-        started = await ctl._execute(p, desired, result)
-    await ctl._wait(started, result)
-    ctl.reconciler.wake()
-    return result
+        started = await deploy.execute(ctx, p, wanted, result)
+    return result, started

@@ -20,12 +20,13 @@ import time
 from typing import TYPE_CHECKING
 
 from tui_orch import placement
+from tui_orch.controller import planning
 from tui_orch.controller.events import event
 from tui_orch.errors import NodeError
 from tui_orch.model import Replica, ServiceSpec
 
 if TYPE_CHECKING:
-    from tui_orch.controller.core import Controller
+    from tui_orch.controller.context import Context
 
 # what engines (published ports), libcs (strerror of EADDRINUSE) and ports.py say
 BIND_FAILED = re.compile(r"address already in use|address in use|eaddrinuse|port is already allocated|"
@@ -34,14 +35,14 @@ QUICK = 30.0  # seconds: an end this soon after the start is looked at for a bin
 LOG_LINES = 20
 
 
-async def bind_failed(ctl: "Controller", rep: Replica) -> bool:
+async def bind_failed(ctx: "Context", rep: Replica) -> bool:
     """Whether ``rep``, just ended, could not bind a host port: its record's message (the
     engine's error when starting it) or, when it ended within QUICK s, its last log lines say so."""
     if not rep.ports:
         return False
     if BIND_FAILED.search(rep.message or ""):
         return True
-    node = ctl.fleet.nodes.get(rep.node)
+    node = ctx.fleet.nodes.get(rep.node)
     if node is None or rep.container_id is None or time.time() - (rep.started_at or 0.0) > QUICK:
         return False
     try:
@@ -55,31 +56,31 @@ def _static(spec: ServiceSpec, ports: tuple[int, ...]) -> set[int]:
     return {host for port, host in zip(spec.ports, ports) if port.published is not None}
 
 
-async def next_start(ctl: "Controller", rep: Replica, spec: ServiceSpec) -> tuple[str, tuple[int, ...]] | None:
+async def next_start(ctx: "Context", rep: Replica, spec: ServiceSpec) -> tuple[str, tuple[int, ...]] | None:
     """Where the next start of ``rep`` (ended; its container not yet removed) goes when it
     could not bind its ports (None: it did not fail so): they are refused on its node; a
     static one sends it to another node that fits (ports_to_start_with changes dynamic ones)."""
-    if not await bind_failed(ctl, rep):
+    if not await bind_failed(ctx, rep):
         return None
-    claims = ctl.reconciler.claims
+    claims = ctx.claims
     claims.refuse(rep.node, rep.ports, time.monotonic())
     static = _static(spec, rep.ports)
     if not static or not rep.slot:  # a global replica's place is its node
-        ctl.bus.publish(event("start", f"{rep.key} could not bind host port(s) {_list(rep.ports)} on {rep.node}; "
+        ctx.bus.publish(event("start", f"{rep.key} could not bind host port(s) {_list(rep.ports)} on {rep.node}; "
                                        f"it gets another port there", service=rep.service, replica=rep.key,
                               node=rep.node, level="warning"))
         return rep.node, rep.ports
     infos = [dataclasses.replace(i, ports_in_use=i.ports_in_use | claims.refused(i.name, time.monotonic()))
-             for i in ctl.node_infos() if i.name != rep.node]
-    p = placement.place(spec, [rep.slot], infos, [r for r in ctl.store.replicas() if r.key != rep.key])
+             for i in planning.node_infos(ctx) if i.name != rep.node]
+    p = placement.place(spec, [rep.slot], infos, [r for r in ctx.store.replicas() if r.key != rep.key])
     if not p.starts:
         why = p.unschedulable[0].reason if p.unschedulable else "no other node"
-        ctl.bus.publish(event("start", f"{rep.key} could not bind static host port(s) {_list(static)} on {rep.node} "
+        ctx.bus.publish(event("start", f"{rep.key} could not bind static host port(s) {_list(static)} on {rep.node} "
                                        f"and no other node fits ({why}); it stays there", service=rep.service,
                               replica=rep.key, node=rep.node, level="error"))
         return rep.node, rep.ports
     s = p.starts[0]
-    ctl.bus.publish(event("reschedule", f"{rep.key} could not bind static host port(s) {_list(static)} on "
+    ctx.bus.publish(event("reschedule", f"{rep.key} could not bind static host port(s) {_list(static)} on "
                                         f"{rep.node}; placing it on {s.node}", service=rep.service,
                           replica=rep.key, node=s.node, level="warning"))
     return s.node, s.ports

@@ -1,105 +1,60 @@
-"""``Controller(store, fleet)``: deploys (apply, remove, scale) and runs the reconcile loop."""
+"""``Controller(store, fleet)``: deploys (apply, remove, scale) and runs the reconcile loop.
+
+The Controller owns the store and the fleet and is the one place that knows every helper:
+it builds one ``Context`` (context.py: the shared handles) and hands it to the helper modules
+(planning, deploy, reconcile, rollout, rollout_ops, availability, observe, interrupted,
+handover), none of which imports this module."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import hashlib
-import os
-import socket
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from tui_orch import placement
-from tui_orch.controller import availability, deploy, handover, interrupted, observe, rollout_ops
+from tui_orch.controller import applying, availability, deploy, handover, interrupted, observe, planning, rollout_ops
+from tui_orch.controller.claims import PortClaims
+from tui_orch.controller.context import (
+    DEFAULT_GRACE,
+    DEFAULT_IMAGE_TIMEOUT,
+    DEFAULT_PERIOD,
+    DEFAULT_START_TIMEOUT,
+    Context,
+    Timeouts,
+    owner_id,
+)
 from tui_orch.controller.events import EventBus, event
-from tui_orch.controller.rollout import Rollouts, new_record, save
+from tui_orch.controller.query import Query
+from tui_orch.controller.reconcile import Reconciler
+from tui_orch.controller.results import ApplyResult
+from tui_orch.controller.rollout import Rollouts, retired
 from tui_orch.controller.rollout import load as load_rollout
-from tui_orch.controller.rollout import retired
-from tui_orch.controller.unowned import owned_replicas
 from tui_orch.errors import TuiOrchError
 from tui_orch.manifest import Manifest
-from tui_orch.model import (
-    Availability,
-    NodeInfo,
-    NodeState,
-    Replica,
-    ReplicaState,
-    Revision,
-    Rollout,
-    RolloutState,
-    ServiceSpec,
-    from_dict,
-)
+from tui_orch.model import NodeState, Replica, ReplicaState, Revision, Rollout, RolloutState, ServiceSpec, from_dict
 from tui_orch.nodes.fleet import Fleet
-from tui_orch.placement import Plan
 from tui_orch.store import Store
 
-if TYPE_CHECKING:
-    from tui_orch.nodes.images import Source
-
-DEFAULT_START_TIMEOUT = 60.0
-DEFAULT_GRACE = 10.0  # a node NotReady longer than this has its replicas re-placed
-DEFAULT_PERIOD = 10.0  # seconds between full reconcile passes
-
-
-@dataclass
-class ApplyResult:
-    """What an apply (or remove, scale) did, or would do for a dry run."""
-
-    dry_run: bool = False
-    plan: str = ""  # Plan.describe() of the moves (with unschedulable reasons)
-    revisions: dict[str, int] = field(default_factory=dict)  # new revision per changed service
-    unchanged: list[str] = field(default_factory=list)
-    started: list[str] = field(default_factory=list)  # replica keys now running
-    stopped: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)  # one sentence per replica that did not come up
-    unschedulable: list[str] = field(default_factory=list)
-    rollouts: dict[str, str] = field(default_factory=dict)  # service -> what its rollout does/did
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.unschedulable
-
-
-def restrict(p: Plan, services: set[str]) -> Plan:
-    """The moves of ``p`` that concern ``services``."""
-    return Plan(
-        starts=tuple(s for s in p.starts if s.service in services),
-        stops=tuple(s for s in p.stops if s.key.split(".", 1)[0] in services),
-        keeps=tuple(k for k in p.keeps if k.split(".", 1)[0] in services),
-        unschedulable=tuple(u for u in p.unschedulable if u.service in services),
-        notes=p.notes,
-    )
-
-
-def owner_id(store: Store) -> str:
-    """A stable id of this state folder on this machine (the containers' owner label)."""
-    where = f"{socket.gethostname()}:{os.path.realpath(store.folder)}"
-    return hashlib.sha256(where.encode()).hexdigest()[:12]
+__all__ = ["ApplyResult", "Controller", "DEFAULT_GRACE", "DEFAULT_PERIOD", "DEFAULT_START_TIMEOUT", "owner_id"]
 
 
 class Controller:
     def __init__(self, store: Store, fleet: Fleet, *, start_timeout: float = DEFAULT_START_TIMEOUT,
-                 grace: float | None = None, period: float = DEFAULT_PERIOD, image_timeout: float = 600.0):
-        self.store = store
-        self.fleet = fleet
-        self.bus = EventBus(store)
-        self.lock = asyncio.Lock()  # held while containers are created/removed and records change
-        self.start_timeout = start_timeout
+                 grace: float | None = None, period: float = DEFAULT_PERIOD,
+                 image_timeout: float = DEFAULT_IMAGE_TIMEOUT):
+        self._store = store
+        self._fleet = fleet
         # the inventory's node_grace unless given
-        self.grace = grace if grace is not None else getattr(fleet.inventory, "node_grace", DEFAULT_GRACE)
-        self.period = period
-        self.image_timeout = image_timeout
-        self.local_source: Source | None = None
-        self.local_checked = False
-        self.owner = owner_id(store)
-        from tui_orch.controller.reconcile import Reconciler
+        timeouts = Timeouts(start=start_timeout, grace=fleet.inventory.node_grace if grace is None else grace,
+                            period=period, image=image_timeout)
+        self.ctx = Context(store=store, fleet=fleet, bus=EventBus(store), lock=asyncio.Lock(),
+                           owner=owner_id(store), timeouts=timeouts, claims=PortClaims())
+        self.bus = self.ctx.bus
+        self.lock = self.ctx.lock
+        self.reconciler = Reconciler(self.ctx)
+        self.rollout_tasks = Rollouts(self.ctx)
 
-        self.reconciler = Reconciler(self)
-        self.rollout_tasks = Rollouts(self)
+    @property
+    def grace(self) -> float:
+        return self.ctx.timeouts.grace
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -112,133 +67,44 @@ class Controller:
         """Stop the loop and hand the restarts of the wanted replicas to their engines."""
         await self.rollout_tasks.close()
         await self.reconciler.close()
-        await handover.hand_back(self)
+        await handover.hand_back(self.ctx)
 
-    # ------------------------------------------------------------------ desired state
-    def revision_spec(self, service: str, number: int) -> ServiceSpec | None:
-        rev = self.store.revision(service, number)
-        return rev.spec if rev else None
-
-    def desired(self) -> dict[str, tuple[ServiceSpec, int]]:
-        """Each desired service: its spec (scale override applied) and revision."""
-        out: dict[str, tuple[ServiceSpec, int]] = {}
-        for rec in self.store.services():
-            rev = self.store.revision(rec.name, rec.revision)
-            if rec.removed or rev is None:
-                continue
-            spec = rev.spec if rec.replicas is None else dataclasses.replace(rev.spec, replicas=rec.replicas)
-            out[rec.name] = (spec, rec.revision)
-        return out
-
-    def node_infos(self) -> list[NodeInfo]:
-        """Nodes as the planner sees them. A node NotReady for less than the grace period
-        is shown Ready but cordoned: it keeps its replicas and gets nothing new."""
-        now = time.time()
-        infos = []
-        for info in self.fleet.node_infos(self.store.availability()):
-            if (info.state != NodeState.READY and now - self.reconciler.not_ready_since(info.name) < self.grace
-                    and self.was_ready(info.name)):
-                availability = Availability.CORDONED if info.availability == Availability.ACTIVE else info.availability
-                info = dataclasses.replace(info, state=NodeState.READY, availability=availability)
-            infos.append(info)
-        return infos
-
-    def was_ready(self, node: str) -> bool:
-        return node in self.reconciler.seen_ready
-
-    def plan_for(self, desired: dict[str, tuple[ServiceSpec, int]], services: Iterable[str] | None = None) -> Plan:
-        """Plan all desired services (missing replicas start at the desired revision; replicas
-        of an older one are kept: only a rollout replaces them); the moves returned concern
-        ``services`` (all when None)."""
-        # replicas of services the state does not know are not planned: never stopped (unowned.py)
-        full = placement.plan([s for s, _ in desired.values()], self.node_infos(), owned_replicas(self.store))
-        return full if services is None else restrict(full, set(services))
+    def query(self) -> Query:
+        """The read side: what the console and the CLI show (query.py)."""
+        reconciler = self.reconciler
+        return Query(self._store, self._fleet, unowned=lambda: reconciler.unowned_containers)
 
     # ------------------------------------------------------------------ commands
+    async def catch_up(self) -> dict[str, str]:
+        """Bring the replica records in line with what the nodes run (observe.py); returns the
+        nodes that could not be listed, with why."""
+        return await observe.catch_up(self.ctx)
+
     async def apply(self, manifest: Manifest, dry_run: bool = False) -> ApplyResult:
         """Deploy the manifest's services: a new revision for each whose spec changed (the
         desired state, and the rollout that replaces running replicas of an older revision, are
         stored before acting), then place and start what is missing, and carry out the
-        rollouts (waiting for them). With ``dry_run`` nothing is stored or touched."""
-        result = ApplyResult(dry_run=dry_run)
-        if not dry_run:
-            # a rollout a dead command left is finished first (those of the manifest's services
-            # to the end of their batch: this apply may replace them)
-            await self.settle_rollouts(halt=manifest.names)
-            for name in manifest.names:  # a rollout in progress stops at its batch boundary
-                await self.rollout_tasks.halt(name)
-            await self.prefetch(manifest.services)
-        rolling: list[str] = []
+        rollouts (waiting for them). A dry run is the plan alone (applying.py)."""
+        if dry_run:
+            async with self.lock:
+                return applying.plan_apply(self.ctx, manifest).result(dry_run=True)
+        # a rollout a dead command left is finished first (those of the manifest's services
+        # to the end of their batch: this apply may replace them)
+        await self.settle_rollouts(halt=manifest.names)
+        for name in manifest.names:  # a rollout in progress stops at its batch boundary
+            await self.rollout_tasks.halt(name)
+        await self.prefetch(manifest.services)
         async with self.lock:
-            desired = self.desired()
-            changed: list[ServiceSpec] = []
-            for spec in manifest.services:
-                rec = self.store.get_service(spec.name)
-                cur = self.store.current_revision(spec.name)
-                if rec and cur and not rec.removed and cur.digest == spec.digest():
-                    result.unchanged.append(spec.name)
-                    if rec.replicas is not None and rec.replicas != spec.replicas and not dry_run:
-                        self.store.update_service(spec.name, replicas=None)  # the manifest's count wins
-                    desired[spec.name] = (spec, rec.revision)
-                    self._carry_on(spec.name, rec.revision, rolling, result, dry_run)
-                    continue
-                changed.append(spec)
-            if dry_run:
-                for spec in changed:
-                    cur = self.store.current_revision(spec.name)
-                    desired[spec.name] = (spec, (max((r.number for r in self.store.revisions(spec.name)),
-                                                     default=cur.number if cur else 0)) + 1)
-                    old = [r for r in self.store.replicas(spec.name) if r.revision != desired[spec.name][1]]
-                    if old:
-                        u = spec.update_config
-                        result.rollouts[spec.name] = (
-                            f"rolling update of {len(old)} replica(s) to revision {desired[spec.name][1]}: "
-                            f"batches of {u.parallelism or len(old)}, {u.order}, monitor {u.monitor:g} s, "
-                            f"on failure {u.failure_action}")
-            else:
-                with self.store.transaction():
-                    for spec in changed:
-                        rec = self.store.get_service(spec.name)
-                        previous = rec.revision if rec is not None and not rec.removed else 0
-                        rev = self.store.add_revision(Revision(spec.name, 0, spec, time.time(),
-                                                               f"apply {manifest.file}"))
-                        self.store.put_service(spec.name, rev.number)
-                        desired[spec.name] = (spec, rev.number)
-                        result.revisions[spec.name] = rev.number
-                        ro = new_record(self, spec.name, previous, rev.number, "update")
-                        if ro.total:
-                            save(self, ro)
-                            rolling.append(spec.name)
-                            result.rollouts[spec.name] = (f"rolling update of {ro.total} replica(s) in "
-                                                          f"{ro.batches} batch(es), {ro.order}")
-                for name, number in result.revisions.items():
-                    self.bus.publish(event("deploy", f"{name}: revision {number} from {manifest.file}",
-                                           service=name, revision=number))
-            p = self.plan_for(desired, manifest.names)
-            result.plan = p.describe()
-            result.unschedulable = [str(u) for u in p.unschedulable]
-            if dry_run:
-                return result
-            started = await self._execute(p, desired, result)
+            result, started, rolling = await applying.commit(self.ctx, applying.plan_apply(self.ctx, manifest))
         await self._wait(started, result)
         for name, ro in zip(rolling, await asyncio.gather(*(self.rollout_tasks.run(n) for n in rolling))):
             self._rollout_result(name, ro, result)
         return result
 
-    def _carry_on(self, name: str, revision: int, rolling: list[str], result: ApplyResult, dry_run: bool) -> None:
-        """An unchanged service whose rollout to its revision is still in progress (halted
-        above, or left by a dead command): this apply carries it on and waits for it."""
-        ro = load_rollout(self, name)
-        if ro is None or not ro.active or ro.to_revision != revision:
-            return
-        result.rollouts[name] = f"rollout to revision {revision} in progress ({ro.progress})"
-        if not dry_run:
-            rolling.append(name)
-
     async def settle_rollouts(self, halt: Iterable[str] = (), skip: Iterable[str] = ()) -> None:
         """Carry on the rollouts a dead command left in progress (controller/interrupted.py);
         every command that changes the state calls it first."""
-        await interrupted.settle(self, halt=halt, skip=skip)
+        await interrupted.settle(self.ctx, self.rollout_tasks, halt=halt, skip=skip)
 
     def _rollout_result(self, name: str, ro: Rollout | None, result: ApplyResult) -> None:
         if ro is None:
@@ -256,13 +122,13 @@ class Controller:
         are left for the start itself to report."""
         specs = list(specs)
         async with self.lock:  # planning only: no I/O
-            desired = self.desired()
+            desired = planning.desired(self.ctx)
             desired.update({spec.name: (spec, 0) for spec in specs})
-            p = self.plan_for(desired, [spec.name for spec in specs])
+            p = planning.plan_for(self.ctx, desired, [spec.name for spec in specs])
             wanted = {(s.node, desired[s.service][0].image) for s in p.starts}
-            wanted |= {(r.node, desired[r.service][0].image) for spec in specs for r in self.store.replicas(spec.name)}
-        jobs = [deploy.bring_image(self, self.fleet.nodes[node], image) for node, image in sorted(wanted)
-                if node in self.fleet.nodes and self.fleet.nodes[node].status.state == NodeState.READY]
+            wanted |= {(r.node, desired[r.service][0].image) for spec in specs for r in self._store.replicas(spec.name)}
+        jobs = [deploy.bring_image(self.ctx, self._fleet.nodes[node], image) for node, image in sorted(wanted)
+                if node in self._fleet.nodes and self._fleet.nodes[node].status.state == NodeState.READY]
         await asyncio.gather(*jobs, return_exceptions=True)
 
     async def remove(self, service: str) -> ApplyResult:
@@ -272,23 +138,23 @@ class Controller:
         await self.rollout_tasks.cancel(service)  # its state is stored; nothing of it is wanted now
         async with self.lock:
             # a service the state lost (unowned.py): its containers without a record go too
-            leftovers = [] if self.store.known(service) else await observe.unowned_containers(self, service)
-            if self.store.get_service(service) is None and not self.store.replicas(service) and not leftovers:
+            leftovers = [] if self._store.known(service) else await observe.unowned_containers(self.ctx, service)
+            if self._store.get_service(service) is None and not self._store.replicas(service) and not leftovers:
                 raise TuiOrchError(f"there is no service {service}; see `tui-orch get services`")
-            if self.store.get_service(service) is not None:
-                self.store.update_service(service, removed=True)
-            reps = self.store.replicas(service)
-            ro = load_rollout(self, service)
+            if self._store.get_service(service) is not None:
+                self._store.update_service(service, removed=True)
+            reps = self._store.replicas(service)
+            ro = load_rollout(self.ctx, service)
             retiring = retired(ro).values()
-            await asyncio.gather(*(deploy.stop_replica(self, r, f"service {service} removed") for r in reps),
-                                 *(deploy.remove_container(self, r.node, r.container_id, 1.0)
+            await asyncio.gather(*(deploy.stop_replica(self.ctx, r, f"service {service} removed") for r in reps),
+                                 *(deploy.remove_container(self.ctx, r.node, r.container_id, 1.0)
                                    for r in retiring if r.container_id))
             result.stopped = [r.key for r in reps]
             # and those no record stands for (a replacement whose starter died before recording it)
-            await asyncio.gather(*(deploy.remove_container(self, node, c.id, 1.0)
-                                   for node, c in await deploy.owned_containers(self, service)))
-            self.store.remove_replicas([r.key for r in self.store.replicas(service)])
-            self.store.remove_service(service)  # with its revisions and rollout
+            await asyncio.gather(*(deploy.remove_container(self.ctx, node, c.id, 1.0)
+                                   for node, c in await deploy.owned_containers(self.ctx, service)))
+            self._store.remove_replicas([r.key for r in self._store.replicas(service)])
+            self._store.remove_service(service)  # with its revisions and rollout
             self.bus.publish(event("remove", f"service {service} removed ({len(reps)} replicas stopped)",
                                    service=service))
         return result
@@ -298,64 +164,49 @@ class Controller:
         result = ApplyResult()
         await self.settle_rollouts()
         async with self.lock:
-            rec = self.store.get_service(service)
+            rec = self._store.get_service(service)
             if rec is None or rec.removed:
                 raise TuiOrchError(f"there is no service {service}; deploy it with `tui-orch apply -f FILE`")
-            spec = self.revision_spec(service, rec.revision)
+            spec = planning.revision_spec(self.ctx, service, rec.revision)
             if spec is not None and spec.mode == "global":
                 raise TuiOrchError(f"service {service} is global (one replica per node); it cannot be scaled")
-            self.store.update_service(service, replicas=replicas)
+            self._store.update_service(service, replicas=replicas)
             self.bus.publish(event("scale", f"{service} scaled to {replicas}", service=service))
-            desired = self.desired()
-            p = self.plan_for(desired, [service])
+            desired = planning.desired(self.ctx)
+            p = planning.plan_for(self.ctx, desired, [service])
             result.plan = p.describe()
             result.unschedulable = [str(u) for u in p.unschedulable]
-            started = await self._execute(p, desired, result)
+            started = await deploy.execute(self.ctx, p, desired, result)
         await self._wait(started, result)
         return result
 
     # ------------------------------------------------------------------ rollouts
     async def rollout_restart(self, service: str, wait: bool = True) -> Rollout:
         """Replace every replica by a fresh one, batch by batch (a new revision, same spec)."""
-        return await rollout_ops.restart(self, service, wait)
+        return await rollout_ops.restart(self.ctx, self.rollout_tasks, service, wait)
 
     def rollout_pause(self, service: str) -> Rollout:
         """Pause the rollout of ``service`` after its current batch."""
-        return rollout_ops.pause(self, service)
+        return rollout_ops.pause(self.ctx, service)
 
     async def rollout_resume(self, service: str, wait: bool = True) -> Rollout:
-        return await rollout_ops.resume(self, service, wait)
+        return await rollout_ops.resume(self.ctx, self.rollout_tasks, service, wait)
 
     async def rollout_undo(self, service: str, to_revision: int | None = None, wait: bool = True) -> Rollout:
         """Roll back to ``to_revision`` (default: the previous one) with the rollback_config."""
-        return await rollout_ops.undo(self, service, to_revision, wait)
+        return await rollout_ops.undo(self.ctx, self.rollout_tasks, service, to_revision, wait)
 
     def rollout_status(self, service: str) -> Rollout | None:
-        return rollout_ops.status(self, service)
+        return rollout_ops.status(self.ctx, service)
 
     def rollout_history(self, service: str) -> list[Revision]:
-        return rollout_ops.history(self, service)
+        return rollout_ops.history(self.ctx, service)
 
     def rollouts(self) -> dict[str, Rollout]:
         """The rollout record of every service that has one (in progress or last finished)."""
-        return {name: from_dict(Rollout, data) for name, data in self.store.rollouts().items()}
+        return {name: from_dict(Rollout, data) for name, data in self._store.rollouts().items()}
 
     # ------------------------------------------------------------------ carrying out a plan
-    async def _execute(self, p: Plan, desired: dict[str, tuple[ServiceSpec, int]],
-                       result: ApplyResult | None = None) -> list[Replica]:
-        """Stops first (they free resources), then starts; the caller holds the lock."""
-        stops = []
-        for s in p.stops:
-            rec = self.store.get_replica(s.key)
-            if rec is not None and rec.node == s.node:
-                stops.append(deploy.stop_replica(self, rec, s.reason))
-                if result is not None:
-                    result.stopped.append(s.key)
-        await asyncio.gather(*stops)
-        starts = [deploy.start_replica(self, desired[s.service][0], desired[s.service][1], s.slot, s.node, s.ports)
-                  for s in p.starts]
-        return list(await asyncio.gather(*starts))
-
     async def _wait(self, started: list[Replica], result: ApplyResult) -> None:
         done = await asyncio.gather(*(self.reconciler.watch(r) for r in started))
         for rep in done:
@@ -368,14 +219,19 @@ class Controller:
     async def cordon(self, node: str) -> str:
         """``node`` keeps its replicas and gets no new ones; returns what happened (one sentence)."""
         await self.settle_rollouts()
-        return await availability.cordon(self, node)
+        return await availability.cordon(self.ctx, node)
 
     async def drain(self, node: str) -> ApplyResult:
         """``node`` gets nothing new and its replicas move to other nodes (stopped there first)."""
         await self.settle_rollouts()
-        return await availability.drain(self, node)
+        result, started = await availability.drain(self.ctx, node)
+        await self._wait(started, result)
+        self.reconciler.wake()
+        return result
 
     async def uncordon(self, node: str) -> str:
-        """``node`` is schedulable again."""
+        """``node`` is schedulable again; a running reconcile loop places what waits for room."""
         await self.settle_rollouts()
-        return await availability.uncordon(self, node)
+        message = await availability.uncordon(self.ctx, node)
+        self.reconciler.wake()
+        return message

@@ -9,199 +9,176 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-import weakref
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from tui_orch.controller import binds
+from tui_orch.controller import binds, planning
 from tui_orch.controller.containers import LABEL_OWNER, container_request
 from tui_orch.controller.events import event
 from tui_orch.controller.ports import ports_to_start_with
+from tui_orch.controller.results import ApplyResult
 from tui_orch.errors import NodeError
 from tui_orch.model import Health, NodeState, Replica, ReplicaState, ServiceSpec
 from tui_orch.nodes.base import LABEL_SERVICE, ContainerInfo, Node
+from tui_orch.placement import Plan
 
 if TYPE_CHECKING:
-    from tui_orch.controller.core import Controller
-    from tui_orch.nodes.images import Source
+    from tui_orch.controller.context import Context
+    from tui_orch.controller.planning import Desired
 
 POLL = 0.2  # seconds between inspections while waiting for a replica to run
-_TURNS: "weakref.WeakKeyDictionary[Controller, asyncio.Lock]" = weakref.WeakKeyDictionary()
 
 
 @contextlib.asynccontextmanager
-async def write_turn(ctl: "Controller") -> AsyncIterator[None]:
+async def write_turn(ctx: "Context") -> AsyncIterator[None]:
     """One replica record written per event-loop iteration. A deploy of 1,000 replicas has
     1,000 coroutines ready at once, each writing the store (~3-7 ms: the service's table is
     dumped and synced); asyncio ran them all in one iteration, and a key pressed meanwhile
     waited 9.5 s. The turn is held until the next iteration, so the writers queue behind
     each other and the loop reads the terminal between two writes."""
-    lock = _TURNS.setdefault(ctl, asyncio.Lock())
-    async with lock:
+    async with ctx.writes:
         yield
         await asyncio.sleep(0)
 
 
-async def _local() -> Source | None:
-    from tui_orch.nodes.images import local_source  # docker-py: loaded when an image must move
-
-    return await asyncio.to_thread(local_source)
-
-
-async def bring_image(ctl: "Controller", node: Node, image: str) -> str:
+async def bring_image(ctx: "Context", node: Node, image: str) -> str:
     """Make ``image`` present on ``node`` (pull, or copy from another ready node / this
-    machine's engine); returns how."""
-    if await node.has_image(image):
-        return "present"
-    target = getattr(node, "docker", None)
-    if target is None:
-        raise NodeError(node.name, f"image {image} is not on this node and it cannot receive one")
-    sources: list[Source] = [
-        (other.name, other.docker) for other in ctl.fleet.ready()  # type: ignore[attr-defined]
-        if other.name != node.name and getattr(other, "docker", None) is not None
-    ]
-    if ctl.local_source is None and not ctl.local_checked:
-        ctl.local_checked = True
-        ctl.local_source = await _local()
-    if ctl.local_source is not None:
-        sources.append(ctl.local_source)
-    from tui_orch.nodes.images import ensure_image
-
-    return await ensure_image(image, target, node.name, sources, timeout=ctl.image_timeout)
+    machine's engine: nodes/images.py); returns how."""
+    return await node.bring_image(image, ctx.fleet.ready(), timeout=ctx.timeouts.image)
 
 
-async def start_replica(ctl: "Controller", spec: ServiceSpec, revision: int, slot: int, node_name: str,
+async def start_replica(ctx: "Context", spec: ServiceSpec, revision: int, slot: int, node_name: str,
                         ports: tuple[int, ...], *, restarts: int = 0) -> Replica:
     """Create and start the container of a replica and record it (STARTING). On failure the
     replica is recorded as EXITED with the reason (a later pass tries again) and returned."""
-    node = ctl.fleet.nodes[node_name]
+    node = ctx.fleet.nodes[node_name]
     res = spec.reservation
     rep = Replica(spec.name, slot, revision, node_name, ReplicaState.PENDING, cpus=res.cpus,
                   memory=res.memory, ports=ports, restarts=restarts)
     try:
         if node.status.state != NodeState.READY:
             raise NodeError(node_name, f"the node is {node.status.state.value}")
-        claims = ctl.reconciler.claims
+        claims = ctx.claims
         with claims.claim(node_name, ports) as token:  # a port bound meanwhile: another one
-            ports = await ports_to_start_with(ctl, spec, slot, node, ports, claims, token)
+            ports = await ports_to_start_with(ctx, spec, slot, node, ports, claims, token)
             rep = dataclasses.replace(rep, ports=ports)
-            await bring_image(ctl, node, spec.image)
+            await bring_image(ctx, node, spec.image)
             info = await node.run_container(container_request(spec, slot=slot, node=node_name,
-                                                              revision=revision, ports=ports, owner=ctl.owner))
+                                                              revision=revision, ports=ports, owner=ctx.owner))
     except NodeError as exc:
         rep = dataclasses.replace(rep, state=ReplicaState.EXITED, message=str(exc), started_at=time.time())
-        async with write_turn(ctl):
-            ctl.store.put_replica(rep)
-        ctl.bus.publish(event("start", f"{rep.key} could not start on {node_name}: {exc}", service=spec.name,
+        async with write_turn(ctx):
+            ctx.store.put_replica(rep)
+        ctx.bus.publish(event("start", f"{rep.key} could not start on {node_name}: {exc}", service=spec.name,
                               replica=rep.key, node=node_name, level="error"))
         return rep
     rep = dataclasses.replace(rep, state=ReplicaState.STARTING, container_id=info.id, started_at=time.time(),
                               health=Health.STARTING if info.health != "none" else Health.NONE)
-    async with write_turn(ctl):
-        ctl.store.put_replica(rep)
-    ctl.bus.publish(event("start", f"{rep.key} (revision {revision}) started on {node_name} as {info.name}",
+    async with write_turn(ctx):
+        ctx.store.put_replica(rep)
+    ctx.bus.publish(event("start", f"{rep.key} (revision {revision}) started on {node_name} as {info.name}",
                           service=spec.name, replica=rep.key, node=node_name, container=info.id[:12]))
     return rep
 
 
-def update_replica(ctl: "Controller", key: str, container_id: str | None, **changes: Any) -> Replica | None:
+def update_replica(ctx: "Context", key: str, container_id: str | None, **changes: Any) -> Replica | None:
     """Change a replica's record if it still stands for ``container_id``."""
-    rec = ctl.store.get_replica(key)
+    rec = ctx.store.get_replica(key)
     if rec is None or rec.container_id != container_id:
         return None
     new = dataclasses.replace(rec, **changes)
     if new != rec:
-        ctl.store.put_replica(new)
+        ctx.store.put_replica(new)
     return new
 
 
 REBINDS = 3  # new starts a wait makes for a replica that could not bind its ports (binds.py)
 
 
-async def wait_ready(ctl: "Controller", rep: Replica, timeout: float) -> Replica:
+async def wait_ready(ctx: "Context", rep: Replica, timeout: float) -> Replica:
     """Wait until the replica's container runs, and is healthy when it has a health check.
     Returns the replica as recorded; its state tells how it ended (RUNNING, EXITED, or
     STARTING past the timeout, with a message). A replica that ended because it could not
     bind a host port is started again at once on another port or node (binds.py) and
     waited for, up to REBINDS times: the replica returned may stand for a new container."""
     for _ in range(REBINDS):
-        rep = await _wait_one(ctl, rep, timeout)
-        again = await _rebind(ctl, rep) if rep.state == ReplicaState.EXITED else None
+        rep = await _wait_one(ctx, rep, timeout)
+        again = await _rebind(ctx, rep) if rep.state == ReplicaState.EXITED else None
         if again is None:
             return rep
         rep = again
-    return await _wait_one(ctl, rep, timeout)
+    return await _wait_one(ctx, rep, timeout)
 
 
-async def _rebind(ctl: "Controller", rep: Replica) -> Replica | None:
+async def _rebind(ctx: "Context", rep: Replica) -> Replica | None:
     """The new start of ``rep`` (ended) when it could not bind its ports; None: not so, or
     something else (a reconcile pass, a command) already acted on it."""
-    async with ctl.lock:
-        cur = ctl.store.get_replica(rep.key)
-        spec = ctl.revision_spec(rep.service, rep.revision)
+    async with ctx.lock:
+        cur = ctx.store.get_replica(rep.key)
+        spec = planning.revision_spec(ctx, rep.service, rep.revision)
         if (cur is None or spec is None or cur.container_id != rep.container_id or cur.node != rep.node
                 or cur.state != ReplicaState.EXITED):
             return None
-        where = await binds.next_start(ctl, cur, spec)
+        where = await binds.next_start(ctx, cur, spec)
         if where is None:
             return None  # not a bind failure: the caller (restart policy) decides
         node, ports = where
         if cur.container_id:
-            await remove_container(ctl, cur.node, cur.container_id, grace=1.0)
-        return await start_replica(ctl, spec, cur.revision, cur.slot, node, ports, restarts=cur.restarts + 1)
+            await remove_container(ctx, cur.node, cur.container_id, grace=1.0)
+        return await start_replica(ctx, spec, cur.revision, cur.slot, node, ports, restarts=cur.restarts + 1)
 
 
-async def _wait_one(ctl: "Controller", rep: Replica, timeout: float) -> Replica:
+async def _wait_one(ctx: "Context", rep: Replica, timeout: float) -> Replica:
     if rep.container_id is None:
         return rep
     # woken by the container's engine events (start, health_status, die) while the reconcile
     # loop runs; polled every POLL seconds in any case
     changed = asyncio.Event()
-    waiters = ctl.reconciler.waiters.setdefault(rep.container_id, [])
+    waiters = ctx.waiters.setdefault(rep.container_id, [])
     waiters.append(changed)
     try:
-        return await _wait_ready(ctl, rep, rep.container_id, timeout, changed)
+        return await _wait_ready(ctx, rep, rep.container_id, timeout, changed)
     finally:
         waiters.remove(changed)
         if not waiters:
-            ctl.reconciler.waiters.pop(rep.container_id, None)
+            ctx.waiters.pop(rep.container_id, None)
 
 
-async def _wait_ready(ctl: "Controller", rep: Replica, container_id: str, timeout: float,
+async def _wait_ready(ctx: "Context", rep: Replica, container_id: str, timeout: float,
                       changed: asyncio.Event) -> Replica:
-    node = ctl.fleet.nodes[rep.node]
+    node = ctx.fleet.nodes[rep.node]
     deadline = time.monotonic() + timeout
     while True:
         changed.clear()
         try:
             info = await node.inspect(container_id)
         except NodeError as exc:
-            async with write_turn(ctl):
-                return update_replica(ctl, rep.key, rep.container_id, message=str(exc)) or rep
+            async with write_turn(ctx):
+                return update_replica(ctx, rep.key, rep.container_id, message=str(exc)) or rep
         changes = _settled(info, timeout, time.monotonic() >= deadline)
         if changes is not None:
-            async with write_turn(ctl):
-                cur = ctl.store.get_replica(rep.key)
+            async with write_turn(ctx):
+                cur = ctx.store.get_replica(rep.key)
                 if changes.get("state") == ReplicaState.RUNNING and cur is not None:
                     # a replica the loop already moved on (stopping...) keeps its state
                     changes["state"] = ReplicaState.RUNNING if cur.state == ReplicaState.STARTING else cur.state
-                return update_replica(ctl, rep.key, rep.container_id, **changes) or rep
+                return update_replica(ctx, rep.key, rep.container_id, **changes) or rep
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), POLL)
 
 
-async def owned_containers(ctl: "Controller", service: str) -> list[tuple[str, ContainerInfo]]:
+async def owned_containers(ctx: "Context", service: str) -> list[tuple[str, ContainerInfo]]:
     """(node, container) of every container of ``service`` this controller made, on the
     Ready nodes (a node that cannot list is left out)."""
-    ready = ctl.fleet.ready()
+    ready = ctx.fleet.ready()
     listings = await asyncio.gather(*(n.list_owned() for n in ready), return_exceptions=True)
     return [(n.name, c) for n, found in zip(ready, listings) if not isinstance(found, BaseException)
-            for c in found if c.label(LABEL_SERVICE) == service and c.label(LABEL_OWNER) == ctl.owner]
+            for c in found if c.label(LABEL_SERVICE) == service and c.label(LABEL_OWNER) == ctx.owner]
 
 
-async def remove_container(ctl: "Controller", node_name: str, container_id: str, grace: float = 10.0) -> bool:
+async def remove_container(ctx: "Context", node_name: str, container_id: str, grace: float = 10.0) -> bool:
     """Stop and remove an owned container; False when its node cannot be reached."""
-    node = ctl.fleet.nodes.get(node_name)
+    node = ctx.fleet.nodes.get(node_name)
     if node is None or node.status.state != NodeState.READY:
         return False
     with contextlib.suppress(NodeError):
@@ -213,24 +190,40 @@ async def remove_container(ctl: "Controller", node_name: str, container_id: str,
     return True
 
 
-async def stop_replica(ctl: "Controller", rep: Replica, reason: str) -> None:
+async def stop_replica(ctx: "Context", rep: Replica, reason: str) -> None:
     """Stop a replica's container and forget its record (a container left on an unreachable
     node is removed by a reconcile pass once the node is back)."""
     grace = 10.0
-    cur = ctl.revision_spec(rep.service, rep.revision)
+    cur = planning.revision_spec(ctx, rep.service, rep.revision)
     if cur is not None:
         grace = cur.stop_grace_period
     if rep.container_id is not None:
-        update_replica(ctl, rep.key, rep.container_id, state=ReplicaState.STOPPING)
-        done = await remove_container(ctl, rep.node, rep.container_id, grace)
+        update_replica(ctx, rep.key, rep.container_id, state=ReplicaState.STOPPING)
+        done = await remove_container(ctx, rep.node, rep.container_id, grace)
     else:
         done = True
-    rec = ctl.store.get_replica(rep.key)
+    rec = ctx.store.get_replica(rep.key)
     if rec is not None and rec.container_id == rep.container_id and rec.node == rep.node:
-        ctl.store.remove_replica(rep.key)
+        ctx.store.remove_replica(rep.key)
     how = "stopped" if done else "left for later (node unreachable)"
-    ctl.bus.publish(event("stop", f"{rep.key} on {rep.node} {how}: {reason}", service=rep.service,
+    ctx.bus.publish(event("stop", f"{rep.key} on {rep.node} {how}: {reason}", service=rep.service,
                           replica=rep.key, node=rep.node))
+
+
+async def execute(ctx: "Context", p: Plan, wanted: "Desired", result: ApplyResult | None = None) -> list[Replica]:
+    """Carry out a plan: stops first (they free resources), then starts; the caller holds the
+    lock. Returns the replicas started (to be waited for)."""
+    stops = []
+    for s in p.stops:
+        rec = ctx.store.get_replica(s.key)
+        if rec is not None and rec.node == s.node:
+            stops.append(stop_replica(ctx, rec, s.reason))
+            if result is not None:
+                result.stopped.append(s.key)
+    await asyncio.gather(*stops)
+    starts = [start_replica(ctx, wanted[s.service][0], wanted[s.service][1], s.slot, s.node, s.ports)
+              for s in p.starts]
+    return list(await asyncio.gather(*starts))
 
 
 def _settled(info: ContainerInfo, timeout: float, late: bool) -> dict[str, Any] | None:

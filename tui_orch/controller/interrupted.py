@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 
 from tui_orch.controller import deploy
 from tui_orch.controller.events import event
-from tui_orch.controller.rollout import GONE, load, retired
+from tui_orch.controller.rollout import GONE, Rollouts, load, retired
 from tui_orch.model import Rollout, from_dict
 
 if TYPE_CHECKING:
-    from tui_orch.controller.core import Controller
+    from tui_orch.controller.context import Context
     from tui_orch.store import Store
 
 
@@ -48,34 +48,34 @@ def stored(store: "Store") -> list[str]:
                   if store.get_service(name) is not None and unfinished(from_dict(Rollout, data)))
 
 
-def pending(ctl: "Controller") -> list[str]:
+def pending(ctx: "Context", rollouts: Rollouts) -> list[str]:
     """Services whose rollout is unfinished and not being carried out here."""
-    return [name for name in stored(ctl.store) if not ctl.rollout_tasks.running(name)]
+    return [name for name in stored(ctx.store) if not rollouts.running(name)]
 
 
-async def settle(ctl: "Controller", halt: Iterable[str] = (), skip: Iterable[str] = ()) -> None:
+async def settle(ctx: "Context", rollouts: Rollouts, halt: Iterable[str] = (), skip: Iterable[str] = ()) -> None:
     """Carry on every interrupted rollout but those of ``skip``: to its end, or to the end of
     its batch for the services of ``halt``."""
     halt, skip = set(halt), set(skip)
-    names = [name for name in pending(ctl) if name not in skip]
+    names = [name for name in pending(ctx, rollouts) if name not in skip]
     if not names:
         return
-    async with ctl.lock:
+    async with ctx.lock:
         for name in names:
-            await tidy(ctl, name)
-    await asyncio.gather(*(ctl.rollout_tasks.carry_on(name, halt=name in halt) for name in names))
+            await tidy(ctx, name)
+    await asyncio.gather(*(rollouts.carry_on(name, halt=name in halt) for name in names))
 
 
-async def tidy(ctl: "Controller", service: str) -> None:
+async def tidy(ctx: "Context", service: str) -> None:
     """Under the lock: finish the stops begun, remove the containers nobody stands for."""
-    for rec in ctl.store.replicas(service):
+    for rec in ctx.store.replicas(service):
         if rec.state in GONE:
-            await deploy.stop_replica(ctl, rec, "its stop was interrupted")
-    wanted = {r.container_id for r in ctl.store.replicas(service) if r.container_id}
-    wanted |= {r.container_id for r in retired(load(ctl, service)).values() if r.container_id}
-    for node, c in await deploy.owned_containers(ctl, service):
+            await deploy.stop_replica(ctx, rec, "its stop was interrupted")
+    wanted = {r.container_id for r in ctx.store.replicas(service) if r.container_id}
+    wanted |= {r.container_id for r in retired(load(ctx, service)).values() if r.container_id}
+    for node, c in await deploy.owned_containers(ctx, service):
         if c.id in wanted:
             continue
-        await deploy.remove_container(ctl, node, c.id, 1.0)
-        ctl.bus.publish(event("stop", f"removed {c.name} on {node}: left by an interrupted rollout of {service}",
+        await deploy.remove_container(ctx, node, c.id, 1.0)
+        ctx.bus.publish(event("stop", f"removed {c.name} on {node}: left by an interrupted rollout of {service}",
                               service=service, node=node))

@@ -20,7 +20,7 @@ from tui_orch.nodes.base import ContainerInfo
 from tui_orch.nodes.fleet import Fleet
 
 if TYPE_CHECKING:
-    from tui_orch.controller.core import Controller
+    from tui_orch.controller.context import Context
 
 # records of these states have no container that should run: nothing to compare
 IDLE = (ReplicaState.PENDING, ReplicaState.STOPPING, ReplicaState.STOPPED, ReplicaState.LOST, ReplicaState.FAILED)
@@ -44,36 +44,36 @@ async def look_at_nodes(fleet: Fleet) -> tuple[dict[str, list[ContainerInfo]], d
     return listed, unreachable
 
 
-async def catch_up(ctl: "Controller") -> dict[str, str]:
+async def catch_up(ctx: "Context") -> dict[str, str]:
     """Bring the records in line with the nodes (see the module docstring); returns the
     nodes that could not be listed, with why."""
-    listed, unreachable = await look_at_nodes(ctl.fleet)
+    listed, unreachable = await look_at_nodes(ctx.fleet)
     by_id = {c.id: c for found in listed.values() for c in found}
-    async with ctl.lock:
-        for rec in ctl.store.replicas():
+    async with ctx.lock:
+        for rec in ctx.store.replicas():
             if rec.node not in listed or rec.state in IDLE:
                 continue
             c = by_id.get(rec.container_id or "")
             if c is None:
-                ctl.store.remove_replica(rec.key)
-                ctl.bus.publish(event("gone", f"{rec.key}: its container is gone from {rec.node}; "
+                ctx.store.remove_replica(rec.key)
+                ctx.bus.publish(event("gone", f"{rec.key}: its container is gone from {rec.node}; "
                                       f"it will be started again", service=rec.service, replica=rec.key,
                                       node=rec.node, level="warning"))
             elif c.status in ("exited", "dead") and rec.state != ReplicaState.EXITED:
-                deploy.update_replica(ctl, rec.key, rec.container_id, state=ReplicaState.EXITED,
+                deploy.update_replica(ctx, rec.key, rec.container_id, state=ReplicaState.EXITED,
                                       exit_code=c.exit_code)
             elif c.status == "running" and rec.state == ReplicaState.EXITED:
-                deploy.update_replica(ctl, rec.key, rec.container_id, state=ReplicaState.RUNNING)
+                deploy.update_replica(ctx, rec.key, rec.container_id, state=ReplicaState.RUNNING)
     return unreachable
 
 
-async def unowned_containers(ctl: "Controller", service: str) -> list[ContainerInfo]:
+async def unowned_containers(ctx: "Context", service: str) -> list[ContainerInfo]:
     """This owner's containers of ``service`` on the nodes that no record stands for (what
     ``rm`` of a service the state lost must remove)."""
     from tui_orch.controller.containers import LABEL_OWNER
     from tui_orch.nodes.base import LABEL_SERVICE
 
-    listed, _ = await look_at_nodes(ctl.fleet)
-    recorded = {r.container_id for r in ctl.store.replicas(service)}
+    listed, _ = await look_at_nodes(ctx.fleet)
+    recorded = {r.container_id for r in ctx.store.replicas(service)}
     return [c for found in listed.values() for c in found
-            if c.label(LABEL_SERVICE) == service and c.label(LABEL_OWNER) == ctl.owner and c.id not in recorded]
+            if c.label(LABEL_SERVICE) == service and c.label(LABEL_OWNER) == ctx.owner and c.id not in recorded]

@@ -13,70 +13,30 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from tui_orch import placement
+from tui_orch.controller.claims import PortClaims
 from tui_orch.controller.events import event
+from tui_orch.controller.planning import node_infos
 from tui_orch.errors import NodeError
 from tui_orch.model import Availability, ServiceSpec
 from tui_orch.nodes.base import Node
 
 if TYPE_CHECKING:
-    from tui_orch.controller.core import Controller
+    from tui_orch.controller.context import Context
+
+__all__ = ["PortClaims", "ports_to_start_with"]
 
 
-REFUSED_FOR = 600.0  # seconds a port a replica could not bind is not given on that node again
-
-
-class PortClaims:
-    """Ports of starts in flight (planned or re-placed, not yet recorded), per node; and ports
-    a replica could not bind on a node though no read showed them bound (binds.py)."""
-
-    def __init__(self) -> None:
-        self._claims: dict[object, tuple[str, tuple[int, ...]]] = {}
-        self._refused: dict[tuple[str, int], float] = {}  # (node, port) -> monotonic time refused
-
-    def refuse(self, node: str, ports: tuple[int, ...], now: float) -> None:
-        """``ports`` could not be bound on ``node``: none of them is given there for a while."""
-        for port in ports:
-            self._refused[(node, port)] = now
-
-    def refused(self, node: str, now: float) -> frozenset[int]:
-        """The ports refused on ``node`` in the last REFUSED_FOR seconds."""
-        for key in [k for k, t in self._refused.items() if now - t > REFUSED_FOR]:
-            del self._refused[key]
-        return frozenset(p for (n, p) in self._refused if n == node)
-
-    @contextmanager
-    def claim(self, node: str, ports: tuple[int, ...]) -> Iterator[object]:
-        """Claim ``ports`` on ``node`` while the block runs; yields the claim's token."""
-        token = object()
-        self._claims[token] = (node, ports)
-        try:
-            yield token
-        finally:
-            del self._claims[token]
-
-    def move(self, token: object, ports: tuple[int, ...]) -> None:
-        """The start holding ``token`` now uses ``ports``."""
-        self._claims[token] = (self._claims[token][0], ports)
-
-    def held(self, nodes: set[str], but: object) -> frozenset[int]:
-        """Ports claimed on ``nodes`` by starts other than ``but``."""
-        return frozenset(p for token, (node, ports) in self._claims.items()
-                         if token is not but and node in nodes for p in ports)
-
-
-def _same_host(ctl: "Controller", node: Node) -> set[str]:
+def _same_host(ctx: "Context", node: Node) -> set[str]:
     """The nodes sharing ``node``'s host ports (itself when its host is unknown)."""
     if not node.host_id:
         return {node.name}
-    return {n.name for n in ctl.fleet.nodes.values() if n.host_id == node.host_id}
+    return {n.name for n in ctx.fleet.nodes.values() if n.host_id == node.host_id}
 
 
-async def ports_to_start_with(ctl: "Controller", spec: ServiceSpec, slot: int, node: Node,
+async def ports_to_start_with(ctx: "Context", spec: ServiceSpec, slot: int, node: Node,
                               ports: tuple[int, ...], claims: PortClaims, token: object) -> tuple[int, ...]:
     """``ports`` when none is bound on ``node`` now; else the ports the planner gives the replica
     there with the bound ones taken. Raises NodeError when the node has no such ports free."""
@@ -85,21 +45,21 @@ async def ports_to_start_with(ctl: "Controller", spec: ServiceSpec, slot: int, n
     bound = await node.ports_in_use() | claims.refused(node.name, time.monotonic())
     if not bound & set(ports):
         return ports
-    taken = bound | claims.held(_same_host(ctl, node), token)
-    info = next((i for i in ctl.node_infos() if i.name == node.name), None)
+    taken = bound | claims.held(_same_host(ctx, node), token)
+    info = next((i for i in node_infos(ctx) if i.name == node.name), None)
     if info is None:
         raise NodeError(node.name, f"host port(s) {_list(bound & set(ports))} in use on the node")
     # the replica is already placed here: only its ports are asked for (a cordon keeps it here)
     info = dataclasses.replace(info, ports_in_use=taken, availability=Availability.ACTIVE)
     key = f"{spec.name}.{slot}" if slot else f"{spec.name}.{node.name}"
-    current = [r for r in ctl.store.replicas() if r.key != key]
+    current = [r for r in ctx.store.replicas() if r.key != key]
     p = placement.place(spec, [slot] if slot else [], [info], current, on=[] if slot else [node.name])
     if not p.starts:
         why = p.unschedulable[0].reason if p.unschedulable else "no free port"
         raise NodeError(node.name, f"host port(s) {_list(bound & set(ports))} in use on the node and no "
                                    f"other fits ({why})")
     claims.move(token, p.starts[0].ports)
-    ctl.bus.publish(event("start", f"{key}: host port(s) {_list(bound & set(ports))} in use on {node.name}; "
+    ctx.bus.publish(event("start", f"{key}: host port(s) {_list(bound & set(ports))} in use on {node.name}; "
                                    f"it gets {_list(set(p.starts[0].ports))} instead", service=spec.name,
                           replica=key, node=node.name, level="warning"))
     return p.starts[0].ports

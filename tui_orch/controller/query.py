@@ -3,6 +3,9 @@ rollout status) show, computed from the state store and, when there is one, the 
 fleet. Callers never reach into the store or the fleet themselves; everything here reads
 memory only (no I/O but the store's own files), so a redraw never waits on a host.
 
+``get_replicas`` and ``get_services`` are the rows of ``tui-orch get`` (plain dicts: its table
+and its JSON), from the records as the nodes show them when the caller looked (``Live``).
+
 Counts follow what the operator means:
 - running: a replica whose container runs on a node that is Ready (a NotReady node's
   replicas are not known to run), or an old replica still serving during a start-first
@@ -17,19 +20,25 @@ import contextlib
 import json
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tui_orch.model import (Availability, Event, Health, NodeInfo, NodeState, Replica, ReplicaState, Resources,
-                            Rollout, RolloutState, ServiceSpec, from_dict)
+                            Rollout, RolloutState, ServiceSpec, from_dict, to_dict)
+
+from tui_orch.controller.containers import LABEL_OWNER
+from tui_orch.controller.context import owner_id
+from tui_orch.nodes.base import LABEL_REPLICA, LABEL_REVISION, LABEL_SERVICE, ContainerInfo
 from tui_orch.controller.unowned import UnownedContainer
 
 if TYPE_CHECKING:
-    from tui_orch.controller.core import Controller
     from tui_orch.nodes.base import Node
     from tui_orch.nodes.fleet import Fleet
     from tui_orch.nodes.hostkeys import Offer
     from tui_orch.store import Store
 
+Live = tuple[dict[str, list[ContainerInfo]], dict[str, str]]  # node -> containers listed, node -> why not
+Row = dict[str, Any]
+IDLE = ("pending", "stopping", "stopped", "lost", "failed")  # replica states with no container expected to run
 HOLDING = frozenset(s for s in ReplicaState if s not in (ReplicaState.STOPPED, ReplicaState.LOST))
 # a rollout that still owes work: running, or stopped by the operator half-way
 UNFINISHED = frozenset(s for s in RolloutState if s not in (RolloutState.COMPLETED, RolloutState.ROLLED_BACK))
@@ -137,11 +146,6 @@ class Query:
         self._inventory_nodes = tuple(inventory_nodes)
         self._unowned = unowned  # the containers of unknown services the last reconcile pass found
 
-    @classmethod
-    def of(cls, ctl: "Controller") -> "Query":
-        reconciler = ctl.reconciler
-        return cls(ctl.store, ctl.fleet, unowned=lambda: reconciler.unowned_containers)
-
     # ------------------------------------------------------------------ plain records
     @property
     def readonly(self) -> bool:
@@ -213,6 +217,7 @@ class Query:
         return {name for name, node in self._fleet.nodes.items() if node.status.state == NodeState.READY}
 
     def _global_desired(self, ready: set[str]) -> int:
+        """One replica per node that may run it: Ready (or of the inventory) and not draining."""
         drained = {n for n, a in self._store.availability().items() if a == Availability.DRAINING}
         return len(ready - drained)
 
@@ -341,3 +346,80 @@ class Query:
             services_total=len(services),
             rollouts_active=sum(1 for r in outs.values() if r.state in UNFINISHED),
             restarts_hour=restarts_hour)
+
+    # ------------------------------------------------------------------ `tui-orch get`
+    def get_replicas(self, live: Live | None) -> list[Row]:
+        """A row per replica record, as the nodes show it when ``live``; then the containers of
+        this state's owner whose service the state does not know (``unowned``)."""
+        listed, _ = live if live is not None else ({}, {})
+        by_id = {c.id: c for found in listed.values() for c in found}
+        rows = []
+        for r in self._store.replicas():
+            row = {**to_dict(r), "key": r.key, "container_id": (r.container_id or "")[:12]}
+            if live is not None and row["state"] not in IDLE:
+                row.update(_as_found(r.node in listed, by_id.get(r.container_id or "")))
+            rows.append(row)
+        return rows + (self._unowned_rows(listed) if live is not None else [])
+
+    def _unowned_rows(self, listed: dict[str, list[ContainerInfo]]) -> list[Row]:
+        owner, rows = owner_id(self._store), []
+        for node, found in sorted(listed.items()):
+            for c in found:
+                service = c.label(LABEL_SERVICE) or ""
+                if c.label(LABEL_OWNER) != owner or self._store.known(service):
+                    continue
+                rows.append({"key": c.label(LABEL_REPLICA) or c.name, "service": service, "node": node,
+                             "state": "unowned", "health": c.health, "revision": c.label(LABEL_REVISION) or "",
+                             "restarts": 0, "ports": [], "container_id": c.id[:12], "image": c.image,
+                             "running": c.status == "running"})
+        return rows
+
+    def get_services(self, replicas: list[Row]) -> list[Row]:
+        """A row per service of the state, counted from ``replicas`` (``get_replicas``); then one
+        per service the rows show that the state does not know."""
+        by_service: dict[str, list[Row]] = {}
+        for r in replicas:
+            by_service.setdefault(r["service"], []).append(r)
+        ready = self.ready_nodes()
+        rows = []
+        for rec in self._store.services():
+            rev = self._store.revision(rec.name, rec.revision)
+            mine = by_service.pop(rec.name, [])
+            want = rec.replicas if rec.replicas is not None else (rev.spec.replicas if rev else 0)
+            if rev and rev.spec.mode == "global" and ready:
+                want = self._global_desired(ready)
+            rows.append({
+                "name": rec.name, "revision": rec.revision, "image": rev.spec.image if rev else "",
+                "mode": rev.spec.mode if rev else "", "desired": want,
+                "running": sum(1 for r in mine if r["state"] == "running"),
+                "healthy": sum(1 for r in mine if r["state"] == "running" and r["health"] in ("healthy", "none")),
+                "restarts": sum(r["restarts"] for r in mine), "rollout": _rollout_cell(self.rollout(rec.name)),
+                "removed": rec.removed,
+            })
+        for name, mine in sorted(by_service.items()):  # records or containers of services not in the state
+            rows.append({
+                "name": name, "revision": "", "image": next((r.get("image", "") for r in mine), ""), "mode": "",
+                "desired": "", "running": sum(1 for r in mine if r["state"] == "running" or r.get("running")),
+                "healthy": 0, "restarts": sum(r["restarts"] for r in mine), "removed": False,
+                "rollout": "unowned: not in this state, kept (restore the state or `tui-orch rm`)",
+            })
+        return rows
+
+
+def _as_found(listed: bool, c: ContainerInfo | None) -> Row:
+    """What a replica's row shows of its container as its node listed it."""
+    if not listed:
+        return {"state": "unknown", "health": "unknown"}
+    if c is None:
+        return {"state": "gone", "health": "none"}
+    if c.status != "running":
+        return {"state": c.status, "health": "none"}
+    return {"health": c.health} if c.health != "none" else {}
+
+
+def _rollout_cell(ro: Rollout | None) -> str:
+    if ro is None:
+        return "-"
+    if ro.state in (RolloutState.COMPLETED, RolloutState.ROLLED_BACK):
+        return ro.state.value
+    return f"{ro.state.value} {ro.batch}/{ro.batches} ({ro.updated}/{ro.total} updated)"

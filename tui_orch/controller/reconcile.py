@@ -17,29 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from tui_orch import placement
-from tui_orch.controller import binds, deploy, lost, unowned
-from tui_orch.controller.containers import LABEL_OWNER
+from tui_orch.controller import deploy, lost, planning, unowned
 from tui_orch.controller.events import event
 from tui_orch.controller.handover import take_over
-from tui_orch.controller.ports import PortClaims
-from tui_orch.controller.restarts import RestartTracker, decide
-from tui_orch.controller.rollout import retiring_containers
-from tui_orch.errors import NodeError
+from tui_orch.controller.restarting import DOWN, Restarting
+from tui_orch.controller.restarts import RestartTracker
+from tui_orch.controller.sweep import Sweep
 from tui_orch.model import Health, NodeState, Replica, ReplicaState
 from tui_orch.nodes.base import LABEL_REPLICA, ContainerInfo, DockerEvent
 from tui_orch.nodes.fleet import NodeChange
 
 if TYPE_CHECKING:
-    from tui_orch.controller.core import Controller
-
-DOWN = (ReplicaState.STOPPING, ReplicaState.STOPPED, ReplicaState.LOST, ReplicaState.FAILED)
-
+    from tui_orch.controller.context import Context
 
 T = TypeVar("T")
 STAGGER = 50  # calls started per turn of the event loop by staggered()
@@ -64,11 +56,12 @@ async def staggered(calls: list[Callable[[], Awaitable[T]]]) -> list[T | BaseExc
         raise
 
 
-class Reconciler:
-    def __init__(self, ctl: "Controller"):
-        self.ctl = ctl
-        self.seen_ready: set[str] = set()
-        self.down_since: dict[str, float] = {}  # node -> when it stopped being Ready (this outage)
+class Reconciler(Restarting, Sweep):
+    """The loop: engine and node events, and a full pass every period (module docstring);
+    restarts are in restarting.py, the checks of a full pass in sweep.py."""
+
+    def __init__(self, ctx: "Context"):
+        self.ctx = ctx
         self.trackers: dict[str, RestartTracker] = {}
         self.pending: dict[str, asyncio.Task[None]] = {}  # replica key -> scheduled restart
         self._oom: set[str] = set()  # container ids the engine reported OOM-killed
@@ -80,23 +73,20 @@ class Reconciler:
         self._wake = asyncio.Event()
         self._queue: asyncio.Queue[object] | None = None
         self.passes = 0
-        # container id -> events that deploy.wait_ready waits on: set by each engine event of it
-        self.waiters: dict[str, list[asyncio.Event]] = {}
         self.taken: set[str] = set()  # nodes where the engine policy of our containers is `no` (handover.py)
         self._taken_started: dict[str, float] = {}  # container id -> start time seen by the take-over
         self._nothing_to_do: tuple[object, ...] | None = None  # _plan_key() when the plan was last empty
         self.unowned: dict[str, set[str]] = {}  # service not in the state -> nodes it runs on (reported)
         self.unowned_containers: tuple[unowned.UnownedContainer, ...] = ()  # found by the last pass (the console)
-        self.claims = PortClaims()  # host ports of starts in flight (ports.py)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         if self._tasks:
             return
-        self.seen_ready.update(n.name for n in self.ctl.fleet.ready())
-        self._queue = self.ctl.fleet.subscribe()  # type: ignore[assignment]
-        async with self.ctl.lock:  # the restart baton: from now on only this controller restarts
-            self.taken = await take_over(self.ctl, self.ctl.fleet.ready(), self._taken_started)
+        self.ctx.readiness.seen_ready.update(n.name for n in self.ctx.fleet.ready())
+        self._queue = self.ctx.fleet.subscribe()  # type: ignore[assignment]
+        async with self.ctx.lock:  # the restart baton: from now on only this controller restarts
+            self.taken = await take_over(self.ctx, self.ctx.fleet.ready(), self._taken_started)
         self._tasks = [asyncio.create_task(self._events(), name="reconcile-events"),
                        asyncio.create_task(self._periodic(), name="reconcile-periodic")]
 
@@ -104,7 +94,7 @@ class Reconciler:
         tasks: list[asyncio.Task[object]] = [*self._tasks, *self.pending.values(), *self._watches]  # type: ignore[list-item]
         self._tasks, self.pending, self.taken = [], {}, set()
         if self._queue is not None:
-            self.ctl.fleet.unsubscribe(self._queue)  # type: ignore[arg-type]
+            self.ctx.fleet.unsubscribe(self._queue)  # type: ignore[arg-type]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -120,10 +110,10 @@ class Reconciler:
             try:
                 await self.full_pass()
             except Exception as exc:  # noqa: BLE001 - the loop must survive; the operator sees it
-                self.ctl.bus.publish(event("reconcile", f"reconcile pass failed: {exc}", level="error"))
+                self.ctx.bus.publish(event("reconcile", f"reconcile pass failed: {exc}", level="error"))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.ctl.period)
+                await asyncio.wait_for(self._wake.wait(), self.ctx.timeouts.period)
 
     async def _events(self) -> None:
         assert self._queue is not None
@@ -132,7 +122,7 @@ class Reconciler:
             try:
                 self.handle(item)
             except Exception as exc:  # noqa: BLE001
-                self.ctl.bus.publish(event("reconcile", f"handling {item!r} failed: {exc}", level="error"))
+                self.ctx.bus.publish(event("reconcile", f"handling {item!r} failed: {exc}", level="error"))
 
     # ------------------------------------------------------------------ events
     def handle(self, item: object) -> None:
@@ -140,32 +130,25 @@ class Reconciler:
             self._node_change(item)
         elif isinstance(item, DockerEvent):
             self._docker_event(item)
-            for waiter in self.waiters.get(item.container_id, ()):
+            for waiter in self.ctx.waiters.get(item.container_id, ()):
                 waiter.set()  # a waiter looks at the container now rather than at its next poll
 
     def _node_change(self, ch: NodeChange) -> None:
         if ch.new.state == NodeState.READY:
-            self.seen_ready.add(ch.node)
-            self.down_since.pop(ch.node, None)
+            self.ctx.readiness.seen_ready.add(ch.node)
+            self.ctx.readiness.down_since.pop(ch.node, None)
             if ch.old.state != NodeState.READY:
-                self.ctl.bus.publish(event("node", f"{ch.node} is Ready", node=ch.node))
+                self.ctx.bus.publish(event("node", f"{ch.node} is Ready", node=ch.node))
                 self.wake()
         elif ch.old.state == NodeState.READY:
-            self.down_since[ch.node] = ch.new.since
-            self.ctl.bus.publish(event("node", f"{ch.node} is {ch.new.state.value}: {ch.new.reason}",
+            self.ctx.readiness.down_since[ch.node] = ch.new.since
+            self.ctx.bus.publish(event("node", f"{ch.node} is {ch.new.state.value}: {ch.new.reason}",
                                        node=ch.node, level="warning"))
-            asyncio.get_running_loop().call_later(self.ctl.grace + 0.2, self.wake)
-
-    def not_ready_since(self, name: str) -> float:
-        """When node ``name`` stopped being Ready. Its status's ``since`` counts from its latest
-        state only, and NotReady -> Unreachable (after 3 failed reconnects) is the same outage:
-        the grace period counts from its beginning."""
-        status = self.ctl.fleet.nodes[name].status
-        return min(self.down_since.get(name, status.since), status.since)
+            asyncio.get_running_loop().call_later(self.ctx.timeouts.grace + 0.2, self.wake)
 
     def _record_for(self, ev: DockerEvent) -> Replica | None:
         key = dict(ev.labels).get(LABEL_REPLICA)
-        rec = self.ctl.store.get_replica(key) if key else None
+        rec = self.ctx.store.get_replica(key) if key else None
         return rec if rec is not None and rec.container_id == ev.container_id else None
 
     def _docker_event(self, ev: DockerEvent) -> None:
@@ -182,103 +165,11 @@ class Reconciler:
         if ev.action == "health_status" and ev.health in ("healthy", "unhealthy"):
             health = Health(ev.health)
             state = ReplicaState.RUNNING if rec.state == ReplicaState.STARTING and health == Health.HEALTHY else rec.state
-            deploy.update_replica(self.ctl, rec.key, rec.container_id, health=health, state=state)
+            deploy.update_replica(self.ctx, rec.key, rec.container_id, health=health, state=state)
             if health == Health.UNHEALTHY:
                 self.failed(rec, exit_code=None, unhealthy=True)
         elif ev.action in ("die", "destroy"):
             self.failed(rec, exit_code=ev.exit_code)
-
-    # ------------------------------------------------------------------ restarts
-    def failed(self, rec: Replica, *, exit_code: int | None, unhealthy: bool = False) -> None:
-        """A replica died (or is unhealthy): record it, and restart it as its policy says."""
-        if rec.key in self.pending or rec.state in DOWN or rec.container_id in self._handled:
-            return
-        if rec.container_id:
-            self._handled.add(rec.container_id)
-        oom = rec.container_id in self._oom
-        self._oom.discard(rec.container_id or "")
-        now = time.time()
-        if not unhealthy:
-            rec = deploy.update_replica(self.ctl, rec.key, rec.container_id, state=ReplicaState.EXITED,
-                                        exit_code=exit_code) or rec
-        spec = self.ctl.revision_spec(rec.service, rec.revision)
-        if spec is None:
-            return
-        tracker = self.trackers.setdefault(rec.key, RestartTracker())
-        ran_for = now - rec.started_at if rec.started_at else 0.0
-        d = decide(spec.restart_policy, tracker, now=now, exit_code=exit_code, unhealthy=unhealthy, ran_for=ran_for)
-        why = "is unhealthy" if unhealthy else f"exited with code {exit_code}" + (" (OOM killed)" if oom else "")
-        common = dict(service=rec.service, replica=rec.key, node=rec.node, exit_code=exit_code,
-                      oom=oom or None, unhealthy=unhealthy or None)
-        if not d.restart:
-            if spec.restart_policy.condition != "none" and not d.reason.startswith("exited with code 0"):
-                deploy.update_replica(self.ctl, rec.key, rec.container_id, state=ReplicaState.FAILED,
-                                      message=d.reason)
-            self.ctl.bus.publish(event("die", f"{rec.key} on {rec.node} {why}; not restarted: {d.reason}",
-                                       level="error", **common))  # type: ignore[arg-type]
-            if d.reason.startswith("gave up") and rec.slot:
-                self.pending[rec.key] = asyncio.create_task(self._reschedule(rec), name=f"reschedule-{rec.key}")
-            return
-        self.ctl.bus.publish(event(
-            "restart", f"{rec.key} on {rec.node} {why}; restart {d.attempt} in {d.delay:g} s",
-            level="warning", attempt=d.attempt, delay=round(d.delay, 3), **common))  # type: ignore[arg-type]
-        self.pending[rec.key] = asyncio.create_task(self._restart(rec, d.delay), name=f"restart-{rec.key}")
-
-    async def _restart(self, old: Replica, delay: float) -> None:
-        try:
-            await asyncio.sleep(delay)
-            async with self.ctl.lock:
-                rec = self.ctl.store.get_replica(old.key)
-                if rec is None or rec.container_id != old.container_id or rec.state in DOWN[:3]:
-                    return
-                node = self.ctl.fleet.nodes.get(rec.node)
-                spec = self.ctl.revision_spec(rec.service, rec.revision)
-                if node is None or spec is None or node.status.state != NodeState.READY:
-                    self._handled.discard(old.container_id or "")  # a later pass tries again
-                    return
-                # a replica that could not bind its ports gets others, or another node (binds.py)
-                node_name, ports = await binds.next_start(self.ctl, rec, spec) or (rec.node, rec.ports)
-                if rec.container_id:
-                    await deploy.remove_container(self.ctl, rec.node, rec.container_id, grace=1.0)
-                new = await deploy.start_replica(self.ctl, spec, rec.revision, rec.slot, node_name, ports,
-                                                 restarts=rec.restarts + 1)
-        finally:
-            if self.pending.get(old.key) is asyncio.current_task():
-                del self.pending[old.key]
-        await self.watch(new)
-
-    async def _reschedule(self, failed: Replica) -> None:
-        """A replica whose restarts ran out: place it again on another node if one fits (its
-        restart history starts afresh there); else it stays failed."""
-        new: Replica | None = None
-        try:
-            async with self.ctl.lock:
-                rec = self.ctl.store.get_replica(failed.key)
-                spec = self.ctl.revision_spec(failed.service, failed.revision)
-                if rec is None or rec.container_id != failed.container_id or spec is None:
-                    return
-                others = [n for n in self.ctl.node_infos() if n.name != rec.node]
-                current = [r for r in self.ctl.store.replicas() if r.key != rec.key]
-                p = placement.place(spec, [rec.slot], others, current)
-                if not p.starts:
-                    why = p.unschedulable[0].reason if p.unschedulable else "no other node"
-                    self.ctl.bus.publish(event("reschedule", f"{rec.key} stays failed: no other node fits ({why})",
-                                               service=rec.service, replica=rec.key, node=rec.node, level="error"))
-                    return
-                s = p.starts[0]
-                if rec.container_id:
-                    await deploy.remove_container(self.ctl, rec.node, rec.container_id, grace=1.0)
-                self.trackers.pop(rec.key, None)
-                self.ctl.bus.publish(event("reschedule", f"{rec.key} failed on {rec.node} ({rec.message}); "
-                                           f"placing it on {s.node}", service=rec.service, replica=rec.key,
-                                           node=s.node, level="warning"))
-                new = await deploy.start_replica(self.ctl, spec, rec.revision, rec.slot, s.node, s.ports,
-                                                 restarts=rec.restarts)
-        finally:
-            if self.pending.get(failed.key) is asyncio.current_task():
-                del self.pending[failed.key]
-        if new is not None:
-            await self.watch(new)
 
     @property
     def running(self) -> bool:
@@ -291,7 +182,7 @@ class Reconciler:
             watched = rep.container_id or ""
             self._watching.add(watched)
             try:
-                rep = await deploy.wait_ready(self.ctl, rep, self.ctl.start_timeout)
+                rep = await deploy.wait_ready(self.ctx, rep, self.ctx.timeouts.start)
             finally:
                 self._watching.discard(watched)
         if rep.state == ReplicaState.EXITED and self.running:
@@ -301,15 +192,15 @@ class Reconciler:
     # ------------------------------------------------------------------ full pass
     async def full_pass(self) -> None:
         """Compare desired and actual state and act on every difference."""
-        ctl = self.ctl
+        ctx = self.ctx
         started: list[Replica] = []
-        async with ctl.lock:
+        async with ctx.lock:
             self.passes += 1
             self._mark_lost()
-            ready = ctl.fleet.ready()
-            self.seen_ready.update(n.name for n in ready)
+            ready = ctx.fleet.ready()
+            ctx.readiness.seen_ready.update(n.name for n in ready)
             if self.running:  # nodes Ready since the loop started: take the restart baton there
-                self.taken |= await take_over(ctl, [n for n in ready if n.name not in self.taken],
+                self.taken |= await take_over(ctx, [n for n in ready if n.name not in self.taken],
                                               self._taken_started)
             listings = await staggered([n.list_owned for n in ready])
             await staggered([n.ports_in_use for n in ready])  # ports_seen, for the plan below
@@ -317,17 +208,17 @@ class Reconciler:
                 n.name: found for n, found in zip(ready, listings) if not isinstance(found, BaseException)
             }
             await self._remove_orphans(actual)
-            lost.forget_seen(ctl.store, actual)
+            lost.forget_seen(ctx.store, actual)
             await asyncio.sleep(0)  # each step is a few ms with 1,000 nodes: let the console in between
             started = self._catch_up(actual)  # STARTING ones nobody waits for (a controller died)
             await asyncio.sleep(0)
             key = self._plan_key()
             if key is None or key != self._nothing_to_do:
-                desired = ctl.desired()
-                p = ctl.plan_for(desired)
+                desired = planning.desired(ctx)
+                p = planning.plan_for(ctx, desired)
                 self._nothing_to_do = key if p.empty else None
                 if not p.empty:
-                    started += await ctl._execute(p, desired)
+                    started += await deploy.execute(ctx, p, desired)
         for rep in started:
             task = asyncio.create_task(self.watch(rep), name=f"watch-{rep.key}")
             self._watches.add(task)
@@ -340,99 +231,7 @@ class Reconciler:
         stops what is too many; it never moves replicas on its own), so the pass skips planning
         then (with 1,000 nodes planning holds the event loop ~20 ms). None (always plan) while
         a node is not Ready: its grace period makes the plan change with time alone."""
-        nodes = self.ctl.fleet.nodes.values()
+        nodes = self.ctx.fleet.nodes.values()
         if any(n.status.state != NodeState.READY for n in nodes):
             return None
-        return (self.ctl.store.changes, tuple((n.name, n.capacity, n.host_id, n.ports_seen) for n in nodes))
-
-    def _mark_lost(self) -> None:
-        now = time.time()
-        lost = []
-        for rec in self.ctl.store.replicas():
-            node = self.ctl.fleet.nodes.get(rec.node)
-            if rec.state in (ReplicaState.LOST, ReplicaState.STOPPED):
-                continue
-            if node is None or (node.status.state != NodeState.READY
-                                and (now - self.not_ready_since(rec.node) >= self.ctl.grace or rec.node not in self.seen_ready)):
-                lost.append(rec)
-        for rec in lost:
-            # a copy that still runs when its node comes back is kept if its replacement has not
-            # passed the health gate: its record is kept in the store, for any controller (lost.py)
-            self.ctl.store.put_lost_copy(rec)
-            self.ctl.store.put_replica(dataclasses.replace(rec, state=ReplicaState.LOST,
-                                                           message=f"node {rec.node} is not Ready"))
-            self.ctl.bus.publish(event("lost", f"{rec.key} lost with node {rec.node}; placing it elsewhere",
-                                       service=rec.service, replica=rec.key, node=rec.node, level="warning"))
-
-    async def _remove_orphans(self, actual: dict[str, list[ContainerInfo]]) -> None:
-        """Remove our containers that no record wants, of services the state knows; report
-        those of services it does not know as unowned and keep them (unowned.py)."""
-        store = self.ctl.store
-        wanted = {r.container_id for r in store.replicas() if r.container_id}
-        wanted |= retiring_containers(self.ctl)  # start-first: old ones still serving
-        found_unowned = unowned.unowned_records(store, store.replicas())
-        found_containers: list[unowned.UnownedContainer] = []
-        jobs = []
-        for node, found in actual.items():
-            for c in found:
-                if c.id in wanted or not c.label(LABEL_REPLICA) or c.label(LABEL_OWNER) != self.ctl.owner:
-                    continue  # wanted, not made by a controller, or made by another one
-                if (service := unowned.unowned_service(store, c)) is not None:
-                    found_unowned.setdefault(service, set()).add(node)
-                    found_containers.append(unowned.UnownedContainer.of(service, node, c))
-                    continue  # not removed by the operator: never ours to remove
-                key = c.label(LABEL_REPLICA)
-                if self._adopt(c):
-                    continue
-                jobs.append(deploy.remove_container(self.ctl, node, c.id, grace=1.0))
-                self.ctl.bus.publish(event("stop", f"removed {c.name} on {node}: no replica {key} wants it",
-                                           replica=key, node=node))
-        for result in await asyncio.gather(*jobs, return_exceptions=True):
-            if isinstance(result, NodeError):
-                self.ctl.bus.publish(event("stop", str(result), level="warning"))
-        unowned.report(self.ctl, self.unowned, found_unowned)
-        self.unowned_containers = tuple(found_containers)
-
-    def _adopt(self, c: ContainerInfo) -> bool:
-        """Keep ``c``, the running copy of a replica that was lost with its node, when the
-        node is back and the replacement has not passed the health gate: the copy stands for
-        the replica again and the replacement is retired (a healthy copy is never removed for
-        a replacement that does not serve)."""
-        old = self.ctl.store.take_lost_copy(c.id)
-        if old is None or c.status != "running" or c.health not in ("healthy", "none"):
-            return False
-        cur = self.ctl.store.get_replica(old.key)
-        if cur is None or cur.state == ReplicaState.RUNNING or old.service not in self.ctl.desired():
-            return False
-        if cur.container_id:
-            task = asyncio.ensure_future(deploy.remove_container(self.ctl, cur.node, cur.container_id, grace=1.0))
-            self._retiring.add(task)
-            task.add_done_callback(self._retiring.discard)
-        self.ctl.store.put_replica(dataclasses.replace(old, state=ReplicaState.RUNNING, message="",
-                                                       health=Health(c.health)))
-        self.ctl.bus.publish(event("reschedule", f"{old.key} still runs on {old.node}, back: kept; its replacement "
-                                   f"on {cur.node} ({cur.state.value}) retired", service=old.service,
-                                   replica=old.key, node=old.node, level="warning"))
-        return True
-
-    def _catch_up(self, actual: dict[str, list[ContainerInfo]]) -> list[Replica]:
-        """Deaths the events missed (e.g. while the console was closed) and vanished containers.
-        Returns the replicas still STARTING that no one waits for (their starter died)."""
-        by_id = {c.id: c for found in actual.values() for c in found}
-        unwatched: list[Replica] = []
-        for rec in self.ctl.store.replicas():
-            if rec.node not in actual or rec.state in DOWN or rec.key in self.pending:
-                continue
-            c = by_id.get(rec.container_id or "")
-            if c is None:
-                if rec.state != ReplicaState.PENDING:
-                    self.failed(rec, exit_code=None)
-            elif c.status in ("exited", "dead"):
-                if c.oom_killed:
-                    self._oom.add(c.id)
-                self.failed(rec, exit_code=c.exit_code)
-            elif c.status == "running" and rec.state == ReplicaState.EXITED:
-                deploy.update_replica(self.ctl, rec.key, rec.container_id, state=ReplicaState.RUNNING)
-            elif rec.state == ReplicaState.STARTING and rec.container_id not in self._watching:
-                unwatched.append(rec)
-        return unwatched
+        return (self.ctx.store.changes, tuple((n.name, n.capacity, n.host_id, n.ports_seen) for n in nodes))

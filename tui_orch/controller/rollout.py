@@ -30,7 +30,7 @@ import time
 from typing import TYPE_CHECKING, Literal
 
 from tui_orch import placement
-from tui_orch.controller import deploy
+from tui_orch.controller import deploy, planning
 from tui_orch.controller.events import event
 from tui_orch.model import (
     Health,
@@ -45,49 +45,50 @@ from tui_orch.model import (
 )
 
 if TYPE_CHECKING:
-    from tui_orch.controller.core import Controller
+    from tui_orch.controller.context import Context
 
 Kind = Literal["update", "restart", "rollback", "undo"]
 GONE = (ReplicaState.STOPPING, ReplicaState.STOPPED)
 
 
-def load(ctl: "Controller", service: str) -> Rollout | None:
-    data = ctl.store.get_rollout(service)
+def load(ctx: "Context", service: str) -> Rollout | None:
+    data = ctx.store.get_rollout(service)
     return None if data is None else from_dict(Rollout, data)
 
 
-def save(ctl: "Controller", ro: Rollout) -> Rollout:
+def save(ctx: "Context", ro: Rollout) -> Rollout:
     ro = dataclasses.replace(ro, updated_at=time.time())
-    ctl.store.put_rollout(ro.service, to_dict(ro))
+    ctx.store.put_rollout(ro.service, to_dict(ro))
     return ro
 
 
-def config_of(ctl: "Controller", ro: Rollout) -> UpdateConfig:
+def config_of(ctx: "Context", ro: Rollout) -> UpdateConfig:
     """update_config of the target revision; a rollback (or undo) follows the rollback_config
     of the revision it leaves."""
     if ro.kind in ("rollback", "undo"):
-        spec = ctl.revision_spec(ro.service, ro.from_revision) or ctl.revision_spec(ro.service, ro.to_revision)
+        spec = (planning.revision_spec(ctx, ro.service, ro.from_revision)
+                or planning.revision_spec(ctx, ro.service, ro.to_revision))
         assert spec is not None
         return spec.rollback_config
-    spec = ctl.revision_spec(ro.service, ro.to_revision)
+    spec = planning.revision_spec(ctx, ro.service, ro.to_revision)
     assert spec is not None
     return spec.update_config
 
 
-def outdated(ctl: "Controller", ro: Rollout) -> list[Replica]:
+def outdated(ctx: "Context", ro: Rollout) -> list[Replica]:
     """Replicas still to replace, by slot (then node), skipped ones left out."""
-    reps = [r for r in ctl.store.replicas(ro.service)
+    reps = [r for r in ctx.store.replicas(ro.service)
             if r.revision != ro.to_revision and r.state not in GONE and r.key not in ro.skipped]
     return sorted(reps, key=lambda r: (r.slot, r.node))
 
 
-def new_record(ctl: "Controller", service: str, from_revision: int, to_revision: int, kind: Kind) -> Rollout:
+def new_record(ctx: "Context", service: str, from_revision: int, to_revision: int, kind: Kind) -> Rollout:
     """The record of a rollout about to begin (the caller stores it)."""
     now = time.time()
     draft = Rollout(service, from_revision, to_revision, kind=kind, started_at=now, updated_at=now,
                     state=RolloutState.ROLLING_BACK if kind in ("rollback", "undo") else RolloutState.RUNNING)
-    cfg = config_of(ctl, draft)
-    total = len(outdated(ctl, draft))
+    cfg = config_of(ctx, draft)
+    total = len(outdated(ctx, draft))
     size = cfg.parallelism or max(total, 1)
     return dataclasses.replace(draft, order=cfg.order, parallelism=cfg.parallelism, total=total,
                                batches=math.ceil(total / size) if total else 0)
@@ -98,17 +99,17 @@ def retired(ro: Rollout | None) -> dict[str, Replica]:
     return {} if ro is None else {key: from_dict(Replica, json.loads(old)) for key, old in ro.retiring}
 
 
-def retiring_containers(ctl: "Controller") -> set[str]:
+def retiring_containers(ctx: "Context") -> set[str]:
     """Ids of the old containers that start-first rollouts keep running for now."""
-    return {r.container_id for data in ctl.store.rollouts().values()
+    return {r.container_id for data in ctx.store.rollouts().values()
             for r in retired(from_dict(Rollout, data)).values() if r.container_id}
 
 
 class Rollouts:
     """Runs the rollouts of a controller: one task per service."""
 
-    def __init__(self, ctl: "Controller"):
-        self.ctl = ctl
+    def __init__(self, ctx: "Context"):
+        self.ctx = ctx
         self.tasks: dict[str, asyncio.Task[Rollout | None]] = {}
         self._halt: set[str] = set()
 
@@ -141,9 +142,9 @@ class Rollouts:
     def resume_all(self) -> None:
         """Resume every rollout the store says is in progress (after a restart), and finish
         the batch a paused one was in when its controller died."""
-        for service, data in self.ctl.store.rollouts().items():
+        for service, data in self.ctx.store.rollouts().items():
             ro = from_dict(Rollout, data)
-            if (ro.active or ro.batch_keys) and self.ctl.store.get_service(service) is not None:
+            if (ro.active or ro.batch_keys) and self.ctx.store.get_service(service) is not None:
                 self.run(service)
 
     async def halt(self, service: str) -> None:
@@ -177,71 +178,71 @@ class Rollouts:
 
     # ------------------------------------------------------------------ the loop
     async def _run(self, service: str) -> Rollout | None:
-        ctl = self.ctl
+        ctx = self.ctx
         while True:
-            ro = load(ctl, service)  # again each time: the operator may have paused it
+            ro = load(ctx, service)  # again each time: the operator may have paused it
             if ro is None:
                 return ro
-            rec = ctl.store.get_service(service)
+            rec = ctx.store.get_service(service)
             if rec is None or rec.removed or rec.revision != ro.to_revision:
                 return ro  # superseded or removed: whoever did it owns the record now
             if ro.batch_keys:  # a batch begun is finished, even paused (it may hold old replicas)
                 ro = self._judge(await self._batch(ro))
-                cfg = config_of(ctl, ro)
-                if ro.active and cfg.delay > 0 and outdated(ctl, ro):
+                cfg = config_of(ctx, ro)
+                if ro.active and cfg.delay > 0 and outdated(ctx, ro):
                     await asyncio.sleep(cfg.delay)
                 continue
             if not ro.active or service in self._halt:
                 return ro
-            todo = outdated(ctl, ro)
+            todo = outdated(ctx, ro)
             if not todo:
                 return self._finish(ro)
-            cfg = config_of(ctl, ro)
+            cfg = config_of(ctx, ro)
             keys = tuple(r.key for r in todo[: cfg.parallelism or len(todo)])
-            ro = save(ctl, dataclasses.replace(ro, batch=ro.batch + 1, batches=max(ro.batches, ro.batch + 1),
+            ro = save(ctx, dataclasses.replace(ro, batch=ro.batch + 1, batches=max(ro.batches, ro.batch + 1),
                                                batch_keys=keys, message=""))
-            ctl.bus.publish(event("rollout", f"{service}: batch {ro.batch} of {ro.batches} begins: "
+            ctx.bus.publish(event("rollout", f"{service}: batch {ro.batch} of {ro.batches} begins: "
                                   f"{', '.join(keys)} to revision {ro.to_revision} ({ro.order})",
                                   service=service, batch=ro.batch, batches=ro.batches))
 
     async def _batch(self, ro: Rollout) -> Rollout:
         """Replace every key of the current batch; store the counts and clear the batch."""
-        cfg = config_of(self.ctl, ro)
-        spec = self.ctl.revision_spec(ro.service, ro.to_revision)
+        cfg = config_of(self.ctx, ro)
+        spec = planning.revision_spec(self.ctx, ro.service, ro.to_revision)
         assert spec is not None
         results = await asyncio.gather(*(self._replace(ro, key, spec, cfg) for key in ro.batch_keys))
-        cur = load(self.ctl, ro.service) or ro
+        cur = load(self.ctx, ro.service) or ro
         failed_keys = tuple(k for k, ok in zip(ro.batch_keys, results) if ok is False)
         updated = sum(1 for ok in results if ok is not None)
         skipped = cur.skipped + failed_keys if cfg.failure_action == "continue" else cur.skipped
-        return save(self.ctl, dataclasses.replace(
+        return save(self.ctx, dataclasses.replace(
             cur, batch_keys=(), updated=cur.updated + updated, failed=cur.failed + len(failed_keys),
             healthy=cur.healthy + sum(1 for ok in results if ok is True), skipped=skipped))
 
     def _judge(self, ro: Rollout) -> Rollout:
         """After a batch: the failure action when too many failed; progress event otherwise."""
-        ctl = self.ctl
-        cfg = config_of(ctl, ro)
-        ctl.bus.publish(event("rollout", f"{ro.service}: {ro.progress}", service=ro.service,
+        ctx = self.ctx
+        cfg = config_of(ctx, ro)
+        ctx.bus.publish(event("rollout", f"{ro.service}: {ro.progress}", service=ro.service,
                               batch=ro.batch, batches=ro.batches, updated=ro.updated, healthy=ro.healthy,
                               failed=ro.failed))
         if not ro.failed or ro.failed / max(ro.total, 1) <= cfg.max_failure_ratio:
             if ro.state == RolloutState.PAUSED:  # paused by the operator during the batch
-                ctl.bus.publish(event("rollout", f"{ro.service}: rollout paused after batch {ro.batch}",
+                ctx.bus.publish(event("rollout", f"{ro.service}: rollout paused after batch {ro.batch}",
                                       service=ro.service))
             return ro
         why = (f"{ro.failed} of {ro.total} new replicas failed (max_failure_ratio "
                f"{cfg.max_failure_ratio:g})")
         if ro.kind in ("rollback", "undo") or cfg.failure_action == "pause":
             what = "rollback" if ro.kind in ("rollback", "undo") else "rollout"
-            ro = save(ctl, dataclasses.replace(ro, state=RolloutState.PAUSED, message=f"paused: {why}"))
-            ctl.bus.publish(event("rollback" if what == "rollback" else "rollout",
+            ro = save(ctx, dataclasses.replace(ro, state=RolloutState.PAUSED, message=f"paused: {why}"))
+            ctx.bus.publish(event("rollback" if what == "rollback" else "rollout",
                                   f"{ro.service}: {what} to revision {ro.to_revision} paused: {why}; fix it and "
                                   f"`tui-orch rollout resume {ro.service}` or `rollout undo`",
                                   service=ro.service, level="error"))
             return ro
         if cfg.failure_action == "rollback":
-            ctl.bus.publish(event("rollback", f"{ro.service}: {why}; rolling back to revision "
+            ctx.bus.publish(event("rollback", f"{ro.service}: {why}; rolling back to revision "
                                   f"{ro.from_revision}", service=ro.service, level="error"))
             return self.begin_rollback(ro, "rollback")
         return ro  # continue
@@ -249,10 +250,10 @@ class Rollouts:
     def _finish(self, ro: Rollout) -> Rollout:
         back = ro.kind in ("rollback", "undo")
         left = f"; {len(ro.skipped)} replica(s) left as they were: {', '.join(ro.skipped)}" if ro.skipped else ""
-        ro = save(self.ctl, dataclasses.replace(
+        ro = save(self.ctx, dataclasses.replace(
             ro, state=RolloutState.ROLLED_BACK if back else RolloutState.COMPLETED,
             message=f"{ro.updated} replica(s) at revision {ro.to_revision}{left}"))
-        self.ctl.bus.publish(event("rollback" if back else "rollout",
+        self.ctx.bus.publish(event("rollback" if back else "rollout",
                                    f"{ro.service}: {'rolled back' if back else 'rollout complete'}: "
                                    f"{ro.message}", service=ro.service))
         return ro
@@ -260,23 +261,23 @@ class Rollouts:
     def begin_rollback(self, ro: Rollout, kind: Kind, to_revision: int | None = None) -> Rollout:
         """Point the service back at ``to_revision`` (default: where ``ro`` came from) and store
         the rollout that takes it there (the caller's task, or a new one, carries it out)."""
-        ctl = self.ctl
+        ctx = self.ctx
         target = ro.from_revision if to_revision is None else to_revision
-        with ctl.store.transaction():
-            ctl.store.update_service(ro.service, revision=target)
-            back = save(ctl, new_record(ctl, ro.service, ro.to_revision, target, kind))
+        with ctx.store.transaction():
+            ctx.store.update_service(ro.service, revision=target)
+            back = save(ctx, new_record(ctx, ro.service, ro.to_revision, target, kind))
         return back
 
     # ------------------------------------------------------------------ one replica
     async def _replace(self, ro: Rollout, key: str, spec: ServiceSpec, cfg: UpdateConfig) -> bool | None:
         """Replace replica ``key`` by one of ``ro.to_revision``: True when the new one passed
         the gate and the monitor period, False when it failed, None when there was nothing to do."""
-        ctl = self.ctl
+        ctx = self.ctx
         # shielded: a cancelled rollout (service removed) still records what it created
         new = await asyncio.shield(self._start_new(ro, key, spec))
         if new is None:
             return None
-        new = await deploy.wait_ready(ctl, new, ctl.start_timeout) if new.state == ReplicaState.STARTING else new
+        new = await deploy.wait_ready(ctx, new, ctx.timeouts.start) if new.state == ReplicaState.STARTING else new
         passed = new.state == ReplicaState.RUNNING and new.health in (Health.NONE, Health.HEALTHY)
         gate = time.monotonic()  # the monitor period counts from here, while the old one stops
         old = self._retiring(ro.service, key)
@@ -287,24 +288,24 @@ class Rollouts:
             return False
         if cfg.monitor > 0:
             await asyncio.sleep(max(0.0, gate + cfg.monitor - time.monotonic()))
-        now = ctl.store.get_replica(key)
+        now = ctx.store.get_replica(key)
         if (now is None or now.container_id != new.container_id or now.state != ReplicaState.RUNNING
                 or now.health == Health.UNHEALTHY):
             self._failed_event(ro, new, f"failed within the monitor period of {cfg.monitor:g} s")
             return False
-        ctl.bus.publish(event("rollout", f"{key} on {new.node} is revision {ro.to_revision} and healthy",
+        ctx.bus.publish(event("rollout", f"{key} on {new.node} is revision {ro.to_revision} and healthy",
                               service=ro.service, replica=key, node=new.node))
         return True
 
     def _failed_event(self, ro: Rollout, new: Replica, why: str) -> None:
-        self.ctl.bus.publish(event("rollout", f"{new.key} (revision {ro.to_revision}) on {new.node} failed: {why}",
+        self.ctx.bus.publish(event("rollout", f"{new.key} (revision {ro.to_revision}) on {new.node} failed: {why}",
                                    service=ro.service, replica=new.key, node=new.node, level="error"))
 
     def _retiring(self, service: str, key: str) -> Replica | None:
-        return retired(load(self.ctl, service)).get(key)
+        return retired(load(self.ctx, service)).get(key)
 
     def _set_retiring(self, service: str, key: str, old: Replica | None) -> None:
-        ro = load(self.ctl, service)
+        ro = load(self.ctx, service)
         if ro is None:
             return
         entries = dict(ro.retiring)
@@ -312,51 +313,51 @@ class Rollouts:
             entries.pop(key, None)
         else:
             entries[key] = json.dumps(to_dict(old), sort_keys=True)
-        save(self.ctl, dataclasses.replace(ro, retiring=tuple(sorted(entries.items()))))
+        save(self.ctx, dataclasses.replace(ro, retiring=tuple(sorted(entries.items()))))
 
     async def _start_new(self, ro: Rollout, key: str, spec: ServiceSpec) -> Replica | None:
         """Under the controller's lock: the replica of the target revision for ``key`` (the
         one already there after a crash, or a new one)."""
-        ctl = self.ctl
-        async with ctl.lock:
-            rec = ctl.store.get_service(ro.service)
+        ctx = self.ctx
+        async with ctx.lock:
+            rec = ctx.store.get_service(ro.service)
             if rec is None or rec.removed or rec.revision != ro.to_revision:
                 return None  # removed or superseded while it waited for the lock: start nothing
-            cur = ctl.store.get_replica(key)
+            cur = ctx.store.get_replica(key)
             if cur is not None and cur.revision == ro.to_revision:
                 return cur if cur.state not in GONE else None
             if cur is not None and cur.state in GONE:  # its stop was cut short: finish it (no exited leftover)
-                await deploy.stop_replica(ctl, cur, f"rollout to revision {ro.to_revision}")
+                await deploy.stop_replica(ctx, cur, f"rollout to revision {ro.to_revision}")
                 cur = None
             slot, node = (cur.slot, cur.node) if cur else self._slot_of(ro, key)
             if slot is None:
                 return None
-            others = [r for r in ctl.store.replicas() if r.key != key]
-            stored = load(ctl, ro.service) or ro  # other keys of this batch may retire meanwhile
+            others = [r for r in ctx.store.replicas() if r.key != key]
+            stored = load(ctx, ro.service) or ro  # other keys of this batch may retire meanwhile
             retiring = list(retired(stored).values())
             start_first = ro.order == "start-first" and cur is not None and cur.state == ReplicaState.RUNNING
             on = (node,) if slot == 0 else ()
             if start_first:
-                p = placement.place(spec, [slot], ctl.node_infos(), [*others, *retiring, cur], on=on)
+                p = placement.place(spec, [slot], planning.node_infos(ctx), [*others, *retiring, cur], on=on)
                 if not p.starts:
                     start_first = False
-                    ctl.bus.publish(event("rollout", f"no room to start {key} beside the old one; replacing "
+                    ctx.bus.publish(event("rollout", f"no room to start {key} beside the old one; replacing "
                                           "it stop-first", service=ro.service, replica=key, level="warning"))
             if start_first:
                 assert cur is not None
                 self._set_retiring(ro.service, key, cur)
             else:
                 if cur is not None:
-                    await deploy.stop_replica(ctl, cur, f"rollout to revision {ro.to_revision}")
-                p = placement.place(spec, [slot], ctl.node_infos(), [*others, *retiring], on=on)
+                    await deploy.stop_replica(ctx, cur, f"rollout to revision {ro.to_revision}")
+                p = placement.place(spec, [slot], planning.node_infos(ctx), [*others, *retiring], on=on)
             if not p.starts:
                 why = p.unschedulable[0].reason if p.unschedulable else "no node fits"
-                ctl.bus.publish(event("rollout", f"{key} cannot be placed: {why}", service=ro.service,
+                ctx.bus.publish(event("rollout", f"{key} cannot be placed: {why}", service=ro.service,
                                       replica=key, level="error"))
                 return Replica(ro.service, slot, ro.to_revision, node or "", ReplicaState.EXITED, message=why)
             s = p.starts[0]
             restarts = cur.restarts if cur is not None else 0
-            return await deploy.start_replica(ctl, spec, ro.to_revision, s.slot, s.node, s.ports, restarts=restarts)
+            return await deploy.start_replica(ctx, spec, ro.to_revision, s.slot, s.node, s.ports, restarts=restarts)
 
     def _slot_of(self, ro: Rollout, key: str) -> tuple[int | None, str]:
         """Slot and node of a key whose record is gone (its replica stopped before a crash)."""
@@ -371,21 +372,21 @@ class Rollouts:
     async def _settle_retiring(self, ro: Rollout, key: str, old: Replica, new: Replica, passed: bool) -> None:
         """start-first: stop the old container once its replacement passed the gate; bring the
         old record back when it did not (the old container never stopped serving)."""
-        ctl = self.ctl
-        async with ctl.lock:
+        ctx = self.ctx
+        async with ctx.lock:
             if passed:
                 if old.container_id:
-                    await deploy.remove_container(ctl, old.node, old.container_id, self._grace(old))
-                ctl.bus.publish(event("stop", f"{key} revision {old.revision} on {old.node} stopped: replaced by "
+                    await deploy.remove_container(ctx, old.node, old.container_id, self._grace(old))
+                ctx.bus.publish(event("stop", f"{key} revision {old.revision} on {old.node} stopped: replaced by "
                                       f"revision {ro.to_revision} on {new.node}", service=ro.service,
                                       replica=key, node=old.node))
             else:
-                cur = ctl.store.get_replica(key)
+                cur = ctx.store.get_replica(key)
                 if cur is not None and cur.container_id and cur.container_id != old.container_id:
-                    await deploy.remove_container(ctl, cur.node, cur.container_id, 1.0)
-                ctl.store.put_replica(old)
+                    await deploy.remove_container(ctx, cur.node, cur.container_id, 1.0)
+                ctx.store.put_replica(old)
             self._set_retiring(ro.service, key, None)
 
     def _grace(self, rep: Replica) -> float:
-        spec = self.ctl.revision_spec(rep.service, rep.revision)
+        spec = planning.revision_spec(self.ctx, rep.service, rep.revision)
         return spec.stop_grace_period if spec is not None else 10.0

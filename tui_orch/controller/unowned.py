@@ -21,7 +21,7 @@ from tui_orch.model import Replica, ReplicaState
 from tui_orch.nodes.base import LABEL_REPLICA, LABEL_SERVICE, ContainerInfo
 
 if TYPE_CHECKING:
-    from tui_orch.controller.core import Controller
+    from tui_orch.controller.context import Context
     from tui_orch.store import Store
 
 
@@ -41,13 +41,14 @@ class UnownedContainer:
         return cls(service, c.label(LABEL_REPLICA) or c.name, node, c.image, c.status == "running", c.id)
 
 
-def owned_replicas(store: "Store") -> list[Replica]:
-    """The planner's input: the replica records of services the state stands for, and those
-    of unowned services as held (STOPPING: the planner counts their resources and ports but
-    never stops or replaces them)."""
+def owned_replicas(store: "Store", adopting: Iterable[str] = ()) -> list[Replica]:
+    """The planner's input: the replica records of services the state stands for (or is about
+    to: ``adopting``), and those of unowned services as held (STOPPING: the planner counts
+    their resources and ports but never stops or replaces them)."""
+    adopted = set(adopting)
     out = []
     for r in store.replicas():
-        if not store.known(r.service) and r.state != ReplicaState.STOPPED:
+        if not store.known(r.service) and r.service not in adopted and r.state != ReplicaState.STOPPED:
             r = dataclasses.replace(r, state=ReplicaState.STOPPING)
         out.append(r)
     return out
@@ -59,13 +60,13 @@ def unowned_service(store: "Store", container: ContainerInfo) -> str | None:
     return service if service and not store.known(service) else None
 
 
-def report(ctl: "Controller", seen: dict[str, set[str]], found: dict[str, set[str]]) -> None:
+def report(ctx: "Context", seen: dict[str, set[str]], found: dict[str, set[str]]) -> None:
     """Publish one warning per unowned service the first time (or when its nodes change);
     ``seen`` (service -> nodes) is what was reported before and is updated in place."""
     for service, nodes in sorted(found.items()):
         if seen.get(service) != nodes:
-            ctl.bus.publish(event(
-                "unowned", f"service {service} is not in the state ({ctl.store.folder}) but runs on "
+            ctx.bus.publish(event(
+                "unowned", f"service {service} is not in the state ({ctx.store.folder}) but runs on "
                 f"{', '.join(sorted(nodes))}: kept, not removed; restore the state, or remove it "
                 f"with `tui-orch rm {service}`", service=service, level="warning"))
     for service in [s for s in seen if s not in found]:

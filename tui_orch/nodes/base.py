@@ -11,7 +11,7 @@ import abc
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from tui_orch.errors import AuthFailed, DockerDenied, HostKeyChanged, HostKeyUnknown, NodeError, NoDocker
@@ -263,6 +263,16 @@ class Node(abc.ABC):
 
     @abc.abstractmethod
     async def has_image(self, image: str) -> bool: ...
+
+    async def bring_image(self, image: str, sources: Sequence["Node"], timeout: float = 600.0) -> str:
+        """Make ``image`` present on this node, without a registry if need be; returns "present",
+        "pulled" or "copied from NODE" (one of ``sources``, other nodes, or this machine's
+        engine). Raises NodeError when it cannot be brought here (ImageNotFound when no source
+        has it and no registry answers, OperationTimeout past ``timeout`` seconds). A node
+        that cannot receive images (this default) only says whether it has it."""
+        if await self.has_image(image):
+            return "present"
+        raise NodeError(self.name, f"image {image} is not on this node and it cannot receive one")
 
     async def ports_in_use(self) -> frozenset[int]:
         """The host ports bound on the node now: listening TCP and bound UDP sockets of any

@@ -55,6 +55,18 @@ def local_source(socket_path: str = LOCAL_SOCKET, name: str = "local") -> Source
         return None
 
 
+_this_machine: list[Source | None] = []  # looked up once per process
+
+
+async def this_machine() -> Source | None:
+    """``local_source()``, looked up on the first call only (a thread: docker-py blocks)."""
+    if not _this_machine:
+        found = await asyncio.to_thread(local_source)
+        if not _this_machine:
+            _this_machine.append(found)
+    return _this_machine[0]
+
+
 # --------------------------------------------------------------------------- shared transfers
 
 

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -373,3 +373,17 @@ class SupervisedNode(Node, abc.ABC):
     def docker(self) -> Any:
         """The docker-py client of the current session (None when not connected)."""
         return self._ops.client if self._ops is not None else None
+
+    async def bring_image(self, image: str, sources: Sequence[Node], timeout: float = 600.0) -> str:
+        """Pull, or stream ``docker save | docker load`` from a node that has it (images.py)."""
+        if await self.has_image(image):
+            return "present"
+        target = self.docker
+        if target is None:
+            raise NodeError(self.name, f"image {image} is not on this node and it is not connected")
+        from tui_orch.nodes.images import ensure_image, this_machine  # docker-py: loaded when an image moves
+
+        engines = [(n.name, n.docker) for n in sources
+                   if isinstance(n, SupervisedNode) and n.name != self.name and n.docker is not None]
+        local = await this_machine()
+        return await ensure_image(image, target, self.name, engines + ([local] if local else []), timeout=timeout)

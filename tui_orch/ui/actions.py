@@ -8,15 +8,18 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from tui_orch.errors import TuiOrchError
+from tui_orch.model import Rollout
 
 if TYPE_CHECKING:
     from tui_orch.controller import ApplyResult, Controller
     from tui_orch.controller.query import Query
     from tui_orch.ui.app import OrchApp
     from tui_orch.ui.views import View
+
+Outcome: TypeAlias = "ApplyResult | Rollout | str | None"  # what a console command returns
 
 
 def result_sentence(what: str, result: "ApplyResult", empty: str = "nothing to do") -> tuple[str, str]:
@@ -80,16 +83,16 @@ class ActionsMixin:
 
         self.run_worker(guarded(), group="actions", name=what, exit_on_error=False)
 
-    def report(self, what: str, empty: str = "nothing to do") -> Callable[[Any], None]:
+    def report(self, what: str, empty: str = "nothing to do") -> Callable[[Outcome], None]:
         """Notify the result of a command; ``empty``: what to say when it changed nothing."""
-        def done(result: Any) -> None:
+        def done(result: Outcome) -> None:
             if result is None or isinstance(result, str):
                 self.notify(result or f"{what}: done")
-            elif hasattr(result, "ok"):
+            elif isinstance(result, Rollout):
+                self.notify(f"{what}: {result.progress}")
+            else:
                 text, severity = result_sentence(what, result, empty)
                 self.notify(text, severity=cast(Any, severity))
-            else:
-                self.notify(f"{what}: {getattr(result, 'progress', 'done')}")
         return done
 
     # ------------------------------------------------------------------ targets

@@ -53,7 +53,7 @@ class OrchApp(App[None]):
                  start: Callable[[], Awaitable[None]] | None = None):
         super().__init__()
         self.controller = controller
-        self.reader = Query.of(controller)  # what the console shows is read here
+        self.reader: Query = controller.query()  # what the console shows is read here
         self.config = config or UiSettings()
         self._start = start
         self.restart_times: deque[float] = deque()

@@ -84,12 +84,11 @@ async def demo_script(ctl: Controller, manifests: list[Manifest], say: Callable[
             say(f"demo: {exc}")
         await asyncio.sleep(pause)
     first = manifests[0].services[0].name if manifests and manifests[0].services else None
-    restart = getattr(ctl, "rollout_restart", None)
-    if first is None or restart is None:
+    if first is None:
         return
     await asyncio.sleep(rollout_after)
     say(f"demo: rolling restart of {first} (watch the services view)")
     try:
-        await restart(first)
+        await ctl.rollout_restart(first)
     except TuiOrchError as exc:
         say(f"demo: {exc}")

@@ -1,0 +1,64 @@
+"""The handles the controller's helpers share: ``Context``.
+
+Every helper module (deploy, reconcile, rollout, handover, availability, observe ...) is a set
+of functions of a ``Context``, never of the ``Controller``: the Controller builds one context
+and hands it to each helper, so no helper imports core.py and no helper writes a field of
+another module. The context is a bundle of handles (the store, the fleet, the bus, the lock,
+who owns the containers, the timeouts, and the few shared registers below), not a second
+state bag: it is frozen, and each register is owned by the module that writes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+from dataclasses import dataclass, field
+from tui_orch.controller.claims import PortClaims
+from tui_orch.controller.events import EventBus
+from tui_orch.nodes.fleet import Fleet
+from tui_orch.store import Store
+
+DEFAULT_START_TIMEOUT = 60.0
+DEFAULT_GRACE = 10.0  # a node NotReady longer than this has its replicas re-placed
+DEFAULT_PERIOD = 10.0  # seconds between full reconcile passes
+DEFAULT_IMAGE_TIMEOUT = 600.0
+
+
+def owner_id(store: Store) -> str:
+    """A stable id of this state folder on this machine (the containers' owner label)."""
+    where = f"{socket.gethostname()}:{os.path.realpath(store.folder)}"
+    return hashlib.sha256(where.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    start: float = DEFAULT_START_TIMEOUT  # a new replica must run (and be healthy) within this
+    grace: float = DEFAULT_GRACE  # a node NotReady longer than this loses its replicas
+    period: float = DEFAULT_PERIOD  # seconds between full reconcile passes
+    image: float = DEFAULT_IMAGE_TIMEOUT  # bringing one image to one node
+
+
+@dataclass
+class Readiness:
+    """Which nodes were Ready and since when they are not (this outage). Written by the
+    reconcile loop (node changes), read by planning (the grace period)."""
+
+    seen_ready: set[str] = field(default_factory=set)
+    down_since: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class Context:
+    store: Store
+    fleet: Fleet
+    bus: EventBus
+    lock: asyncio.Lock  # held while containers are created/removed and records change
+    owner: str  # the owner label of the containers this state folder makes
+    timeouts: Timeouts
+    readiness: Readiness = field(default_factory=Readiness)
+    claims: PortClaims = field(default_factory=PortClaims)  # host ports of starts in flight (ports.py)
+    # container id -> events deploy.wait_ready waits on: set by each engine event of it (reconcile.py)
+    waiters: dict[str, list[asyncio.Event]] = field(default_factory=dict)
+    writes: asyncio.Lock = field(default_factory=asyncio.Lock)  # one record written per loop turn (deploy.py)
