@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Container, Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tui_orch.model import (Availability, Event, Health, NodeInfo, NodeState, Replica, ReplicaState, Resources,
@@ -29,6 +28,7 @@ from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.controller.context import owner_id
 from tui_orch.nodes.base import LABEL_REPLICA, LABEL_REVISION, LABEL_SERVICE, ContainerInfo
 from tui_orch.controller.unowned import UnownedContainer
+from tui_orch.controller.rows import FleetSummary, NodeRow, ReplicaRow, ServiceRow
 
 if TYPE_CHECKING:
     from tui_orch.nodes.base import Node
@@ -42,77 +42,6 @@ IDLE = ("pending", "stopping", "stopped", "lost", "failed")  # replica states wi
 HOLDING = frozenset(s for s in ReplicaState if s not in (ReplicaState.STOPPED, ReplicaState.LOST))
 # a rollout that still owes work: running, or stopped by the operator half-way
 UNFINISHED = frozenset(s for s in RolloutState if s not in (RolloutState.COMPLETED, RolloutState.ROLLED_BACK))
-
-
-@dataclass(frozen=True)
-class FleetSummary:
-    nodes_ready: int = 0
-    nodes_total: int = 0
-    cpu_allocated: float = 0.0  # cores reserved by replicas on Ready nodes
-    cpu_allocatable: float = 0.0  # cores of Ready nodes, minus what they keep back
-    cpu_used: float = 0.0  # cores busy (metrics)
-    cpu_total: float = 0.0  # cores of the nodes with metrics
-    mem_allocated: int = 0
-    mem_allocatable: int = 0
-    mem_used: int = 0
-    mem_total: int = 0
-    services_healthy: int = 0
-    services_total: int = 0
-    rollouts_active: int = 0  # in progress or paused
-    restarts_hour: int = 0
-
-
-@dataclass(frozen=True)
-class NodeRow:
-    name: str
-    simulated: bool
-    state: str  # Ready, NotReady..., with " (cordoned)" / " (draining)"
-    ready: bool
-    reason: str  # "" when Ready
-    cpu_percent: float | None
-    mem_percent: float | None
-    disk_percent: float | None
-    load: float | None
-    net_rx: float | None  # bytes per second
-    net_tx: float | None
-    cpu_allocated: float
-    cpu_capacity: float
-    mem_allocated: int
-    mem_capacity: int
-    replicas: int
-
-
-@dataclass(frozen=True)
-class ServiceRow:
-    name: str
-    image: str
-    mode: str  # replicated | global
-    desired: int
-    running: int
-    healthy: int
-    revision: int
-    rollout: Rollout | None
-    restarts: int
-    paused: bool
-    unowned: bool = False  # not in this state: its containers run, kept; never a desired service
-
-
-@dataclass(frozen=True)
-class ReplicaRow:
-    key: str
-    service: str
-    slot: int
-    node: str
-    state: ReplicaState
-    health: Health
-    restarts: int
-    uptime: float | None  # seconds, while it runs
-    cpu_percent: float | None  # of one core
-    mem_used: int | None
-    ports: tuple[int, ...]
-    revision: int
-    message: str
-    container_id: str | None
 
 
 def _is_healthy(rep: Replica) -> bool:

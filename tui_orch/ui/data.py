@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui_orch.controller.query import FleetSummary, NodeRow, Query, ReplicaRow, ServiceRow
+from tui_orch.controller.query import Query
+from tui_orch.controller.rows import FleetSummary, NodeRow, ReplicaRow, ServiceRow
 from tui_orch.controller.unowned import UnownedContainer
 from tui_orch.model import Replica, Rollout
 
