@@ -76,9 +76,13 @@ class Controller:
 
     # ------------------------------------------------------------------ commands
     async def catch_up(self) -> dict[str, str]:
-        """Bring the replica records in line with what the nodes run (observe.py); returns the
-        nodes that could not be listed, with why."""
-        return await observe.catch_up(self.ctx)
+        """Bring the replica records in line with what the nodes run (observe.py), then deal
+        with the containers no record stands for as a full pass does (sweep.py: a copy left on
+        a node that was cut off is removed, or kept when its replacement does not serve);
+        returns the nodes that could not be listed, with why."""
+        listed, unreachable = await observe.catch_up(self.ctx)
+        await self.reconciler.tidy(listed)
+        return unreachable
 
     async def apply(self, manifest: Manifest, dry_run: bool = False) -> ApplyResult:
         """Deploy the manifest's services: a new revision for each whose spec changed (the

@@ -191,8 +191,9 @@ async def remove_container(ctx: "Context", node_name: str, container_id: str, gr
 
 
 async def stop_replica(ctx: "Context", rep: Replica, reason: str) -> None:
-    """Stop a replica's container and forget its record (a container left on an unreachable
-    node is removed by a reconcile pass once the node is back)."""
+    """Stop a replica's container and forget its record. A container left on an unreachable
+    node is kept as a lost copy (lost.py): the first full pass or command that lists the node
+    again removes it, or adopts it when its replacement does not serve (sweep.py)."""
     grace = 10.0
     cur = planning.revision_spec(ctx, rep.service, rep.revision)
     if cur is not None:
@@ -205,6 +206,8 @@ async def stop_replica(ctx: "Context", rep: Replica, reason: str) -> None:
     rec = ctx.store.get_replica(rep.key)
     if rec is not None and rec.container_id == rep.container_id and rec.node == rep.node:
         ctx.store.remove_replica(rep.key)
+    if not done:  # it may still run there: whoever lists the node again removes or adopts it (lost.py)
+        ctx.store.put_lost_copy(rep)
     how = "stopped" if done else "left for later (node unreachable)"
     ctx.bus.publish(event("stop", f"{rep.key} on {rep.node} {how}: {reason}", service=rep.service,
                           replica=rep.key, node=rep.node))

@@ -5,7 +5,8 @@
 ``catch_up`` brings the replica records of the nodes it could list in line with them
 before a command acts: a record whose container is gone is forgotten (so the plan starts
 that replica again) and one whose container ended is marked exited. Records on nodes that
-could not be listed are left as they are: their replicas are unknown, not gone.
+could not be listed are left as they are: their replicas are unknown, not gone. The
+containers it found that no record stands for are the sweep's (Controller.catch_up).
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ async def look_at_nodes(fleet: Fleet) -> tuple[dict[str, list[ContainerInfo]], d
     return listed, unreachable
 
 
-async def catch_up(ctx: "Context") -> dict[str, str]:
-    """Bring the records in line with the nodes (see the module docstring); returns the
-    nodes that could not be listed, with why."""
+async def catch_up(ctx: "Context") -> tuple[dict[str, list[ContainerInfo]], dict[str, str]]:
+    """Bring the records in line with the nodes (see the module docstring); returns what
+    ``look_at_nodes`` found: the listings, and the nodes that could not be listed, with why."""
     listed, unreachable = await look_at_nodes(ctx.fleet)
     by_id = {c.id: c for found in listed.values() for c in found}
     async with ctx.lock:
@@ -64,7 +65,7 @@ async def catch_up(ctx: "Context") -> dict[str, str]:
                                       exit_code=c.exit_code)
             elif c.status == "running" and rec.state == ReplicaState.EXITED:
                 deploy.update_replica(ctx, rec.key, rec.container_id, state=ReplicaState.RUNNING)
-    return unreachable
+    return listed, unreachable
 
 
 async def unowned_containers(ctx: "Context", service: str) -> list[ContainerInfo]:

@@ -11,7 +11,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING
 
-from tui_orch.controller import deploy, planning, unowned
+from tui_orch.controller import deploy, lost, planning, unowned
 from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.controller.events import event
 from tui_orch.controller.restarting import DOWN
@@ -37,6 +37,16 @@ class Sweep:
 
     if TYPE_CHECKING:
         def failed(self, rec: Replica, *, exit_code: int | None, unhealthy: bool = False) -> None: ...
+
+    async def tidy(self, actual: dict[str, list[ContainerInfo]]) -> None:
+        """What a command does before it acts (Controller.catch_up), with the nodes' listings
+        ``actual``: the containers no record stands for are removed or adopted as by a full
+        pass, and the replacements an adoption retires are gone before it returns."""
+        async with self.ctx.lock:
+            await self._remove_orphans(actual)
+            lost.forget_seen(self.ctx.store, actual)
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
 
     def _mark_lost(self) -> None:
         now = time.time()
