@@ -1060,3 +1060,13 @@ def test_manifest_is_a_frozen_value() -> None:
     with pytest.raises(KeyError):
         manifest.service("nope")
     assert manifest.service("web").digest() == web().digest()
+
+
+def test_project_name_is_name_or_the_folder_as_compose_normalises_it(tmp_path):
+    folder = tmp_path / "My Shop.v2"
+    folder.mkdir()
+    (folder / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n")
+    assert load_manifest(folder / "compose.yaml").project_name == "myshopv2"
+    (folder / "compose.yaml").write_text("name: shop\nservices:\n  web:\n    image: nginx\n")
+    assert load_manifest(folder / "compose.yaml").project_name == "shop"
+    assert parse_manifest("services:\n  web:\n    image: nginx\n").project_name == "default"

@@ -36,6 +36,16 @@ class Manifest:
     def names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.services)
 
+    @property
+    def project_name(self) -> str:
+        """The Compose project name: ``name:`` when set, else the manifest folder's name as
+        Compose normalises it (lowercase, only letters, digits, '-' and '_'), else "default"."""
+        if self.name:
+            return self.name
+        folder = os.path.basename(os.path.dirname(os.path.abspath(self.file))) if not self.file.startswith("<") else ""
+        name = re.sub(r"[^a-z0-9_-]", "", folder.lower()).lstrip("_-")
+        return name or "default"
+
     def service(self, name: str) -> ServiceSpec:
         for spec in self.services:
             if spec.name == name:
