@@ -801,19 +801,18 @@ def test_null_optional_keys_are_absent() -> None:
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("privileged", "true", "error"),
-        ("cap_add", "[NET_ADMIN]", "error"),
+        ("isolation", "process", "error"),
+        ("credential_spec", "{file: my.json}", "error"),
+        ("use_api_socket", "true", "error"),
+        ("post_start", "[{command: ./init.sh}]", "error"),
         ("volumes", "['/data:/data']", "error"),
         ("secrets", "[db]", "error"),
         ("extends", "{service: base}", "error"),
-        ("cpus", "0.5", "error"),
-        ("mem_limit", "1g", "error"),
         ("replicas", "2", "error"),
         ("depends_on", "[db]", "warning"),
         ("depends_on", "{db: {condition: service_healthy}}", "warning"),
         ("container_name", "web", "warning"),
         ("networks", "[front]", "warning"),
-        ("logging", "{driver: syslog}", "warning"),
         ("profiles", "[debug]", "warning"),
         ("tty", "true", "warning"),
     ],
@@ -834,8 +833,14 @@ def test_unknown_keys_suggest() -> None:
         "web.yaml:5:5: services.web.healtcheck: unknown key; did you mean healthcheck?",
         "web.yaml:6:5: services.web.frobnicate: unknown key; expected one of image, command, entrypoint, environment, "
         "env_file, ports, network_mode, labels, healthcheck, stop_grace_period, stop_signal, restart, user, "
-        "working_dir, deploy, scale",
+        "working_dir, deploy, scale, " + ", ".join(supported_settings()),
     ]
+
+
+def supported_settings() -> list[str]:
+    """The supported service keys after ``scale`` (container settings and others added later)."""
+    supported = [k for k, d in DECISIONS["services.NAME"].items() if d.action == "supported"]
+    return supported[supported.index("scale") + 1:]
 
 
 def test_service_that_is_not_a_mapping() -> None:

@@ -31,6 +31,7 @@ from typing import Literal
 from tui_orch.model import Availability, NodeInfo, NodeState, Replica, ReplicaState, ServiceSpec
 from tui_orch.placement.engine import Placer
 from tui_orch.placement.pool import NodePool, Request
+from tui_orch.placement.request import constraints_of
 from tui_orch.placement.orderings import orderings
 from tui_orch.placement.result import Plan, PlacementOptions, Start, Stop, Unschedulable
 
@@ -95,7 +96,7 @@ def _diff(
             continue
         if spec.mode == "global":
             eligible = [
-                x.name for x in fleet.infos if x.schedulable and all(c.matches(x) for c in spec.placement.constraints)
+                x.name for x in fleet.infos if x.schedulable and all(c.matches(x) for c in constraints_of(spec))
             ]
             covered: set[str] = set()
             for r in reps:
@@ -216,7 +217,7 @@ def plan(
     if work.groups or work.pinned:
         placed = set(work.groups) | {name for name, _, _ in work.pinned}
         shared = fleet.shared_notes if any(specs[name].ports for name in placed) else []
-        notes = fleet.hot_notes + shared + notes
+        notes = fleet.hot_notes + shared + notes + _privileged_notes(specs, placed)
     return Plan(
         starts=tuple(starts),  # in placement order, which the "after" fractions follow
         stops=tuple(sorted(work.stops, key=lambda s: (s.key, s.node, s.revision))),
@@ -224,6 +225,14 @@ def plan(
         unschedulable=tuple(sorted(failed, key=lambda u: (u.service, u.slot, u.node))),
         notes=tuple(notes),
     )
+
+
+def _privileged_notes(specs: dict[str, ServiceSpec], placed: set[str]) -> list[str]:
+    """A line for each privileged service the plan starts: such a container controls its node."""
+    return [
+        f"{name} runs privileged: its containers control the node they run on (every device and capability)"
+        for name in sorted(placed) if specs[name].settings.privileged
+    ]
 
 
 def place(
