@@ -35,7 +35,8 @@ def _fails(fleet: NodePool, hit: np.ndarray, n: int, c: Constraint) -> str:
     """``2 fail node.labels.disk==ssd``; for a platform: ``2 run linux/amd64, not linux/arm64``."""
     if c.key != PLATFORM_KEY:
         return f"{_verb(n, 'fails', 'fail')} {c}"
-    seen = sorted({fleet.infos[i].platform or "an unknown platform" for i in np.flatnonzero(hit)})
+    seen = sorted({fleet.infos[i].platform for i in np.flatnonzero(hit)}, key=lambda p: (not p, p))
+    seen = [p or "an unknown platform" for p in seen]
     return f"{_verb(n, 'runs', 'run')} {' or '.join(seen)}, not {c.value} (the service's platform)"
 
 
