@@ -886,9 +886,9 @@ def test_deploy_errors(body: str, message: str) -> None:
 def test_deploy_warnings() -> None:
     body = "deploy:\n  endpoint_mode: dnsrr\n  resources:\n    limits: {pids: 10}\n    reservations: {devices: [{capabilities: [gpu]}], generic_resources: []}\n"
     assert web(body).resources == ResourceSpec()
+    assert web(body).settings.pids_limit == 10  # limits.pids is the service's pids_limit
     assert warnings(service(body)) == [
         "web.yaml:5:7: warning: services.web.deploy.endpoint_mode: ignored: there are no virtual IPs; replicas are reached on their node's published ports",
-        "web.yaml:7:18: warning: services.web.deploy.resources.limits.pids: ignored: no pids limit is set",
         "web.yaml:8:24: warning: services.web.deploy.resources.reservations.devices: ignored: devices (GPUs) are not reserved; pin the service with a node.labels constraint",
         "web.yaml:8:58: warning: services.web.deploy.resources.reservations.generic_resources: ignored: generic resources are not reserved; pin the service with a node.labels constraint",
     ]
@@ -905,7 +905,7 @@ def test_deploy_warnings() -> None:
         ("{limits: {memory: 1g}, reservations: {memory: 2g}}", "4:71: services.web.deploy.resources.reservations.memory: 2 GiB is more than limits.memory (1 GiB)"),
         ("{limits: {cpus: 1}, reservations: {cpus: 2}}", "4:66: services.web.deploy.resources.reservations.cpus: 2 is more than limits.cpus (1)"),
         ("{limit: {}}", "4:26: services.web.deploy.resources.limit: unknown key; did you mean limits?"),
-        ("{limits: {storage: 1g}}", "4:35: services.web.deploy.resources.limits.storage: unknown key; expected one of cpus, memory"),
+        ("{limits: {storage: 1g}}", "4:35: services.web.deploy.resources.limits.storage: unknown key; expected one of cpus, memory, pids"),
     ],
 )
 def test_resource_errors(resources: str, message: str) -> None:

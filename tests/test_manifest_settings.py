@@ -287,3 +287,11 @@ async def test_simulated_nodes_report_a_platform_to_placement() -> None:
                 "no node fits: 1 runs linux/amd64, not linux/arm64 (the service's platform)"
     finally:
         set_default_simulator(old)
+
+
+def test_deploy_limits_pids_is_pids_limit() -> None:
+    assert web("deploy: {resources: {limits: {pids: 100}}}\n").settings.pids_limit == 100
+    assert web("pids_limit: 100\ndeploy: {resources: {limits: {pids: 100}}}\n").settings.pids_limit == 100
+    assert errors("pids_limit: 50\ndeploy: {resources: {limits: {pids: 100}}}\n") == [
+        "web.yaml:4:5: services.web.pids_limit: pids_limit (50) and deploy.resources.limits.pids (100) differ; "
+        "set it in one place"]

@@ -71,9 +71,9 @@ SERVICE: dict[str, Decision] = {
     "scale": _s("read as deploy.replicas (set one of the two)"),
     "build": _w("ignored: the image is used as it is; build it yourself (without image: this is an error)"),
     "depends_on": _w("ignored: services start together, in no order, and no condition is waited for; make each service retry what it needs"),
-    "container_name": _w("ignored: tui-orch names each container after its service, replica and revision, "
-                         "because an update or a restart may run a replica's old and new containers side by side "
-                         "on one node and one name cannot be given twice"),
+    "container_name": _w("ignored: tui-orch names each container after its service, replica and revision, because "
+                         "a replica's old and new containers may exist side by side on one node (a start-first update, "
+                         "a copy left on a node that was cut off) and Docker gives a name only once"),
     "links": _w("ignored: there are no service links; reach other services on their published ports"),
     "external_links": _w("ignored: there are no service links; reach other services on their published ports"),
     "networks": _w("ignored: tui-orch creates no networks; use network_mode (host recommended)"),
@@ -177,7 +177,7 @@ DEPLOY: dict[str, Decision] = {
 LIMITS: dict[str, Decision] = {
     "cpus": _s("cores, such as 0.5 or 2"),
     "memory": _s("a size such as 512m or 2g"),
-    "pids": _w("ignored: no pids limit is set"),
+    "pids": _s("a whole number, read as the service's pids_limit (a different value there is an error)"),
 }
 
 RESERVATIONS: dict[str, Decision] = {
@@ -188,7 +188,7 @@ RESERVATIONS: dict[str, Decision] = {
 }
 
 RESOURCES: dict[str, Decision] = {
-    "limits": _s("cpus, memory"),
+    "limits": _s("cpus, memory, pids"),
     "reservations": _s("cpus, memory"),
 }
 

@@ -21,7 +21,7 @@ from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.reader import Entries, Invalid, Reader, check_tag, is_null, join, shown
 from tui_orch.manifest.settings import READERS as SETTINGS_READERS
 from tui_orch.manifest.settings import settings_of
-from tui_orch.manifest.settings_checks import check_settings, service_resources
+from tui_orch.manifest.settings_checks import check_settings, pids_limit, service_resources
 from tui_orch.model import RestartPolicy, ServiceSpec, pairs
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
@@ -99,6 +99,8 @@ def _combine(r: Reader, ctx: Context, name: str, fields: dict[str, Any], entries
             environment[key] = value
     labels = {**deploy.labels, **{k: v or "" for k, v in fields.get("labels", {}).items()}}
     spec["resources"] = service_resources(r, fields, entries, spec.get("resources"), path)
+    if deploy.pids is not None:
+        fields["pids_limit"] = pids_limit(r, fields, entries, deploy.pids, path)
     check_settings(r, fields, entries, spec, path)
     if "image" not in fields:
         return None

@@ -49,6 +49,15 @@ def service_resources(r: Reader, fields: dict[str, Any], entries: Entries, resou
     return out
 
 
+def pids_limit(r: Reader, fields: dict[str, Any], entries: Entries, deploy_pids: int, path: str) -> int:
+    """``deploy.resources.limits.pids`` as the service's pids_limit; both set and different is an error."""
+    own = fields.get("pids_limit")
+    if own is not None and own != deploy_pids:
+        r.error(entries["pids_limit"][0], join(path, "pids_limit"),
+                f"pids_limit ({own}) and deploy.resources.limits.pids ({deploy_pids}) differ; set it in one place")
+    return deploy_pids
+
+
 def check_settings(r: Reader, fields: dict[str, Any], entries: Entries, spec: dict[str, Any], path: str) -> None:
     """What the engine would refuse at creation, said while validating instead."""
     resources: ResourceSpec = spec.get("resources") or ResourceSpec()
@@ -69,4 +78,4 @@ def check_settings(r: Reader, fields: dict[str, Any], entries: Entries, spec: di
                 f"cpu_rt_runtime ({runtime} us) is above cpu_rt_period ({period} us)")
 
 
-__all__ = ["check_settings", "service_resources"]
+__all__ = ["check_settings", "pids_limit", "service_resources"]
