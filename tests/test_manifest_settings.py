@@ -295,3 +295,14 @@ def test_deploy_limits_pids_is_pids_limit() -> None:
     assert errors("pids_limit: 50\ndeploy: {resources: {limits: {pids: 100}}}\n") == [
         "web.yaml:4:5: services.web.pids_limit: pids_limit (50) and deploy.resources.limits.pids (100) differ; "
         "set it in one place"]
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("network_mode: host\nsysctls: {net.core.somaxconn: 1024}", "5:5: services.web.sysctls: sysctl net.core.somaxconn cannot be set with network_mode: host (the container shares the node's network namespace); set it on the node, or remove network_mode: host"),
+    ("ipc: host\nsysctls: [kernel.shmmax=1000]", "5:5: services.web.sysctls: sysctl kernel.shmmax cannot be set with ipc: host (the container shares the node's IPC namespace); set it on the node, or remove ipc: host"),
+    ("uts: host\nhostname: web", "5:5: services.web.hostname: hostname cannot be set with uts: host (the container has the node's own name); remove one"),
+    ("network_mode: host\nmac_address: 02:42:ac:11:00:02", "5:5: services.web.mac_address: mac_address cannot be set with network_mode: host (the container has no network interface of its own); remove one"),
+])
+def test_settings_that_conflict_with_the_nodes_namespaces(body: str, message: str) -> None:
+    assert errors(body + "\n") == [f"web.yaml:{message}"]
+    assert web("network_mode: host\nsysctls: {kernel.msgmax: 65536}\n").settings.sysctls == (("kernel.msgmax", "65536"),)

@@ -49,6 +49,30 @@ def service_resources(r: Reader, fields: dict[str, Any], entries: Entries, resou
     return out
 
 
+# sysctl prefixes that belong to a namespace: refused by the engine when that namespace is the node's
+_NAMESPACED = (("net.", "network_mode", "the node's network namespace"),
+               (("kernel.msg", "kernel.sem", "kernel.shm", "fs.mqueue."), "ipc", "the node's IPC namespace"))
+
+
+def _namespaces(r: Reader, fields: dict[str, Any], entries: Entries, path: str) -> None:
+    """Settings that conflict with sharing a namespace of the node."""
+    for prefixes, key, namespace in _NAMESPACED:
+        if fields.get(key) != "host":
+            continue
+        for name, _ in fields.get("sysctls", ()):
+            if name.startswith(prefixes):
+                r.error(entries["sysctls"][0], join(path, "sysctls"),
+                        f"sysctl {name} cannot be set with {key}: host (the container shares {namespace}); "
+                        f"set it on the node, or remove {key}: host")
+    if fields.get("uts") == "host" and "hostname" in fields:
+        r.error(entries["hostname"][0], join(path, "hostname"),
+                "hostname cannot be set with uts: host (the container has the node's own name); remove one")
+    if "mac_address" in fields and fields.get("network_mode") == "host":
+        r.error(entries["mac_address"][0], join(path, "mac_address"),
+                "mac_address cannot be set with network_mode: host (the container has no network interface of "
+                "its own); remove one")
+
+
 def pids_limit(r: Reader, fields: dict[str, Any], entries: Entries, deploy_pids: int, path: str) -> int:
     """``deploy.resources.limits.pids`` as the service's pids_limit; both set and different is an error."""
     own = fields.get("pids_limit")
@@ -72,6 +96,7 @@ def check_settings(r: Reader, fields: dict[str, Any], entries: Entries, spec: di
             r.error(where, join(path, "memswap_limit"), f"memswap_limit is memory plus swap: "
                                                        f"{format_bytes(swap)} is below the memory limit "
                                                        f"({format_bytes(limit)})")
+    _namespaces(r, fields, entries, path)
     period, runtime = fields.get("cpu_rt_period"), fields.get("cpu_rt_runtime")
     if period is not None and runtime is not None and runtime > period:
         r.error(entries["cpu_rt_runtime"][0], join(path, "cpu_rt_runtime"),
