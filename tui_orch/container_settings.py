@@ -146,6 +146,11 @@ def _short(value: object) -> str:
         return f"{value.source}:{value.target}:{value.permissions}"
     if isinstance(value, LogConfig):
         return " ".join([value.driver or "default", *(f"{k}={v}" for k, v in value.options)])
+    if isinstance(value, GpuRequest):
+        which = ",".join(value.device_ids) or ("all" if value.count < 0 else str(value.count))
+        return f"{value.driver or 'any driver'} {which}"
+    if isinstance(value, BlkioConfig):
+        return "set"  # weights and rates: see the manifest
     return str(value)
 
 
