@@ -25,7 +25,7 @@ from tui_orch.placement import plan
 MiB, GiB = 1 << 20, 1 << 30
 
 
-def service(body: str, **extra: str) -> str:
+def service(body: str) -> str:
     """A manifest with one service ``web``: the body's first line is line 4, column 5."""
     return "services:\n  web:\n    image: nginx:1.27\n" + indent(dedent(body), "    ")
 
@@ -118,6 +118,7 @@ def test_service_level_resources_are_deploy_resources() -> None:
 
 @pytest.mark.parametrize(("body", "message"), [
     ("cap_add: [NET ADMIN]", "4:14: services.web.cap_add: expected a capability such as NET_ADMIN or CAP_SYS_TIME, got 'NET ADMIN'"),
+    ("cap_drop: [NET_RAW, NET_RAW]", "4:15: services.web.cap_drop: 'NET_RAW' is listed twice; list it once"),
     ("cap_add: NET_ADMIN", "4:14: services.web.cap_add: expected a list, got 'NET_ADMIN'"),
     ("privileged: maybe", "4:17: services.web.privileged: expected true or false, got 'maybe'"),
     ("sysctls: [net.core.somaxconn]", "4:14: services.web.sysctls: sysctl 'net.core.somaxconn' has no value; write net.core.somaxconn=VALUE"),

@@ -42,10 +42,12 @@ _SHARED = ("service:", "container:")
 def _words(what: str) -> Read:
     """A list of non-empty strings (``what``: how one item is named in messages)."""
     def read(r: Reader, node: Node, path: str) -> tuple[str, ...]:
-        out = []
+        out: list[str] = []
         for i, text in enumerate(r.strings(node, path, what)):
             if not text.strip():
                 raise Invalid(f"item {i} is empty; expected {what}", node)
+            if text.strip() in out:  # the Compose specification wants these lists' items unique
+                raise Invalid(f"{shown(text.strip())} is listed twice; list it once", node)
             out.append(text.strip())
         return tuple(out)
     return read
@@ -326,7 +328,7 @@ READERS: dict[str, Read] = {
     "read_only": _flag,
     "init": _flag,
     "userns_mode": _namespace(("host",), "userns_mode"),
-    "group_add": lambda r, n, p: _words("a group name or id")(r, n, p),
+    "group_add": _words("a group name or id"),
     "sysctls": _sysctls,
     "ulimits": _ulimits,
     "pid": _namespace(("host",), "pid"),
