@@ -79,13 +79,17 @@ async def test_settings_reach_the_container_and_platform_is_honoured(lab, tmp_pa
             assert (host["PidsLimit"], host["OomScoreAdj"], host["CpuShares"]) == (64, 300, 512)
             assert host["GroupAdd"] == ["1234"]
             assert (host["Memory"], host["MemorySwap"]) == (64 << 20, 128 << 20)
-            # and as the process sees it
+            # and as the process sees it (the lab image has sh, cat and a few more: no grep, no id)
             inside = _exec(client, replica.container_id,
-                           "ulimit -n; grep -c internal /etc/hosts; echo x > /probe 2>/dev/null || echo read-only; "
-                           "cat /proc/1/comm; id -G")
-            nofile, hosts, ro, pid1, groups = inside.split("\n")[:5]
-            assert (nofile, hosts, ro) == ("2048", "2", "read-only"), inside
-            assert pid1 != "sleep" and "1234" in groups.split(), inside  # init runs as PID 1
+                           "ulimit -Sn; ulimit -Hn; (echo x > /probe) 2>/dev/null || echo read-only; cat /proc/1/comm; "
+                           "cat /etc/hosts /etc/resolv.conf /proc/1/status")
+            soft, hard, ro, pid1 = inside.split("\n")[:4]
+            assert (soft, hard, ro) == ("2048", "4096", "read-only"), inside
+            assert pid1 != "sleep", inside  # an init process runs as PID 1, sleep under it
+            assert "10.1.2.3\tdb.internal" in inside and "10.1.2.4\tcache.internal" in inside, inside
+            assert "nameserver 10.1.2.53" in inside and "search corp.internal" in inside, inside
+            groups = next(line for line in inside.splitlines() if line.startswith("Groups:"))
+            assert "1234" in groups.split(), inside
         finally:
             client.close()
 
