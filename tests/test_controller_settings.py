@@ -34,6 +34,8 @@ services:
     mem_limit: 64m
     memswap_limit: 128m
     platform: linux/amd64
+    hostname: settings-web
+    stop_signal: SIGINT
     deploy:
       resources:
         reservations: {{cpus: "0.05", memory: 16m}}
@@ -79,6 +81,7 @@ async def test_settings_reach_the_container_and_platform_is_honoured(lab, tmp_pa
             assert (host["PidsLimit"], host["OomScoreAdj"], host["CpuShares"]) == (64, 300, 512)
             assert host["GroupAdd"] == ["1234"]
             assert (host["Memory"], host["MemorySwap"]) == (64 << 20, 128 << 20)
+            assert (attrs["Config"]["Hostname"], attrs["Config"]["StopSignal"]) == ("settings-web", "SIGINT")
             # and as the process sees it (the lab image has sh, cat and a few more: no grep, no id)
             inside = _exec(client, replica.container_id,
                            "ulimit -Sn; ulimit -Hn; (echo x > /probe) 2>/dev/null || echo read-only; cat /proc/1/comm; "
