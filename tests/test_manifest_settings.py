@@ -271,7 +271,9 @@ def test_the_plan_says_why_no_node_of_the_platform_fits() -> None:
 def test_a_global_service_runs_only_on_nodes_of_its_platform() -> None:
     nodes = [_node("a1", "linux/amd64"), _node("r1", "linux/arm64"), _node("r2", "linux/arm64")]
     spec = dataclasses.replace(web("platform: linux/arm64\n"), mode="global")
-    assert sorted(s.node for s in plan([spec], nodes).starts) == ["r1", "r2"]
+    p = plan([spec], nodes)
+    assert sorted(s.node for s in p.starts) == ["r1", "r2"]
+    assert p.notes == ("web runs on linux/arm64 nodes only (its platform): none on a1 (linux/amd64)",)
 
 
 async def test_simulated_nodes_report_a_platform_to_placement() -> None:
