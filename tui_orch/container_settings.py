@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tui_orch.units import format_bytes
+
 Pairs = tuple[tuple[str, str], ...]
 
 
@@ -120,6 +122,9 @@ class ContainerSettings:
     platform: str | None = None  # os[/arch[/variant]], normalised (linux/amd64)
 
 
+_SIZES = ("shm_size", "memswap_limit")
+
+
 def describe(s: ContainerSettings) -> str:
     """The settings that are set, in one line for ``validate`` (keys as Compose writes them)."""
     parts: list[str] = []
@@ -130,6 +135,8 @@ def describe(s: ContainerSettings) -> str:
             continue
         if value is True:
             parts.append(name)
+        elif name in _SIZES and isinstance(value, int) and value > 0:
+            parts.append(f"{name} {format_bytes(value)}")
         elif isinstance(value, tuple):
             parts.append(f"{name} {','.join(_short(v) for v in value)}")
         else:
