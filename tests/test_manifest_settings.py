@@ -309,3 +309,49 @@ def test_deploy_limits_pids_is_pids_limit() -> None:
 def test_settings_that_conflict_with_the_nodes_namespaces(body: str, message: str) -> None:
     assert errors(body + "\n") == [f"web.yaml:{message}"]
     assert web("network_mode: host\nsysctls: {kernel.msgmax: 65536}\n").settings.sysctls == (("kernel.msgmax", "65536"),)
+
+
+REAL_WORLD = """\
+services:
+  es:
+    image: elasticsearch:8.13.0
+    ulimits:
+      memlock: {soft: -1, hard: -1}
+      nofile: {soft: 65536, hard: 65536}
+    mem_limit: 1G
+    cap_add: [IPC_LOCK]
+    sysctls:
+      - net.core.somaxconn=1024
+  gpu:
+    image: nvidia/cuda:12.0-base
+    runtime: nvidia
+    shm_size: '2gb'
+    privileged: 'true'
+    devices: ["/dev/dri:/dev/dri"]
+    group_add: [video]
+    device_cgroup_rules: ['c 188:* rmw']
+  proxy:
+    image: traefik:3
+    security_opt: [no-new-privileges:true, "seccomp:unconfined"]
+    extra_hosts: ["host.docker.internal:host-gateway"]
+    logging:
+      driver: json-file
+      options: {max-size: "200k", max-file: "10", tag: "{{.Name}}"}
+    init: true
+    pid: "host"
+    dns: 1.1.1.1
+    dns_search: example.com
+    oom_score_adj: "-500"
+    cpuset: "0,1"
+    mem_swappiness: 0
+"""
+
+
+def test_settings_as_real_compose_files_write_them() -> None:
+    m = parse_manifest(REAL_WORLD, "compose.yaml", environ={})
+    assert list(m.warnings) == []
+    es, gpu, proxy = (m.service(n) for n in ("es", "gpu", "proxy"))
+    assert es.settings.ulimits[0] == Ulimit("memlock", -1, -1) and es.resources.limits.memory == GiB
+    assert gpu.settings.privileged and gpu.settings.runtime == "nvidia" and gpu.settings.shm_size == 2 * GiB
+    assert proxy.settings.extra_hosts == (("host.docker.internal", "host-gateway"),)
+    assert dict(proxy.settings.logging.options)["tag"] == "{{.Name}}"  # type: ignore[union-attr]
