@@ -801,19 +801,18 @@ def test_null_optional_keys_are_absent() -> None:
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("privileged", "true", "error"),
-        ("cap_add", "[NET_ADMIN]", "error"),
+        ("isolation", "process", "error"),
+        ("credential_spec", "{file: my.json}", "error"),
+        ("use_api_socket", "true", "error"),
+        ("post_start", "[{command: ./init.sh}]", "error"),
         ("volumes", "['/data:/data']", "error"),
         ("secrets", "[db]", "error"),
         ("extends", "{service: base}", "error"),
-        ("cpus", "0.5", "error"),
-        ("mem_limit", "1g", "error"),
         ("replicas", "2", "error"),
         ("depends_on", "[db]", "warning"),
         ("depends_on", "{db: {condition: service_healthy}}", "warning"),
         ("container_name", "web", "warning"),
         ("networks", "[front]", "warning"),
-        ("logging", "{driver: syslog}", "warning"),
         ("profiles", "[debug]", "warning"),
         ("tty", "true", "warning"),
     ],
@@ -834,8 +833,14 @@ def test_unknown_keys_suggest() -> None:
         "web.yaml:5:5: services.web.healtcheck: unknown key; did you mean healthcheck?",
         "web.yaml:6:5: services.web.frobnicate: unknown key; expected one of image, command, entrypoint, environment, "
         "env_file, ports, network_mode, labels, healthcheck, stop_grace_period, stop_signal, restart, user, "
-        "working_dir, deploy, scale",
+        "working_dir, deploy, scale, " + ", ".join(supported_settings()),
     ]
+
+
+def supported_settings() -> list[str]:
+    """The supported service keys after ``scale`` (container settings and others added later)."""
+    supported = [k for k, d in DECISIONS["services.NAME"].items() if d.action == "supported"]
+    return supported[supported.index("scale") + 1:]
 
 
 def test_service_that_is_not_a_mapping() -> None:
@@ -881,9 +886,9 @@ def test_deploy_errors(body: str, message: str) -> None:
 def test_deploy_warnings() -> None:
     body = "deploy:\n  endpoint_mode: dnsrr\n  resources:\n    limits: {pids: 10}\n    reservations: {devices: [{capabilities: [gpu]}], generic_resources: []}\n"
     assert web(body).resources == ResourceSpec()
+    assert web(body).settings.pids_limit == 10  # limits.pids is the service's pids_limit
     assert warnings(service(body)) == [
         "web.yaml:5:7: warning: services.web.deploy.endpoint_mode: ignored: there are no virtual IPs; replicas are reached on their node's published ports",
-        "web.yaml:7:18: warning: services.web.deploy.resources.limits.pids: ignored: no pids limit is set",
         "web.yaml:8:24: warning: services.web.deploy.resources.reservations.devices: ignored: devices (GPUs) are not reserved; pin the service with a node.labels constraint",
         "web.yaml:8:58: warning: services.web.deploy.resources.reservations.generic_resources: ignored: generic resources are not reserved; pin the service with a node.labels constraint",
     ]
@@ -900,7 +905,7 @@ def test_deploy_warnings() -> None:
         ("{limits: {memory: 1g}, reservations: {memory: 2g}}", "4:71: services.web.deploy.resources.reservations.memory: 2 GiB is more than limits.memory (1 GiB)"),
         ("{limits: {cpus: 1}, reservations: {cpus: 2}}", "4:66: services.web.deploy.resources.reservations.cpus: 2 is more than limits.cpus (1)"),
         ("{limit: {}}", "4:26: services.web.deploy.resources.limit: unknown key; did you mean limits?"),
-        ("{limits: {storage: 1g}}", "4:35: services.web.deploy.resources.limits.storage: unknown key; expected one of cpus, memory"),
+        ("{limits: {storage: 1g}}", "4:35: services.web.deploy.resources.limits.storage: unknown key; expected one of cpus, memory, pids"),
     ],
 )
 def test_resource_errors(resources: str, message: str) -> None:

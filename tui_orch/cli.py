@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from tui_orch import __version__, config
+from tui_orch.container_settings import describe as describe_settings
 from tui_orch.errors import ManifestError, TuiOrchError, printable
 from tui_orch.model import Resources, ServiceSpec, to_dict
 from tui_orch.units import format_bytes, format_duration
@@ -174,6 +175,9 @@ def describe_service(s: ServiceSpec) -> str:
     if parts:
         lines.append(f"    placement: {'; '.join(parts)}")
     lines.append(f"    stop: {s.stop_signal or 'SIGTERM'}, grace {format_duration(s.stop_grace_period)}")
+    container = describe_settings(s.settings)
+    if container:
+        lines.append(f"    container: {container}")
     return "\n".join(lines)
 
 

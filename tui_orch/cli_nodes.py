@@ -35,6 +35,7 @@ def node_row(node: Node) -> dict[str, Any]:
         "since": st.since,
         "hostname": st.hostname,
         "docker": st.docker_version,
+        "platform": st.platform,  # linux/amd64, what placement matches a service's platform: against
         "capacity": {"cpus": cap.cpus, "memory": cap.memory} if cap else None,
         "reserved": {"cpus": node.spec.reserved.cpus, "memory": node.spec.reserved.memory},
         "labels": dict(node.spec.labels),

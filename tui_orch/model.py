@@ -12,10 +12,13 @@ import dataclasses
 import enum
 import hashlib
 import json
+import sys
 import types
 import typing
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from tui_orch.container_settings import ContainerSettings, platform_matches
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -87,6 +90,8 @@ class Constraint:
         return f"{self.key}{self.op}{self.value}"
 
     def node_value(self, node: "NodeInfo") -> str | None:
+        if self.key == "node.platform":  # os/arch as images name it (from the service's platform:)
+            return node.platform
         if self.key in ("node.id", "node.name"):  # the node's name in the inventory
             return node.name
         if self.key == "node.hostname":  # the host's own name (the inventory's until known)
@@ -99,6 +104,8 @@ class Constraint:
 
     def matches(self, node: "NodeInfo") -> bool:
         actual = self.node_value(node)
+        if self.key == "node.platform":
+            return platform_matches(self.value, actual or "") == (self.op == "==")
         if self.op == "==":
             return actual == self.value
         return actual != self.value
@@ -150,6 +157,8 @@ class ServiceSpec:
     update_config: UpdateConfig = UpdateConfig()
     rollback_config: UpdateConfig = UpdateConfig()
     placement: Placement = Placement()
+    # --- container settings (issue 12)
+    settings: ContainerSettings = ContainerSettings()  # cap_add, sysctls, ulimits, platform...
 
     @property
     def reservation(self) -> Resources:
@@ -221,6 +230,8 @@ class NodeInfo:
     # Host ports bound on the node by anything (other processes, any container), as last read:
     # the planner never hands them out.
     ports_in_use: frozenset[int] = frozenset()
+    # --- container settings (issue 12): os/arch as images name it (linux/amd64), "" = unknown
+    platform: str = ""
 
     @property
     def allocatable(self) -> Resources:
@@ -371,7 +382,8 @@ _HINTS: dict[type, dict[str, Any]] = {}
 
 def _hints(cls: type) -> dict[str, Any]:
     if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls, globalns=globals())
+        # the class's own module first: nested values may live beside it (container_settings)
+        _HINTS[cls] = typing.get_type_hints(cls, globalns={**globals(), **vars(sys.modules[cls.__module__])})
     return _HINTS[cls]
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import secrets
 
+from tui_orch.controller.engine_settings import host_config
 from tui_orch.model import Healthcheck, RestartPolicy, ServiceSpec
 from tui_orch.nodes.base import (
     LABEL_DIGEST,
@@ -137,4 +138,9 @@ def container_request(spec: ServiceSpec, *, slot: int, node: str, revision: int,
         restart_policy={"Name": CONTROLLER_HOLDS},
         user=spec.user,
         working_dir=spec.working_dir,
+        host_config=host_config(spec.settings),
+        hostname=spec.settings.hostname,
+        domainname=spec.settings.domainname,
+        mac_address=spec.settings.mac_address,
+        platform=spec.settings.platform,
     )

@@ -34,10 +34,6 @@ def _r(note: str) -> Decision:
     return Decision("reject", note)
 
 
-_UNSAFE = (
-    "not supported: tui-orch cannot set it on the container, and running the container "
-    "without it would change what it may do; remove it"
-)
 _STATE = (
     "not supported: replicas move between nodes and their files would not follow; keep state "
     "in the image or in an external store"
@@ -75,23 +71,20 @@ SERVICE: dict[str, Decision] = {
     "scale": _s("read as deploy.replicas (set one of the two)"),
     "build": _w("ignored: the image is used as it is; build it yourself (without image: this is an error)"),
     "depends_on": _w("ignored: services start together, in no order, and no condition is waited for; make each service retry what it needs"),
-    "container_name": _w("ignored: tui-orch names each container after its service and replica"),
-    "hostname": _w("ignored: containers keep the hostname Docker gives them"),
-    "domainname": _w("ignored: containers keep the domain name Docker gives them"),
+    "container_name": _w("ignored: tui-orch names each container after its service, replica and revision, because "
+                         "a replica's old and new containers may exist side by side on one node (a start-first update, "
+                         "a copy left on a node that was cut off) and Docker gives a name only once"),
     "links": _w("ignored: there are no service links; reach other services on their published ports"),
     "external_links": _w("ignored: there are no service links; reach other services on their published ports"),
     "networks": _w("ignored: tui-orch creates no networks; use network_mode (host recommended)"),
     "expose": _w("ignored: only ports: are published"),
-    "logging": _w("ignored: containers use each node's default logging driver"),
     "profiles": _w("ignored: every service of the file is deployed"),
     "pull_policy": _w("ignored: tui-orch brings a missing image to a node itself (pull, or copy over SSH)"),
-    "platform": _w("ignored: each node runs the image for its own platform"),
     "stdin_open": _w("ignored: replicas run detached, without input"),
     "tty": _w("ignored: replicas run without a terminal"),
     "annotations": _w("ignored: annotations are not set on containers"),
     "attach": _w("ignored: logs are read from each replica on demand"),
     "develop": _w("ignored: compose watch is a development feature"),
-    "pids_limit": _w("ignored: no pids limit is set"),
     "label_file": _r("not supported: put the labels under labels:"),
     "extends": _r("not supported: share settings with a YAML anchor and a merge key (<<: *base)"),
     "volumes": _r(_STATE),
@@ -99,18 +92,60 @@ SERVICE: dict[str, Decision] = {
     "tmpfs": _r(_STATE),
     "secrets": _r(_SECRETS),
     "configs": _r(_SECRETS),
-    "cpus": _r("not supported here: write it as deploy.resources.limits.cpus"),
-    "mem_limit": _r("not supported here: write it as deploy.resources.limits.memory"),
-    "mem_reservation": _r("not supported here: write it as deploy.resources.reservations.memory"),
-    **{key: _r(_UNSAFE) for key in (
-        "privileged", "cap_add", "cap_drop", "security_opt", "devices", "device_cgroup_rules",
-        "userns_mode", "pid", "ipc", "uts", "cgroup", "cgroup_parent", "group_add", "sysctls",
-        "runtime", "isolation", "gpus", "credential_spec", "use_api_socket", "read_only", "init",
-        "ulimits", "shm_size", "oom_kill_disable", "oom_score_adj", "storage_opt", "blkio_config",
-        "extra_hosts", "dns", "dns_opt", "dns_search", "mac_address", "post_start", "pre_stop",
-        "provider", "mem_swappiness", "memswap_limit", "cpu_count", "cpu_percent", "cpu_period",
-        "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpuset", "cpu_shares",
-    )},
+    "cpus": _s("cores, read as deploy.resources.limits.cpus (a different value there is an error)"),
+    "mem_limit": _s("a size, read as deploy.resources.limits.memory (a different value there is an error)"),
+    "mem_reservation": _s("a size, read as deploy.resources.reservations.memory (a different value there is an error)"),
+    # --- container settings (issue 12): passed to the engine as they are
+    "privileged": _s("true or false; the plan notes that such a container controls the node it runs on"),
+    "cap_add": _s("a list of capabilities (NET_ADMIN or CAP_NET_ADMIN, ALL)"),
+    "cap_drop": _s("a list of capabilities (NET_RAW, ALL)"),
+    "security_opt": _s("a list of options such as no-new-privileges:true or seccomp=unconfined"),
+    "read_only": _s("true: the container's root filesystem is read-only"),
+    "init": _s("true: an init process runs as PID 1 (forwards signals, reaps zombies)"),
+    "userns_mode": _s("host"),
+    "group_add": _s("a list of group names or ids"),
+    "sysctls": _s("a list of NAME=VALUE or a mapping"),
+    "ulimits": _s("NAME: N (soft and hard) or NAME: {soft, hard}; -1 = unlimited"),
+    "pid": _s("host (service:NAME and container:NAME are refused: that container may run on another node)"),
+    "ipc": _s("host, private, shareable or none (service:NAME and container:NAME are refused: that container may run on another node)"),
+    "uts": _s("host"),
+    "cgroup": _s("host or private (the cgroup namespace)"),
+    "cgroup_parent": _s("a cgroup path, on each node"),
+    "runtime": _s("a runtime name such as runc or nvidia; every node the service may run on needs it"),
+    "devices": _s("\"/dev/HOST[:/dev/CONTAINER[:rwm]]\" or {source, target, permissions}; the device must exist on the node"),
+    "device_cgroup_rules": _s("a list of rules such as 'c 1:3 mr'"),
+    "gpus": _s("all, or a list of {driver, count, device_ids, capabilities, options}; not reserved when placing: pin the service with a node.labels constraint"),
+    "hostname": _s("a host name; every replica gets the same one"),
+    "domainname": _s("a domain name"),
+    "mac_address": _s("a MAC address; every replica gets the same one, so keep one replica per network"),
+    "extra_hosts": _s("a list of HOST:IP / HOST=IP, or a mapping HOST: IP (or a list of IPs); host-gateway allowed"),
+    "dns": _s("an IP address or a list of them"),
+    "dns_search": _s("a domain or a list of them"),
+    "dns_opt": _s("a list of resolver options such as ndots:2"),
+    "shm_size": _s("a size such as 256m"),
+    "mem_swappiness": _s("0 to 100"),
+    "memswap_limit": _s("a size (memory plus swap; needs a memory limit) or -1 for unlimited swap"),
+    "oom_score_adj": _s("-1000 to 1000"),
+    "oom_kill_disable": _s("true or false"),
+    "pids_limit": _s("a whole number; -1 = unlimited"),
+    "cpu_shares": _s("a relative weight (1024 = normal)"),
+    "cpuset": _s("the cores it may use, such as 0-3 or 0,2"),
+    "cpu_count": _s("a whole number (Windows engines only; Linux engines ignore it)"),
+    "cpu_percent": _s("0 to 100 (Windows engines only; Linux engines ignore it)"),
+    "cpu_period": _s("microseconds of the CFS period"),
+    "cpu_quota": _s("microseconds of the CFS quota; -1 = none"),
+    "cpu_rt_period": _s("microseconds or a duration such as 1s"),
+    "cpu_rt_runtime": _s("microseconds or a duration such as 950ms"),
+    "blkio_config": _s("weight, weight_device, device_read_bps, device_write_bps, device_read_iops, device_write_iops"),
+    "storage_opt": _s("a mapping of storage driver options, such as size: 1G"),
+    "logging": _s("driver and options (the driver must be available on every node)"),
+    "platform": _s("os/arch such as linux/arm64: replicas are placed only on nodes of that platform"),
+    "isolation": _r("not supported: it chooses a Windows container isolation, and tui-orch nodes run Linux containers; remove it"),
+    "credential_spec": _r("not supported: it configures a Windows managed service account, and tui-orch nodes run Linux containers; remove it"),
+    "use_api_socket": _r("not supported: it hands the container your local Docker CLI's credentials, which tui-orch does not copy to nodes; remove it (and log in to your registry on each node)"),
+    "post_start": _r("not supported: lifecycle hooks are commands Compose itself runs in the container, and tui-orch runs none; do the work in the entrypoint"),
+    "pre_stop": _r("not supported: lifecycle hooks are commands Compose itself runs in the container, and tui-orch runs none; handle the stop signal in the process instead"),
+    "provider": _r("not supported: a provider service is run by a Compose plugin, not as a container; run it with Compose"),
     **{key: _r(_UNDER_DEPLOY.format(key=key)) for key in (
         "replicas", "mode", "resources", "placement", "restart_policy", "update_config",
         "rollback_config", "endpoint_mode",
@@ -142,7 +177,7 @@ DEPLOY: dict[str, Decision] = {
 LIMITS: dict[str, Decision] = {
     "cpus": _s("cores, such as 0.5 or 2"),
     "memory": _s("a size such as 512m or 2g"),
-    "pids": _w("ignored: no pids limit is set"),
+    "pids": _s("a whole number, read as the service's pids_limit (a different value there is an error)"),
 }
 
 RESERVATIONS: dict[str, Decision] = {
@@ -153,7 +188,7 @@ RESERVATIONS: dict[str, Decision] = {
 }
 
 RESOURCES: dict[str, Decision] = {
-    "limits": _s("cpus, memory"),
+    "limits": _s("cpus, memory, pids"),
     "reservations": _s("cpus, memory"),
 }
 
@@ -189,6 +224,40 @@ PORT: dict[str, Decision] = {
     "app_protocol": _w("ignored: the application protocol is not used"),
 }
 
+# --- container settings (issue 12)
+ULIMIT: dict[str, Decision] = {
+    "soft": _s("a whole number; -1 = unlimited; at most hard"),
+    "hard": _s("a whole number; -1 = unlimited"),
+}
+
+DEVICE: dict[str, Decision] = {
+    "source": _s("the device on the node (required)"),
+    "target": _s("its path in the container; default: the same as source"),
+    "permissions": _s("r, w and m; default rwm"),
+}
+
+GPU: dict[str, Decision] = {
+    "driver": _s("the driver, such as nvidia"),
+    "count": _s("a whole number, or all (the default)"),
+    "device_ids": _s("a list of device ids (instead of count)"),
+    "capabilities": _s("a list; default [gpu]"),
+    "options": _s("a mapping of driver options"),
+}
+
+LOGGING: dict[str, Decision] = {
+    "driver": _s("a logging driver such as json-file, local, syslog or journald; default: the node's"),
+    "options": _s("a mapping of the driver's options, such as max-size: 10m"),
+}
+
+BLKIO_CONFIG: dict[str, Decision] = {
+    "weight": _s("10 to 1000"),
+    "weight_device": _s("a list of {path, weight}"),
+    "device_read_bps": _s("a list of {path, rate} (a size a second)"),
+    "device_write_bps": _s("a list of {path, rate} (a size a second)"),
+    "device_read_iops": _s("a list of {path, rate} (operations a second)"),
+    "device_write_iops": _s("a list of {path, rate} (operations a second)"),
+}
+
 ENV_FILE: dict[str, Decision] = {
     "path": _s("the file, relative to the manifest's folder"),
     "required": _s("false: a missing file is skipped; default true"),
@@ -208,6 +277,11 @@ TABLES: dict[str, dict[str, Decision]] = {
     "deploy.placement": PLACEMENT,
     "ports (long form)": PORT,
     "env_file (long form)": ENV_FILE,
+    "ulimits.NAME (long form)": ULIMIT,
+    "devices (long form)": DEVICE,
+    "gpus (long form)": GPU,
+    "logging": LOGGING,
+    "blkio_config": BLKIO_CONFIG,
 }
 
 

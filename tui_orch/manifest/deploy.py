@@ -33,6 +33,7 @@ class Deploy:
     spec: dict[str, Any] = field(default_factory=dict)  # ServiceSpec keyword arguments
     labels: dict[str, str] = field(default_factory=dict)
     restart_policy_set: bool = False
+    pids: int | None = None  # resources.limits.pids: read as the service's pids_limit (issue 12)
 
 
 def parse_deploy(r: Reader, node: Node, path: str) -> Deploy:
@@ -55,6 +56,8 @@ def parse_deploy(r: Reader, node: Node, path: str) -> Deploy:
             continue
         if key == "labels":
             out.labels = value
+        elif key == "resources":
+            out.spec[key], out.pids = value
         else:
             out.spec[key] = value
     out.restart_policy_set = "restart_policy" in out.spec
@@ -94,16 +97,21 @@ def _fields(r: Reader, node: Node, path: str, table: dict[str, Decision], reader
 # --------------------------------------------------------------------------- resources
 
 
-def _resources(r: Reader, node: Node, path: str) -> ResourceSpec:
+def _resources(r: Reader, node: Node, path: str) -> tuple[ResourceSpec, int | None]:
+    """The limits and reservations, and limits.pids (None when absent)."""
     entries = known_entries(r, r.entries(node, path), RESOURCES, path)
     before = r.error_count
     found: dict[str, tuple[Resources, Entries]] = {}
+    pids: int | None = None
+    readers: dict[str, Read] = {"cpus": r.cpus, "memory": _memory(r), "pids": lambda n, p: r.whole(n, p, -1)}
     for key, table in (("limits", LIMITS), ("reservations", RESERVATIONS)):
         if key in entries and not is_null(entries[key][1]):
             kpath = join(path, key)
-            result = r.read(lambda n, p: _fields(r, n, p, table, {"cpus": r.cpus, "memory": _memory(r)}), entries[key][1], kpath)
+            result = r.read(lambda n, p: _fields(r, n, p, table, readers), entries[key][1], kpath)
             if result is not None:
-                found[key] = (Resources(**result[0]), result[1])
+                values = dict(result[0])
+                pids = values.pop("pids", pids)
+                found[key] = (Resources(**values), result[1])
     limits = found.get("limits", (Resources(), {}))[0]
     reservations, res_entries = found.get("reservations", (Resources(), {}))
     if limits.memory and reservations.memory > limits.memory:
@@ -114,7 +122,7 @@ def _resources(r: Reader, node: Node, path: str) -> ResourceSpec:
                 f"{reservations.cpus:g} is more than limits.cpus ({limits.cpus:g})")
     if r.error_count > before:
         raise Reported()
-    return ResourceSpec(limits=limits, reservations=reservations)
+    return ResourceSpec(limits=limits, reservations=reservations), pids
 
 
 def _memory(r: Reader) -> Read:

@@ -19,6 +19,9 @@ from tui_orch.manifest.files import FileRefused
 from tui_orch.manifest.fields import healthcheck, key_values, ports
 from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.reader import Entries, Invalid, Reader, check_tag, is_null, join, shown
+from tui_orch.manifest.settings import READERS as SETTINGS_READERS
+from tui_orch.manifest.settings import settings_of
+from tui_orch.manifest.settings_checks import check_settings, pids_limit, service_resources
 from tui_orch.model import RestartPolicy, ServiceSpec, pairs
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
@@ -95,6 +98,10 @@ def _combine(r: Reader, ctx: Context, name: str, fields: dict[str, Any], entries
         if value is not None:
             environment[key] = value
     labels = {**deploy.labels, **{k: v or "" for k, v in fields.get("labels", {}).items()}}
+    spec["resources"] = service_resources(r, fields, entries, spec.get("resources"), path)
+    if deploy.pids is not None:
+        fields["pids_limit"] = pids_limit(r, fields, entries, deploy.pids, path)
+    check_settings(r, fields, entries, spec, path)
     if "image" not in fields:
         return None
     simple = ("image", "command", "entrypoint", "ports", "network_mode", "healthcheck", "stop_grace_period",
@@ -105,6 +112,7 @@ def _combine(r: Reader, ctx: Context, name: str, fields: dict[str, Any], entries
         labels=pairs(labels),
         **{k: fields[k] for k in simple if k in fields},
         **spec,
+        settings=settings_of(fields),
     )
 
 
@@ -255,6 +263,10 @@ _READERS: dict[str, Read] = {
     "working_dir": _working_dir,
     "deploy": lambda r, ctx, n, p: parse_deploy(r, n, p),
     "scale": _replicas,
+    "cpus": lambda r, ctx, n, p: r.cpus(n, p),
+    "mem_limit": lambda r, ctx, n, p: r.size(n, p),
+    "mem_reservation": lambda r, ctx, n, p: r.size(n, p),
+    **{key: (lambda read: lambda r, ctx, n, p: read(r, n, p))(read) for key, read in SETTINGS_READERS.items()},
 }
 
 __all__ = ["Context", "NAME_RE", "parse_service"]

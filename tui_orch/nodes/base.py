@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tui_orch.errors import AuthFailed, DockerDenied, HostKeyChanged, HostKeyUnknown, NodeError, NoDocker
 from tui_orch.model import NodeSpec, NodeState, Resources
@@ -45,6 +46,8 @@ class NodeStatus:
     capacity: Resources | None = None  # detected (or inventory override) minus nothing
     docker_version: str = ""
     simulated: bool = False
+    # --- container settings (issue 12): os/arch as images name it (linux/amd64), "" = unknown
+    platform: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,14 @@ class ContainerRequest:
     restart_policy: dict[str, object] | None = None
     user: str | None = None
     working_dir: str | None = None
+    # --- container settings (issue 12)
+    # HostConfig fields in the Engine API's names (CapAdd, Sysctls, Ulimits...), merged into
+    # the HostConfig built from the fields above; empty = nothing more
+    host_config: dict[str, Any] = field(default_factory=dict)
+    hostname: str | None = None
+    domainname: str | None = None
+    mac_address: str | None = None
+    platform: str | None = None  # os/arch the image must be for (the engine checks it)
 
 
 @dataclass(frozen=True)
@@ -199,6 +210,7 @@ class Node(abc.ABC):
             "capacity": old.capacity,
             "docker_version": old.docker_version,
             "simulated": self.spec.simulated,
+            "platform": old.platform,
         }
         fields.update(changes)  # type: ignore[arg-type]
         since = old.since if old.state == state else time.time()

@@ -181,6 +181,8 @@ class DockerOps:
             mem_reservation=req.mem_reservation or None,
             restart_policy=req.restart_policy,
         )
+        host_config.update(req.host_config)  # the service's own settings, in the API's names
+        extra = {"platform": req.platform} if req.platform else {}  # docker-py sends it for API >= 1.41 only
         try:
             created = api.create_container(
                 image=req.image,
@@ -196,7 +198,11 @@ class DockerOps:
                 working_dir=req.working_dir,
                 ports=exposed or None,
                 host_config=host_config,
+                hostname=req.hostname,
+                domainname=req.domainname,
+                mac_address=req.mac_address,
                 detach=True,
+                **extra,
             )
         except docker.errors.ImageNotFound:
             raise ImageNotFound(self.node, f"image {req.image} is not on this node; "

@@ -111,6 +111,7 @@ class Fleet:
                 memory_used=m.mem_used / m.mem_total if m is not None and m.mem_total else None,
                 host_id=node.host_id,
                 ports_in_use=node.ports_seen,
+                platform=node.status.platform,
             ))
         return out
 

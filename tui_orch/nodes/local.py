@@ -14,7 +14,7 @@ from tui_orch.errors import DockerDenied, NoDocker, NodeError
 from tui_orch.model import NodeSpec, Resources
 from tui_orch.nodes.base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_OP_TIMEOUT, reason_of
 from tui_orch.nodes.hostid import local_host_id
-from tui_orch.nodes.supervised import METRICS_INTERVAL, Facts, MetricsStream, SupervisedNode
+from tui_orch.nodes.supervised import METRICS_INTERVAL, Facts, MetricsStream, SupervisedNode, engine_platform
 
 if TYPE_CHECKING:  # docker-py is imported by the first connect, not when the fleet is built
     import docker
@@ -81,6 +81,7 @@ class LocalNode(SupervisedNode):
             docker_root=str(info.get("DockerRootDir") or "/var/lib/docker"),
             engine_time=parse_time(str(info.get("SystemTime") or "")),
             host_id=local_host_id(),
+            platform=engine_platform(info),
         )
         return ops, facts
 

@@ -20,7 +20,7 @@ from tui_orch.errors import DockerDenied, NoDocker, NodeError, NodeUnavailable, 
 from tui_orch.model import NodeSpec, Resources
 from tui_orch.nodes import hostid
 from tui_orch.nodes.base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_OP_TIMEOUT
-from tui_orch.nodes.supervised import METRICS_INTERVAL, Facts, MetricsStream, SupervisedNode
+from tui_orch.nodes.supervised import METRICS_INTERVAL, Facts, MetricsStream, SupervisedNode, engine_platform
 
 if TYPE_CHECKING:
     import asyncssh
@@ -244,4 +244,5 @@ def _facts(info: dict[str, Any], out: CommandResult | None) -> Facts:
     capacity = Resources(float(cores), memory) if cores and memory else None
     return Facts(hostname=hostname, docker_version=str(info.get("ServerVersion", "")), capacity=capacity,
                  docker_root=str(info.get("DockerRootDir") or "/var/lib/docker"),
-                 engine_time=parse_time(str(info.get("SystemTime") or "")), host_id=host_id)
+                 engine_time=parse_time(str(info.get("SystemTime") or "")), host_id=host_id,
+                 platform=engine_platform(info))

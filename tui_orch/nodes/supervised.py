@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tui_orch.container_settings import node_platform
 from tui_orch.errors import NodeError, NodeUnavailable, Unreachable
 from tui_orch.model import NodeSpec, NodeState, Resources
 from tui_orch.nodes.base import (
@@ -72,6 +73,12 @@ class Facts:
     docker_root: str
     engine_time: float | None = None  # the engine's clock when connected (SystemTime)
     host_id: str = ""  # machine + network namespace (nodes/hostid.py), "" = unknown
+    platform: str = ""  # linux/amd64, from the engine's OSType and Architecture
+
+
+def engine_platform(info: dict[str, Any]) -> str:
+    """The node's platform (linux/amd64) from the engine's info (OSType, Architecture)."""
+    return node_platform(str(info.get("OSType") or ""), str(info.get("Architecture") or ""))
 
 
 class SupervisedNode(Node, abc.ABC):
@@ -197,7 +204,7 @@ class SupervisedNode(Node, abc.ABC):
         facts = self._facts
         assert facts is not None
         self.set_status(NodeState.READY, "", hostname=facts.hostname, capacity=facts.capacity,
-                        docker_version=facts.docker_version)
+                        docker_version=facts.docker_version, platform=facts.platform)
 
     def _failed(self, exc: NodeError, failures: int) -> None:
         state = state_of(exc)

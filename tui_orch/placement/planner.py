@@ -24,13 +24,15 @@ with fewer unschedulable replicas, then fewer nodes in use, wins (the first one 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Literal
 
+from tui_orch.container_settings import platform_matches
 from tui_orch.model import Availability, NodeInfo, NodeState, Replica, ReplicaState, ServiceSpec
 from tui_orch.placement.engine import Placer
 from tui_orch.placement.pool import NodePool, Request
+from tui_orch.placement.request import constraints_of
 from tui_orch.placement.orderings import orderings
 from tui_orch.placement.result import Plan, PlacementOptions, Start, Stop, Unschedulable
 
@@ -44,6 +46,7 @@ class _Work:
     held: list[Replica]  # replicas whose resources count while placing
     groups: dict[str, tuple[list[int], list[str]]]  # service -> slots to place, why
     pinned: list[tuple[str, str, str]]  # (service, node, why) for global services
+    notes: list[str] = field(default_factory=list)  # what the plan should say about the choice
 
 
 def displaced(replica: Replica, nodes: dict[str, NodeInfo]) -> str:
@@ -95,7 +98,7 @@ def _diff(
             continue
         if spec.mode == "global":
             eligible = [
-                x.name for x in fleet.infos if x.schedulable and all(c.matches(x) for c in spec.placement.constraints)
+                x.name for x in fleet.infos if x.schedulable and all(c.matches(x) for c in constraints_of(spec))
             ]
             covered: set[str] = set()
             for r in reps:
@@ -108,7 +111,10 @@ def _diff(
                 else:
                     work.keeps.add(r.key)
                     covered.add(r.node)
-            work.pinned += [(name, node, "") for node in eligible if node not in covered]
+            new = [(name, node, "") for node in eligible if node not in covered]
+            work.pinned += new
+            if new or not eligible:  # said when the plan places some, or can place none
+                work.notes += _other_platforms(spec, fleet)
             continue
         desired = max(0, spec.replicas)
         if not reps:
@@ -216,7 +222,8 @@ def plan(
     if work.groups or work.pinned:
         placed = set(work.groups) | {name for name, _, _ in work.pinned}
         shared = fleet.shared_notes if any(specs[name].ports for name in placed) else []
-        notes = fleet.hot_notes + shared + notes
+        notes = fleet.hot_notes + shared + notes + _privileged_notes(specs, placed)
+    notes += work.notes
     return Plan(
         starts=tuple(starts),  # in placement order, which the "after" fractions follow
         stops=tuple(sorted(work.stops, key=lambda s: (s.key, s.node, s.revision))),
@@ -224,6 +231,24 @@ def plan(
         unschedulable=tuple(sorted(failed, key=lambda u: (u.service, u.slot, u.node))),
         notes=tuple(notes),
     )
+
+
+def _other_platforms(spec: ServiceSpec, fleet: NodePool) -> list[str]:
+    """For a global service with a platform: the ready nodes it leaves out, and why."""
+    wanted = spec.settings.platform
+    left = [x for x in fleet.infos if x.schedulable and wanted and not platform_matches(wanted, x.platform)]
+    if not left:
+        return []
+    names = ", ".join(f"{x.name} ({x.platform or 'unknown'})" for x in left)
+    return [f"{spec.name} runs on {wanted} nodes only (its platform): none on {names}"]
+
+
+def _privileged_notes(specs: dict[str, ServiceSpec], placed: set[str]) -> list[str]:
+    """A line for each privileged service the plan starts: such a container controls its node."""
+    return [
+        f"{name} runs privileged: its containers control the node they run on (every device and capability)"
+        for name in sorted(placed) if specs[name].settings.privileged
+    ]
 
 
 def place(

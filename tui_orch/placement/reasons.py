@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tui_orch.model import Availability, NodeState
+from tui_orch.model import Availability, Constraint, NodeState
 from tui_orch.placement.pool import NANO, NodePool, Request
+from tui_orch.placement.request import PLATFORM_KEY
 from tui_orch.placement.result import fmt_cpus, fmt_memory
 
 
@@ -28,6 +29,15 @@ def _holders(fleet: NodePool, hit: np.ndarray, port: int) -> str:
     """The nodes whose replicas hold ``port`` on the hosts of the nodes ``hit``."""
     names = sorted({fleet.holder(int(i), port) for i in np.flatnonzero(hit)} - {""})
     return " or ".join(names) or "another node"
+
+
+def _fails(fleet: NodePool, hit: np.ndarray, n: int, c: Constraint) -> str:
+    """``2 fail node.labels.disk==ssd``; for a platform: ``2 run linux/amd64, not linux/arm64``."""
+    if c.key != PLATFORM_KEY:
+        return f"{_verb(n, 'fails', 'fail')} {c}"
+    seen = sorted({fleet.infos[i].platform for i in np.flatnonzero(hit)}, key=lambda p: (not p, p))
+    seen = [p or "an unknown platform" for p in seen]
+    return f"{_verb(n, 'runs', 'run')} {' or '.join(seen)}, not {c.value} (the service's platform)"
 
 
 def no_node_fits(fleet: NodePool, req: Request, counts: np.ndarray | None = None) -> str:
@@ -49,7 +59,7 @@ def no_node_fits(fleet: NodePool, req: Request, counts: np.ndarray | None = None
     for availability in (Availability.CORDONED, Availability.DRAINING):
         charge(np.array([x.availability == availability for x in fleet.infos], dtype=bool), availability.value)
     for c in req.constraints:
-        charge(~fleet.constraint_mask(c), lambda n, _h, c=c: f"{_verb(n, 'fails', 'fail')} {c}")
+        charge(~fleet.constraint_mask(c), lambda n, hit, c=c: _fails(fleet, hit, n, c))
     if req.cap and counts is not None:
         charge(counts >= req.cap, f"at max_replicas_per_node {req.cap}")
     for p in req.static:
@@ -91,6 +101,8 @@ def node_does_not_fit(fleet: NodePool, i: int, req: Request) -> str:
         return f"{name} is {x.availability.value}"
     for c in req.constraints:
         if not c.matches(x):
+            if c.key == PLATFORM_KEY:
+                return f"{name} runs {x.platform or 'an unknown platform'}, not {c.value} (the service's platform)"
             return f"{name} fails {c}"
     for p in req.static:
         if p in fleet.ports[i]:

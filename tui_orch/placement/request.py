@@ -7,6 +7,16 @@ from typing import NamedTuple
 from tui_orch.model import Constraint, ServiceSpec
 
 NANO = 1_000_000_000
+PLATFORM_KEY = "node.platform"  # the constraint a service's platform: becomes
+
+
+def constraints_of(spec: ServiceSpec) -> tuple[Constraint, ...]:
+    """The service's placement constraints, and its platform as one more: a replica lands only
+    on a node whose engine runs that os/arch (``Constraint.matches``; an unknown one fails)."""
+    own = tuple(spec.placement.constraints)
+    if spec.settings.platform:
+        return (*own, Constraint(PLATFORM_KEY, "==", spec.settings.platform))
+    return own
 
 
 def nano(cpus: float) -> int:
@@ -42,9 +52,9 @@ class Request(NamedTuple):
         prefs = tuple(p.split("=", 1)[1] if p.startswith("spread=") else p for p in place.preferences)
         return cls(
             spec.name, float(res.cpus), int(res.memory), nano(res.cpus), int(res.memory), layout, static,
-            len(layout) - sum(1 for p in layout if p is not None), tuple(place.constraints),
+            len(layout) - sum(1 for p in layout if p is not None), constraints_of(spec),
             max(0, place.max_replicas_per_node), prefs,
         )
 
 
-__all__ = ["NANO", "Request", "nano"]
+__all__ = ["NANO", "PLATFORM_KEY", "Request", "constraints_of", "nano"]

@@ -34,6 +34,7 @@ from tui_orch.nodes.sim.simulator import Simulator, default_simulator
 
 CAPACITIES = ((2, 4), (4, 8), (4, 8), (4, 8), (4, 16), (8, 16), (8, 32))  # (cores, GiB), drawn per name
 DOCKER_VERSION = "27.3.1-sim"
+SIM_PLATFORM = "linux/amd64"  # what a simulated engine reports as OSType/Architecture
 READY_REASON = "simulated node"
 LOG_POLL = 0.25  # seconds between looks at a followed container's new lines
 DECAY_1S = (math.exp(-1 / 60), math.exp(-1 / 300), math.exp(-1 / 900))
@@ -103,7 +104,7 @@ class SimulatedNode(Node):
 
     def _set_ready(self) -> None:
         self.set_status(NodeState.READY, READY_REASON, hostname=self.hostname,
-                        capacity=self.host_capacity, docker_version=DOCKER_VERSION)
+                        capacity=self.host_capacity, docker_version=DOCKER_VERSION, platform=SIM_PLATFORM)
 
     # ----------------------------------------------------------------- faults
     def fail(self, reason: str = "network cut", power_off: bool = False) -> None:
