@@ -809,12 +809,9 @@ def test_null_optional_keys_are_absent() -> None:
         ("cpus", "0.5", "error"),
         ("mem_limit", "1g", "error"),
         ("replicas", "2", "error"),
-        ("depends_on", "[db]", "warning"),
-        ("depends_on", "{db: {condition: service_healthy}}", "warning"),
         ("container_name", "web", "warning"),
         ("networks", "[front]", "warning"),
         ("logging", "{driver: syslog}", "warning"),
-        ("profiles", "[debug]", "warning"),
         ("tty", "true", "warning"),
     ],
 )
@@ -834,7 +831,7 @@ def test_unknown_keys_suggest() -> None:
         "web.yaml:5:5: services.web.healtcheck: unknown key; did you mean healthcheck?",
         "web.yaml:6:5: services.web.frobnicate: unknown key; expected one of image, command, entrypoint, environment, "
         "env_file, ports, network_mode, labels, healthcheck, stop_grace_period, stop_signal, restart, user, "
-        "working_dir, deploy, scale",
+        "working_dir, deploy, scale, depends_on, profiles",
     ]
 
 

@@ -74,7 +74,7 @@ SERVICE: dict[str, Decision] = {
     "deploy": _s("mode, replicas, resources, restart_policy, update_config, rollback_config, placement, labels"),
     "scale": _s("read as deploy.replicas (set one of the two)"),
     "build": _w("ignored: the image is used as it is; build it yourself (without image: this is an error)"),
-    "depends_on": _w("ignored: services start together, in no order, and no condition is waited for; make each service retry what it needs"),
+    "depends_on": _s("a list of services, or service -> {condition, required, restart}; checked (undefined services, cycles, profiles), start order not yet waited for"),
     "container_name": _w("ignored: tui-orch names each container after its service and replica"),
     "hostname": _w("ignored: containers keep the hostname Docker gives them"),
     "domainname": _w("ignored: containers keep the domain name Docker gives them"),
@@ -83,7 +83,7 @@ SERVICE: dict[str, Decision] = {
     "networks": _w("ignored: tui-orch creates no networks; use network_mode (host recommended)"),
     "expose": _w("ignored: only ports: are published"),
     "logging": _w("ignored: containers use each node's default logging driver"),
-    "profiles": _w("ignored: every service of the file is deployed"),
+    "profiles": _s("a list of profile names: the service is deployed only with --profile NAME (or COMPOSE_PROFILES)"),
     "pull_policy": _w("ignored: tui-orch brings a missing image to a node itself (pull, or copy over SSH)"),
     "platform": _w("ignored: each node runs the image for its own platform"),
     "stdin_open": _w("ignored: replicas run detached, without input"),
@@ -189,6 +189,12 @@ PORT: dict[str, Decision] = {
     "app_protocol": _w("ignored: the application protocol is not used"),
 }
 
+DEPENDS_ON: dict[str, Decision] = {
+    "condition": _s("service_started (default), service_healthy or service_completed_successfully"),
+    "required": _s("false: a dependency that is not defined or not deployed is skipped with a warning; default true"),
+    "restart": _w("read, not acted on: dependants are not restarted with their dependency"),
+}
+
 ENV_FILE: dict[str, Decision] = {
     "path": _s("the file, relative to the manifest's folder"),
     "required": _s("false: a missing file is skipped; default true"),
@@ -208,6 +214,7 @@ TABLES: dict[str, dict[str, Decision]] = {
     "deploy.placement": PLACEMENT,
     "ports (long form)": PORT,
     "env_file (long form)": ENV_FILE,
+    "depends_on (long form)": DEPENDS_ON,
 }
 
 

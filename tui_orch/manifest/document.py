@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from yaml.nodes import Node
@@ -17,6 +17,7 @@ from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.reader import (
     MAX_VALUES, Invalid, Reader, YamlProblem, collector_paused, compose, decode, expanded_size, got, is_null, join, shown,
 )
+from tui_orch.manifest.project import Origin, active_profiles, select
 from tui_orch.manifest.service import NAME_RE, Context, parse_service
 from tui_orch.model import ServiceSpec
 
@@ -31,6 +32,10 @@ class Manifest:
     services: tuple[ServiceSpec, ...]
     warnings: tuple[Problem, ...] = ()
     file: str = "<manifest>"
+    # services the active profiles leave out: (name, its profiles); not deployed, and an
+    # apply leaves alone those deployed earlier (as `docker compose up` does)
+    left_out: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    profiles: tuple[str, ...] = ()  # the active profiles
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -53,9 +58,11 @@ class Manifest:
         raise KeyError(name)
 
 
-def load_manifest(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Manifest:
+def load_manifest(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None,
+                  profiles: Iterable[str] | None = None) -> Manifest:
     """Read and validate a Compose file. ``${VAR}`` takes its value from ``environ`` (default:
-    the process environment), then from a ``.env`` file beside the manifest, as in Compose."""
+    the process environment), then from a ``.env`` file beside the manifest, as in Compose.
+    ``profiles``: the active profiles (None: COMPOSE_PROFILES, from the same sources)."""
     file = os.fspath(path)
     try:
         data = read_limited(file, MAX_FILE_BYTES, "Compose file")
@@ -79,7 +86,11 @@ def load_manifest(path: str | os.PathLike[str], *, environ: Mapping[str, str] | 
             problems += [Problem(dotenv, line, col, "", msg) for line, col, msg in parsed.errors]
             for key, value in parsed.values.items():
                 variables.setdefault(key, value)
-    return _parse(data, file, variables.get, base_dir, problems)
+    return _parse(data, file, variables.get, base_dir, problems, _profiles(profiles, variables))
+
+
+def _profiles(given: Iterable[str] | None, variables: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(given) if given is not None else active_profiles(variables.get("COMPOSE_PROFILES"))
 
 
 def parse_manifest(
@@ -88,26 +99,30 @@ def parse_manifest(
     *,
     environ: Mapping[str, str] | None = None,
     base_dir: str | None = None,
+    profiles: Iterable[str] | None = None,
 ) -> Manifest:
     """Validate a Compose document. ``environ`` (default: the process environment) gives
     ``${VAR}`` values; ``base_dir`` (default: the folder of ``filename``) anchors env_file."""
     variables = os.environ if environ is None else environ
     if base_dir is None:
         base_dir = os.path.dirname(filename) if not filename.startswith("<") else ""
-    return _parse(text, filename, variables.get, base_dir or ".", [])
+    return _parse(text, filename, variables.get, base_dir or ".", [], _profiles(profiles, variables))
 
 
-def _parse(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems: list[Problem]) -> Manifest:
+def _parse(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems: list[Problem],
+           profiles: tuple[str, ...] = ()) -> Manifest:
     with collector_paused():  # reading makes many objects that all live on (see collector_paused)
-        return _read(data, file, lookup, base_dir, problems)
+        return _read(data, file, lookup, base_dir, problems, profiles)
 
 
-def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems: list[Problem]) -> Manifest:
+def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems: list[Problem],
+          profiles: tuple[str, ...]) -> Manifest:
     r = Reader(file, lookup)
     for problem in problems:
         r.add(problem)
     name: str | None = None
     services: list[ServiceSpec] = []
+    left: tuple[tuple[str, tuple[str, ...]], ...] = ()
     try:
         text = decode(data, file)
         root = compose(text, file)
@@ -115,7 +130,9 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
             r.error(root, "", f"the document expands to more than {MAX_VALUES} values through aliases; write it out")
             root = None
         else:
-            name, services = _document(r, Context(base_dir, lookup), root)
+            origins: dict[str, Origin] = {}
+            name, services = _document(r, Context(base_dir, lookup), root, origins)
+            services, left = select(r, services, origins, profiles)
     except YamlProblem as exc:
         r.add(exc.problem)
     except RecursionError:
@@ -125,10 +142,12 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
     r.problems.sort(key=lambda p: (p.file != file, p.file, p.line, p.column))
     if r.error_count:
         raise ManifestError(r.capped(), total=r.error_count)
-    return Manifest(name=name, services=tuple(services), warnings=tuple(r.capped()), file=file)
+    return Manifest(name=name, services=tuple(services), warnings=tuple(r.capped()), file=file, left_out=left,
+                    profiles=profiles)
 
 
-def _document(r: Reader, ctx: Context, root: Node | None) -> tuple[str | None, list[ServiceSpec]]:
+def _document(r: Reader, ctx: Context, root: Node | None,
+              origins: dict[str, Origin]) -> tuple[str | None, list[ServiceSpec]]:
     if root is None:
         r.error(None, "", "the file is empty; describe the services under services:")
         return None, []
@@ -164,6 +183,7 @@ def _document(r: Reader, ctx: Context, root: Node | None) -> tuple[str | None, l
         spec = parse_service(r, ctx, key, vnode, path)
         if spec is not None:
             services.append(spec)
+            origins[key] = Origin(r.file, knode, path)
     return name, services
 
 
