@@ -124,6 +124,8 @@ def _report(result: ApplyResult) -> int:
         print(result.plan)
     for key in result.started:
         print(f"running: {key}")
+    for key in result.completed:
+        print(f"completed: {key}")
     for key in result.stopped:
         print(f"stopped: {key}")
     for line in result.failed:

@@ -214,7 +214,9 @@ class Controller:
     async def _wait(self, started: list[Replica], result: ApplyResult) -> None:
         done = await asyncio.gather(*(self.reconciler.watch(r) for r in started))
         for rep in done:
-            if rep.state == ReplicaState.RUNNING:
+            if deploy.completed(rep):
+                result.completed.append(rep.key)
+            elif rep.state == ReplicaState.RUNNING:
                 result.started.append(rep.key)
             else:
                 result.failed.append(f"{rep.key} on {rep.node}: {rep.message or rep.state.value}")

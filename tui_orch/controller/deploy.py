@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from tui_orch.controller.planning import Desired
 
 POLL = 0.2  # seconds between inspections while waiting for a replica to run
+COMPLETED = "completed (exit 0)"  # the message of a one-shot job that ran to success
+
+
+def completed(rep: Replica) -> bool:
+    """A one-shot job that ran to exit 0: a success, never restarted nor counted unhealthy."""
+    return rep.state == ReplicaState.EXITED and rep.exit_code == 0 and rep.message == COMPLETED
 
 
 @contextlib.asynccontextmanager
@@ -148,6 +154,8 @@ async def _wait_ready(ctx: "Context", rep: Replica, container_id: str, timeout: 
                       changed: asyncio.Event) -> Replica:
     node = ctx.fleet.nodes[rep.node]
     deadline = time.monotonic() + timeout
+    spec = planning.revision_spec(ctx, rep.service, rep.revision)
+    one_shot = spec is not None and spec.one_shot  # a job: waited for until it ends
     while True:
         changed.clear()
         try:
@@ -155,7 +163,7 @@ async def _wait_ready(ctx: "Context", rep: Replica, container_id: str, timeout: 
         except NodeError as exc:
             async with write_turn(ctx):
                 return update_replica(ctx, rep.key, rep.container_id, message=str(exc)) or rep
-        changes = _settled(info, timeout, time.monotonic() >= deadline)
+        changes = _settled(info, timeout, time.monotonic() >= deadline, one_shot)
         if changes is not None:
             async with write_turn(ctx):
                 cur = ctx.store.get_replica(rep.key)
@@ -229,12 +237,18 @@ async def execute(ctx: "Context", p: Plan, wanted: "Desired", result: ApplyResul
     return list(await asyncio.gather(*starts))
 
 
-def _settled(info: ContainerInfo, timeout: float, late: bool) -> dict[str, Any] | None:
-    """The changes to record once ``info`` ends the wait, None to wait on."""
+def _settled(info: ContainerInfo, timeout: float, late: bool, one_shot: bool = False) -> dict[str, Any] | None:
+    """The changes to record once ``info`` ends the wait, None to wait on. A one-shot job
+    (restart "no") is waited for until it ends: exit 0 is its success ("completed")."""
     health = Health(info.health) if info.health in {h.value for h in Health} else Health.NONE
     if info.status in ("exited", "dead"):
+        done = one_shot and info.exit_code == 0
         return dict(state=ReplicaState.EXITED, health=health, exit_code=info.exit_code,
-                    message=f"exited with code {info.exit_code}")
+                    message=COMPLETED if done else f"exited with code {info.exit_code}")
+    if one_shot and info.status == "running" and not late:
+        return None
+    if one_shot and info.status == "running":
+        return dict(state=ReplicaState.RUNNING, health=health, message=f"job still running after {timeout:g} s")
     if info.status == "running" and health in (Health.NONE, Health.HEALTHY):
         return dict(state=ReplicaState.RUNNING, health=health, message="")
     if info.status == "running" and health == Health.UNHEALTHY:
