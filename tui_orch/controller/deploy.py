@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from tui_orch.controller import binds, planning
+from tui_orch.controller.ordering import COMPLETED, completed, held_back
 from tui_orch.controller.containers import LABEL_OWNER, container_request
 from tui_orch.controller.events import event
 from tui_orch.controller.ports import ports_to_start_with
@@ -27,12 +28,7 @@ if TYPE_CHECKING:
     from tui_orch.controller.planning import Desired
 
 POLL = 0.2  # seconds between inspections while waiting for a replica to run
-COMPLETED = "completed (exit 0)"  # the message of a one-shot job that ran to success
 
-
-def completed(rep: Replica) -> bool:
-    """A one-shot job that ran to exit 0: a success, never restarted nor counted unhealthy."""
-    return rep.state == ReplicaState.EXITED and rep.exit_code == 0 and rep.message == COMPLETED
 
 
 @contextlib.asynccontextmanager
@@ -232,8 +228,9 @@ async def execute(ctx: "Context", p: Plan, wanted: "Desired", result: ApplyResul
             if result is not None:
                 result.stopped.append(s.key)
     await asyncio.gather(*stops)
+    held = held_back(ctx, wanted)  # depends_on: those whose dependencies are not there yet wait
     starts = [start_replica(ctx, wanted[s.service][0], wanted[s.service][1], s.slot, s.node, s.ports)
-              for s in p.starts]
+              for s in p.starts if s.service not in held]
     return list(await asyncio.gather(*starts))
 
 

@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Container, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tui_orch.controller.deploy import completed
+from tui_orch.controller.ordering import completed
 from tui_orch.model import (Availability, Event, Health, NodeInfo, NodeState, Replica, ReplicaState, Resources,
                             Rollout, RolloutState, ServiceSpec, from_dict, to_dict)
 

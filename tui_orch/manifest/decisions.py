@@ -74,7 +74,7 @@ SERVICE: dict[str, Decision] = {
     "deploy": _s("mode, replicas, resources, restart_policy, update_config, rollback_config, placement, labels"),
     "scale": _s("read as deploy.replicas (set one of the two)"),
     "build": _w("ignored: the image is used as it is; build it yourself (without image: this is an error)"),
-    "depends_on": _s("a list of services, or service -> {condition, required, restart}; checked (undefined services, cycles, profiles), start order not yet waited for"),
+    "depends_on": _s("a list of services, or service -> {condition, required, restart}; a service starts once each dependency reached its condition"),
     "container_name": _w("ignored: tui-orch names each container after its service and replica"),
     "hostname": _w("ignored: containers keep the hostname Docker gives them"),
     "domainname": _w("ignored: containers keep the domain name Docker gives them"),

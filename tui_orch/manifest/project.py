@@ -62,9 +62,6 @@ def read_depends_on(r: Reader, node: Node, path: str) -> tuple[Dependency, ...]:
             dep = r.read(lambda n, p, name=name: _long_dependency(r, name, n, p), vnode, join(path, name))
             if dep is not None:
                 out.append(dep)
-    if out:
-        r.warn(node, path, "checked, but the start order is not waited for yet: services start together; "
-               "make each service retry what it needs")
     return tuple(out)
 
 
