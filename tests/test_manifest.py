@@ -805,7 +805,6 @@ def test_null_optional_keys_are_absent() -> None:
         ("cap_add", "[NET_ADMIN]", "error"),
         ("volumes", "['/data:/data']", "error"),
         ("secrets", "[db]", "error"),
-        ("extends", "{service: base}", "error"),
         ("cpus", "0.5", "error"),
         ("mem_limit", "1g", "error"),
         ("replicas", "2", "error"),
@@ -831,7 +830,7 @@ def test_unknown_keys_suggest() -> None:
         "web.yaml:5:5: services.web.healtcheck: unknown key; did you mean healthcheck?",
         "web.yaml:6:5: services.web.frobnicate: unknown key; expected one of image, command, entrypoint, environment, "
         "env_file, ports, network_mode, labels, healthcheck, stop_grace_period, stop_signal, restart, user, "
-        "working_dir, deploy, scale, depends_on, profiles",
+        "working_dir, deploy, scale, depends_on, profiles, extends",
     ]
 
 

@@ -154,3 +154,47 @@ def test_validate_says_which_services_profiles_leave_out(tmp_path, capsys) -> No
     assert "left out: debug (profiles: debug, tools; none active); activate with --profile debug" in out
     assert main(["validate", "--profile", "tools", str(path)]) == 0
     assert "valid, 4 services" in capsys.readouterr().out
+
+
+def test_extends_merges_as_compose_does(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tui_orch.manifest import load_manifest
+
+    (tmp_path / "common.yaml").write_text(dedent("""
+        services:
+          base:
+            image: nginx:1.27
+            environment: [A=1, B=2]
+            ports: ["8080:80"]
+            command: ["serve", "--old"]
+            deploy: {replicas: 3, resources: {limits: {memory: 64m}}}
+    """))
+    (tmp_path / "app.yaml").write_text(dedent("""
+        services:
+          web:
+            extends: {file: common.yaml, service: base}
+            environment: {B: "3", C: "4"}
+            ports: ["9090:90"]
+            command: ["serve"]
+            deploy: {resources: {limits: {cpus: "0.5"}}}
+          api:
+            extends: web
+            image: nginx:1.28
+    """))
+    m = load_manifest(tmp_path / "app.yaml", environ={})
+    web, api = m.service("web"), m.service("api")
+    assert dict(web.environment) == {"A": "1", "B": "3", "C": "4"}
+    assert [(p.published, p.target) for p in web.ports] == [(8080, 80), (9090, 90)]
+    assert web.command == ("serve",) and web.replicas == 3
+    assert (web.resources.limits.cpus, web.resources.limits.memory) == (0.5, 64 * 1024 * 1024)
+    assert api.image == "nginx:1.28" and api.environment == web.environment and api.ports == web.ports
+
+
+def test_extends_cycles_and_unknown_services_are_errors() -> None:
+    found = errors("""
+        services:
+          a: {image: busybox, extends: b}
+          b: {image: busybox, extends: {service: a}}
+          c: {image: busybox, extends: nope}
+    """)
+    assert any("services.b.extends: extends cycle: a -> b -> a" in e for e in found), found
+    assert any("services.c.extends: extends undefined service 'nope'" in e for e in found), found

@@ -93,7 +93,7 @@ SERVICE: dict[str, Decision] = {
     "develop": _w("ignored: compose watch is a development feature"),
     "pids_limit": _w("ignored: no pids limit is set"),
     "label_file": _r("not supported: put the labels under labels:"),
-    "extends": _r("not supported: share settings with a YAML anchor and a merge key (<<: *base)"),
+    "extends": _s("a service name, or {service, file}: that service merged under this one, as Compose merges"),
     "volumes": _r(_STATE),
     "volumes_from": _r(_STATE),
     "tmpfs": _r(_STATE),

@@ -12,6 +12,7 @@ from yaml.nodes import Node
 from tui_orch.errors import ManifestError, Problem
 from tui_orch.manifest.decisions import TOP, known_entries
 from tui_orch.manifest.envfile import parse_env, read_text
+from tui_orch.manifest.extends import Extending, resolve
 from tui_orch.manifest.files import MAX_FILE_BYTES, FileRefused, read_limited
 from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.reader import (
@@ -172,6 +173,7 @@ def _document(r: Reader, ctx: Context, root: Node | None,
     if not service_entries:
         r.error(snode, "services", "no services: describe at least one")
     services: list[ServiceSpec] = []
+    extending = Extending()
     for k, (key, (knode, vnode)) in enumerate(service_entries.items()):
         if r.full:
             r.stop(len(service_entries) - k, "services")
@@ -180,6 +182,7 @@ def _document(r: Reader, ctx: Context, root: Node | None,
         if not NAME_RE.match(key):
             r.error(knode, path, f"a service name is letters, digits, '.', '_' and '-', starting with a letter or digit, got {shown(key)}")
             continue
+        vnode = resolve(r, ctx.base_dir, service_entries, key, extending)
         spec = parse_service(r, ctx, key, vnode, path)
         if spec is not None:
             services.append(spec)

@@ -262,6 +262,7 @@ _READERS: dict[str, Read] = {
     "scale": _replicas,
     "profiles": lambda r, ctx, n, p: read_profiles(r, n, p),
     "depends_on": lambda r, ctx, n, p: read_depends_on(r, n, p),
+    "extends": lambda r, ctx, n, p: None,  # merged before the service is read (extends.py)
 }
 
 __all__ = ["Context", "NAME_RE", "parse_service"]
