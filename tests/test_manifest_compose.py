@@ -198,3 +198,58 @@ def test_extends_cycles_and_unknown_services_are_errors() -> None:
     """)
     assert any("services.b.extends: extends cycle: a -> b -> a" in e for e in found), found
     assert any("services.c.extends: extends undefined service 'nope'" in e for e in found), found
+
+
+def _write(folder, files: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(dedent(text))
+
+
+def test_include_short_and_long_forms(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tui_orch.manifest import load_manifest
+
+    _write(tmp_path, {
+        "app.yaml": """
+            include:
+              - db/compose.yaml
+              - path: cache/compose.yaml
+                env_file: cache/versions.env
+            services:
+              web: {image: nginx, depends_on: [db, cache]}
+        """,
+        "db/compose.yaml": "services:\n  db: {image: 'postgres:${PG}', env_file: db.env}\n",
+        "db/.env": "PG=16\n",  # the included project's own .env
+        "db/db.env": "POSTGRES_DB=shop\n",  # relative to the included file's folder
+        "cache/compose.yaml": "services:\n  cache: {image: 'redis:${REDIS}'}\n",
+        "cache/versions.env": "REDIS=7\n",
+    })
+    m = load_manifest(tmp_path / "app.yaml", environ={})
+    assert m.names == ("web", "db", "cache")
+    assert m.service("db").image == "postgres:16" and dict(m.service("db").environment) == {"POSTGRES_DB": "shop"}
+    assert m.service("cache").image == "redis:7"
+
+
+def _load_errors(path) -> list[str]:  # type: ignore[no-untyped-def]
+    from tui_orch.manifest import load_manifest
+
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path, environ={})
+    return [str(p) for p in info.value.problems]
+
+
+def test_include_cycles_missing_files_and_services_twice_are_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _write(tmp_path, {
+        "a.yaml": "include: [b.yaml]\nservices:\n  web: {image: nginx}\n",
+        "b.yaml": "include: [a.yaml]\nservices:\n  api: {image: nginx}\n",
+        "c.yaml": "include: [d.yaml, nope.yaml]\nservices:\n  web: {image: nginx}\n",
+        "d.yaml": "services:\n  web: {image: nginx:2}\n",
+    })
+    found = _load_errors(tmp_path / "a.yaml")
+    assert found == [f"{tmp_path / 'b.yaml'}:1:11: include[0]: include cycle: a.yaml -> b.yaml -> a.yaml; "
+                     "remove one of these includes"], found
+    found = _load_errors(tmp_path / "c.yaml")
+    assert any(f"include[1]: included file {tmp_path / 'nope.yaml'}: no such file; check the path" in e
+               for e in found), found
+    assert any(f"services.web: service web is defined in both {tmp_path / 'c.yaml'} and {tmp_path / 'd.yaml'}"
+               in e for e in found), found

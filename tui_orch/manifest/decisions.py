@@ -53,7 +53,7 @@ TOP: dict[str, Decision] = {
     "volumes": _w("ignored: named volumes are not supported (service volumes are rejected)"),
     "secrets": _w("ignored: secrets are not supported; pass values through environment or env_file"),
     "configs": _w("ignored: configs are not supported; bake files into the image"),
-    "include": _r("not supported: pass each Compose file to tui-orch on its own"),
+    "include": _s("a list of paths, or {path, env_file, project_directory}: those files' services join this one's"),
 }
 
 SERVICE: dict[str, Decision] = {

@@ -13,6 +13,7 @@ from tui_orch.errors import ManifestError, Problem
 from tui_orch.manifest.decisions import TOP, known_entries
 from tui_orch.manifest.envfile import parse_env, read_text
 from tui_orch.manifest.extends import Extending, resolve
+from tui_orch.manifest.include import read_includes, refuse_twice
 from tui_orch.manifest.files import MAX_FILE_BYTES, FileRefused, read_limited
 from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.reader import (
@@ -147,8 +148,9 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
                     profiles=profiles)
 
 
-def _document(r: Reader, ctx: Context, root: Node | None,
-              origins: dict[str, Origin]) -> tuple[str | None, list[ServiceSpec]]:
+def _document(r: Reader, ctx: Context, root: Node | None, origins: dict[str, Origin],
+              stack: tuple[str, ...] = ()) -> tuple[str | None, list[ServiceSpec]]:
+    """The project name and services of one file, with those of the files it includes."""
     if root is None:
         r.error(None, "", "the file is empty; describe the services under services:")
         return None, []
@@ -158,18 +160,28 @@ def _document(r: Reader, ctx: Context, root: Node | None,
         r.error(root, "", f"expected a mapping with services:, got {got(root)}")
         return None, []
     name = r.read(lambda n, p: _project_name(r, n, p), entries["name"][1], "name") if "name" in entries else None
-    if "services" not in entries:
+    if "include" not in entries and "services" not in entries:
         r.error(root, "services", "missing: describe the services to run under services:")
         return name, []
-    snode = entries["services"][1]
+    services = _services(r, ctx, entries["services"][1], origins) if "services" in entries else []
+    if "include" in entries:
+        mine = {s.name: origins[s.name] for s in services}
+        here = stack or (os.path.abspath(r.file),)
+        included = read_includes(r, entries["include"][1], ctx, here, origins, _document)
+        services = refuse_twice(r, services, included, origins, mine)
+        origins.update(mine)
+    return name, services
+
+
+def _services(r: Reader, ctx: Context, snode: Node, origins: dict[str, Origin]) -> list[ServiceSpec]:
     if is_null(snode):
         r.error(snode, "services", "no services: describe at least one")
-        return name, []
+        return []
     try:
         service_entries = r.entries(snode, "services")
     except Invalid as exc:
         r.error(snode, "services", exc.message)
-        return name, []
+        return []
     if not service_entries:
         r.error(snode, "services", "no services: describe at least one")
     services: list[ServiceSpec] = []
@@ -187,7 +199,7 @@ def _document(r: Reader, ctx: Context, root: Node | None,
         if spec is not None:
             services.append(spec)
             origins[key] = Origin(r.file, knode, path)
-    return name, services
+    return services
 
 
 def _project_name(r: Reader, node: Node, path: str) -> str | None:
