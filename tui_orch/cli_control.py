@@ -136,14 +136,15 @@ def _report(result: ApplyResult) -> int:
 def cmd_apply(args: argparse.Namespace) -> int:
     from tui_orch.manifest import load_manifest
 
-    from tui_orch.cli import left_out_lines, print_manifest_error
+    from tui_orch.cli import left_out_lines
     from tui_orch.errors import ManifestError
 
     try:
         manifest = load_manifest(args.file, profiles=getattr(args, "profiles", None))
-    except ManifestError as exc:  # every problem with file:line:column, warnings too
-        print_manifest_error(exc, args.file)
-        return 1
+    except ManifestError as exc:  # every problem with file:line:column (cli.main), warnings too
+        for warning in exc.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        raise
     for warning in manifest.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for line in left_out_lines(manifest):  # deployed earlier with the profile: left running, as compose up does

@@ -236,7 +236,7 @@ class Controller:
     async def _wait(self, started: list[Replica], result: ApplyResult) -> None:
         done = await asyncio.gather(*(self.reconciler.watch(r) for r in started))
         for rep in done:
-            if deploy.completed(rep):
+            if ordering.completed(rep):
                 result.completed.append(rep.key)
             elif rep.state == ReplicaState.RUNNING:
                 result.started.append(rep.key)

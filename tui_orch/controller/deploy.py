@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from tui_orch.controller import binds, planning
-from tui_orch.controller.ordering import COMPLETED, completed, held_back
+from tui_orch.controller.ordering import COMPLETED, held_back
 from tui_orch.controller.containers import LABEL_OWNER, container_request
 from tui_orch.controller.events import event
 from tui_orch.controller.ports import ports_to_start_with

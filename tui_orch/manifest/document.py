@@ -13,8 +13,7 @@ from tui_orch.errors import ManifestError, Problem
 from tui_orch.manifest.decisions import TOP, known_entries
 from tui_orch.manifest.envfile import parse_env, read_text
 from tui_orch.manifest.extends import Extending, resolve
-from tui_orch.manifest.include import read_includes, refuse_twice
-from tui_orch.manifest.files import MAX_FILE_BYTES, FileRefused, read_limited
+from tui_orch.manifest.include import read_file, read_includes, refuse_twice
 from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.reader import (
     MAX_VALUES, Invalid, Reader, YamlProblem, collector_paused, compose, decode, expanded_size, got, is_null, join, shown,
@@ -66,15 +65,9 @@ def load_manifest(path: str | os.PathLike[str], *, environ: Mapping[str, str] | 
     the process environment), then from a ``.env`` file beside the manifest, as in Compose.
     ``profiles``: the active profiles (None: COMPOSE_PROFILES, from the same sources)."""
     file = os.fspath(path)
-    try:
-        data = read_limited(file, MAX_FILE_BYTES, "Compose file")
-    except FileNotFoundError:
-        raise ManifestError([Problem(file, 0, 0, "", "no such file; check the path")]) from None
-    except FileRefused as exc:
-        raise ManifestError([Problem(file, 0, 0, "", exc.reason)]) from None
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ManifestError([Problem(file, 0, 0, "", f"cannot read the file: {reason}")]) from None
+    data = read_file(file)
+    if isinstance(data, Problem):
+        raise ManifestError([data])
     base_dir = os.path.dirname(file) or "."
     variables = dict(os.environ if environ is None else environ)
     problems: list[Problem] = []
