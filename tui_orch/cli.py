@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "(defaults included), or every error with file:line:column. Exit 1 on errors.")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    profile_option(p)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("nodes", parents=[common], help="every node: state, utilisation, capacity",
@@ -98,6 +99,40 @@ def _main(argv: Sequence[str] | None) -> int:
 # --------------------------------------------------------------------------- validate
 
 
+MAX_PRINTED = 100  # errors printed per file; the rest are counted in one "and N more" line
+
+
+def profile_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", action="append", metavar="NAME", dest="profiles", default=None,
+                   help="activate a Compose profile (repeatable; '*' = all; default: $COMPOSE_PROFILES)")
+
+
+def print_manifest_error(exc: ManifestError, file: str) -> None:
+    """Every warning and at most MAX_PRINTED errors of a file that cannot be deployed, on stderr."""
+    for warning in exc.warnings:
+        print(warning, file=sys.stderr)
+    shown = exc.problems  # the reader keeps 100 per file, then one "and N more" line
+    for problem in shown[:MAX_PRINTED] if len(shown) > MAX_PRINTED + 1 else shown:
+        print(problem, file=sys.stderr)
+    if len(shown) > MAX_PRINTED + 1:
+        print(f"{file}: and {exc.total - MAX_PRINTED} more errors (only the first {MAX_PRINTED} are shown)",
+              file=sys.stderr)
+    n = exc.total
+    print(f"{file}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+
+
+def left_out_lines(manifest: object) -> list[str]:
+    """One line per service the active profiles leave out."""
+    return [f"left out: {name} (profiles: {', '.join(profiles)}; none active); activate with --profile {profiles[0]}"
+            for name, profiles in getattr(manifest, "left_out", ())]
+
+
+def _problem_json(p: object) -> dict[str, object]:
+    import dataclasses
+
+    return dataclasses.asdict(p)  # type: ignore[call-overload, no-any-return]
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from tui_orch.manifest import load_manifest
 
@@ -105,23 +140,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
     out: list[dict[str, object]] = []
     for file in args.files:
         try:
-            manifest = load_manifest(file)
+            manifest = load_manifest(file, profiles=args.profiles)
         except ManifestError as exc:
             failed = True
-            for problem in exc.problems:
-                print(problem, file=sys.stderr)
-            n = exc.total
-            print(f"{file}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+            if args.output == "json":
+                out.append({"file": file, "valid": False, "error_count": exc.total,
+                            "errors": [_problem_json(p) for p in exc.problems],
+                            "warnings": [_problem_json(p) for p in exc.warnings]})
+            else:
+                print_manifest_error(exc, file)
+            continue
+        if args.output == "json":
+            out.append({"file": file, "valid": True, "name": manifest.name,
+                        "services": [to_dict(s) for s in manifest.services],
+                        "left_out": [{"service": n, "profiles": list(p)} for n, p in manifest.left_out],
+                        "warnings": [_problem_json(p) for p in manifest.warnings]})
             continue
         for warning in manifest.warnings:
             print(warning, file=sys.stderr)
-        if args.output == "json":
-            out.append({"file": file, "name": manifest.name, "services": [to_dict(s) for s in manifest.services]})
-        else:
-            count = len(manifest.services)
-            print(f"{file}: valid, {count} service{'s' if count != 1 else ''}")
-            for spec in manifest.services:
-                print(describe_service(spec))
+        count = len(manifest.services)
+        print(f"{file}: valid, {count} service{'s' if count != 1 else ''}")
+        for spec in manifest.services:
+            print(describe_service(spec))
+        for line in left_out_lines(manifest):
+            print(line)
     if args.output == "json":
         print(json.dumps(out, indent=2))
     return 1 if failed else 0

@@ -39,6 +39,9 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("apply", parents=[common], help="deploy the services of a Compose file")
     p.add_argument("-f", "--file", required=True, metavar="FILE")
     p.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
+    from tui_orch.cli import profile_option
+
+    profile_option(p)
     p.set_defaults(func=cmd_apply)
     p = sub.add_parser("rm", parents=[common], help="stop every replica of a service and forget it")
     p.add_argument("service", metavar="SERVICE")
@@ -121,6 +124,8 @@ def _report(result: ApplyResult) -> int:
         print(result.plan)
     for key in result.started:
         print(f"running: {key}")
+    for key in result.completed:
+        print(f"completed: {key}")
     for key in result.stopped:
         print(f"stopped: {key}")
     for line in result.failed:
@@ -131,9 +136,19 @@ def _report(result: ApplyResult) -> int:
 def cmd_apply(args: argparse.Namespace) -> int:
     from tui_orch.manifest import load_manifest
 
-    manifest = load_manifest(args.file)  # ManifestError: every problem with file:line:column
+    from tui_orch.cli import left_out_lines
+    from tui_orch.errors import ManifestError
+
+    try:
+        manifest = load_manifest(args.file, profiles=getattr(args, "profiles", None))
+    except ManifestError as exc:  # every problem with file:line:column (cli.main), warnings too
+        for warning in exc.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        raise
     for warning in manifest.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for line in left_out_lines(manifest):  # deployed earlier with the profile: left running, as compose up does
+        print(line)
 
     async def act(ctl: Controller) -> int:
         async with printing_events(ctl, set(manifest.names), kinds={"rollout", "rollback"}):

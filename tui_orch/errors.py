@@ -65,6 +65,9 @@ class ManifestError(TuiOrchError):
 
     def __init__(self, problems: list[Problem], total: int | None = None):
         self.problems = [p for p in problems if p.severity == "error"] or list(problems)
+        # the warnings found with the errors: shown together, so that fixing the errors
+        # brings no surprise
+        self.warnings = [p for p in problems if p.severity != "error"] if self.problems != list(problems) else []
         # Every error found, also those past the cap that only an "and N more" line stands for.
         self.total = total if total is not None else len(self.problems)
         super().__init__("\n".join(str(p) for p in self.problems))

@@ -135,6 +135,16 @@ class PortSpec:
 
 
 @dataclass(frozen=True)
+class Dependency:
+    """One entry of a service's ``depends_on``: start after ``service`` reached ``condition``."""
+
+    service: str
+    condition: Literal["service_started", "service_healthy", "service_completed_successfully"] = "service_started"
+    required: bool = True  # False: a dependency that is not deployed (or fails) does not hold the service back
+    restart: bool = False  # read, kept for reference: dependants are not restarted with it
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     image: str
@@ -159,6 +169,15 @@ class ServiceSpec:
     placement: Placement = Placement()
     # --- container settings (issue 12)
     settings: ContainerSettings = ContainerSettings()  # cap_add, sysctls, ulimits, platform...
+
+    # --- compose: profiles, depends_on, one-shot jobs (issue 12)
+    profiles: tuple[str, ...] = ()  # deployed only when one is active (none: always)
+    depends_on: tuple[Dependency, ...] = ()
+
+    @property
+    def one_shot(self) -> bool:
+        """A job (restart "no" / condition none): it runs to its end; exit 0 is success."""
+        return self.restart_policy.condition == "none"
 
     @property
     def reservation(self) -> Resources:
@@ -450,6 +469,7 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
 __all__ = [
     "Availability",
     "Constraint",
+    "Dependency",
     "Event",
     "Health",
     "Healthcheck",

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tui_orch.controller import deploy, planning
+from tui_orch.controller import deploy, ordering, planning
 from tui_orch.controller.events import event
 from tui_orch.controller.results import ApplyResult
 from tui_orch.controller.rollout import load, new_record, outdated, save
@@ -53,7 +53,10 @@ class ApplyPlan:
         rollouts = dict(self.carried)
         if dry_run:
             rollouts.update({c.spec.name: c.describe_rollout() for c in self.changes if c.outdated})
-        return ApplyResult(dry_run=dry_run, plan=self.moves.describe(), unchanged=list(self.unchanged),
+        mine = set(self.unchanged) | {c.spec.name for c in self.changes}  # the manifest's services
+        steps = ordering.order(s for s, _ in self.desired.values() if s.name in mine)
+        plan = "\n".join(x for x in (self.moves.describe(), steps) if x)
+        return ApplyResult(dry_run=dry_run, plan=plan, unchanged=list(self.unchanged),
                            unschedulable=[str(u) for u in self.moves.unschedulable], rollouts=rollouts)
 
 

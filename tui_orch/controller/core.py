@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from tui_orch.controller import applying, availability, deploy, handover, interrupted, observe, planning, rollout_ops
+from tui_orch.controller import (
+    applying, availability, deploy, handover, interrupted, observe, ordering, planning, rollout_ops,
+)
 from tui_orch.controller.claims import PortClaims
 from tui_orch.controller.context import (
     DEFAULT_GRACE,
@@ -31,6 +33,7 @@ from tui_orch.errors import TuiOrchError
 from tui_orch.manifest import Manifest
 from tui_orch.model import NodeState, Replica, ReplicaState, Revision, Rollout, RolloutState, ServiceSpec, from_dict
 from tui_orch.nodes.fleet import Fleet
+from tui_orch.placement import Plan
 from tui_orch.store import Store
 
 __all__ = ["ApplyResult", "Controller", "DEFAULT_GRACE", "DEFAULT_PERIOD", "DEFAULT_START_TIMEOUT", "owner_id"]
@@ -101,9 +104,28 @@ class Controller:
         async with self.lock:
             result, started, rolling = await applying.commit(self.ctx, applying.plan_apply(self.ctx, manifest))
         await self._wait(started, result)
+        await self._start_dependants(manifest, result)
         for name, ro in zip(rolling, await asyncio.gather(*(self.rollout_tasks.run(n) for n in rolling))):
             self._rollout_result(name, ro, result)
         return result
+
+    async def _start_dependants(self, manifest: Manifest, result: ApplyResult) -> None:
+        """depends_on: start, step by step, the replicas held back until their dependencies
+        reached their condition (ordering.py); those still held back at the end (a dependency
+        failed or did not get there in time) are reported with why."""
+        if not any(s.depends_on for s in manifest.services):
+            return
+        while True:
+            async with self.lock:
+                desired = planning.desired(self.ctx)
+                p = planning.plan_for(self.ctx, desired, manifest.names)
+                held = ordering.held_back(self.ctx, desired)
+                started = await deploy.execute(self.ctx, Plan(starts=p.starts), desired, result)
+            if not started:
+                break
+            await self._wait(started, result)
+        for name in sorted({s.service for s in p.starts if s.service in held}):
+            result.failed.append(f"{name}: not started: {held[name]}")
 
     async def settle_rollouts(self, halt: Iterable[str] = (), skip: Iterable[str] = ()) -> None:
         """Carry on the rollouts a dead command left in progress (controller/interrupted.py);
@@ -214,7 +236,9 @@ class Controller:
     async def _wait(self, started: list[Replica], result: ApplyResult) -> None:
         done = await asyncio.gather(*(self.reconciler.watch(r) for r in started))
         for rep in done:
-            if rep.state == ReplicaState.RUNNING:
+            if ordering.completed(rep):
+                result.completed.append(rep.key)
+            elif rep.state == ReplicaState.RUNNING:
                 result.started.append(rep.key)
             else:
                 result.failed.append(f"{rep.key} on {rep.node}: {rep.message or rep.state.value}")

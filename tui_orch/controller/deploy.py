@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from tui_orch.controller import binds, planning
+from tui_orch.controller.ordering import COMPLETED, held_back
 from tui_orch.controller.containers import LABEL_OWNER, container_request
 from tui_orch.controller.events import event
 from tui_orch.controller.ports import ports_to_start_with
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from tui_orch.controller.planning import Desired
 
 POLL = 0.2  # seconds between inspections while waiting for a replica to run
+
 
 
 @contextlib.asynccontextmanager
@@ -148,6 +150,8 @@ async def _wait_ready(ctx: "Context", rep: Replica, container_id: str, timeout: 
                       changed: asyncio.Event) -> Replica:
     node = ctx.fleet.nodes[rep.node]
     deadline = time.monotonic() + timeout
+    spec = planning.revision_spec(ctx, rep.service, rep.revision)
+    one_shot = spec is not None and spec.one_shot  # a job: waited for until it ends
     while True:
         changed.clear()
         try:
@@ -155,7 +159,7 @@ async def _wait_ready(ctx: "Context", rep: Replica, container_id: str, timeout: 
         except NodeError as exc:
             async with write_turn(ctx):
                 return update_replica(ctx, rep.key, rep.container_id, message=str(exc)) or rep
-        changes = _settled(info, timeout, time.monotonic() >= deadline)
+        changes = _settled(info, timeout, time.monotonic() >= deadline, one_shot)
         if changes is not None:
             async with write_turn(ctx):
                 cur = ctx.store.get_replica(rep.key)
@@ -224,17 +228,24 @@ async def execute(ctx: "Context", p: Plan, wanted: "Desired", result: ApplyResul
             if result is not None:
                 result.stopped.append(s.key)
     await asyncio.gather(*stops)
+    held = held_back(ctx, wanted)  # depends_on: those whose dependencies are not there yet wait
     starts = [start_replica(ctx, wanted[s.service][0], wanted[s.service][1], s.slot, s.node, s.ports)
-              for s in p.starts]
+              for s in p.starts if s.service not in held]
     return list(await asyncio.gather(*starts))
 
 
-def _settled(info: ContainerInfo, timeout: float, late: bool) -> dict[str, Any] | None:
-    """The changes to record once ``info`` ends the wait, None to wait on."""
+def _settled(info: ContainerInfo, timeout: float, late: bool, one_shot: bool = False) -> dict[str, Any] | None:
+    """The changes to record once ``info`` ends the wait, None to wait on. A one-shot job
+    (restart "no") is waited for until it ends: exit 0 is its success ("completed")."""
     health = Health(info.health) if info.health in {h.value for h in Health} else Health.NONE
     if info.status in ("exited", "dead"):
+        done = one_shot and info.exit_code == 0
         return dict(state=ReplicaState.EXITED, health=health, exit_code=info.exit_code,
-                    message=f"exited with code {info.exit_code}")
+                    message=COMPLETED if done else f"exited with code {info.exit_code}")
+    if one_shot and info.status == "running" and not late:
+        return None
+    if one_shot and info.status == "running":
+        return dict(state=ReplicaState.RUNNING, health=health, message=f"job still running after {timeout:g} s")
     if info.status == "running" and health in (Health.NONE, Health.HEALTHY):
         return dict(state=ReplicaState.RUNNING, health=health, message="")
     if info.status == "running" and health == Health.UNHEALTHY:

@@ -21,6 +21,7 @@ import json
 from collections.abc import Callable, Container, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from tui_orch.controller.ordering import completed
 from tui_orch.model import (Availability, Event, Health, NodeInfo, NodeState, Replica, ReplicaState, Resources,
                             Rollout, RolloutState, ServiceSpec, from_dict, to_dict)
 
@@ -170,9 +171,11 @@ class Query:
             reps = by_service.get(rec.name, [])
             serving = serving_retired(outs.get(rec.name))
             up = [r for r in reps if (r.state == ReplicaState.RUNNING and r.node in ready) or r.key in serving]
+            done = [r for r in reps if completed(r)]  # a one-shot job that ran to exit 0 counts as up and healthy
             rows.append(ServiceRow(
                 name=rec.name, image=spec.image if spec else "", mode=spec.mode if spec else "", desired=want,
-                running=len(up), healthy=sum(1 for r in up if _is_healthy(r) or r.key in serving),
+                running=len(up) + len(done),
+                healthy=sum(1 for r in up if _is_healthy(r) or r.key in serving) + len(done),
                 revision=rec.revision, rollout=outs.get(rec.name),
                 restarts=sum(r.restarts for r in reps), paused=rec.paused))
         return rows
@@ -287,6 +290,8 @@ class Query:
             row = {**to_dict(r), "key": r.key, "container_id": (r.container_id or "")[:12]}
             if live is not None and row["state"] not in IDLE:
                 row.update(_as_found(r.node in listed, by_id.get(r.container_id or "")))
+            if completed(r) and row["state"] == "exited":
+                row["state"] = "completed"  # a one-shot job's success, not a death
             rows.append(row)
         return rows + (self._unowned_rows(listed) if live is not None else [])
 

@@ -58,6 +58,11 @@ class Restarting:
             if spec.restart_policy.condition != "none" and not d.reason.startswith("exited with code 0"):
                 deploy.update_replica(self.ctx, rec.key, rec.container_id, state=ReplicaState.FAILED,
                                       message=d.reason)
+            if spec.one_shot and exit_code == 0:  # a job that ran to success: not a failure
+                deploy.update_replica(self.ctx, rec.key, rec.container_id, message=deploy.COMPLETED)
+                self.ctx.bus.publish(event("complete", f"{rec.key} on {rec.node} completed (exit 0)",
+                                           **common))  # type: ignore[arg-type]
+                return
             self.ctx.bus.publish(event("die", f"{rec.key} on {rec.node} {why}; not restarted: {d.reason}",
                                        level="error", **common))  # type: ignore[arg-type]
             if d.reason.startswith("gave up") and rec.slot:

@@ -14,6 +14,7 @@ class ApplyResult:
     revisions: dict[str, int] = field(default_factory=dict)  # new revision per changed service
     unchanged: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)  # replica keys now running
+    completed: list[str] = field(default_factory=list)  # one-shot jobs (restart "no") that ran to exit 0
     stopped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # one sentence per replica that did not come up
     unschedulable: list[str] = field(default_factory=list)

@@ -49,7 +49,7 @@ TOP: dict[str, Decision] = {
     "volumes": _w("ignored: named volumes are not supported (service volumes are rejected)"),
     "secrets": _w("ignored: secrets are not supported; pass values through environment or env_file"),
     "configs": _w("ignored: configs are not supported; bake files into the image"),
-    "include": _r("not supported: pass each Compose file to tui-orch on its own"),
+    "include": _s("a list of paths, or {path, env_file, project_directory}: those files' services join this one's"),
 }
 
 SERVICE: dict[str, Decision] = {
@@ -70,7 +70,7 @@ SERVICE: dict[str, Decision] = {
     "deploy": _s("mode, replicas, resources, restart_policy, update_config, rollback_config, placement, labels"),
     "scale": _s("read as deploy.replicas (set one of the two)"),
     "build": _w("ignored: the image is used as it is; build it yourself (without image: this is an error)"),
-    "depends_on": _w("ignored: services start together, in no order, and no condition is waited for; make each service retry what it needs"),
+    "depends_on": _s("a list of services, or service -> {condition, required, restart}; a service starts once each dependency reached its condition"),
     "container_name": _w("ignored: tui-orch names each container after its service, replica and revision, because "
                          "a replica's old and new containers may exist side by side on one node (a start-first update, "
                          "a copy left on a node that was cut off) and Docker gives a name only once"),
@@ -78,7 +78,7 @@ SERVICE: dict[str, Decision] = {
     "external_links": _w("ignored: there are no service links; reach other services on their published ports"),
     "networks": _w("ignored: tui-orch creates no networks; use network_mode (host recommended)"),
     "expose": _w("ignored: only ports: are published"),
-    "profiles": _w("ignored: every service of the file is deployed"),
+    "profiles": _s("a list of profile names: the service is deployed only with --profile NAME (or COMPOSE_PROFILES)"),
     "pull_policy": _w("ignored: tui-orch brings a missing image to a node itself (pull, or copy over SSH)"),
     "stdin_open": _w("ignored: replicas run detached, without input"),
     "tty": _w("ignored: replicas run without a terminal"),
@@ -86,7 +86,7 @@ SERVICE: dict[str, Decision] = {
     "attach": _w("ignored: logs are read from each replica on demand"),
     "develop": _w("ignored: compose watch is a development feature"),
     "label_file": _r("not supported: put the labels under labels:"),
-    "extends": _r("not supported: share settings with a YAML anchor and a merge key (<<: *base)"),
+    "extends": _s("a service name, or {service, file}: that service merged under this one, as Compose merges"),
     "volumes": _r(_STATE),
     "volumes_from": _r(_STATE),
     "tmpfs": _r(_STATE),
@@ -258,6 +258,12 @@ BLKIO_CONFIG: dict[str, Decision] = {
     "device_write_iops": _s("a list of {path, rate} (operations a second)"),
 }
 
+DEPENDS_ON: dict[str, Decision] = {
+    "condition": _s("service_started (default), service_healthy or service_completed_successfully"),
+    "required": _s("false: a dependency that is not defined or not deployed is skipped with a warning; default true"),
+    "restart": _w("read, not acted on: dependants are not restarted with their dependency"),
+}
+
 ENV_FILE: dict[str, Decision] = {
     "path": _s("the file, relative to the manifest's folder"),
     "required": _s("false: a missing file is skipped; default true"),
@@ -282,6 +288,7 @@ TABLES: dict[str, dict[str, Decision]] = {
     "gpus (long form)": GPU,
     "logging": LOGGING,
     "blkio_config": BLKIO_CONFIG,
+    "depends_on (long form)": DEPENDS_ON,
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from yaml.nodes import Node
@@ -12,11 +12,13 @@ from yaml.nodes import Node
 from tui_orch.errors import ManifestError, Problem
 from tui_orch.manifest.decisions import TOP, known_entries
 from tui_orch.manifest.envfile import parse_env, read_text
-from tui_orch.manifest.files import MAX_FILE_BYTES, FileRefused, read_limited
+from tui_orch.manifest.extends import Extending, resolve
+from tui_orch.manifest.include import read_file, read_includes, refuse_twice
 from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.reader import (
     MAX_VALUES, Invalid, Reader, YamlProblem, collector_paused, compose, decode, expanded_size, got, is_null, join, shown,
 )
+from tui_orch.manifest.project import Origin, active_profiles, select
 from tui_orch.manifest.service import NAME_RE, Context, parse_service
 from tui_orch.model import ServiceSpec
 
@@ -31,6 +33,10 @@ class Manifest:
     services: tuple[ServiceSpec, ...]
     warnings: tuple[Problem, ...] = ()
     file: str = "<manifest>"
+    # services the active profiles leave out: (name, its profiles); not deployed, and an
+    # apply leaves alone those deployed earlier (as `docker compose up` does)
+    left_out: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    profiles: tuple[str, ...] = ()  # the active profiles
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -53,19 +59,15 @@ class Manifest:
         raise KeyError(name)
 
 
-def load_manifest(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Manifest:
+def load_manifest(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None,
+                  profiles: Iterable[str] | None = None) -> Manifest:
     """Read and validate a Compose file. ``${VAR}`` takes its value from ``environ`` (default:
-    the process environment), then from a ``.env`` file beside the manifest, as in Compose."""
+    the process environment), then from a ``.env`` file beside the manifest, as in Compose.
+    ``profiles``: the active profiles (None: COMPOSE_PROFILES, from the same sources)."""
     file = os.fspath(path)
-    try:
-        data = read_limited(file, MAX_FILE_BYTES, "Compose file")
-    except FileNotFoundError:
-        raise ManifestError([Problem(file, 0, 0, "", "no such file; check the path")]) from None
-    except FileRefused as exc:
-        raise ManifestError([Problem(file, 0, 0, "", exc.reason)]) from None
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ManifestError([Problem(file, 0, 0, "", f"cannot read the file: {reason}")]) from None
+    data = read_file(file)
+    if isinstance(data, Problem):
+        raise ManifestError([data])
     base_dir = os.path.dirname(file) or "."
     variables = dict(os.environ if environ is None else environ)
     problems: list[Problem] = []
@@ -79,7 +81,11 @@ def load_manifest(path: str | os.PathLike[str], *, environ: Mapping[str, str] | 
             problems += [Problem(dotenv, line, col, "", msg) for line, col, msg in parsed.errors]
             for key, value in parsed.values.items():
                 variables.setdefault(key, value)
-    return _parse(data, file, variables.get, base_dir, problems)
+    return _parse(data, file, variables.get, base_dir, problems, _profiles(profiles, variables))
+
+
+def _profiles(given: Iterable[str] | None, variables: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(given) if given is not None else active_profiles(variables.get("COMPOSE_PROFILES"))
 
 
 def parse_manifest(
@@ -88,26 +94,30 @@ def parse_manifest(
     *,
     environ: Mapping[str, str] | None = None,
     base_dir: str | None = None,
+    profiles: Iterable[str] | None = None,
 ) -> Manifest:
     """Validate a Compose document. ``environ`` (default: the process environment) gives
     ``${VAR}`` values; ``base_dir`` (default: the folder of ``filename``) anchors env_file."""
     variables = os.environ if environ is None else environ
     if base_dir is None:
         base_dir = os.path.dirname(filename) if not filename.startswith("<") else ""
-    return _parse(text, filename, variables.get, base_dir or ".", [])
+    return _parse(text, filename, variables.get, base_dir or ".", [], _profiles(profiles, variables))
 
 
-def _parse(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems: list[Problem]) -> Manifest:
+def _parse(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems: list[Problem],
+           profiles: tuple[str, ...] = ()) -> Manifest:
     with collector_paused():  # reading makes many objects that all live on (see collector_paused)
-        return _read(data, file, lookup, base_dir, problems)
+        return _read(data, file, lookup, base_dir, problems, profiles)
 
 
-def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems: list[Problem]) -> Manifest:
+def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems: list[Problem],
+          profiles: tuple[str, ...]) -> Manifest:
     r = Reader(file, lookup)
     for problem in problems:
         r.add(problem)
     name: str | None = None
     services: list[ServiceSpec] = []
+    left: tuple[tuple[str, tuple[str, ...]], ...] = ()
     try:
         text = decode(data, file)
         root = compose(text, file)
@@ -115,7 +125,9 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
             r.error(root, "", f"the document expands to more than {MAX_VALUES} values through aliases; write it out")
             root = None
         else:
-            name, services = _document(r, Context(base_dir, lookup), root)
+            origins: dict[str, Origin] = {}
+            name, services = _document(r, Context(base_dir, lookup), root, origins)
+            services, left = select(r, services, origins, profiles)
     except YamlProblem as exc:
         r.add(exc.problem)
     except RecursionError:
@@ -125,10 +137,13 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
     r.problems.sort(key=lambda p: (p.file != file, p.file, p.line, p.column))
     if r.error_count:
         raise ManifestError(r.capped(), total=r.error_count)
-    return Manifest(name=name, services=tuple(services), warnings=tuple(r.capped()), file=file)
+    return Manifest(name=name, services=tuple(services), warnings=tuple(r.capped()), file=file, left_out=left,
+                    profiles=profiles)
 
 
-def _document(r: Reader, ctx: Context, root: Node | None) -> tuple[str | None, list[ServiceSpec]]:
+def _document(r: Reader, ctx: Context, root: Node | None, origins: dict[str, Origin],
+              stack: tuple[str, ...] = ()) -> tuple[str | None, list[ServiceSpec]]:
+    """The project name and services of one file, with those of the files it includes."""
     if root is None:
         r.error(None, "", "the file is empty; describe the services under services:")
         return None, []
@@ -138,21 +153,32 @@ def _document(r: Reader, ctx: Context, root: Node | None) -> tuple[str | None, l
         r.error(root, "", f"expected a mapping with services:, got {got(root)}")
         return None, []
     name = r.read(lambda n, p: _project_name(r, n, p), entries["name"][1], "name") if "name" in entries else None
-    if "services" not in entries:
+    if "include" not in entries and "services" not in entries:
         r.error(root, "services", "missing: describe the services to run under services:")
         return name, []
-    snode = entries["services"][1]
+    services = _services(r, ctx, entries["services"][1], origins) if "services" in entries else []
+    if "include" in entries:
+        mine = {s.name: origins[s.name] for s in services}
+        here = stack or (os.path.abspath(r.file),)
+        included = read_includes(r, entries["include"][1], ctx, here, origins, _document)
+        services = refuse_twice(r, services, included, origins, mine)
+        origins.update(mine)
+    return name, services
+
+
+def _services(r: Reader, ctx: Context, snode: Node, origins: dict[str, Origin]) -> list[ServiceSpec]:
     if is_null(snode):
         r.error(snode, "services", "no services: describe at least one")
-        return name, []
+        return []
     try:
         service_entries = r.entries(snode, "services")
     except Invalid as exc:
         r.error(snode, "services", exc.message)
-        return name, []
+        return []
     if not service_entries:
         r.error(snode, "services", "no services: describe at least one")
     services: list[ServiceSpec] = []
+    extending = Extending()
     for k, (key, (knode, vnode)) in enumerate(service_entries.items()):
         if r.full:
             r.stop(len(service_entries) - k, "services")
@@ -161,10 +187,12 @@ def _document(r: Reader, ctx: Context, root: Node | None) -> tuple[str | None, l
         if not NAME_RE.match(key):
             r.error(knode, path, f"a service name is letters, digits, '.', '_' and '-', starting with a letter or digit, got {shown(key)}")
             continue
+        vnode = resolve(r, ctx.base_dir, service_entries, key, extending)
         spec = parse_service(r, ctx, key, vnode, path)
         if spec is not None:
             services.append(spec)
-    return name, services
+            origins[key] = Origin(r.file, knode, path)
+    return services
 
 
 def _project_name(r: Reader, node: Node, path: str) -> str | None:

@@ -49,14 +49,34 @@ PORT_EXAMPLE = "expected " + PORT_FORMS
 
 def ports(r: Reader, node: Node, path: str) -> tuple[PortSpec, ...]:
     out: list[PortSpec] = []
+    where: list[int] = []  # the item index of each port in out
     for i, item in enumerate(r.items(node, path)):
         if isinstance(item, MappingNode):
             spec = r.read(lambda n, p: long_port(r, n, p), item, join(path, i))
         else:
             spec = r.read(lambda n, p: short_port(r.text(n, p, PORT_FORMS), n), item, join(path, i))
         if spec is not None:
+            clash = _same_host_port(spec, out)
+            if clash is not None:
+                r.error(item, join(path, i), f"host port {spec.published}/{spec.protocol} is already published by "
+                        f"{join(path, where[clash])}; a port can be bound once: use another host port")
+                continue
             out.append(spec)
+            where.append(i)
     return tuple(out)
+
+
+def _same_host_port(spec: PortSpec, before: list[PortSpec]) -> int | None:
+    """The index of an earlier port binding the same host port (and address) as ``spec``:
+    the second bind would fail on every node, so the service could never start."""
+    if spec.published is None:
+        return None
+    for i, other in enumerate(before):
+        if (other.published, other.protocol) == (spec.published, spec.protocol) and (
+                spec.host_ip in (None, "0.0.0.0", "::") or other.host_ip in (None, "0.0.0.0", "::")
+                or spec.host_ip == other.host_ip):
+            return i
+    return None
 
 
 def short_port(text: str, node: Node) -> PortSpec:

@@ -223,6 +223,14 @@ def is_null(node: Node) -> bool:
     return isinstance(node, ScalarNode) and node.tag == NULL
 
 
+def no_nul(text: str, node: Node | None = None, path: str | None = None) -> str:
+    """``text``, or Invalid when it holds a NUL character: Docker's API and the nodes' shells
+    end a string at NUL, so the value the container got would be cut short."""
+    if "\x00" in text:
+        raise Invalid("contains a NUL character (\\0), which no container setting can hold; remove it", node, path)
+    return text
+
+
 def tag_name(tag: str) -> str:
     return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
 
@@ -341,6 +349,9 @@ class Reader:
                     kind = got(key) if not isinstance(key, ScalarNode) else tag_name(key.tag)
                     self.error(key, path, f"keys must be plain names, got {kind}")
                     continue
+                if "\x00" in key.value:
+                    self.error(key, path, "a key contains a NUL character (\\0); remove it")
+                    continue
                 if key.value in own:
                     first = own[key.value][0].start_mark.line + 1
                     self.error(key, join(path, key.value), f"duplicate key (first set on line {first})")
@@ -375,7 +386,7 @@ class Reader:
         if node.tag == NULL:
             return None
         if "$" not in node.value:
-            return node.value
+            return no_nul(node.value, node, path)
         try:
             result = interpolate(node.value, self.lookup)
         except InterpolationError as exc:
@@ -384,7 +395,7 @@ class Reader:
             if name not in self._unset:
                 self._unset.add(name)
                 self.warn(node, path, f"variable {name} is not set; using an empty string")
-        return result.text
+        return no_nul(result.text, node, path)
 
     def text(self, node: Node, path: str, expected: str = "a string") -> str:
         value = self.scalar(node, path, expected)
@@ -451,5 +462,5 @@ class Reader:
 
 __all__ = [
     "MAX_DEPTH", "MAX_VALUES", "USE_LIBYAML", "Entries", "Invalid", "Reader", "Reported", "YamlProblem",
-    "MAX_PROBLEMS", "check_tag", "collector_paused", "compose", "decode", "expanded_size", "got", "is_null", "join", "position", "shown",
+    "MAX_PROBLEMS", "check_tag", "no_nul", "collector_paused", "compose", "decode", "expanded_size", "got", "is_null", "join", "position", "shown",
 ]

@@ -18,6 +18,7 @@ from tui_orch.manifest.envfile import parse_env, read_text
 from tui_orch.manifest.files import FileRefused
 from tui_orch.manifest.fields import healthcheck, key_values, ports
 from tui_orch.manifest.interpolate import Lookup
+from tui_orch.manifest.project import read_depends_on, read_profiles
 from tui_orch.manifest.reader import Entries, Invalid, Reader, check_tag, is_null, join, shown
 from tui_orch.manifest.settings import READERS as SETTINGS_READERS
 from tui_orch.manifest.settings import settings_of
@@ -105,7 +106,7 @@ def _combine(r: Reader, ctx: Context, name: str, fields: dict[str, Any], entries
     if "image" not in fields:
         return None
     simple = ("image", "command", "entrypoint", "ports", "network_mode", "healthcheck", "stop_grace_period",
-              "stop_signal", "user", "working_dir")
+              "stop_signal", "user", "working_dir", "profiles", "depends_on")
     return ServiceSpec(
         name=name,
         environment=pairs(environment),
@@ -221,7 +222,11 @@ def _env_files(r: Reader, ctx: Context, node: Node, path: str) -> dict[str, str]
         parsed = parse_env(text, ctx.lookup)
         for line, column, message in parsed.errors:
             r.add(Problem(full, line, column, path, message))
-        values.update(parsed.values)
+        for key, value in parsed.values.items():
+            if "\x00" in key + value:
+                r.error(where, path, f"env file {full}: {shown(key)} contains a NUL character (\\0); remove it")
+            else:
+                values[key] = value
     return values
 
 
@@ -263,6 +268,9 @@ _READERS: dict[str, Read] = {
     "working_dir": _working_dir,
     "deploy": lambda r, ctx, n, p: parse_deploy(r, n, p),
     "scale": _replicas,
+    "profiles": lambda r, ctx, n, p: read_profiles(r, n, p),
+    "depends_on": lambda r, ctx, n, p: read_depends_on(r, n, p),
+    "extends": lambda r, ctx, n, p: None,  # merged before the service is read (extends.py)
     "cpus": lambda r, ctx, n, p: r.cpus(n, p),
     "mem_limit": lambda r, ctx, n, p: r.size(n, p),
     "mem_reservation": lambda r, ctx, n, p: r.size(n, p),
