@@ -128,6 +128,27 @@ class PortSpec:
 
 
 @dataclass(frozen=True)
+class FileRef:
+    """A secret or config as one service mounts it (Compose's long syntax, defaults filled).
+
+    Never holds a secret's value: ``digest`` (sha256 of the bytes) and where the bytes come
+    from (``origin``, ``where``). A config given by ``content`` or ``environment`` is not
+    secret and carries its text in ``content``, so it needs nothing of the operator's machine
+    later. The controller delivers the bytes to a node, checked against ``digest``."""
+
+    kind: Literal["secret", "config"]
+    name: str  # the top-level key
+    target: str  # absolute path in the container
+    origin: Literal["file", "environment", "content"]
+    where: str = ""  # file: its absolute path on the operator's machine; environment: the variable
+    digest: str = ""  # sha256 (hex) of the bytes
+    content: str | None = None  # configs from content/environment only; never a secret's value
+    uid: str = "0"
+    gid: str = "0"
+    mode: int = 0o444
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     image: str
@@ -150,6 +171,9 @@ class ServiceSpec:
     update_config: UpdateConfig = UpdateConfig()
     rollback_config: UpdateConfig = UpdateConfig()
     placement: Placement = Placement()
+    # --- secrets and configs (issue 12)
+    secrets: tuple[FileRef, ...] = ()  # mounted read-only, /run/secrets/<name> by default
+    configs: tuple[FileRef, ...] = ()  # mounted read-only, /<name> by default
 
     @property
     def reservation(self) -> Resources:
@@ -439,6 +463,7 @@ __all__ = [
     "Availability",
     "Constraint",
     "Event",
+    "FileRef",
     "Health",
     "Healthcheck",
     "NodeInfo",

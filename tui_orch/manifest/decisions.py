@@ -42,7 +42,6 @@ _STATE = (
     "not supported: replicas move between nodes and their files would not follow; keep state "
     "in the image or in an external store"
 )
-_SECRETS = "not supported: pass values through environment or env_file, or bake files into the image"
 _UNDER_DEPLOY = "not a service key: it belongs under deploy: (deploy.{key})"
 
 TOP: dict[str, Decision] = {
@@ -51,8 +50,8 @@ TOP: dict[str, Decision] = {
     "version": _w("obsolete and ignored (as in Compose v2); remove it"),
     "networks": _w("ignored: tui-orch creates no networks; set each service's network_mode (host recommended)"),
     "volumes": _w("ignored: named volumes are not supported (service volumes are rejected)"),
-    "secrets": _w("ignored: secrets are not supported; pass values through environment or env_file"),
-    "configs": _w("ignored: configs are not supported; bake files into the image"),
+    "secrets": _s("name -> {file} or {environment}; the value is read here, only its digest is stored"),
+    "configs": _s("name -> {file}, {content} or {environment}"),
     "include": _r("not supported: pass each Compose file to tui-orch on its own"),
 }
 
@@ -97,8 +96,8 @@ SERVICE: dict[str, Decision] = {
     "volumes": _r(_STATE),
     "volumes_from": _r(_STATE),
     "tmpfs": _r(_STATE),
-    "secrets": _r(_SECRETS),
-    "configs": _r(_SECRETS),
+    "secrets": _s("names, or {source, target, uid, gid, mode}; mounted read-only at /run/secrets/NAME, mode 0444, from a tmpfs of the node"),
+    "configs": _s("names, or {source, target, uid, gid, mode}; mounted read-only at /NAME, mode 0444"),
     "cpus": _r("not supported here: write it as deploy.resources.limits.cpus"),
     "mem_limit": _r("not supported here: write it as deploy.resources.limits.memory"),
     "mem_reservation": _r("not supported here: write it as deploy.resources.reservations.memory"),
@@ -195,6 +194,38 @@ ENV_FILE: dict[str, Decision] = {
     "format": _r("not supported: env files are read in the usual KEY=VALUE format; remove format"),
 }
 
+_EXTERNAL = ("not supported: an external {kind} lives in a Swarm's store, which tui-orch has no access to; "
+             "give it a file: or an environment: instead")
+_DRIVER = "not supported: the {kind} is read from file:{content} or environment: on this machine; remove {key}"
+
+
+def _file_source(kind: str, content: str) -> dict[str, Decision]:
+    extra = " or content:" if content else ""
+    table = {
+        "file": _s("a path on this machine, relative to the manifest's folder (at most 1 MiB)"),
+        "environment": _s(f"the name of a variable of tui-orch's environment (or .env) that holds the {kind}"),
+        "external": _r(_EXTERNAL.format(kind=kind)),
+        "name": _w(f"ignored: the {kind} is named by its key"),
+        "labels": _w(f"ignored: a {kind} has no labels here"),
+        **{key: _r(_DRIVER.format(kind=kind, content=extra, key=key))
+           for key in ("driver", "driver_opts", "template_driver")},
+    }
+    if content:
+        table["content"] = _s("the text itself (variables interpolated)")
+    return table
+
+
+TOP_SECRET = _file_source("secret", "")
+TOP_CONFIG = _file_source("config", "content")
+
+FILE_MOUNT: dict[str, Decision] = {
+    "source": _s("the name of a top-level secret / config (required)"),
+    "target": _s("the path in the container; a secret's relative path is under /run/secrets/"),
+    "uid": _s("the owner's numeric id; default 0 (set when the SSH user may chown, i.e. root)"),
+    "gid": _s("the group's numeric id; default 0"),
+    "mode": _s("octal permissions such as 0440; default 0444"),
+}
+
 TABLES: dict[str, dict[str, Decision]] = {
     "top level": TOP,
     "services.NAME": SERVICE,
@@ -208,6 +239,9 @@ TABLES: dict[str, dict[str, Decision]] = {
     "deploy.placement": PLACEMENT,
     "ports (long form)": PORT,
     "env_file (long form)": ENV_FILE,
+    "secrets.NAME": TOP_SECRET,
+    "configs.NAME": TOP_CONFIG,
+    "services.NAME.secrets / configs (long form)": FILE_MOUNT,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from yaml.nodes import Node
 
@@ -17,6 +17,7 @@ from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.reader import (
     MAX_VALUES, Invalid, Reader, YamlProblem, collector_paused, compose, decode, expanded_size, got, is_null, join, shown,
 )
+from tui_orch.manifest.secrets import Held, Sources, held, parse_sources
 from tui_orch.manifest.service import NAME_RE, Context, parse_service
 from tui_orch.model import ServiceSpec
 
@@ -31,6 +32,8 @@ class Manifest:
     services: tuple[ServiceSpec, ...]
     warnings: tuple[Problem, ...] = ()
     file: str = "<manifest>"
+    # --- secrets and configs (issue 12): their bytes by digest, in this process's memory only
+    values: Held = field(default_factory=Held, repr=False, compare=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -108,6 +111,7 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
         r.add(problem)
     name: str | None = None
     services: list[ServiceSpec] = []
+    values = Held()
     try:
         text = decode(data, file)
         root = compose(text, file)
@@ -115,7 +119,7 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
             r.error(root, "", f"the document expands to more than {MAX_VALUES} values through aliases; write it out")
             root = None
         else:
-            name, services = _document(r, Context(base_dir, lookup), root)
+            name, services = _document(r, Context(base_dir, lookup), root, values)
     except YamlProblem as exc:
         r.add(exc.problem)
     except RecursionError:
@@ -125,10 +129,10 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
     r.problems.sort(key=lambda p: (p.file != file, p.file, p.line, p.column))
     if r.error_count:
         raise ManifestError(r.capped(), total=r.error_count)
-    return Manifest(name=name, services=tuple(services), warnings=tuple(r.capped()), file=file)
+    return Manifest(name=name, services=tuple(services), warnings=tuple(r.capped()), file=file, values=values)
 
 
-def _document(r: Reader, ctx: Context, root: Node | None) -> tuple[str | None, list[ServiceSpec]]:
+def _document(r: Reader, ctx: Context, root: Node | None, values: Held) -> tuple[str | None, list[ServiceSpec]]:
     if root is None:
         r.error(None, "", "the file is empty; describe the services under services:")
         return None, []
@@ -141,6 +145,8 @@ def _document(r: Reader, ctx: Context, root: Node | None) -> tuple[str | None, l
     if "services" not in entries:
         r.error(root, "services", "missing: describe the services to run under services:")
         return name, []
+    ctx = Context(ctx.base_dir, ctx.lookup, _sources(r, ctx, entries))
+    values.update(held(ctx.sources))
     snode = entries["services"][1]
     if is_null(snode):
         r.error(snode, "services", "no services: describe at least one")
@@ -165,6 +171,15 @@ def _document(r: Reader, ctx: Context, root: Node | None) -> tuple[str | None, l
         if spec is not None:
             services.append(spec)
     return name, services
+
+
+def _sources(r: Reader, ctx: Context, entries: dict[str, tuple[Node, Node]]) -> Sources:
+    """The top-level secrets and configs, read before the services that mount them."""
+    sources: Sources = {}
+    for kind in ("secret", "config"):
+        if kind + "s" in entries:
+            sources.update(parse_sources(r, ctx.base_dir, ctx.lookup, kind, entries[kind + "s"][1], kind + "s"))
+    return sources
 
 
 def _project_name(r: Reader, node: Node, path: str) -> str | None:

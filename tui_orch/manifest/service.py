@@ -6,7 +6,7 @@ import os
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -19,6 +19,7 @@ from tui_orch.manifest.files import FileRefused
 from tui_orch.manifest.fields import healthcheck, key_values, ports
 from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.reader import Entries, Invalid, Reader, check_tag, is_null, join, shown
+from tui_orch.manifest.secrets import Sources, file_refs
 from tui_orch.model import RestartPolicy, ServiceSpec, pairs
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
@@ -39,6 +40,7 @@ _IMAGE_RE = re.compile(
 class Context:
     base_dir: str  # the manifest's folder: env_file paths are relative to it
     lookup: Lookup  # the variables for ${VAR} and for environment entries given without a value
+    sources: Sources = field(default_factory=dict)  # the top-level secrets and configs (secrets.py)
 
 
 Read = Callable[[Reader, Context, Node, str], Any]
@@ -98,7 +100,7 @@ def _combine(r: Reader, ctx: Context, name: str, fields: dict[str, Any], entries
     if "image" not in fields:
         return None
     simple = ("image", "command", "entrypoint", "ports", "network_mode", "healthcheck", "stop_grace_period",
-              "stop_signal", "user", "working_dir")
+              "stop_signal", "user", "working_dir", "secrets", "configs")
     return ServiceSpec(
         name=name,
         environment=pairs(environment),
@@ -255,6 +257,8 @@ _READERS: dict[str, Read] = {
     "working_dir": _working_dir,
     "deploy": lambda r, ctx, n, p: parse_deploy(r, n, p),
     "scale": _replicas,
+    "secrets": lambda r, ctx, n, p: file_refs(r, ctx.sources, "secret", n, p),
+    "configs": lambda r, ctx, n, p: file_refs(r, ctx.sources, "config", n, p),
 }
 
 __all__ = ["Context", "NAME_RE", "parse_service"]
