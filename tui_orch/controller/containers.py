@@ -90,7 +90,8 @@ def docker_healthcheck(hc: Healthcheck | None) -> dict[str, object] | None:
 
 
 def container_request(spec: ServiceSpec, *, slot: int, node: str, revision: int,
-                      ports: tuple[int, ...] = (), owner: str = "") -> ContainerRequest:
+                      ports: tuple[int, ...] = (), owner: str = "",
+                      delivered: tuple[tuple[str, str], ...] = ()) -> ContainerRequest:
     """The request that creates replica ``slot`` (0: the global replica of ``node``) of
     ``spec`` at ``revision`` on ``node``, holding the host ``ports`` (in the order of
     ``spec.ports``; PORT is the first, PORT_<target> each). TUI_ORCH_REPLICA and TUI_ORCH_NODE
@@ -137,4 +138,5 @@ def container_request(spec: ServiceSpec, *, slot: int, node: str, revision: int,
         restart_policy={"Name": CONTROLLER_HOLDS},
         user=spec.user,
         working_dir=spec.working_dir,
+        delivered=delivered,  # secrets and configs: (copy on the node, target), read-only (delivery.py)
     )

@@ -94,6 +94,7 @@ class Controller:
                 return applying.plan_apply(self.ctx, manifest).result(dry_run=True)
         # a rollout a dead command left is finished first (those of the manifest's services
         # to the end of their batch: this apply may replace them)
+        self.ctx.held.update(manifest.values)  # secrets/configs: kept in this process's memory (delivery.py)
         await self.settle_rollouts(halt=manifest.names)
         for name in manifest.names:  # a rollout in progress stops at its batch boundary
             await self.rollout_tasks.halt(name)

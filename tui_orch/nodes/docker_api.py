@@ -180,6 +180,8 @@ class DockerOps:
             mem_limit=req.mem_limit or None,
             mem_reservation=req.mem_reservation or None,
             restart_policy=req.restart_policy,
+            # secrets, configs and local files (issue 12): read-only binds of the delivered copies
+            binds={src: {"bind": target, "mode": "ro"} for src, target in req.delivered} or None,
         )
         try:
             created = api.create_container(
