@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from tui_orch.controller import applying, availability, deploy, handover, interrupted, observe, planning, rollout_ops
+from tui_orch.controller import applying, availability, delivery, deploy, handover, interrupted, observe, planning, rollout_ops
 from tui_orch.controller.claims import PortClaims
 from tui_orch.controller.context import (
     DEFAULT_GRACE,
@@ -160,6 +160,7 @@ class Controller:
                                    for node, c in await deploy.owned_containers(self.ctx, service)))
             self._store.remove_replicas([r.key for r in self._store.replicas(service)])
             self._store.remove_service(service)  # with its revisions and rollout
+            await delivery.prune(self.ctx)  # its secrets and configs leave the nodes
             self.bus.publish(event("remove", f"service {service} removed ({len(reps)} replicas stopped)",
                                    service=service))
         return result
