@@ -20,6 +20,7 @@ from tui_orch.manifest.fields import healthcheck, key_values, ports
 from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.reader import Entries, Invalid, Reader, check_tag, is_null, join, shown
 from tui_orch.manifest.secrets import Sources, file_refs
+from tui_orch.manifest.volumes import service_mounts, tmpfs, volumes_from
 from tui_orch.model import RestartPolicy, ServiceSpec, pairs
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
@@ -69,7 +70,7 @@ def parse_service(r: Reader, ctx: Context, name: str, node: Node, path: str) -> 
         read = _READERS[key]
         value = r.read(lambda n, p: read(r, ctx, n, p), vnode, join(path, key))
         if value is not None:
-            fields[key] = value
+            fields[_FIELD.get(key, key)] = value
     spec = _combine(r, ctx, name, fields, entries, path)
     return spec if r.error_count == before else None
 
@@ -100,7 +101,8 @@ def _combine(r: Reader, ctx: Context, name: str, fields: dict[str, Any], entries
     if "image" not in fields:
         return None
     simple = ("image", "command", "entrypoint", "ports", "network_mode", "healthcheck", "stop_grace_period",
-              "stop_signal", "user", "working_dir", "secrets", "configs")
+              "stop_signal", "user", "working_dir", "secrets", "configs",  # secrets and configs (issue 12)
+              "mounts", "tmpfs", "volumes_from")  # volumes (issue 12); their declarations: document.py
     return ServiceSpec(
         name=name,
         environment=pairs(environment),
@@ -240,6 +242,8 @@ def _replicas(r: Reader, ctx: Context, node: Node, path: str) -> int:
     return r.whole(node, path, 0, MAX_REPLICAS)
 
 
+_FIELD = {"volumes": "mounts"}  # keys read into a ServiceSpec field of another name
+
 _READERS: dict[str, Read] = {
     "image": _image,
     "command": _argv,
@@ -259,6 +263,10 @@ _READERS: dict[str, Read] = {
     "scale": _replicas,
     "secrets": lambda r, ctx, n, p: file_refs(r, ctx.sources, "secret", n, p),
     "configs": lambda r, ctx, n, p: file_refs(r, ctx.sources, "config", n, p),
+    # --- volumes and data (issue 12); "volumes" is read into ServiceSpec.mounts
+    "volumes": lambda r, ctx, n, p: service_mounts(r, n, p, ctx.base_dir),
+    "tmpfs": lambda r, ctx, n, p: tmpfs(r, n, p),
+    "volumes_from": lambda r, ctx, n, p: volumes_from(r, n, p),
 }
 
 __all__ = ["Context", "NAME_RE", "parse_service"]
