@@ -1,7 +1,7 @@
 """Secrets and configs on the lab, through the real `tui-orch` command: a secret planted in an
 environment variable reaches the containers (read-only, at /run/secrets/NAME) and appears
 nowhere else (state folder, every CLI output incl. -o json, events, the containers' inspect);
-a config file changed on disk rolls the service out; the files leave the nodes with the
+a config file and a relative bind mount's file changed on disk roll the service out; the files leave the nodes with the
 service."""
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ services:
     network_mode: host
     secrets: [pw]
     configs: [{{source: app, target: /etc/app.conf}}]
+    volumes: ["./page.txt:/etc/page.txt:ro"]
     deploy:
       replicas: 2
       placement: {{max_replicas_per_node: 1}}
@@ -71,10 +72,13 @@ def inspected(lab, pre: str) -> str:
     return "\n".join(parts)
 
 
+def owner_of(state: Path) -> str:
+    return hashlib.sha256(f"{socket.gethostname()}:{os.path.realpath(state)}".encode()).hexdigest()[:12]
+
+
 def shm_holding(state: Path, value: bytes) -> list[Path]:
     """The files of the state folder's owner in the nodes' tmpfs that hold ``value``."""
-    owner = hashlib.sha256(f"{socket.gethostname()}:{os.path.realpath(state)}".encode()).hexdigest()[:12]
-    folder = SHM / owner
+    folder = SHM / owner_of(state)
     return [p for p in folder.rglob("*") if p.is_file() and value in p.read_bytes()] if folder.exists() else []
 
 
@@ -82,6 +86,7 @@ def test_a_secret_reaches_the_containers_and_appears_nowhere_else(lab, tmp_path)
     pre, state = prefix(), tmp_path / "state"
     planted = "pw-" + uuid.uuid4().hex + "-PLANTED"
     (tmp_path / "app.conf").write_text("level=1\n")
+    (tmp_path / "page.txt").write_text("page 1\n")
     file = tmp_path / "compose.yaml"
     file.write_text(STACK.format(name=f"{pre}db"))
     outputs = []
@@ -91,8 +96,8 @@ def test_a_secret_reaches_the_containers_and_appears_nowhere_else(lab, tmp_path)
         applied = tui(lab, state, "apply", "-f", str(file), planted=planted)
         assert applied.returncode == 0, applied.stderr
         outputs.append(applied)
-        seen = in_containers(lab, pre, "cat", "/run/secrets/pw", "/etc/app.conf")
-        assert list(seen.values()) == [(0, planted + "level=1\n")] * 2, seen
+        seen = in_containers(lab, pre, "cat", "/run/secrets/pw", "/etc/app.conf", "/etc/page.txt")
+        assert list(seen.values()) == [(0, planted + "level=1\npage 1\n")] * 2, seen
         written = in_containers(lab, pre, "sh", "-c", "echo x > /run/secrets/pw")
         assert all(code != 0 and "Read-only" in text for code, text in written.values()), written
         assert len(shm_holding(state, planted.encode())) == 2  # one copy per node, in the tmpfs
@@ -101,11 +106,12 @@ def test_a_secret_reaches_the_containers_and_appears_nowhere_else(lab, tmp_path)
             outputs.append(tui(lab, state, *args, planted=planted))
         # a changed config file: a new revision, rolled out; the containers see the new text
         (tmp_path / "app.conf").write_text("level=2\n")
+        (tmp_path / "page.txt").write_text("page 2\n")
         rolled = tui(lab, state, "apply", "-f", str(file), planted=planted)
         assert rolled.returncode == 0, rolled.stderr
         outputs.append(rolled)
-        seen = in_containers(lab, pre, "cat", "/etc/app.conf")
-        assert list(seen.values()) == [(0, "level=2\n")] * 2, seen
+        seen = in_containers(lab, pre, "cat", "/etc/app.conf", "/etc/page.txt")
+        assert list(seen.values()) == [(0, "level=2\npage 2\n")] * 2, seen
         revisions = json.loads(tui(lab, state, "get", "replicas", "-o", "json", planted=planted).stdout)
         assert {r["revision"] for r in revisions if r["service"] == f"{pre}db"} == {2}, revisions
         assert planted not in inspected(lab, pre)  # not in env, labels, command, mounts
@@ -118,8 +124,11 @@ def test_a_secret_reaches_the_containers_and_appears_nowhere_else(lab, tmp_path)
         removed = tui(lab, state, "rm", f"{pre}db", planted=planted)
         assert removed.returncode == 0, removed.stderr
         assert shm_holding(state, planted.encode()) == []
-        assert shm_holding(state, b"level=2\n") == [] and shm_holding(state, b"level=1\n") == []
+        assert shm_holding(state, b"level=2\n") == [] and shm_holding(state, b"page 2\n") == []
     finally:
         cleanup(lab, pre)
         for leftover in shm_holding(state, b""):
             leftover.unlink()
+        for folder in sorted(SHM.glob(f"{owner_of(state)}/*")) + [SHM / owner_of(state)]:
+            if folder.is_dir():
+                folder.rmdir()  # the empty folders of this test's state folder

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tui_orch.controller import delivery
-from tui_orch.errors import NodeError
+from tui_orch.errors import ManifestError, NodeError
 from tui_orch.manifest import load_manifest
 from ui_support import sim_controller
 
@@ -80,3 +80,33 @@ async def test_a_process_without_the_value_copies_it_from_a_node(tmp_path):
         with pytest.raises(NodeError, match="secret db_password: the variable TEST_DB_PASSWORD no longer holds "
                                             "what was applied and no node has a copy; run apply again"):
             await delivery.deliver(ctl.ctx, other, spec)
+
+
+LOCAL = """\
+services:
+  web:
+    image: tuiorch/web:1
+    volumes: ["./site.conf:/etc/site.conf:ro"]
+"""
+
+
+async def test_a_relative_bind_mount_is_copied_and_a_change_rolls_out(tmp_path):
+    (tmp_path / "compose.yaml").write_text(LOCAL)
+    (tmp_path / "site.conf").write_text("v1\n")
+    async with sim_controller(tmp_path / "state") as (ctl, _sim):
+        assert (await ctl.apply(load_manifest(tmp_path / "compose.yaml"))).ok
+        rep = ctl.query().replicas("web")[0]
+        node = ctl.ctx.fleet.nodes[rep.node]
+        assert [node.files[src] for src, target in node.binds[rep.container_id]
+                if target == "/etc/site.conf"] == [b"v1\n"]
+        (tmp_path / "site.conf").write_text("v2\n")
+        assert (await ctl.apply(load_manifest(tmp_path / "compose.yaml"))).ok
+        rep = ctl.query().replicas("web")[0]
+        node = ctl.ctx.fleet.nodes[rep.node]
+        assert rep.revision == 2
+        assert [node.files[src] for src, target in node.binds[rep.container_id]
+                if target == "/etc/site.conf"] == [b"v2\n"]
+        assert sorted(v for files in delivered(ctl).values() for v in files.values()) == [b"v2\n"]
+        (tmp_path / "site.conf").unlink()
+        with pytest.raises(ManifestError, match="site.conf not found; create it"):
+            await ctl.apply(load_manifest(tmp_path / "compose.yaml"))

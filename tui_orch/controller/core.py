@@ -89,6 +89,8 @@ class Controller:
         desired state, and the rollout that replaces running replicas of an older revision, are
         stored before acting), then place and start what is missing, and carry out the
         rollouts (waiting for them). A dry run is the plan alone (applying.py)."""
+        # files of this machine bound by a relative path: their digests (a change rolls out)
+        manifest = await asyncio.to_thread(delivery.with_local_digests, manifest, self.ctx.held)
         if dry_run:
             async with self.lock:
                 return applying.plan_apply(self.ctx, manifest).result(dry_run=True)

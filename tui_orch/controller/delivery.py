@@ -17,13 +17,16 @@ secret this way). When none has it, the start fails with one line that says to a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import posixpath
 from typing import TYPE_CHECKING
 
-from tui_orch.errors import NodeError
+from tui_orch.errors import ManifestError, NodeError, Problem
+from tui_orch.manifest import Manifest
+from tui_orch.manifest.files import FileRefused, read_limited
 from tui_orch.model import FileRef, Replica, ServiceSpec, from_dict
 from tui_orch.nodes.base import Node
 
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
     from tui_orch.controller.context import Context
 
 ROOT = "/dev/shm/tui-orch"  # a tmpfs on every Linux host
+MAX_LOCAL_BYTES = 16 * 1024 * 1024  # a file of the operator's machine bound into a container
 
 
 def folder(owner: str, node: str) -> str:
@@ -42,7 +46,43 @@ def file_name(ref: FileRef) -> str:
 
 
 def refs(spec: ServiceSpec) -> tuple[FileRef, ...]:
-    return spec.secrets + spec.configs
+    """Everything delivered for a replica: secrets, configs, and files of the operator's
+    machine bound by a relative path (``./nginx.conf:/etc/nginx/nginx.conf``), the latter
+    delivered as configs of the file (read-only, 0444)."""
+    local = tuple(FileRef("config", m.source, m.target, "file", m.source, m.digest)
+                  for m in spec.mounts if m.type == "bind" and m.local)
+    return spec.secrets + spec.configs + local
+
+
+def with_local_digests(manifest: Manifest, held: dict[str, bytes]) -> Manifest:
+    """The manifest with the digest of each relative bind mount's file filled in (read now, on
+    this machine; its bytes kept in ``held``), so that a changed file is a new revision.
+    Raises ManifestError naming the file and the service."""
+    services = []
+    for spec in manifest.services:
+        mounts = []
+        for m in spec.mounts:
+            if m.type == "bind" and m.local:
+                data = _read_local(manifest.file, spec.name, m.source)
+                digest = hashlib.sha256(data).hexdigest()
+                held[digest] = data
+                m = dataclasses.replace(m, digest=digest)
+            mounts.append(m)
+        services.append(dataclasses.replace(spec, mounts=tuple(mounts)))
+    return dataclasses.replace(manifest, services=tuple(services))
+
+
+def _read_local(file: str, service: str, path: str) -> bytes:
+    try:
+        return read_limited(path, MAX_LOCAL_BYTES, "file to copy to the nodes")
+    except FileNotFoundError:
+        why = "not found; create it (tui-orch copies it to the nodes)"
+    except FileRefused as exc:
+        why = ("is a folder: only single files are copied to the nodes for now; mount the files one by one"
+               if exc.folder else exc.reason)
+    except OSError as exc:
+        why = f"cannot be read: {exc.strerror or exc}"
+    raise ManifestError([Problem(file, 0, 0, f"services.{service}.volumes", f"{path} {why}")])
 
 
 def _matches(data: bytes | None, digest: str) -> bool:
@@ -59,7 +99,7 @@ def _local_bytes(ctx: "Context", ref: FileRef) -> bytes | None:
     if ref.origin == "file":
         try:
             with open(ref.where, "rb") as f:
-                candidates.append(f.read(2 * 1024 * 1024))
+                candidates.append(f.read(MAX_LOCAL_BYTES + 1))
         except OSError:
             pass
     return next((c for c in candidates if _matches(c, ref.digest)), None)
