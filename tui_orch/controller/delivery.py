@@ -29,11 +29,11 @@ from tui_orch.manifest import Manifest
 from tui_orch.manifest.files import FileRefused, read_limited
 from tui_orch.model import FileRef, Replica, ServiceSpec, from_dict
 from tui_orch.nodes.base import Node
+from tui_orch.nodes.nodefiles import ROOT  # a tmpfs on every Linux host
 
 if TYPE_CHECKING:
     from tui_orch.controller.context import Context
 
-ROOT = "/dev/shm/tui-orch"  # a tmpfs on every Linux host
 MAX_LOCAL_BYTES = 16 * 1024 * 1024  # a file of the operator's machine bound into a container
 
 

@@ -12,6 +12,28 @@ if TYPE_CHECKING:
     import asyncssh
 
 CHOWN_DEFAULT = (0, 0)  # uid/gid a file may keep as the SSH user's when it cannot be chowned
+# Where delivered files live on a node: a tmpfs (never a disk). /dev/shm is writable by every
+# user, so each folder from here down must be ours, a real folder (not a link) and 0700, or
+# another user could have made it beforehand to read what we write.
+ROOT = "/dev/shm/tui-orch"
+
+
+def private_folders(path: str) -> list[str]:
+    """The folders of ``path`` from ROOT down that must be ours and 0700."""
+    folders = []
+    folder = posixpath.dirname(path)
+    while folder.startswith(ROOT):
+        folders.append(folder)
+        folder = posixpath.dirname(folder)
+    return folders[::-1]
+
+
+def check_private(folder: str, mode: int, uid: int, own: int) -> None:
+    import stat
+
+    if not stat.S_ISDIR(mode) or uid != own or mode & 0o077:
+        raise PermissionError(f"{folder} is not a private folder of the SSH user (a link, another owner, or open "
+                              f"to others); remove it on the node, then try again")
 
 
 async def sftp_put(conn: asyncssh.SSHClientConnection, path: str, data: bytes, mode: int, uid: int, gid: int) -> None:
@@ -22,6 +44,10 @@ async def sftp_put(conn: asyncssh.SSHClientConnection, path: str, data: bytes, m
     async with conn.start_sftp_client() as sftp:
         await sftp.makedirs(folder, attrs=asyncssh.SFTPAttrs(permissions=0o700), exist_ok=True)
         async with sftp.open(side, "wb", attrs=asyncssh.SFTPAttrs(permissions=0o600)) as f:
+            own = (await f.stat()).uid
+            for private in private_folders(path):
+                attrs = await sftp.lstat(private)
+                check_private(private, attrs.permissions or 0, attrs.uid or 0, own or 0)
             await f.write(data)
         try:
             await sftp.chown(side, uid, gid)
@@ -64,8 +90,13 @@ async def sftp_remove(conn: asyncssh.SSHClientConnection, path: str) -> None:
 
 
 def local_put(path: str, data: bytes, mode: int, uid: int, gid: int) -> None:
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    for private in private_folders(path):  # each one 0700 (makedirs gives parents the umask's mode)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(private, 0o700)
     side = path + ".part"
+    for private in private_folders(path):
+        st = os.lstat(private)
+        check_private(private, st.st_mode, st.st_uid, os.getuid())
     fd = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
