@@ -91,7 +91,8 @@ def docker_healthcheck(hc: Healthcheck | None) -> dict[str, object] | None:
 
 
 def container_request(spec: ServiceSpec, *, slot: int, node: str, revision: int,
-                      ports: tuple[int, ...] = (), owner: str = "") -> ContainerRequest:
+                      ports: tuple[int, ...] = (), owner: str = "",
+                      delivered: tuple[tuple[str, str], ...] = ()) -> ContainerRequest:
     """The request that creates replica ``slot`` (0: the global replica of ``node``) of
     ``spec`` at ``revision`` on ``node``, holding the host ``ports`` (in the order of
     ``spec.ports``; PORT is the first, PORT_<target> each). TUI_ORCH_REPLICA and TUI_ORCH_NODE
@@ -143,4 +144,5 @@ def container_request(spec: ServiceSpec, *, slot: int, node: str, revision: int,
         domainname=spec.settings.domainname,
         mac_address=spec.settings.mac_address,
         platform=spec.settings.platform,
+        delivered=delivered,  # secrets and configs: (copy on the node, target), read-only (delivery.py)
     )

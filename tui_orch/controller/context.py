@@ -62,3 +62,6 @@ class Context:
     # container id -> events deploy.wait_ready waits on: set by each engine event of it (reconcile.py)
     waiters: dict[str, list[asyncio.Event]] = field(default_factory=dict)
     writes: asyncio.Lock = field(default_factory=asyncio.Lock)  # one record written per loop turn (deploy.py)
+    # digest -> bytes of the secrets and configs of manifests applied by this process: in its
+    # memory only, never stored (delivery.py)
+    held: dict[str, bytes] = field(default_factory=dict, repr=False)

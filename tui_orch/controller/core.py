@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Iterable
 
 from tui_orch.controller import (
-    applying, availability, deploy, handover, interrupted, observe, ordering, planning, rollout_ops,
+    applying, availability, delivery, deploy, handover, interrupted, observe, ordering, planning, rollout_ops,
 )
 from tui_orch.controller.claims import PortClaims
 from tui_orch.controller.context import (
@@ -92,11 +92,14 @@ class Controller:
         desired state, and the rollout that replaces running replicas of an older revision, are
         stored before acting), then place and start what is missing, and carry out the
         rollouts (waiting for them). A dry run is the plan alone (applying.py)."""
+        # files of this machine bound by a relative path: their digests (a change rolls out)
+        manifest = await asyncio.to_thread(delivery.with_local_digests, manifest, self.ctx.held)
         if dry_run:
             async with self.lock:
                 return applying.plan_apply(self.ctx, manifest).result(dry_run=True)
         # a rollout a dead command left is finished first (those of the manifest's services
         # to the end of their batch: this apply may replace them)
+        self.ctx.held.update(manifest.values)  # secrets/configs: kept in this process's memory (delivery.py)
         await self.settle_rollouts(halt=manifest.names)
         for name in manifest.names:  # a rollout in progress stops at its batch boundary
             await self.rollout_tasks.halt(name)
@@ -181,6 +184,7 @@ class Controller:
                                    for node, c in await deploy.owned_containers(self.ctx, service)))
             self._store.remove_replicas([r.key for r in self._store.replicas(service)])
             self._store.remove_service(service)  # with its revisions and rollout
+            await delivery.prune(self.ctx)  # its secrets and configs leave the nodes
             self.bus.publish(event("remove", f"service {service} removed ({len(reps)} replicas stopped)",
                                    service=service))
         return result

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from tui_orch.controller import binds, planning
+from tui_orch.controller import binds, delivery, planning
 from tui_orch.controller.ordering import COMPLETED, held_back
 from tui_orch.controller.containers import LABEL_OWNER, container_request
 from tui_orch.controller.events import event
@@ -65,8 +65,9 @@ async def start_replica(ctx: "Context", spec: ServiceSpec, revision: int, slot: 
             ports = await ports_to_start_with(ctx, spec, slot, node, ports, claims, token)
             rep = dataclasses.replace(rep, ports=ports)
             await bring_image(ctx, node, spec.image)
-            info = await node.run_container(container_request(spec, slot=slot, node=node_name,
-                                                              revision=revision, ports=ports, owner=ctx.owner))
+            files = await delivery.deliver(ctx, node, spec)
+            info = await node.run_container(container_request(spec, slot=slot, node=node_name, revision=revision,
+                                                              ports=ports, owner=ctx.owner, delivered=files))
     except NodeError as exc:
         rep = dataclasses.replace(rep, state=ReplicaState.EXITED, message=str(exc), started_at=time.time())
         async with write_turn(ctx):
@@ -228,6 +229,8 @@ async def execute(ctx: "Context", p: Plan, wanted: "Desired", result: ApplyResul
             if result is not None:
                 result.stopped.append(s.key)
     await asyncio.gather(*stops)
+    if stops:  # no start of this plan is in flight yet: files no replica uses go (delivery.py)
+        await delivery.prune(ctx)
     held = held_back(ctx, wanted)  # depends_on: those whose dependencies are not there yet wait
     starts = [start_replica(ctx, wanted[s.service][0], wanted[s.service][1], s.slot, s.node, s.ports)
               for s in p.starts if s.service not in held]

@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from tui_orch.controller import deploy, lost, planning, unowned
+from tui_orch.controller import delivery, deploy, lost, planning, unowned
 from tui_orch.controller.events import event
 from tui_orch.controller.handover import take_over
 from tui_orch.controller.restarting import DOWN, Restarting
@@ -208,6 +208,7 @@ class Reconciler(Restarting, Sweep):
                 n.name: found for n, found in zip(ready, listings) if not isinstance(found, BaseException)
             }
             await self._remove_orphans(actual)
+            await delivery.prune(ctx, ready)  # secrets/configs no replica of a node uses any more
             lost.forget_seen(ctx.store, actual)
             await asyncio.sleep(0)  # each step is a few ms with 1,000 nodes: let the console in between
             started = self._catch_up(actual)  # STARTING ones nobody waits for (a controller died)

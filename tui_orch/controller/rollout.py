@@ -30,7 +30,7 @@ import time
 from typing import TYPE_CHECKING, Literal
 
 from tui_orch import placement
-from tui_orch.controller import deploy, planning
+from tui_orch.controller import delivery, deploy, planning
 from tui_orch.controller.events import event
 from tui_orch.model import (
     Health,
@@ -196,7 +196,10 @@ class Rollouts:
                 return ro
             todo = outdated(ctx, ro)
             if not todo:
-                return self._finish(ro)
+                ro = self._finish(ro)
+                async with ctx.lock:  # the old revision's secrets/configs no replica uses any more
+                    await delivery.prune(ctx)
+                return ro
             cfg = config_of(ctx, ro)
             keys = tuple(r.key for r in todo[: cfg.parallelism or len(todo)])
             ro = save(ctx, dataclasses.replace(ro, batch=ro.batch + 1, batches=max(ro.batches, ro.batch + 1),

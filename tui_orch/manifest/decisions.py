@@ -34,11 +34,6 @@ def _r(note: str) -> Decision:
     return Decision("reject", note)
 
 
-_STATE = (
-    "not supported: replicas move between nodes and their files would not follow; keep state "
-    "in the image or in an external store"
-)
-_SECRETS = "not supported: pass values through environment or env_file, or bake files into the image"
 _UNDER_DEPLOY = "not a service key: it belongs under deploy: (deploy.{key})"
 
 TOP: dict[str, Decision] = {
@@ -46,9 +41,9 @@ TOP: dict[str, Decision] = {
     "name": _s("the project name: lowercase letters, digits, '-' and '_'"),
     "version": _w("obsolete and ignored (as in Compose v2); remove it"),
     "networks": _w("ignored: tui-orch creates no networks; set each service's network_mode (host recommended)"),
-    "volumes": _w("ignored: named volumes are not supported (service volumes are rejected)"),
-    "secrets": _w("ignored: secrets are not supported; pass values through environment or env_file"),
-    "configs": _w("ignored: configs are not supported; bake files into the image"),
+    "secrets": _s("name -> {file} or {environment}; the value is read here, only its digest is stored"),
+    "configs": _s("name -> {file}, {content} or {environment}"),
+    "volumes": _s("named volumes: KEY: {driver, driver_opts, labels, name, external}; created on each node that runs a replica mounting them"),
     "include": _s("a list of paths, or {path, env_file, project_directory}: those files' services join this one's"),
 }
 
@@ -87,11 +82,11 @@ SERVICE: dict[str, Decision] = {
     "develop": _w("ignored: compose watch is a development feature"),
     "label_file": _r("not supported: put the labels under labels:"),
     "extends": _s("a service name, or {service, file}: that service merged under this one, as Compose merges"),
-    "volumes": _r(_STATE),
-    "volumes_from": _r(_STATE),
-    "tmpfs": _r(_STATE),
-    "secrets": _r(_SECRETS),
-    "configs": _r(_SECRETS),
+    "secrets": _s("names, or {source, target, uid, gid, mode}; mounted read-only at /run/secrets/NAME, mode 0444, from a tmpfs of the node"),
+    "configs": _s("names, or {source, target, uid, gid, mode}; mounted read-only at /NAME, mode 0444"),
+    "volumes": _s("short 'NAME:/path[:ro]', '/node/path:/path', './file:/path:ro', '~/x:/path', '/path'; long {type volume|bind|tmpfs, source, target, read_only, bind, volume, tmpfs}"),
+    "volumes_from": _s("SERVICE[:ro|rw]: its replicas run on nodes where SERVICE runs one; container:NAME is refused"),
+    "tmpfs": _s("a path or a list of /path[:options] (size=64m,mode=1777...)"),
     "cpus": _s("cores, read as deploy.resources.limits.cpus (a different value there is an error)"),
     "mem_limit": _s("a size, read as deploy.resources.limits.memory (a different value there is an error)"),
     "mem_reservation": _s("a size, read as deploy.resources.reservations.memory (a different value there is an error)"),
@@ -264,10 +259,77 @@ DEPENDS_ON: dict[str, Decision] = {
     "restart": _w("read, not acted on: dependants are not restarted with their dependency"),
 }
 
+VOLUME_LONG: dict[str, Decision] = {
+    "type": _s("volume, bind or tmpfs (required)"),
+    "source": _s("volume: a key of the top-level volumes (absent: anonymous); bind: /path on the node, ./path or ~/path on your machine"),
+    "target": _s("the absolute path in the container (required)"),
+    "read_only": _s("true mounts it read-only"),
+    "bind": _s("propagation, create_host_path, selinux"),
+    "volume": _s("nocopy, subpath"),
+    "tmpfs": _s("size, mode"),
+    "consistency": _w("ignored: it only ever applied to Docker Desktop for Mac"),
+}
+
+VOLUME_BIND: dict[str, Decision] = {
+    "propagation": _s("rprivate, private, rshared, shared, rslave, slave"),
+    "create_host_path": _s("true creates a missing folder on the node (the short syntax always does); default false: a missing path is an error"),
+    "selinux": _s("z (shared) or Z (private)"),
+}
+
+VOLUME_VOLUME: dict[str, Decision] = {
+    "nocopy": _s("true: the image's files at the path are not copied into a new volume"),
+    "subpath": _s("a folder inside the volume to mount (Docker Engine 26 or later)"),
+}
+
+VOLUME_TMPFS: dict[str, Decision] = {
+    "size": _s("a size such as 64m"),
+    "mode": _s("octal permission bits such as 1777"),
+}
+
+TOP_VOLUME: dict[str, Decision] = {
+    "driver": _s("the volume driver (default: the engine's, local)"),
+    "driver_opts": _s("a mapping of driver options"),
+    "labels": _s("a list of KEY=VALUE or a mapping; tui-orch adds its own"),
+    "name": _s("the name on the nodes, used as it is (default: PROJECT_KEY)"),
+    "external": _s("true: made by you and must exist on the node already; never created or removed"),
+}
+
 ENV_FILE: dict[str, Decision] = {
     "path": _s("the file, relative to the manifest's folder"),
     "required": _s("false: a missing file is skipped; default true"),
     "format": _r("not supported: env files are read in the usual KEY=VALUE format; remove format"),
+}
+
+_EXTERNAL = ("not supported: an external {kind} lives in a Swarm's store, which tui-orch has no access to; "
+             "give it a file: or an environment: instead")
+_DRIVER = "not supported: the {kind} is read from file:{content} or environment: on this machine; remove {key}"
+
+
+def _file_source(kind: str, content: str) -> dict[str, Decision]:
+    extra = " or content:" if content else ""
+    table = {
+        "file": _s("a path on this machine, relative to the manifest's folder (at most 1 MiB)"),
+        "environment": _s(f"the name of a variable of tui-orch's environment (or .env) that holds the {kind}"),
+        "external": _r(_EXTERNAL.format(kind=kind)),
+        "name": _w(f"ignored: the {kind} is named by its key"),
+        "labels": _w(f"ignored: a {kind} has no labels here"),
+        **{key: _r(_DRIVER.format(kind=kind, content=extra, key=key))
+           for key in ("driver", "driver_opts", "template_driver")},
+    }
+    if content:
+        table["content"] = _s("the text itself (variables interpolated)")
+    return table
+
+
+TOP_SECRET = _file_source("secret", "")
+TOP_CONFIG = _file_source("config", "content")
+
+FILE_MOUNT: dict[str, Decision] = {
+    "source": _s("the name of a top-level secret / config (required)"),
+    "target": _s("the path in the container; a secret's relative path is under /run/secrets/"),
+    "uid": _s("the owner's numeric id; default 0 (set when the SSH user may chown, i.e. root)"),
+    "gid": _s("the group's numeric id; default 0"),
+    "mode": _s("octal permissions such as 0440; default 0444"),
 }
 
 TABLES: dict[str, dict[str, Decision]] = {
@@ -289,6 +351,14 @@ TABLES: dict[str, dict[str, Decision]] = {
     "logging": LOGGING,
     "blkio_config": BLKIO_CONFIG,
     "depends_on (long form)": DEPENDS_ON,
+    "secrets.NAME": TOP_SECRET,
+    "configs.NAME": TOP_CONFIG,
+    "services.NAME.secrets / configs (long form)": FILE_MOUNT,
+    "volumes (long form)": VOLUME_LONG,
+    "volumes.bind": VOLUME_BIND,
+    "volumes.volume": VOLUME_VOLUME,
+    "volumes.tmpfs": VOLUME_TMPFS,
+    "top-level volumes.KEY": TOP_VOLUME,
 }
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+from functools import partial
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from yaml.nodes import Node
+from yaml.nodes import MappingNode, Node
 
 from tui_orch.errors import ManifestError, Problem
 from tui_orch.manifest.decisions import TOP, known_entries
@@ -19,8 +21,10 @@ from tui_orch.manifest.reader import (
     MAX_VALUES, Invalid, Reader, YamlProblem, collector_paused, compose, decode, expanded_size, got, is_null, join, shown,
 )
 from tui_orch.manifest.project import Origin, active_profiles, select
+from tui_orch.manifest.secrets import Held, Sources, held, parse_sources
 from tui_orch.manifest.service import NAME_RE, Context, parse_service
-from tui_orch.model import ServiceSpec
+from tui_orch.manifest.volumes import top_volumes
+from tui_orch.model import ServiceSpec, VolumeSpec
 
 PROJECT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -37,6 +41,10 @@ class Manifest:
     # apply leaves alone those deployed earlier (as `docker compose up` does)
     left_out: tuple[tuple[str, tuple[str, ...]], ...] = ()
     profiles: tuple[str, ...] = ()  # the active profiles
+    # --- secrets and configs (issue 12): their bytes by digest, in this process's memory only
+    values: Held = field(default_factory=Held, repr=False, compare=False)
+    # --- volumes and data (issue 12): the top-level volumes (each service keeps those it uses)
+    volumes: tuple[VolumeSpec, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -46,17 +54,22 @@ class Manifest:
     def project_name(self) -> str:
         """The Compose project name: ``name:`` when set, else the manifest folder's name as
         Compose normalises it (lowercase, only letters, digits, '-' and '_'), else "default"."""
-        if self.name:
-            return self.name
-        folder = os.path.basename(os.path.dirname(os.path.abspath(self.file))) if not self.file.startswith("<") else ""
-        name = re.sub(r"[^a-z0-9_-]", "", folder.lower()).lstrip("_-")
-        return name or "default"
+        return project_name(self.name, self.file)
 
     def service(self, name: str) -> ServiceSpec:
         for spec in self.services:
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+
+def project_name(name: str | None, file: str) -> str:
+    """``Manifest.project_name`` from the ``name:`` key and the manifest's path."""
+    if name:
+        return name
+    folder = os.path.basename(os.path.dirname(os.path.abspath(file))) if not file.startswith("<") else ""
+    normalised = re.sub(r"[^a-z0-9_-]", "", folder.lower()).lstrip("_-")
+    return normalised or "default"
 
 
 def load_manifest(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None,
@@ -118,6 +131,8 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
     name: str | None = None
     services: list[ServiceSpec] = []
     left: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    values = Held()
+    volumes: dict[str, VolumeSpec] = {}
     try:
         text = decode(data, file)
         root = compose(text, file)
@@ -126,7 +141,8 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
             root = None
         else:
             origins: dict[str, Origin] = {}
-            name, services = _document(r, Context(base_dir, lookup), root, origins)
+            name, services = _document(r, Context(base_dir, lookup), root, origins, values=values)
+            volumes, services = _volumes(r, root, name, services)
             services, left = select(r, services, origins, profiles)
     except YamlProblem as exc:
         r.add(exc.problem)
@@ -138,12 +154,13 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
     if r.error_count:
         raise ManifestError(r.capped(), total=r.error_count)
     return Manifest(name=name, services=tuple(services), warnings=tuple(r.capped()), file=file, left_out=left,
-                    profiles=profiles)
+                    profiles=profiles, values=values, volumes=tuple(volumes.values()))
 
 
 def _document(r: Reader, ctx: Context, root: Node | None, origins: dict[str, Origin],
-              stack: tuple[str, ...] = ()) -> tuple[str | None, list[ServiceSpec]]:
-    """The project name and services of one file, with those of the files it includes."""
+              stack: tuple[str, ...] = (), *, values: Held) -> tuple[str | None, list[ServiceSpec]]:
+    """The project name and services of one file, with those of the files it includes; the
+    bytes of each file's secrets and configs go to ``values``."""
     if root is None:
         r.error(None, "", "the file is empty; describe the services under services:")
         return None, []
@@ -156,11 +173,13 @@ def _document(r: Reader, ctx: Context, root: Node | None, origins: dict[str, Ori
     if "include" not in entries and "services" not in entries:
         r.error(root, "services", "missing: describe the services to run under services:")
         return name, []
+    ctx = Context(ctx.base_dir, ctx.lookup, _sources(r, ctx, entries))
+    values.update(held(ctx.sources))
     services = _services(r, ctx, entries["services"][1], origins) if "services" in entries else []
     if "include" in entries:
         mine = {s.name: origins[s.name] for s in services}
         here = stack or (os.path.abspath(r.file),)
-        included = read_includes(r, entries["include"][1], ctx, here, origins, _document)
+        included = read_includes(r, entries["include"][1], ctx, here, origins, partial(_document, values=values))
         services = refuse_twice(r, services, included, origins, mine)
         origins.update(mine)
     return name, services
@@ -193,6 +212,52 @@ def _services(r: Reader, ctx: Context, snode: Node, origins: dict[str, Origin]) 
             services.append(spec)
             origins[key] = Origin(r.file, knode, path)
     return services
+
+
+def _sources(r: Reader, ctx: Context, entries: dict[str, tuple[Node, Node]]) -> Sources:
+    """The top-level secrets and configs, read before the services that mount them."""
+    sources: Sources = {}
+    for kind in ("secret", "config"):
+        if kind + "s" in entries:
+            sources.update(parse_sources(r, ctx.base_dir, ctx.lookup, kind, entries[kind + "s"][1], kind + "s"))
+    return sources
+
+
+def _volumes(r: Reader, root: Node | None, name: str | None,
+             services: list[ServiceSpec]) -> tuple[dict[str, VolumeSpec], list[ServiceSpec]]:
+    """The top-level volumes, and the services with the declarations their mounts use; a
+    named volume no declaration names, or volumes_from a service the file lacks, is an error."""
+    entries = r.entries(root, "") if root is not None and isinstance(root, MappingNode) else {}
+    declared: dict[str, VolumeSpec] = {}
+    if "volumes" in entries and not is_null(entries["volumes"][1]):
+        found = r.read(lambda n, p: top_volumes(r, n, p, project_name(name, r.file)), entries["volumes"][1], "volumes")
+        declared = found or {}
+    out: list[ServiceSpec] = []
+    names = {s.name for s in services}
+    for spec in services:
+        where = _service_key(r, entries, spec.name)
+        keys = sorted({m.source for m in spec.mounts if m.type == "volume" and m.source})
+        for key in keys:
+            if key not in declared:
+                r.error(where, join(join("services", spec.name), "volumes"),
+                        f"volume {key} is not declared; add it under the top-level volumes: ({key}: {{}})")
+        for other in spec.volumes_from:
+            source = other.split(":", 1)[0]
+            if source not in names or source == spec.name:
+                r.error(where, join(join("services", spec.name), "volumes_from"),
+                        f"{source} is not another service of this file; name one whose volumes to mount")
+        out.append(dataclasses.replace(spec, volumes=tuple(declared[k] for k in keys if k in declared)))
+    return declared, out
+
+
+def _service_key(r: Reader, entries: dict[str, tuple[Node, Node]], name: str) -> Node | None:
+    """The node of service ``name``'s entry (where its cross-key errors are reported)."""
+    try:
+        services = r.entries(entries["services"][1], "services")
+    except (KeyError, Invalid):
+        return None
+    found = services.get(name)
+    return found[0] if found else None
 
 
 def _project_name(r: Reader, node: Node, path: str) -> str | None:

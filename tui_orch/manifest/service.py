@@ -6,7 +6,7 @@ import os
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -23,6 +23,8 @@ from tui_orch.manifest.reader import Entries, Invalid, Reader, check_tag, is_nul
 from tui_orch.manifest.settings import READERS as SETTINGS_READERS
 from tui_orch.manifest.settings import settings_of
 from tui_orch.manifest.settings_checks import check_settings, pids_limit, service_resources
+from tui_orch.manifest.secrets import Sources, file_refs
+from tui_orch.manifest.volumes import service_mounts, tmpfs, volumes_from
 from tui_orch.model import RestartPolicy, ServiceSpec, pairs
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
@@ -43,6 +45,7 @@ _IMAGE_RE = re.compile(
 class Context:
     base_dir: str  # the manifest's folder: env_file paths are relative to it
     lookup: Lookup  # the variables for ${VAR} and for environment entries given without a value
+    sources: Sources = field(default_factory=dict)  # the top-level secrets and configs (secrets.py)
 
 
 Read = Callable[[Reader, Context, Node, str], Any]
@@ -71,7 +74,7 @@ def parse_service(r: Reader, ctx: Context, name: str, node: Node, path: str) -> 
         read = _READERS[key]
         value = r.read(lambda n, p: read(r, ctx, n, p), vnode, join(path, key))
         if value is not None:
-            fields[key] = value
+            fields[_FIELD.get(key, key)] = value
     spec = _combine(r, ctx, name, fields, entries, path)
     return spec if r.error_count == before else None
 
@@ -106,7 +109,9 @@ def _combine(r: Reader, ctx: Context, name: str, fields: dict[str, Any], entries
     if "image" not in fields:
         return None
     simple = ("image", "command", "entrypoint", "ports", "network_mode", "healthcheck", "stop_grace_period",
-              "stop_signal", "user", "working_dir", "profiles", "depends_on")
+              "stop_signal", "user", "working_dir", "profiles", "depends_on",
+              "secrets", "configs",  # secrets and configs (issue 12)
+              "mounts", "tmpfs", "volumes_from")  # volumes (issue 12); their declarations: document.py
     return ServiceSpec(
         name=name,
         environment=pairs(environment),
@@ -251,6 +256,8 @@ def _replicas(r: Reader, ctx: Context, node: Node, path: str) -> int:
     return r.whole(node, path, 0, MAX_REPLICAS)
 
 
+_FIELD = {"volumes": "mounts"}  # keys read into a ServiceSpec field of another name
+
 _READERS: dict[str, Read] = {
     "image": _image,
     "command": _argv,
@@ -275,6 +282,12 @@ _READERS: dict[str, Read] = {
     "mem_limit": lambda r, ctx, n, p: r.size(n, p),
     "mem_reservation": lambda r, ctx, n, p: r.size(n, p),
     **{key: (lambda read: lambda r, ctx, n, p: read(r, n, p))(read) for key, read in SETTINGS_READERS.items()},
+    "secrets": lambda r, ctx, n, p: file_refs(r, ctx.sources, "secret", n, p),
+    "configs": lambda r, ctx, n, p: file_refs(r, ctx.sources, "config", n, p),
+    # --- volumes and data (issue 12); "volumes" is read into ServiceSpec.mounts
+    "volumes": lambda r, ctx, n, p: service_mounts(r, n, p, ctx.base_dir),
+    "tmpfs": lambda r, ctx, n, p: tmpfs(r, n, p),
+    "volumes_from": lambda r, ctx, n, p: volumes_from(r, n, p),
 }
 
 __all__ = ["Context", "NAME_RE", "parse_service"]

@@ -115,6 +115,9 @@ class ContainerRequest:
     mac_address: str | None = None
     platform: str | None = None  # os/arch the image must be for (the engine checks it)
 
+    # --- secrets, configs and local files (issue 12): (path on the node, target), read-only binds
+    delivered: tuple[tuple[str, str], ...] = ()
+
 
 @dataclass(frozen=True)
 class ContainerInfo:
@@ -300,6 +303,24 @@ class Node(abc.ABC):
     async def set_restart_policy(self, container_id: str, name: str, max_retries: int = 0) -> None:
         """Change the engine's restart policy of an owned container (``no``, ``always``,
         ``unless-stopped``, ``on-failure`` with ``max_retries``, 0 = unlimited) while it runs."""
+
+    # -- files delivered from the operator's machine (secrets, configs): controller/delivery.py
+    async def put_file(self, path: str, data: bytes, mode: int, uid: int, gid: int) -> None:
+        """Write ``data`` to the absolute ``path`` (its folders made 0700), with ``mode`` and,
+        when the node lets us, owner ``uid``:``gid``; written to a side file then renamed, so a
+        reader never sees half a file. Raises NodeError."""
+        raise NodeError(self.name, "this node cannot receive files")
+
+    async def read_file(self, path: str) -> bytes | None:
+        """The bytes of ``path``, None when it does not exist. Raises NodeError."""
+        return None
+
+    async def list_files(self, folder: str) -> list[str]:
+        """The names in ``folder`` ([] when it does not exist). Raises NodeError."""
+        return []
+
+    async def remove_file(self, path: str) -> None:
+        """Remove the file ``path`` (nothing when it is gone). Raises NodeError."""
 
     @property
     def host_id(self) -> str:

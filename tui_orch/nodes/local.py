@@ -8,7 +8,7 @@ import getpass
 import os
 import socket
 import stat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tui_orch.errors import DockerDenied, NoDocker, NodeError
 from tui_orch.model import NodeSpec, Resources
@@ -89,6 +89,32 @@ class LocalNode(SupervisedNode):
         from tui_orch.nodes.ports import parse_proc_net, read_local
 
         return parse_proc_net(await asyncio.to_thread(read_local))
+
+    async def put_file(self, path: str, data: bytes, mode: int, uid: int, gid: int) -> None:
+        from tui_orch.nodes.nodefiles import local_put
+
+        await self._local(f"write {path}", local_put, path, data, mode, uid, gid)
+
+    async def read_file(self, path: str) -> bytes | None:
+        from tui_orch.nodes.nodefiles import local_read
+
+        return await self._local(f"read {path}", local_read, path)
+
+    async def list_files(self, folder: str) -> list[str]:
+        from tui_orch.nodes.nodefiles import local_list
+
+        return await self._local(f"list {folder}", local_list, folder)
+
+    async def remove_file(self, path: str) -> None:
+        from tui_orch.nodes.nodefiles import local_remove
+
+        await self._local(f"remove {path}", local_remove, path)
+
+    async def _local(self, what: str, fn: Any, *args: Any) -> Any:
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except OSError as exc:
+            raise NodeError(self.name, f"cannot {what}: {exc.strerror or exc}") from None
 
     async def _close_session(self) -> None:
         client, self._client = self._client, None

@@ -120,6 +120,41 @@ class RemoteNode(SupervisedNode):
         status = result.exit_status if result.exit_status is not None else -1
         return CommandResult(status, str(result.stdout or ""), str(result.stderr or ""))
 
+    # ----------------------------------------------------------------- files (over SFTP)
+    async def _files(self, what: str, op: Any) -> Any:
+        """op(conn) raced against the loss of contact; SFTP and OS errors as NodeError."""
+        import asyncssh
+
+        conn, lost = self._conn, self._lost
+        if conn is None or lost.is_set():
+            raise NodeUnavailable(self.name, f"cannot {what}: the node is {self.status.state.value}")
+        try:
+            return await self._race(what, asyncio.wait_for(op(conn), self.op_timeout), lost)
+        except asyncio.TimeoutError:
+            raise OperationTimeout(self.name, f"{what} did not finish within {self.op_timeout:g} s") from None
+        except (asyncssh.Error, OSError) as exc:
+            raise NodeError(self.name, f"cannot {what}: {exc}") from None
+
+    async def put_file(self, path: str, data: bytes, mode: int, uid: int, gid: int) -> None:
+        from tui_orch.nodes.nodefiles import sftp_put
+
+        await self._files(f"write {path}", lambda conn: sftp_put(conn, path, data, mode, uid, gid))
+
+    async def read_file(self, path: str) -> bytes | None:
+        from tui_orch.nodes.nodefiles import sftp_read
+
+        return await self._files(f"read {path}", lambda conn: sftp_read(conn, path))
+
+    async def list_files(self, folder: str) -> list[str]:
+        from tui_orch.nodes.nodefiles import sftp_list
+
+        return await self._files(f"list {folder}", lambda conn: sftp_list(conn, folder))
+
+    async def remove_file(self, path: str) -> None:
+        from tui_orch.nodes.nodefiles import sftp_remove
+
+        await self._files(f"remove {path}", lambda conn: sftp_remove(conn, path))
+
     async def _listening(self) -> frozenset[int]:
         from tui_orch.nodes.ports import PROC_NET, parse_proc_net
 

@@ -72,6 +72,8 @@ class SimulatedNode(Node):
         self.boot_time = self.sim.now() - rng.uniform(0.5, 90.0) * 86400
         self.hostname = f"{spec.name}.sim"
         self.containers: dict[str, SimContainer] = {}
+        self.files: dict[str, bytes] = {}  # path -> bytes of delivered secrets/configs
+        self.binds: dict[str, tuple[tuple[str, str], ...]] = {}  # container id -> its delivered binds
         self.failed = False
         self.down_until: float | None = None  # set by chaos: when the node comes back
         self._missed: list[DockerEvent] = []
@@ -197,6 +199,25 @@ class SimulatedNode(Node):
             raise ContainerNotFound(self.name, f"no container {ref!r}")
         return found[0]
 
+    # -- files (secrets, configs): kept in memory, as a tmpfs would
+    async def put_file(self, path: str, data: bytes, mode: int, uid: int, gid: int) -> None:
+        await asyncio.sleep(0)
+        self._check(f"write {path}")
+        self.files[path] = data
+
+    async def read_file(self, path: str) -> bytes | None:
+        self._check(f"read {path}")
+        return self.files.get(path)
+
+    async def list_files(self, folder: str) -> list[str]:
+        self._check(f"list {folder}")
+        prefix = folder.rstrip("/") + "/"
+        return [p[len(prefix):] for p in self.files if p.startswith(prefix) and "/" not in p[len(prefix):]]
+
+    async def remove_file(self, path: str) -> None:
+        self._check(f"remove {path}")
+        self.files.pop(path, None)
+
     async def run_container(self, request: ContainerRequest) -> ContainerInfo:
         await asyncio.sleep(0)
         self._check(f"run {request.name}")
@@ -212,8 +233,12 @@ class SimulatedNode(Node):
             if (host, proto) in held:
                 raise NodeError(self.name, f"cannot run {request.name!r}: host port {host}/{proto} is "
                                            f"already allocated")
+        missing = [src for src, _ in request.delivered if src not in self.files]
+        if missing:  # as the engine refuses a bind whose source is gone
+            raise NodeError(self.name, f"cannot run {request.name!r}: bind source path does not exist: {missing[0]}")
         c = new_container(request, _hex_id(self._ids), self.sim.now())
         self.containers[c.id] = c
+        self.binds[c.id] = request.delivered
         policy = request.restart_policy or {}
         retries = policy.get("MaximumRetryCount")
         self.restart_policies[c.id] = (str(policy.get("Name") or "no"), retries if isinstance(retries, int) else 0)
