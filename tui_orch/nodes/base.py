@@ -151,6 +151,7 @@ class VolumeInfo:
     labels: tuple[tuple[str, str], ...]
     users: tuple[str, ...] = ()  # names of the containers (any state) that mount it
     size: int | None = None  # bytes, when asked for and the engine could tell
+    mountpoint: str = ""  # where the engine keeps it on the node
 
     def label(self, key: str) -> str | None:
         return dict(self.labels).get(key)

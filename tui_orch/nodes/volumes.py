@@ -57,7 +57,8 @@ def list_volumes(client: docker.DockerClient, node: str, sizes: bool = False) ->
     measured = _sizes(client) if sizes else {}
     return [VolumeInfo(name=v["Name"], node=node, driver=str(v.get("Driver") or "local"),
                        labels=tuple(sorted((v.get("Labels") or {}).items())),
-                       users=tuple(sorted(users.get(v["Name"], []))), size=measured.get(v["Name"]))
+                       users=tuple(sorted(users.get(v["Name"], []))), size=measured.get(v["Name"]),
+                       mountpoint=str(v.get("Mountpoint") or ""))
             for v in sorted(found, key=lambda v: v["Name"])]
 
 
