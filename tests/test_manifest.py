@@ -398,7 +398,7 @@ def test_python_tags_build_nothing() -> None:
 
 def test_recursive_alias_and_alias_bomb() -> None:
     assert errors("a: &a [*a]\nservices: {web: {image: x, command: *a}}\n") == [
-        "web.yaml:1:1: a: unknown key; expected one of services, name",
+        "web.yaml:1:1: a: unknown key; expected one of services, name, volumes",
         "web.yaml:1:4: services.web.command[0]: expected a word of the command, got a list",
     ]
     bomb = "x-a: &a [" + ",".join(["x"] * 50) + "]\n"
@@ -423,7 +423,6 @@ def test_top_level_decisions() -> None:
         name: my-app_2
         x-anything: {whatever: [1, 2]}
         networks: {front: {}}
-        volumes: {data: {}}
         secrets: {}
         configs: {}
         services: {web: {image: x}}
@@ -432,9 +431,8 @@ def test_top_level_decisions() -> None:
     assert warnings(text) == [
         "web.yaml:1:1: warning: version: obsolete and ignored (as in Compose v2); remove it",
         "web.yaml:4:1: warning: networks: ignored: tui-orch creates no networks; set each service's network_mode (host recommended)",
-        "web.yaml:5:1: warning: volumes: ignored: named volumes are not supported (service volumes are rejected)",
-        "web.yaml:6:1: warning: secrets: ignored: secrets are not supported; pass values through environment or env_file",
-        "web.yaml:7:1: warning: configs: ignored: configs are not supported; bake files into the image",
+        "web.yaml:5:1: warning: secrets: ignored: secrets are not supported; pass values through environment or env_file",
+        "web.yaml:6:1: warning: configs: ignored: configs are not supported; bake files into the image",
     ]
 
 
@@ -803,7 +801,6 @@ def test_null_optional_keys_are_absent() -> None:
     [
         ("privileged", "true", "error"),
         ("cap_add", "[NET_ADMIN]", "error"),
-        ("volumes", "['/data:/data']", "error"),
         ("secrets", "[db]", "error"),
         ("extends", "{service: base}", "error"),
         ("cpus", "0.5", "error"),
@@ -834,7 +831,7 @@ def test_unknown_keys_suggest() -> None:
         "web.yaml:5:5: services.web.healtcheck: unknown key; did you mean healthcheck?",
         "web.yaml:6:5: services.web.frobnicate: unknown key; expected one of image, command, entrypoint, environment, "
         "env_file, ports, network_mode, labels, healthcheck, stop_grace_period, stop_signal, restart, user, "
-        "working_dir, deploy, scale",
+        "working_dir, deploy, scale, volumes, volumes_from, tmpfs",
     ]
 
 

@@ -128,6 +128,49 @@ class PortSpec:
 
 
 @dataclass(frozen=True)
+class Mount:
+    """A filesystem mounted into a service's containers (service ``volumes``, long or short form)."""
+
+    type: Literal["volume", "bind", "tmpfs"]
+    target: str  # absolute path in the container
+    # volume: its key in the top-level volumes ("" = anonymous); bind: the path on the node, or,
+    # when ``local``, the absolute path on the operator's machine; tmpfs: ""
+    source: str = ""
+    read_only: bool = False
+    local: bool = False  # a bind of a file/folder on the operator's machine (relative path in the file)
+    digest: str = ""  # local only: digest of the content (set where local files are delivered)
+    # the rest of the long syntax: propagation, create_host_path, selinux, nocopy, subpath, size, mode
+    options: Pairs = ()
+
+    def option(self, key: str, default: str = "") -> str:
+        return dict(self.options).get(key, default)
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    """A named volume of the top-level ``volumes`` key, as the services that mount it need it."""
+
+    key: str  # its key in the top-level volumes (what mounts name as their source)
+    name: str  # its name on each node: "<project>_<key>", or ``name:``, or the key when external
+    driver: str = ""  # "" = the engine's default (local)
+    driver_opts: Pairs = ()
+    labels: Pairs = ()
+    external: bool = False  # made by the operator: must exist on the node already, never created
+
+
+@dataclass(frozen=True)
+class VolumeHome:
+    """Where the data of a replica's named volume lives: the node whose copy of ``volume``
+    the replica wrote to. The replica is pinned there (placement) and waits for it."""
+
+    replica: str  # the replica key (db.1, agent.node2)
+    service: str
+    volume: str  # the volume's name on the node
+    node: str
+    since: float = 0.0
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     image: str
@@ -150,6 +193,15 @@ class ServiceSpec:
     update_config: UpdateConfig = UpdateConfig()
     rollback_config: UpdateConfig = UpdateConfig()
     placement: Placement = Placement()
+    # --- volumes and data (issue 12)
+    mounts: tuple[Mount, ...] = ()
+    volumes: tuple[VolumeSpec, ...] = ()  # the top-level declarations its named volume mounts use
+    tmpfs: Pairs = ()  # service key tmpfs: (container path, mount options such as "size=64m")
+    volumes_from: tuple[str, ...] = ()  # services whose volumes it mounts: "NAME" or "NAME:ro"
+
+    def volume(self, key: str) -> VolumeSpec | None:
+        """The declaration of the named volume ``key`` its mounts use."""
+        return next((v for v in self.volumes if v.key == key), None)
 
     @property
     def reservation(self) -> Resources:
@@ -457,6 +509,9 @@ __all__ = [
     "RolloutState",
     "ServiceSpec",
     "UpdateConfig",
+    "Mount",
+    "VolumeHome",
+    "VolumeSpec",
     "from_dict",
     "pairs",
     "to_dict",

@@ -38,10 +38,6 @@ _UNSAFE = (
     "not supported: tui-orch cannot set it on the container, and running the container "
     "without it would change what it may do; remove it"
 )
-_STATE = (
-    "not supported: replicas move between nodes and their files would not follow; keep state "
-    "in the image or in an external store"
-)
 _SECRETS = "not supported: pass values through environment or env_file, or bake files into the image"
 _UNDER_DEPLOY = "not a service key: it belongs under deploy: (deploy.{key})"
 
@@ -50,7 +46,7 @@ TOP: dict[str, Decision] = {
     "name": _s("the project name: lowercase letters, digits, '-' and '_'"),
     "version": _w("obsolete and ignored (as in Compose v2); remove it"),
     "networks": _w("ignored: tui-orch creates no networks; set each service's network_mode (host recommended)"),
-    "volumes": _w("ignored: named volumes are not supported (service volumes are rejected)"),
+    "volumes": _s("named volumes: KEY: {driver, driver_opts, labels, name, external}; created on each node that runs a replica mounting them"),
     "secrets": _w("ignored: secrets are not supported; pass values through environment or env_file"),
     "configs": _w("ignored: configs are not supported; bake files into the image"),
     "include": _r("not supported: pass each Compose file to tui-orch on its own"),
@@ -94,9 +90,9 @@ SERVICE: dict[str, Decision] = {
     "pids_limit": _w("ignored: no pids limit is set"),
     "label_file": _r("not supported: put the labels under labels:"),
     "extends": _r("not supported: share settings with a YAML anchor and a merge key (<<: *base)"),
-    "volumes": _r(_STATE),
-    "volumes_from": _r(_STATE),
-    "tmpfs": _r(_STATE),
+    "volumes": _s("short 'NAME:/path[:ro]', '/node/path:/path', './file:/path:ro', '~/x:/path', '/path'; long {type volume|bind|tmpfs, source, target, read_only, bind, volume, tmpfs}"),
+    "volumes_from": _s("SERVICE[:ro|rw]: its replicas run on nodes where SERVICE runs one; container:NAME is refused"),
+    "tmpfs": _s("a path or a list of /path[:options] (size=64m,mode=1777...)"),
     "secrets": _r(_SECRETS),
     "configs": _r(_SECRETS),
     "cpus": _r("not supported here: write it as deploy.resources.limits.cpus"),
@@ -189,6 +185,41 @@ PORT: dict[str, Decision] = {
     "app_protocol": _w("ignored: the application protocol is not used"),
 }
 
+VOLUME_LONG: dict[str, Decision] = {
+    "type": _s("volume, bind or tmpfs (required)"),
+    "source": _s("volume: a key of the top-level volumes (absent: anonymous); bind: /path on the node, ./path or ~/path on your machine"),
+    "target": _s("the absolute path in the container (required)"),
+    "read_only": _s("true mounts it read-only"),
+    "bind": _s("propagation, create_host_path, selinux"),
+    "volume": _s("nocopy, subpath"),
+    "tmpfs": _s("size, mode"),
+    "consistency": _w("ignored: it only ever applied to Docker Desktop for Mac"),
+}
+
+VOLUME_BIND: dict[str, Decision] = {
+    "propagation": _s("rprivate, private, rshared, shared, rslave, slave"),
+    "create_host_path": _s("true creates a missing folder on the node (the short syntax always does); default false: a missing path is an error"),
+    "selinux": _s("z (shared) or Z (private)"),
+}
+
+VOLUME_VOLUME: dict[str, Decision] = {
+    "nocopy": _s("true: the image's files at the path are not copied into a new volume"),
+    "subpath": _s("a folder inside the volume to mount (Docker Engine 26 or later)"),
+}
+
+VOLUME_TMPFS: dict[str, Decision] = {
+    "size": _s("a size such as 64m"),
+    "mode": _s("octal permission bits such as 1777"),
+}
+
+TOP_VOLUME: dict[str, Decision] = {
+    "driver": _s("the volume driver (default: the engine's, local)"),
+    "driver_opts": _s("a mapping of driver options"),
+    "labels": _s("a list of KEY=VALUE or a mapping; tui-orch adds its own"),
+    "name": _s("the name on the nodes, used as it is (default: PROJECT_KEY)"),
+    "external": _s("true: made by you and must exist on the node already; never created or removed"),
+}
+
 ENV_FILE: dict[str, Decision] = {
     "path": _s("the file, relative to the manifest's folder"),
     "required": _s("false: a missing file is skipped; default true"),
@@ -208,6 +239,11 @@ TABLES: dict[str, dict[str, Decision]] = {
     "deploy.placement": PLACEMENT,
     "ports (long form)": PORT,
     "env_file (long form)": ENV_FILE,
+    "volumes (long form)": VOLUME_LONG,
+    "volumes.bind": VOLUME_BIND,
+    "volumes.volume": VOLUME_VOLUME,
+    "volumes.tmpfs": VOLUME_TMPFS,
+    "top-level volumes.KEY": TOP_VOLUME,
 }
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from yaml.nodes import Node
+from yaml.nodes import MappingNode, Node
 
 from tui_orch.errors import ManifestError, Problem
 from tui_orch.manifest.decisions import TOP, known_entries
@@ -18,7 +19,8 @@ from tui_orch.manifest.reader import (
     MAX_VALUES, Invalid, Reader, YamlProblem, collector_paused, compose, decode, expanded_size, got, is_null, join, shown,
 )
 from tui_orch.manifest.service import NAME_RE, Context, parse_service
-from tui_orch.model import ServiceSpec
+from tui_orch.manifest.volumes import top_volumes
+from tui_orch.model import ServiceSpec, VolumeSpec
 
 PROJECT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -31,6 +33,8 @@ class Manifest:
     services: tuple[ServiceSpec, ...]
     warnings: tuple[Problem, ...] = ()
     file: str = "<manifest>"
+    # --- volumes and data (issue 12): the top-level volumes (each service keeps those it uses)
+    volumes: tuple[VolumeSpec, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -40,17 +44,22 @@ class Manifest:
     def project_name(self) -> str:
         """The Compose project name: ``name:`` when set, else the manifest folder's name as
         Compose normalises it (lowercase, only letters, digits, '-' and '_'), else "default"."""
-        if self.name:
-            return self.name
-        folder = os.path.basename(os.path.dirname(os.path.abspath(self.file))) if not self.file.startswith("<") else ""
-        name = re.sub(r"[^a-z0-9_-]", "", folder.lower()).lstrip("_-")
-        return name or "default"
+        return project_name(self.name, self.file)
 
     def service(self, name: str) -> ServiceSpec:
         for spec in self.services:
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+
+def project_name(name: str | None, file: str) -> str:
+    """``Manifest.project_name`` from the ``name:`` key and the manifest's path."""
+    if name:
+        return name
+    folder = os.path.basename(os.path.dirname(os.path.abspath(file))) if not file.startswith("<") else ""
+    normalised = re.sub(r"[^a-z0-9_-]", "", folder.lower()).lstrip("_-")
+    return normalised or "default"
 
 
 def load_manifest(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Manifest:
@@ -108,6 +117,7 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
         r.add(problem)
     name: str | None = None
     services: list[ServiceSpec] = []
+    volumes: dict[str, VolumeSpec] = {}
     try:
         text = decode(data, file)
         root = compose(text, file)
@@ -116,6 +126,7 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
             root = None
         else:
             name, services = _document(r, Context(base_dir, lookup), root)
+            volumes, services = _volumes(r, root, name, services)
     except YamlProblem as exc:
         r.add(exc.problem)
     except RecursionError:
@@ -125,7 +136,8 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
     r.problems.sort(key=lambda p: (p.file != file, p.file, p.line, p.column))
     if r.error_count:
         raise ManifestError(r.capped(), total=r.error_count)
-    return Manifest(name=name, services=tuple(services), warnings=tuple(r.capped()), file=file)
+    return Manifest(name=name, services=tuple(services), warnings=tuple(r.capped()), file=file,
+                    volumes=tuple(volumes.values()))
 
 
 def _document(r: Reader, ctx: Context, root: Node | None) -> tuple[str | None, list[ServiceSpec]]:
@@ -165,6 +177,43 @@ def _document(r: Reader, ctx: Context, root: Node | None) -> tuple[str | None, l
         if spec is not None:
             services.append(spec)
     return name, services
+
+
+def _volumes(r: Reader, root: Node | None, name: str | None,
+             services: list[ServiceSpec]) -> tuple[dict[str, VolumeSpec], list[ServiceSpec]]:
+    """The top-level volumes, and the services with the declarations their mounts use; a
+    named volume no declaration names, or volumes_from a service the file lacks, is an error."""
+    entries = r.entries(root, "") if root is not None and isinstance(root, MappingNode) else {}
+    declared: dict[str, VolumeSpec] = {}
+    if "volumes" in entries and not is_null(entries["volumes"][1]):
+        found = r.read(lambda n, p: top_volumes(r, n, p, project_name(name, r.file)), entries["volumes"][1], "volumes")
+        declared = found or {}
+    out: list[ServiceSpec] = []
+    names = {s.name for s in services}
+    for spec in services:
+        where = _service_key(r, entries, spec.name)
+        keys = sorted({m.source for m in spec.mounts if m.type == "volume" and m.source})
+        for key in keys:
+            if key not in declared:
+                r.error(where, join(join("services", spec.name), "volumes"),
+                        f"volume {key} is not declared; add it under the top-level volumes: ({key}: {{}})")
+        for other in spec.volumes_from:
+            source = other.split(":", 1)[0]
+            if source not in names or source == spec.name:
+                r.error(where, join(join("services", spec.name), "volumes_from"),
+                        f"{source} is not another service of this file; name one whose volumes to mount")
+        out.append(dataclasses.replace(spec, volumes=tuple(declared[k] for k in keys if k in declared)))
+    return declared, out
+
+
+def _service_key(r: Reader, entries: dict[str, tuple[Node, Node]], name: str) -> Node | None:
+    """The node of service ``name``'s entry (where its cross-key errors are reported)."""
+    try:
+        services = r.entries(entries["services"][1], "services")
+    except (KeyError, Invalid):
+        return None
+    found = services.get(name)
+    return found[0] if found else None
 
 
 def _project_name(r: Reader, node: Node, path: str) -> str | None:

@@ -19,6 +19,7 @@ from tui_orch.manifest.files import FileRefused
 from tui_orch.manifest.fields import healthcheck, key_values, ports
 from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.reader import Entries, Invalid, Reader, check_tag, is_null, join, shown
+from tui_orch.manifest.volumes import service_mounts, tmpfs, volumes_from
 from tui_orch.model import RestartPolicy, ServiceSpec, pairs
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
@@ -67,7 +68,7 @@ def parse_service(r: Reader, ctx: Context, name: str, node: Node, path: str) -> 
         read = _READERS[key]
         value = r.read(lambda n, p: read(r, ctx, n, p), vnode, join(path, key))
         if value is not None:
-            fields[key] = value
+            fields[_FIELD.get(key, key)] = value
     spec = _combine(r, ctx, name, fields, entries, path)
     return spec if r.error_count == before else None
 
@@ -98,7 +99,8 @@ def _combine(r: Reader, ctx: Context, name: str, fields: dict[str, Any], entries
     if "image" not in fields:
         return None
     simple = ("image", "command", "entrypoint", "ports", "network_mode", "healthcheck", "stop_grace_period",
-              "stop_signal", "user", "working_dir")
+              "stop_signal", "user", "working_dir",
+              "mounts", "tmpfs", "volumes_from")  # volumes (issue 12); their declarations: document.py
     return ServiceSpec(
         name=name,
         environment=pairs(environment),
@@ -238,6 +240,8 @@ def _replicas(r: Reader, ctx: Context, node: Node, path: str) -> int:
     return r.whole(node, path, 0, MAX_REPLICAS)
 
 
+_FIELD = {"volumes": "mounts"}  # keys read into a ServiceSpec field of another name
+
 _READERS: dict[str, Read] = {
     "image": _image,
     "command": _argv,
@@ -255,6 +259,10 @@ _READERS: dict[str, Read] = {
     "working_dir": _working_dir,
     "deploy": lambda r, ctx, n, p: parse_deploy(r, n, p),
     "scale": _replicas,
+    # --- volumes and data (issue 12); "volumes" is read into ServiceSpec.mounts
+    "volumes": lambda r, ctx, n, p: service_mounts(r, n, p, ctx.base_dir),
+    "tmpfs": lambda r, ctx, n, p: tmpfs(r, n, p),
+    "volumes_from": lambda r, ctx, n, p: volumes_from(r, n, p),
 }
 
 __all__ = ["Context", "NAME_RE", "parse_service"]

@@ -5,7 +5,7 @@ Files (folder 0700, files 0600; looser permissions are tightened on open):
     lock            advisory flock of the owner; holds its pid
     desired.json    TinyDB: services, revisions (newest 10 per service), rollouts, node availability,
                     removals (tombstones: which services the operator removed, when, why)
-    observed.json   TinyDB: replicas, node status
+    observed.json   TinyDB: replicas, node status, volume homes (where each replica's data lives)
     events.jsonl    the event log, JSON lines (newest 10,000 events)
 Desired state is small and apart from what changes often, so a desired-state write stays
 fast as the fleet and its history grow (TinyDB rewrites a whole file on every write).
@@ -41,15 +41,16 @@ from tui_orch.store.desired import DesiredMixin
 from tui_orch.store.observed import ObservedMixin
 from tui_orch.store.records import ServiceRecord
 from tui_orch.store.storage import SCHEMA
+from tui_orch.store.volumes import VolumesMixin
 
 APP = "tui-orch"
 
 
-class Store(DesiredMixin, ObservedMixin):
+class Store(DesiredMixin, ObservedMixin, VolumesMixin):
     """The state of one state folder, behind a typed API: model values in and out.
 
     Lifecycle and transactions: base.py. Services, revisions, rollouts, availability:
-    desired.py. Replicas, node status, events: observed.py."""
+    desired.py. Replicas, node status, events: observed.py. Volume homes: volumes.py."""
 
 
 def default_state_dir() -> Path:

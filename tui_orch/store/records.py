@@ -13,6 +13,8 @@ observed.json (what the nodes report; rewritten often):
     nodes               {"name", "status"}
     lost                {"container", "replica"}: the record of a replica when its node was cut
                         off, by its container id (its copy may still run there; reconcile.py)
+    volume_homes        model.to_dict(VolumeHome): the node where each named volume of each
+                        replica holds its data (volumes.py)
 
 Tables are per service so that a write re-serialises only that service's documents (see
 storage.py). Loading checks every document's identifying fields and raises Corrupt when
@@ -33,6 +35,7 @@ AVAILABILITY = "availability"
 REMOVALS = "removals"
 NODES = "nodes"
 LOST = "lost"
+VOLUME_HOMES = "volume_homes"
 REVISIONS_PREFIX = "revisions:"
 REPLICAS_PREFIX = "replicas:"
 
@@ -175,6 +178,13 @@ class ObservedIndex:
             _get(doc, "status", dict)
             _unique(self.node_ids, node, NODES)
             self.node_ids[node] = int(doc_id)
+        self.volume_home_ids: dict[tuple[str, str], int] = {}  # (replica key, volume name) -> doc id
+        for doc_id, doc in data.get(VOLUME_HOMES, {}).items():
+            home = (_get(doc, "replica", str), _get(doc, "volume", str))
+            _get(doc, "node", str)
+            _get(doc, "service", str)
+            _unique(self.volume_home_ids, home, VOLUME_HOMES)
+            self.volume_home_ids[home] = int(doc_id)
         for doc_id, doc in data.get(LOST, {}).items():
             container = _get(doc, "container", str)
             _get(doc, "replica", dict)
