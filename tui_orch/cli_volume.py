@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, TextIO
 
 from tui_orch import config
 from tui_orch.cli_control import Subparsers, _run_with_controller, printing_events
-from tui_orch.cli_get import _run, _table
+from tui_orch.cli_get import _run, _table, open_readonly
 from tui_orch.units import format_bytes
 
 if TYPE_CHECKING:
     from tui_orch.controller import Controller
+    from tui_orch.controller.volume_ops import VolumeRow
 
 LINE_EVERY = 2.0  # seconds between progress lines when stdout is not a terminal
 
@@ -46,14 +47,19 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     q.set_defaults(func=cmd_move)
 
 
-async def _listing(args: argparse.Namespace) -> tuple[list, dict[str, str]]:
+async def _listing(args: argparse.Namespace) -> tuple[list[VolumeRow], dict[str, str]]:
     from tui_orch.controller.volume_ops import listing
     from tui_orch.nodes.fleet import Fleet
 
+    store = open_readonly(args)  # the recorded homes: which replica's data a volume holds
+    try:
+        homes = store.volume_homes()
+    finally:
+        store.close()
     fleet = Fleet(config.load(getattr(args, "inventory", None)))
     try:
         await fleet.start()
-        return await listing(fleet, sizes=args.size)
+        return await listing(fleet, sizes=args.size, homes=homes)
     finally:
         await fleet.close()
 

@@ -21,6 +21,7 @@ another container on the node also mounts is refused (moving it would split its 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,7 @@ from tui_orch.controller import deploy, planning
 from tui_orch.controller.availability import check_node
 from tui_orch.controller.events import event
 from tui_orch.errors import NodeError, TuiOrchError
-from tui_orch.model import NodeState, Replica, ReplicaState, ServiceSpec
+from tui_orch.model import NodeState, Replica, ReplicaState, ServiceSpec, VolumeHome
 from tui_orch.nodes.base import Node, VolumeCopy, VolumeProgress
 
 if TYPE_CHECKING:
@@ -121,27 +122,48 @@ def _fit(ctx: Context, spec: ServiceSpec, rep: Replica, target: str) -> tuple[in
     return p.starts[0].ports
 
 
-async def _volumes(rep: Replica, source: Node) -> tuple[str, ...]:
-    """The tui-orch volumes the replica's container mounts on its node."""
-    try:
-        name = (await source.inspect(rep.container_id)).name if rep.container_id else ""
-    except NodeError as exc:
-        raise TuiOrchError(f"the container of {rep.key} cannot be found on {source.name} ({exc}); "
-                           f"nothing was changed") from None
-    try:
-        found = await source.list_volumes()
-    except NodeError as exc:
-        raise TuiOrchError(f"cannot list the volumes of {source.name}: {exc}; nothing was changed") from None
-    mine = [v for v in found if name in v.users]
-    for v in mine:
-        others = [u for u in v.users if u != name]
-        if others:
-            raise TuiOrchError(f"volume {v.name} on {source.name} is also used by {', '.join(others)}; "
-                               f"moving it would split its data in two: nothing was changed")
-    if not mine:
-        raise TuiOrchError(f"{rep.key} uses no named volume on {source.name}; nothing to move "
+def named_volumes(spec: ServiceSpec) -> tuple[str, ...]:
+    """The node-level names of the named volumes a replica of ``spec`` mounts; one the
+    operator made (external) cannot be moved: it is not tui-orch's to copy or remove."""
+    names = []
+    for mount in spec.mounts:
+        volume = spec.volume(mount.source) if mount.type == "volume" and mount.source else None
+        if volume is None:
+            continue
+        if volume.external:
+            raise TuiOrchError(f"volume {volume.name} of {spec.name} is external (made outside tui-orch): "
+                               f"tui-orch neither copies nor removes it; nothing was changed")
+        if volume.name not in names:
+            names.append(volume.name)
+    return tuple(names)
+
+
+async def _volumes(rep: Replica, spec: ServiceSpec, source: Node) -> tuple[str, ...]:
+    """The named volumes of the replica, each on its node and used by no other container."""
+    names = named_volumes(spec)
+    if not names:
+        raise TuiOrchError(f"{rep.key} mounts no named volume; nothing to move "
                            f"(`tui-orch node drain` moves replicas without data)")
-    return tuple(v.name for v in mine)
+    try:
+        mine = (await source.inspect(rep.container_id)).name if rep.container_id else ""
+        found = {v.name: v for v in await source.list_volumes()}
+    except NodeError as exc:
+        raise TuiOrchError(f"cannot read the volumes of {rep.key} on {source.name}: {exc}; "
+                           f"nothing was changed") from None
+    for name in names:
+        if name not in found:
+            raise TuiOrchError(f"volume {name} of {rep.key} is not on {source.name}; nothing was changed")
+        others = [u for u in found[name].users if u != mine]
+        if others:
+            raise TuiOrchError(f"volume {name} on {source.name} is also used by {', '.join(others)}; "
+                               f"moving it would split its data in two: nothing was changed")
+    return names
+
+
+def _set_homes(ctx: Context, m: _Move, node: str) -> None:
+    """Record ``node`` as the home of the replica's volumes (its data is there now)."""
+    now = time.time()
+    ctx.store.set_volume_homes([VolumeHome(m.rep.key, m.rep.service, name, node, now) for name in m.volumes])
 
 
 async def _check(ctx: Context, service: str, slot: int | None, target: str) -> _Move:
@@ -152,7 +174,7 @@ async def _check(ctx: Context, service: str, slot: int | None, target: str) -> _
     source = _ready(ctx, rep.node, "where it runs")
     dest = _ready(ctx, target, "the destination")
     ports = _fit(ctx, spec, rep, target)
-    volumes = await _volumes(rep, source)
+    volumes = await _volumes(rep, spec, source)
     try:
         await deploy.bring_image(ctx, dest, spec.image)  # needed there anyway; copies use it too
     except NodeError as exc:
@@ -180,6 +202,7 @@ async def move(ctx: Context, watch: Watch, service: str, slot: int | None, targe
             failure = f"copying the data failed: {exc}"
             undone = await _undo(ctx, m, None, copies)
         else:
+            _set_homes(ctx, m, target)  # the verified copy is the data from now on
             new = await deploy.start_replica(ctx, m.spec, m.rep.revision, m.rep.slot, target, m.ports)
     if not failure:
         new = await watch(new)
@@ -223,6 +246,7 @@ async def _undo(ctx: Context, m: _Move, new: Replica | None,
     could not be removed."""
     if new is not None:
         await deploy.stop_replica(ctx, new, f"moving to {m.target.name} failed")
+    _set_homes(ctx, m, m.source.name)  # the old copy, untouched since the replica stopped
     left = []
     for copy in copies:
         try:

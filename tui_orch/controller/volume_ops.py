@@ -1,19 +1,24 @@
 """``volume ls`` and ``volume rm``: the tui-orch volumes of every node, and removing one.
 
 A volume is shown with the replica whose container mounts it (read from the containers'
-labels on its node); ``rm`` removes a volume no container uses, as ``docker volume rm``
-does, and refuses one a replica uses with one line naming it.
+labels on its node), else with the replica whose data it holds (its recorded home); ``rm``
+removes a volume no container uses, as ``docker volume rm`` does, and refuses one a replica
+uses (or whose data it holds while it waits) with one line naming it; the home record goes
+with the volume.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tui_orch.controller.containers import replica_key
 from tui_orch.controller.events import event
 from tui_orch.errors import NodeError, TuiOrchError
+from tui_orch.model import VolumeHome
 from tui_orch.nodes.base import LABEL_SERVICE, LABEL_SLOT, Node, VolumeInfo
 
 if TYPE_CHECKING:
@@ -50,9 +55,11 @@ def _row(v: VolumeInfo, keys: dict[str, str]) -> VolumeRow:
                      bool(v.users))
 
 
-async def listing(fleet: Fleet, sizes: bool = False) -> tuple[list[VolumeRow], dict[str, str]]:
+async def listing(fleet: Fleet, sizes: bool = False,
+                  homes: Iterable[VolumeHome] = ()) -> tuple[list[VolumeRow], dict[str, str]]:
     """Every tui-orch volume on the Ready nodes (by name, then node), and the nodes that
-    could not be listed, with why."""
+    could not be listed, with why. A volume no container mounts is shown with the replica
+    whose recorded home it is (``homes``)."""
     ready = fleet.ready()
     found = await asyncio.gather(*(_node_rows(n, sizes) for n in ready), return_exceptions=True)
     rows: list[VolumeRow] = []
@@ -65,12 +72,17 @@ async def listing(fleet: Fleet, sizes: bool = False) -> tuple[list[VolumeRow], d
             raise result
         else:
             rows.extend(result)
+    owners: dict[tuple[str, str], set[str]] = {}
+    for h in homes:
+        owners.setdefault((h.volume, h.node), set()).add(h.replica)
+    rows = [r if r.replicas else dataclasses.replace(r, replicas=tuple(sorted(owners.get((r.name, r.node), ()))))
+            for r in rows]
     return sorted(rows, key=lambda r: (r.name, r.node)), trouble
 
 
 async def remove(ctx: Context, name: str, node: str | None = None) -> str:
     """Remove volume ``name`` from ``node`` (or from the one node that has it); one sentence."""
-    rows, trouble = await listing(ctx.fleet)
+    rows, trouble = await listing(ctx.fleet, homes=ctx.store.volume_homes())
     here = [r for r in rows if r.name == name and (node is None or r.node == node)]
     if node is not None and node not in ctx.fleet.nodes:
         raise TuiOrchError(f"there is no node {node} in the inventory")
@@ -85,7 +97,14 @@ async def remove(ctx: Context, name: str, node: str | None = None) -> str:
         raise TuiOrchError(f"volume {name} on {row.node} is used by replica {', '.join(row.replicas)}; "
                            f"remove the service or move the replica first")
     async with ctx.lock:
+        homes = [h for h in ctx.store.volume_homes(node=row.node) if h.volume == name]
+        waiting = [h.replica for h in homes if ctx.store.get_replica(h.replica) is not None]
+        if waiting:
+            raise TuiOrchError(f"volume {name} on {row.node} holds the data of replica {', '.join(waiting)} "
+                               f"(not running now); remove the service or move the replica first")
         await ctx.fleet.nodes[row.node].remove_volume(name)
+        for h in homes:
+            ctx.store.forget_volume_home(h.replica, name)
         message = f"volume {name} removed from {row.node}"
         ctx.bus.publish(event("volume", message, node=row.node))
     return message
