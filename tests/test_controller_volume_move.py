@@ -87,40 +87,32 @@ async def test_refusals_change_nothing(tmp_path) -> None:
         assert ctl.query().replica("db.1") == rep  # untouched
 
 
-async def test_a_failed_copy_puts_the_replica_back_with_its_data(tmp_path) -> None:
+def everything_back(ctl, old: str, target: str, volume: str) -> None:
+    """As before the move: the replica runs on its old node with its data; nothing on the target."""
+    nodes = ctl.ctx.fleet.nodes
+    rep = ctl.query().replica("db.1")
+    assert (rep.node, rep.state) == (old, ReplicaState.RUNNING)
+    assert nodes[old].volumes.volumes[volume].files == FILES
+    assert volume not in nodes[target].volumes.volumes
+    assert [(h.volume, h.node) for h in ctl.ctx.store.volume_homes()] == [(volume, old)]
+
+
+@pytest.mark.parametrize("fault", ["copy", "start"])
+async def test_a_failure_puts_the_replica_back_with_its_data(tmp_path, fault: str) -> None:
     async with sim_controller(tmp_path / "state") as (ctl, _sim):
         assert (await ctl.apply(manifest(DB.format(n=1)))).ok
         old, volume = give_data(ctl, "db.1")
         target = next(n for n in ctl.ctx.fleet.nodes if n != old)
-        nodes = ctl.ctx.fleet.nodes
 
         async def broken(*_args, **_kw):
             raise NodeError(target, "the disk is full")
-        nodes[target].copy_volume_from = broken  # type: ignore[method-assign]
-        with pytest.raises(MoveFailed, match=f"volume move of db.1 to {target} failed: copying the data failed: "
-                           f"{target}: the disk is full; db.1 runs on {old} again with its data there"):
+        if fault == "copy":
+            ctl.ctx.fleet.nodes[target].copy_volume_from = broken  # type: ignore[method-assign]
+            why = f"copying the data failed: {target}: the disk is full"
+        else:  # the copy is made, the replica cannot start there
+            ctl.ctx.fleet.nodes[target].run_container = broken  # type: ignore[method-assign]
+            why = f"it did not pass its health gate on {target} \\(.*the disk is full\\)"
+        with pytest.raises(MoveFailed, match=f"volume move of db.1 to {target} failed: {why}; "
+                           f"db.1 runs on {old} again with its data there"):
             await ctl.volume_move("db.1", target)
-        rep = ctl.query().replica("db.1")
-        assert (rep.node, rep.state) == (old, ReplicaState.RUNNING)
-        assert nodes[old].volumes.volumes[volume].files == FILES
-        assert volume not in nodes[target].volumes.volumes
-        assert [(h.volume, h.node) for h in ctl.ctx.store.volume_homes()] == [(volume, old)]
-
-
-async def test_a_replica_that_fails_on_the_new_node_goes_back_and_the_copy_goes(tmp_path) -> None:
-    async with sim_controller(tmp_path / "state") as (ctl, _sim):
-        assert (await ctl.apply(manifest(DB.format(n=1)))).ok
-        old, volume = give_data(ctl, "db.1")
-        target = next(n for n in ctl.ctx.fleet.nodes if n != old)
-        nodes = ctl.ctx.fleet.nodes
-
-        async def refuse(_request):
-            raise NodeError(target, "no such runtime")
-        nodes[target].run_container = refuse  # type: ignore[method-assign]
-        with pytest.raises(MoveFailed, match=f"it did not pass its health gate on {target} .*no such runtime.*; "
-                           f"db.1 runs on {old} again"):
-            await ctl.volume_move("db.1", target)
-        rep = ctl.query().replica("db.1")
-        assert (rep.node, rep.state) == (old, ReplicaState.RUNNING)
-        assert volume not in nodes[target].volumes.volumes and nodes[old].volumes.volumes[volume].files == FILES
-        assert [(h.volume, h.node) for h in ctl.ctx.store.volume_homes()] == [(volume, old)]
+        everything_back(ctl, old, target, volume)
