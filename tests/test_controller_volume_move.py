@@ -11,31 +11,7 @@ from tui_orch.controller.volume_move import MoveFailed, named_volumes, parse_rep
 from tui_orch.errors import NodeError, TuiOrchError
 from tui_orch.model import ReplicaState
 from ui_support import manifest, sim_controller
-
-DB = """
-name: shop
-services:
-  db:
-    image: tuiorch/busybox:1
-    volumes: ["data:/var/lib/db"]
-    deploy: {{replicas: {n}}}
-volumes:
-  data: {{}}
-"""
-FILES = {"table.db": b"rows\n" * 1000, "wal/0001": b"x"}
-
-
-def give_data(ctl, key: str) -> tuple[str, str]:
-    """The replica's volume on its simulated node, with FILES in it; (node, volume name)."""
-    rep = ctl.query().replica(key)
-    node = ctl.ctx.fleet.nodes[rep.node]
-    node.volumes.create("shop_data", files=FILES)
-    name = node.containers[rep.container_id].name
-    for n in ctl.ctx.fleet.nodes.values():  # simulated containers do not mount: say who uses what
-        n.volumes.users = lambda volume, n=n: [c.name for c in n.containers.values()
-                                               if c.name.startswith("tuiorch-db-") and volume in n.volumes.volumes]
-    return rep.node, "shop_data"
-
+from volume_support import DB, FILES, give_data
 
 def test_parse_replica_and_named_volumes() -> None:
     assert parse_replica("db") == ("db", None) and parse_replica("db.2") == ("db", 2)

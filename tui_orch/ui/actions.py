@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from tui_orch.errors import TuiOrchError
-from tui_orch.model import Rollout
+from tui_orch.model import NodeState, Rollout
 
 if TYPE_CHECKING:
     from tui_orch.controller import ApplyResult, Controller
@@ -285,7 +285,7 @@ class ActionsMixin:
             return
         rep = reps[0]
         nodes = [n for n in self.reader.node_names() if n != rep.node and (node := self.reader.node(n)) is not None
-                 and node.status.state.value == "ready"]
+                 and node.status.state == NodeState.READY]
         if not nodes:
             self.notify(f"there is no other Ready node to move {rep.key} to", severity="warning")
             return
