@@ -21,6 +21,7 @@ another container on the node also mounts is refused (moving it would split its 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -182,12 +183,24 @@ async def _check(ctx: Context, service: str, slot: int | None, target: str) -> _
     return _Move(rep, spec, source, dest, ports, volumes)
 
 
+async def _prefetch(ctx: Context, service: str, slot: int | None, target: str) -> None:
+    """Bring the image to the target before taking the lock (a copy of a large image must not
+    hold up restarts); what goes wrong is said again, under the lock, by ``_check``."""
+    check_node(ctx, target)
+    rep, spec = _replica(ctx, service, slot)
+    node = ctx.fleet.nodes[target]
+    if rep.node != target and node.status.state == NodeState.READY:
+        with contextlib.suppress(NodeError):
+            await deploy.bring_image(ctx, node, spec.image)
+
+
 async def move(ctx: Context, watch: Watch, service: str, slot: int | None, target: str,
                progress: Callable[[str, str, int, float], None] | None = None) -> MoveResult:
     """Move one replica and its named volumes to ``target`` (see the module's docstring).
     ``progress(volume, phase, bytes, seconds)`` is called while copying. Raises
     TuiOrchError before anything changed, MoveFailed once undone."""
     failure = ""
+    await _prefetch(ctx, service, slot, target)
     async with ctx.lock:
         m = await _check(ctx, service, slot, target)
         ctx.bus.publish(event("volume", f"moving {m.rep.key} from {m.source.name} to {target} with volume "
