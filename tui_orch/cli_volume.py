@@ -75,7 +75,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         print("no volumes")
         return 0
     columns = ["name", "node", "replica", "driver", "in use"] + (["size"] if args.size else [])
-    print(_table([{"name": r.name, "node": r.node, "replica": r.replicas, "driver": r.driver,
+    print(_table([{"name": r.name, "node": r.node + (" (simulated)" if r.simulated else ""), "replica": r.replicas, "driver": r.driver,
                    "in use": "yes" if r.in_use else "no",
                    "size": format_bytes(r.size) if r.size is not None else None} for r in rows], columns))
     return 0

@@ -34,10 +34,11 @@ class VolumeRow:
     driver: str
     size: int | None
     in_use: bool  # some container (tui-orch's or not) mounts it
+    simulated: bool = False  # on a simulated node (the demo): its data is in memory
 
     def to_dict(self) -> dict[str, object]:
         return {"name": self.name, "node": self.node, "replicas": list(self.replicas), "driver": self.driver,
-                "size": self.size, "in_use": self.in_use}
+                "size": self.size, "in_use": self.in_use, "simulated": self.simulated}
 
 
 async def _node_rows(node: Node, sizes: bool) -> list[VolumeRow]:
@@ -47,12 +48,12 @@ async def _node_rows(node: Node, sizes: bool) -> list[VolumeRow]:
         service, slot = c.label(LABEL_SERVICE), c.label(LABEL_SLOT)
         if service and slot is not None and slot.isdigit():
             keys[c.name] = replica_key(service, int(slot), node.name)
-    return [_row(v, keys) for v in volumes]
+    return [_row(v, keys, node.simulated) for v in volumes]
 
 
-def _row(v: VolumeInfo, keys: dict[str, str]) -> VolumeRow:
+def _row(v: VolumeInfo, keys: dict[str, str], simulated: bool) -> VolumeRow:
     return VolumeRow(v.name, v.node, tuple(sorted({keys[u] for u in v.users if u in keys})), v.driver, v.size,
-                     bool(v.users))
+                     bool(v.users), simulated)
 
 
 async def listing(fleet: Fleet, sizes: bool = False,
@@ -82,7 +83,7 @@ async def listing(fleet: Fleet, sizes: bool = False,
 
 async def remove(ctx: Context, name: str, node: str | None = None) -> str:
     """Remove volume ``name`` from ``node`` (or from the one node that has it); one sentence."""
-    rows, trouble = await listing(ctx.fleet, homes=ctx.store.volume_homes())
+    rows, trouble = await listing(ctx.fleet)  # replicas by the containers that mount it (homes: below)
     here = [r for r in rows if r.name == name and (node is None or r.node == node)]
     if node is not None and node not in ctx.fleet.nodes:
         raise TuiOrchError(f"there is no node {node} in the inventory")
