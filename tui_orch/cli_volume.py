@@ -120,9 +120,13 @@ class Progress:
 
 
 def cmd_move(args: argparse.Namespace) -> int:
+    from tui_orch.controller.availability import unknown_node
     from tui_orch.controller.volume_move import parse_replica
 
     service, _ = parse_replica(args.replica)
+    names = [n.name for n in config.load(getattr(args, "inventory", None)).nodes]
+    if args.node not in names:  # said before connecting to anything
+        raise unknown_node(args.node, names)
     progress = Progress(sys.stdout)
 
     async def act(ctl: Controller) -> int:
