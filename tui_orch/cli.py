@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tui_orch.cli_rollout import register as register_rollout
 
     register_rollout(sub, common)
+    from tui_orch.cli_volume import register as register_volume
+
+    register_volume(sub, common)
     from tui_orch.cli_console import console_options, register as register_console
 
     register_console(sub, common)

@@ -8,10 +8,11 @@ handover), none of which imports this module."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from tui_orch.controller import (
     applying, availability, delivery, deploy, handover, interrupted, observe, ordering, planning, rollout_ops,
+    volume_move, volume_ops,
 )
 from tui_orch.controller.claims import PortClaims
 from tui_orch.controller.context import (
@@ -29,6 +30,7 @@ from tui_orch.controller.reconcile import Reconciler
 from tui_orch.controller.results import ApplyResult
 from tui_orch.controller.rollout import Rollouts, retired
 from tui_orch.controller.rollout import load as load_rollout
+from tui_orch.controller.volume_move import MoveResult
 from tui_orch.errors import TuiOrchError
 from tui_orch.manifest import Manifest
 from tui_orch.model import NodeState, Replica, ReplicaState, Revision, Rollout, RolloutState, ServiceSpec, from_dict
@@ -246,6 +248,20 @@ class Controller:
                 result.started.append(rep.key)
             else:
                 result.failed.append(f"{rep.key} on {rep.node}: {rep.message or rep.state.value}")
+
+    # ------------------------------------------------------------------ volumes
+    async def volume_move(self, replica: str, node: str,
+                          progress: Callable[[str, str, int, float], None] | None = None) -> MoveResult:
+        """Move ``SERVICE[.SLOT]`` to ``node`` with its named volumes (volume_move.py);
+        ``progress(volume, phase, bytes, seconds)`` while copying. TuiOrchError before
+        anything changed, MoveFailed (a TuiOrchError) once undone."""
+        await self.settle_rollouts()
+        service, slot = volume_move.parse_replica(replica)
+        return await volume_move.move(self.ctx, self.reconciler.watch, service, slot, node, progress)
+
+    async def volume_remove(self, name: str, node: str | None = None) -> str:
+        """Remove a volume no replica uses (volume_ops.py); returns one sentence."""
+        return await volume_ops.remove(self.ctx, name, node)
 
     # ------------------------------------------------------------------ node availability
     async def cordon(self, node: str) -> str:

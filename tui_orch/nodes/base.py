@@ -25,6 +25,7 @@ LABEL_REPLICA = "tui-orch.replica"
 LABEL_SLOT = "tui-orch.slot"
 LABEL_NODE = "tui-orch.node"
 LABEL_DIGEST = "tui-orch.digest"
+LABEL_VOLUME = "tui-orch.volume"  # marks a volume as tui-orch's (volume ls lists only these)
 
 HISTORY_SECONDS = 600  # sparklines: the last 10 minutes, one sample a second
 # Here rather than in ssh.py / docker_api.py (which re-export them) so that building a fleet
@@ -152,6 +153,47 @@ class DockerEvent:
     exit_code: int | None = None
     health: str | None = None  # for health_status: healthy / unhealthy
     name: str = ""  # the container's name
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    """A volume labelled as tui-orch's, as found on a node."""
+
+    name: str
+    node: str
+    driver: str
+    labels: tuple[tuple[str, str], ...]
+    users: tuple[str, ...] = ()  # names of the containers (any state) that mount it
+    size: int | None = None  # bytes, when asked for and the engine could tell
+    mountpoint: str = ""  # where the engine keeps it on the node
+
+    def label(self, key: str) -> str | None:
+        return dict(self.labels).get(key)
+
+
+@dataclass(frozen=True)
+class VolumeCopy:
+    """What copying one volume between nodes did; both checksums are of the same form
+    (nodes/tardigest.py) and equal, or the copy raised."""
+
+    name: str
+    source: str
+    target: str
+    bytes_sent: int  # tar stream bytes through this process
+    content_bytes: int
+    files: int
+    seconds: float
+    source_checksum: str
+    target_checksum: str
+
+    @property
+    def rate(self) -> float:
+        """Bytes per second over the whole copy (reading back the target included)."""
+        return self.bytes_sent / self.seconds if self.seconds > 0 else 0.0
+
+
+# (phase "copy" or "verify", bytes so far, seconds since the copy began)
+VolumeProgress = Callable[[str, int, float], None]
 
 
 @dataclass
@@ -321,6 +363,27 @@ class Node(abc.ABC):
 
     async def remove_file(self, path: str) -> None:
         """Remove the file ``path`` (nothing when it is gone). Raises NodeError."""
+
+    # -- volumes (nodes/volumes.py for an engine). A node that holds none (this default) says so.
+    async def list_volumes(self, sizes: bool = False) -> list[VolumeInfo]:
+        """The volumes labelled ``tui-orch.volume`` on this node, with the containers that
+        mount them; ``sizes`` also asks the engine their size (slower: it walks them)."""
+        return []
+
+    async def remove_volume(self, name: str) -> None:
+        """Remove a tui-orch volume. Raises NodeError when a container uses it (naming it),
+        when it is not tui-orch's, or when the node cannot be reached; a missing one is fine."""
+        raise NodeError(self.name, f"cannot remove volume {name}: this node holds no volumes")
+
+    async def copy_volume_from(self, source: "Node", name: str, image: str,
+                               progress: VolumeProgress | None = None, timeout: float = 3600.0) -> VolumeCopy:
+        """Create volume ``name`` here (same driver, options and labels as on ``source``) and
+        fill it with the source's content, streamed through this process, then read it back
+        and compare checksums. ``image`` (present on both nodes; its containers are created,
+        never started) holds the volume while it is read or written. On any failure the
+        volume this call created is removed again and NodeError says why; a volume of that
+        name already here is an error (never merged into)."""
+        raise NodeError(self.name, f"cannot receive volume {name}: this node holds no volumes")
 
     @property
     def host_id(self) -> str:

@@ -135,6 +135,10 @@ class DockerOps:
     async def _call(self, what: str, fn: Callable[..., T], *args: Any, limit: float | None = None) -> T:
         return await blocking(self.node, what, limit or self.timeout, fn, *args)
 
+    async def blocking_call(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+        """Any blocking engine call (e.g. of nodes/volumes.py) with this node's timeout."""
+        return await self._call(what, fn, *args)
+
     def _owned_attrs(self, container_id: str) -> dict[str, Any]:
         """Inspect data of an owned container; refuses any other container."""
         try:

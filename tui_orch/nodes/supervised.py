@@ -34,6 +34,9 @@ from tui_orch.nodes.base import (
     DockerEvent,
     Node,
     NodeMetrics,
+    VolumeCopy,
+    VolumeInfo,
+    VolumeProgress,
     reason_of,
     state_of,
 )
@@ -370,6 +373,28 @@ class SupervisedNode(Node, abc.ABC):
             raise NodeUnavailable(self.name, f"cannot read logs: the node is {self.status.state.value}")
         async for line in ops.logs(container_id, follow, since, tail, timestamps, stop=lost):
             yield line
+
+    async def list_volumes(self, sizes: bool = False) -> list[VolumeInfo]:
+        from tui_orch.nodes.volumes import list_volumes
+
+        return await self._guard("list volumes", lambda ops: ops.blocking_call(
+            "list volumes", list_volumes, ops.client, self.name, sizes))
+
+    async def remove_volume(self, name: str) -> None:
+        from tui_orch.nodes.volumes import remove_volume
+
+        await self._guard(f"remove volume {name}", lambda ops: ops.blocking_call(
+            f"remove volume {name}", remove_volume, ops.client, self.name, name))
+
+    async def copy_volume_from(self, source: Node, name: str, image: str,
+                               progress: VolumeProgress | None = None, timeout: float = 3600.0) -> VolumeCopy:
+        from tui_orch.nodes.volumes import copy_volume
+
+        if not isinstance(source, SupervisedNode) or source.docker is None:
+            raise NodeError(source.name, f"cannot copy volume {name} from it: it is "
+                            + ("simulated" if source.simulated else f"{source.status.state.value}"))
+        return await self._guard(f"copy volume {name} from {source.name}", lambda ops: copy_volume(
+            source.name, source.docker, self.name, ops.client, name, image, progress, timeout))
 
     @property
     def host_id(self) -> str:

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from tui_orch.errors import TuiOrchError
-from tui_orch.model import Rollout
+from tui_orch.model import NodeState, Rollout
 
 if TYPE_CHECKING:
     from tui_orch.controller import ApplyResult, Controller
     from tui_orch.controller.query import Query
+    from tui_orch.controller.volume_move import MoveResult
     from tui_orch.ui.app import OrchApp
     from tui_orch.ui.views import View
 
@@ -266,6 +267,52 @@ class ActionsMixin:
                                  confirmed)
 
         self.act(f"fetch the host key of {name}", lambda: reader.host_key(name), fetched)
+
+    # ------------------------------------------------------------------ volumes
+    def action_move_volume(self) -> None:
+        """Move the selected replica (or the one replica of the selected service) to another
+        node with its named volumes: pick the node, confirm, watch the copy."""
+        from tui_orch.ui.volume_dialogs import MoveProgressDialog, VolumeMoveDialog
+
+        key = self.target("replica") if self.current.NAME == "replicas" else self.target("service")
+        reps = [r for r in self.reader.replicas(key.split(".", 1)[0] if key else "")
+                if key is not None and (r.key == key or r.service == key)]
+        if key is None or not reps:
+            return
+        if len(reps) > 1:
+            self.notify(f"{key} has {len(reps)} replicas: select the one to move in the replicas view",
+                        severity="warning")
+            return
+        rep = reps[0]
+        nodes = [n for n in self.reader.node_names() if n != rep.node and (node := self.reader.node(n)) is not None
+                 and node.status.state == NodeState.READY]
+        if not nodes:
+            self.notify(f"there is no other Ready node to move {rep.key} to", severity="warning")
+            return
+
+        def chosen(target: str | None) -> None:
+            if target is None:
+                return
+            dialog = MoveProgressDialog(rep.key, target)
+            self.app.push_screen(dialog)
+
+            async def work() -> "MoveResult":
+                outcome = "the move failed"
+                try:
+                    result = await self.ctl.volume_move(rep.key, target, dialog.show)
+                    outcome = result.sentence()
+                    return result
+                finally:
+                    dialog.finish(outcome)
+
+            def done(result: "MoveResult") -> None:
+                self.notify(result.sentence(), title=f"move {rep.key}", timeout=10)
+                for line in result.warnings:
+                    self.notify(line, severity="warning", timeout=10)
+
+            self.act(f"move {rep.key} to {target}", work, done)
+
+        self.app.push_screen(VolumeMoveDialog(rep.key, rep.node, nodes), chosen)
 
     # ------------------------------------------------------------------ replicas
     def replica_container(self) -> tuple[Any, str, str] | None:

@@ -38,6 +38,7 @@ KEYS: tuple[Key, ...] = (
     Key("pause", "p", "pause", "Pause the rollout", destructive=True),
     Key("resume", "P", "resume", "Resume the rollout", destructive=True),
     Key("undo", "u", "undo", "Roll back to the previous revision", destructive=True),
+    Key("move-volume", "m", "move_volume", "Move the replica with its volumes to another node", destructive=True),
     Key("cordon", "c", "cordon", "Cordon the node", destructive=True),
     Key("drain", "D", "drain", "Drain the node", destructive=True),
     Key("uncordon", "U", "uncordon", "Uncordon the node", destructive=True),

@@ -26,11 +26,13 @@ from collections.abc import AsyncIterator
 
 from tui_orch.errors import ContainerNotFound, NodeError, NodeUnavailable
 from tui_orch.model import NodeSpec, NodeState, Resources
-from tui_orch.nodes.base import LABEL_SERVICE, ContainerInfo, ContainerRequest, DockerEvent, Node
+from tui_orch.nodes.base import (LABEL_SERVICE, ContainerInfo, ContainerRequest, DockerEvent, Node, VolumeCopy,
+                                 VolumeInfo, VolumeProgress)
 from tui_orch.nodes.sim.container import (GIB, MIB, SIM_CPU_ENV, SIM_MEMORY_ENV, SimContainer, container_metrics,
                                          fast_metrics, new_container)
 from tui_orch.nodes.sim.logs import log_lines
 from tui_orch.nodes.sim.simulator import Simulator, default_simulator
+from tui_orch.nodes.sim.volumes import SimVolumes
 
 CAPACITIES = ((2, 4), (4, 8), (4, 8), (4, 8), (4, 16), (8, 16), (8, 32))  # (cores, GiB), drawn per name
 DOCKER_VERSION = "27.3.1-sim"
@@ -85,6 +87,7 @@ class SimulatedNode(Node):
         self._images = 0  # distinct images of its containers
         self._tick_count = 0
         self._started = False
+        self.volumes = SimVolumes(spec.name, self._volume_users)
 
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -288,6 +291,26 @@ class SimulatedNode(Node):
         await asyncio.sleep(0)
         self._check(f"look up image {image}")
         return True  # images are simulated: every node has every image
+
+    def _volume_users(self, name: str) -> list[str]:
+        return []  # simulated containers mount no volumes yet
+
+    async def list_volumes(self, sizes: bool = False) -> list[VolumeInfo]:
+        self._check("list volumes")
+        return self.volumes.listing()
+
+    async def remove_volume(self, name: str) -> None:
+        self._check(f"remove volume {name}")
+        self.volumes.remove(name)
+
+    async def copy_volume_from(self, source: Node, name: str, image: str,
+                               progress: VolumeProgress | None = None, timeout: float = 3600.0) -> VolumeCopy:
+        self._check(f"copy volume {name}")
+        if not isinstance(source, SimulatedNode):
+            raise NodeError(source.name, f"cannot copy volume {name} from it to simulated node {self.name}")
+        source._check(f"read volume {name}")
+        await asyncio.sleep(0)
+        return self.volumes.receive(source.volumes, name, progress)
 
     async def _read_ports(self) -> frozenset[int]:
         await asyncio.sleep(0)

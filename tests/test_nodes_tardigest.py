@@ -1,0 +1,65 @@
+"""The volume checksum read from a tar stream: equal data, equal checksum, whatever the tar."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+
+from tui_orch.nodes.tardigest import TarDigest, TarError
+
+LONG = "deep/" + "d" * 120 + "/" + "f" * 150  # past ustar's 100 characters: PAX or GNU long names
+
+
+def _archive(fmt: int, uid: int = 0, mtime: int = 0, files: dict[str, bytes] | None = None) -> bytes:
+    files = files if files is not None else {"data/a.txt": b"hello\n", f"data/{LONG}": b"x" * 70000,
+                                              "data/empty": b""}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        top = tarfile.TarInfo("data")
+        top.type, top.uid, top.mtime = tarfile.DIRTYPE, uid, mtime
+        tar.addfile(top)
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.uid, info.mtime, info.mode = len(content), uid, mtime, 0o600 + uid % 3
+            tar.addfile(info, io.BytesIO(content))
+        link = tarfile.TarInfo("data/link")
+        link.type, link.linkname = tarfile.SYMTYPE, "a.txt"
+        tar.addfile(link)
+    return buf.getvalue()
+
+
+def _digest(data: bytes, chunk: int) -> str:
+    d = TarDigest()
+    for i in range(0, len(data), chunk):
+        d.feed(data[i:i + chunk])
+    return d.result().checksum
+
+
+@pytest.mark.parametrize("chunk", [1, 511, 512, 4096, 1 << 20])
+def test_same_data_same_checksum_whatever_the_format_metadata_or_chunking(chunk: int) -> None:
+    reference = _digest(_archive(tarfile.PAX_FORMAT), 1 << 20)
+    assert _digest(_archive(tarfile.GNU_FORMAT, uid=1000, mtime=12345), chunk) == reference
+    assert _digest(_archive(tarfile.PAX_FORMAT, uid=7, mtime=99), chunk) == reference
+
+
+def test_counts_files_and_content() -> None:
+    d = TarDigest()
+    d.feed(_archive(tarfile.PAX_FORMAT))
+    result = d.result()
+    assert (result.files, result.content_bytes) == (3, 6 + 70000)
+
+
+def test_different_content_or_name_changes_the_checksum() -> None:
+    base = _digest(_archive(tarfile.PAX_FORMAT, files={"data/a": b"1"}), 512)
+    assert _digest(_archive(tarfile.PAX_FORMAT, files={"data/a": b"2"}), 512) != base
+    assert _digest(_archive(tarfile.PAX_FORMAT, files={"data/b": b"1"}), 512) != base
+
+
+def test_a_stream_cut_short_is_an_error() -> None:
+    data = _archive(tarfile.PAX_FORMAT)
+    d = TarDigest()
+    d.feed(data[:3000])
+    with pytest.raises(TarError):
+        d.result()
