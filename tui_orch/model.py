@@ -128,6 +128,25 @@ class PortSpec:
 
 
 @dataclass(frozen=True)
+class BuildSpec:
+    """How a service's image is built (Compose's ``build:``). ``context`` is the folder on the
+    operator's machine (absolute); ``dockerfile`` is relative to it (or absolute)."""
+
+    context: str
+    dockerfile: str | None = None  # None: Dockerfile
+    dockerfile_inline: str | None = None
+    args: Pairs = ()
+    target: str | None = None
+    labels: Pairs = ()
+    network: str | None = None
+    shm_size: int | None = None  # bytes
+    extra_hosts: tuple[str, ...] = ()  # "host:ip"
+    cache_from: tuple[str, ...] = ()
+    no_cache: bool = False
+    pull: bool = False
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     image: str
@@ -150,6 +169,11 @@ class ServiceSpec:
     update_config: UpdateConfig = UpdateConfig()
     rollback_config: UpdateConfig = UpdateConfig()
     placement: Placement = Placement()
+    # --- build (issue 12)
+    # Set by the manifest; the apply builds the image and stores the spec with build None and
+    # ``image`` the built image's tag that names its id (nodes/build.py run_tag): an unchanged
+    # build gives an unchanged spec, whatever build settings produced it.
+    build: BuildSpec | None = None
 
     @property
     def reservation(self) -> Resources:
@@ -437,6 +461,7 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
 
 __all__ = [
     "Availability",
+    "BuildSpec",
     "Constraint",
     "Event",
     "Health",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from yaml.nodes import Node
 
 from tui_orch.errors import ManifestError, Problem
+from tui_orch.manifest.build import compose_image_name
 from tui_orch.manifest.decisions import TOP, known_entries
 from tui_orch.manifest.envfile import parse_env, read_text
 from tui_orch.manifest.files import MAX_FILE_BYTES, FileRefused, read_limited
@@ -125,7 +127,15 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
     r.problems.sort(key=lambda p: (p.file != file, p.file, p.line, p.column))
     if r.error_count:
         raise ManifestError(r.capped(), total=r.error_count)
-    return Manifest(name=name, services=tuple(services), warnings=tuple(r.capped()), file=file)
+    manifest = Manifest(name=name, services=tuple(services), warnings=tuple(r.capped()), file=file)
+    return dataclasses.replace(manifest, services=tuple(_named(s, manifest.project_name) for s in services))
+
+
+def _named(spec: ServiceSpec, project: str) -> ServiceSpec:
+    """A service built without ``image:`` is tagged ``<project>-<service>``, as Compose does."""
+    if spec.build is None or spec.image:
+        return spec
+    return dataclasses.replace(spec, image=compose_image_name(project, spec.name))
 
 
 def _document(r: Reader, ctx: Context, root: Node | None) -> tuple[str | None, list[ServiceSpec]]:
