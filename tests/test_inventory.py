@@ -208,3 +208,11 @@ def test_ssh_values_with_shell_characters_are_refused(key: str, value: str, mess
 def test_ordinary_ssh_values_are_accepted(key: str, value: str) -> None:
     node = parse_inventory(f"nodes:\n  - name: n1\n    {key}: {value!r}\n", "n.yaml").nodes[0]
     assert getattr(node, "address" if key == "host" else key) == value
+
+
+def test_build_on_names_a_node_of_the_file() -> None:
+    assert parse_inventory("nodes:\n  - name: a\n", "n.yaml").build_on is None
+    assert parse_inventory("build_on: b\nnodes:\n  - name: a\n  - name: b\n", "n.yaml").build_on == "b"
+    with pytest.raises(InventoryError) as info:
+        parse_inventory("build_on: c\nnodes:\n  - name: a\n  - name: b\n", "n.yaml")
+    assert str(info.value) == "n.yaml:1:11: build_on: no node named 'c' in this file; name one of: a, b"

@@ -169,7 +169,7 @@ def test_several_errors_are_reported_at_once_in_file_order() -> None:
     assert errors(text) == [
         "web.yaml:5:17: services.web.deploy.replicas: expected a whole number, got 'three'",
         "web.yaml:7:26: services.web.deploy.resources.limits.memory: expected a size such as 512m or 2g, got '12q'",
-        "web.yaml:9:5: services.api: missing image: (the image to run, such as nginx:1.27)",
+        "web.yaml:9:5: services.api: missing image: (the image to run, such as nginx:1.27) or build: (the folder to build it from)",
         "web.yaml:9:5: services.api.imgae: unknown key; did you mean image?",
         "web.yaml:12:14: services.db.restart: expected no, always, on-failure[:N] or unless-stopped, got 'sometimes'",
     ]
@@ -481,15 +481,6 @@ def test_good_images(image: str) -> None:
 )
 def test_bad_images(image: str, message: str) -> None:
     assert errors(service(image=image)) == [f"web.yaml:3:{12 if image else 11}: services.web.image: {message}"]
-
-
-def test_build() -> None:
-    assert errors("services:\n  web:\n    build: .\n") == [
-        "web.yaml:3:5: services.web.build: build is not supported: build the image yourself, then set image: to it",
-    ]
-    assert warnings(service("build: .\n")) == [
-        "web.yaml:4:5: warning: services.web.build: ignored: the image is used as it is; build it yourself (without image: this is an error)",
-    ]
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tui_orch.errors import ManifestError, Problem
@@ -201,6 +201,7 @@ RANDOM_INPUT = st.one_of(
 
 @FUZZ
 @given(data=RANDOM_INPUT, libyaml=st.booleans())
+@example(data="!!python/object:os.system \u2028services:", libyaml=False)  # a tagged root: once an internal error
 def test_random_text_and_bytes(base_dir: str, data: str | bytes, libyaml: bool) -> None:
     """As a manifest (through either YAML scanner), and as text: as an env file and as a
     value to interpolate."""

@@ -176,6 +176,9 @@ def describe_service(s: ServiceSpec) -> str:
     """The resolved settings of one service, a few readable lines."""
     count = "global (one per node)" if s.mode == "global" else f"{s.replicas} replica{'s' if s.replicas != 1 else ''}"
     lines = [f"  {s.name}: {s.image}, {count}"]
+    if s.build is not None:
+        dockerfile = "inline Dockerfile" if s.build.dockerfile_inline is not None else s.build.dockerfile or "Dockerfile"
+        lines.append(f"    build: {s.build.context} ({dockerfile}{', target ' + s.build.target if s.build.target else ''})")
     if s.entrypoint is not None:
         lines.append(f"    entrypoint: {_argv(s.entrypoint)}")
     if s.command is not None:

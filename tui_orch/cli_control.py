@@ -38,7 +38,10 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add the controller verbs to the CLI's subparsers (``common`` holds --state/--inventory)."""
     p = sub.add_parser("apply", parents=[common], help="deploy the services of a Compose file")
     p.add_argument("-f", "--file", required=True, metavar="FILE")
-    p.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
+    p.add_argument("--dry-run", action="store_true", help="show the plan; change nothing (images with build: are built)")
+    p.add_argument("--build-on", metavar="NODE", default=None,
+                   help="build images (build:) on this node (default: this machine's Docker Engine, else the "
+                   "inventory's build_on)")
     from tui_orch.cli import profile_option
 
     profile_option(p)
@@ -152,7 +155,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     async def act(ctl: Controller) -> int:
         async with printing_events(ctl, set(manifest.names), kinds={"rollout", "rollback"}):
-            result = await ctl.apply(manifest, dry_run=args.dry_run)
+            result = await ctl.apply(manifest, dry_run=args.dry_run, build_on=args.build_on,
+                                     output=lambda line: print(line, flush=True))
         if args.dry_run:
             print("dry run: nothing changed")
         for name in result.unchanged:

@@ -181,3 +181,12 @@ class DockerDenied(NodeUnavailable):
 
 class ContainerNotFound(NodeError):
     """No such container on the node (or it is not one tui-orch owns)."""
+
+
+class BuildFailed(TuiOrchError):
+    """An image could not be built (a failing step, a missing Dockerfile, a context too big):
+    the apply stops before anything changes. ``lines`` are the build's own error lines."""
+
+    def __init__(self, message: str, lines: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.lines = lines

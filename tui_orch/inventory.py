@@ -5,6 +5,8 @@ A nodes file (YAML)::
     known_hosts: ./known_hosts          # optional; default ~/.ssh/known_hosts
     node_grace: 10s                     # optional; how long a node may be NotReady before
                                         # its replicas are started elsewhere
+    build_on: web-1                     # optional; builds images (build:) when this machine
+                                        # has no Docker Engine; one of the nodes below
     defaults:                           # optional; applied to every node
       user: deploy
       identity_file: ~/.ssh/id_ed25519
@@ -52,7 +54,7 @@ NODE_KEYS = {
     "capacity", "reserved", "proxy_jump", "local", "known_hosts",
 }
 DEFAULT_KEYS = NODE_KEYS - {"name", "address", "host", "local"}
-TOP_KEYS = {"known_hosts", "defaults", "nodes", "node_grace"}
+TOP_KEYS = {"known_hosts", "defaults", "nodes", "node_grace", "build_on"}
 DEFAULT_NODE_GRACE = 10.0
 # Turns a scalar node into its plain value (int, bool, str...); no reader or scanner needed.
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -63,6 +65,7 @@ class Inventory:
     nodes: tuple[NodeSpec, ...]
     file: str | None = None  # None: the built-in default (this machine)
     node_grace: float = DEFAULT_NODE_GRACE  # seconds NotReady before a node's replicas move
+    build_on: str | None = None  # the node that builds images when this machine has no engine
 
     def get(self, name: str) -> NodeSpec:
         for node in self.nodes:
@@ -198,9 +201,24 @@ def _parse_inventory(data: str | bytes, file: str) -> Inventory:
                     r.error(item, path, str(exc))
             if not seq.value:
                 r.error(seq, "nodes", "the list is empty; add at least one host")
+    build_on = _build_on(r, top, [n.name for n in nodes])
     if r.error_count:
         raise InventoryError(r.capped())
-    return Inventory(nodes=tuple(nodes), file=file, node_grace=node_grace)
+    return Inventory(nodes=tuple(nodes), file=file, node_grace=node_grace, build_on=build_on)
+
+
+def _build_on(r: _Reader, top: Entries, names: list[str]) -> str | None:
+    """``build_on``: the name of one of the nodes."""
+    if "build_on" not in top:
+        return None
+    vnode = top["build_on"][1]
+    value = r.scalar(vnode, "build_on")
+    if value is None:
+        return None
+    if str(value) not in names:
+        r.error(vnode, "build_on", f"no node named {str(value)!r} in this file; name one of: {', '.join(names)}")
+        return None
+    return str(value)
 
 
 def _path(value: str, base: Path) -> str:

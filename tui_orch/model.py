@@ -209,6 +209,25 @@ class VolumeHome:
 
 
 @dataclass(frozen=True)
+class BuildSpec:
+    """How a service's image is built (Compose's ``build:``). ``context`` is the folder on the
+    operator's machine (absolute); ``dockerfile`` is relative to it (or absolute)."""
+
+    context: str
+    dockerfile: str | None = None  # None: Dockerfile
+    dockerfile_inline: str | None = None
+    args: Pairs = ()
+    target: str | None = None
+    labels: Pairs = ()
+    network: str | None = None
+    shm_size: int | None = None  # bytes
+    extra_hosts: tuple[str, ...] = ()  # "host:ip"
+    cache_from: tuple[str, ...] = ()
+    no_cache: bool = False
+    pull: bool = False
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     image: str
@@ -255,6 +274,12 @@ class ServiceSpec:
     def volume(self, key: str) -> VolumeSpec | None:
         """The declaration of the named volume ``key`` its mounts use."""
         return next((v for v in self.volumes if v.key == key), None)
+
+    # --- build (issue 12)
+    # Set by the manifest; the apply builds the image and stores the spec with build None and
+    # ``image`` the built image's tag that names its id (nodes/build.py run_tag): an unchanged
+    # build gives an unchanged spec, whatever build settings produced it.
+    build: BuildSpec | None = None
 
     @property
     def reservation(self) -> Resources:
@@ -545,6 +570,7 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
 
 __all__ = [
     "Availability",
+    "BuildSpec",
     "Constraint",
     "Dependency",
     "Event",

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 
 from tui_orch.controller import (
-    applying, availability, delivery, deploy, handover, interrupted, observe, ordering, planning, rollout_ops,
+    applying, availability, building, delivery, deploy, handover, interrupted, observe, ordering, planning, rollout_ops,
     volume_move, volume_ops,
 )
 from tui_orch.controller.claims import PortClaims
@@ -89,16 +89,24 @@ class Controller:
         await self.reconciler.tidy(listed)
         return unreachable
 
-    async def apply(self, manifest: Manifest, dry_run: bool = False) -> ApplyResult:
+    async def apply(self, manifest: Manifest, dry_run: bool = False, *, build_on: str | None = None,
+                    output: building.Output | None = None) -> ApplyResult:
         """Deploy the manifest's services: a new revision for each whose spec changed (the
         desired state, and the rollout that replaces running replicas of an older revision, are
         stored before acting), then place and start what is missing, and carry out the
-        rollouts (waiting for them). A dry run is the plan alone (applying.py)."""
+        rollouts (waiting for them). A dry run is the plan alone (applying.py).
+
+        Services with ``build:`` are built first, on ``build_on`` or as building.py chooses;
+        the build log goes to ``output``. A failed build raises BuildFailed with nothing
+        changed. A dry run builds nothing: it plans with the image last built (building.py)."""
         # files of this machine bound by a relative path: their digests (a change rolls out)
         manifest = await asyncio.to_thread(delivery.with_local_digests, manifest, self.ctx.held)
         if dry_run:
             async with self.lock:
-                return applying.plan_apply(self.ctx, manifest).result(dry_run=True)
+                result = applying.plan_apply(self.ctx, building.as_last_built(self.ctx, manifest)).result(dry_run=True)
+            result.plan = "\n".join(filter(None, [result.plan, *building.dry_run_notes(manifest)]))
+            return result
+        manifest = await building.build_services(self.ctx, manifest, build_on, output)
         # a rollout a dead command left is finished first (those of the manifest's services
         # to the end of their batch: this apply may replace them)
         self.ctx.held.update(manifest.values)  # secrets/configs: kept in this process's memory (delivery.py)

@@ -48,7 +48,7 @@ TOP: dict[str, Decision] = {
 }
 
 SERVICE: dict[str, Decision] = {
-    "image": _s("required; an image reference such as nginx:1.27 or registry.example.org/app@sha256:..."),
+    "image": _s("required unless build: is set; an image reference such as nginx:1.27 or registry.example.org/app@sha256:..."),
     "command": _s("a string (split into words like a shell) or a list"),
     "entrypoint": _s("a string (split into words like a shell) or a list; [] clears the image's"),
     "environment": _s("a list of KEY=VALUE / KEY, or a mapping; KEY alone takes the value from the environment"),
@@ -64,7 +64,7 @@ SERVICE: dict[str, Decision] = {
     "working_dir": _s("an absolute path"),
     "deploy": _s("mode, replicas, resources, restart_policy, update_config, rollback_config, placement, labels"),
     "scale": _s("read as deploy.replicas (set one of the two)"),
-    "build": _w("ignored: the image is used as it is; build it yourself (without image: this is an error)"),
+    "build": _s("a context folder, or context, dockerfile, dockerfile_inline, args, target, labels...; built at apply, tagged as image: or <project>-<service>"),
     "depends_on": _s("a list of services, or service -> {condition, required, restart}; a service starts once each dependency reached its condition"),
     "container_name": _w("ignored: tui-orch names each container after its service, replica and revision, because "
                          "a replica's old and new containers may exist side by side on one node (a start-first update, "
@@ -294,6 +294,31 @@ TOP_VOLUME: dict[str, Decision] = {
     "external": _s("true: made by you and must exist on the node already; never created or removed"),
 }
 
+BUILD: dict[str, Decision] = {
+    "context": _s("a folder on this machine, relative to the manifest's folder; default ."),
+    "dockerfile": _s("the Dockerfile, relative to the context; default Dockerfile"),
+    "dockerfile_inline": _s("the Dockerfile's text (instead of dockerfile)"),
+    "args": _s("build arguments: a list of KEY=VALUE / KEY, or a mapping"),
+    "target": _s("the stage of a multi-stage Dockerfile to build"),
+    "labels": _s("labels set on the image: a list of KEY=VALUE or a mapping"),
+    "network": _s("the network of RUN steps: default, host or none"),
+    "shm_size": _s("the size of /dev/shm for RUN steps, such as 256m"),
+    "extra_hosts": _s("HOST:IP entries added to /etc/hosts of RUN steps"),
+    "cache_from": _s("images the engine may take cached layers from"),
+    "no_cache": _s("true: build every step again"),
+    "pull": _s("true: pull a newer base image first"),
+    "cache_to": _w("ignored: the engine's build API exports no cache"),
+    "tags": _w("ignored: the image is tagged as image: (or <project>-<service>) and by its id"),
+    "platforms": _w("ignored: the image is built for the build engine's platform"),
+    "isolation": _w("ignored: isolation applies to Windows engines only"),
+    "ssh": _r("not supported: the engine's build API forwards no SSH agent; fetch private sources before the build"),
+    "secrets": _r("not supported: the engine's build API takes no build secrets; do not bake secrets into images"),
+    "additional_contexts": _r("not supported: the engine's build API takes one context; copy what it needs into it"),
+    "privileged": _r("not supported: the engine's build API runs no privileged build steps; remove it"),
+    "entitlements": _r("not supported: the engine's build API grants no entitlements; remove it"),
+    "ulimits": _r("not supported: the engine's build API sets no ulimits on build steps; remove it"),
+}
+
 ENV_FILE: dict[str, Decision] = {
     "path": _s("the file, relative to the manifest's folder"),
     "required": _s("false: a missing file is skipped; default true"),
@@ -343,6 +368,7 @@ TABLES: dict[str, dict[str, Decision]] = {
     "deploy.restart_policy": RESTART_POLICY,
     "deploy.update_config / rollback_config": UPDATE_CONFIG,
     "deploy.placement": PLACEMENT,
+    "services.NAME.build (long form)": BUILD,
     "ports (long form)": PORT,
     "env_file (long form)": ENV_FILE,
     "ulimits.NAME (long form)": ULIMIT,

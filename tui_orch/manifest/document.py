@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from yaml.nodes import MappingNode, Node
 
 from tui_orch.errors import ManifestError, Problem
+from tui_orch.manifest.build import compose_image_name
 from tui_orch.manifest.decisions import TOP, known_entries
 from tui_orch.manifest.envfile import parse_env, read_text
 from tui_orch.manifest.extends import Extending, resolve
@@ -153,8 +154,16 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
     r.problems.sort(key=lambda p: (p.file != file, p.file, p.line, p.column))
     if r.error_count:
         raise ManifestError(r.capped(), total=r.error_count)
-    return Manifest(name=name, services=tuple(services), warnings=tuple(r.capped()), file=file, left_out=left,
-                    profiles=profiles, values=values, volumes=tuple(volumes.values()))
+    manifest = Manifest(name=name, services=tuple(services), warnings=tuple(r.capped()), file=file, left_out=left,
+                        profiles=profiles, values=values, volumes=tuple(volumes.values()))
+    return dataclasses.replace(manifest, services=tuple(_named(s, manifest.project_name) for s in services))
+
+
+def _named(spec: ServiceSpec, project: str) -> ServiceSpec:
+    """A service built without ``image:`` is tagged ``<project>-<service>``, as Compose does."""
+    if spec.build is None or spec.image:
+        return spec
+    return dataclasses.replace(spec, image=compose_image_name(project, spec.name))
 
 
 def _document(r: Reader, ctx: Context, root: Node | None, origins: dict[str, Origin],
@@ -227,7 +236,10 @@ def _volumes(r: Reader, root: Node | None, name: str | None,
              services: list[ServiceSpec]) -> tuple[dict[str, VolumeSpec], list[ServiceSpec]]:
     """The top-level volumes, and the services with the declarations their mounts use; a
     named volume no declaration names, or volumes_from a service the file lacks, is an error."""
-    entries = r.entries(root, "") if root is not None and isinstance(root, MappingNode) else {}
+    try:  # a root that is no plain mapping was reported where the document was read
+        entries = r.entries(root, "") if root is not None and isinstance(root, MappingNode) else {}
+    except Invalid:
+        entries = {}
     declared: dict[str, VolumeSpec] = {}
     if "volumes" in entries and not is_null(entries["volumes"][1]):
         found = r.read(lambda n, p: top_volumes(r, n, p, project_name(name, r.file)), entries["volumes"][1], "volumes")

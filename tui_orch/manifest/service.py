@@ -12,6 +12,7 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from tui_orch.errors import Problem
+from tui_orch.manifest.build import check_build_image, parse_build
 from tui_orch.manifest.decisions import ENV_FILE, SERVICE, known_entries
 from tui_orch.manifest.deploy import MAX_REPLICAS, Deploy, parse_deploy
 from tui_orch.manifest.envfile import parse_env, read_text
@@ -60,12 +61,8 @@ def parse_service(r: Reader, ctx: Context, name: str, node: Node, path: str) -> 
     entries = r.read(r.entries, node, path)
     if entries is None:
         return None
-    if "image" not in entries:
-        if "build" in entries:
-            r.error(entries["build"][0], join(path, "build"), "build is not supported: build the image yourself, then set image: to it")
-            entries = {k: v for k, v in entries.items() if k != "build"}
-        else:
-            r.error(node, path, "missing image: (the image to run, such as nginx:1.27)")
+    if "image" not in entries and "build" not in entries:
+        r.error(node, path, "missing image: (the image to run, such as nginx:1.27) or build: (the folder to build it from)")
     entries = known_entries(r, entries, SERVICE, path)
     fields: dict[str, Any] = {}
     for key, (_, vnode) in entries.items():
@@ -106,14 +103,19 @@ def _combine(r: Reader, ctx: Context, name: str, fields: dict[str, Any], entries
     if deploy.pids is not None:
         fields["pids_limit"] = pids_limit(r, fields, entries, deploy.pids, path)
     check_settings(r, fields, entries, spec, path)
-    if "image" not in fields:
+    if "build" in fields and "image" in fields:
+        r.read(lambda n, p: check_build_image(fields["image"], n), entries["image"][1], join(path, "image"))
+    if "image" not in fields and "build" not in fields:
+        if "image" not in entries and "build" in entries and is_null(entries["build"][1]):
+            r.error(entries["build"][0], join(path, "build"), "build is empty: give the context folder, or set image:")
         return None
-    simple = ("image", "command", "entrypoint", "ports", "network_mode", "healthcheck", "stop_grace_period",
+    simple = ("build", "command", "entrypoint", "ports", "network_mode", "healthcheck", "stop_grace_period",
               "stop_signal", "user", "working_dir", "profiles", "depends_on",
               "secrets", "configs",  # secrets and configs (issue 12)
               "mounts", "tmpfs", "volumes_from")  # volumes (issue 12); their declarations: document.py
     return ServiceSpec(
         name=name,
+        image=fields.get("image", ""),  # built without image: named <project>-<service> (document.py)
         environment=pairs(environment),
         labels=pairs(labels),
         **{k: fields[k] for k in simple if k in fields},
@@ -288,6 +290,7 @@ _READERS: dict[str, Read] = {
     "volumes": lambda r, ctx, n, p: service_mounts(r, n, p, ctx.base_dir),
     "tmpfs": lambda r, ctx, n, p: tmpfs(r, n, p),
     "volumes_from": lambda r, ctx, n, p: volumes_from(r, n, p),
+    "build": parse_build,
 }
 
 __all__ = ["Context", "NAME_RE", "parse_service"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui_orch.errors import AuthFailed, DockerDenied, HostKeyChanged, HostKeyUnknown, NodeError, NoDocker
-from tui_orch.model import NodeSpec, NodeState, Resources
+from tui_orch.model import BuildSpec, NodeSpec, NodeState, Resources
 
 # Labels that mark a container as owned by tui-orch. Containers without them are never touched.
 LABEL_SERVICE = "tui-orch.service"
@@ -330,6 +330,13 @@ class Node(abc.ABC):
         if await self.has_image(image):
             return "present"
         raise NodeError(self.name, f"image {image} is not on this node and it cannot receive one")
+
+    async def build_image(self, service: str, spec: BuildSpec, tag: str, on_line: Callable[[str], None]) -> str:
+        """Build ``service``'s image from ``spec`` on this node's engine, tagged ``tag`` and
+        by its id (nodes/build.py); the build log goes to ``on_line``. Returns the image id.
+        Raises BuildFailed (the build's error lines) or NodeError. A node that cannot build
+        (this default) says so."""
+        raise NodeError(self.name, f"cannot build images here; build {service} on another node (--build-on)")
 
     async def ports_in_use(self) -> frozenset[int]:
         """The host ports bound on the node now: listening TCP and bound UDP sockets of any

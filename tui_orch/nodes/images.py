@@ -58,10 +58,21 @@ def local_source(socket_path: str = LOCAL_SOCKET, name: str = "local") -> Source
 _this_machine: list[Source | None] = []  # looked up once per process
 
 
+def env_source(name: str = "local") -> Source | None:
+    """The engine DOCKER_HOST names (as the docker CLI reads it), or None when it does not answer."""
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+        return name, client
+    except (docker.errors.DockerException, requests.RequestException, OSError):
+        return None
+
+
 async def this_machine() -> Source | None:
-    """``local_source()``, looked up on the first call only (a thread: docker-py blocks)."""
+    """This machine's engine (DOCKER_HOST when set, else ``local_source()``), looked up on the
+    first call only (a thread: docker-py blocks)."""
     if not _this_machine:
-        found = await asyncio.to_thread(local_source)
+        found = await asyncio.to_thread(env_source if os.environ.get("DOCKER_HOST") else local_source)
         if not _this_machine:
             _this_machine.append(found)
     return _this_machine[0]

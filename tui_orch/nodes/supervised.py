@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tui_orch.container_settings import node_platform
 from tui_orch.errors import NodeError, NodeUnavailable, Unreachable
-from tui_orch.model import NodeSpec, NodeState, Resources
+from tui_orch.model import BuildSpec, NodeSpec, NodeState, Resources
 from tui_orch.nodes.base import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_OP_TIMEOUT,
@@ -405,6 +405,14 @@ class SupervisedNode(Node, abc.ABC):
     def docker(self) -> Any:
         """The docker-py client of the current session (None when not connected)."""
         return self._ops.client if self._ops is not None else None
+
+    async def build_image(self, service: str, spec: BuildSpec, tag: str, on_line: Callable[[str], None]) -> str:
+        client = self.docker
+        if client is None:
+            raise NodeError(self.name, f"cannot build {service} here: the node is {self.status.state.value}")
+        from tui_orch.nodes.build import build_image  # docker-py: loaded when an image is built
+
+        return await build_image(client, self.name, service, spec, tag, on_line)
 
     async def bring_image(self, image: str, sources: Sequence[Node], timeout: float = 600.0) -> str:
         """Pull, or stream ``docker save | docker load`` from a node that has it (images.py)."""

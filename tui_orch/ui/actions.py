@@ -144,10 +144,18 @@ class ActionsMixin:
             from tui_orch.manifest import load_manifest
 
             manifest = await asyncio.to_thread(load_manifest, path)
-            return await self.ctl.apply(manifest)
+            return await self.ctl.apply(manifest, output=self.build_progress(f"deploy {path.name}"))
 
         self.notify(f"deploying {path.name}...")
         self.act(f"deploy {path.name}", work, self.report(f"deploy {path.name}"))
+
+    def build_progress(self, what: str) -> Callable[[str], None]:
+        """Show an image build's progress as notifications: where it builds, each step, the
+        image it gave (a failure is the command's error notification, with the error lines)."""
+        def show(line: str) -> None:
+            if line.startswith(("building ", "built ")) or " | Step " in line:
+                self.notify(line, title=what, timeout=4, markup=False)
+        return show
 
     def action_scale(self) -> None:
         from tui_orch.ui.dialogs import ScaleDialog
