@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
+import tui_orch  # noqa: E402,F401  (first: it quiets asyncssh's DSA warnings under cryptography 51)
 import asyncssh  # noqa: E402
 import docker  # noqa: E402
 import psutil  # noqa: E402

@@ -348,3 +348,19 @@ async def test_a_thousand_nodes_cost_little_cpu() -> None:
         assert share < 0.15
     finally:
         await fleet.close()
+
+
+async def test_the_ready_nodes_given_as_image_sources_are_listed_when_read(default_sim: Simulator) -> None:
+    """A replica start hands its node the fleet's ready nodes as image sources; they are
+    listed when the node reads them (an image is missing), not at every start: a deploy of
+    1,000 replicas on 1,000 nodes listed them 1,000 times in one event-loop turn."""
+    inventory = Inventory(nodes=tuple(NodeSpec(name=f"sim-{i}", simulated=True) for i in range(3)))
+    async with Fleet(inventory) as fleet:
+        sources = fleet.ready_when_read()
+        node = fleet["sim-1"]
+        assert isinstance(node, SimulatedNode)
+        node.fail()  # after the view was taken: it is listed when read, so sim-1 is left out
+        assert [n.name for n in sources] == ["sim-0", "sim-2"] == [n.name for n in fleet.ready()]
+        assert len(sources) == 2 and sources[-1].name == "sim-2"
+        node.recover()
+        assert [n.name for n in sources] == ["sim-0", "sim-2"]  # read once: one list per start

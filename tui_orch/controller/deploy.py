@@ -46,7 +46,7 @@ async def write_turn(ctx: "Context") -> AsyncIterator[None]:
 async def bring_image(ctx: "Context", node: Node, image: str) -> str:
     """Make ``image`` present on ``node`` (pull, or copy from another ready node / this
     machine's engine: nodes/images.py); returns how."""
-    return await node.bring_image(image, ctx.fleet.ready(), timeout=ctx.timeouts.image)
+    return await node.bring_image(image, ctx.fleet.ready_when_read(), timeout=ctx.timeouts.image)
 
 
 async def start_replica(ctx: "Context", spec: ServiceSpec, revision: int, slot: int, node_name: str,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Union, overload
 
 from tui_orch.errors import NodeError
 from tui_orch.inventory import Inventory
@@ -94,6 +94,13 @@ class Fleet:
     def ready(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.status.state == NodeState.READY]
 
+    def ready_when_read(self) -> Sequence[Node]:
+        """The ready nodes, listed only once something reads them: a replica start hands the
+        possible image sources to its node, which reads them only when the image is missing.
+        Listing them for every start walked 1,000 nodes 1,000 times in one event-loop turn
+        of a large deploy (150 ms without an answer to a key)."""
+        return _ReadyNodes(self)
+
     def node_infos(self, availability: Mapping[str, Availability] | None = None) -> list[NodeInfo]:
         """What the scheduler needs of each node; ``availability`` comes from the store."""
         out = []
@@ -159,3 +166,28 @@ class Fleet:
     async def _pump(self, node: Node) -> None:
         while True:
             self._publish(await node.events.get())
+
+
+class _ReadyNodes(Sequence[Node]):
+    """Fleet.ready(), computed on first use."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self._fleet = fleet
+        self._nodes: list[Node] | None = None
+
+    def _list(self) -> list[Node]:
+        if self._nodes is None:
+            self._nodes = self._fleet.ready()
+        return self._nodes
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    @overload
+    def __getitem__(self, index: int) -> Node: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Node]: ...
+
+    def __getitem__(self, index: int | slice) -> Node | Sequence[Node]:
+        return self._list()[index]
