@@ -111,8 +111,10 @@ async def test_controller_holds_restarts_while_it_runs_and_hands_them_back(lab, 
         expected = {"any": ("unless-stopped", 0), "onf": ("on-failure", 3), "none": ("no", 0)}
         for r in reps.values():
             assert policy(lab, r.node, r.container_id) == expected[r.service[len(pre):]], r.key
-        handed = [e for e in store.events() if e.kind == "restart" and "closing" in e.message]
+        handed = [e for e in store.events() if e.kind == "handover" and "closing" in e.message]
         assert handed and "3 replica" in handed[-1].message
+        # the console's "restarts N in the last hour" counts restart events: the baton is none
+        assert [e.replica for e in store.events() if e.kind == "restart"] == [first.key]
 
         # no controller runs: a crashed replica is restarted by its engine, same container
         victim = reps[f"{pre}any.2"]

@@ -56,7 +56,7 @@ async def take_over(ctx: "Context", nodes: Iterable[Node], started: dict[str, fl
     for node, res in zip(todo, results):
         exc = _failure(res)
         if exc is not None:
-            ctx.bus.publish(event("restart", f"could not take over restarts on {node.name} from its engine: "
+            ctx.bus.publish(event("handover", f"could not take over restarts on {node.name} from its engine: "
                                              f"{_why(exc, timeout)}", node=node.name, level="warning"))
         else:
             done.add(node.name)
@@ -118,12 +118,12 @@ async def hand_back(ctx: "Context", timeout: float = HANDOVER_TIMEOUT) -> int:
         if isinstance(exc, ContainerNotFound):
             continue  # gone: the next controller starts a new one
         if exc is not None:
-            ctx.bus.publish(event("restart", f"could not hand the restarts of {rec.key} to the engine of "
+            ctx.bus.publish(event("handover", f"could not hand the restarts of {rec.key} to the engine of "
                                              f"{node.name}: {_why(exc, timeout)}", service=rec.service,
                                   replica=rec.key, node=node.name, level="warning"))
         elif name != "no":
             handed += 1
     if handed:
-        ctx.bus.publish(event("restart", f"controller closing: the engines restart {handed} replica(s) "
+        ctx.bus.publish(event("handover", f"controller closing: the engines restart {handed} replica(s) "
                                          f"that die until a controller runs again"))
     return handed
