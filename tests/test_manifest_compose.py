@@ -253,3 +253,14 @@ def test_include_cycles_missing_files_and_services_twice_are_errors(tmp_path) ->
                for e in found), found
     assert any(f"services.web: service web is defined in both {tmp_path / 'c.yaml'} and {tmp_path / 'd.yaml'}"
                in e for e in found), found
+
+
+def test_a_dependency_that_has_errors_is_not_called_undefined(tmp_path) -> None:
+    """awesome-compose's nginx-golang: backend's build context is missing; the one error says so,
+    and proxy's depends_on: [backend] is not reported as 'undefined service' on top of it."""
+    found = errors("""
+        services:
+          proxy: {image: nginx, depends_on: [backend]}
+          backend: {build: {context: no-such-folder}}
+    """, base_dir=str(tmp_path))
+    assert len(found) == 1 and "services.backend.build" in found[0], found

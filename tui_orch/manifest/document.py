@@ -219,7 +219,7 @@ def _services(r: Reader, ctx: Context, snode: Node, origins: dict[str, Origin]) 
         spec = parse_service(r, ctx, key, vnode, path)
         if spec is not None:
             services.append(spec)
-            origins[key] = Origin(r.file, knode, path)
+        origins[key] = Origin(r.file, knode, path)  # also when it failed: it is defined, its errors are shown
     return services
 
 
