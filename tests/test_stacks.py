@@ -132,3 +132,12 @@ async def test_plans_show_the_deploy_order_and_the_socket_note(tmp_path: Path) -
             "of the node they run on") in plans["traefik"].splitlines(), plans["traefik"]
     assert "Docker socket" not in plans["postgres-adminer"]
     assert all(PLANTED not in plan for plan in plans.values())
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_each_stack_plans_on_simulated_nodes(name: str, tmp_path: Path) -> None:
+    """apply --dry-run reads more than validate (each relative file bind): every stack plans."""
+    async with sim_controller(tmp_path / "state") as (ctl, _sim):
+        result = await ctl.apply(load_manifest(STACKS / name / "compose.yaml", environ={}), dry_run=True)
+    assert result.ok and not result.failed, result
+    assert "to start" in result.plan and PLANTED not in result.plan
