@@ -253,3 +253,30 @@ def test_include_cycles_missing_files_and_services_twice_are_errors(tmp_path) ->
                for e in found), found
     assert any(f"services.web: service web is defined in both {tmp_path / 'c.yaml'} and {tmp_path / 'd.yaml'}"
                in e for e in found), found
+
+
+def test_a_dependency_that_has_errors_is_not_called_undefined(tmp_path) -> None:
+    """awesome-compose's nginx-golang: backend's build context is missing; the one error says so,
+    and proxy's depends_on: [backend] is not reported as 'undefined service' on top of it."""
+    found = errors("""
+        services:
+          proxy: {image: nginx, depends_on: [backend]}
+          backend: {build: {context: no-such-folder}}
+    """, base_dir=str(tmp_path))
+    assert len(found) == 1 and "services.backend.build" in found[0], found
+
+
+def test_an_included_file_declares_its_own_volumes(tmp_path) -> None:
+    """include brings the included file's top-level volumes, as Compose does: a db.yaml that
+    declares and mounts its volume is valid, and the volume is named after the main project."""
+    (tmp_path / "db.yaml").write_text("services:\n  db:\n    image: postgres\n    volumes: [data:/var/lib/postgresql/data]\n"
+                                      "volumes:\n  data:\n    labels: {tier: db}\n")
+    (tmp_path / "compose.yaml").write_text("name: shop\ninclude: [db.yaml]\nservices:\n  web: {image: nginx}\n")
+    from tui_orch.manifest import load_manifest
+
+    m = load_manifest(tmp_path / "compose.yaml", environ={})
+    assert [(v.key, v.name, v.labels) for v in m.service("db").volumes] == [("data", "shop_data", (("tier", "db"),))]
+    (tmp_path / "db.yaml").write_text("services:\n  db:\n    image: postgres\n    volumes: [data:/x]\nvolumes:\n  data: {driver: 3x}\n  -bad: {}\n")
+    with pytest.raises(ManifestError) as info:
+        load_manifest(tmp_path / "compose.yaml", environ={})
+    assert any(str(p).startswith(f"{tmp_path / 'db.yaml'}:7:") for p in info.value.problems), info.value.problems

@@ -109,6 +109,17 @@ def test_long_syntax_warns_about_consistency() -> None:
         "/srv/shop/web.yaml:4:52: warning: services.db.volumes[0].consistency: ignored: it only ever applied to Docker Desktop for Mac"]
 
 
+def test_short_syntax_consistency_modes_are_read_and_warned_about() -> None:
+    """awesome-compose's react-express-mysql (2020) mounts ./backend:/opt/app:delegated, valid
+    Compose: the consistency modes cached, delegated and consistent are ignored with a warning."""
+    text = "services:\n  db:\n    image: busybox\n    volumes: ['/a:/a:delegated', 'data:/d:ro,cached']\nvolumes: {data: {}}\n"
+    m = parse(text)
+    assert [(x.source, x.read_only) for x in m.services[0].mounts] == [("/a", False), ("data", True)]
+    assert [str(p) for p in m.warnings] == [
+        f"/srv/shop/web.yaml:4:{col}: warning: services.db.volumes[{i}]: mode {mode} ignored: it only ever applied to Docker Desktop for Mac"
+        for i, col, mode in ((0, 15, "delegated"), (1, 34, "cached"))]
+
+
 @pytest.mark.parametrize(("item", "column", "path", "message"), [
     ("{source: data, target: /x}", 9, "", "missing type: (volume, bind or tmpfs)"),
     ("{type: volume, source: data}", 9, "", "missing target: (the path in the container)"),

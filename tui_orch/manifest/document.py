@@ -6,7 +6,7 @@ import dataclasses
 import os
 import re
 from functools import partial
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from yaml.nodes import MappingNode, Node
@@ -134,6 +134,7 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
     left: tuple[tuple[str, tuple[str, ...]], ...] = ()
     values = Held()
     volumes: dict[str, VolumeSpec] = {}
+    included: list[IncludedVolumes] = []
     try:
         text = decode(data, file)
         root = compose(text, file)
@@ -142,8 +143,8 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
             root = None
         else:
             origins: dict[str, Origin] = {}
-            name, services = _document(r, Context(base_dir, lookup), root, origins, values=values)
-            volumes, services = _volumes(r, root, name, services)
+            name, services = _document(r, Context(base_dir, lookup), root, origins, values=values, included=included)
+            volumes, services = _volumes(r, root, name, services, included)
             services, left = select(r, services, origins, profiles)
     except YamlProblem as exc:
         r.add(exc.problem)
@@ -167,9 +168,11 @@ def _named(spec: ServiceSpec, project: str) -> ServiceSpec:
 
 
 def _document(r: Reader, ctx: Context, root: Node | None, origins: dict[str, Origin],
-              stack: tuple[str, ...] = (), *, values: Held) -> tuple[str | None, list[ServiceSpec]]:
+              stack: tuple[str, ...] = (), *, values: Held,
+              included: list[IncludedVolumes]) -> tuple[str | None, list[ServiceSpec]]:
     """The project name and services of one file, with those of the files it includes; the
-    bytes of each file's secrets and configs go to ``values``."""
+    bytes of each file's secrets and configs go to ``values``, an included file's top-level
+    volumes to ``included`` (read once the project's name is known)."""
     if root is None:
         r.error(None, "", "the file is empty; describe the services under services:")
         return None, []
@@ -185,10 +188,12 @@ def _document(r: Reader, ctx: Context, root: Node | None, origins: dict[str, Ori
     ctx = Context(ctx.base_dir, ctx.lookup, _sources(r, ctx, entries))
     values.update(held(ctx.sources))
     services = _services(r, ctx, entries["services"][1], origins) if "services" in entries else []
+    if stack and "volumes" in entries and not is_null(entries["volumes"][1]):
+        included.append(IncludedVolumes(r.file, ctx.lookup, entries["volumes"][1]))
     if "include" in entries:
         mine = {s.name: origins[s.name] for s in services}
         here = stack or (os.path.abspath(r.file),)
-        included = read_includes(r, entries["include"][1], ctx, here, origins, partial(_document, values=values))
+        included = read_includes(r, entries["include"][1], ctx, here, origins, partial(_document, values=values, included=included))
         services = refuse_twice(r, services, included, origins, mine)
         origins.update(mine)
     return name, services
@@ -219,7 +224,7 @@ def _services(r: Reader, ctx: Context, snode: Node, origins: dict[str, Origin]) 
         spec = parse_service(r, ctx, key, vnode, path)
         if spec is not None:
             services.append(spec)
-            origins[key] = Origin(r.file, knode, path)
+        origins[key] = Origin(r.file, knode, path)  # also when it failed: it is defined, its errors are shown
     return services
 
 
@@ -232,10 +237,20 @@ def _sources(r: Reader, ctx: Context, entries: dict[str, tuple[Node, Node]]) -> 
     return sources
 
 
-def _volumes(r: Reader, root: Node | None, name: str | None,
-             services: list[ServiceSpec]) -> tuple[dict[str, VolumeSpec], list[ServiceSpec]]:
-    """The top-level volumes, and the services with the declarations their mounts use; a
-    named volume no declaration names, or volumes_from a service the file lacks, is an error."""
+@dataclass(frozen=True)
+class IncludedVolumes:
+    """The top-level ``volumes`` of an included file: they join the project's, as in Compose."""
+
+    file: str
+    lookup: Lookup
+    node: Node
+
+
+def _volumes(r: Reader, root: Node | None, name: str | None, services: list[ServiceSpec],
+             included: Sequence[IncludedVolumes] = ()) -> tuple[dict[str, VolumeSpec], list[ServiceSpec]]:
+    """The top-level volumes (the main file's, then those of included files), and the services
+    with the declarations their mounts use; a named volume no declaration names, or
+    volumes_from a service the file lacks, is an error."""
     try:  # a root that is no plain mapping was reported where the document was read
         entries = r.entries(root, "") if root is not None and isinstance(root, MappingNode) else {}
     except Invalid:
@@ -244,6 +259,13 @@ def _volumes(r: Reader, root: Node | None, name: str | None,
     if "volumes" in entries and not is_null(entries["volumes"][1]):
         found = r.read(lambda n, p: top_volumes(r, n, p, project_name(name, r.file)), entries["volumes"][1], "volumes")
         declared = found or {}
+    for inc in included:  # read with the included file's reader: its errors name that file
+        child = Reader(inc.file, inc.lookup)
+        found = child.read(lambda n, p: top_volumes(child, n, p, project_name(name, r.file)), inc.node, "volumes")
+        for problem in child.problems:
+            r.add(problem)
+        for key, spec in (found or {}).items():
+            declared.setdefault(key, spec)
     out: list[ServiceSpec] = []
     names = {s.name for s in services}
     for spec in services:

@@ -100,6 +100,8 @@ def _check_dependency(r: Reader, spec: ServiceSpec, dep: Dependency, by_name: Ma
     severity = "error" if dep.required else "warning"
     if dep.service == spec.name:
         _report(r, where, "depends_on", f"{spec.name} depends on itself; remove it from depends_on", "error")
+    elif dep.service not in by_name and dep.service in origins:
+        return  # defined, but it has errors of its own (already reported): the file is refused anyway
     elif dep.service not in by_name:
         what = "" if dep.required else "; ignored (required: false)"
         _report(r, where, "depends_on", f"depends on undefined service {shown(dep.service)}{what}", severity)

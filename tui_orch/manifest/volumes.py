@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -27,6 +28,7 @@ from tui_orch.model import Mount, VolumeSpec, pairs
 
 VOLUME_KEY_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
+CONSISTENCIES = ("consistent", "cached", "delegated")  # Docker Desktop for Mac's; ignored elsewhere
 SHORT_FORMS = "'NAME:/path', '/node/path:/path', './file:/path:ro' or '/path'"
 # Paths of the Docker socket: a container that mounts it controls the node's engine.
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
@@ -43,7 +45,8 @@ def service_mounts(r: Reader, node: Node, path: str, base_dir: str) -> tuple[Mou
         if isinstance(item, MappingNode):
             mount = r.read(lambda n, p: long_mount(r, n, p, base_dir), item, ipath)
         else:
-            mount = r.read(lambda n, p: short_mount(r.text(n, p, SHORT_FORMS), n, base_dir), item, ipath)
+            mount = r.read(lambda n, p: short_mount(r.text(n, p, SHORT_FORMS), n, base_dir,
+                                                    lambda message: r.warn(n, p, message)), item, ipath)
         if mount is None:
             continue
         if mount.target in targets:
@@ -54,14 +57,14 @@ def service_mounts(r: Reader, node: Node, path: str, base_dir: str) -> tuple[Mou
     return tuple(out)
 
 
-def short_mount(text: str, node: Node, base_dir: str) -> Mount:
+def short_mount(text: str, node: Node, base_dir: str, warn: Callable[[str], None] = lambda _: None) -> Mount:
     parts = text.split(":")
     if len(parts) > 3 or not all(parts):
         raise Invalid(f"expected {SHORT_FORMS}, got {shown(text)}", node)
     if len(parts) == 1:
         return Mount("volume", _target(parts[0], node))
     source, target = parts[0], _target(parts[1], node)
-    read_only, options = _modes(parts[2] if len(parts) == 3 else "", node)
+    read_only, options = _modes(parts[2] if len(parts) == 3 else "", node, warn)
     if _is_path(source):
         where, local = bind_source(source, base_dir)
         kept = {"create_host_path": "true", **{k: v for k, v in options.items() if k in ("propagation", "selinux")}}
@@ -71,7 +74,7 @@ def short_mount(text: str, node: Node, base_dir: str) -> Mount:
     return Mount("volume", target, _volume_key(source, node), read_only, options=pairs(options))
 
 
-def _modes(text: str, node: Node) -> tuple[bool, dict[str, str]]:
+def _modes(text: str, node: Node, warn: Callable[[str], None]) -> tuple[bool, dict[str, str]]:
     read_only = False
     options: dict[str, str] = {}
     for mode in filter(None, text.split(",")):
@@ -83,6 +86,8 @@ def _modes(text: str, node: Node) -> tuple[bool, dict[str, str]]:
             options["nocopy"] = "true"
         elif mode in PROPAGATIONS:
             options["propagation"] = mode
+        elif mode in CONSISTENCIES:  # valid Compose (older files use them); the long form's consistency: says the same
+            warn(f"mode {mode} ignored: it only ever applied to Docker Desktop for Mac")
         else:
             raise Invalid(f"unknown mount mode {shown(mode)}; use ro, rw, z, Z, nocopy or a propagation ({', '.join(PROPAGATIONS)})", node)
     return read_only, options

@@ -29,6 +29,7 @@ from operator import attrgetter
 from typing import Literal
 
 from tui_orch.container_settings import platform_matches
+from tui_orch.manifest.volumes import is_docker_socket
 from tui_orch.model import Availability, NodeInfo, NodeState, Replica, ReplicaState, ServiceSpec
 from tui_orch.placement.engine import Placer
 from tui_orch.placement.pool import NodePool, Request
@@ -244,11 +245,17 @@ def _other_platforms(spec: ServiceSpec, fleet: NodePool) -> list[str]:
 
 
 def _privileged_notes(specs: dict[str, ServiceSpec], placed: set[str]) -> list[str]:
-    """A line for each privileged service the plan starts: such a container controls its node."""
-    return [
-        f"{name} runs privileged: its containers control the node they run on (every device and capability)"
-        for name in sorted(placed) if specs[name].settings.privileged
-    ]
+    """A line for each privileged service the plan starts, and for each that mounts the Docker
+    socket: such a container controls its node."""
+    notes = []
+    for name in sorted(placed):
+        if specs[name].settings.privileged:
+            notes.append(f"{name} runs privileged: its containers control the node they run on (every device and capability)")
+        for mount in specs[name].mounts:
+            if is_docker_socket(mount):
+                notes.append(f"{name} mounts the Docker socket ({mount.source}): its containers control the Docker "
+                             "engine of the node they run on")
+    return notes
 
 
 def place(

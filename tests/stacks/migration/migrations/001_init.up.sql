@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS items (id serial PRIMARY KEY, name text NOT NULL);
