@@ -1,7 +1,7 @@
 """Placement: which replica runs on which node. Pure code: no I/O, no asyncio, deterministic.
 
-    plan(services, nodes, current, *, replace=(), replace_order="stop-first", options=None) -> Plan
-    place(service, slots, nodes, current, *, on=(), options=None) -> Plan
+    plan(services, nodes, current, *, replace=(), replace_order="stop-first", options=None, homes={}) -> Plan
+    place(service, slots, nodes, current, *, on=(), options=None, homes={}) -> Plan
     rebalance(services, nodes, current, *, options=None) -> Rebalance
     Placer(nodes, current, options).place(spec, slots) -> (starts, unschedulable)   # incremental
 
