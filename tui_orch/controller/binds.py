@@ -72,7 +72,9 @@ async def next_start(ctx: "Context", rep: Replica, spec: ServiceSpec) -> tuple[s
         return rep.node, rep.ports
     infos = [dataclasses.replace(i, ports_in_use=i.ports_in_use | claims.refused(i.name, time.monotonic()))
              for i in planning.node_infos(ctx) if i.name != rep.node]
-    p = placement.place(spec, [rep.slot], infos, [r for r in ctx.store.replicas() if r.key != rep.key])
+    homed = planning.homes_for(ctx, {spec.name: (spec, rep.revision)})  # a replica with its data stays
+    p = placement.place(spec, [rep.slot], infos, [r for r in ctx.store.replicas() if r.key != rep.key],
+                        homes=homed)
     if not p.starts:
         why = p.unschedulable[0].reason if p.unschedulable else "no other node"
         ctx.bus.publish(event("start", f"{rep.key} could not bind static host port(s) {_list(static)} on {rep.node} "

@@ -108,7 +108,8 @@ class Restarting:
                     return
                 others = [n for n in planning.node_infos(self.ctx) if n.name != rec.node]
                 current = [r for r in self.ctx.store.replicas() if r.key != rec.key]
-                p = placement.place(spec, [rec.slot], others, current)
+                homed = planning.homes_for(self.ctx, {spec.name: (spec, rec.revision)})  # stays with its data
+                p = placement.place(spec, [rec.slot], others, current, homes=homed)
                 if not p.starts:
                     why = p.unschedulable[0].reason if p.unschedulable else "no other node"
                     self.ctx.bus.publish(event("reschedule", f"{rec.key} stays failed: no other node fits ({why})",

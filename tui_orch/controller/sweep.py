@@ -11,7 +11,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING
 
-from tui_orch.controller import deploy, lost, planning, unowned
+from tui_orch.controller import deploy, homes, lost, planning, unowned
 from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.controller.events import event
 from tui_orch.controller.restarting import DOWN
@@ -63,10 +63,13 @@ class Sweep:
             # a copy that still runs when its node comes back is kept if its replacement has not
             # passed the health gate: its record is kept in the store, for any controller (lost.py)
             self.ctx.store.put_lost_copy(rec)
-            self.ctx.store.put_replica(dataclasses.replace(rec, state=ReplicaState.LOST,
-                                                           message=f"node {rec.node} is not Ready"))
-            self.ctx.bus.publish(event("lost", f"{rec.key} lost with node {rec.node}; placing it elsewhere",
-                                       service=rec.service, replica=rec.key, node=rec.node, level="warning"))
+            # one whose data is on that node waits there (the planner does not place it elsewhere)
+            waits = homes.waiting(self.ctx, rec, planning.revision_spec(self.ctx, rec.service, rec.revision))
+            message, said = waits or (f"node {rec.node} is not Ready",
+                                      f"{rec.key} lost with node {rec.node}; placing it elsewhere")
+            self.ctx.store.put_replica(dataclasses.replace(rec, state=ReplicaState.LOST, message=message))
+            self.ctx.bus.publish(event("lost", said, service=rec.service, replica=rec.key, node=rec.node,
+                                       level="warning"))
 
     async def _remove_orphans(self, actual: dict[str, list[ContainerInfo]]) -> None:
         """Remove our containers that no record wants, of services the state knows; report

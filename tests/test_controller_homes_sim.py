@@ -1,0 +1,94 @@
+"""Data stays where it is (simulated nodes, no lab): a replica whose named volume holds data on
+a node has that node recorded as its home; when the node is lost the replica waits for it (not
+started empty elsewhere), an event and the replica's row say so, and when the node is back the
+replica starts there again. A replica without such a volume moves, as before."""
+
+from __future__ import annotations
+
+import time
+
+from tui_orch.controller import Controller, planning
+from tui_orch.manifest import load_manifest
+from tui_orch.model import ReplicaState
+from tui_orch.nodes.base import LABEL_SERVICE
+from tui_orch.ui.views.replicas import state_cell
+from ui_support import sim_controller
+
+STACK = """\
+volumes:
+  data: {}
+services:
+  db:
+    image: tuiorch/db:1
+    volumes: [data:/var/lib/db]
+  web:
+    image: tuiorch/web:1
+"""
+
+
+def where(ctl: Controller, service: str) -> list[tuple[str, str]]:
+    return [(r.node, r.state.value) for r in ctl.query().replicas(service)]
+
+
+def running_elsewhere(ctl: Controller, service: str, node: str) -> list[str]:
+    """Nodes other than ``node`` that run a container of ``service``."""
+    return [name for name, n in ctl.ctx.fleet.nodes.items() if name != node
+            for c in n.containers.values() if dict(c.labels).get(LABEL_SERVICE) == service and c.status == "running"]
+
+
+async def test_a_replica_waits_for_the_node_of_its_data_and_starts_there_again(tmp_path):
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "compose.yaml").write_text(STACK)
+    async with sim_controller(tmp_path / "state", grace=0.0) as (ctl, _sim):
+        result = await ctl.apply(load_manifest(tmp_path / "shop" / "compose.yaml"))
+        assert result.ok, result
+        [home] = ctl.ctx.store.volume_homes("db")
+        assert (home.replica, home.volume) == ("db.1", "shop_data")
+        node = home.node
+        assert where(ctl, "db") == [(node, "running")]
+        web_node = ctl.query().replicas("web")[0].node
+        since = time.time()
+
+        ctl.ctx.fleet.nodes[node].fail("power cut")
+        if web_node != node:
+            ctl.ctx.fleet.nodes[web_node].fail("power cut")
+        await ctl.reconciler.full_pass()
+        # db waits on its node, lost; web (no volume) is started on another node
+        [db] = ctl.query().replicas("db")
+        assert (db.node, db.state) == (node, ReplicaState.LOST)
+        assert db.message == f"waiting for {node} (its data)"
+        assert not running_elsewhere(ctl, "db", node)
+        assert ctl.query().replicas("web")[0].node not in (node, web_node)
+        assert running_elsewhere(ctl, "web", node)  # the check sees a container that moved
+        # the console's replica row says it
+        [row] = [r for r in ctl.query().replica_rows(time.time()) if r.service == "db"]
+        assert state_cell(row.state, row.message).plain == f"lost waiting for {node} (its data)"
+        # the event, a warning, says why and what to do
+        said = [e for e in ctl.query().events(since=since) if e.replica == "db.1"]
+        assert [(e.level, e.message) for e in said] == [(
+            "warning", f"db.1 lost with node {node}; it waits for {node} ({node} is not Ready): its volume "
+                       "shop_data holds data there (move it: tui-orch volume move db NODE)")]
+        # the plan says it too, and more passes change nothing
+        p = planning.plan_for(ctl.ctx, planning.desired(ctl.ctx))
+        assert p.empty
+        assert [str(u) for u in p.unschedulable] == [
+            f"db.1: waits for {node} ({node} is NotReady): its volume shop_data holds data there "
+            "(move it: tui-orch volume move db NODE)"]
+        await ctl.reconciler.full_pass()
+        assert where(ctl, "db") == [(node, "lost")]
+
+        ctl.ctx.fleet.nodes[node].recover()
+        await ctl.reconciler.full_pass()
+        [db] = ctl.query().replicas("db")
+        assert db.node == node and db.state in (ReplicaState.STARTING, ReplicaState.RUNNING)
+        assert [h.node for h in ctl.ctx.store.volume_homes("db")] == [node]
+
+
+async def test_removing_the_service_forgets_its_homes(tmp_path):
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "compose.yaml").write_text(STACK)
+    async with sim_controller(tmp_path / "state", grace=0.0) as (ctl, _sim):
+        assert (await ctl.apply(load_manifest(tmp_path / "shop" / "compose.yaml"))).ok
+        assert ctl.ctx.store.volume_homes("db")
+        await ctl.remove("db")
+        assert ctl.ctx.store.volume_homes() == []
