@@ -92,3 +92,18 @@ async def test_removing_the_service_forgets_its_homes(tmp_path):
         assert ctl.ctx.store.volume_homes("db")
         await ctl.remove("db")
         assert ctl.ctx.store.volume_homes() == []
+
+
+async def test_draining_the_node_of_its_data_leaves_the_replica_there_and_says_so(tmp_path):
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "compose.yaml").write_text(STACK)
+    async with sim_controller(tmp_path / "state") as (ctl, _sim):
+        assert (await ctl.apply(load_manifest(tmp_path / "shop" / "compose.yaml"))).ok
+        node = ctl.query().replicas("db")[0].node
+        result = await ctl.drain(node)
+        assert where(ctl, "db") == [(node, "running")] and not running_elsewhere(ctl, "db", node)
+        assert result.unschedulable == [f"db.1: waits for {node} ({node} is draining): its volume shop_data holds "
+                                        "data there (move it: tui-orch volume move db NODE)"]
+        assert [e.message for e in ctl.query().events() if e.level == "warning" and e.replica == "db.1"] == [
+            f"db.1 stays on draining {node}: it waits for {node} ({node} is draining): its volume shop_data "
+            "holds data there (move it: tui-orch volume move db NODE)"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from tui_orch.model import Availability, Mount, NodeState, Replica, ReplicaState, ServiceSpec, VolumeSpec
-from tui_orch.placement import place, plan
+from tui_orch.placement import place, plan, rebalance
 from tui_orch.placement.homes import pinning_volumes
 
 from tests.test_placement import GiB, node, svc
@@ -86,3 +86,12 @@ def test_which_volumes_pin() -> None:
     assert pinning_volumes(db(1, DATA, nfs, plugin, ext)) == ("shop_data", "olddata")
     anonymous = dataclasses.replace(svc("db"), mounts=(Mount("volume", "/tmp/x"),))
     assert pinning_volumes(anonymous) == ()
+
+
+def test_rebalance_leaves_a_node_holding_a_replicas_data_alone() -> None:
+    nodes = [node("n1"), node("n2")]
+    current = [rep(1, "n1"), Replica("web", 1, 1, "n2", ReplicaState.RUNNING, cpus=1, memory=GiB)]
+    specs = [db(), svc("web")]
+    assert rebalance(specs, nodes, current).freed == ("n1",)  # db would move
+    pinned = rebalance(specs, nodes, current, homes={"db.1": "n1"})
+    assert pinned.freed == ("n2",) and [s.key for s in pinned.plan.stops] == ["web.1"]

@@ -2,7 +2,7 @@
 
     plan(services, nodes, current, *, replace=(), replace_order="stop-first", options=None, homes={}) -> Plan
     place(service, slots, nodes, current, *, on=(), options=None, homes={}) -> Plan
-    rebalance(services, nodes, current, *, options=None) -> Rebalance
+    rebalance(services, nodes, current, *, options=None, homes={}) -> Rebalance
     Placer(nodes, current, options).place(spec, slots) -> (starts, unschedulable)   # incremental
 
 Hard filters (Ready and active node, constraints, max_replicas_per_node, static and dynamic
