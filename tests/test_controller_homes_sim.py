@@ -107,3 +107,17 @@ async def test_draining_the_node_of_its_data_leaves_the_replica_there_and_says_s
         assert [e.message for e in ctl.query().events() if e.level == "warning" and e.replica == "db.1"] == [
             f"db.1 stays on draining {node}: it waits for {node} ({node} is draining): its volume shop_data "
             "holds data there (move it: tui-orch volume move db NODE)"]
+
+
+async def test_a_failed_replica_with_its_data_is_not_rescheduled_elsewhere(tmp_path):
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "compose.yaml").write_text(STACK)
+    async with sim_controller(tmp_path / "state") as (ctl, _sim):
+        assert (await ctl.apply(load_manifest(tmp_path / "shop" / "compose.yaml"))).ok
+        [db] = ctl.query().replicas("db")
+        ctl.ctx.fleet.nodes[db.node].crash(db.container_id)
+        await ctl.reconciler._reschedule(db)  # what the loop does once its restarts ran out
+        assert not running_elsewhere(ctl, "db", db.node)
+        assert [e.message for e in ctl.query().events() if e.kind == "reschedule"] == [
+            f"db.1 stays failed on {db.node}: its volume shop_data holds data there "
+            "(move it: tui-orch volume move db NODE)"]

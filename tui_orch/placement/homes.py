@@ -29,12 +29,17 @@ def pinning_volumes(spec: ServiceSpec) -> tuple[str, ...]:
     return tuple(names)
 
 
+def data_line(spec: ServiceSpec) -> str:
+    """Why a replica of ``spec`` stays on its node, and what the operator can do."""
+    vols = pinning_volumes(spec)
+    what = f"volume {vols[0]} holds" if len(vols) == 1 else f"volumes {', '.join(vols)} hold"
+    return f"its {what} data there (move it: tui-orch volume move {spec.name} NODE)"
+
+
 def waits_line(spec: ServiceSpec, node: str, why: str) -> str:
     """Why a replica of ``spec`` is not placed elsewhere while its home ``node`` is away
-    (``why``: e.g. "node2 is unreachable")."""
-    vols = ", ".join(pinning_volumes(spec)) or "its volume"
-    return (f"waits for {node} ({why}): its volume {vols} holds data there "
-            f"(move it: tui-orch volume move {spec.name} NODE)")
+    (``why``: e.g. "node2 is Unreachable")."""
+    return f"waits for {node} ({why}): {data_line(spec)}"
 
 
-__all__ = ["NETWORK_TYPES", "pinning_volumes", "waits_line"]
+__all__ = ["NETWORK_TYPES", "data_line", "pinning_volumes", "waits_line"]
