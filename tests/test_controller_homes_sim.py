@@ -121,3 +121,20 @@ async def test_a_failed_replica_with_its_data_is_not_rescheduled_elsewhere(tmp_p
         assert [e.message for e in ctl.query().events() if e.kind == "reschedule"] == [
             f"db.1 stays failed on {db.node}: its volume shop_data holds data there "
             "(move it: tui-orch volume move db NODE)"]
+
+
+async def test_after_a_move_a_rolling_update_starts_the_new_revision_on_the_node_of_its_data(tmp_path):
+    (tmp_path / "shop").mkdir()
+    compose = tmp_path / "shop" / "compose.yaml"
+    compose.write_text(STACK)
+    async with sim_controller(tmp_path / "state") as (ctl, _sim):
+        assert (await ctl.apply(load_manifest(compose))).ok
+        [db] = ctl.query().replicas("db")
+        ctl.ctx.fleet.nodes[db.node].volumes.create("shop_data")  # as its start does once volumes mount
+        # moved to the last node: the best fit for a new replica would be the first free one
+        await ctl.volume_move("db.1", "sim-3")
+        assert [h.node for h in ctl.ctx.store.volume_homes("db")] == ["sim-3"]
+        compose.write_text(STACK.replace("tuiorch/db:1", "tuiorch/db:2"))
+        assert (await ctl.apply(load_manifest(compose))).ok
+        assert [(r.node, r.revision) for r in ctl.query().replicas("db")] == [("sim-3", 2)]
+        assert [h.node for h in ctl.ctx.store.volume_homes("db")] == ["sim-3"]
