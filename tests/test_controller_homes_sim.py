@@ -49,9 +49,9 @@ async def test_a_replica_waits_for_the_node_of_its_data_and_starts_there_again(t
         web_node = ctl.query().replicas("web")[0].node
         since = time.time()
 
-        ctl.ctx.fleet.nodes[node].fail("power cut")
+        ctl.ctx.fleet.nodes[node].fail("network cut")
         if web_node != node:
-            ctl.ctx.fleet.nodes[web_node].fail("power cut")
+            ctl.ctx.fleet.nodes[web_node].fail("network cut")
         await ctl.reconciler.full_pass()
         # db waits on its node, lost; web (no volume) is started on another node
         [db] = ctl.query().replicas("db")
@@ -79,9 +79,28 @@ async def test_a_replica_waits_for_the_node_of_its_data_and_starts_there_again(t
 
         ctl.ctx.fleet.nodes[node].recover()
         await ctl.reconciler.full_pass()
-        [db] = ctl.query().replicas("db")
-        assert db.node == node and db.state in (ReplicaState.STARTING, ReplicaState.RUNNING)
+        # its container ran on through the network cut: it is kept, not restarted
+        [back] = ctl.query().replicas("db")
+        assert (back.node, back.state, back.container_id) == (node, ReplicaState.RUNNING, db.container_id)
         assert [h.node for h in ctl.ctx.store.volume_homes("db")] == [node]
+        assert any(e.message == f"db.1 is back with {node}, where its data is: its container still runs there, kept"
+                   for e in ctl.query().events(since=since))
+
+
+async def test_a_replica_whose_node_lost_power_starts_there_again_when_it_is_back(tmp_path):
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "compose.yaml").write_text(STACK)
+    async with sim_controller(tmp_path / "state", grace=0.0) as (ctl, _sim):
+        assert (await ctl.apply(load_manifest(tmp_path / "shop" / "compose.yaml"))).ok
+        [db] = ctl.query().replicas("db")
+        ctl.ctx.fleet.nodes[db.node].fail("power cut", power_off=True)
+        await ctl.reconciler.full_pass()
+        assert where(ctl, "db") == [(db.node, "lost")] and not running_elsewhere(ctl, "db", db.node)
+        ctl.ctx.fleet.nodes[db.node].recover()
+        await ctl.reconciler.full_pass()
+        [again] = ctl.query().replicas("db")
+        assert again.node == db.node and again.container_id != db.container_id
+        assert again.state in (ReplicaState.STARTING, ReplicaState.RUNNING)
 
 
 async def test_removing_the_service_forgets_its_homes(tmp_path):

@@ -122,6 +122,22 @@ class Sweep:
                                    replica=old.key, node=old.node, level="warning"))
         return True
 
+    def _back_home(self, actual: dict[str, list[ContainerInfo]]) -> None:
+        """A replica that waited, lost, for the node of its data (homes.py) runs again as it was
+        when its container still runs there, healthy: a database is not restarted for nothing."""
+        by_id = {c.id: c for found in actual.values() for c in found}
+        for rec in self.ctx.store.replicas():
+            c = by_id.get(rec.container_id or "") if rec.state == ReplicaState.LOST and rec.node in actual else None
+            if c is None or c.status != "running" or c.health not in ("healthy", "none"):
+                continue
+            if homes.waiting(self.ctx, rec, planning.revision_spec(self.ctx, rec.service, rec.revision)) is None:
+                continue  # not one that waited: the planner replaced it or places it anew
+            self.ctx.store.put_replica(dataclasses.replace(rec, state=ReplicaState.RUNNING, message="",
+                                                           health=Health(c.health)))
+            self.ctx.bus.publish(event("reschedule", f"{rec.key} is back with {rec.node}, where its data is: its "
+                                       "container still runs there, kept", service=rec.service, replica=rec.key,
+                                       node=rec.node))
+
     def _catch_up(self, actual: dict[str, list[ContainerInfo]]) -> list[Replica]:
         """Deaths the events missed (e.g. while the console was closed) and vanished containers.
         Returns the replicas still STARTING that no one waits for (their starter died)."""
