@@ -157,3 +157,18 @@ async def test_after_a_move_a_rolling_update_starts_the_new_revision_on_the_node
         assert (await ctl.apply(load_manifest(compose))).ok
         assert [(r.node, r.revision) for r in ctl.query().replicas("db")] == [("sim-3", 2)]
         assert [h.node for h in ctl.ctx.store.volume_homes("db")] == ["sim-3"]
+
+
+async def test_a_command_run_when_the_node_is_back_keeps_the_waiting_replica_as_it_runs(tmp_path):
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "compose.yaml").write_text(STACK)
+    async with sim_controller(tmp_path / "state", grace=0.0) as (ctl, _sim):
+        assert (await ctl.apply(load_manifest(tmp_path / "shop" / "compose.yaml"))).ok
+        [db] = ctl.query().replicas("db")
+        ctl.ctx.fleet.nodes[db.node].fail("network cut")
+        await ctl.reconciler.full_pass()
+        ctl.ctx.fleet.nodes[db.node].recover()
+        assert await ctl.catch_up() == {}  # what each CLI command does first
+        assert (await ctl.scale("db", 1)).ok
+        [kept] = ctl.query().replicas("db")
+        assert (kept.node, kept.state, kept.container_id) == (db.node, ReplicaState.RUNNING, db.container_id)

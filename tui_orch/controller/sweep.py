@@ -45,6 +45,7 @@ class Sweep:
         async with self.ctx.lock:
             await self._remove_orphans(actual)
             lost.forget_seen(self.ctx.store, actual)
+            self._back_home(actual)
         if self._retiring:
             await asyncio.gather(*self._retiring, return_exceptions=True)
 
