@@ -5,7 +5,10 @@ replica starts there again. A replica without such a volume moves, as before."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 from tui_orch.controller import Controller, planning
 from tui_orch.manifest import load_manifest
@@ -26,6 +29,17 @@ services:
 """
 
 
+@contextlib.asynccontextmanager
+async def deployed(tmp_path: Path, grace: float | None = None) -> AsyncIterator[Controller]:
+    """STACK applied (folder shop: volume shop_data) on three simulated nodes."""
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "compose.yaml").write_text(STACK)
+    async with sim_controller(tmp_path / "state", grace=grace) as (ctl, _sim):
+        result = await ctl.apply(load_manifest(tmp_path / "shop" / "compose.yaml"))
+        assert result.ok, result
+        yield ctl
+
+
 def where(ctl: Controller, service: str) -> list[tuple[str, str]]:
     return [(r.node, r.state.value) for r in ctl.query().replicas(service)]
 
@@ -37,11 +51,7 @@ def running_elsewhere(ctl: Controller, service: str, node: str) -> list[str]:
 
 
 async def test_a_replica_waits_for_the_node_of_its_data_and_starts_there_again(tmp_path):
-    (tmp_path / "shop").mkdir()
-    (tmp_path / "shop" / "compose.yaml").write_text(STACK)
-    async with sim_controller(tmp_path / "state", grace=0.0) as (ctl, _sim):
-        result = await ctl.apply(load_manifest(tmp_path / "shop" / "compose.yaml"))
-        assert result.ok, result
+    async with deployed(tmp_path, grace=0.0) as ctl:
         [home] = ctl.ctx.store.volume_homes("db")
         assert (home.replica, home.volume) == ("db.1", "shop_data")
         node = home.node
@@ -88,10 +98,7 @@ async def test_a_replica_waits_for_the_node_of_its_data_and_starts_there_again(t
 
 
 async def test_a_replica_whose_node_lost_power_starts_there_again_when_it_is_back(tmp_path):
-    (tmp_path / "shop").mkdir()
-    (tmp_path / "shop" / "compose.yaml").write_text(STACK)
-    async with sim_controller(tmp_path / "state", grace=0.0) as (ctl, _sim):
-        assert (await ctl.apply(load_manifest(tmp_path / "shop" / "compose.yaml"))).ok
+    async with deployed(tmp_path, grace=0.0) as ctl:
         [db] = ctl.query().replicas("db")
         ctl.ctx.fleet.nodes[db.node].fail("power cut", power_off=True)
         await ctl.reconciler.full_pass()
@@ -104,20 +111,14 @@ async def test_a_replica_whose_node_lost_power_starts_there_again_when_it_is_bac
 
 
 async def test_removing_the_service_forgets_its_homes(tmp_path):
-    (tmp_path / "shop").mkdir()
-    (tmp_path / "shop" / "compose.yaml").write_text(STACK)
-    async with sim_controller(tmp_path / "state", grace=0.0) as (ctl, _sim):
-        assert (await ctl.apply(load_manifest(tmp_path / "shop" / "compose.yaml"))).ok
+    async with deployed(tmp_path, grace=0.0) as ctl:
         assert ctl.ctx.store.volume_homes("db")
         await ctl.remove("db")
         assert ctl.ctx.store.volume_homes() == []
 
 
 async def test_draining_the_node_of_its_data_leaves_the_replica_there_and_says_so(tmp_path):
-    (tmp_path / "shop").mkdir()
-    (tmp_path / "shop" / "compose.yaml").write_text(STACK)
-    async with sim_controller(tmp_path / "state") as (ctl, _sim):
-        assert (await ctl.apply(load_manifest(tmp_path / "shop" / "compose.yaml"))).ok
+    async with deployed(tmp_path) as ctl:
         node = ctl.query().replicas("db")[0].node
         result = await ctl.drain(node)
         assert where(ctl, "db") == [(node, "running")] and not running_elsewhere(ctl, "db", node)
@@ -129,10 +130,7 @@ async def test_draining_the_node_of_its_data_leaves_the_replica_there_and_says_s
 
 
 async def test_a_failed_replica_with_its_data_is_not_rescheduled_elsewhere(tmp_path):
-    (tmp_path / "shop").mkdir()
-    (tmp_path / "shop" / "compose.yaml").write_text(STACK)
-    async with sim_controller(tmp_path / "state") as (ctl, _sim):
-        assert (await ctl.apply(load_manifest(tmp_path / "shop" / "compose.yaml"))).ok
+    async with deployed(tmp_path) as ctl:
         [db] = ctl.query().replicas("db")
         ctl.ctx.fleet.nodes[db.node].crash(db.container_id)
         await ctl.reconciler._reschedule(db)  # what the loop does once its restarts ran out
@@ -160,10 +158,7 @@ async def test_after_a_move_a_rolling_update_starts_the_new_revision_on_the_node
 
 
 async def test_a_command_run_when_the_node_is_back_keeps_the_waiting_replica_as_it_runs(tmp_path):
-    (tmp_path / "shop").mkdir()
-    (tmp_path / "shop" / "compose.yaml").write_text(STACK)
-    async with sim_controller(tmp_path / "state", grace=0.0) as (ctl, _sim):
-        assert (await ctl.apply(load_manifest(tmp_path / "shop" / "compose.yaml"))).ok
+    async with deployed(tmp_path, grace=0.0) as ctl:
         [db] = ctl.query().replicas("db")
         ctl.ctx.fleet.nodes[db.node].fail("network cut")
         await ctl.reconciler.full_pass()
