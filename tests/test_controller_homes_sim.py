@@ -6,13 +6,14 @@ replica starts there again. A replica without such a volume moves, as before."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from tui_orch.controller import Controller, planning
+from tui_orch.controller import Controller, binds, planning
 from tui_orch.manifest import load_manifest
-from tui_orch.model import ReplicaState
+from tui_orch.model import PortSpec, ReplicaState
 from tui_orch.nodes.base import LABEL_SERVICE
 from tui_orch.ui.views.replicas import state_cell
 from ui_support import sim_controller
@@ -167,3 +168,16 @@ async def test_a_command_run_when_the_node_is_back_keeps_the_waiting_replica_as_
         assert (await ctl.scale("db", 1)).ok
         [kept] = ctl.query().replicas("db")
         assert (kept.node, kept.state, kept.container_id) == (db.node, ReplicaState.RUNNING, db.container_id)
+
+
+async def test_a_replica_with_its_data_that_cannot_bind_its_static_port_stays_on_its_node(tmp_path):
+    async with deployed(tmp_path) as ctl:
+        spec = ctl.query().spec("db")
+        spec = dataclasses.replace(spec, ports=(PortSpec(80, 8080),))
+        [db] = ctl.query().replicas("db")
+        ended = dataclasses.replace(db, ports=(8080,), state=ReplicaState.EXITED,
+                                    message="driver failed programming external connectivity: address already in use")
+        assert await binds.next_start(ctl.ctx, ended, spec) == (db.node, (8080,))
+        assert [e.message for e in ctl.query().events() if e.replica == "db.1" and e.level == "error"] == [
+            f"db.1 could not bind static host port(s) 8080 on {db.node} and stays there: its volume shop_data "
+            "holds data there (move it: tui-orch volume move db NODE)"]
