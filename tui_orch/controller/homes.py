@@ -32,9 +32,13 @@ def homes(ctx: "Context", specs: Mapping[str, ServiceSpec]) -> dict[str, str]:
 def record_homes(ctx: "Context", spec: ServiceSpec, rep: Replica) -> None:
     """``rep`` of ``spec`` was just created on ``rep.node``: its pinning volumes' data is there."""
     volumes = pinning_volumes(spec)
-    if volumes:
+    if not volumes:
+        return
+    known = {h.volume: h.node for h in ctx.store.volume_homes(spec.name) if h.replica == rep.key}
+    new = [v for v in volumes if known.get(v) != rep.node]  # a restart in place writes nothing
+    if new:
         now = time.time()
-        ctx.store.set_volume_homes(VolumeHome(rep.key, spec.name, v, rep.node, now) for v in volumes)
+        ctx.store.set_volume_homes(VolumeHome(rep.key, spec.name, v, rep.node, now) for v in new)
 
 
 def forget_service(ctx: "Context", service: str) -> int:
