@@ -65,14 +65,16 @@ def inventory(count: int = 3) -> Inventory:
 
 
 @contextlib.asynccontextmanager
-async def sim_controller(state: Path, count: int = 3, seed: int = 7) -> AsyncIterator[tuple[Controller, Simulator]]:
-    """A controller (reconcile loop not started) over ``count`` frozen simulated nodes."""
+async def sim_controller(state: Path, count: int = 3, seed: int = 7,
+                         grace: float | None = None) -> AsyncIterator[tuple[Controller, Simulator]]:
+    """A controller (reconcile loop not started) over ``count`` frozen simulated nodes
+    (``grace``: the controller's node grace period, the inventory's when None)."""
     sim = Simulator(seed, frozen=True, noise=False, start_time=T0)
     fleet = Fleet(inventory(count), lambda spec: SimulatedNode(spec, sim))
     store = open_store(state)
     await fleet.start()
     await sim.advance(3)  # a few samples for the sparklines
-    ctl = Controller(store, fleet, start_timeout=5.0)
+    ctl = Controller(store, fleet, start_timeout=5.0, grace=grace)
     try:
         yield ctl, sim
     finally:

@@ -64,11 +64,12 @@ async def uncordon(ctx: "Context", node: str) -> str:
     return message
 
 
-def drain_plan(full: Plan, node: str) -> Plan:
+def drain_plan(full: Plan, node: str, staying: Iterable[str] = ()) -> Plan:
     """The moves of ``full`` that take replicas off ``node``: its stops, and the starts that
-    replace them (same slot) elsewhere."""
+    replace them (same slot) elsewhere; the replicas ``staying`` there (keys: their data is on
+    the node, so they wait for it) are said as unschedulable."""
     stops = tuple(s for s in full.stops if s.node == node)
-    moved = {s.key for s in stops}
+    moved = {s.key for s in stops} | set(staying)
     starts = tuple(s for s in full.starts if s.slot and f"{s.service}.{s.slot}" in moved)
     unschedulable = tuple(u for u in full.unschedulable if u.slot and f"{u.service}.{u.slot}" in moved)
     return Plan(starts=starts, stops=stops, unschedulable=unschedulable)
@@ -85,8 +86,14 @@ async def drain(ctx: "Context", node: str) -> tuple[ApplyResult, list[Replica]]:
         count = _replicas_on(ctx, node)
         ctx.bus.publish(event("node", f"{node} draining: its {_plural(count)} move to other nodes", node=node))
         wanted = planning.desired(ctx)
-        p = drain_plan(planning.plan_for(ctx, wanted), node)
+        homed = planning.homes_for(ctx, wanted)
+        staying = [r.key for r in ctx.store.replicas() if r.node == node and homed.get(r.key) == node]
+        p = drain_plan(planning.plan_for(ctx, wanted), node, staying)
         result.plan = p.describe()
         result.unschedulable = [str(u) for u in p.unschedulable]
+        for u in p.unschedulable:
+            if u.key in staying:  # its data is on the node: it stays, and the operator may move it
+                ctx.bus.publish(event("node", f"{u.key} stays on draining {node}: it {u.reason}", service=u.service,
+                                      replica=u.key, node=node, level="warning"))
         started = await deploy.execute(ctx, p, wanted, result)
     return result, started

@@ -24,6 +24,7 @@ from tui_orch.controller import planning
 from tui_orch.controller.events import event
 from tui_orch.errors import NodeError
 from tui_orch.model import Replica, ServiceSpec
+from tui_orch.placement.homes import data_line
 
 if TYPE_CHECKING:
     from tui_orch.controller.context import Context
@@ -70,6 +71,11 @@ async def next_start(ctx: "Context", rep: Replica, spec: ServiceSpec) -> tuple[s
                                        f"it gets another port there", service=rep.service, replica=rep.key,
                               node=rep.node, level="warning"))
         return rep.node, rep.ports
+    if planning.homes_for(ctx, {spec.name: (spec, rep.revision)}).get(rep.key) == rep.node:
+        ctx.bus.publish(event("start", f"{rep.key} could not bind static host port(s) {_list(static)} on {rep.node} "
+                                       f"and stays there: {data_line(spec)}", service=rep.service,
+                              replica=rep.key, node=rep.node, level="error"))
+        return rep.node, rep.ports  # started empty elsewhere, it would lose its data's writes
     infos = [dataclasses.replace(i, ports_in_use=i.ports_in_use | claims.refused(i.name, time.monotonic()))
              for i in planning.node_infos(ctx) if i.name != rep.node]
     p = placement.place(spec, [rep.slot], infos, [r for r in ctx.store.replicas() if r.key != rep.key])

@@ -11,8 +11,8 @@ import asyncio
 from collections.abc import Callable, Iterable
 
 from tui_orch.controller import (
-    applying, availability, building, delivery, deploy, handover, interrupted, observe, ordering, planning, rollout_ops,
-    volume_move, volume_ops,
+    applying, availability, building, delivery, deploy, handover, homes, interrupted, observe, ordering, planning,
+    rollout_ops, volume_move, volume_ops,
 )
 from tui_orch.controller.claims import PortClaims
 from tui_orch.controller.context import (
@@ -194,6 +194,7 @@ class Controller:
                                    for node, c in await deploy.owned_containers(self.ctx, service)))
             self._store.remove_replicas([r.key for r in self._store.replicas(service)])
             self._store.remove_service(service)  # with its revisions and rollout
+            homes.forget_service(self.ctx, service)  # its volumes stay on the nodes; it pins nothing now
             await delivery.prune(self.ctx)  # its secrets and configs leave the nodes
             self.bus.publish(event("remove", f"service {service} removed ({len(reps)} replicas stopped)",
                                    service=service))

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from tui_orch.controller import binds, delivery, planning
+from tui_orch.controller import binds, delivery, homes, planning
 from tui_orch.controller.ordering import COMPLETED, held_back
 from tui_orch.controller.containers import LABEL_OWNER, container_request
 from tui_orch.controller.events import event
@@ -79,6 +79,7 @@ async def start_replica(ctx: "Context", spec: ServiceSpec, revision: int, slot: 
                               health=Health.STARTING if info.health != "none" else Health.NONE)
     async with write_turn(ctx):
         ctx.store.put_replica(rep)
+        homes.record_homes(ctx, spec, rep)  # its named volumes' data is on this node now: pinned there
     ctx.bus.publish(event("start", f"{rep.key} (revision {revision}) started on {node_name} as {info.name}",
                           service=spec.name, replica=rep.key, node=node_name, container=info.id[:12]))
     return rep

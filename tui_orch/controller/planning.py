@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable
 
 from tui_orch import placement
+from tui_orch.controller import homes
 from tui_orch.controller.context import Context
 from tui_orch.controller.unowned import owned_replicas
 from tui_orch.model import Availability, NodeInfo, NodeState, ServiceSpec
@@ -66,6 +67,12 @@ def node_infos(ctx: Context) -> list[NodeInfo]:
     return infos
 
 
+def homes_for(ctx: Context, wanted: Desired) -> dict[str, str]:
+    """Replica key -> the node its data is on, for the services of ``wanted`` (homes.py):
+    the planner places such a replica there only, or lets it wait."""
+    return homes.homes(ctx, {name: spec for name, (spec, _) in wanted.items()})
+
+
 def plan_for(ctx: Context, wanted: Desired, services: Iterable[str] | None = None,
              adopting: Iterable[str] = ()) -> Plan:
     """Plan all desired services (missing replicas start at the desired revision; replicas
@@ -73,5 +80,5 @@ def plan_for(ctx: Context, wanted: Desired, services: Iterable[str] | None = Non
     ``services`` (all when None). ``adopting``: services about to be stored (an apply)."""
     # replicas of services the state does not know are not planned: never stopped (unowned.py)
     held = owned_replicas(ctx.store, adopting)
-    full = placement.plan([s for s, _ in wanted.values()], node_infos(ctx), held)
+    full = placement.plan([s for s, _ in wanted.values()], node_infos(ctx), held, homes=homes_for(ctx, wanted))
     return full if services is None else restrict(full, set(services))

@@ -211,6 +211,7 @@ class Reconciler(Restarting, Sweep):
             await delivery.prune(ctx, ready)  # secrets/configs no replica of a node uses any more
             lost.forget_seen(ctx.store, actual)
             await asyncio.sleep(0)  # each step is a few ms with 1,000 nodes: let the console in between
+            self._back_home(actual)  # lost replicas that waited for the node of their data
             started = self._catch_up(actual)  # STARTING ones nobody waits for (a controller died)
             await asyncio.sleep(0)
             key = self._plan_key()

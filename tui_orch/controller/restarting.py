@@ -14,6 +14,7 @@ from tui_orch.controller import binds, deploy, planning
 from tui_orch.controller.events import event
 from tui_orch.controller.restarts import RestartTracker, decide
 from tui_orch.model import NodeState, Replica, ReplicaState
+from tui_orch.placement.homes import data_line
 
 if TYPE_CHECKING:
     from tui_orch.controller.context import Context
@@ -106,6 +107,10 @@ class Restarting:
                 spec = planning.revision_spec(self.ctx, failed.service, failed.revision)
                 if rec is None or rec.container_id != failed.container_id or spec is None:
                     return
+                if planning.homes_for(self.ctx, {spec.name: (spec, rec.revision)}).get(rec.key) == rec.node:
+                    self.ctx.bus.publish(event("reschedule", f"{rec.key} stays failed on {rec.node}: {data_line(spec)}",
+                                               service=rec.service, replica=rec.key, node=rec.node, level="error"))
+                    return  # started empty elsewhere, it would lose its data's writes
                 others = [n for n in planning.node_infos(self.ctx) if n.name != rec.node]
                 current = [r for r in self.ctx.store.replicas() if r.key != rec.key]
                 p = placement.place(spec, [rec.slot], others, current)

@@ -340,8 +340,10 @@ class Rollouts:
             retiring = list(retired(stored).values())
             start_first = ro.order == "start-first" and cur is not None and cur.state == ReplicaState.RUNNING
             on = (node,) if slot == 0 else ()
+            homed = planning.homes_for(ctx, {ro.service: (spec, ro.to_revision)})  # its data's node only
             if start_first:
-                p = placement.place(spec, [slot], planning.node_infos(ctx), [*others, *retiring, cur], on=on)
+                p = placement.place(spec, [slot], planning.node_infos(ctx), [*others, *retiring, cur], on=on,
+                                    homes=homed)
                 if not p.starts:
                     start_first = False
                     ctx.bus.publish(event("rollout", f"no room to start {key} beside the old one; replacing "
@@ -352,7 +354,8 @@ class Rollouts:
             else:
                 if cur is not None:
                     await deploy.stop_replica(ctx, cur, f"rollout to revision {ro.to_revision}")
-                p = placement.place(spec, [slot], planning.node_infos(ctx), [*others, *retiring], on=on)
+                p = placement.place(spec, [slot], planning.node_infos(ctx), [*others, *retiring], on=on,
+                                    homes=homed)
             if not p.starts:
                 why = p.unschedulable[0].reason if p.unschedulable else "no node fits"
                 ctx.bus.publish(event("rollout", f"{key} cannot be placed: {why}", service=ro.service,

@@ -11,7 +11,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING
 
-from tui_orch.controller import deploy, lost, planning, unowned
+from tui_orch.controller import deploy, homes, lost, planning, unowned
 from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.controller.events import event
 from tui_orch.controller.restarting import DOWN
@@ -45,6 +45,7 @@ class Sweep:
         async with self.ctx.lock:
             await self._remove_orphans(actual)
             lost.forget_seen(self.ctx.store, actual)
+            self._back_home(actual)
         if self._retiring:
             await asyncio.gather(*self._retiring, return_exceptions=True)
 
@@ -63,10 +64,13 @@ class Sweep:
             # a copy that still runs when its node comes back is kept if its replacement has not
             # passed the health gate: its record is kept in the store, for any controller (lost.py)
             self.ctx.store.put_lost_copy(rec)
-            self.ctx.store.put_replica(dataclasses.replace(rec, state=ReplicaState.LOST,
-                                                           message=f"node {rec.node} is not Ready"))
-            self.ctx.bus.publish(event("lost", f"{rec.key} lost with node {rec.node}; placing it elsewhere",
-                                       service=rec.service, replica=rec.key, node=rec.node, level="warning"))
+            # one whose data is on that node waits there (the planner does not place it elsewhere)
+            waits = homes.waiting(self.ctx, rec, planning.revision_spec(self.ctx, rec.service, rec.revision))
+            message, said = waits or (f"node {rec.node} is not Ready",
+                                      f"{rec.key} lost with node {rec.node}; placing it elsewhere")
+            self.ctx.store.put_replica(dataclasses.replace(rec, state=ReplicaState.LOST, message=message))
+            self.ctx.bus.publish(event("lost", said, service=rec.service, replica=rec.key, node=rec.node,
+                                       level="warning"))
 
     async def _remove_orphans(self, actual: dict[str, list[ContainerInfo]]) -> None:
         """Remove our containers that no record wants, of services the state knows; report
@@ -118,6 +122,22 @@ class Sweep:
                                    f"on {cur.node} ({cur.state.value}) retired", service=old.service,
                                    replica=old.key, node=old.node, level="warning"))
         return True
+
+    def _back_home(self, actual: dict[str, list[ContainerInfo]]) -> None:
+        """A replica that waited, lost, for the node of its data (homes.py) runs again as it was
+        when its container still runs there, healthy: a database is not restarted for nothing."""
+        by_id = {c.id: c for found in actual.values() for c in found}
+        for rec in self.ctx.store.replicas():
+            c = by_id.get(rec.container_id or "") if rec.state == ReplicaState.LOST and rec.node in actual else None
+            if c is None or c.status != "running" or c.health not in ("healthy", "none"):
+                continue
+            if homes.waiting(self.ctx, rec, planning.revision_spec(self.ctx, rec.service, rec.revision)) is None:
+                continue  # not one that waited: the planner replaced it or places it anew
+            self.ctx.store.put_replica(dataclasses.replace(rec, state=ReplicaState.RUNNING, message="",
+                                                           health=Health(c.health)))
+            self.ctx.bus.publish(event("reschedule", f"{rec.key} is back with {rec.node}, where its data is: its "
+                                       "container still runs there, kept", service=rec.service, replica=rec.key,
+                                       node=rec.node))
 
     def _catch_up(self, actual: dict[str, list[ContainerInfo]]) -> list[Replica]:
         """Deaths the events missed (e.g. while the console was closed) and vanished containers.

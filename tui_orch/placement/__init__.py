@@ -1,8 +1,8 @@
 """Placement: which replica runs on which node. Pure code: no I/O, no asyncio, deterministic.
 
-    plan(services, nodes, current, *, replace=(), replace_order="stop-first", options=None) -> Plan
-    place(service, slots, nodes, current, *, on=(), options=None) -> Plan
-    rebalance(services, nodes, current, *, options=None) -> Rebalance
+    plan(services, nodes, current, *, replace=(), replace_order="stop-first", options=None, homes={}) -> Plan
+    place(service, slots, nodes, current, *, on=(), options=None, homes={}) -> Plan
+    rebalance(services, nodes, current, *, options=None, homes={}) -> Rebalance
     Placer(nodes, current, options).place(spec, slots) -> (starts, unschedulable)   # incremental
 
 Hard filters (Ready and active node, constraints, max_replicas_per_node, static and dynamic

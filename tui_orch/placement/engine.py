@@ -151,16 +151,17 @@ class Placer:
             scores, fc, fm, whys if whys else repeat(""),
         )))
 
-    def place_on(self, spec: ServiceSpec | Request, node: str, why: str = "") -> Start | Unschedulable:
-        """Place one replica of a global service on ``node``, if it fits there."""
+    def place_on(self, spec: ServiceSpec | Request, node: str, why: str = "", slot: int = 0) -> Start | Unschedulable:
+        """Place one replica on ``node``, if it fits there: of a global service (slot 0), or
+        slot ``slot`` of a replicated one bound to the node (its data is there)."""
         req = spec if isinstance(spec, Request) else self.request(spec)
         i = self.fleet.index[node]
         reason = node_does_not_fit(self.fleet, i, req)
         if reason:
-            return Unschedulable(req.service, 0, reason, node)
+            return Unschedulable(req.service, slot, reason, "" if slot else node)
         counts = self.fleet.counts_array(req.service)
         out: list[Start] = []
-        self._commit(req, [i], np.array([self.fleet.cost_at(req, i)]), [0], [why], counts, out)
+        self._commit(req, [i], np.array([self.fleet.cost_at(req, i)]), [slot], [why], counts, out)
         return out[0]
 
 

@@ -13,7 +13,11 @@ What is kept, stopped and started:
   ones still hold their resources and ports but no longer count as replicas;
 - host ports held on a node are held on every node of its host (same ``NodeInfo.host_id``);
 - ``replace`` lists replica keys to place anew for a rollout: ``stop-first`` frees the old
-  replica before placing, ``start-first`` places while the old one still holds its resources.
+  replica before placing, ``start-first`` places while the old one still holds its resources;
+- ``homes`` maps replica keys to the node that holds their data (named volumes, homes.py): a
+  homed slot is placed only there; while that node is not Ready, draining, cordoned or gone,
+  the slot waits (unschedulable, saying why): its replica there is not stopped and nothing
+  starts elsewhere (an empty copy elsewhere would look healthy and lose the data's writes).
 
 Placement of a batch: global replicas first (each is bound to its node), then the services,
 largest replica first (see ``orderings``). A second ordering is tried for batches of up to
@@ -23,7 +27,7 @@ with fewer unschedulable replicas, then fewer nodes in use, wins (the first one 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Literal
@@ -32,6 +36,7 @@ from tui_orch.container_settings import platform_matches
 from tui_orch.manifest.volumes import is_docker_socket
 from tui_orch.model import Availability, NodeInfo, NodeState, Replica, ReplicaState, ServiceSpec
 from tui_orch.placement.engine import Placer
+from tui_orch.placement.homes import waits_line
 from tui_orch.placement.pool import NodePool, Request
 from tui_orch.placement.request import constraints_of
 from tui_orch.placement.orderings import orderings
@@ -47,6 +52,8 @@ class _Work:
     held: list[Replica]  # replicas whose resources count while placing
     groups: dict[str, tuple[list[int], list[str]]]  # service -> slots to place, why
     pinned: list[tuple[str, str, str]]  # (service, node, why) for global services
+    homed: list[tuple[str, int, str, str]] = field(default_factory=list)  # (service, slot, home, why)
+    waiting: list[Unschedulable] = field(default_factory=list)  # homed slots whose node is away
     notes: list[str] = field(default_factory=list)  # what the plan should say about the choice
 
 
@@ -64,8 +71,38 @@ def displaced(replica: Replica, nodes: dict[str, NodeInfo]) -> str:
     return ""
 
 
+def away(node: str, nodes: Mapping[str, NodeInfo]) -> str:
+    """Why nothing can start on ``node`` now ('' if it is Ready and active)."""
+    info = nodes.get(node)
+    if info is None:
+        return f"{node} is gone"
+    if info.state != NodeState.READY:
+        return f"{node} is {info.state.value}"
+    return "" if info.availability == Availability.ACTIVE else f"{node} is {info.availability.value}"
+
+
+def _route(work: _Work, spec: ServiceSpec, slots: list[int], whys: list[str], homes: Mapping[str, str],
+           nodes: Mapping[str, NodeInfo]) -> None:
+    """Slots to place: a homed one goes to its home, or waits for it; the others are placed."""
+    todo: list[int] = []
+    reasons: list[str] = []
+    for slot, why in zip(slots, whys):
+        home = homes.get(f"{spec.name}.{slot}")
+        if home is None:
+            todo.append(slot)
+            reasons.append(why)
+        elif gone := away(home, nodes):
+            work.waiting.append(Unschedulable(spec.name, slot, waits_line(spec, home, gone)))
+        else:
+            work.homed.append((spec.name, slot, home, f"{why}; its data is on {home}" if why else
+                               f"its data is on {home}"))
+    if todo:
+        work.groups[spec.name] = (todo, reasons)
+
+
 def _diff(
-    specs: dict[str, ServiceSpec], fleet: NodePool, current: Iterable[Replica], replace: set[str], order: str
+    specs: dict[str, ServiceSpec], fleet: NodePool, current: Iterable[Replica], replace: set[str], order: str,
+    homes: Mapping[str, str] = {},
 ) -> _Work:
     nodes = {x.name: x for x in fleet.infos}
     work = _Work([], set(), [], {}, [])
@@ -120,7 +157,7 @@ def _diff(
         desired = max(0, spec.replicas)
         if not reps:
             if desired:
-                work.groups[name] = (list(range(1, desired + 1)), [""] * desired)
+                _route(work, spec, list(range(1, desired + 1)), [""] * desired, homes, nodes)
             continue
         slots: dict[int, list[tuple[Replica, str]]] = {}  # slot -> (replica, why it must leave)
         for r in reps:
@@ -138,7 +175,11 @@ def _diff(
                     stop(r, f"scale down to {desired}")
                 continue
             replaced = ""
+            home = homes.get(f"{name}.{s}")
+            waits = bool(home) and bool(away(home, nodes))  # type: ignore[arg-type]
             for r, why in slots[s]:
+                if why and waits and r.node == home:
+                    continue  # left as it is on its home, not stopped: the slot waits there (_route)
                 if why:
                     stop(r, why)
                     replaced = replaced or f"replaces {r.key} on {r.node} ({why})"
@@ -156,7 +197,7 @@ def _diff(
             whys.append("")
         if todo:
             order_ = sorted(range(len(todo)), key=todo.__getitem__)
-            work.groups[name] = ([todo[k] for k in order_], [whys[k] for k in order_])
+            _route(work, spec, [todo[k] for k in order_], [whys[k] for k in order_], homes, nodes)
     return work
 
 
@@ -200,19 +241,24 @@ def plan(
     replace: Iterable[str] = (),
     replace_order: Literal["stop-first", "start-first"] = "stop-first",
     options: PlacementOptions | None = None,
+    homes: Mapping[str, str] = {},
 ) -> Plan:
-    """The moves from ``current`` replicas to the desired ``services`` on ``nodes``.
+    """The moves from ``current`` replicas to the desired ``services`` on ``nodes``; ``homes``:
+    replica key -> the node its data is on (see the module's docstring).
 
     Pure and deterministic: the same arguments give the same plan."""
     opts = options or PlacementOptions()
     specs = {s.name: s for s in services}
     fleet = NodePool(nodes, opts)
-    work = _diff(specs, fleet, current, set(replace), replace_order)
+    work = _diff(specs, fleet, current, set(replace), replace_order, homes)
     placer = Placer(fleet, work.held)
     starts: list[Start] = []
-    failed: list[Unschedulable] = []
+    failed: list[Unschedulable] = list(work.waiting)
     for name, node, why in sorted(work.pinned):
         result = placer.place_on(specs[name], node, why)
+        (starts if isinstance(result, Start) else failed).append(result)  # type: ignore[arg-type]
+    for name, slot, node, why in sorted(work.homed):
+        result = placer.place_on(specs[name], node, why, slot)
         (starts if isinstance(result, Start) else failed).append(result)  # type: ignore[arg-type]
     notes: list[str] = []
     if work.groups:
@@ -220,8 +266,8 @@ def plan(
         s, u, notes = _place_batch(fleet, groups, opts)
         starts += s
         failed += u
-    if work.groups or work.pinned:
-        placed = set(work.groups) | {name for name, _, _ in work.pinned}
+    if work.groups or work.pinned or work.homed:
+        placed = set(work.groups) | {name for name, _, _ in work.pinned} | {name for name, *_ in work.homed}
         shared = fleet.shared_notes if any(specs[name].ports for name in placed) else []
         notes = fleet.hot_notes + shared + notes + _privileged_notes(specs, placed)
     notes += work.notes
@@ -266,20 +312,35 @@ def place(
     *,
     on: Sequence[str] = (),
     options: PlacementOptions | None = None,
+    homes: Mapping[str, str] = {},
 ) -> Plan:
     """Place new replicas of one service for ``slots`` (or, for a global service, on the nodes
     ``on``) given what ``current`` replicas already hold; nothing else moves. A rollout uses it
-    start-first with the old replica in ``current``, stop-first with it left out."""
+    start-first with the old replica in ``current``, stop-first with it left out. A slot with a
+    home (``homes``: replica key -> node) goes there only, or waits (unschedulable)."""
     placer = Placer(nodes, list(current), options)
     if service.mode == "global":
         results = [placer.place_on(service, node) for node in on]
-        starts = [r for r in results if isinstance(r, Start)]
-        failed = [r for r in results if isinstance(r, Unschedulable)]
     else:
-        starts, failed = placer.place(service, list(slots))
+        infos = {x.name: x for x in placer.fleet.infos}
+        free = [s for s in slots if f"{service.name}.{s}" not in homes]
+        starts, failed = placer.place(service, free)
+        results = [*starts, *failed, *(_place_home(placer, service, s, homes[f"{service.name}.{s}"], infos)
+                                       for s in slots if s not in free)]
+    starts = [r for r in results if isinstance(r, Start)]
+    failed = [r for r in results if isinstance(r, Unschedulable)]
     fleet = placer.fleet
     notes = fleet.hot_notes + (fleet.shared_notes if service.ports else []) if (starts or failed) else []
     return Plan(starts=tuple(starts), unschedulable=tuple(failed), notes=tuple(notes))
 
 
-__all__ = ["displaced", "place", "plan"]
+def _place_home(placer: Placer, spec: ServiceSpec, slot: int, home: str,
+                infos: Mapping[str, NodeInfo]) -> Start | Unschedulable:
+    """Slot ``slot`` of ``spec`` on its home node, or why it waits for it."""
+    gone = away(home, infos)
+    if gone:
+        return Unschedulable(spec.name, slot, waits_line(spec, home, gone))
+    return placer.place_on(spec, home, f"its data is on {home}", slot)
+
+
+__all__ = ["away", "displaced", "place", "plan"]

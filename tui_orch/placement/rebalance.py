@@ -4,12 +4,13 @@ It tries to empty the least loaded nodes one by one (lowest dominant use first):
 freed when every replica on it fits, by the same best-fit scoring, on the other nodes that are
 already in use (never on an empty node, never on a node freed before). Only replicas on freed
 nodes move, so the plan frees as many nodes as it can with few moves. Nodes that run a global
-service's replica, a replica of an unknown service, or that are not schedulable are left alone.
+service's replica, a replica of an unknown service, a replica whose data is there (``homes``),
+or that are not schedulable are left alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -33,6 +34,7 @@ def rebalance(
     current: Iterable[Replica],
     *,
     options: PlacementOptions | None = None,
+    homes: Mapping[str, str] = {},
 ) -> Rebalance:
     """Moves that free whole nodes, and how many nodes they free."""
     specs = {s.name: s for s in services}
@@ -54,6 +56,7 @@ def rebalance(
             and r.service in specs
             and specs[r.service].mode == "replicated"
             and not displaced(r, info)
+            and r.key not in homes  # its data stays on the node (placement/homes.py)
             for r in reps
         )
 
