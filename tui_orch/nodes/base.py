@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui_orch.errors import AuthFailed, DockerDenied, HostKeyChanged, HostKeyUnknown, NodeError, NoDocker
+from tui_orch.manifest.localtree import Entry
 from tui_orch.model import BuildSpec, NodeSpec, NodeState, Resources
 
 # Labels that mark a container as owned by tui-orch. Containers without them are never touched.
@@ -370,6 +371,15 @@ class Node(abc.ABC):
 
     async def remove_file(self, path: str) -> None:
         """Remove the file ``path`` (nothing when it is gone). Raises NodeError."""
+
+    async def put_tree(self, path: str, entries: Sequence[Entry]) -> None:
+        """Write the folder ``path`` (its parents made 0700) holding ``entries`` (relative paths,
+        folders before their content, each with its mode); written to ``path.part`` then
+        renamed, so a reader never sees half a folder. Raises NodeError."""
+        raise NodeError(self.name, "this node cannot receive folders")
+
+    async def remove_tree(self, path: str) -> None:
+        """Remove the folder ``path`` and all it holds (nothing when it is gone). Raises NodeError."""
 
     # -- volumes (nodes/volumes.py for an engine). A node that holds none (this default) says so.
     async def list_volumes(self, sizes: bool = False) -> list[VolumeInfo]:

@@ -8,9 +8,11 @@ import getpass
 import os
 import socket
 import stat
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tui_orch.errors import DockerDenied, NoDocker, NodeError
+from tui_orch.manifest.localtree import Entry
 from tui_orch.model import NodeSpec, Resources
 from tui_orch.nodes.base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_OP_TIMEOUT, reason_of
 from tui_orch.nodes.hostid import local_host_id
@@ -109,6 +111,16 @@ class LocalNode(SupervisedNode):
         from tui_orch.nodes.nodefiles import local_remove
 
         await self._local(f"remove {path}", local_remove, path)
+
+    async def put_tree(self, path: str, entries: Sequence[Entry]) -> None:
+        from tui_orch.nodes.nodefiles import local_put_tree
+
+        await self._local(f"write {path}", local_put_tree, path, entries)
+
+    async def remove_tree(self, path: str) -> None:
+        from tui_orch.nodes.nodefiles import local_remove_tree
+
+        await self._local(f"remove {path}", local_remove_tree, path)
 
     async def _local(self, what: str, fn: Any, *args: Any) -> Any:
         try:

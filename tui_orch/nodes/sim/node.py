@@ -22,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from tui_orch.errors import ContainerNotFound, NodeError, NodeUnavailable
+from tui_orch.manifest.localtree import Entry
 from tui_orch.model import NodeSpec, NodeState, Resources
 from tui_orch.nodes.base import (LABEL_SERVICE, ContainerInfo, ContainerRequest, DockerEvent, Node, VolumeCopy,
                                  VolumeInfo, VolumeProgress)
@@ -75,6 +76,7 @@ class SimulatedNode(Node):
         self.hostname = f"{spec.name}.sim"
         self.containers: dict[str, SimContainer] = {}
         self.files: dict[str, bytes] = {}  # path -> bytes of delivered secrets/configs
+        self.trees: dict[str, dict[str, bytes]] = {}  # path -> the files of a delivered folder
         self.binds: dict[str, tuple[tuple[str, str], ...]] = {}  # container id -> its delivered binds
         self.failed = False
         self.down_until: float | None = None  # set by chaos: when the node comes back
@@ -215,11 +217,20 @@ class SimulatedNode(Node):
     async def list_files(self, folder: str) -> list[str]:
         self._check(f"list {folder}")
         prefix = folder.rstrip("/") + "/"
-        return [p[len(prefix):] for p in self.files if p.startswith(prefix) and "/" not in p[len(prefix):]]
+        return [p[len(prefix):] for p in [*self.files, *self.trees] if p.startswith(prefix) and "/" not in p[len(prefix):]]
 
     async def remove_file(self, path: str) -> None:
         self._check(f"remove {path}")
         self.files.pop(path, None)
+
+    async def put_tree(self, path: str, entries: Sequence[Entry]) -> None:
+        await asyncio.sleep(0)
+        self._check(f"write {path}")
+        self.trees[path] = {e.path: e.data for e in entries if not e.folder}
+
+    async def remove_tree(self, path: str) -> None:
+        self._check(f"remove {path}")
+        self.trees.pop(path, None)
 
     async def run_container(self, request: ContainerRequest) -> ContainerInfo:
         await asyncio.sleep(0)
@@ -236,7 +247,7 @@ class SimulatedNode(Node):
             if (host, proto) in held:
                 raise NodeError(self.name, f"cannot run {request.name!r}: host port {host}/{proto} is "
                                            f"already allocated")
-        missing = [src for src, _ in request.delivered if src not in self.files]
+        missing = [src for src, _ in request.delivered if src not in self.files and src not in self.trees]
         if missing:  # as the engine refuses a bind whose source is gone
             raise NodeError(self.name, f"cannot run {request.name!r}: bind source path does not exist: {missing[0]}")
         c = new_container(request, _hex_id(self._ids), self.sim.now())
