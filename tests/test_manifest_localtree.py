@@ -128,3 +128,14 @@ def test_validate_reports_what_apply_would_refuse_with_line_and_column(tmp_path)
     (tmp_path / "conf").mkdir()
     mounts = load_manifest(tmp_path / "compose.yaml").services[0].mounts
     assert [(m.source, m.local) for m in mounts] == [(f"{tmp_path}/site", True), (f"{tmp_path}/conf", True)]
+
+
+def test_a_writable_relative_bind_is_said_once_to_be_read_only(tmp_path):
+    site(tmp_path)
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    image: nginx\n    volumes: ['./site:/srv', './site:/www:ro']\n")
+    warnings = [str(w) for w in load_manifest(tmp_path / "compose.yaml").warnings]
+    assert warnings == [
+        f"{tmp_path}/compose.yaml:4:15: warning: services.web.volumes[0]: {tmp_path}/site is copied to each node and bound "
+        "read-only: the container cannot write back to this machine; add :ro to say so, or use a named volume for "
+        "data it writes"]

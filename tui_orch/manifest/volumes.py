@@ -51,6 +51,9 @@ def service_mounts(r: Reader, node: Node, path: str, base_dir: str) -> tuple[Mou
             r.error(item, ipath, f"{mount.target} is mounted twice (also item {targets[mount.target]}); mount each path once")
             continue
         targets[mount.target] = i
+        if mount.local and not mount.read_only:  # said once per mount, in validate and the plan
+            r.warn(item, ipath, f"{mount.source} is copied to each node and bound read-only: the container cannot "
+                                "write back to this machine; add :ro to say so, or use a named volume for data it writes")
         out.append(mount)
     return tuple(out)
 
