@@ -139,3 +139,16 @@ def test_a_writable_relative_bind_is_said_once_to_be_read_only(tmp_path):
         f"{tmp_path}/compose.yaml:4:15: warning: services.web.volumes[0]: {tmp_path}/site is copied to each node and bound "
         "read-only: the container cannot write back to this machine; add :ro to say so, or use a named volume for "
         "data it writes"]
+
+
+def test_validate_refuses_a_special_or_too_large_file_as_apply_does(tmp_path, monkeypatch):
+    monkeypatch.setattr("tui_orch.manifest.localtree.MAX_FILE_BYTES", 4)
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "big.conf").write_text("12345")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    image: nginx\n    volumes: ['./pipe:/a:ro', './big.conf:/b:ro']\n")
+    with pytest.raises(ManifestError) as exc:
+        load_manifest(tmp_path / "compose.yaml")
+    assert [p.message for p in exc.value.problems] == [
+        f"{tmp_path}/pipe is a named pipe (FIFO); give the path of a file or a folder",
+        f"{tmp_path}/big.conf is larger than 0 MiB; use a named volume, or bake it into the image"]
