@@ -13,11 +13,13 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_orch.errors import AuthFailed, DockerDenied, HostKeyChanged, HostKeyUnknown, NodeError, NoDocker
-from tui_orch.manifest.localtree import Entry
 from tui_orch.model import BuildSpec, NodeSpec, NodeState, Resources
+
+if TYPE_CHECKING:
+    from tui_orch.manifest.localtree import Entry
 
 # Labels that mark a container as owned by tui-orch. Containers without them are never touched.
 LABEL_SERVICE = "tui-orch.service"

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tui_orch.errors import DockerDenied, NoDocker, NodeError
-from tui_orch.manifest.localtree import Entry
 from tui_orch.model import NodeSpec, Resources
 from tui_orch.nodes.base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_OP_TIMEOUT, reason_of
 from tui_orch.nodes.hostid import local_host_id
@@ -21,6 +20,7 @@ from tui_orch.nodes.supervised import METRICS_INTERVAL, Facts, MetricsStream, Su
 if TYPE_CHECKING:  # docker-py is imported by the first connect, not when the fleet is built
     import docker
 
+    from tui_orch.manifest.localtree import Entry
     from tui_orch.nodes.docker_api import DockerOps
 
 

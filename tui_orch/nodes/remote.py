@@ -17,7 +17,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from tui_orch.errors import DockerDenied, NoDocker, NodeError, NodeUnavailable, OperationTimeout, Unreachable
-from tui_orch.manifest.localtree import Entry
 from tui_orch.model import NodeSpec, Resources
 from tui_orch.nodes import hostid
 from tui_orch.nodes.base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_OP_TIMEOUT
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     import asyncssh
     import docker
 
+    from tui_orch.manifest.localtree import Entry
     from tui_orch.nodes.docker_api import DockerOps
 
 # asyncssh and docker-py (~0.35 s to import) are loaded by a node's first connect, after the

@@ -23,9 +23,9 @@ import asyncio
 import math
 import random
 from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
 
 from tui_orch.errors import ContainerNotFound, NodeError, NodeUnavailable
-from tui_orch.manifest.localtree import Entry
 from tui_orch.model import NodeSpec, NodeState, Resources
 from tui_orch.nodes.base import (LABEL_SERVICE, ContainerInfo, ContainerRequest, DockerEvent, Node, VolumeCopy,
                                  VolumeInfo, VolumeProgress)
@@ -34,6 +34,9 @@ from tui_orch.nodes.sim.container import (GIB, MIB, SIM_CPU_ENV, SIM_MEMORY_ENV,
 from tui_orch.nodes.sim.logs import log_lines
 from tui_orch.nodes.sim.simulator import Simulator, default_simulator
 from tui_orch.nodes.sim.volumes import SimVolumes
+
+if TYPE_CHECKING:
+    from tui_orch.manifest.localtree import Entry
 
 CAPACITIES = ((2, 4), (4, 8), (4, 8), (4, 8), (4, 16), (8, 16), (8, 32))  # (cores, GiB), drawn per name
 DOCKER_VERSION = "27.3.1-sim"
