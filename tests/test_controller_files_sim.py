@@ -4,6 +4,7 @@ no replica of a node uses are removed; a later process without the value gets it
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,67 @@ async def test_a_relative_bind_mount_is_copied_and_a_change_rolls_out(tmp_path):
         (tmp_path / "site.conf").unlink()
         with pytest.raises(ManifestError, match="site.conf not found; create it"):
             await ctl.apply(load_manifest(tmp_path / "compose.yaml"))
+
+
+FOLDER = """\
+services:
+  web:
+    image: tuiorch/web:1
+    deploy: {{replicas: {n}}}
+    volumes: ["./site:/usr/share/nginx/html:ro"]
+"""
+
+
+def trees(ctl) -> dict[str, dict[str, bytes]]:
+    return {path: files for node in ctl.ctx.fleet.nodes.values() for path, files in node.trees.items()}
+
+
+async def test_a_relative_folder_is_copied_by_digest_a_change_rolls_out_and_it_leaves(tmp_path):
+    (tmp_path / "site/css").mkdir(parents=True)
+    (tmp_path / "site/index.html").write_text("v1\n")
+    (tmp_path / "site/css/a.css").write_text("body {}\n")
+
+    def load(n: int):
+        (tmp_path / "compose.yaml").write_text(FOLDER.format(n=n))
+        return load_manifest(tmp_path / "compose.yaml")
+
+    async with sim_controller(tmp_path / "state") as (ctl, _sim):
+        assert (await ctl.apply(load(2))).ok
+        for rep in ctl.query().replicas("web"):
+            node = ctl.ctx.fleet.nodes[rep.node]
+            (src,) = [s for s, t in node.binds[rep.container_id] if t == "/usr/share/nginx/html"]
+            assert src.startswith(f"/dev/shm/tui-orch/{ctl.ctx.owner}/{rep.node}/tree-")
+            assert node.trees[src] == {"index.html": b"v1\n", "css/a.css": b"body {}\n"}
+        # unchanged: nothing starts
+        again = await ctl.apply(load(2))
+        assert again.ok and {r.revision for r in ctl.query().replicas("web")} == {1}
+        # a changed file in the folder: a new revision, rolled out; the old trees go
+        (tmp_path / "site/css/a.css").write_text("body { color: red }\n")
+        assert (await ctl.apply(load(2))).ok
+        assert {r.revision for r in ctl.query().replicas("web")} == {2}
+        assert [files["css/a.css"] for files in trees(ctl).values()] == [b"body { color: red }\n"] * 2
+        # the process that applied is gone: the folder is read again when unchanged
+        ctl.ctx.trees.clear()
+        other = next(n for n in ctl.ctx.fleet.nodes.values() if not n.trees)
+        binds = await delivery.deliver(ctl.ctx, other, ctl.ctx.store.revision("web", 2).spec)
+        assert other.trees[binds[0][0]]["index.html"] == b"v1\n"
+        ctl.ctx.trees.clear()
+        (tmp_path / "site/index.html").write_text("v3\n")
+        other.trees.clear()
+        with pytest.raises(NodeError, match=r"the folder .*/site no longer holds what was applied; run apply again"):
+            await delivery.deliver(ctl.ctx, other, ctl.ctx.store.revision("web", 2).spec)
+        # no replica left: no folder left
+        assert (await ctl.apply(load(0))).ok
+        assert trees(ctl) == {}
+
+
+async def test_a_folder_apply_refuses_names_the_path(tmp_path):
+    (tmp_path / "compose.yaml").write_text(FOLDER.format(n=1))
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site/ok.txt").write_text("x")
+    manifest = load_manifest(tmp_path / "compose.yaml")
+    os.mkfifo(tmp_path / "site/pipe")  # appeared after validate: apply refuses it too
+    async with sim_controller(tmp_path / "state") as (ctl, _sim):
+        with pytest.raises(ManifestError, match=r"services.web.volumes: .*/site holds pipe, a named pipe \(FIFO\)"):
+            await ctl.apply(manifest)
+        assert ctl.query().replicas("web") == []

@@ -50,6 +50,8 @@ def test_short_syntax_every_form() -> None:
 
 def test_relative_sources_are_resolved_against_the_manifest_folder(tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n    volumes: ['./conf/nginx.conf:/etc/nginx/nginx.conf:ro']\n")
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf/nginx.conf").write_text("events {}\n")
     (mount,) = load_manifest(tmp_path / "compose.yaml").services[0].mounts
     assert (mount.source, mount.local, mount.read_only) == (str(tmp_path / "conf/nginx.conf"), True, True)
 

@@ -17,6 +17,7 @@ import socket
 from dataclasses import dataclass, field
 from tui_orch.controller.claims import PortClaims
 from tui_orch.controller.events import EventBus
+from tui_orch.manifest.localtree import Tree
 from tui_orch.nodes.fleet import Fleet
 from tui_orch.store import Store
 
@@ -65,3 +66,5 @@ class Context:
     # digest -> bytes of the secrets and configs of manifests applied by this process: in its
     # memory only, never stored (delivery.py)
     held: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # folders of this machine bound by a relative path, read by apply, by digest (delivery.py)
+    trees: dict[str, Tree] = field(default_factory=dict, repr=False)

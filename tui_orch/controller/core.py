@@ -100,7 +100,8 @@ class Controller:
         the build log goes to ``output``. A failed build raises BuildFailed with nothing
         changed. A dry run builds nothing: it plans with the image last built (building.py)."""
         # files of this machine bound by a relative path: their digests (a change rolls out)
-        manifest = await asyncio.to_thread(delivery.with_local_digests, manifest, self.ctx.held)
+        manifest = await asyncio.to_thread(delivery.with_local_digests, manifest, self.ctx.held,
+                                           self.ctx.trees)
         if dry_run:
             async with self.lock:
                 result = applying.plan_apply(self.ctx, building.as_last_built(self.ctx, manifest)).result(dry_run=True)

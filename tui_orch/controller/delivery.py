@@ -17,6 +17,7 @@ secret this way). When none has it, the start fails with one line that says to a
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import json
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 from tui_orch.errors import ManifestError, NodeError, Problem
 from tui_orch.manifest import Manifest
 from tui_orch.manifest.files import FileRefused, read_limited
+from tui_orch.manifest.localtree import MAX_FILE_BYTES, NOT_FOUND, Tree, is_tree, walk
 from tui_orch.model import FileRef, Replica, ServiceSpec, from_dict
 from tui_orch.nodes.base import Node
 from tui_orch.nodes.nodefiles import ROOT  # a tmpfs on every Linux host
@@ -34,7 +36,7 @@ from tui_orch.nodes.nodefiles import ROOT  # a tmpfs on every Linux host
 if TYPE_CHECKING:
     from tui_orch.controller.context import Context
 
-MAX_LOCAL_BYTES = 16 * 1024 * 1024  # a file of the operator's machine bound into a container
+MAX_LOCAL_BYTES = MAX_FILE_BYTES  # a file of the operator's machine bound into a container
 
 
 def folder(owner: str, node: str) -> str:
@@ -42,44 +44,49 @@ def folder(owner: str, node: str) -> str:
 
 
 def file_name(ref: FileRef) -> str:
-    return f"{ref.digest}-{ref.uid}-{ref.gid}-{ref.mode:o}"
+    """A file: ``<digest>-<uid>-<gid>-<mode>``; a folder (localtree.py): its digest, ``tree-<sha256>``."""
+    return ref.digest if is_tree(ref.digest) else f"{ref.digest}-{ref.uid}-{ref.gid}-{ref.mode:o}"
 
 
 def refs(spec: ServiceSpec) -> tuple[FileRef, ...]:
     """Everything delivered for a replica: secrets, configs, and files of the operator's
-    machine bound by a relative path (``./nginx.conf:/etc/nginx/nginx.conf``), the latter
-    delivered as configs of the file (read-only, 0444)."""
+    machine bound by a relative path (``./nginx.conf:/etc/nginx/nginx.conf``, ``./site:/srv``),
+    the latter delivered as configs of the file (read-only, 0444) or folder (a ``tree-`` digest)."""
     local = tuple(FileRef("config", m.source, m.target, "file", m.source, m.digest)
                   for m in spec.mounts if m.type == "bind" and m.local)
     return spec.secrets + spec.configs + local
 
 
-def with_local_digests(manifest: Manifest, held: dict[str, bytes]) -> Manifest:
-    """The manifest with the digest of each relative bind mount's file filled in (read now, on
-    this machine; its bytes kept in ``held``), so that a changed file is a new revision.
-    Raises ManifestError naming the file and the service."""
+def with_local_digests(manifest: Manifest, held: dict[str, bytes], trees: dict[str, Tree]) -> Manifest:
+    """The manifest with the digest of each relative bind mount's file or folder filled in
+    (read now, on this machine; the bytes kept in ``held``, the folders in ``trees``), so that
+    a changed file is a new revision. Raises ManifestError naming the path and the service."""
     services = []
     for spec in manifest.services:
         mounts = []
         for m in spec.mounts:
             if m.type == "bind" and m.local:
-                data = _read_local(manifest.file, spec.name, m.source)
-                digest = hashlib.sha256(data).hexdigest()
-                held[digest] = data
-                m = dataclasses.replace(m, digest=digest)
+                m = dataclasses.replace(m, digest=_read_local(manifest.file, spec.name, m.source, held, trees))
             mounts.append(m)
         services.append(dataclasses.replace(spec, mounts=tuple(mounts)))
     return dataclasses.replace(manifest, services=tuple(services))
 
 
-def _read_local(file: str, service: str, path: str) -> bytes:
+def _read_local(file: str, service: str, path: str, held: dict[str, bytes], trees: dict[str, Tree]) -> str:
+    """The digest of the file or folder ``path``, its content kept for delivery."""
     try:
-        return read_limited(path, MAX_LOCAL_BYTES, "file to copy to the nodes")
+        if os.path.isdir(path):
+            tree = walk(path)
+            trees[tree.digest] = tree
+            return tree.digest
+        data = read_limited(path, MAX_LOCAL_BYTES, "file to copy to the nodes")
+        digest = hashlib.sha256(data).hexdigest()
+        held[digest] = data
+        return digest
     except FileNotFoundError:
-        why = "not found; create it (tui-orch copies it to the nodes)"
+        why = NOT_FOUND
     except FileRefused as exc:
-        why = ("is a folder: only single files are copied to the nodes for now; mount the files one by one"
-               if exc.folder else exc.reason)
+        why = exc.reason
     except OSError as exc:
         why = f"cannot be read: {exc.strerror or exc}"
     raise ManifestError([Problem(file, 0, 0, f"services.{service}.volumes", f"{path} {why}")])
@@ -127,6 +134,20 @@ async def _bytes(ctx: "Context", ref: FileRef, target: Node) -> bytes:
                                  f"has a copy; run apply again")
 
 
+async def _tree(ctx: "Context", ref: FileRef, target: Node) -> Tree:
+    """The folder as apply read it: kept by this process, or read again when unchanged."""
+    tree = ctx.trees.get(ref.digest)
+    if tree is None:
+        try:
+            tree = await asyncio.to_thread(walk, ref.where)
+        except OSError:
+            tree = None
+        if tree is None or tree.digest != ref.digest:
+            raise NodeError(target.name, f"the folder {ref.where} no longer holds what was applied; run apply again")
+        ctx.trees[ref.digest] = tree
+    return tree
+
+
 async def deliver(ctx: "Context", node: Node, spec: ServiceSpec) -> tuple[tuple[str, str], ...]:
     """Put the service's secrets and configs on ``node`` (what is there already stays); the
     (path on the node, target) pairs to bind read-only. Raises NodeError."""
@@ -138,9 +159,11 @@ async def deliver(ctx: "Context", node: Node, spec: ServiceSpec) -> tuple[tuple[
     out = []
     for ref in wanted:
         path = posixpath.join(where, file_name(ref))
-        if file_name(ref) not in present:
+        if file_name(ref) not in present and is_tree(ref.digest):
+            await node.put_tree(path, (await _tree(ctx, ref, node)).entries)
+        elif file_name(ref) not in present:
             await node.put_file(path, await _bytes(ctx, ref, node), ref.mode, int(ref.uid), int(ref.gid))
-            present.add(file_name(ref))
+        present.add(file_name(ref))
         out.append((path, ref.target))
     return tuple(out)
 
@@ -170,7 +193,11 @@ async def prune(ctx: "Context", nodes: list[Node] | None = None) -> None:
             names = await node.list_files(where)
             keep = _in_use(ctx, node.name)
             for name in names:
-                if name not in keep:
+                if name in keep:
+                    continue
+                if is_tree(name):  # a folder, or one left half-written (.part)
+                    await node.remove_tree(posixpath.join(where, name))
+                else:
                     await node.remove_file(posixpath.join(where, name))
         except NodeError:
             continue  # the next pass tries again

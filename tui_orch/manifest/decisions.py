@@ -84,7 +84,7 @@ SERVICE: dict[str, Decision] = {
     "extends": _s("a service name, or {service, file}: that service merged under this one, as Compose merges"),
     "secrets": _s("names, or {source, target, uid, gid, mode}; mounted read-only at /run/secrets/NAME, mode 0444, from a tmpfs of the node"),
     "configs": _s("names, or {source, target, uid, gid, mode}; mounted read-only at /NAME, mode 0444"),
-    "volumes": _s("short 'NAME:/path[:ro]', '/node/path:/path', './file:/path:ro', '~/x:/path', '/path'; long {type volume|bind|tmpfs, source, target, read_only, bind, volume, tmpfs}"),
+    "volumes": _s("short 'NAME:/path[:ro]', '/node/path:/path', './file:/path:ro', './folder:/path', '~/x:/path', '/path'; long {type volume|bind|tmpfs, source, target, read_only, bind, volume, tmpfs}"),
     "volumes_from": _s("SERVICE[:ro|rw]: its replicas run on nodes where SERVICE runs one; container:NAME is refused"),
     "tmpfs": _s("a path or a list of /path[:options] (size=64m,mode=1777...)"),
     "cpus": _s("cores, read as deploy.resources.limits.cpus (a different value there is an error)"),

@@ -95,7 +95,7 @@ def load_manifest(path: str | os.PathLike[str], *, environ: Mapping[str, str] | 
             problems += [Problem(dotenv, line, col, "", msg) for line, col, msg in parsed.errors]
             for key, value in parsed.values.items():
                 variables.setdefault(key, value)
-    return _parse(data, file, variables.get, base_dir, problems, _profiles(profiles, variables))
+    return _parse(data, file, variables.get, base_dir, problems, _profiles(profiles, variables), check_local=True)
 
 
 def _profiles(given: Iterable[str] | None, variables: Mapping[str, str]) -> tuple[str, ...]:
@@ -119,14 +119,15 @@ def parse_manifest(
 
 
 def _parse(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems: list[Problem],
-           profiles: tuple[str, ...] = ()) -> Manifest:
+           profiles: tuple[str, ...] = (), check_local: bool = False) -> Manifest:
     with collector_paused():  # reading makes many objects that all live on (see collector_paused)
-        return _read(data, file, lookup, base_dir, problems, profiles)
+        return _read(data, file, lookup, base_dir, problems, profiles, check_local)
 
 
 def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems: list[Problem],
-          profiles: tuple[str, ...]) -> Manifest:
+          profiles: tuple[str, ...], check_local: bool) -> Manifest:
     r = Reader(file, lookup)
+    r.check_local = check_local
     for problem in problems:
         r.add(problem)
     name: str | None = None

@@ -264,6 +264,9 @@ class Reader:
         self._entries: dict[int, Entries] = {}
         self._merging: set[int] = set()
         self._unset: set[str] = set()
+        # files of the operator's machine bound by a relative path are checked (localtree.py)
+        # only when the manifest was read from a file: a text parsed alone names no real folder
+        self.check_local = False
 
     # ------------------------------------------------------------------ problems
 

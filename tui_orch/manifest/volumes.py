@@ -23,6 +23,7 @@ from tui_orch.manifest.decisions import (
     TOP_VOLUME, VOLUME_BIND, VOLUME_LONG, VOLUME_TMPFS, VOLUME_VOLUME, known_entries,
 )
 from tui_orch.manifest.fields import key_values
+from tui_orch.manifest.localtree import local_problem
 from tui_orch.manifest.reader import Invalid, Reader, Reported, is_null, join, shown
 from tui_orch.model import Mount, VolumeSpec, pairs
 
@@ -45,7 +46,7 @@ def service_mounts(r: Reader, node: Node, path: str, base_dir: str) -> tuple[Mou
         if isinstance(item, MappingNode):
             mount = r.read(lambda n, p: long_mount(r, n, p, base_dir), item, ipath)
         else:
-            mount = r.read(lambda n, p: short_mount(r.text(n, p, SHORT_FORMS), n, base_dir,
+            mount = r.read(lambda n, p: short_mount(r, r.text(n, p, SHORT_FORMS), n, base_dir,
                                                     lambda message: r.warn(n, p, message)), item, ipath)
         if mount is None:
             continue
@@ -53,11 +54,15 @@ def service_mounts(r: Reader, node: Node, path: str, base_dir: str) -> tuple[Mou
             r.error(item, ipath, f"{mount.target} is mounted twice (also item {targets[mount.target]}); mount each path once")
             continue
         targets[mount.target] = i
+        if mount.local and not mount.read_only:  # said once per mount, in validate and the plan
+            r.warn(item, ipath, f"{mount.source} is copied to each node and bound read-only: the container cannot "
+                                "write back to this machine; add :ro to say so, or use a named volume for data it writes")
         out.append(mount)
     return tuple(out)
 
 
-def short_mount(text: str, node: Node, base_dir: str, warn: Callable[[str], None] = lambda _: None) -> Mount:
+def short_mount(r: Reader, text: str, node: Node, base_dir: str,
+                warn: Callable[[str], None] = lambda _: None) -> Mount:
     parts = text.split(":")
     if len(parts) > 3 or not all(parts):
         raise Invalid(f"expected {SHORT_FORMS}, got {shown(text)}", node)
@@ -66,7 +71,7 @@ def short_mount(text: str, node: Node, base_dir: str, warn: Callable[[str], None
     source, target = parts[0], _target(parts[1], node)
     read_only, options = _modes(parts[2] if len(parts) == 3 else "", node, warn)
     if _is_path(source):
-        where, local = bind_source(source, base_dir)
+        where, local = _checked_bind(r, source, base_dir, node)
         kept = {"create_host_path": "true", **{k: v for k, v in options.items() if k in ("propagation", "selinux")}}
         _no_options(options, ("nocopy",), "a bind mount", node)
         return Mount("bind", target, where, read_only, local, options=pairs(kept))
@@ -111,6 +116,16 @@ def bind_source(source: str, base_dir: str) -> tuple[str, bool]:
     return os.path.abspath(os.path.join(base_dir, os.path.expanduser(source))), True
 
 
+def _checked_bind(r: Reader, source: str, base_dir: str, node: Node) -> tuple[str, bool]:
+    """bind_source, and for a path of the operator's machine what apply would refuse about it
+    (missing, a special file, too large: localtree.py), so validate and apply agree."""
+    where, local = bind_source(source, base_dir)
+    problem = local_problem(where) if local and r.check_local else None
+    if problem:
+        raise Invalid(f"{where} {problem}", node)
+    return where, local
+
+
 def _target(text: str, node: Node) -> str:
     if not text.startswith("/"):
         raise Invalid(f"the path in the container must be absolute (start with /), got {shown(text)}", node)
@@ -150,11 +165,12 @@ def long_mount(r: Reader, node: Node, path: str, base_dir: str) -> Mount:
             options.update(r.read(lambda n, p: _sub_options(r, n, p, table), entries[key][1], join(path, key)) or {})
     if r.error_count > before or kind is None or target is None:
         raise Reported()
-    return _long_result(kind, target, source, read_only, options, entries["source"][1] if "source" in entries else node, base_dir)
+    return _long_result(r, kind, target, source, read_only, options,
+                        entries["source"][1] if "source" in entries else node, base_dir)
 
 
-def _long_result(kind: str, target: str, source: str, read_only: bool, options: dict[str, str], where: Node,
-                 base_dir: str) -> Mount:
+def _long_result(r: Reader, kind: str, target: str, source: str, read_only: bool, options: dict[str, str],
+                 where: Node, base_dir: str) -> Mount:
     if kind == "tmpfs":
         if source:
             raise Invalid("a tmpfs mount has no source; remove source:", where)
@@ -164,7 +180,7 @@ def _long_result(kind: str, target: str, source: str, read_only: bool, options: 
             raise Invalid("a bind mount needs source: (a path on the node, or ./file next to the manifest)", where)
         if not _is_path(source):
             raise Invalid(f"a bind source is a path (/on/the/node, ./next/to/the/manifest, ~/home), got {shown(source)}; for a named volume use type: volume", where)
-        path, local = bind_source(source, base_dir)
+        path, local = _checked_bind(r, source, base_dir, where)
         return Mount("bind", target, path, read_only, local, options=pairs(options))
     if source and _is_path(source):
         raise Invalid(f"a volume source is the name of a top-level volume, got the path {shown(source)}; for a path use type: bind", where)

@@ -13,10 +13,13 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_orch.errors import AuthFailed, DockerDenied, HostKeyChanged, HostKeyUnknown, NodeError, NoDocker
 from tui_orch.model import BuildSpec, NodeSpec, NodeState, Resources
+
+if TYPE_CHECKING:
+    from tui_orch.manifest.localtree import Entry
 
 # Labels that mark a container as owned by tui-orch. Containers without them are never touched.
 LABEL_SERVICE = "tui-orch.service"
@@ -370,6 +373,15 @@ class Node(abc.ABC):
 
     async def remove_file(self, path: str) -> None:
         """Remove the file ``path`` (nothing when it is gone). Raises NodeError."""
+
+    async def put_tree(self, path: str, entries: Sequence[Entry]) -> None:
+        """Write the folder ``path`` (its parents made 0700) holding ``entries`` (relative paths,
+        folders before their content, each with its mode); written to ``path.part`` then
+        renamed, so a reader never sees half a folder. Raises NodeError."""
+        raise NodeError(self.name, "this node cannot receive folders")
+
+    async def remove_tree(self, path: str) -> None:
+        """Remove the folder ``path`` and all it holds (nothing when it is gone). Raises NodeError."""
 
     # -- volumes (nodes/volumes.py for an engine). A node that holds none (this default) says so.
     async def list_volumes(self, sizes: bool = False) -> list[VolumeInfo]:

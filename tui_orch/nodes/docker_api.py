@@ -184,8 +184,9 @@ class DockerOps:
             mem_limit=req.mem_limit or None,
             mem_reservation=req.mem_reservation or None,
             restart_policy=req.restart_policy,
-            # secrets, configs and local files (issue 12): read-only binds of the delivered copies
-            binds={src: {"bind": target, "mode": "ro"} for src, target in req.delivered} or None,
+            # secrets, configs and local files and folders (issue 12): read-only binds of the
+            # delivered copies; a list, as one copy may be bound at two targets
+            binds=[f"{src}:{target}:ro" for src, target in req.delivered] or None,
         )
         host_config.update(req.host_config)  # the service's own settings, in the API's names
         extra = {"platform": req.platform} if req.platform else {}  # docker-py sends it for API >= 1.41 only

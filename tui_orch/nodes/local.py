@@ -8,6 +8,7 @@ import getpass
 import os
 import socket
 import stat
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tui_orch.errors import DockerDenied, NoDocker, NodeError
@@ -19,6 +20,7 @@ from tui_orch.nodes.supervised import METRICS_INTERVAL, Facts, MetricsStream, Su
 if TYPE_CHECKING:  # docker-py is imported by the first connect, not when the fleet is built
     import docker
 
+    from tui_orch.manifest.localtree import Entry
     from tui_orch.nodes.docker_api import DockerOps
 
 
@@ -109,6 +111,16 @@ class LocalNode(SupervisedNode):
         from tui_orch.nodes.nodefiles import local_remove
 
         await self._local(f"remove {path}", local_remove, path)
+
+    async def put_tree(self, path: str, entries: Sequence[Entry]) -> None:
+        from tui_orch.nodes.nodefiles import local_put_tree
+
+        await self._local(f"write {path}", local_put_tree, path, entries)
+
+    async def remove_tree(self, path: str) -> None:
+        from tui_orch.nodes.nodefiles import local_remove_tree
+
+        await self._local(f"remove {path}", local_remove_tree, path)
 
     async def _local(self, what: str, fn: Any, *args: Any) -> Any:
         try:

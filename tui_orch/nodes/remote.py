@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import asyncssh
     import docker
 
+    from tui_orch.manifest.localtree import Entry
     from tui_orch.nodes.docker_api import DockerOps
 
 # asyncssh and docker-py (~0.35 s to import) are loaded by a node's first connect, after the
@@ -154,6 +155,16 @@ class RemoteNode(SupervisedNode):
         from tui_orch.nodes.nodefiles import sftp_remove
 
         await self._files(f"remove {path}", lambda conn: sftp_remove(conn, path))
+
+    async def put_tree(self, path: str, entries: Sequence[Entry]) -> None:
+        from tui_orch.nodes.nodefiles import sftp_put_tree
+
+        await self._files(f"write {path}", lambda conn: sftp_put_tree(conn, path, entries))
+
+    async def remove_tree(self, path: str) -> None:
+        from tui_orch.nodes.nodefiles import sftp_remove_tree
+
+        await self._files(f"remove {path}", lambda conn: sftp_remove_tree(conn, path))
 
     async def _listening(self) -> frozenset[int]:
         from tui_orch.nodes.ports import PROC_NET, parse_proc_net

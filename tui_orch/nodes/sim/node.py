@@ -22,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
 
 from tui_orch.errors import ContainerNotFound, NodeError, NodeUnavailable
 from tui_orch.model import NodeSpec, NodeState, Resources
@@ -33,6 +34,9 @@ from tui_orch.nodes.sim.container import (GIB, MIB, SIM_CPU_ENV, SIM_MEMORY_ENV,
 from tui_orch.nodes.sim.logs import log_lines
 from tui_orch.nodes.sim.simulator import Simulator, default_simulator
 from tui_orch.nodes.sim.volumes import SimVolumes
+
+if TYPE_CHECKING:
+    from tui_orch.manifest.localtree import Entry
 
 CAPACITIES = ((2, 4), (4, 8), (4, 8), (4, 8), (4, 16), (8, 16), (8, 32))  # (cores, GiB), drawn per name
 DOCKER_VERSION = "27.3.1-sim"
@@ -75,6 +79,7 @@ class SimulatedNode(Node):
         self.hostname = f"{spec.name}.sim"
         self.containers: dict[str, SimContainer] = {}
         self.files: dict[str, bytes] = {}  # path -> bytes of delivered secrets/configs
+        self.trees: dict[str, dict[str, bytes]] = {}  # path -> the files of a delivered folder
         self.binds: dict[str, tuple[tuple[str, str], ...]] = {}  # container id -> its delivered binds
         self.failed = False
         self.down_until: float | None = None  # set by chaos: when the node comes back
@@ -215,11 +220,20 @@ class SimulatedNode(Node):
     async def list_files(self, folder: str) -> list[str]:
         self._check(f"list {folder}")
         prefix = folder.rstrip("/") + "/"
-        return [p[len(prefix):] for p in self.files if p.startswith(prefix) and "/" not in p[len(prefix):]]
+        return [p[len(prefix):] for p in [*self.files, *self.trees] if p.startswith(prefix) and "/" not in p[len(prefix):]]
 
     async def remove_file(self, path: str) -> None:
         self._check(f"remove {path}")
         self.files.pop(path, None)
+
+    async def put_tree(self, path: str, entries: Sequence[Entry]) -> None:
+        await asyncio.sleep(0)
+        self._check(f"write {path}")
+        self.trees[path] = {e.path: e.data for e in entries if not e.folder}
+
+    async def remove_tree(self, path: str) -> None:
+        self._check(f"remove {path}")
+        self.trees.pop(path, None)
 
     async def run_container(self, request: ContainerRequest) -> ContainerInfo:
         await asyncio.sleep(0)
@@ -236,7 +250,7 @@ class SimulatedNode(Node):
             if (host, proto) in held:
                 raise NodeError(self.name, f"cannot run {request.name!r}: host port {host}/{proto} is "
                                            f"already allocated")
-        missing = [src for src, _ in request.delivered if src not in self.files]
+        missing = [src for src, _ in request.delivered if src not in self.files and src not in self.trees]
         if missing:  # as the engine refuses a bind whose source is gone
             raise NodeError(self.name, f"cannot run {request.name!r}: bind source path does not exist: {missing[0]}")
         c = new_container(request, _hex_id(self._ids), self.sim.now())
