@@ -110,3 +110,18 @@ async def test_a_relative_bind_mount_is_copied_and_a_change_rolls_out(tmp_path):
         (tmp_path / "site.conf").unlink()
         with pytest.raises(ManifestError, match="site.conf not found; create it"):
             await ctl.apply(load_manifest(tmp_path / "compose.yaml"))
+
+
+async def test_a_relative_bind_of_a_folder_is_refused_naming_it_and_what_to_do(tmp_path):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "app.conf").write_text("x\n")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    image: tuiorch/web:1\n    volumes: [\"./conf:/etc/app:ro\"]\n")
+    async with sim_controller(tmp_path / "state") as (ctl, _sim):
+        with pytest.raises(ManifestError) as refused:
+            await ctl.apply(load_manifest(tmp_path / "compose.yaml"), dry_run=True)
+        assert str(refused.value) == (
+            f"{tmp_path / 'compose.yaml'}: services.web.volumes: {tmp_path / 'conf'} is a folder: only single "
+            f"files are copied to the nodes for now; bind each file on its own (such as "
+            f"./conf/app.conf:/etc/app/app.conf), or put the folder on the nodes and bind its absolute path")
+        assert ctl.query().spec("web") is None

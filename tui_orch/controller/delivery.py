@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from tui_orch.errors import ManifestError, NodeError, Problem
 from tui_orch.manifest import Manifest
 from tui_orch.manifest.files import FileRefused, read_limited
-from tui_orch.model import FileRef, Replica, ServiceSpec, from_dict
+from tui_orch.model import FileRef, Mount, Replica, ServiceSpec, from_dict
 from tui_orch.nodes.base import Node
 from tui_orch.nodes.nodefiles import ROOT  # a tmpfs on every Linux host
 
@@ -63,7 +63,7 @@ def with_local_digests(manifest: Manifest, held: dict[str, bytes]) -> Manifest:
         mounts = []
         for m in spec.mounts:
             if m.type == "bind" and m.local:
-                data = _read_local(manifest.file, spec.name, m.source)
+                data = _read_local(manifest.file, spec.name, m)
                 digest = hashlib.sha256(data).hexdigest()
                 held[digest] = data
                 m = dataclasses.replace(m, digest=digest)
@@ -72,17 +72,31 @@ def with_local_digests(manifest: Manifest, held: dict[str, bytes]) -> Manifest:
     return dataclasses.replace(manifest, services=tuple(services))
 
 
-def _read_local(file: str, service: str, path: str) -> bytes:
+def _read_local(file: str, service: str, mount: Mount) -> bytes:
+    path = mount.source
     try:
         return read_limited(path, MAX_LOCAL_BYTES, "file to copy to the nodes")
     except FileNotFoundError:
         why = "not found; create it (tui-orch copies it to the nodes)"
     except FileRefused as exc:
-        why = ("is a folder: only single files are copied to the nodes for now; mount the files one by one"
+        why = (f"is a folder: only single files are copied to the nodes for now; bind each file on its own "
+               f"(such as {_one_file(file, mount)}), or put the folder on the nodes and bind its absolute path"
                if exc.folder else exc.reason)
     except OSError as exc:
         why = f"cannot be read: {exc.strerror or exc}"
     raise ManifestError([Problem(file, 0, 0, f"services.{service}.volumes", f"{path} {why}")])
+
+
+def _one_file(file: str, mount: Mount) -> str:
+    """A bind of one file of the folder ``mount`` binds, written as in the manifest."""
+    try:
+        names = sorted(n for n in os.listdir(mount.source) if os.path.isfile(os.path.join(mount.source, n)))
+    except OSError:
+        names = []
+    name = names[0] if names else "FILE"
+    rel = os.path.relpath(mount.source, os.path.dirname(os.path.abspath(file)))
+    written = rel if rel.startswith("..") else f"./{rel}"
+    return f"{written}/{name}:{posixpath.join(mount.target, name)}"
 
 
 def _matches(data: bytes | None, digest: str) -> bool:
