@@ -7,27 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import Button, Input
-
 from test_controller_building import FakeEngine, write
 from tui_orch.controller import Controller
 from tui_orch.nodes.sim.simulator import Simulator
-from tui_orch.ui.dialogs import ConfirmDialog, DeployDialog
-from ui_support import config, fleet, notes, open_console, until  # noqa: F401
-
-
-async def deploy(app, pilot, path: Path) -> None:  # type: ignore[no-untyped-def]
-    await pilot.press("a")
-    await until(pilot, lambda: isinstance(app.screen, DeployDialog))
-    field = app.screen.query_one("#path", Input)
-    field.focus()
-    field.value = str(path)
-    await pilot.press("enter")
-    button = app.screen.query_one("#deploy", Button)
-    await until(pilot, lambda: not button.disabled, what="the plan of the dry run")
-    await pilot.click("#deploy")
-    await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
-    await pilot.click("#confirm")
+from ui_support import config, deploy_from_dialog, fleet, notes, open_console, until  # noqa: F401
 
 
 async def test_a_build_shows_its_progress_and_a_failed_one_its_error(
@@ -36,7 +19,7 @@ async def test_a_build_shows_its_progress_and_a_failed_one_its_error(
     path = write(tmp_path)
     ctl, sim = fleet
     async with open_console(ctl, sim, config(tmp_path, examples_dir=tmp_path)) as (_, _, app, pilot):
-        await deploy(app, pilot, path)
+        await deploy_from_dialog(pilot, path)
         await until(pilot, lambda: len(ctl.query().replicas("web")) == 2, what="2 replicas")
         await until(pilot, lambda: "built web: shop-web:latest-111111111111" in notes(app))
         assert [n for n in notes(app) if "web" in n and "deploy" not in n] == [
@@ -45,7 +28,7 @@ async def test_a_build_shows_its_progress_and_a_failed_one_its_error(
         app.clear_notifications()
         engine.fail = "The command '/bin/sh -c exit 3' returned a non-zero code: 3"
         (tmp_path / "app" / "Dockerfile").write_text("FROM tuiorch/busybox:1\nRUN exit 3\n")
-        await deploy(app, pilot, path)
+        await deploy_from_dialog(pilot, path)
         await until(pilot, lambda: any("non-zero code: 3" in n for n in notes(app)), what="the error")
         errors = [n for n in notes(app) if "non-zero code: 3" in n]
         assert len(errors) == 1 and "the build of web failed on this machine" in errors[0], notes(app)

@@ -11,15 +11,13 @@ import uuid
 from pathlib import Path
 
 from rich.console import Console as RichConsole
-from textual.widgets import Button, Input
 
 from tui_orch.controller import Controller
 from tui_orch.nodes.sim.simulator import Simulator
 from tui_orch.ui.app import OrchApp
-from tui_orch.ui.dialogs import ConfirmDialog, DeployDialog
 from tui_orch.ui.help import HelpScreen
 from tui_orch.ui.logs import LogsScreen
-from ui_support import command, config, fleet, notes, open_console, shown, until  # noqa: F401
+from ui_support import command, config, deploy_from_dialog, fleet, notes, open_console, shown, until  # noqa: F401
 
 STACK = """\
 secrets:
@@ -51,24 +49,12 @@ async def test_a_planted_secret_appears_on_no_screen_of_the_console(
     path.write_text(STACK)
     ctl, sim = fleet
     screens: dict[str, str] = {}
-
-    def look(name: str) -> None:
-        screens[name] = screen_text(app)
-
     async with open_console(ctl, sim, config(tmp_path, examples_dir=tmp_path)) as (_, _, app, pilot):
-        await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, DeployDialog))
-        field = app.screen.query_one("#path", Input)
-        field.focus()
-        field.value = str(path)
-        await pilot.press("enter")
-        deploy = app.screen.query_one("#deploy", Button)
-        await until(pilot, lambda: not deploy.disabled, what="the plan of the dry run")
-        look("the deploy dialog's plan")
-        await pilot.click("#deploy")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
-        look("the confirmation")
-        await pilot.click("#confirm")
+
+        def look(name: str) -> None:
+            screens[name] = screen_text(app)
+
+        await deploy_from_dialog(pilot, path, look)
         await until(pilot, lambda: len(ctl.query().replicas("db")) == 2, what="2 replicas")
         await until(pilot, lambda: any("deploy db.yaml" in n for n in notes(app)))
         look("the notification of the deploy")
