@@ -33,6 +33,12 @@ def test_help_on_every_verb(verb: str) -> None:
     assert r.returncode == 0 and "usage: tui-orch " + verb in r.stdout
 
 
+def test_apply_help_says_a_dry_run_builds_nothing() -> None:
+    r = run("apply", "--help")
+    text = " ".join(r.stdout.split())
+    assert r.returncode == 0 and "--dry-run show the plan; change nothing and build nothing" in text, r.stdout
+
+
 def test_validate_prints_resolved_settings() -> None:
     r = run("validate", str(EXAMPLES / "web.yaml"))
     assert r.returncode == 0, r.stderr

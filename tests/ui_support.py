@@ -166,3 +166,26 @@ def shown(app: OrchApp) -> str:
 
 def notes(app: OrchApp) -> list[str]:
     return [n.message for n in app._notifications]
+
+
+async def deploy_from_dialog(pilot: Pilot[None], path: Path, seen: Callable[[str], None] = lambda _what: None) -> None:
+    """Deploy ``path`` as an operator does: `a`, the path, its plan (a dry run), Deploy, confirm.
+    ``seen(what)`` is called while the plan and then the confirmation are on the screen."""
+    from textual.widgets import Button, Input
+
+    from tui_orch.ui.dialogs import ConfirmDialog, DeployDialog
+
+    app = pilot.app
+    await pilot.press("a")
+    await until(pilot, lambda: isinstance(app.screen, DeployDialog))
+    field = app.screen.query_one("#path", Input)
+    field.focus()
+    field.value = str(path)
+    await pilot.press("enter")
+    button = app.screen.query_one("#deploy", Button)
+    await until(pilot, lambda: not button.disabled, what="the plan of the dry run")
+    seen("the deploy dialog's plan")
+    await pilot.click("#deploy")
+    await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
+    seen("the confirmation")
+    await pilot.click("#confirm")

@@ -38,7 +38,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add the controller verbs to the CLI's subparsers (``common`` holds --state/--inventory)."""
     p = sub.add_parser("apply", parents=[common], help="deploy the services of a Compose file")
     p.add_argument("-f", "--file", required=True, metavar="FILE")
-    p.add_argument("--dry-run", action="store_true", help="show the plan; change nothing (images with build: are built)")
+    p.add_argument("--dry-run", action="store_true", help="show the plan; change nothing and build nothing (a service with build: is planned "
+                   "with the image last built for it)")
     p.add_argument("--build-on", metavar="NODE", default=None,
                    help="build images (build:) on this node (default: this machine's Docker Engine, else the "
                    "inventory's build_on)")
