@@ -29,6 +29,7 @@ from operator import attrgetter
 from typing import Literal
 
 from tui_orch.container_settings import platform_matches
+from tui_orch.manifest.volumes import is_docker_socket
 from tui_orch.model import Availability, NodeInfo, NodeState, Replica, ReplicaState, ServiceSpec
 from tui_orch.placement.engine import Placer
 from tui_orch.placement.pool import NodePool, Request
@@ -222,7 +223,7 @@ def plan(
     if work.groups or work.pinned:
         placed = set(work.groups) | {name for name, _, _ in work.pinned}
         shared = fleet.shared_notes if any(specs[name].ports for name in placed) else []
-        notes = fleet.hot_notes + shared + notes + _privileged_notes(specs, placed)
+        notes = fleet.hot_notes + shared + notes + _privileged_notes(specs, placed) + _socket_notes(specs, placed)
     notes += work.notes
     return Plan(
         starts=tuple(starts),  # in placement order, which the "after" fractions follow
@@ -248,6 +249,14 @@ def _privileged_notes(specs: dict[str, ServiceSpec], placed: set[str]) -> list[s
     return [
         f"{name} runs privileged: its containers control the node they run on (every device and capability)"
         for name in sorted(placed) if specs[name].settings.privileged
+    ]
+
+
+def _socket_notes(specs: dict[str, ServiceSpec], placed: set[str]) -> list[str]:
+    """A line for each service the plan starts that mounts the Docker socket."""
+    return [
+        f"{name} mounts the Docker socket: its containers control the engine of the node they run on"
+        for name in sorted(placed) if any(is_docker_socket(m) for m in specs[name].mounts)
     ]
 
 
