@@ -148,7 +148,9 @@ async def test_volumes_from_is_honoured_on_the_same_node(tmp_path) -> None:
 
 async def test_volumes_from_another_node_fails_the_start_in_one_line(tmp_path) -> None:
     async with sim_controller(tmp_path / "state", count=2) as (ctl, _sim):
-        await ctl.apply(manifest(SIDECAR.format(app="sim-1", backup="sim-2")))
+        result = await ctl.apply(manifest(SIDECAR.format(app="sim-1", backup="sim-2")))
+        assert ("note: backup mounts the volumes of app (volumes_from): a replica starts only on a node where app "
+                "has one") in result.plan.splitlines()
         assert ctl.query().replica("app.1").state == ReplicaState.RUNNING
         backup = ctl.query().replica("backup.1")
         assert (backup.node, backup.state) == ("sim-2", ReplicaState.EXITED)

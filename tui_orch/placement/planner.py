@@ -223,7 +223,7 @@ def plan(
     if work.groups or work.pinned:
         placed = set(work.groups) | {name for name, _, _ in work.pinned}
         shared = fleet.shared_notes if any(specs[name].ports for name in placed) else []
-        notes = fleet.hot_notes + shared + notes + _privileged_notes(specs, placed) + _socket_notes(specs, placed)
+        notes = fleet.hot_notes + shared + notes + _privileged_notes(specs, placed) + _mount_notes(specs, placed)
     notes += work.notes
     return Plan(
         starts=tuple(starts),  # in placement order, which the "after" fractions follow
@@ -252,12 +252,18 @@ def _privileged_notes(specs: dict[str, ServiceSpec], placed: set[str]) -> list[s
     ]
 
 
-def _socket_notes(specs: dict[str, ServiceSpec], placed: set[str]) -> list[str]:
-    """A line for each service the plan starts that mounts the Docker socket."""
-    return [
-        f"{name} mounts the Docker socket: its containers control the engine of the node they run on"
-        for name in sorted(placed) if any(is_docker_socket(m) for m in specs[name].mounts)
-    ]
+def _mount_notes(specs: dict[str, ServiceSpec], placed: set[str]) -> list[str]:
+    """A line for each service the plan starts that mounts the Docker socket, or the volumes
+    of another service (only on the same node: its start fails where that one has none)."""
+    notes = []
+    for name in sorted(placed):
+        if any(is_docker_socket(m) for m in specs[name].mounts):
+            notes.append(f"{name} mounts the Docker socket: its containers control the engine of the node they run on")
+        for ref in specs[name].volumes_from:
+            source = ref.partition(":")[0]
+            notes.append(f"{name} mounts the volumes of {source} (volumes_from): a replica starts only on a node "
+                         f"where {source} has one")
+    return notes
 
 
 def place(
