@@ -113,7 +113,11 @@ async def test_ensure_volume_creates_once_and_never_an_external_one(lab, volume:
     async with started(RemoteNode(specs(lab)["node1"])) as node:
         assert await node.ensure_volume(wanted, (("tui-orch.owner", "abc"),)) == "created"
         assert await node.ensure_volume(wanted, (("tui-orch.owner", "abc"),)) == "present"
-        attrs = direct_client(lab.nodes[0]).api.inspect_volume(volume)
+        client = direct_client(lab.nodes[0])
+        try:
+            attrs = client.api.inspect_volume(volume)
+        finally:
+            client.close()
         assert (attrs["Driver"], attrs["Options"]) == ("local", {"device": "tmpfs", "o": "size=1m", "type": "tmpfs"})
         assert attrs["Labels"] == {"team": "db", LABEL_VOLUME: "data", "tui-orch.owner": "abc"}
         [found] = [v for v in await node.list_volumes() if v.name == volume]
