@@ -115,7 +115,7 @@ def test_volume_move_takes_the_data_along(lab, tmp_path, capsys) -> None:
         assert read_file(lab, target, volume) == written  # the data, not a fresh start ("written on node2")
         assert read_file(lab, old, volume) is None  # the old copy is gone
         status, out, _ = cli(capsys, "volume", "ls", *common)
-        assert volume in out and target in out and old not in out.replace(target, "")
+        assert [line.split()[:2] for line in out.splitlines() if line.startswith(volume + " ")] == [[volume, target]]
     finally:
         cli(capsys, "rm", pre, *common)
         cleanup(lab, pre)
