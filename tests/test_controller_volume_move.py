@@ -55,6 +55,7 @@ async def test_refusals_change_nothing(tmp_path) -> None:
         with pytest.raises(TuiOrchError, match=f"already runs on {rep.node}"):
             await ctl.volume_move("db.1", rep.node)
         other = next(n for n in ctl.ctx.fleet.nodes if n != rep.node)
+        del ctl.ctx.fleet.nodes[rep.node].volumes.volumes["shop_data"]  # removed behind tui-orch's back
         with pytest.raises(TuiOrchError, match="volume shop_data of db.1 is not on"):
             await ctl.volume_move("db.1", other)
         ctl.ctx.fleet.nodes[other].fail("network cut")

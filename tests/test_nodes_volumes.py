@@ -16,6 +16,7 @@ import pytest
 
 from nodes_support import IMAGE, TEST_LABEL, direct_client, specs, started
 from tui_orch.errors import NodeError
+from tui_orch.model import VolumeSpec
 from tui_orch.nodes.base import LABEL_VOLUME
 from tui_orch.nodes.remote import RemoteNode
 
@@ -105,3 +106,24 @@ async def test_remove_refuses_a_used_volume_and_a_foreign_one(lab, volume: str) 
         with pytest.raises(NodeError, match="not tui-orch's"):
             await node.remove_volume(volume)
     assert one.api.inspect_volume(volume)["Name"] == volume
+
+
+async def test_ensure_volume_creates_once_and_never_an_external_one(lab, volume: str) -> None:
+    wanted = VolumeSpec("data", volume, "local", (("device", "tmpfs"), ("o", "size=1m"), ("type", "tmpfs")), (("team", "db"),))
+    async with started(RemoteNode(specs(lab)["node1"])) as node:
+        assert await node.ensure_volume(wanted, (("tui-orch.owner", "abc"),)) == "created"
+        assert await node.ensure_volume(wanted, (("tui-orch.owner", "abc"),)) == "present"
+        client = direct_client(lab.nodes[0])
+        try:
+            attrs = client.api.inspect_volume(volume)
+        finally:
+            client.close()
+        assert (attrs["Driver"], attrs["Options"]) == ("local", {"device": "tmpfs", "o": "size=1m", "type": "tmpfs"})
+        assert attrs["Labels"] == {"team": "db", LABEL_VOLUME: "data", "tui-orch.owner": "abc"}
+        [found] = [v for v in await node.list_volumes() if v.name == volume]
+        assert found.label(LABEL_VOLUME) == "data"
+        external = VolumeSpec("pg", volume + "-ext", external=True)
+        with pytest.raises(NodeError, match=re.escape(
+                f"node1: external volume {volume}-ext (volumes.pg) does not exist on this node; create it there "
+                f"(docker volume create {volume}-ext), or drop external: true to let tui-orch create it")):
+            await node.ensure_volume(external, ())

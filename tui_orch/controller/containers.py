@@ -38,7 +38,7 @@ from __future__ import annotations
 import secrets
 
 from tui_orch.controller.engine_settings import host_config
-from tui_orch.model import Healthcheck, RestartPolicy, ServiceSpec
+from tui_orch.model import Healthcheck, Mount, RestartPolicy, ServiceSpec
 from tui_orch.nodes.base import (
     LABEL_DIGEST,
     LABEL_NODE,
@@ -90,9 +90,25 @@ def docker_healthcheck(hc: Healthcheck | None) -> dict[str, object] | None:
     return out
 
 
+def node_mounts(spec: ServiceSpec) -> tuple[Mount, ...]:
+    """The mounts the engine makes for ``spec``, with node-level sources: a named volume's
+    name on the node instead of its key; files of the operator's machine left out (they are
+    delivered: delivery.py). The named volumes exist by then (mounting.py)."""
+    out = []
+    for m in spec.mounts:
+        if m.type == "bind" and m.local:
+            continue
+        if m.type == "volume" and m.source:
+            declared = spec.volume(m.source)
+            m = Mount(m.type, m.target, declared.name if declared else m.source, m.read_only, options=m.options)
+        out.append(m)
+    return tuple(out)
+
+
 def container_request(spec: ServiceSpec, *, slot: int, node: str, revision: int,
                       ports: tuple[int, ...] = (), owner: str = "",
-                      delivered: tuple[tuple[str, str], ...] = ()) -> ContainerRequest:
+                      delivered: tuple[tuple[str, str], ...] = (),
+                      volumes_from: tuple[str, ...] = ()) -> ContainerRequest:
     """The request that creates replica ``slot`` (0: the global replica of ``node``) of
     ``spec`` at ``revision`` on ``node``, holding the host ``ports`` (in the order of
     ``spec.ports``; PORT is the first, PORT_<target> each). TUI_ORCH_REPLICA and TUI_ORCH_NODE
@@ -145,4 +161,7 @@ def container_request(spec: ServiceSpec, *, slot: int, node: str, revision: int,
         mac_address=spec.settings.mac_address,
         platform=spec.settings.platform,
         delivered=delivered,  # secrets and configs: (copy on the node, target), read-only (delivery.py)
+        mounts=node_mounts(spec),
+        tmpfs=spec.tmpfs,
+        volumes_from=volumes_from,  # container ids on this node (mounting.py)
     )

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from tui_orch.controller import binds, delivery, homes, planning
+from tui_orch.controller import binds, delivery, homes, mounting, planning
 from tui_orch.controller.ordering import COMPLETED, held_back
 from tui_orch.controller.containers import LABEL_OWNER, container_request
 from tui_orch.controller.events import event
@@ -66,8 +66,10 @@ async def start_replica(ctx: "Context", spec: ServiceSpec, revision: int, slot: 
             rep = dataclasses.replace(rep, ports=ports)
             await bring_image(ctx, node, spec.image)
             files = await delivery.deliver(ctx, node, spec)
+            shared = await mounting.prepare(ctx, node, spec)  # named volumes made; volumes_from ids
             info = await node.run_container(container_request(spec, slot=slot, node=node_name, revision=revision,
-                                                              ports=ports, owner=ctx.owner, delivered=files))
+                                                              ports=ports, owner=ctx.owner, delivered=files,
+                                                              volumes_from=shared))
     except NodeError as exc:
         rep = dataclasses.replace(rep, state=ReplicaState.EXITED, message=str(exc), started_at=time.time())
         async with write_turn(ctx):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tui_orch.errors import AuthFailed, DockerDenied, HostKeyChanged, HostKeyUnknown, NodeError, NoDocker
-from tui_orch.model import BuildSpec, NodeSpec, NodeState, Resources
+from tui_orch.model import BuildSpec, Mount, NodeSpec, NodeState, Pairs, Resources, VolumeSpec
 
 if TYPE_CHECKING:
     from tui_orch.manifest.localtree import Entry
@@ -121,6 +121,14 @@ class ContainerRequest:
 
     # --- secrets, configs and local files (issue 12): (path on the node, target), read-only binds
     delivered: tuple[tuple[str, str], ...] = ()
+
+    # --- volumes and data (issue 12): the service's mounts with node-level sources (a volume's
+    # name on the node, an absolute path on the node; files of the operator's machine are in
+    # ``delivered``), the service key tmpfs (path -> options) and volumes_from as container ids
+    # ("ID" or "ID:ro"). nodes/mounts.py turns them into HostConfig Mounts/Binds/Tmpfs/VolumesFrom.
+    mounts: tuple[Mount, ...] = ()
+    tmpfs: Pairs = ()
+    volumes_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -388,6 +396,13 @@ class Node(abc.ABC):
         """The volumes labelled ``tui-orch.volume`` on this node, with the containers that
         mount them; ``sizes`` also asks the engine their size (slower: it walks them)."""
         return []
+
+    async def ensure_volume(self, volume: VolumeSpec, labels: Pairs) -> str:
+        """Make the named volume ``volume.name`` exist here: "present" when it does (left as it
+        is), "created" when it was made now with the volume's driver, options and labels plus
+        ``labels`` (tui-orch's: LABEL_VOLUME and the owner). An external volume is never made:
+        NodeError naming it and what to do when it is missing. Raises NodeError."""
+        raise NodeError(self.name, f"cannot create volume {volume.name}: this node holds no volumes")
 
     async def remove_volume(self, name: str) -> None:
         """Remove a tui-orch volume. Raises NodeError when a container uses it (naming it),

@@ -25,6 +25,7 @@ import requests.exceptions
 from tui_orch.errors import ContainerNotFound, ImageNotFound, NodeError, NodeUnavailable, OperationTimeout
 from tui_orch.nodes.base import DEFAULT_OP_TIMEOUT, LABEL_SERVICE, ContainerInfo, ContainerRequest, DockerEvent
 from tui_orch.nodes.docker_events import EventCursor, EventWatcher, parse_event
+from tui_orch.nodes.mounts import host_config_mounts, missing_bind
 
 __all__ = ["DEFAULT_OP_TIMEOUT", "DockerOps", "EventCursor", "EventWatcher", "blocking", "container_info",
            "parse_event", "parse_time", "translate"]
@@ -188,6 +189,10 @@ class DockerOps:
             # delivered copies; a list, as one copy may be bound at two targets
             binds=[f"{src}:{target}:ro" for src, target in req.delivered] or None,
         )
+        # volumes and data (issue 12): named volumes, binds of node paths, tmpfs, volumes_from
+        mounts = host_config_mounts(req.mounts, req.tmpfs, req.volumes_from)
+        mounts["Binds"] = (host_config.get("Binds") or []) + mounts.get("Binds", [])
+        host_config.update({k: v for k, v in mounts.items() if v})
         host_config.update(req.host_config)  # the service's own settings, in the API's names
         extra = {"platform": req.platform} if req.platform else {}  # docker-py sends it for API >= 1.41 only
         try:
@@ -214,6 +219,11 @@ class DockerOps:
         except docker.errors.ImageNotFound:
             raise ImageNotFound(self.node, f"image {req.image} is not on this node; "
                                            f"bring it there first (tui-orch prepares images)") from None
+        except docker.errors.APIError as exc:
+            why = missing_bind(str(exc.explanation or exc))
+            if why is None:
+                raise
+            raise NodeError(self.node, f"cannot run {req.name!r}: {why}") from None
         cid = created["Id"]
         try:
             api.start(cid)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tui_orch.container_settings import node_platform
 from tui_orch.errors import NodeError, NodeUnavailable, Unreachable
-from tui_orch.model import BuildSpec, NodeSpec, NodeState, Resources
+from tui_orch.model import BuildSpec, NodeSpec, NodeState, Pairs, Resources, VolumeSpec
 from tui_orch.nodes.base import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_OP_TIMEOUT,
@@ -379,6 +379,12 @@ class SupervisedNode(Node, abc.ABC):
 
         return await self._guard("list volumes", lambda ops: ops.blocking_call(
             "list volumes", list_volumes, ops.client, self.name, sizes))
+
+    async def ensure_volume(self, volume: VolumeSpec, labels: Pairs) -> str:
+        from tui_orch.nodes.volumes import ensure_volume
+
+        return await self._guard(f"create volume {volume.name}", lambda ops: ops.blocking_call(
+            f"create volume {volume.name}", ensure_volume, ops.client, self.name, volume, labels))
 
     async def remove_volume(self, name: str) -> None:
         from tui_orch.nodes.volumes import remove_volume

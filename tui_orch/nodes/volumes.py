@@ -32,8 +32,10 @@ import docker.types
 import requests
 
 from tui_orch.errors import NodeError, OperationTimeout
+from tui_orch.model import Pairs, VolumeSpec
 from tui_orch.nodes.base import LABEL_VOLUME, VolumeCopy, VolumeInfo, VolumeProgress
 from tui_orch.nodes.docker_api import translate
+from tui_orch.nodes.mounts import missing_external
 from tui_orch.nodes.images import CHUNK, PROGRESS_EVERY, _abort, _api_message, _background, _short, _url
 from tui_orch.nodes.tardigest import Digest, TarDigest, TarError
 
@@ -42,7 +44,25 @@ LABEL_HELPER = "tui-orch.helper"  # a helper container: no tui-orch.service labe
 READ_TIMEOUT = 120.0  # seconds an engine may stay silent in the middle of a stream
 
 
-# --------------------------------------------------------------------------- list, remove
+# --------------------------------------------------------------------------- ensure, list, remove
+
+
+def ensure_volume(client: docker.DockerClient, node: str, volume: VolumeSpec, labels: Pairs) -> str:
+    """Blocking: ``Node.ensure_volume`` on an engine. A volume of that name already there is
+    used as it is (as Compose does), whoever made it."""
+    api = client.api
+    try:
+        api.inspect_volume(volume.name)
+        return "present"
+    except docker.errors.NotFound:
+        pass
+    if volume.external:
+        raise NodeError(node, missing_external(volume.name, volume.key))
+    wanted = {**dict(volume.labels), LABEL_VOLUME: volume.key, **dict(labels)}
+    api.create_volume(volume.name, driver=volume.driver or None, driver_opts=dict(volume.driver_opts) or None,
+                      labels=wanted)
+    return "created"
+
 
 
 def list_volumes(client: docker.DockerClient, node: str, sizes: bool = False) -> list[VolumeInfo]:

@@ -269,7 +269,7 @@ def plan(
     if work.groups or work.pinned or work.homed:
         placed = set(work.groups) | {name for name, _, _ in work.pinned} | {name for name, *_ in work.homed}
         shared = fleet.shared_notes if any(specs[name].ports for name in placed) else []
-        notes = fleet.hot_notes + shared + notes + _privileged_notes(specs, placed)
+        notes = fleet.hot_notes + shared + notes + _privileged_notes(specs, placed) + _mount_notes(specs, placed)
     notes += work.notes
     return Plan(
         starts=tuple(starts),  # in placement order, which the "after" fractions follow
@@ -301,6 +301,18 @@ def _privileged_notes(specs: dict[str, ServiceSpec], placed: set[str]) -> list[s
             if is_docker_socket(mount):
                 notes.append(f"{name} mounts the Docker socket ({mount.source}): its containers control the Docker "
                              "engine of the node they run on")
+    return notes
+
+
+def _mount_notes(specs: dict[str, ServiceSpec], placed: set[str]) -> list[str]:
+    """A line for each service the plan starts that mounts the volumes of another service (only
+    on the same node: its start fails where that one has none). The socket: _privileged_notes."""
+    notes = []
+    for name in sorted(placed):
+        for ref in specs[name].volumes_from:
+            source = ref.partition(":")[0]
+            notes.append(f"{name} mounts the volumes of {source} (volumes_from): a replica starts only on a node "
+                         f"where {source} has one")
     return notes
 
 

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
 from tui_orch.errors import ContainerNotFound, NodeError, NodeUnavailable
-from tui_orch.model import NodeSpec, NodeState, Resources
+from tui_orch.model import NodeSpec, NodeState, Pairs, Resources, VolumeSpec
 from tui_orch.nodes.base import (LABEL_SERVICE, ContainerInfo, ContainerRequest, DockerEvent, Node, VolumeCopy,
                                  VolumeInfo, VolumeProgress)
 from tui_orch.nodes.sim.container import (GIB, MIB, SIM_CPU_ENV, SIM_MEMORY_ENV, SimContainer, container_metrics,
@@ -81,6 +81,7 @@ class SimulatedNode(Node):
         self.files: dict[str, bytes] = {}  # path -> bytes of delivered secrets/configs
         self.trees: dict[str, dict[str, bytes]] = {}  # path -> the files of a delivered folder
         self.binds: dict[str, tuple[tuple[str, str], ...]] = {}  # container id -> its delivered binds
+        self.mounted: dict[str, ContainerRequest] = {}  # container id -> the request, when it mounts anything
         self.failed = False
         self.down_until: float | None = None  # set by chaos: when the node comes back
         self._missed: list[DockerEvent] = []
@@ -253,9 +254,13 @@ class SimulatedNode(Node):
         missing = [src for src, _ in request.delivered if src not in self.files and src not in self.trees]
         if missing:  # as the engine refuses a bind whose source is gone
             raise NodeError(self.name, f"cannot run {request.name!r}: bind source path does not exist: {missing[0]}")
+        self._check_mounts(request)
         c = new_container(request, _hex_id(self._ids), self.sim.now())
         self.containers[c.id] = c
         self.binds[c.id] = request.delivered
+        if request.mounts or request.tmpfs or request.volumes_from:
+            self.mounted[c.id] = request
+            self.volumes.mount(request.mounts)
         policy = request.restart_policy or {}
         retries = policy.get("MaximumRetryCount")
         self.restart_policies[c.id] = (str(policy.get("Name") or "no"), retries if isinstance(retries, int) else 0)
@@ -285,6 +290,7 @@ class SimulatedNode(Node):
             self._emit("kill", c)
             self._exit(c, 137)
         del self.containers[c.id]
+        self.mounted.pop(c.id, None)
         self.restart_policies.pop(c.id, None)
         self._restart_counts.pop(c.id, None)
         self._images = len({x.image for x in self.containers.values()})
@@ -306,8 +312,20 @@ class SimulatedNode(Node):
         self._check(f"look up image {image}")
         return True  # images are simulated: every node has every image
 
+    def _check_mounts(self, request: ContainerRequest) -> None:
+        """As the engine refuses a volumes_from container that is not on the node."""
+        for ref in request.volumes_from:
+            if ref.partition(":")[0] not in self.containers:
+                raise NodeError(self.name, f"cannot run {request.name!r}: no such container: {ref}")
+
     def _volume_users(self, name: str) -> list[str]:
-        return []  # simulated containers mount no volumes yet
+        return [self.containers[cid].name for cid, req in self.mounted.items() if cid in self.containers
+                and any(m.type == "volume" and m.source == name for m in req.mounts)]
+
+    async def ensure_volume(self, volume: VolumeSpec, labels: Pairs) -> str:
+        await asyncio.sleep(0)
+        self._check(f"create volume {volume.name}")
+        return self.volumes.ensure(volume, labels)
 
     async def list_volumes(self, sizes: bool = False) -> list[VolumeInfo]:
         self._check("list volumes")

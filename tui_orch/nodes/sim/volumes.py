@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tui_orch.errors import NodeError
+from tui_orch.model import Mount, Pairs, VolumeSpec
 from tui_orch.nodes.base import LABEL_VOLUME, VolumeCopy, VolumeInfo, VolumeProgress
+from tui_orch.nodes.mounts import missing_external
 from tui_orch.nodes.tardigest import digest_files
 
 
@@ -38,6 +40,23 @@ class SimVolumes:
             self.volumes[name] = SimVolume(name, labels=dict(labels if labels is not None else {LABEL_VOLUME: name}),
                                            files=dict(files or {}))
         return self.volumes[name]
+
+    def ensure(self, volume: VolumeSpec, labels: Pairs) -> str:
+        """``Node.ensure_volume``: as an engine does it."""
+        if volume.name in self.volumes:
+            return "present"
+        if volume.external:
+            raise NodeError(self.node, missing_external(volume.name, volume.key))
+        made = self.create(volume.name, {**dict(volume.labels), LABEL_VOLUME: volume.key, **dict(labels)})
+        made.driver = volume.driver or "local"
+        return "created"
+
+    def mount(self, mounts: tuple[Mount, ...]) -> None:
+        """A container mounts these: a named volume that is missing is made bare, as the engine
+        does (no labels: not tui-orch's)."""
+        for m in mounts:
+            if m.type == "volume" and m.source:
+                self.create(m.source, labels={})
 
     def listing(self) -> list[VolumeInfo]:
         return [VolumeInfo(v.name, self.node, v.driver, tuple(sorted(v.labels.items())),
