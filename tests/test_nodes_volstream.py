@@ -28,21 +28,29 @@ def _tar() -> bytes:
     return buf.getvalue()
 
 
-class Broken(io.BytesIO):
-    def read(self, size: Any = -1) -> bytes:
-        if self.tell() >= BLOCK:
-            raise OSError("connection reset")
+class Raw(io.BytesIO):
+    """A response body as urllib3 reads it (decode_content: the engine may gzip it)."""
+
+    def read(self, size: Any = -1, decode_content: bool = False) -> bytes:
+        assert decode_content
         return super().read(size)
 
 
-def _pump(raw: io.BytesIO, stop: threading.Event | None = None) -> tuple[Pump, TarDigest, list[int]]:
+class Broken(Raw):
+    def read(self, size: Any = -1, decode_content: bool = False) -> bytes:
+        if self.tell() >= BLOCK:
+            raise OSError("connection reset")
+        return super().read(size, decode_content)
+
+
+def _pump(raw: Raw, stop: threading.Event | None = None) -> tuple[Pump, TarDigest, list[int]]:
     digest, seen = TarDigest(), []
     return Pump(SimpleNamespace(raw=raw), digest, stop or threading.Event(), seen.append), digest, seen  # type: ignore[arg-type]
 
 
 def test_the_blocks_and_the_checksum_are_the_stream_s() -> None:
     data = _tar()
-    pump, digest, seen = _pump(io.BytesIO(data))
+    pump, digest, seen = _pump(Raw(data))
     blocks = list(pump)
     assert b"".join(blocks) == data and all(len(b) == BLOCK for b in blocks[:-1])
     expected = TarDigest()
@@ -57,7 +65,7 @@ def test_a_failed_read_fails_the_writer() -> None:
 
 
 def test_a_writer_that_stops_early_lets_the_reader_go() -> None:
-    pump, _, _ = _pump(io.BytesIO(bytes(40 * BLOCK)))  # more than the queue holds
+    pump, _, _ = _pump(Raw(bytes(40 * BLOCK)))  # more than the queue holds
     for _ in pump:
         break  # the writer failed after its first block
     deadline = time.monotonic() + 5
@@ -69,8 +77,8 @@ def test_a_writer_that_stops_early_lets_the_reader_go() -> None:
 def test_a_stopped_copy_stops_a_writer_waiting_for_a_block() -> None:
     stop = threading.Event()
 
-    class Silent(io.BytesIO):
-        def read(self, size: Any = -1) -> bytes:
+    class Silent(Raw):
+        def read(self, size: Any = -1, decode_content: bool = False) -> bytes:
             stop.wait(5)
             time.sleep(1)
             return b""

@@ -59,7 +59,7 @@ class Pump:
             while not self._quit:
                 if self._stop.is_set():
                     raise OSError("the copy was stopped")
-                block = raw.read(BLOCK)
+                block = raw.read(BLOCK, decode_content=True)  # plain tar even if the engine compressed it
                 if not block:
                     self._put(_END)
                     return
