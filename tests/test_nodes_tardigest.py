@@ -93,6 +93,12 @@ def test_a_listing_made_on_the_node_gives_the_tar_checksum() -> None:
     changed = [line.replace("a.txt", "b.txt") if line == "a.txt" else line for line in lines]
     assert _listed(changed) not in (None, _listed(lines))
     assert _listed(["#d", ".", "./deep", *lines[2:]]) not in (None, _listed(lines))
+    # the second hashing process's lines come on stderr, after or before stdout's end
+    split = ListingDigest()
+    for line in [line for line in lines if "a.txt" not in line or line == "a.txt"]:
+        split.feed_line(line)
+    split.feed_file_line(f"{hashlib.sha256(b'hello' + bytes([10])).hexdigest()}  ./a.txt")
+    assert split.result() == _listed(lines)
 
 
 @pytest.mark.parametrize("cut", ["no end", "escaped name", "not a hash", "after the end"])

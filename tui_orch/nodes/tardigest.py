@@ -209,7 +209,15 @@ class ListingDigest:
             else:
                 self._entries.append((_found(self._link), "l", line))
                 self._link = None
-        elif self._section == "#f" and len(line) > 66 and line[64:66] == "  " and _HEX.fullmatch(line[:64]):
+        elif self._section == "#f":
+            self.feed_file_line(line)
+        else:
+            self._bad = True
+
+    def feed_file_line(self, line: str) -> None:
+        """One ``sha256sum`` line, whatever the section (the script's second hashing process
+        writes its lines to stderr: a stream of their own, in no order with stdout's)."""
+        if len(line) > 66 and line[64:66] == "  " and _HEX.fullmatch(line[:64]):
             self._entries.append((_found(line[66:]), "f", line[:64]))
             self._files += 1
         else:

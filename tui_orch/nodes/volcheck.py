@@ -34,13 +34,20 @@ LIST_TIMEOUT = 600.0  # seconds the listing may stay silent (hashing one very la
 SCRIPT = """tool() { if command -v "$1" >/dev/null 2>&1; then echo "$1"; elif command -v busybox >/dev/null 2>&1; \
 then echo "busybox $1"; else exit 89; fi; }
 F=$(tool find) && S=$(tool sha256sum) && R=$(tool readlink) || exit 89
-export R
+export R H="$2"
 cd "$1" || exit 90
 echo '#d'; $F . -type d || exit 91
 echo '#l'; $F . -type l -exec sh -c 'for p; do printf "%s\\n" "$p"; $R "$p" || exit 1; done' sh {} + || exit 92
-echo '#f'; $F . -type f -exec $S {} + || exit 93
+echo '#f'
+$F . -type f -name "$H" -exec $S {} + 2>/dev/null & a=$!
+$F . -type f ! -name "$H" -exec $S {} + >&2 2>/dev/null & b=$!
+wait $a || exit 93
+wait $b || exit 93
 echo '#end'
 """
+# Two hashing processes (hashing is what the check spends its time on), the files split by
+# the last character of their name; the second one's lines go to stderr, a stream of its own.
+HALF = "*[02468acegikmoqsuwyACEGIKMOQSUWY]"
 
 
 def volume_checksum(client: docker.DockerClient, volume: str, image: str, mount: str, labels: dict[str, str],
@@ -50,7 +57,7 @@ def volume_checksum(client: docker.DockerClient, volume: str, image: str, mount:
     api = client.api
     try:
         created = api.create_container(
-            image=image, entrypoint=["sh", "-c", SCRIPT], command=["tui-orch-check", mount], user="0",
+            image=image, entrypoint=["sh", "-c", SCRIPT], command=["tui-orch-check", mount, HALF], user="0",
             labels=labels, network_disabled=True, name=f"tui-orch-volume-check-{uuid.uuid4().hex[:10]}",
             host_config=api.create_host_config(mounts=[docker.types.Mount(target=mount, source=volume,
                                                                           type="volume", read_only=True)]))
@@ -69,23 +76,33 @@ def volume_checksum(client: docker.DockerClient, volume: str, image: str, mount:
 def _listed(client: docker.DockerClient, helper: str, responses: list[requests.Response]) -> str | None:
     client.api.start(helper)  # an image without sh fails here
     resp = client.api.get(_url(client, f"/containers/{helper}/logs"),
-                          params={"follow": 1, "stdout": 1, "stderr": 0}, stream=True, timeout=(10, LIST_TIMEOUT))
+                          params={"follow": 1, "stdout": 1, "stderr": 1}, stream=True, timeout=(10, LIST_TIMEOUT))
     responses.append(resp)
     try:
         if resp.status_code != 200:
             return None
         digest = ListingDigest()
-        for line in _lines(_frames(resp)):
-            digest.feed_line(line)
+        pending = {1: b"", 2: b""}  # stdout's and stderr's line cut by a frame's end
+        for kind, payload in _frames(resp):
+            *whole, pending[kind] = (pending[kind] + payload).split(b"\n")
+            for line in whole:
+                text = line.decode("utf-8", "surrogateescape")
+                if kind == 1:
+                    digest.feed_line(text)
+                else:
+                    digest.feed_file_line(text)
     finally:
         resp.close()
+    if pending[1] or pending[2]:
+        return None  # a line without its end: the listing was cut short
     if client.api.wait(helper, timeout=60).get("StatusCode") != 0:
         return None
     return digest.result()
 
 
-def _frames(resp: requests.Response) -> Iterator[bytes]:
-    """The stdout payloads of the engine's multiplexed log stream (8-byte header per frame)."""
+def _frames(resp: requests.Response) -> Iterator[tuple[int, bytes]]:
+    """(1 for stdout, 2 for stderr; payload) of the engine's multiplexed log stream (an
+    8-byte header per frame)."""
     raw = resp.raw
     while True:
         header = raw.read(8)
@@ -95,18 +112,6 @@ def _frames(resp: requests.Response) -> Iterator[bytes]:
             raise ValueError("the log stream was cut short")
         kind, size = struct.unpack(">BxxxL", header)
         payload = raw.read(size)
-        if len(payload) < size:
+        if len(payload) < size or kind not in (1, 2):
             raise ValueError("the log stream was cut short")
-        if kind == 1:
-            yield payload
-
-
-def _lines(frames: Iterator[bytes]) -> Iterator[str]:
-    """Whole lines, across frame boundaries; a last line without its newline is dropped
-    (the listing's last line, ``#end``, is then missing: the listing counts as cut short)."""
-    pending = b""
-    for payload in frames:
-        pending += payload
-        *whole, pending = pending.split(b"\n")
-        for line in whole:
-            yield line.decode("utf-8", "surrogateescape")
+        yield kind, payload
