@@ -6,7 +6,9 @@ failed copy leaves nothing behind; list shows users; remove refuses a used volum
 from __future__ import annotations
 
 import contextlib
+import io
 import re
+import tarfile
 import uuid
 from collections.abc import Iterator
 
@@ -17,7 +19,7 @@ import pytest
 from nodes_support import IMAGE, TEST_LABEL, direct_client, specs, started
 from tui_orch.errors import NodeError
 from tui_orch.model import VolumeSpec
-from tui_orch.nodes.base import LABEL_VOLUME
+from tui_orch.nodes.base import LABEL_VOLUME, VERIFIED_ON_NODE, VERIFIED_READ_BACK
 from tui_orch.nodes.remote import RemoteNode
 
 pytestmark = pytest.mark.lab
@@ -64,6 +66,7 @@ async def test_a_volume_reaches_another_node_with_equal_checksums(lab, volume: s
     async with started(RemoteNode(specs(lab)["node1"])) as src, started(RemoteNode(specs(lab)["node2"])) as dst:
         copy = await dst.copy_volume_from(src, volume, IMAGE, progress=lambda p, n, t: seen.append((p, n)))
         assert copy.source_checksum == copy.target_checksum
+        assert copy.verified == VERIFIED_ON_NODE  # the image has a shell: no read-back through the console
         assert copy.files == 2 and copy.content_bytes == 6 + 3000 * 1024
         assert listing(two, volume) == listing(one, volume)
         assert re.search(rb"1234 +5678 +6 a.txt", listing(two, volume)) and b"hello" in listing(two, volume)
@@ -78,6 +81,46 @@ async def test_a_volume_reaches_another_node_with_equal_checksums(lab, volume: s
         with pytest.raises(NodeError, match="already exists there"):
             await dst.copy_volume_from(src, volume, IMAGE)
         assert b"hello" in listing(two, volume)
+
+
+def shell_less_image(clients: list[docker.DockerClient]) -> str:
+    """An image of one file and no shell (as a distroless one), on each engine given."""
+    tag = f"tuiorch/no-shell-{uuid.uuid4().hex[:8]}:1"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("marker")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"x\n"))
+    for client in clients:
+        repo, _, version = tag.rpartition(":")
+        client.api.import_image_from_data(buf.getvalue(), repository=repo, tag=version)
+    return tag
+
+
+@pytest.mark.parametrize("case", ["image without a shell", "hard link"])
+async def test_a_copy_the_node_cannot_checksum_is_read_back(lab, volume: str, case: str) -> None:
+    # without a shell the checksum cannot be taken on the node; a hard link is listed there as
+    # a second file but in the tar as a link: both are settled by reading the copy back
+    one, two = direct_client(lab.nodes[0]), direct_client(lab.nodes[1])
+    fill(one, volume)
+    image = IMAGE
+    if case == "hard link":
+        one.containers.run(IMAGE, ["sh", "-c", "busybox ln /v/blob /v/again"], volumes={volume: {"bind": "/v"}},
+                           network_mode="none", remove=True, labels={TEST_LABEL: "volumes"})
+    else:
+        image = shell_less_image([one, two])
+    try:
+        async with started(RemoteNode(specs(lab)["node1"])) as src, started(RemoteNode(specs(lab)["node2"])) as dst:
+            copy = await dst.copy_volume_from(src, volume, image)
+        assert (copy.verified, copy.source_checksum) == (VERIFIED_READ_BACK, copy.target_checksum)
+        assert listing(two, volume) == listing(one, volume)
+        for client in (one, two):
+            assert client.api.containers(all=True, filters={"volume": volume}) == []
+    finally:
+        if image != IMAGE:
+            for client in (one, two):
+                with contextlib.suppress(docker.errors.NotFound):
+                    client.api.remove_image(image, force=True)
 
 
 async def test_a_failed_copy_leaves_no_volume_on_the_target(lab, volume: str) -> None:

@@ -182,6 +182,10 @@ class VolumeInfo:
         return dict(self.labels).get(key)
 
 
+VERIFIED_ON_NODE = "on the node"  # checksummed by a container on the target node (nodes/volcheck.py)
+VERIFIED_READ_BACK = "read back"  # the copy streamed back through this process and checksummed here
+
+
 @dataclass(frozen=True)
 class VolumeCopy:
     """What copying one volume between nodes did; both checksums are of the same form
@@ -196,6 +200,7 @@ class VolumeCopy:
     seconds: float
     source_checksum: str
     target_checksum: str
+    verified: str = VERIFIED_READ_BACK  # how the target's checksum was taken: VERIFIED_ON_NODE or VERIFIED_READ_BACK
 
     @property
     def rate(self) -> float:

@@ -14,6 +14,7 @@ headers are skipped.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 BLOCK = 512
@@ -156,10 +157,15 @@ class TarDigest:
     def result(self) -> Digest:
         if self._remaining or self._pending or self._special is not None:
             raise TarError("the tar stream was cut short")
-        total = hashlib.sha256()
-        for path, kind, value in sorted(self._entries):
-            total.update(f"{kind} {path} {value}\n".encode("utf-8", "surrogateescape"))
-        return Digest(total.hexdigest(), self._files, self._content)
+        return Digest(_checksum(self._entries), self._files, self._content)
+
+
+def _checksum(entries: list[tuple[str, str, str]]) -> str:
+    """The volume checksum of (relative path, kind, value) entries, in any order."""
+    total = hashlib.sha256()
+    for path, kind, value in sorted(entries):
+        total.update(f"{kind} {path} {value}\n".encode("utf-8", "surrogateescape"))
+    return total.hexdigest()
 
 
 def _relative(path: str) -> str:
@@ -171,8 +177,61 @@ def _relative(path: str) -> str:
 
 def digest_files(files: dict[str, bytes]) -> Digest:
     """The same checksum for content held in memory (simulated volumes): path -> bytes."""
-    entries = sorted((path, "f", hashlib.sha256(data).hexdigest()) for path, data in files.items())
-    total = hashlib.sha256()
-    for path, kind, value in entries:
-        total.update(f"{kind} {path} {value}\n".encode())
-    return Digest(total.hexdigest(), len(files), sum(len(d) for d in files.values()))
+    entries = [(path, "f", hashlib.sha256(data).hexdigest()) for path, data in files.items()]
+    return Digest(_checksum(entries), len(files), sum(len(d) for d in files.values()))
+
+
+class ListingDigest:
+    """The same checksum from a listing made on the node itself (nodes/volcheck.py's script),
+    fed line by line: ``#d`` then directories, ``#l`` then each symlink's path and target on
+    two lines, ``#f`` then ``sha256sum`` lines, ``#end``. Paths are find's (``./a``, ``.``).
+    ``result()`` is None when the listing is cut short or not understood: the caller then
+    reads the volume back instead."""
+
+    def __init__(self) -> None:
+        self._section = ""
+        self._link: str | None = None  # a symlink's path, waiting for its target line
+        self._entries: list[tuple[str, str, str]] = []
+        self._files = 0
+        self._bad = False
+
+    def feed_line(self, line: str) -> None:
+        if self._bad or self._section == "#end":
+            self._bad = self._bad or bool(line)
+            return
+        if line in ("#d", "#l", "#f", "#end") and self._link is None:
+            self._section = line
+        elif self._section == "#d":
+            self._entries.append((_found(line), "d", ""))
+        elif self._section == "#l":
+            if self._link is None:
+                self._link = line
+            else:
+                self._entries.append((_found(self._link), "l", line))
+                self._link = None
+        elif self._section == "#f":
+            self.feed_file_line(line)
+        else:
+            self._bad = True
+
+    def feed_file_line(self, line: str) -> None:
+        """One ``sha256sum`` line, whatever the section (the script's second hashing process
+        writes its lines to stderr: a stream of their own, in no order with stdout's)."""
+        if len(line) > 66 and line[64:66] == "  " and _HEX.fullmatch(line[:64]):
+            self._entries.append((_found(line[66:]), "f", line[:64]))
+            self._files += 1
+        else:
+            self._bad = True  # GNU sha256sum's escaped names (a leading backslash) land here too
+
+    def result(self) -> str | None:
+        if self._bad or self._section != "#end":
+            return None
+        return _checksum(self._entries)
+
+
+_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def _found(path: str) -> str:
+    """find's ``./a/b`` (or ``.``) as the tar digest names it: ``a/b`` (or ``.``)."""
+    return path[2:] if path.startswith("./") else path
