@@ -227,3 +227,15 @@ def signal_all(pids: list[int], sig: int) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
+
+
+def remove_volumes(lab, *names: str) -> None:
+    """Remove the named volumes from every lab node (those a test's replicas made)."""
+    for lab_node in lab.nodes:
+        client = direct_client(lab_node)
+        try:
+            for name in names:
+                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                    client.api.remove_volume(name, force=True)
+        finally:
+            client.close()

@@ -6,7 +6,6 @@ in use."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import textwrap
 from pathlib import Path
@@ -15,7 +14,7 @@ import docker.errors
 import pytest
 
 from controller_support import cleanup, prefix
-from nodes_support import IMAGE, TEST_LABEL, direct_client
+from nodes_support import IMAGE, TEST_LABEL, direct_client, remove_volumes
 from tui_orch.cli import main
 
 pytestmark = pytest.mark.lab
@@ -51,16 +50,6 @@ def read_file(lab, node: str, volume: str) -> str | None:
         return None
     finally:
         client.close()
-
-
-def remove_volumes(lab, volume: str) -> None:
-    for lab_node in lab.nodes:
-        client = direct_client(lab_node)
-        try:
-            with contextlib.suppress(docker.errors.NotFound):
-                client.api.remove_volume(volume, force=True)
-        finally:
-            client.close()
 
 
 def inventory_with_a_dead_node(lab, tmp_path: Path) -> str:

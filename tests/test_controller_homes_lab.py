@@ -4,13 +4,11 @@ without a volume is), and once the node is back it runs there again."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 
-import docker.errors
 
 from controller_support import controller, manifest, owned, prefix
-from nodes_support import direct_client, wait_for
+from nodes_support import remove_volumes, wait_for
 from tui_orch.model import NodeState, ReplicaState
 
 STACK = """
@@ -23,18 +21,6 @@ services:
     stop_grace_period: 1s
     volumes: [data:/data]
 """
-
-
-def remove_volumes(lab, names: list[str]) -> None:
-    """The volumes the test's replicas made (once they are mounted), on every node."""
-    for lab_node in lab.nodes:
-        client = direct_client(lab_node)
-        try:
-            for name in names:
-                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                    client.api.remove_volume(name, force=True)
-        finally:
-            client.close()
 
 
 async def test_a_replica_waits_for_the_node_of_its_data_and_runs_there_when_it_is_back(lab, tmp_path):
@@ -77,4 +63,4 @@ async def test_a_replica_waits_for_the_node_of_its_data_and_runs_there_when_it_i
             running = {n: sum(1 for c in found if c["State"] == "running") for n, found in owned(lab, pre).items()}
             assert running[db.node] == 1 and sum(running.values()) == 1, running
     finally:
-        remove_volumes(lab, volumes)
+        remove_volumes(lab, *volumes)

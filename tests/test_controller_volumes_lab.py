@@ -7,13 +7,11 @@ a long-syntax bind of a missing path fails the start in one line."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
-import docker.errors
 import pytest
 
 from controller_support import controller, manifest, prefix
-from nodes_support import direct_client, wait_for
+from nodes_support import direct_client, remove_volumes, wait_for
 from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.model import ReplicaState
 from tui_orch.nodes.base import LABEL_VOLUME
@@ -75,16 +73,6 @@ def inspect_volume(lab, name: str) -> dict:
         client.close()
 
 
-def remove_volume(lab, name: str) -> None:
-    for n in lab.nodes:
-        client = direct_client(n)
-        try:
-            with contextlib.suppress(docker.errors.NotFound):
-                client.api.remove_volume(name, force=True)
-        finally:
-            client.close()
-
-
 async def test_a_named_volume_keeps_the_data_and_mounts_reach_the_container(lab, tmp_path) -> None:
     pre, host = prefix(), tmp_path / "host"
     missing = tmp_path / "nowhere"
@@ -129,4 +117,4 @@ async def test_a_named_volume_keeps_the_data_and_mounts_reach_the_container(lab,
                 f"bind.create_host_path: true (or use the short syntax) to have it created"), failed.message
             assert not missing.exists()
     finally:
-        remove_volume(lab, f"{pre}_data")
+        remove_volumes(lab, f"{pre}_data")
