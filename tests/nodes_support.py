@@ -239,3 +239,42 @@ def remove_volumes(lab, *names: str) -> None:
                     client.api.remove_volume(name, force=True)
         finally:
             client.close()
+
+
+# --------------------------------------------------------------------------------------
+# The lab's network (tests/lab/labparts/netns.py): every node in a network namespace of its own,
+# a client namespace beside them. A test reaches a replica as a client would: from there.
+
+_INSIDE: dict[str, object] = {}
+
+
+def inside(lab, where="client"):
+    """A pool of threads living in the client's namespace (or a node's: name, number or NodeLab),
+    kept for the session: ``inside(lab).call(fn, ...)`` runs fn there."""
+    name = "client" if where == "client" else lab.node(where).name
+    if name not in _INSIDE:
+        _INSIDE[name] = lab.inside(where).__enter__()
+    return _INSIDE[name]
+
+
+def lab_address(lab, node: str) -> str:
+    """The node's address on the lab network (where clients and other nodes reach it)."""
+    return lab.node(node).lab_address
+
+
+def _get(url: str, timeout: float) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as reply:
+            return reply.status, reply.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, str(exc)
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, str(exc)
+
+
+def http_get(lab, url: str, where="client", timeout: float = 2) -> tuple[int, str]:
+    """GET url from the client namespace (or a node's): (status, body), status 0 when nothing answered."""
+    return inside(lab, where).call(_get, url, timeout)

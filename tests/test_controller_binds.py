@@ -2,7 +2,8 @@
 connected socket bound to the port: not listening, so not in the ports a start reads), cannot
 bind and exits at once. It must not crash-loop there: a dynamic port is changed on the same
 node, a static one (it cannot change) sends the replica to another node; it then runs, healthy,
-and answers. The holder is the test's own socket, closed at the end."""
+and answers. The holder is the test's own socket, made in the node's network namespace and
+closed at the end."""
 
 from __future__ import annotations
 
@@ -11,16 +12,15 @@ import random
 import socket
 import struct
 import time
-import urllib.request
 
 import pytest
 
 from controller_support import controller, manifest, prefix
-from nodes_support import wait_for
+from nodes_support import http_get, inside, wait_for
 from tui_orch.model import ReplicaState
 
-# binds 1.5 s after its start, on the node's own loopback address (the lab's nodes share one
-# network namespace): the test takes the port meanwhile
+# binds 1.5 s after its start, on the node's address on the lab network (10.77.0.N+1): the
+# test takes the port meanwhile
 SERVICE = """
 services:
   {name}:
@@ -28,9 +28,9 @@ services:
     ports:
       - target: 8080{published}
     image: tuiorch/busybox:1
-    command: ["sh", "-c", "n=$${{TUI_ORCH_NODE#node}}; sleep 1.5; exec httpd -f -p 127.0.0.$$((n+1)):$$PORT -h /www"]
+    command: ["sh", "-c", "n=$${{TUI_ORCH_NODE#node}}; sleep 1.5; exec httpd -f -p 10.77.0.$$((n+1)):$$PORT -h /www"]
     healthcheck:
-      test: ["CMD-SHELL", "n=$${{TUI_ORCH_NODE#node}}; wget -q -O /dev/null http://127.0.0.$$((n+1)):$$PORT/VERSION"]
+      test: ["CMD-SHELL", "n=$${{TUI_ORCH_NODE#node}}; wget -q -O /dev/null http://10.77.0.$$((n+1)):$$PORT/VERSION"]
       interval: 300ms
       timeout: 1s
       retries: 1
@@ -42,7 +42,7 @@ services:
 
 
 def address(node: str) -> str:
-    return f"127.0.0.{int(node.removeprefix('node')) + 1}"
+    return f"10.77.0.{int(node.removeprefix('node')) + 1}"
 
 
 class Holder:
@@ -75,12 +75,9 @@ class Holder:
                 s.close()
 
 
-def answers(node: str, port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://{address(node)}:{port}/VERSION", timeout=1) as reply:
-            return reply.status == 200
-    except OSError:
-        return False
+def answers(lab, node: str, port: int) -> bool:
+    """A client on the lab network gets 200 from the replica."""
+    return http_get(lab, f"http://{address(node)}:{port}/VERSION", timeout=1)[0] == 200
 
 
 @pytest.mark.parametrize("static", [False, True], ids=["dynamic-port", "static-port"])
@@ -97,7 +94,8 @@ async def test_replica_that_cannot_bind_gets_another_port_or_node_and_runs(lab, 
             await wait_for(lambda: (r := store.get_replica(f"{pre}.1")) is not None and r.container_id is not None,
                            timeout=30, interval=0.02)
             first = store.get_replica(f"{pre}.1")
-            holders.append(Holder(address(first.node), first.ports[0]))  # before its process binds
+            # before its process binds; made on the node (its namespace), as a process of the node would
+            holders.append(inside(lab, first.node).call(Holder, address(first.node), first.ports[0]))
             t0 = time.monotonic()
 
             def moved() -> bool:
@@ -114,7 +112,7 @@ async def test_replica_that_cannot_bind_gets_another_port_or_node_and_runs(lab, 
             else:
                 assert cur.node == first.node and cur.ports != first.ports, (first, cur)
             assert result.ok, result
-            assert answers(cur.node, cur.ports[0]), cur
+            assert answers(lab, cur.node, cur.ports[0]), cur
             await asyncio.sleep(3)  # and it stays up: no crash-loop
             now = store.get_replica(first.key)
             assert now.container_id == cur.container_id and now.state == ReplicaState.RUNNING, now

@@ -12,8 +12,8 @@ WEB = """
 services:
   {name}:
     image: tuiorch/busybox:1
-    # the lab's nodes share one network namespace: each binds its own loopback address
-    command: ["sh", "-c", "n=$${{TUI_ORCH_NODE#node}}; exec httpd -f -p 127.0.0.$$((n+1)):$$PORT -h /"]
+    # each binds its address on the lab network (10.77.0.N+1)
+    command: ["sh", "-c", "n=$${{TUI_ORCH_NODE#node}}; exec httpd -f -p 10.77.0.$$((n+1)):$$PORT -h /"]
     network_mode: host
     ports:
       - target: 8080

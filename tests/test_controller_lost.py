@@ -14,12 +14,11 @@ import asyncio
 import contextlib
 import http.server
 import threading
-import urllib.request
 
 import pytest
 
 from controller_support import cleanup, manifest, owned, prefix
-from nodes_support import wait_for
+from nodes_support import http_get, inside, wait_for
 from tui_orch.controller import Controller
 from tui_orch.inventory import load_inventory
 from tui_orch.model import NodeState, ReplicaState
@@ -30,9 +29,10 @@ SERVICE = """
 services:
   {name}:
     image: tuiorch/busybox:1
-    # healthy for good once the gate on 127.0.0.1:{gate} answered; httpd on the node's own address
-    command: ["sh", "-c", "n=$${{TUI_ORCH_NODE#node}}; (until wget -q -O /dev/null http://127.0.0.1:{gate}/;
-              do sleep 0.2; done; touch /tmp/ready) & exec httpd -f -p 127.0.0.$$((n+1)):$$PORT -h /www"]
+    # healthy for good once the gate on the lab's client (10.77.0.254:{gate}) answered; httpd on
+    # the node's address on the lab network
+    command: ["sh", "-c", "n=$${{TUI_ORCH_NODE#node}}; (until wget -q -O /dev/null http://10.77.0.254:{gate}/;
+              do sleep 0.2; done; touch /tmp/ready) & exec httpd -f -p 10.77.0.$$((n+1)):$$PORT -h /www"]
     network_mode: host
     ports:
       - target: 8080
@@ -50,11 +50,12 @@ services:
 
 
 class Gate:
-    """An HTTP server on 127.0.0.1 (an ephemeral port, outside the dynamic range) that answers
-    200 while open and refuses connections once closed."""
+    """An HTTP server on the lab's client address (an ephemeral port) that answers 200 while
+    open and refuses connections once closed."""
 
-    def __init__(self) -> None:
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    def __init__(self, lab) -> None:
+        self.server = inside(lab).call(http.server.ThreadingHTTPServer, (lab.client_address, 0),
+                                       http.server.SimpleHTTPRequestHandler)
         self.server.RequestHandlerClass.log_message = lambda *a: None  # type: ignore[method-assign]
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -67,13 +68,9 @@ class Gate:
             self.thread.join(5)
 
 
-def answers(rep) -> bool:
-    addr = f"127.0.0.{int(rep.node.removeprefix('node')) + 1}:{rep.ports[0]}"
-    try:
-        with urllib.request.urlopen(f"http://{addr}/VERSION", timeout=1) as reply:
-            return reply.status == 200
-    except OSError:
-        return False
+def answers(lab, rep) -> bool:
+    """A client on the lab network gets 200 from the replica."""
+    return http_get(lab, f"http://{lab.node(rep.node).lab_address}:{rep.ports[0]}/VERSION", timeout=1)[0] == 200
 
 
 async def open_controller(lab, state, ready: list[str]):
@@ -97,7 +94,7 @@ async def close_controller(store, fleet, ctl) -> None:
 async def test_healthy_copies_back_from_a_cut_are_kept_and_unhealthy_replacements_retired(
         lab, tmp_path, new_controller):
     pre = prefix()
-    gate = Gate()
+    gate = Gate(lab)
     state = tmp_path / "state"
     names = [n.name for n in lab.nodes]
     store, fleet, ctl = await open_controller(lab, state, names)
@@ -141,7 +138,7 @@ async def test_healthy_copies_back_from_a_cut_are_kept_and_unhealthy_replacement
         found = [c for cs in owned(lab, pre).values() for c in cs]
         assert sorted(c["Id"] for c in found if c["State"] == "running") == sorted(
             r.container_id for r in reps), found
-        assert len({r.ports[0] for r in reps}) == 2 and all(answers(r) for r in reps), reps
+        assert len({r.ports[0] for r in reps}) == 2 and all(answers(lab, r) for r in reps), reps
         assert any(e.kind == "reschedule" and "kept" in e.message for e in store.events(service=pre))
     finally:
         gate.close()

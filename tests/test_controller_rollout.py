@@ -12,15 +12,15 @@ import urllib.request
 import pytest
 
 from controller_support import controller, manifest, owned, prefix
-from nodes_support import wait_for
+from nodes_support import inside, wait_for
 from tui_orch.model import Replica, ReplicaState, RolloutState, from_dict
 
 WEB = """
 services:
   {name}:
     image: tuiorch/busybox:{version}
-    # the lab's nodes share one network namespace: each binds its own loopback address
-    command: ["sh", "-c", "n=$${{TUI_ORCH_NODE#node}}; exec httpd -f -p 127.0.0.$$((n+1)):$$PORT -h /www"]
+    # on the node's address on the lab network (10.77.0.N+1), where a client reaches it
+    command: ["sh", "-c", "n=$${{TUI_ORCH_NODE#node}}; exec httpd -f -p 10.77.0.$$((n+1)):$$PORT -h /www"]
     network_mode: host
     ports:
       - target: 8080
@@ -45,7 +45,7 @@ services:
         order: {order}
         monitor: 1s
 """
-GOOD = '["CMD-SHELL", "n=$${TUI_ORCH_NODE#node}; wget -q -O /dev/null http://127.0.0.$$((n+1)):$$PORT/VERSION"]'
+GOOD = '["CMD-SHELL", "n=$${TUI_ORCH_NODE#node}; wget -q -O /dev/null http://10.77.0.$$((n+1)):$$PORT/VERSION"]'
 BAD = '["CMD-SHELL", "exit 1"]'
 
 
@@ -56,10 +56,10 @@ def web(name: str, version: str = "1", *, replicas: int = 3, parallelism: int = 
 
 
 def address(rep: Replica) -> str:
-    return f"127.0.0.{int(rep.node.removeprefix('node')) + 1}:{rep.ports[0]}"
+    return f"10.77.0.{int(rep.node.removeprefix('node')) + 1}:{rep.ports[0]}"
 
 
-def version_at(addr: str) -> str | None:
+def _version_at(addr: str) -> str | None:
     try:
         with urllib.request.urlopen(f"http://{addr}/VERSION", timeout=0.5) as resp:
             return resp.read().decode().strip()
@@ -67,12 +67,17 @@ def version_at(addr: str) -> str | None:
         return None
 
 
+def version_at(lab, addr: str) -> str | None:
+    """What a client on the lab network gets from the replica at addr (None: no answer)."""
+    return inside(lab).call(_version_at, addr)
+
+
 class Probe:
     """Probes every replica the controller knows of (records and the old containers a
     start-first rollout keeps) every 50 ms; records the fewest that answered at one time."""
 
-    def __init__(self, store, service: str):
-        self.store, self.service = store, service
+    def __init__(self, lab, store, service: str):
+        self.lab, self.store, self.service = lab, store, service
         self.fewest: int | None = None
         self.samples = 0
         self.versions: set[str] = set()
@@ -87,7 +92,7 @@ class Probe:
     async def _run(self) -> None:
         while True:
             targets = sorted(self.targets())
-            answers = await asyncio.gather(*(asyncio.to_thread(version_at, t) for t in targets))
+            answers = await asyncio.gather(*(asyncio.to_thread(version_at, self.lab, t) for t in targets))
             up = [a for a in answers if a is not None]
             self.versions.update(up)
             self.fewest = len(up) if self.fewest is None else min(self.fewest, len(up))
@@ -103,8 +108,8 @@ class Probe:
         self._task.cancel()
 
 
-def serving(store, service: str) -> list[str | None]:
-    return sorted((version_at(address(r)) or "-") for r in store.replicas(service))
+def serving(lab, store, service: str) -> list[str | None]:
+    return sorted((version_at(lab, address(r)) or "-") for r in store.replicas(service))
 
 
 def containers(lab, pre: str) -> list[dict]:
@@ -118,10 +123,10 @@ async def test_rolling_update_keeps_replicas_serving(lab, tmp_path, order, paral
         await ctl.start()
         first = await ctl.apply(web(pre, "1", order=order, parallelism=parallelism))
         assert first.ok, first
-        assert serving(store, pre) == ["1", "1", "1"]
+        assert serving(lab, store, pre) == ["1", "1", "1"]
         seen: list[str] = []
         queue = ctl.bus.subscribe()
-        with Probe(store, pre) as probe:
+        with Probe(lab, store, pre) as probe:
             result = await ctl.apply(web(pre, "2", order=order, parallelism=parallelism))
         while not queue.empty():
             seen.append(queue.get_nowait().message)
@@ -130,7 +135,7 @@ async def test_rolling_update_keeps_replicas_serving(lab, tmp_path, order, paral
         # start-first: never fewer than desired answer; stop-first: never below desired - parallelism
         assert probe.fewest is not None and probe.fewest >= floor, (probe.fewest, seen)
         assert probe.versions == {"1", "2"}
-        assert serving(store, pre) == ["2", "2", "2"]
+        assert serving(lab, store, pre) == ["2", "2", "2"]
         ro = ctl.rollout_status(pre)
         assert ro is not None and ro.state == RolloutState.COMPLETED
         assert (ro.from_revision, ro.to_revision, ro.updated, ro.healthy, ro.failed) == (1, 2, 3, 3, 0)
@@ -153,7 +158,7 @@ async def test_failing_health_check_rolls_back(lab, tmp_path):
         assert ro is not None and ro.state == RolloutState.ROLLED_BACK and ro.kind == "rollback"
         assert (ro.from_revision, ro.to_revision) == (2, 1)
         assert store.get_service(pre).revision == 1
-        await wait_for(lambda: serving(store, pre) == ["1", "1", "1"], 20)
+        await wait_for(lambda: serving(lab, store, pre) == ["1", "1", "1"], 20)
         assert all(r.revision == 1 for r in store.replicas(pre))
         kinds = [e.kind for e in store.events(service=pre)]
         assert "rollback" in kinds
@@ -170,7 +175,7 @@ async def test_failed_rollout_pauses_then_undo(lab, tmp_path):
         assert ro is not None and ro.state == RolloutState.PAUSED and "failed" in ro.message, ro
         assert not result.ok
         # start-first: the failed replacement was removed and the old replica kept serving
-        assert serving(store, pre) == ["1", "1", "1"]
+        assert serving(lab, store, pre) == ["1", "1", "1"]
         assert len(containers(lab, pre)) == 3
         back = await ctl.rollout_undo(pre)
         assert back.state == RolloutState.ROLLED_BACK and store.get_service(pre).revision == 1
@@ -204,7 +209,7 @@ async def test_restart_pause_resume(lab, tmp_path):
         assert done.state == RolloutState.COMPLETED, done
         assert all(store.get_replica(k).container_id != cid for k, cid in before.items())
         assert {r.revision for r in store.replicas(pre)} == {2}
-        assert serving(store, pre) == ["1", "1", "1"]
+        assert serving(lab, store, pre) == ["1", "1", "1"]
         assert len(containers(lab, pre)) == 3
         # removing a service in the middle of a start-first rollout leaves nothing behind
         await ctl.rollout_restart(pre, wait=False)

@@ -31,3 +31,4 @@ def test_lab_inventory_matches_the_lab() -> None:
     assert [(n.name, n.address, n.port) for n in inv.nodes] == [
         ("node1", "127.0.0.2", 2222), ("node2", "127.0.0.3", 2222), ("node3", "127.0.0.4", 2222)]
     assert all(n.known_hosts for n in inv.nodes)
+    assert [n.advertise for n in inv.nodes] == ["10.77.0.2", "10.77.0.3", "10.77.0.4"]

@@ -149,3 +149,47 @@ async def test_kill_node_stops_everything_on_it_and_start_node_brings_it_back(la
     finally:
         await asyncio.to_thread(lab.start_node, node)
         await asyncio.to_thread(_remove_container, node, container.id)
+
+
+def _host_links() -> set[str]:
+    return {line.split(":")[1].strip().split("@")[0] for line in
+            Path("/proc/net/dev").read_text().splitlines()[2:] if ":" in line} | {
+        p.name for p in Path("/sys/class/net").iterdir()}
+
+
+async def test_each_node_has_a_network_of_its_own_and_clients_reach_published_ports(lab):
+    """As separate hosts: each node's engine has its own bridge and published ports; a client on
+    the lab network reaches node1's published port at node1's address, node2's containers reach
+    it too, and node1's loopback is its own. The machine's own interfaces are untouched."""
+    from nodes_support import direct_client, http_get, inside
+
+    before = _host_links()
+    one, two = lab.node(1), lab.node(2)
+    c1, c2 = direct_client(one), direct_client(two)
+    web = None
+    try:
+        assert {n["Driver"] for n in c1.api.networks()} >= {"bridge", "host"}
+        web = await asyncio.to_thread(
+            c1.containers.run, "tuiorch/busybox:2", ["httpd", "-f", "-p", "80", "-h", "/www"],
+            ports={"80/tcp": 18080}, detach=True)
+        url = f"http://{one.lab_address}:18080/VERSION"
+        for _ in range(50):
+            status, body = await asyncio.to_thread(http_get, lab, url)
+            if status == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert (status, body.strip()) == (200, "2")
+        out = await asyncio.to_thread(c2.containers.run, "tuiorch/busybox:1", ["wget", "-q", "-O-", url], remove=True)
+        assert out.decode().strip() == "2"  # from a container of node2, on its bridge
+        # node1's port is not on node2's loopback, nor on this machine's
+        assert (await asyncio.to_thread(http_get, lab, "http://127.0.0.1:18080/VERSION", two.name))[0] == 0
+        ids = {n.name: inside(lab, n.name).call(lambda: Path("/proc/thread-self/ns/net").stat().st_ino)
+               for n in lab.nodes}
+        assert len(set(ids.values())) == len(lab.nodes), ids
+    finally:
+        if web is not None:
+            await asyncio.to_thread(web.remove, force=True)
+        c1.close()
+        c2.close()
+    assert _host_links() == before
+    assert not {"tlbr0", "vc"} & before and not any(link in before for link in (f"v{n.index}" for n in lab.nodes))

@@ -18,6 +18,9 @@ A nodes file (YAML)::
         identity_file: ~/.ssh/id_ed25519
         docker_socket: /var/run/docker.sock
         proxy_jump: bastion
+        advertise: 10.0.0.11            # optional; where the other nodes reach this one (its
+                                        # published ports), when not at address (e.g. a private
+                                        # network beside the SSH address)
         labels: {zone: a, disk: ssd}
         capacity: {cpus: 4, memory: 8g}   # override what is detected
         reserved: {cpus: 0.5, memory: 512m}
@@ -51,9 +54,9 @@ from tui_orch.units import parse_bytes, parse_cpus, parse_duration
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 NODE_KEYS = {
     "name", "address", "host", "port", "user", "identity_file", "docker_socket", "labels",
-    "capacity", "reserved", "proxy_jump", "local", "known_hosts",
+    "capacity", "reserved", "proxy_jump", "local", "known_hosts", "advertise",
 }
-DEFAULT_KEYS = NODE_KEYS - {"name", "address", "host", "local"}
+DEFAULT_KEYS = NODE_KEYS - {"name", "address", "host", "local", "advertise"}
 TOP_KEYS = {"known_hosts", "defaults", "nodes", "node_grace", "build_on"}
 DEFAULT_NODE_GRACE = 10.0
 # Turns a scalar node into its plain value (int, bool, str...); no reader or scanner needed.
@@ -328,7 +331,8 @@ def _jump_problem(jump: str) -> str:
     return "" if _is_host(host) else f"bad host name {host!r}"
 
 
-SSH_CHECKS = {"user": check_user, "address": check_address, "host": check_address, "proxy_jump": check_proxy_jump}
+SSH_CHECKS = {"user": check_user, "address": check_address, "host": check_address, "proxy_jump": check_proxy_jump,
+              "advertise": check_address}
 
 
 def _resources(r: _Reader, node: yaml.Node, path: str) -> Resources | None:

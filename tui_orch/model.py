@@ -330,6 +330,7 @@ class NodeSpec:
     proxy_jump: str | None = None
     local: bool = False  # this machine, reached without SSH
     simulated: bool = False  # a simulated node (demo, scale tests), labelled as such
+    advertise: str | None = None  # where other nodes reach this one, when not at address
 
 
 @dataclass(frozen=True)

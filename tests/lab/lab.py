@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """The tui-orch test lab: N real worker "nodes" on this machine.
 
-Node N = its own containerd + Docker Engine (socket LABDIR/nodeN/docker.sock) and its own
-OpenSSH server on 127.0.0.(N+1):2222 with its own ed25519 host key. The console reaches a
-node only as it reaches a real server: SSH with a key and host-key checking on, then the
-Docker API through a socket forwarded over that connection.
+Node N = its own network namespace (tuiorch-nodeN, address 10.77.0.(N+1) on an isolated lab
+bridge), its own containerd + Docker Engine inside it (socket LABDIR/nodeN/docker.sock; its own
+docker0 bridge, iptables and published ports) and its own OpenSSH server, reached on
+127.0.0.(N+1):2222 with its own ed25519 host key (a gate there serves each connection with
+`sshd -i` inside the node's namespace: labparts/sshgate.py). The console reaches a node only as
+it reaches a real server: SSH with a key and host-key checking on, then the Docker API through a
+socket forwarded over that connection. Clients (tests, benchmarks) run in the namespace
+tuiorch-client (10.77.0.254) and reach nodes at their lab addresses (labparts/netns.py).
 
     python3 tests/lab/lab.py start [--nodes 3]   # idempotent; prints a summary
     python3 tests/lab/lab.py status              # exit 0 when every node is healthy
@@ -13,21 +17,23 @@ Docker API through a socket forwarded over that connection.
 
 The lab dir is /tmp/tui-orch-lab unless TUI_ORCH_LAB_DIR (or --lab-dir) says otherwise.
 It needs root and the Debian packages docker.io openssh-server busybox-static
-(tests/lab/install-packages.sh). The engines run with --bridge=none --iptables=false
---ip-masq=false --ip-forward=false: the lab sends traffic only to loopback, so containers
-use host networking and bind 127.0.0.1.
+(tests/lab/install-packages.sh), and iproute2. The lab's traffic stays inside its namespaces:
+the bridge has no uplink, and the machine's own interfaces, routes and firewall are untouched.
 
 From Python (the pytest fixture ``lab`` in tests/conftest.py uses this)::
 
     lab = start_lab(n=3)          # -> Lab(nodes=[NodeLab, ...], client_key, known_hosts, ...)
     kill_sshd(lab.nodes[2])       # "network cut": the engine keeps running
     start_sshd(lab.nodes[2])
-    kill_node(lab.nodes[2])       # "node crash": sshd, engine and every container, SIGKILL
+    kill_node(lab.nodes[2])       # "node crash": its link down; sshd, engine, containers SIGKILLed
     start_node(lab.nodes[2])
     stop_lab(lab)
 
-This file (the command line) and its parts in tests/lab/labparts/ (layout, processes, sshd,
-engine, image, setup, lifecycle) use only the Python standard library: they run before any
+    with lab.inside() as client:  # threads in the client's namespace
+        client.call(urllib.request.urlopen, "http://10.77.0.2:8080/")
+
+This file (the command line) and its parts in tests/lab/labparts/ (layout, processes, netns,
+sshd, sshgate, engine, image, setup, lifecycle) use only the Python standard library: they run before any
 virtualenv exists.
 """
 
@@ -61,8 +67,11 @@ def _cmd_start(args: argparse.Namespace) -> int:
     took = time.monotonic() - t0
     print(f"tui-orch lab: {len(lab.nodes)} nodes ready in {took:.1f} s (lab dir {lab.dir})")
     for node in lab.nodes:
-        print(f"  {node.name}  ssh {node.user}@{node.address}:{node.port}  engine {node.docker_host}"
+        print(f"  {node.name}  {node.lab_address} (netns {node.netns})  ssh {node.user}@{node.address}:{node.port}"
+              f"  engine {node.docker_host}"
               f"  [{state.get(node.name, '?')}]")
+    print(f"  client:      {lab.client_address} (netns tuiorch-client): "
+          f"nsenter --net=/run/netns/tuiorch-client wget -q -O- http://{lab.nodes[0].lab_address}:PORT/")
     print(f"  inventory:   {lab.inventory}")
     print(f"  known_hosts: {lab.known_hosts}")
     print(f"  client key:  {lab.client_key}")

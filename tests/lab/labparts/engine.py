@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from labparts.layout import ENGINE_STOP_TIMEOUT, LabError, NodeLab, SYSTEM_PATH
+from labparts.netns import in_netns_argv, node_netns
 from labparts.processes import (
     _alive, _cmdline, _engine_env, _log_tail, _owned_pid, _read_pid, _signal, _spawn, _terminate, _wait_gone,
     _write,
@@ -86,8 +87,8 @@ def _start_containerd(node: NodeLab, timeout: float) -> bool:
     if _containerd_pid(node):
         return False
     cd = node.containerd_socket.parent
-    pid = _spawn([shutil.which("containerd", path=SYSTEM_PATH) or "containerd",
-                  "--config", str(cd / "config.toml")], node.dir / "containerd.log")
+    pid = _spawn(in_netns_argv(node_netns(node), [shutil.which("containerd", path=SYSTEM_PATH) or "containerd",
+                                                  "--config", str(cd / "config.toml")]), node.dir / "containerd.log")
     _write(node.containerd_pid_file, f"{pid}\n")
     deadline = time.monotonic() + timeout
     while not _socket_accepts(node.containerd_socket):
@@ -101,7 +102,9 @@ def _start_containerd(node: NodeLab, timeout: float) -> bool:
 
 
 def _dockerd_argv(node: NodeLab) -> "list[str]":
-    return [
+    # inside the node's network namespace: its own docker0 bridge, iptables and published
+    # ports, as on a separate host (containerd too: a host-network container is in its namespace)
+    return in_netns_argv(node_netns(node), [
         shutil.which("dockerd", path=SYSTEM_PATH) or "dockerd",
         "--config-file", str(node.dir / "daemon.json"),
         "--host", node.docker_host,
@@ -109,9 +112,8 @@ def _dockerd_argv(node: NodeLab) -> "list[str]":
         "--exec-root", str(node.exec_root),
         "--pidfile", str(node.dockerd_pid_file),
         "--containerd", str(node.containerd_socket),
-        "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
-        "--ip-forward=false", "--userland-proxy=false",
-    ]
+        "--ip6tables=false", "--userland-proxy=false",
+    ])
 
 
 def _launch_dockerd(node: NodeLab) -> "int | None":

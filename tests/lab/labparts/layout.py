@@ -22,7 +22,10 @@ APPLETS = (
 )
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 FIXED_MTIME = 1_700_000_000  # image layers are reproducible: same image ID on every engine
-ENGINE_STOP_TIMEOUT = 30.0  # dockerd stops its containers first (10 s each, in parallel)
+ENGINE_STOP_TIMEOUT = 30.0
+LAB_SUBNET = "10.77.0"  # the isolated lab bridge's /24 (labparts/netns.py)
+CLIENT_NETNS = "tuiorch-client"
+CLIENT_ADDRESS = f"{LAB_SUBNET}.254"  # dockerd stops its containers first (10 s each, in parallel)
 
 
 class LabError(Exception):
@@ -53,6 +56,16 @@ class NodeLab:
     @property
     def host_key_pub(self) -> Path:
         return Path(str(self.host_key) + ".pub")
+
+    @property
+    def netns(self) -> str:
+        """The node's network namespace (labparts/netns.py): its engine, containers and sshd."""
+        return f"tuiorch-{self.name}"
+
+    @property
+    def lab_address(self) -> str:
+        """The node's address on the lab bridge: where other nodes and clients reach it."""
+        return f"{LAB_SUBNET}.{self.index + 1}"
 
     @property
     def docker_host(self) -> str:
@@ -104,6 +117,15 @@ class Lab:
         from labparts.lifecycle import kill_node  # imported here: labparts.lifecycle imports this module
 
         kill_node(self.node(which))
+
+    client_address: str = CLIENT_ADDRESS
+
+    def inside(self, where: "str | int | NodeLab" = "client", threads: int = 16):
+        """A context manager: a pool whose threads live in the client's network namespace (or a
+        node's): ``with lab.inside() as client: client.call(urlopen, url)``."""
+        from labparts.netns import inside  # imported here: labparts.netns imports this module
+
+        return inside(CLIENT_NETNS if where == "client" else self.node(where).netns, threads)
 
     def start_node(self, which: "str | int | NodeLab") -> None:
         from labparts.lifecycle import start_node  # imported here: labparts.lifecycle imports this module

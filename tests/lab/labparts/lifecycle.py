@@ -17,6 +17,7 @@ from labparts.layout import (
     DEFAULT_NODES, ENGINE_STOP_TIMEOUT, IMAGE_REPO, IMAGE_VERSIONS, Lab, LabError, NodeLab, _as_lab,
     _existing_nodes, layout,
 )
+from labparts.netns import ensure_network, network_problems, remove_network, set_link
 from labparts.processes import _alive, _log_tail, _terminate
 from labparts.setup import (
     _check_paths, _keygen, _prepare_dirs, _write_lab_files, _write_node_configs, check_host,
@@ -53,8 +54,10 @@ def _wait_ready(nodes: "list[NodeLab]", spawned: "dict[str, int]", timeout: floa
 def _start_nodes(lab: Lab, nodes: "list[NodeLab]", timeout: float, sshd: bool = True) -> "dict[str, str]":
     """Start what is not running of these nodes; {name: 'started'|'already running'|...}."""
     state: dict[str, str] = {}
+    ensure_network(nodes)
     for node in nodes:
         _write_node_configs(lab, node)
+        set_link(node, up=True)  # down after a kill_node (its power loss)
     restarted = {n.name: _start_containerd(n, timeout) for n in nodes}
     spawned = {}
     for node in nodes:
@@ -118,11 +121,14 @@ def stop_lab(lab: "Lab | str | os.PathLike[str] | None" = None, timeout: float =
         _terminate(engines, timeout)  # all engines shut down side by side
         for node in everything.nodes:
             _stop_node_parts(node, hard=False)
+        remove_network(everything.nodes)
     return everything
 
 def kill_node(node: NodeLab) -> None:
     """'Node crash': SIGKILL this node's sshd (and its connections), engine, containerd and
-    every container on it, as a power loss would. start_node brings it back."""
+    every container on it, as a power loss would; its link goes down, so the other nodes get
+    no answer at all from its address (not even a reset). start_node brings it back."""
+    set_link(node, up=False)
     _stop_node_parts(node, hard=True)
 
 
@@ -133,7 +139,7 @@ def start_node(node: NodeLab, timeout: float = 90) -> None:
 
 
 def node_problems(node: NodeLab) -> "list[str]":
-    problems = []
+    problems = network_problems([node])
     if not _containerd_pid(node):
         problems.append(f"{node.name}: containerd is not running")
     if not _dockerd_pid(node):

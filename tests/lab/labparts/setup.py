@@ -88,7 +88,7 @@ def _write_node_configs(lab: Lab, node: NodeLab) -> None:
         f"ListenAddress {node.address}:{node.port}",
         "AddressFamily inet",
         f"HostKey {node.host_key}",
-        f"PidFile {node.sshd_pid_file}",
+        "PidFile none",  # sshd -i behind the gate (labparts/sshgate.py): the gate has the pid file
         f"AuthorizedKeysFile {lab.authorized_keys}",
         "AuthenticationMethods publickey",
         "PubkeyAuthentication yes",
@@ -131,6 +131,7 @@ def inventory_text(lab: Lab, header: str = "") -> str:
             f"    user: {node.user}",
             f"    identity_file: {_yaml_str(str(lab.client_key))}",
             f"    docker_socket: {_yaml_str(str(node.socket))}",
+            f"    advertise: {node.lab_address}",
             f"    labels: {{{labels}}}",
         ]
     return "\n".join(lines) + "\n"

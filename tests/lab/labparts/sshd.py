@@ -6,11 +6,13 @@ import contextlib
 import shutil
 import signal
 import socket
-import subprocess
+import sys
 import time
+from pathlib import Path
 
 from labparts.layout import LabError, NodeLab, SYSTEM_PATH
-from labparts.processes import _clean_env, _descendants, _log_tail, _owned_pid, _signal, _wait_gone
+from labparts.netns import netns_path, node_netns
+from labparts.processes import _alive, _descendants, _log_tail, _owned_pid, _signal, _spawn, _wait_gone
 
 
 def sshd_accepts(node: NodeLab, timeout: float = 2) -> bool:
@@ -31,26 +33,25 @@ def _sshd_pid(node: NodeLab) -> "int | None":
 
 
 def _launch_sshd(node: NodeLab) -> bool:
+    """The node's sshd: a gate on node.address:node.port (this machine's namespace) that serves
+    each connection with `sshd -i` inside the node's network namespace (labparts/sshgate.py)."""
     if _sshd_pid(node):
         return False
     with contextlib.suppress(FileNotFoundError):
         node.sshd_pid_file.unlink()
     sshd = shutil.which("sshd", path=SYSTEM_PATH) or "/usr/sbin/sshd"
     log = node.dir / "sshd.log"
-    done = subprocess.run([sshd, "-f", str(node.sshd_config), "-E", str(log)], env=_clean_env(),
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          start_new_session=True, timeout=30)
-    if done.returncode != 0:
-        raise LabError(f"{node.name}: sshd did not start: {(done.stderr.strip() or _log_tail(log))}")
+    gate = [sys.executable, str(Path(__file__).with_name("sshgate.py")), node.address, str(node.port),
+            str(netns_path(node_netns(node))), str(node.sshd_pid_file), "--",
+            sshd, "-i", "-f", str(node.sshd_config), "-E", str(log)]
+    pid = _spawn(gate, log)
     deadline = time.monotonic() + 10  # it writes its pid file once it listens
     while not _sshd_pid(node):
-        if time.monotonic() > deadline:
+        if not _alive(pid) or time.monotonic() > deadline:
             raise LabError(f"{node.name}: sshd did not start listening on {node.address}:{node.port}: "
                            f"{_log_tail(log)}")
-        time.sleep(0.05)
+        time.sleep(0.02)
     return True
-
-
 
 
 def kill_sshd(node: NodeLab) -> None:
