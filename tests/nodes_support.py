@@ -253,8 +253,9 @@ def inside(lab, where="client"):
     kept for the session: ``inside(lab).call(fn, ...)`` runs fn there."""
     name = "client" if where == "client" else lab.node(where).name
     if name not in _INSIDE:
-        _INSIDE[name] = lab.inside(where).__enter__()
-    return _INSIDE[name]
+        manager = lab.inside(where)  # kept: its pool closes when the manager is collected
+        _INSIDE[name] = (manager, manager.__enter__())
+    return _INSIDE[name][1]
 
 
 def lab_address(lab, node: str) -> str:

@@ -138,7 +138,7 @@ async def test_healthy_copies_back_from_a_cut_are_kept_and_unhealthy_replacement
         found = [c for cs in owned(lab, pre).values() for c in cs]
         assert sorted(c["Id"] for c in found if c["State"] == "running") == sorted(
             r.container_id for r in reps), found
-        assert len({r.ports[0] for r in reps}) == 2 and all(answers(lab, r) for r in reps), reps
+        assert len({r.node for r in reps}) == 2 and all(answers(lab, r) for r in reps), reps
         assert any(e.kind == "reschedule" and "kept" in e.message for e in store.events(service=pre))
     finally:
         gate.close()
