@@ -1,9 +1,9 @@
 """A real HAProxy (Debian's 2.6 binary, unpacked by tests/lab/labparts/proxyimage.py) on
 127.0.0.1, and tiny HTTP replicas (one process each) for it to route to.
 
-The fixture ``haproxy_argv`` downloads and unpacks the packages once per session (cached in
-/tmp/tui-orch-lab/proxy-debs); without network to the Debian mirrors it fails the test with
-the lab's one-sentence reason, it never skips.
+The session fixture ``haproxy_argv`` (tests/conftest.py, from haproxy_binary) downloads and
+unpacks the packages once (cached in /tmp/tui-orch-lab/proxy-debs); without network to the
+Debian mirrors it fails the test with the lab's one-sentence reason, it never skips.
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ from tui_orch.traffic import haproxy, runtime as api
 from tui_orch.traffic.model import ProxyConfig
 
 
-@pytest.fixture(scope="session")
-def haproxy_argv() -> tuple[list[str], dict[str, str]]:
+def haproxy_binary() -> tuple[list[str], dict[str, str]]:
     try:
         return haproxy_command()
     except LabError as exc:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy_support import Load, Proxy, Replica, free_port, get, haproxy_argv, start_replica  # noqa: F401
+from proxy_support import Load, Proxy, Replica, free_port, get, start_replica
 from tui_orch.nodes.proxyapi import ProxyCommandFailed, ProxyUnreachable, runtime
 from tui_orch.traffic import runtime as api
 from tui_orch.traffic.model import Backend, Listener, ProxyConfig, Server
