@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import asyncssh
 import pytest
 
 from proxy_support import Load, Proxy, Replica, free_port, get, start_replica
@@ -197,3 +198,45 @@ async def test_the_runtime_api_names_the_refused_command_and_an_absent_socket(pr
     absent = str(tmp_path / "absent.sock")
     with pytest.raises(ProxyUnreachable, match="admin socket cannot be used"):
         await runtime(lambda: asyncio.open_unix_connection(absent), [api.show_stat()], 2.0, where="node1")
+
+
+class _ForwardingServer(asyncssh.SSHServer):
+    """An SSH server that lets anyone in and forwards stream-local channels, as a node's sshd."""
+
+    def begin_auth(self, username: str) -> bool:
+        return False
+
+    def unix_connection_requested(self, dest_path: str) -> bool:
+        return True
+
+
+async def test_the_runtime_api_through_an_ssh_channel_as_on_a_node(proxy, replicas):
+    (r1,) = replicas("r1")
+    port, ssh_port = free_port(), free_port()
+    proxy.start(config(proxy, [], {"web": port}))
+    sshd = await asyncssh.create_server(_ForwardingServer, "127.0.0.1", ssh_port,
+                                          server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")])
+    try:
+        async with asyncssh.connect("127.0.0.1", ssh_port, known_hosts=None, username="test") as conn:
+            open_stream = lambda: conn.open_unix_connection(proxy.socket)  # noqa: E731
+            answers = await runtime(open_stream, [api.add_server("web", server(r1)), api.enable_server("web", "r1"),
+                                                  api.show_servers_state()], 5.0, where="node1")
+            assert answers[:2] == ["New server registered.", ""]
+            assert api.parse_servers_state(answers[2])["web"]["r1"].state == "ready"
+            assert get(port) == "r1"
+            with pytest.raises(ProxyUnreachable, match=r"^node1: the edge proxy's admin socket cannot be used"):
+                await runtime(lambda: conn.open_unix_connection("/nonexistent/admin.sock"), [api.show_stat()], 5.0,
+                              where="node1")
+    finally:
+        sshd.close()
+
+
+async def test_many_commands_with_long_answers_on_one_connection_do_not_block_each_other(proxy, replicas):
+    """More commands than a socket buffer holds, each answer longer than its command: the
+    answers are read while the commands are still being written."""
+    (r1,) = replicas("r1")
+    proxy.start(config(proxy, [server(r1)], {"web": free_port()}))
+    commands = [api.show_servers_state()] * 30000
+    answers = await proxy.ask(commands)
+    assert len(answers) == 30000
+    assert all(api.parse_servers_state(a)["web"]["r1"].port == r1.port for a in answers)

@@ -65,7 +65,8 @@ def test_answers_are_framed_by_the_prompt_even_where_del_server_writes_no_blank_
     commands = ["set server web/d state maint", "shutdown sessions server web/d", "del server web/d",
                 "show servers state web", "set server web/zz state ready"]
     assert api.session_text(commands[:1]) == "prompt\nset server web/d state maint\nquit\n"
-    written = ("\n> \n> \n> Server deleted.\n> 1\n" + HEADER + "\n3 web 1 a 127.0.0.1 2 4 1 1 0 1 0 0 8 0 0 0 - 18081 - 0 0 - - 0\n"
+    written = ("\n> \n> \n> Server deleted.\n> 1\n" + HEADER
+               + "\n3 web 1 a 127.0.0.1 2 4 1 1 0 1 0 0 8 0 0 0 - 18081 - 0 0 - - 0\n"
                "\n> No such server.\n\n> ")
     answers = api.split_answers(written, len(commands))
     assert answers[:3] == ["", "", "Server deleted."]
@@ -80,11 +81,13 @@ def test_answers_are_framed_by_the_prompt_even_where_del_server_writes_no_blank_
      "Already exists a server with the same name in backend."),
     ("del server web/a", "Server still has connections attached to it, cannot remove it.",
      "Server still has connections attached to it, cannot remove it."),
-    ("set server web/a addr 10.0.0.2 port 81", "IP changed from '10.0.0.1' to '10.0.0.2', port changed from '80' to '81' by 'stats socket command'", None),
+    ("set server web/a addr 10.0.0.2 port 81",
+     "IP changed from '10.0.0.1' to '10.0.0.2', port changed from '80' to '81' by 'stats socket command'", None),
     ("set server web/a addr 10.0.0.2 port 81", "No such server.", "No such server."),
     ("show servers state nope", "Can't find backend.", "Can't find backend."),
     ("show env TUIORCH_LAYOUT", "Variable not found", None),  # read by parse_layout: a reload
-    ("bogus", "Unknown command, but maybe one of the following ones is a better match:\n  show fd", "Unknown command, but maybe one of the following ones is a better match:"),
+    ("bogus", "Unknown command, but maybe one of the following ones is a better match:\n  show fd",
+     "Unknown command, but maybe one of the following ones is a better match:"),
 ])
 def test_an_error_answer_is_told_from_a_success(command, answer, error):
     assert api.answer_error(command, answer) == error

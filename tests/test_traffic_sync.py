@@ -53,7 +53,8 @@ def ready(running: Running, backend: str) -> int:
 
 
 names = st.sampled_from(["a", "b", "c", "d", "e"])
-servers = st.dictionaries(names, st.tuples(st.sampled_from([8001, 8002]), st.sampled_from(["ready", "drain", "maint"])), max_size=5)
+states = st.sampled_from(["ready", "drain", "maint"])
+servers = st.dictionaries(names, st.tuples(st.sampled_from([8001, 8002]), states), max_size=5)
 
 
 def desired_config(wanted: dict) -> ProxyConfig:

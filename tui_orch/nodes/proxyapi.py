@@ -31,19 +31,27 @@ class ProxyUnreachable(NodeError):
     """The admin socket did not answer (proxy not running, socket missing, cut connection)."""
 
 
+async def _read_all(reader: asyncio.StreamReader) -> bytes:
+    data = b""
+    while chunk := await reader.read(65536):
+        data += chunk
+        if len(data) > _READ_LIMIT:
+            raise ValueError(f"more than {_READ_LIMIT >> 20} MB of answers")
+    return data
+
+
 async def _exchange(open_stream: OpenStream, text: str) -> str:
+    """Write text and read until HAProxy closes. The answers are read while the commands are
+    still being written: HAProxy stops reading commands while its answers wait to be read."""
     reader, writer = await open_stream()
+    reading = asyncio.ensure_future(_read_all(reader))
     try:
         writer.write(text.encode())
         await writer.drain()
-        data = b""
-        while chunk := await reader.read(65536):
-            data += chunk
-            if len(data) > _READ_LIMIT:
-                raise ValueError(f"more than {_READ_LIMIT >> 20} MB of answers")
+        return (await reading).decode(errors="replace")
     finally:
+        reading.cancel()
         writer.close()
-    return data.decode(errors="replace")
 
 
 async def runtime(open_stream: OpenStream, commands: list[str], timeout: float, where: str = "edge proxy") -> list[str]:
