@@ -84,8 +84,10 @@ async def test_a_drained_server_finishes_its_slow_request_and_gets_no_new_one(pr
     slow: list[str] = []
     in_flight = threading.Thread(target=lambda: slow.append(get(port, "/slow/1.5")))
     in_flight.start()
-    time.sleep(0.3)
-    assert await sessions(proxy, "r1") == 1
+    deadline = time.monotonic() + 1.0
+    while await sessions(proxy, "r1") != 1:  # the slow request reached r1
+        assert time.monotonic() < deadline, "the slow request did not reach r1"
+        await asyncio.sleep(0.01)
     await apply(proxy, config(proxy, [server(r1, "drain"), server(r2)], {"web": port}))
     assert [get(port) for _ in range(6)] == ["r2"] * 6
     assert await sessions(proxy, "r1") == 1  # still serving the slow request
@@ -164,7 +166,7 @@ async def test_rotation_changes_take_effect_well_under_a_second(proxy, replicas)
         assert [get(port) for _ in range(6)] == ["r1"] * 6
     for what, seconds in figures.items():
         print(f"{what}: {seconds * 1000:.1f} ms")
-    assert all(seconds < 0.2 for seconds in figures.values()), figures
+    assert all(seconds < 0.5 for seconds in figures.values()), figures
 
 
 async def test_sync_takes_a_running_proxy_to_the_desired_servers_and_keeps_them_across_a_reload(proxy, replicas):
