@@ -70,3 +70,11 @@ def lab():
         yield started
     finally:
         lab_tool.stop_lab(started)
+
+
+@pytest.fixture(scope="session")
+def haproxy_argv() -> tuple[list[str], dict[str, str]]:
+    """(argv, env) running Debian's haproxy 2.6 on this machine (tests/proxy_support.py)."""
+    from proxy_support import haproxy_binary
+
+    return haproxy_binary()
