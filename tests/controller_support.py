@@ -14,6 +14,7 @@ import docker.errors
 
 from nodes_support import direct_client
 from tui_orch.controller import Controller
+from tui_orch.controller.context import owner_id
 from tui_orch.inventory import load_inventory
 from tui_orch.manifest import Manifest, parse_manifest
 from tui_orch.model import NodeState
@@ -43,6 +44,20 @@ def cleanup(lab, pre: str) -> None:
             client.close()
 
 
+def remove_edges(lab, owner: str) -> None:
+    """Remove the edge proxy of ``owner`` (a state folder) on every lab node (traffic.py)."""
+    from tui_orch.nodes.edge import LABEL_EDGE
+
+    for lab_node in lab.nodes:
+        client = direct_client(lab_node)
+        try:
+            for c in client.api.containers(all=True, filters={"label": f"{LABEL_EDGE}={owner}"}):
+                with contextlib.suppress(docker.errors.NotFound):
+                    client.api.remove_container(c["Id"], force=True)
+        finally:
+            client.close()
+
+
 def owned(lab, pre: str) -> dict[str, list[dict]]:
     """node -> the containers (docker API summaries) of services starting with ``pre``."""
     out: dict[str, list[dict]] = {}
@@ -59,6 +74,7 @@ def owned(lab, pre: str) -> dict[str, list[dict]]:
 @contextlib.asynccontextmanager
 async def controller(lab, state: Path, pre: str, **options) -> AsyncIterator[tuple[Controller, Store, Fleet]]:
     store = open_store(state)
+    owner = owner_id(store)
     fleet = Fleet(load_inventory(lab.inventory))
     try:
         await fleet.start()
@@ -73,3 +89,4 @@ async def controller(lab, state: Path, pre: str, **options) -> AsyncIterator[tup
         await fleet.close()
         store.close()
         cleanup(lab, pre)
+        remove_edges(lab, owner)

@@ -51,14 +51,20 @@ def open_query(args: argparse.Namespace) -> tuple["Store", "Query"]:
 def cmd_get(args: argparse.Namespace) -> int:
     store, query = open_query(args)
     try:
-        live = None if args.cached else _run(_look(args))
-        reps = query.get_replicas(live)
+        from tui_orch.controller.context import owner_id
+
+        live, rotation, nodes = (None, {}, {}) if args.cached else _run(_look(args, owner_id(store)))
+        reps = query.get_replicas(live, rotation)
         if args.what == "services":
-            rows = query.get_services(reps)
+            rows = query.get_services(reps, nodes)
             columns = ["name", "revision", "image", "desired", "running", "healthy", "restarts", "rollout"]
+            if any(r.get("addresses") for r in rows):
+                columns.append("addresses")
         else:
             rows = reps
             columns = ["key", "node", "state", "health", "revision", "restarts", "ports", "container_id"]
+            if any("rotation" in r for r in rows):
+                columns.append("rotation")
     finally:
         store.close()
     if live is not None:
@@ -86,14 +92,19 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return out[0]
 
 
-async def _look(args: argparse.Namespace) -> "Live":
+async def _look(args: argparse.Namespace, owner: str) -> "tuple[Live, dict[str, str], dict[str, str]]":
+    """What the nodes run, which replicas their edge proxies have in rotation, and the
+    addresses of the Ready nodes (where published ports answer)."""
     from tui_orch.controller.observe import look_at_nodes
+    from tui_orch.controller.traffic import advertised, read_rotation
     from tui_orch.nodes.fleet import Fleet
 
     fleet = Fleet(config.load(getattr(args, "inventory", None)))
     try:
         await fleet.start()
-        return await look_at_nodes(fleet)
+        live = await look_at_nodes(fleet)
+        nodes = {n.name: advertised(n.spec) for n in fleet.ready() if not n.simulated}
+        return live, await read_rotation(fleet, owner), {k: v for k, v in nodes.items() if v}
     finally:
         await fleet.close()
 

@@ -7,6 +7,8 @@ A nodes file (YAML)::
                                         # its replicas are started elsewhere
     build_on: web-1                     # optional; builds images (build:) when this machine
                                         # has no Docker Engine; one of the nodes below
+    edge_image: haproxy:2.6             # optional; the edge proxy every node runs for
+                                        # published ports (HAProxy 2.4 or later)
     defaults:                           # optional; applied to every node
       user: deploy
       identity_file: ~/.ssh/id_ed25519
@@ -57,7 +59,9 @@ NODE_KEYS = {
     "capacity", "reserved", "proxy_jump", "local", "known_hosts", "advertise",
 }
 DEFAULT_KEYS = NODE_KEYS - {"name", "address", "host", "local", "advertise"}
-TOP_KEYS = {"known_hosts", "defaults", "nodes", "node_grace", "build_on"}
+TOP_KEYS = {"known_hosts", "defaults", "nodes", "node_grace", "build_on", "edge_image"}
+DEFAULT_EDGE_IMAGE = "haproxy:2.6"  # the edge proxy of published ports (controller/traffic.py)
+IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]{0,254}$")
 DEFAULT_NODE_GRACE = 10.0
 # Turns a scalar node into its plain value (int, bool, str...); no reader or scanner needed.
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -69,6 +73,7 @@ class Inventory:
     file: str | None = None  # None: the built-in default (this machine)
     node_grace: float = DEFAULT_NODE_GRACE  # seconds NotReady before a node's replicas move
     build_on: str | None = None  # the node that builds images when this machine has no engine
+    edge_image: str = DEFAULT_EDGE_IMAGE  # the HAProxy image of each node's edge proxy
 
     def get(self, name: str) -> NodeSpec:
         for node in self.nodes:
@@ -205,9 +210,24 @@ def _parse_inventory(data: str | bytes, file: str) -> Inventory:
             if not seq.value:
                 r.error(seq, "nodes", "the list is empty; add at least one host")
     build_on = _build_on(r, top, [n.name for n in nodes])
+    edge_image = _edge_image(r, top)
     if r.error_count:
         raise InventoryError(r.capped())
-    return Inventory(nodes=tuple(nodes), file=file, node_grace=node_grace, build_on=build_on)
+    return Inventory(nodes=tuple(nodes), file=file, node_grace=node_grace, build_on=build_on, edge_image=edge_image)
+
+
+def _edge_image(r: _Reader, top: Entries) -> str:
+    """``edge_image``: the HAProxy image (2.4 or later) each node's edge proxy runs."""
+    if "edge_image" not in top:
+        return DEFAULT_EDGE_IMAGE
+    vnode = top["edge_image"][1]
+    value = r.scalar(vnode, "edge_image")
+    if value is None:
+        return DEFAULT_EDGE_IMAGE
+    if not isinstance(value, str) or not IMAGE_RE.match(value):
+        r.error(vnode, "edge_image", f"expected an image reference such as haproxy:2.6, got {value!r}")
+        return DEFAULT_EDGE_IMAGE
+    return value
 
 
 def _build_on(r: _Reader, top: Entries, names: list[str]) -> str | None:

@@ -17,6 +17,7 @@ import socket
 from dataclasses import dataclass, field
 from tui_orch.controller.claims import PortClaims
 from tui_orch.controller.events import EventBus
+from tui_orch.controller.rotation import Rotation
 from tui_orch.manifest.localtree import Tree
 from tui_orch.nodes.fleet import Fleet
 from tui_orch.store import Store
@@ -68,3 +69,5 @@ class Context:
     held: dict[str, bytes] = field(default_factory=dict, repr=False)
     # folders of this machine bound by a relative path, read by apply, by digest (delivery.py)
     trees: dict[str, Tree] = field(default_factory=dict, repr=False)
+    # the edge proxies: which replicas are in rotation, what each node's proxy was told (traffic.py)
+    rotation: Rotation = field(default_factory=Rotation)

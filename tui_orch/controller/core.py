@@ -8,11 +8,12 @@ handover), none of which imports this module."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable
 
 from tui_orch.controller import (
     applying, availability, building, delivery, deploy, handover, homes, interrupted, observe, ordering, planning,
-    rollout_ops, volume_move, volume_ops,
+    rollout_ops, traffic, volume_move, volume_ops,
 )
 from tui_orch.controller.claims import PortClaims
 from tui_orch.controller.context import (
@@ -56,6 +57,7 @@ class Controller:
         self.lock = self.ctx.lock
         self.reconciler = Reconciler(self.ctx)
         self.rollout_tasks = Rollouts(self.ctx)
+        self._traffic: asyncio.Task[None] | None = None
 
     @property
     def grace(self) -> float:
@@ -66,18 +68,30 @@ class Controller:
         """Start the reconcile loop (event-driven plus a full pass every ``period``); from now
         on the controller, not the engine, restarts its replicas (handover.py)."""
         await self.reconciler.start()
+        self._traffic_loop()
         self.rollout_tasks.resume_all()
+
+    def _traffic_loop(self) -> None:
+        """The edge proxies follow the records while this controller runs (traffic.py)."""
+        if self._traffic is None or self._traffic.done():
+            self._traffic = asyncio.get_running_loop().create_task(traffic.run(self.ctx))
 
     async def close(self) -> None:
         """Stop the loop and hand the restarts of the wanted replicas to their engines."""
         await self.rollout_tasks.close()
         await self.reconciler.close()
+        if self._traffic is not None:
+            self._traffic.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._traffic
+            self._traffic = None
         await handover.hand_back(self.ctx)
 
     def query(self) -> Query:
         """The read side: what the console and the CLI show (query.py)."""
-        reconciler = self.reconciler
-        return Query(self._store, self._fleet, unowned=lambda: reconciler.unowned_containers)
+        reconciler, ctx = self.reconciler, self.ctx
+        return Query(self._store, self._fleet, unowned=lambda: reconciler.unowned_containers,
+                     rotation=lambda: traffic.rotation_now(ctx))
 
     # ------------------------------------------------------------------ commands
     async def catch_up(self) -> dict[str, str]:
@@ -112,6 +126,7 @@ class Controller:
         # to the end of their batch: this apply may replace them)
         self.ctx.held.update(manifest.values)  # secrets/configs: kept in this process's memory (delivery.py)
         await self.settle_rollouts(halt=manifest.names)
+        self._traffic_loop()
         for name in manifest.names:  # a rollout in progress stops at its batch boundary
             await self.rollout_tasks.halt(name)
         await self.prefetch(manifest.services)
@@ -121,6 +136,7 @@ class Controller:
         await self._start_dependants(manifest, result)
         for name, ro in zip(rolling, await asyncio.gather(*(self.rollout_tasks.run(n) for n in rolling))):
             self._rollout_result(name, ro, result)
+        await traffic.sync_all(self.ctx)  # the edge proxies in line before the command ends
         return result
 
     async def _start_dependants(self, manifest: Manifest, result: ApplyResult) -> None:

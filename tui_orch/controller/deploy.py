@@ -16,6 +16,7 @@ from tui_orch.controller import binds, delivery, homes, mounting, planning
 from tui_orch.controller.ordering import COMPLETED, held_back
 from tui_orch.controller.containers import LABEL_OWNER, container_request
 from tui_orch.controller.events import event
+from tui_orch.controller import traffic
 from tui_orch.controller.ports import ports_to_start_with
 from tui_orch.controller.results import ApplyResult
 from tui_orch.errors import NodeError
@@ -185,12 +186,15 @@ async def owned_containers(ctx: "Context", service: str) -> list[tuple[str, Cont
 
 
 async def remove_container(ctx: "Context", node_name: str, container_id: str, grace: float = 10.0) -> bool:
-    """Stop and remove an owned container; False when its node cannot be reached."""
+    """Stop and remove an owned container; False when its node cannot be reached. A replica in
+    rotation is drained first (traffic.py): no new connections, its own finish within grace."""
     node = ctx.fleet.nodes.get(node_name)
     if node is None or node.status.state != NodeState.READY:
         return False
+    await traffic.drain(ctx, container_id, grace)  # out of rotation first, its connections done
     with contextlib.suppress(NodeError):
         await node.stop_container(container_id, timeout=grace)
+    traffic.stopped(ctx, container_id)
     try:
         await node.remove_container(container_id)
     except NodeError:

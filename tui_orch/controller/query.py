@@ -70,11 +70,28 @@ class Query:
     whose global services count the ``inventory`` nodes instead."""
 
     def __init__(self, store: "Store", fleet: "Fleet | None" = None, inventory_nodes: Iterable[str] = (),
-                 unowned: Callable[[], Sequence[UnownedContainer]] = tuple):
+                 unowned: Callable[[], Sequence[UnownedContainer]] = tuple,
+                 rotation: Callable[[], dict[str, str]] = dict):
         self._store = store
         self._fleet = fleet
         self._inventory_nodes = tuple(inventory_nodes)
         self._unowned = unowned  # the containers of unknown services the last reconcile pass found
+        self._rotation = rotation  # container id[:12] -> "in" | "draining", as the edge proxies were told
+
+    # ------------------------------------------------------------------ traffic (traffic.py)
+    def rotation(self) -> dict[str, str]:
+        """container id[:12] -> "in" or "draining" (absent: out of rotation)."""
+        return self._rotation()
+
+    def addresses(self, service: str) -> list[str]:
+        """Where clients reach the service (its ingress ports on every Ready node)."""
+        from tui_orch.controller.traffic import addresses_of, advertised
+
+        spec = self.spec(service)
+        if spec is None or self._fleet is None:
+            return []
+        nodes = {n.name: advertised(n.spec) for n in self._fleet.ready() if not n.simulated}
+        return addresses_of(spec, {k: v for k, v in nodes.items() if v})
 
     # ------------------------------------------------------------------ plain records
     @property
@@ -280,14 +297,21 @@ class Query:
             restarts_hour=restarts_hour)
 
     # ------------------------------------------------------------------ `tui-orch get`
-    def get_replicas(self, live: Live | None) -> list[Row]:
+    def get_replicas(self, live: Live | None, rotation: dict[str, str] | None = None) -> list[Row]:
         """A row per replica record, as the nodes show it when ``live``; then the containers of
-        this state's owner whose service the state does not know (``unowned``)."""
+        this state's owner whose service the state does not know (``unowned``). ``rotation``
+        (as the edge proxies report it) adds whether each replica of a service with published
+        ingress ports is in rotation: "in", "draining" or "out"."""
         listed, _ = live if live is not None else ({}, {})
         by_id = {c.id: c for found in listed.values() for c in found}
+        rotation = self.rotation() if rotation is None else rotation
+        ingress = {rec.name for rec in self._store.services() if (spec := self.spec(rec.name)) is not None
+                   and any(p.mode == "ingress" and p.published is not None for p in spec.ports)}
         rows = []
         for r in self._store.replicas():
             row = {**to_dict(r), "key": r.key, "container_id": (r.container_id or "")[:12]}
+            if r.service in ingress:
+                row["rotation"] = rotation.get(row["container_id"], "out")
             if live is not None and row["state"] not in IDLE:
                 row.update(_as_found(r.node in listed, by_id.get(r.container_id or "")))
             if completed(r) and row["state"] == "exited":
@@ -308,9 +332,10 @@ class Query:
                              "running": c.status == "running"})
         return rows
 
-    def get_services(self, replicas: list[Row]) -> list[Row]:
+    def get_services(self, replicas: list[Row], nodes: dict[str, str] | None = None) -> list[Row]:
         """A row per service of the state, counted from ``replicas`` (``get_replicas``); then one
-        per service the rows show that the state does not know."""
+        per service the rows show that the state does not know. ``nodes`` (name -> address of
+        the Ready nodes) adds each service's addresses (its published ingress ports)."""
         by_service: dict[str, list[Row]] = {}
         for r in replicas:
             by_service.setdefault(r["service"], []).append(r)
@@ -329,6 +354,8 @@ class Query:
                 "healthy": sum(1 for r in mine if r["state"] == "running" and r["health"] in ("healthy", "none")),
                 "restarts": sum(r["restarts"] for r in mine), "rollout": _rollout_cell(self.rollout(rec.name)),
                 "removed": rec.removed,
+                "addresses": addresses_of(rev.spec, nodes) if rev and nodes and not rec.removed else [],
+                "in_rotation": sum(1 for r in mine if r.get("rotation") == "in"),
             })
         for name, mine in sorted(by_service.items()):  # records or containers of services not in the state
             rows.append({
@@ -338,6 +365,12 @@ class Query:
                 "rollout": "unowned: not in this state, kept (restore the state or `tui-orch rm`)",
             })
         return rows
+
+
+def addresses_of(spec: ServiceSpec, nodes: dict[str, str]) -> list[str]:
+    from tui_orch.controller.traffic import addresses_of as of
+
+    return of(spec, nodes)
 
 
 def _as_found(listed: bool, c: ContainerInfo | None) -> Row:

@@ -19,6 +19,7 @@ from tui_orch.errors import AuthFailed, DockerDenied, HostKeyChanged, HostKeyUnk
 from tui_orch.model import BuildSpec, Mount, NodeSpec, NodeState, Pairs, Resources, VolumeSpec
 
 if TYPE_CHECKING:
+    from tui_orch.nodes.edge import EdgeInfo
     from tui_orch.manifest.localtree import Entry
 
 # Labels that mark a container as owned by tui-orch. Containers without them are never touched.
@@ -423,6 +424,22 @@ class Node(abc.ABC):
         volume this call created is removed again and NodeError says why; a volume of that
         name already here is an error (never merged into)."""
         raise NodeError(self.name, f"cannot receive volume {name}: this node holds no volumes")
+
+    # -- the edge proxy of a state folder (nodes/edge.py; controller/traffic.py drives it)
+    async def edge(self, owner: str) -> "EdgeInfo | None":
+        """The edge proxy container of ``owner`` here, None when there is none."""
+        return None
+
+    async def edge_op(self, owner: str, op: str, image: str = "") -> "EdgeInfo | None":
+        """``op`` on the edge proxy of ``owner``: "run" (create and start it with ``image``),
+        "start", "reload" (SIGUSR2: a new worker takes over the listeners) or "remove"."""
+        raise NodeError(self.name, "this node runs no edge proxy (it is simulated)" if self.simulated
+                        else "this node runs no edge proxy")
+
+    async def edge_runtime(self, owner: str, commands: list[str], timeout: float = 10.0) -> list[str]:
+        """Send Runtime API commands to the edge proxy of ``owner``; their answers. Raises
+        NodeError (ProxyUnreachable, ProxyCommandFailed: nodes/proxyapi.py)."""
+        raise NodeError(self.name, "this node runs no edge proxy")
 
     @property
     def host_id(self) -> str:

@@ -122,6 +122,9 @@ class LocalNode(SupervisedNode):
 
         await self._local(f"remove {path}", local_remove_tree, path)
 
+    async def _open_unix(self, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_unix_connection(path)
+
     async def _local(self, what: str, fn: Any, *args: Any) -> Any:
         try:
             return await asyncio.to_thread(fn, *args)

@@ -121,6 +121,12 @@ class RemoteNode(SupervisedNode):
         status = result.exit_status if result.exit_status is not None else -1
         return CommandResult(status, str(result.stdout or ""), str(result.stderr or ""))
 
+    async def _open_unix(self, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        conn = self._conn
+        if conn is None or self._lost.is_set():
+            raise NodeUnavailable(self.name, f"cannot reach {path}: the node is {self.status.state.value}")
+        return await conn.open_unix_connection(path)
+
     # ----------------------------------------------------------------- files (over SFTP)
     async def _files(self, what: str, op: Any) -> Any:
         """op(conn) raced against the loss of contact; SFTP and OS errors as NodeError."""

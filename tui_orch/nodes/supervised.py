@@ -44,6 +44,7 @@ from tui_orch.nodes.docker_events import EventCursor, EventWatcher
 
 if TYPE_CHECKING:  # docker-py (and asyncssh) are imported by a node's first connect, not here
     from tui_orch.nodes.docker_api import DockerOps
+    from tui_orch.nodes.edge import EdgeInfo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -401,6 +402,42 @@ class SupervisedNode(Node, abc.ABC):
                             + ("simulated" if source.simulated else f"{source.status.state.value}"))
         return await self._guard(f"copy volume {name} from {source.name}", lambda ops: copy_volume(
             source.name, source.docker, self.name, ops.client, name, image, progress, timeout))
+
+    # ----------------------------------------------------------------- the edge proxy (nodes/edge.py)
+    async def edge(self, owner: str) -> "EdgeInfo | None":
+        from tui_orch.nodes import edge
+
+        return await self._guard("find the edge proxy", lambda ops: ops.blocking_call(
+            "find the edge proxy", edge.find_edge, ops.client, owner))
+
+    async def edge_op(self, owner: str, op: str, image: str = "") -> "EdgeInfo | None":
+        from tui_orch.nodes import edge
+
+        async def call(ops: DockerOps) -> "EdgeInfo | None":
+            if op == "run":
+                return await ops.blocking_call("start the edge proxy", edge.run_edge, ops.client, owner, image)
+            found = await ops.blocking_call("find the edge proxy", edge.find_edge, ops.client, owner)
+            if found is None:
+                return None
+            fn = {"start": edge.start_edge, "reload": edge.reload_edge, "remove": edge.remove_edge}[op]
+            await ops.blocking_call(f"{op} the edge proxy", fn, ops.client, found.id)
+            return found
+
+        return await self._guard(f"{op} the edge proxy", call)
+
+    async def edge_runtime(self, owner: str, commands: list[str], timeout: float = 10.0) -> list[str]:
+        import posixpath
+
+        from tui_orch.nodes import edge, proxyapi
+
+        path = posixpath.join(edge.edge_folder(owner), edge.ADMIN)
+        lost = self._lost
+        return await self._race("talk to the edge proxy", proxyapi.runtime(
+            lambda: self._open_unix(path), commands, timeout, where=self.name), lost)
+
+    @abc.abstractmethod
+    async def _open_unix(self, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A stream to the unix socket ``path`` on the host (an SSH stream-local channel on a remote one)."""
 
     @property
     def host_id(self) -> str:

@@ -18,6 +18,7 @@ from labparts.layout import (
     _existing_nodes, layout,
 )
 from labparts.netns import ensure_network, network_problems, remove_network, set_link
+from labparts.proxyimage import PROXY_IMAGE, ensure_proxy_image
 from labparts.processes import _alive, _log_tail, _terminate
 from labparts.setup import (
     _check_paths, _keygen, _prepare_dirs, _write_lab_files, _write_node_configs, check_host,
@@ -100,7 +101,9 @@ def start_lab(n: int = DEFAULT_NODES, labdir: "str | os.PathLike[str] | None" = 
         state = _start_nodes(lab, lab.nodes, timeout)
         archive, ids = build_image_archive(find_busybox())
         for node in lab.nodes:
-            if ensure_images(node, archive, ids) and state[node.name] == "already running":
+            loaded = ensure_images(node, archive, ids)
+            loaded = ensure_proxy_image(node) or loaded  # the edge proxies' image (labparts/proxyimage.py)
+            if loaded and state[node.name] == "already running":
                 state[node.name] = "already running, images loaded"
     if report is not None:
         report.update(state)
@@ -161,10 +164,10 @@ def problems(lab: "Lab | str | os.PathLike[str] | None" = None, n: "int | None" 
         trouble = node_problems(node)
         found += trouble
         if not trouble:
-            for v in IMAGE_VERSIONS:
+            for image in [f"{IMAGE_REPO}:{v}" for v in IMAGE_VERSIONS] + [PROXY_IMAGE]:
                 with contextlib.suppress(OSError):
-                    if not _image_id(node, f"{IMAGE_REPO}:{v}"):
-                        found.append(f"{node.name}: image {IMAGE_REPO}:{v} is missing")
+                    if not _image_id(node, image):
+                        found.append(f"{node.name}: image {image} is missing")
     return found
 
 

@@ -24,12 +24,12 @@ PACKAGES = ("haproxy", "liblua5.3-0", "libopentracing-c-wrapper0", "libopentraci
 DEFAULT_CACHE = Path(DEFAULT_LAB_DIR) / "proxy-debs"
 CONFIG_DIR = "usr/local/etc/haproxy"
 # As the official image: haproxy in /usr/local/sbin, the user haproxy (uid and gid 99), its
-# home /var/lib/haproxy, stopped with SIGUSR1 (soft stop: established connections finish).
+# home /var/lib/haproxy. (`docker import` takes no STOPSIGNAL: the edge proxy container is
+# created with stop signal SIGUSR1, a soft stop: established connections finish.)
 IMPORT_CHANGES = (
     "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "USER haproxy",
     "WORKDIR /var/lib/haproxy",
-    "STOPSIGNAL SIGUSR1",
     'CMD ["haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
 )
 _APT_TIMEOUT = 300.0
@@ -182,3 +182,29 @@ def proxy_image_tar(dest: "Path | str", cache: "Path | str | None" = None) -> Pa
     dest = Path(dest)
     dest.write_bytes(_tar(sorted(entries, key=lambda e: e[0])))
     return dest
+
+
+def ensure_proxy_image(node, cache: "Path | str | None" = None) -> bool:
+    """Import tuiorch/haproxy:2.6 into node's engine unless it is there; True when imported.
+    The edge proxies of the lab's nodes run it (the lab inventory's edge_image)."""
+    import urllib.parse
+
+    from labparts.engine import docker_api
+    from labparts.image import _image_id
+
+    if _image_id(node, PROXY_IMAGE):
+        return False
+    folder = Path(cache) if cache is not None else DEFAULT_CACHE
+    folder.mkdir(parents=True, exist_ok=True)
+    tar = folder / "haproxy-rootfs.tar"
+    if not tar.exists():
+        proxy_image_tar(tar.with_suffix(".part"), cache)
+        tar.with_suffix(".part").replace(tar)
+    repo, tag = PROXY_IMAGE.split(":")
+    query = urllib.parse.urlencode([("fromSrc", "-"), ("repo", repo), ("tag", tag)]
+                                   + [("changes", c) for c in IMPORT_CHANGES])
+    status, body = docker_api(node.socket, "POST", f"/images/create?{query}", body=tar.read_bytes(),
+                              content_type="application/x-tar", timeout=120)
+    if status != 200 or b'"error"' in body or not _image_id(node, PROXY_IMAGE):
+        raise LabError(f"{node.name}: importing {PROXY_IMAGE} failed ({status}): {body[:200]!r}")
+    return True

@@ -121,6 +121,7 @@ def _yaml_str(value: str) -> str:
 def inventory_text(lab: Lab, header: str = "") -> str:
     lines = [header] if header else []
     lines.append(f"known_hosts: {_yaml_str(str(lab.known_hosts))}")
+    lines.append("edge_image: tuiorch/haproxy:2.6  # the lab image of Debian's HAProxy (no registry in the lab)")
     lines.append("nodes:")
     for node in lab.nodes:
         labels = ", ".join(f"{k}: {_yaml_str(v)}" for k, v in node.labels.items())
