@@ -405,3 +405,5 @@ def test_replicas_of_an_ingress_port_share_a_node_on_dynamic_ports() -> None:
     p = plan(list(manifest.services), [node("n1")], [])
     assert not p.unschedulable
     assert sorted((s.node, s.ports) for s in p.starts) == [("n1", (20000,)), ("n1", (20001,)), ("n1", (20002,))]
+    assert p.notes == ("web answers on 8080 (every node) -> 80/tcp through the edge proxy; its replicas bind "
+                       "dynamic host ports",)

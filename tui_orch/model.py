@@ -149,6 +149,15 @@ class PortSpec:
         """Served by the edge proxy on every node, at ``published``."""
         return self.mode == "ingress" and self.published is not None
 
+    def __str__(self) -> str:
+        """Where clients reach it, as plans and ``validate`` show it: ``8080 (every node) -> 80/tcp``."""
+        target = f"{self.target if self.target is not None else 'PORT'}/{self.protocol}"
+        if self.published is None:
+            return f"dynamic -> {target}"
+        at = f"[{self.host_ip}]:" if self.host_ip and ":" in self.host_ip else f"{self.host_ip}:" if self.host_ip else ""
+        where = "every node" if self.ingress else "each replica's node"
+        return f"{at}{self.published} ({where}) -> {target}"
+
 
 @dataclass(frozen=True)
 class Dependency:
