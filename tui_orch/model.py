@@ -154,7 +154,8 @@ class PortSpec:
         target = f"{self.target if self.target is not None else 'PORT'}/{self.protocol}"
         if self.published is None:
             return f"dynamic -> {target}"
-        at = f"[{self.host_ip}]:" if self.host_ip and ":" in self.host_ip else f"{self.host_ip}:" if self.host_ip else ""
+        ip = self.host_ip or ""
+        at = f"[{ip}]:" if ":" in ip else f"{ip}:" if ip else ""
         where = "every node" if self.ingress else "each replica's node"
         return f"{at}{self.published} ({where}) -> {target}"
 

@@ -15,33 +15,30 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+
+from yaml.nodes import Node
 
 from tui_orch.errors import Problem
 from tui_orch.manifest.project import Origin
-from tui_orch.manifest.reader import Entries, Reader, join
+from tui_orch.manifest.reader import Reader, join
 from tui_orch.model import PortSpec, ServiceSpec
 
 
-def settle_modes(r: Reader, name: str, fields: dict[str, Any], entries: Entries, path: str) -> None:
-    """``fields["ports"]`` with the ingress ports the proxy cannot serve turned to mode host,
-    with a warning on the service's ``ports`` saying what happens."""
-    ports: tuple[PortSpec, ...] = fields.get("ports", ())
-    if not any(p.ingress for p in ports):
-        return
-    where, kpath = entries["ports"][0], join(path, "ports")
-    if fields.get("network_mode") == "host":
-        shown = ", ".join(f"{p.published}" + ("" if p.protocol == "tcp" else f"/{p.protocol}") for p in ports if p.ingress)
-        r.warn(where, kpath, f"{name} has network_mode: host: a host-network replica binds its ports itself, so the "
+def settle_modes(r: Reader, name: str, ports: tuple[PortSpec, ...], network_mode: str | None,
+                 where: Node, path: str) -> tuple[PortSpec, ...]:
+    """Service ``name``'s ``ports`` with the ingress ports the proxy cannot serve turned to
+    mode host, with a warning at ``where`` (its ``ports`` key) saying what happens."""
+    if network_mode == "host" and any(p.ingress for p in ports):
+        shown = ", ".join(f"{p.published}{'' if p.protocol == 'tcp' else '/' + p.protocol}" for p in ports if p.ingress)
+        r.warn(where, path, f"{name} has network_mode: host: a host-network replica binds its ports itself, so the "
                f"edge proxy cannot take port(s) {shown} on its node; they are published on each node that runs "
                f"a replica of {name} (mode host)")
-        fields["ports"] = tuple(_host(p) for p in ports)
-        return
+        return tuple(_host(p) for p in ports)
     for p in ports:
         if p.ingress and p.protocol != "tcp":
-            r.warn(where, kpath, f"the edge proxy carries TCP: {name}'s {p.protocol} port {p.published} is "
+            r.warn(where, path, f"the edge proxy carries TCP: {name}'s {p.protocol} port {p.published} is "
                    f"published on each node that runs a replica of {name} (mode host)")
-    fields["ports"] = tuple(_host(p) if p.protocol != "tcp" else p for p in ports)
+    return tuple(_host(p) if p.protocol != "tcp" else p for p in ports)
 
 
 def _host(port: PortSpec) -> PortSpec:

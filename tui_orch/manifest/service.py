@@ -94,7 +94,9 @@ def _combine(r: Reader, ctx: Context, name: str, fields: dict[str, Any], entries
             spec["restart_policy"] = policy
     if fields.get("network_mode") == "none" and fields.get("ports"):
         r.error(entries["ports"][0], join(path, "ports"), "network_mode none has no network to publish ports on; remove ports or the network_mode")
-    settle_modes(r, name, fields, entries, path)
+    if "ports" in fields:
+        fields["ports"] = settle_modes(r, name, fields["ports"], fields.get("network_mode"), entries["ports"][0],
+                                       join(path, "ports"))
     environment: dict[str, str] = dict(fields.get("env_file", {}))
     for key, value in fields.get("environment", {}).items():
         value = ctx.lookup(key) if value is None else value
