@@ -112,3 +112,12 @@ def test_bad_inventory_is_one_clear_message(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert f"{f}:3:11: nodes[0].port: expected a port number" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_validate_shows_where_each_port_answers(tmp_path: Path) -> None:
+    (tmp_path / "app.yaml").write_text('services:\n  web:\n    image: nginx\n    ports: ["8080:80", "9000", '
+                                       '"127.0.0.1:53:53/udp", {target: 81, published: 8081, mode: host}]\n')
+    r = run("validate", str(tmp_path / "app.yaml"))
+    assert r.returncode == 0, r.stderr
+    assert ("    ports: 8080 (every node) -> 80/tcp, dynamic -> 9000/tcp, 127.0.0.1:53 (each replica's node) -> 53/udp, "
+            "8081 (each replica's node) -> 81/tcp") in r.stdout.splitlines(), r.stdout

@@ -21,6 +21,7 @@ WEB = textwrap.dedent("""
           - target: 8080
           - target: 9090
             published: 9090
+            mode: host
         healthcheck:
           test: ["CMD-SHELL", "true"]
           interval: 2s
@@ -56,6 +57,17 @@ def test_container_request_from_spec():
     assert other.name != req.name  # a fresh suffix per container
     glob = container_request(spec, slot=0, node="node3", revision=1)
     assert dict(glob.labels)[LABEL_REPLICA] == "web.node3" and glob.name.startswith("tuiorch-web-node3-r1-")
+
+
+def test_an_ingress_replica_binds_its_allocated_port_to_the_target():
+    """The edge proxy answers on 8080 on every node; the replica binds the host port the
+    scheduler gave it (on every address: the proxies of other nodes reach it there)."""
+    spec = parse_manifest('services:\n  web:\n    image: nginx\n    ports: ["127.0.0.1:8080:80", "53:53/udp"]\n',
+                          "web.yaml").services[0]
+    req = container_request(spec, slot=1, node="node1", revision=1, ports=(20003, 53))
+    assert req.ports == ((20003, 80, "tcp", None), (53, 53, "udp", None))
+    env = dict(req.environment)
+    assert env["PORT"] == "20003" and env["PORT_80"] == "20003" and env["PORT_53"] == "53"
 
 
 def test_healthcheck_forms():

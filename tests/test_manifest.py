@@ -96,7 +96,10 @@ def test_every_supported_key(tmp_path: Path) -> None:
                 max_replicas_per_node: 2
         """))
     manifest = load_manifest(tmp_path / "web.yaml", environ={"FROM_SHELL": "yes"})
-    assert manifest.name == "shop" and manifest.warnings == ()
+    assert manifest.name == "shop"
+    assert [w.message for w in manifest.warnings] == [  # the one thing it says: network_mode host keeps ports on the node
+        "web has network_mode: host: a host-network replica binds its ports itself, so the edge proxy cannot take "
+        "port(s) 8080/udp, 9001 on its node; they are published on each node that runs a replica of web (mode host)"]
     assert manifest.file == str(tmp_path / "web.yaml")
     assert manifest.service("web") == ServiceSpec(
         name="web",
@@ -606,11 +609,11 @@ def test_env_file_relative_to_the_manifest_folder_of_parse_manifest(tmp_path: Pa
     [
         ('"80"', PortSpec(target=80)),
         ("80", PortSpec(target=80)),
-        ("80:80", PortSpec(target=80, published=80)),  # not YAML 1.1's base-60 4880
-        ('"8080:80"', PortSpec(target=80, published=8080)),
+        ("80:80", PortSpec(target=80, published=80, mode="ingress")),  # not YAML 1.1's base-60 4880
+        ('"8080:80"', PortSpec(target=80, published=8080, mode="ingress")),
         ('"127.0.0.1:8080:80/udp"', PortSpec(target=80, published=8080, protocol="udp", host_ip="127.0.0.1")),
         ('"127.0.0.1::80"', PortSpec(target=80, host_ip="127.0.0.1")),
-        ('"[::1]:8080:80"', PortSpec(target=80, published=8080, host_ip="::1")),
+        ('"[::1]:8080:80"', PortSpec(target=80, published=8080, host_ip="::1", mode="ingress")),
         ('"9000/tcp"', PortSpec(target=9000)),
         ("{target: 80}", PortSpec(target=80)),
         ('{target: "80", published: "8080", protocol: udp, host_ip: 0.0.0.0, mode: host}',
@@ -625,7 +628,7 @@ def test_port_warnings() -> None:
     body = "ports: [{target: 80, mode: ingress, name: web, app_protocol: http}]\n"
     assert web(body).ports == (PortSpec(target=80, mode="host"),)
     assert warnings(service(body)) == [
-        "web.yaml:4:32: warning: services.web.ports[0].mode: there is no routing mesh: the port is published on each node that runs a replica (mode host)",
+        "web.yaml:4:32: warning: services.web.ports[0].mode: mode ingress needs published: (the port every node answers on); without it each replica gets a dynamic host port (mode host)",
         "web.yaml:4:41: warning: services.web.ports[0].name: ignored: port names are not used",
         "web.yaml:4:52: warning: services.web.ports[0].app_protocol: ignored: the application protocol is not used",
     ]

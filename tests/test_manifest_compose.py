@@ -164,7 +164,7 @@ def test_extends_merges_as_compose_does(tmp_path) -> None:  # type: ignore[no-un
           base:
             image: nginx:1.27
             environment: [A=1, B=2]
-            ports: ["8080:80"]
+            ports: [{target: 80, published: 8080, mode: host}]  # api repeats them: mode host may
             command: ["serve", "--old"]
             deploy: {replicas: 3, resources: {limits: {memory: 64m}}}
     """))
@@ -173,7 +173,7 @@ def test_extends_merges_as_compose_does(tmp_path) -> None:  # type: ignore[no-un
           web:
             extends: {file: common.yaml, service: base}
             environment: {B: "3", C: "4"}
-            ports: ["9090:90"]
+            ports: [{target: 90, published: 9090, mode: host}]
             command: ["serve"]
             deploy: {resources: {limits: {cpus: "0.5"}}}
           api:

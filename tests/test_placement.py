@@ -392,3 +392,18 @@ def test_ports_bound_on_a_node_are_never_handed_out():
     lost = Replica("web", 1, 1, "n1", ReplicaState.LOST, ports=(20000,))
     p = plan([svc], [node], [lost])  # still runs out of reach, holding 20000
     assert [s.ports for s in p.starts] == [(20002,)]
+
+
+def test_replicas_of_an_ingress_port_share_a_node_on_dynamic_ports() -> None:
+    """``"8080:80"`` is served by the edge proxy of every node: each replica binds only a
+    dynamic host port, so three fit on one node (in mode host, one per node per port)."""
+    from tui_orch.manifest import parse_manifest
+
+    manifest = parse_manifest('services:\n  web:\n    image: nginx\n    ports: ["8080:80"]\n'
+                              "    deploy: {replicas: 3, resources: {reservations: {cpus: '0.1', memory: 8m}}}\n",
+                              "web.yaml", environ={})
+    p = plan(list(manifest.services), [node("n1")], [])
+    assert not p.unschedulable
+    assert sorted((s.node, s.ports) for s in p.starts) == [("n1", (20000,)), ("n1", (20001,)), ("n1", (20002,))]
+    assert p.notes == ("web answers on 8080 (every node) -> 80/tcp through the edge proxy; its replicas bind "
+                       "dynamic host ports",)

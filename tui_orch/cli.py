@@ -188,11 +188,7 @@ def describe_service(s: ServiceSpec) -> str:
     if s.network_mode:
         lines.append(f"    network_mode: {s.network_mode}")
     if s.ports:
-        ports = []
-        for p in s.ports:
-            target = p.target if p.target is not None else "PORT"
-            ports.append(f"dynamic->{target}/{p.protocol}" if p.dynamic else f"{p.published}->{target}/{p.protocol}")
-        lines.append(f"    ports: {', '.join(ports)}")
+        lines.append(f"    ports: {', '.join(map(str, s.ports))}")
     res = s.resources
     lines.append(f"    reservations: {_res(res.reservations)}; limits: {_res(res.limits)}")
     hc = s.healthcheck

@@ -121,7 +121,13 @@ class Placement:
 @dataclass(frozen=True)
 class PortSpec:
     """A published port. ``published`` None means: allocate a dynamic host port for each
-    replica (the replica learns it in the PORT environment variable)."""
+    replica (the replica learns it in the PORT environment variable).
+
+    Mode ingress (the manifest's default for a published port): the edge proxy of every Ready
+    node answers on ``published`` (on ``host_ip`` only, when set) and sends each connection to
+    a replica, which binds a dynamic host port like a port without ``published``. Mode host:
+    the replica binds ``published`` itself, on the node it runs on. The default stays host:
+    specs stored before the mesh (every port mode host) read back unchanged."""
 
     target: int | None = None
     published: int | None = None
@@ -130,8 +136,28 @@ class PortSpec:
     mode: Literal["host", "ingress"] = "host"
 
     @property
+    def host_port(self) -> int | None:
+        """The port the replica binds on its node; None: a dynamic one the scheduler allocates."""
+        return self.published if self.mode == "host" else None
+
+    @property
     def dynamic(self) -> bool:
-        return self.published is None
+        return self.host_port is None
+
+    @property
+    def ingress(self) -> bool:
+        """Served by the edge proxy on every node, at ``published``."""
+        return self.mode == "ingress" and self.published is not None
+
+    def __str__(self) -> str:
+        """Where clients reach it, as plans and ``validate`` show it: ``8080 (every node) -> 80/tcp``."""
+        target = f"{self.target if self.target is not None else 'PORT'}/{self.protocol}"
+        if self.published is None:
+            return f"dynamic -> {target}"
+        ip = self.host_ip or ""
+        at = f"[{ip}]:" if ":" in ip else f"{ip}:" if ip else ""
+        where = "every node" if self.ingress else "each replica's node"
+        return f"{at}{self.published} ({where}) -> {target}"
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ async def bind_failed(ctx: "Context", rep: Replica) -> bool:
 
 
 def _static(spec: ServiceSpec, ports: tuple[int, ...]) -> set[int]:
-    return {host for port, host in zip(spec.ports, ports) if port.published is not None}
+    return {host for port, host in zip(spec.ports, ports) if port.host_port is not None}
 
 
 async def next_start(ctx: "Context", rep: Replica, spec: ServiceSpec) -> tuple[str, tuple[int, ...]] | None:

@@ -132,7 +132,10 @@ def container_request(spec: ServiceSpec, *, slot: int, node: str, revision: int,
     for port_spec, host_port in zip(spec.ports, ports):
         target = port_spec.target if port_spec.target is not None else host_port
         env[f"PORT_{target}"] = str(host_port)
-        bindings.append((host_port, target, port_spec.protocol, port_spec.host_ip))
+        # an ingress port's host_ip is where the edge proxy listens; the replica's own port is
+        # reached by the proxies of every node, at the node's address
+        host_ip = None if port_spec.ingress else port_spec.host_ip
+        bindings.append((host_port, target, port_spec.protocol, host_ip))
     env.setdefault("TUI_ORCH_REPLICA", key)
     env.setdefault("TUI_ORCH_NODE", node)
     limits, reservations = spec.resources.limits, spec.resources.reservations

@@ -53,7 +53,8 @@ SERVICE: dict[str, Decision] = {
     "entrypoint": _s("a string (split into words like a shell) or a list; [] clears the image's"),
     "environment": _s("a list of KEY=VALUE / KEY, or a mapping; KEY alone takes the value from the environment"),
     "env_file": _s("a path or a list of paths / {path, required}, relative to the manifest's folder"),
-    "ports": _s("short form \"[IP:][HOST:]CONTAINER[/PROTOCOL]\", or {target, published, protocol, host_ip, mode}"),
+    "ports": _s("short form \"[IP:][HOST:]CONTAINER[/PROTOCOL]\", or {target, published, protocol, host_ip, mode}; "
+                "a published port answers on every node (mode ingress)"),
     "network_mode": _s("host (recommended), bridge or none"),
     "labels": _s("a list of KEY=VALUE or a mapping"),
     "healthcheck": _s("test, interval, timeout, retries, start_period, disable"),
@@ -211,10 +212,12 @@ PLACEMENT: dict[str, Decision] = {
 
 PORT: dict[str, Decision] = {
     "target": _s("the container port (required)"),
-    "published": _s("the host port; absent: a dynamic port per replica"),
+    "published": _s("the port every node answers on (mode ingress) or the replica binds on its node (mode host); "
+                    "absent: a dynamic port per replica"),
     "protocol": _s("tcp (default) or udp"),
-    "host_ip": _s("the host address to publish on"),
-    "mode": _s("host (default); ingress is read as host, with a warning"),
+    "host_ip": _s("the host address to publish on (mode ingress: where each node's edge proxy listens)"),
+    "mode": _s("ingress (default when published: the edge proxy of every node; udp ports and network_mode host "
+               "services: host, with a warning) or host (the replica binds the published port)"),
     "name": _w("ignored: port names are not used"),
     "app_protocol": _w("ignored: the application protocol is not used"),
 }

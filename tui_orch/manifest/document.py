@@ -18,6 +18,7 @@ from tui_orch.manifest.envfile import parse_env, read_text
 from tui_orch.manifest.extends import Extending, resolve
 from tui_orch.manifest.include import read_file, read_includes, refuse_twice
 from tui_orch.manifest.interpolate import Lookup
+from tui_orch.manifest.mesh import check_published
 from tui_orch.manifest.reader import (
     MAX_VALUES, Invalid, Reader, YamlProblem, collector_paused, compose, decode, expanded_size, got, is_null, join, shown,
 )
@@ -147,6 +148,7 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
             name, services = _document(r, Context(base_dir, lookup), root, origins, values=values, included=included)
             volumes, services = _volumes(r, root, name, services, included)
             services, left = select(r, services, origins, profiles)
+            check_published(r, services, origins)
     except YamlProblem as exc:
         r.add(exc.problem)
     except RecursionError:

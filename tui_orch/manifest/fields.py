@@ -7,7 +7,7 @@ import ipaddress
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from tui_orch.manifest.decisions import HEALTHCHECK, PORT, known_entries
-from tui_orch.manifest.reader import Invalid, Reader, Reported, is_null, join, shown
+from tui_orch.manifest.reader import Entries, Invalid, Reader, Reported, is_null, join, shown
 from tui_orch.model import Healthcheck, PortSpec
 
 # --------------------------------------------------------------------------- KEY=VALUE lists
@@ -106,7 +106,7 @@ def short_port(text: str, node: Node) -> PortSpec:
         published=port_number(published, node, text) if published else None,
         protocol=_protocol(protocol, node),
         host_ip=_host_ip(host_ip, node) if host_ip else None,
-        mode="host",
+        mode="ingress" if published else "host",  # as in Swarm (mesh.py keeps udp in host)
     )
 
 
@@ -128,14 +128,23 @@ def long_port(r: Reader, node: Node, path: str) -> PortSpec:
             value = r.read(lambda n, p: _host_ip(r.text(n, p, "an IP address"), n), vnode, kpath)
         else:  # mode
             value = r.read(lambda n, p: r.choice(n, p, ("host", "ingress")), vnode, kpath)
-            if value == "ingress":
-                r.warn(vnode, kpath, "there is no routing mesh: the port is published on each node that runs a replica (mode host)")
-                value = "host"
         if value is not None:
             values[key] = value
     if r.error_count > before:
         raise Reported()
-    return PortSpec(**values)  # type: ignore[arg-type]
+    mode = _long_mode(r, values, entries, path)
+    return PortSpec(**values, mode=mode)  # type: ignore[arg-type]
+
+
+def _long_mode(r: Reader, values: dict[str, object], entries: Entries, path: str) -> str:
+    """Swarm's default: ingress when the port is published, else host. Ingress without
+    ``published`` has no port for the nodes to answer on: a dynamic port, with a warning."""
+    mode = values.pop("mode", "ingress" if values.get("published") is not None else "host")
+    if mode == "ingress" and values.get("published") is None:
+        r.warn(entries["mode"][1], join(path, "mode"), "mode ingress needs published: (the port every node answers "
+               "on); without it each replica gets a dynamic host port (mode host)")
+        return "host"
+    return str(mode)
 
 
 def port_number(text: str, node: Node, whole: str | None = None) -> int:

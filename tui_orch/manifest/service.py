@@ -19,6 +19,7 @@ from tui_orch.manifest.envfile import parse_env, read_text
 from tui_orch.manifest.files import FileRefused
 from tui_orch.manifest.fields import healthcheck, key_values, ports
 from tui_orch.manifest.interpolate import Lookup
+from tui_orch.manifest.mesh import settle_modes
 from tui_orch.manifest.project import read_depends_on, read_profiles
 from tui_orch.manifest.reader import Entries, Invalid, Reader, check_tag, is_null, join, shown
 from tui_orch.manifest.settings import READERS as SETTINGS_READERS
@@ -93,6 +94,9 @@ def _combine(r: Reader, ctx: Context, name: str, fields: dict[str, Any], entries
             spec["restart_policy"] = policy
     if fields.get("network_mode") == "none" and fields.get("ports"):
         r.error(entries["ports"][0], join(path, "ports"), "network_mode none has no network to publish ports on; remove ports or the network_mode")
+    if "ports" in fields:
+        fields["ports"] = settle_modes(r, name, fields["ports"], fields.get("network_mode"), entries["ports"][0],
+                                       join(path, "ports"))
     environment: dict[str, str] = dict(fields.get("env_file", {}))
     for key, value in fields.get("environment", {}).items():
         value = ctx.lookup(key) if value is None else value

@@ -270,6 +270,7 @@ def plan(
         placed = set(work.groups) | {name for name, _, _ in work.pinned} | {name for name, *_ in work.homed}
         shared = fleet.shared_notes if any(specs[name].ports for name in placed) else []
         notes = fleet.hot_notes + shared + notes + _privileged_notes(specs, placed) + _mount_notes(specs, placed)
+        notes += _ingress_notes(specs, placed)
     notes += work.notes
     return Plan(
         starts=tuple(starts),  # in placement order, which the "after" fractions follow
@@ -301,6 +302,18 @@ def _privileged_notes(specs: dict[str, ServiceSpec], placed: set[str]) -> list[s
             if is_docker_socket(mount):
                 notes.append(f"{name} mounts the Docker socket ({mount.source}): its containers control the Docker "
                              "engine of the node they run on")
+    return notes
+
+
+def _ingress_notes(specs: dict[str, ServiceSpec], placed: set[str]) -> list[str]:
+    """A line for each service the plan starts with ports the edge proxy serves: where
+    clients reach it, and why its replicas show other (dynamic) ports."""
+    notes = []
+    for name in sorted(placed):
+        mesh = [str(p) for p in specs[name].ports if p.ingress]
+        if mesh:
+            notes.append(f"{name} answers on {', '.join(mesh)} through the edge proxy; its replicas bind dynamic "
+                         "host ports")
     return notes
 
 

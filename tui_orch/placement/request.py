@@ -47,7 +47,8 @@ class Request(NamedTuple):
         layout: tuple[int | None, ...] = ()
         static: tuple[int, ...] = ()
         if spec.ports:
-            layout = tuple(p.published for p in spec.ports)
+            # an ingress port's replicas bind dynamic ports (the edge proxy holds the published one)
+            layout = tuple(p.host_port for p in spec.ports)
             static = tuple(sorted({p for p in layout if p is not None}))
         prefs = tuple(p.split("=", 1)[1] if p.startswith("spread=") else p for p in place.preferences)
         return cls(
