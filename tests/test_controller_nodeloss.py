@@ -8,7 +8,7 @@ import asyncio
 import time
 
 from controller_support import controller, manifest, owned, prefix
-from nodes_support import wait_for
+from nodes_support import http_get, wait_for
 from tui_orch.model import NodeState, ReplicaState
 
 SERVICE = """
@@ -58,20 +58,20 @@ async def test_lost_node_replica_is_replaced_and_reaped_on_return(lab, tmp_path)
         print(f"node cut -> replica running elsewhere: {moved_after:.1f} s (grace 2 s)")
 
 
-async def serving(store, pre: str) -> int:
-    """How many recorded replicas answer 200 on their port, as a user checking them would."""
-    from test_controller_ports import get
-
-    ports = [r.ports[0] for r in store.replicas() if r.service.startswith(pre) and r.ports]
-    replies = await asyncio.gather(*(asyncio.to_thread(get, p) for p in ports))
+async def serving(lab, store, pre: str) -> int:
+    """How many recorded replicas answer 200 on their port of their node (examples/web.yaml
+    binds 127.0.0.1 of the node), as a user on the node checking them would."""
+    where = [(r.node, r.ports[0]) for r in store.replicas() if r.service.startswith(pre) and r.ports]
+    replies = await asyncio.gather(*(asyncio.to_thread(http_get, lab, f"http://127.0.0.1:{port}/", node)
+                                     for node, port in where))
     return sum(1 for status, _ in replies if status == 200)
 
 
 async def test_network_cut_keeps_ports_apart_and_the_healthy_copies_serving(lab, tmp_path):
-    """node3's sshd killed (its engine and replicas keep running, holding their ports in the
-    lab's one network namespace): the replacements get other ports and run at once (no
-    crash-loop), and when node3 is back no moment has fewer replicas serving than before
-    minus node3's; at the end exactly 6 run, healthy, each on a port of its own."""
+    """node3's sshd killed (its engine and replicas keep running, holding their ports on
+    node3): the replacements run at once elsewhere (no crash-loop), and when node3 is back no
+    moment has fewer replicas serving than before minus node3's; at the end exactly 6 run,
+    healthy, each on a port of its own on its node."""
     from test_controller_ports import web
 
     pre = prefix()
@@ -80,14 +80,14 @@ async def test_network_cut_keeps_ports_apart_and_the_healthy_copies_serving(lab,
         assert result.ok, result
         await ctl.start()
         cut = "node3"
-        floor = await serving(store, pre) - sum(1 for r in store.replicas() if r.node == cut)
+        floor = await serving(lab, store, pre) - sum(1 for r in store.replicas() if r.node == cut)
         seen: list[tuple[float, int]] = []  # (seconds since the cut, replicas serving)
         stop = asyncio.Event()
 
         async def watch() -> None:
             start = time.monotonic()
             while not stop.is_set():
-                seen.append((round(time.monotonic() - start, 1), await serving(store, pre)))
+                seen.append((round(time.monotonic() - start, 1), await serving(lab, store, pre)))
                 await asyncio.sleep(0.2)
 
         watcher = asyncio.create_task(watch())
@@ -106,8 +106,8 @@ async def test_network_cut_keeps_ports_apart_and_the_healthy_copies_serving(lab,
         await watcher
         reps = store.replicas()
         assert len(reps) == 6 and all(r.state == ReplicaState.RUNNING for r in reps), reps
-        assert len({r.ports[0] for r in reps}) == 6, [r.ports for r in reps]
-        assert await serving(store, pre) == 6
+        assert len({(r.node, r.ports[0]) for r in reps}) == 6, [(r.node, r.ports) for r in reps]
+        assert await serving(lab, store, pre) == 6
         assert sum(running(lab, pre).values()) == 6, running(lab, pre)
         lowest = min(n for _, n in seen)
         assert lowest >= floor, f"only {lowest} replicas served at one moment (floor {floor}): {seen}"

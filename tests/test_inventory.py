@@ -216,3 +216,22 @@ def test_build_on_names_a_node_of_the_file() -> None:
     with pytest.raises(InventoryError) as info:
         parse_inventory("build_on: c\nnodes:\n  - name: a\n  - name: b\n", "n.yaml")
     assert str(info.value) == "n.yaml:1:11: build_on: no node named 'c' in this file; name one of: a, b"
+
+
+def test_advertise_and_edge_image() -> None:
+    inv = parse_inventory("edge_image: registry.example.org/haproxy:2.8\nnodes:\n"
+                          "  - {name: a, address: a.example.org, advertise: 10.0.0.11}\n  - {name: b}\n")
+    assert inv.edge_image == "registry.example.org/haproxy:2.8"
+    assert [n.advertise for n in inv.nodes] == ["10.0.0.11", None]
+    assert parse_inventory("nodes: [{name: a}]\n").edge_image == "haproxy:2.6"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("nodes: [{name: a, advertise: 'x; rm -rf /'}]\n", "advertise: expected a host name or IP address"),
+    ("edge_image: 'Bad Image'\nnodes: [{name: a}]\n", "edge_image: expected an image reference"),
+    ("defaults: {advertise: 10.0.0.1}\nnodes: [{name: a}]\n", "defaults.advertise: unknown key"),
+])
+def test_bad_advertise_or_edge_image_is_one_clear_error(text: str, message: str) -> None:
+    with pytest.raises(InventoryError) as err:
+        parse_inventory(text)
+    assert message in str(err.value)

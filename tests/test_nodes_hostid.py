@@ -50,9 +50,9 @@ def test_facts_without_the_identity_line_still_read_the_rest() -> None:
     assert _facts({"Name": "engine"}, None).host_id == ""
 
 
-async def test_lab_nodes_and_a_local_node_report_one_shared_host(lab) -> None:
-    """The lab's engines and sshds all run on this machine in one network namespace; a local
-    node (on a lab engine's socket) is on the same host too. A simulated node is not."""
+async def test_lab_nodes_are_one_machine_with_a_network_namespace_each(lab) -> None:
+    """The lab's nodes run on this machine (one boot id), each in its own network namespace
+    (its own ports); a local node is this process's namespace. A simulated node is unknown."""
     nodes = (*specs(lab).values(), NodeSpec(name="local", local=True, docker_socket=str(lab.node(1).socket)),
              NodeSpec(name="sim", simulated=True))
     fleet = Fleet(Inventory(nodes=nodes))
@@ -63,6 +63,9 @@ async def test_lab_nodes_and_a_local_node_report_one_shared_host(lab) -> None:
         ids = {info.name: info.host_id for info in fleet.node_infos()}
         assert ids["sim"] == ""
         here = hostid.local_host_id()
-        assert here and {ids[n] for n in ("node1", "node2", "node3", "local")} == {here}, ids
+        assert here and ids["local"] == here
+        lab_ids = {ids[n] for n in ("node1", "node2", "node3")}
+        assert len(lab_ids) == 3 and here not in lab_ids, ids
+        assert {i.split("/")[0] for i in lab_ids} == {here.split("/")[0]}  # one machine, one boot
     finally:
         await fleet.close()

@@ -14,7 +14,7 @@ import pytest
 
 from nodes_support import (  # noqa: F401  (fixtures)
     fingerprint_of,
-    containers, descendants, direct_client, next_event, node1, signal_all, specs, sshd_pids_of, started,
+    containers, descendants, direct_client, inside, next_event, node1, signal_all, specs, sshd_pids_of, started,
 )
 from tui_orch.errors import NodeUnavailable, OperationTimeout
 from tui_orch.inventory import load_inventory
@@ -274,15 +274,23 @@ def test_backoff_doubles_from_half_a_second_to_30_s_with_jitter():
 
 
 async def test_ports_in_use_reads_a_port_another_process_listens_on(lab, node1):  # noqa: F811
-    """The lab's nodes share this machine's network namespace: a socket listening here is
-    bound on node1 too, and node1 says so (read over its SSH connection)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen()
+    """A socket another process listens on in node1's network namespace: node1 says so (read
+    over its SSH connection); one listening on this machine's own namespace is not node1's."""
+
+    def listening() -> socket.socket:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        return s
+
+    s = inside(lab, "node1").call(listening)
+    here = listening()
     try:
+        assert here.getsockname()[1] not in await node1.ports_in_use()
         port = s.getsockname()[1]
         assert port in await node1.ports_in_use()
         assert port in node1.ports_seen
     finally:
         s.close()
+        here.close()
     assert port not in await node1.ports_in_use()

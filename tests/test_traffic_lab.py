@@ -18,7 +18,8 @@ WEB = """
 services:
   {name}:
     image: tuiorch/busybox:{version}
-    command: ["httpd", "-f", "-p", "80", "-h", "/www"]
+    # /cgi-bin/slow answers after 1 s: a request in flight when tui-orch stops a replica
+    command: ["sh", "-c", "mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\nsleep 1\\ncat /VERSION\\n' > /www/cgi-bin/slow && chmod 755 /www/cgi-bin/slow && exec httpd -f -p 80 -h /www"]
     ports: ["{port}:80"]
     healthcheck:
       test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1/VERSION"]
@@ -78,7 +79,10 @@ async def test_rolling_updates_and_a_rollback_lose_no_request(lab, tmp_path):
         assert (await ctl.apply(web(pre, port, "1"))).ok
         await every_node_answers(lab, port, "1")
         load = LabLoad(f"http://{lab.node(1).lab_address}:{port}/VERSION", rate=50)
+        slow = [LabLoad(f"http://{lab.node(1).lab_address}:{port}/cgi-bin/slow", rate=10) for _ in range(4)]
         load.start()
+        for s in slow:
+            s.start()
         try:
             t0 = time.monotonic()
             first = await ctl.apply(web(pre, port, "2", "start-first"))
@@ -90,12 +94,17 @@ async def test_rolling_updates_and_a_rollback_lose_no_request(lab, tmp_path):
             await asyncio.sleep(1)
         finally:
             load.stop()
+            for s in slow:
+                s.stop()
         assert ro is not None
         assert load.sent > 50 * took * 0.8, (load.sent, took)
         assert load.failed == 0, load.failures[:5]
         assert set(load.served) == {"1", "2"}, load.served
+        # requests of 1 s in flight on the replicas stopped: drained (finished) before each stop
+        sent, failed = sum(s.sent for s in slow), [f for s in slow for f in s.failures]
+        assert sent > 4 * took * 0.8 and not failed, (sent, failed[:5])
         print(f"{load.sent} requests in {took:.1f} s over two rolling updates and a rollback: "
-              f"{load.failed} failed; served {load.served}")
+              f"{load.failed} failed; served {load.served}; {sent} requests of 1 s: {len(failed)} failed")
 
 
 async def test_a_killed_replica_loses_at_most_the_requests_in_flight(lab, tmp_path):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 from tui_orch.controller import (
     applying, availability, building, delivery, deploy, handover, homes, interrupted, observe, ordering, planning,
@@ -38,6 +39,8 @@ from tui_orch.model import NodeState, Replica, ReplicaState, Revision, Rollout, 
 from tui_orch.nodes.fleet import Fleet
 from tui_orch.placement import Plan
 from tui_orch.store import Store
+
+T = TypeVar("T")
 
 __all__ = ["ApplyResult", "Controller", "DEFAULT_GRACE", "DEFAULT_PERIOD", "DEFAULT_START_TIMEOUT", "owner_id"]
 
@@ -221,6 +224,7 @@ class Controller:
         """Set the replica count of a deployed service (until the next apply of its manifest)."""
         result = ApplyResult()
         await self.settle_rollouts()
+        self._traffic_loop()
         async with self.lock:
             rec = self._store.get_service(service)
             if rec is None or rec.removed:
@@ -236,23 +240,33 @@ class Controller:
             result.unschedulable = [str(u) for u in p.unschedulable]
             started = await deploy.execute(self.ctx, p, desired, result)
         await self._wait(started, result)
+        await traffic.sync_all(self.ctx)  # the edge proxies in line before the command ends
         return result
 
     # ------------------------------------------------------------------ rollouts
     async def rollout_restart(self, service: str, wait: bool = True) -> Rollout:
         """Replace every replica by a fresh one, batch by batch (a new revision, same spec)."""
-        return await rollout_ops.restart(self.ctx, self.rollout_tasks, service, wait)
+        self._traffic_loop()
+        return await self._synced(rollout_ops.restart(self.ctx, self.rollout_tasks, service, wait))
+
+    async def _synced(self, command: Awaitable[T]) -> T:
+        """A command's result once the edge proxies are in line with what it did (traffic.py)."""
+        out = await command
+        await traffic.sync_all(self.ctx)
+        return out
 
     def rollout_pause(self, service: str) -> Rollout:
         """Pause the rollout of ``service`` after its current batch."""
         return rollout_ops.pause(self.ctx, service)
 
     async def rollout_resume(self, service: str, wait: bool = True) -> Rollout:
-        return await rollout_ops.resume(self.ctx, self.rollout_tasks, service, wait)
+        self._traffic_loop()
+        return await self._synced(rollout_ops.resume(self.ctx, self.rollout_tasks, service, wait))
 
     async def rollout_undo(self, service: str, to_revision: int | None = None, wait: bool = True) -> Rollout:
         """Roll back to ``to_revision`` (default: the previous one) with the rollback_config."""
-        return await rollout_ops.undo(self.ctx, self.rollout_tasks, service, to_revision, wait)
+        self._traffic_loop()
+        return await self._synced(rollout_ops.undo(self.ctx, self.rollout_tasks, service, to_revision, wait))
 
     def rollout_status(self, service: str) -> Rollout | None:
         return rollout_ops.status(self.ctx, service)

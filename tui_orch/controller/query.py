@@ -272,9 +272,11 @@ class Query:
         ready = set(ready_order)
         cpu_used = cpu_total = 0.0
         mem_used = mem_total = 0
-        hosts: set[str] = set()  # nodes on one machine measure the same machine: count it once
+        # nodes on one machine measure the same machine: count it once (the machine is the host
+        # id's boot id; network namespaces of one machine share its cpus and memory)
+        hosts: set[str] = set()
         for name in ready_order:
-            m, host = nodes[name].metrics, nodes[name].host_id
+            m, host = nodes[name].metrics, nodes[name].host_id.split("/net:")[0]
             if m is None or (host and host in hosts):
                 continue
             if host:

@@ -23,7 +23,9 @@ class Rotation:
     checked: dict[str, float] = field(default_factory=dict)  # node -> when it was last verified
     problems: dict[str, str] = field(default_factory=dict)  # node -> why its proxy is not in line
     wake: asyncio.Event | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one pass at a time (files, reloads)
     addresses: dict[str, str] = field(default_factory=dict)  # node -> the address proxies reach it at
+    seen: tuple = ()  # what the last pass looked at (store changes, Ready nodes, drains): skip when same
     changes: list[tuple[str, str]] = field(default_factory=list)  # (container id, enters/leaves) to announce
 
     def poke(self) -> None:

@@ -108,9 +108,10 @@ def desired(ctx: Context) -> ProxyConfig | None:
                 slots = tuple((backend_name(name, pub), rep.ports[i]) for i, pub in ingress if i < len(rep.ports))
                 entries[rep.container_id] = (rep.node, slots, state)
     now = time.monotonic()
+    recorded = {r.container_id for r in ctx.store.replicas() if r.container_id}
     for cid, (node, slots) in rot.servers.items():  # replaced copies still serving (a rollout's old ones)
-        if cid in entries or cid in rot.gone or node not in ready:
-            continue
+        if cid in recorded or cid in rot.gone or node not in ready:
+            continue  # a record says where it stands (unhealthy, exited ...), or it is stopped
         if now - rot.missing.setdefault(cid, now) < STICKY_MAX:
             entries[cid] = (node, slots, "drain" if cid in rot.draining else "ready")
     servers: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
@@ -161,7 +162,7 @@ async def _sync_node(ctx: Context, node: Node, config: ProxyConfig | None, image
     if config is None:
         await node.edge_op(owner, "remove")
         return
-    path = posixpath.join(edge_folder(owner), CONFIG)
+    path = posixpath.join(edge_folder(owner, node.name), CONFIG)
     text = haproxy.render(config).encode()
     info = await node.edge(owner)
     if info is not None and info.image != image and not info.image.startswith("sha256:"):
@@ -193,11 +194,22 @@ async def _sync_node(ctx: Context, node: Node, config: ProxyConfig | None, image
 async def sync_all(ctx: Context, force: bool = False) -> None:
     """Bring every Ready node's edge proxy in line with ``desired``; a node whose proxy cannot
     be reached or refuses is reported once (event) and tried again by the next pass."""
+    async with ctx.rotation.lock:
+        await _sync_all(ctx, force)
+
+
+async def _sync_all(ctx: Context, force: bool) -> None:
     rot = ctx.rotation
+    now = time.monotonic()
+    ready = [n for n in ctx.fleet.ready() if not n.simulated]
+    seen = (ctx.store.changes, frozenset(n.name for n in ready), frozenset(rot.draining), frozenset(rot.gone))
+    due = any(now - rot.checked.get(n.name, 0.0) > VERIFY for n in ready)
+    if not force and not due and seen == rot.seen:
+        return  # nothing changed since the last pass: no need to look at the records
+    rot.seen = seen
     config = desired(ctx)
     image = ctx.fleet.inventory.edge_image
-    now = time.monotonic()
-    todo = [n for n in ctx.fleet.ready() if not n.simulated and (
+    todo = [n for n in ready if (
         force or n.name not in rot.applied or rot.applied[n.name] != config
         or now - rot.checked.get(n.name, 0.0) > VERIFY)]
     results = await asyncio.gather(*(_sync_node(ctx, n, config, image) for n in todo), return_exceptions=True)
@@ -261,8 +273,13 @@ async def run(ctx: Context) -> None:
     rot = ctx.rotation
     rot.wake = asyncio.Event()
     while True:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(rot.wake.wait(), POLL)
+        # asyncio.wait, not wait_for: a wake-up at the moment of a cancel must not swallow the
+        # cancel (wait_for does on 3.11), or close() would wait for this loop forever
+        waiter = asyncio.ensure_future(rot.wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=POLL)
+        finally:
+            waiter.cancel()
         rot.wake.clear()
         try:
             await sync_all(ctx)

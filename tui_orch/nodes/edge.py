@@ -23,9 +23,12 @@ ADMIN = "admin.sock"
 RELOAD_SIGNAL = "SIGUSR2"  # master-worker: a new worker takes the listeners, the old one finishes
 
 
-def edge_folder(owner: str) -> str:
-    """The folder of the edge proxy of ``owner`` on a node."""
-    return posixpath.join(ROOT, owner, "edge")
+def edge_folder(owner: str, node: str) -> str:
+    """The folder of the edge proxy of ``owner`` on ``node``: beside the delivered files' folders
+    (``<owner>/<node>``), under a name no node can have (a node's name starts with a letter or
+    digit). The node's name is in the path as for delivered files: engines that share one
+    machine's /dev/shm (the test lab, a second engine) must not share one proxy's files."""
+    return posixpath.join(ROOT, owner, "_edge", node)
 
 
 def edge_name(owner: str) -> str:
@@ -45,12 +48,12 @@ def find_edge(client: Any, owner: str) -> EdgeInfo | None:
     return None
 
 
-def run_edge(client: Any, owner: str, image: str) -> EdgeInfo:
+def run_edge(client: Any, owner: str, node: str, image: str) -> EdgeInfo:
     """Create and start the edge proxy (its haproxy.cfg is in the folder already)."""
     api = client.api
     host_config = api.create_host_config(
         network_mode="host",
-        binds=[f"{edge_folder(owner)}:{EDGE_MOUNT}:rw"],
+        binds=[f"{edge_folder(owner, node)}:{EDGE_MOUNT}:rw"],
         restart_policy={"Name": "unless-stopped"},
     )
     created = api.create_container(

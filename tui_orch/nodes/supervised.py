@@ -415,7 +415,8 @@ class SupervisedNode(Node, abc.ABC):
 
         async def call(ops: DockerOps) -> "EdgeInfo | None":
             if op == "run":
-                return await ops.blocking_call("start the edge proxy", edge.run_edge, ops.client, owner, image)
+                return await ops.blocking_call("start the edge proxy", edge.run_edge, ops.client, owner, self.name,
+                                              image)
             found = await ops.blocking_call("find the edge proxy", edge.find_edge, ops.client, owner)
             if found is None:
                 return None
@@ -430,7 +431,7 @@ class SupervisedNode(Node, abc.ABC):
 
         from tui_orch.nodes import edge, proxyapi
 
-        path = posixpath.join(edge.edge_folder(owner), edge.ADMIN)
+        path = posixpath.join(edge.edge_folder(owner, self.name), edge.ADMIN)
         lost = self._lost
         return await self._race("talk to the edge proxy", proxyapi.runtime(
             lambda: self._open_unix(path), commands, timeout, where=self.name), lost)

@@ -18,7 +18,7 @@ IMAGE_VERSIONS = ("1", "2")
 APPLETS = (
     "sh", "httpd", "sleep", "echo", "cat", "ls", "ps", "wget", "kill", "true", "false", "env",
     "date", "mkdir", "rm", "touch", "test", "[", "grep", "head", "tail", "wc", "printf", "seq",
-    "id", "hostname", "nproc", "free", "dd", "yes", "timeout", "uname", "nc",
+    "id", "hostname", "nproc", "free", "dd", "yes", "timeout", "uname", "nc", "chmod",
 )
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 FIXED_MTIME = 1_700_000_000  # image layers are reproducible: same image ID on every engine
