@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import tui_orch  # noqa: E402,F401  (its warning filters first)
 from labparts.netns import enter  # noqa: E402
+from test_traffic_lab import WEB  # noqa: E402
 from traffic_support import LabLoad  # noqa: E402
 from tui_orch.controller import Controller  # noqa: E402
 from tui_orch.inventory import load_inventory  # noqa: E402
@@ -48,28 +49,12 @@ from tui_orch.store import open_store  # noqa: E402
 from tui_orch.traffic import runtime  # noqa: E402
 
 PORT = 18999
-SERVICE = """
-services:
-  {name}:
-    image: tuiorch/busybox:{version}
-    command: ["httpd", "-f", "-p", "80", "-h", "/www"]
-    ports: ["{port}:80"]
-    healthcheck:
-      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1/VERSION"]
-      interval: 300ms
-      timeout: 1s
-      retries: 1
-    stop_grace_period: 2s
-    deploy:
-      replicas: {replicas}
-      update_config: {{parallelism: 1, order: {order}, monitor: 1s, delay: 0s}}
-      rollback_config: {{parallelism: 1, order: {order}, monitor: 1s}}
-"""
 
 
-def manifest(name: str, version: str = "1", order: str = "start-first", replicas: int = 3):
-    text = SERVICE.format(name=name, version=version, order=order, replicas=replicas, port=PORT)
-    return parse_manifest(textwrap.dedent(text), "traffic-bench.yaml")
+def manifest(name: str, version: str = "1", order: str = "start-first"):
+    """The lab test's service (tests/test_traffic_lab.py): busybox httpd, 3 replicas."""
+    return parse_manifest(textwrap.dedent(WEB.format(name=name, version=version, order=order, port=PORT)),
+                          "traffic-bench.yaml")
 
 
 def one_request(host: str, port: int) -> float:
