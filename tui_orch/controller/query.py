@@ -30,6 +30,7 @@ from tui_orch.controller.context import owner_id
 from tui_orch.nodes.base import LABEL_REPLICA, LABEL_REVISION, LABEL_SERVICE, ContainerInfo
 from tui_orch.controller.unowned import UnownedContainer
 from tui_orch.controller.rows import FleetSummary, NodeRow, ReplicaRow, ServiceRow
+from tui_orch.controller.reach import ingress_ports, rotation_counts
 
 if TYPE_CHECKING:
     from tui_orch.nodes.base import Node
@@ -77,21 +78,34 @@ class Query:
         self._inventory_nodes = tuple(inventory_nodes)
         self._unowned = unowned  # the containers of unknown services the last reconcile pass found
         self._rotation = rotation  # container id[:12] -> "in" | "draining", as the edge proxies were told
+        self._addresses: dict[str, str | None] = {}  # node -> its advertised address (_advertised)
 
     # ------------------------------------------------------------------ traffic (traffic.py)
     def rotation(self) -> dict[str, str]:
         """container id[:12] -> "in" or "draining" (absent: out of rotation)."""
         return self._rotation()
 
-    def addresses(self, service: str) -> list[str]:
-        """Where clients reach the service (its ingress ports on every Ready node)."""
-        from tui_orch.controller.traffic import addresses_of, advertised
+    def addresses(self, service: str, simulated: bool = False) -> list[str]:
+        """Where clients reach the service (its ingress ports on every Ready node). ``simulated``:
+        on the Ready simulated nodes instead, each named (no edge proxy runs there: a console
+        on simulated nodes shows where the port would answer, labelled as such)."""
+        from tui_orch.controller.traffic import addresses_of
 
         spec = self.spec(service)
         if spec is None or self._fleet is None:
             return []
-        nodes = {n.name: advertised(n.spec) for n in self._fleet.ready() if not n.simulated}
+        nodes = {n.name: n.name if simulated else self._advertised(n) for n in self._fleet.ready()
+                 if n.simulated == simulated}
         return addresses_of(spec, {k: v for k, v in nodes.items() if v})
+
+    def _advertised(self, node: "Node") -> str | None:
+        """The node's address (traffic.advertised), looked up once: it may resolve a host name,
+        and the console asks every second."""
+        from tui_orch.controller.traffic import advertised
+
+        if node.name not in self._addresses:
+            self._addresses[node.name] = advertised(node.spec)
+        return self._addresses[node.name]
 
     # ------------------------------------------------------------------ plain records
     @property
@@ -176,6 +190,7 @@ class Query:
         outs = self.rollouts() if outs is None else outs
         ready = self.ready_nodes()
         rows = []
+        rot: dict[str, str] | None = None
         for rec in self._store.services():
             rev = self._store.revision(rec.name, rec.revision)
             if rec.removed:
@@ -189,12 +204,17 @@ class Query:
             serving = serving_retired(outs.get(rec.name))
             up = [r for r in reps if (r.state == ReplicaState.RUNNING and r.node in ready) or r.key in serving]
             done = [r for r in reps if completed(r)]  # a one-shot job that ran to exit 0 counts as up and healthy
+            ingress = ingress_ports(spec) if spec is not None else ()
+            if ingress and rot is None:
+                rot = self.rotation()  # once per call, and only when a service publishes one
+            ins, draining = rotation_counts(reps, outs.get(rec.name), rot) if ingress and rot is not None else (0, 0)
             rows.append(ServiceRow(
                 name=rec.name, image=spec.image if spec else "", mode=spec.mode if spec else "", desired=want,
                 running=len(up) + len(done),
                 healthy=sum(1 for r in up if _is_healthy(r) or r.key in serving) + len(done),
                 revision=rec.revision, rollout=outs.get(rec.name),
-                restarts=sum(r.restarts for r in reps), paused=rec.paused))
+                restarts=sum(r.restarts for r in reps), paused=rec.paused,
+                ingress=ingress, in_rotation=ins, draining=draining))
         return rows
 
     def unowned_containers(self) -> list[UnownedContainer]:
@@ -252,7 +272,15 @@ class Query:
 
     def replica_rows(self, now: float, replicas: Iterable[Replica] | None = None) -> list[ReplicaRow]:
         rows = []
+        ingress: dict[str, bool] = {}  # service -> whether it publishes an ingress port
+        rot: dict[str, str] | None = None
         for rep in self._store.replicas() if replicas is None else replicas:
+            if rep.service not in ingress:
+                spec = self.spec(rep.service)
+                ingress[rep.service] = bool(spec is not None and ingress_ports(spec))
+            if ingress[rep.service] and rot is None:
+                rot = self.rotation()
+            rotation = rot.get((rep.container_id or "")[:12], "out") if ingress[rep.service] and rot is not None else ""
             node = self.node(rep.node)
             cm = node.container_metrics.get(rep.container_id or "") if node is not None else None
             up = rep.state == ReplicaState.RUNNING and rep.started_at is not None
@@ -260,7 +288,8 @@ class Query:
                 key=rep.key, service=rep.service, slot=rep.slot, node=rep.node, state=rep.state, health=rep.health,
                 restarts=rep.restarts, uptime=max(0.0, now - rep.started_at) if up and rep.started_at else None,
                 cpu_percent=cm.cpu_percent if cm else None, mem_used=cm.mem_used if cm else None,
-                ports=rep.ports, revision=rep.revision, message=rep.message, container_id=rep.container_id))
+                ports=rep.ports, revision=rep.revision, message=rep.message, container_id=rep.container_id,
+                rotation=rotation))
         rows.sort(key=lambda r: (r.service, r.slot, r.node))
         return rows
 

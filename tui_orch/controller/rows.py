@@ -59,6 +59,11 @@ class ServiceRow:
     restarts: int
     paused: bool
     unowned: bool = False  # not in this state: its containers run, kept; never a desired service
+    # traffic (issue 13): its published ingress ports as clients name them ("8080", or
+    # "10.0.0.5:8080" when bound to one address), and its replicas in rotation / draining
+    ingress: tuple[str, ...] = ()
+    in_rotation: int = 0
+    draining: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,3 +82,4 @@ class ReplicaRow:
     revision: int
     message: str
     container_id: str | None
+    rotation: str = ""  # "in", "draining" or "out"; "" for a service with no ingress port (issue 13)

@@ -1,6 +1,7 @@
 """Replicas of every node in one list, scoped by a drill down (a node's, a service's):
-service, replica, node, state, health, restarts, uptime, cpu, memory, port; then the containers
-of services the state does not know, with no record (state ``unowned``)."""
+service, replica, node, state, health, rotation, restarts, uptime, cpu, memory, port; then the
+containers of services the state does not know, with no record (state ``unowned``). Scoped to a
+service that publishes ingress ports, the addresses clients reach it at are listed above."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Static
 
 from tui_orch.model import Health, ReplicaState
 from tui_orch.ui import data
-from tui_orch.ui.table import Row
+from tui_orch.ui.table import ResourceTable, Row, printable_text
 from tui_orch.ui.views.base import View
 from tui_orch.ui.widgets import size, uptime
 
@@ -21,6 +24,25 @@ STATE_STYLE = {
     ReplicaState.FAILED: "bold red", ReplicaState.LOST: "bold red",
 }
 HEALTH_STYLE = {Health.HEALTHY: "green", Health.STARTING: "cyan", Health.UNHEALTHY: "bold red", Health.NONE: "dim"}
+ROTATION_STYLE = {"in": "green", "draining": "yellow", "out": "bold red", "-": "dim"}
+SHOWN_ADDRESSES = 12  # listed above a service's replicas; the rest counted (1,000 nodes ...)
+
+
+def reach_text(service: str, real: list[str], simulated: list[str]) -> Text:
+    """Where clients reach ``service`` (its ingress ports at every Ready node's address); on
+    simulated nodes no edge proxy runs: they are named, and said to be simulated."""
+    out = Text()
+    for found, lead in ((real, f"{service} answers at "),
+                        (simulated, "SIMULATED nodes (no edge proxy answers there): ")):
+        if not found:
+            continue
+        if out:
+            out.append("\n")
+        out.append(lead, style="bold" if found is real else "magenta")
+        out.append(", ".join(found[:SHOWN_ADDRESSES]))
+        if len(found) > SHOWN_ADDRESSES:
+            out.append(f" and {len(found) - SHOWN_ADDRESSES} more", style="dim")
+    return printable_text(out)  # names and addresses come from files
 
 
 @lru_cache(maxsize=4096)
@@ -43,8 +65,39 @@ def styled(text: str, style: str) -> Text:
 class ReplicasView(View):
     NAME = "replicas"
     COLUMNS = (("service", "SERVICE"), ("replica", "REPLICA"), ("node", "NODE"), ("state", "STATE"),
-               ("health", "HEALTH"), ("restarts", "RESTARTS"), ("uptime", "UPTIME"), ("cpu", "CPU"),
+               ("health", "HEALTH"), ("rotation", "ROTATION"), ("restarts", "RESTARTS"), ("uptime", "UPTIME"), ("cpu", "CPU"),
                ("memory", "MEMORY"), ("port", "PORT"))
+
+    DEFAULT_CSS = """
+    ReplicasView #service-reach { height: auto; max-height: 3; padding: 0 1; border-bottom: solid $primary; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._reach = Text()  # what #service-reach shows
+
+    def compose(self) -> ComposeResult:
+        reach = Static(id="service-reach")
+        reach.display = False  # shown only in a drill down to a service with ingress ports
+        yield reach
+        yield ResourceTable(self.COLUMNS, id=f"{self.NAME}-table")
+
+    def refresh_view(self) -> None:
+        super().refresh_view()
+        self.show_reach()
+
+    def show_reach(self) -> None:
+        """Above a service's replicas: the addresses its clients reach it at (none for the
+        replicas of a node, of every service, or of a service with no ingress port)."""
+        text = Text()
+        if self.scope is not None and self.scope[0] == "service":
+            name = self.scope[1]
+            text = reach_text(name, self.reader.addresses(name), self.reader.addresses(name, simulated=True))
+        if text != self._reach:
+            self._reach = text
+            pane = self.query_one("#service-reach", Static)
+            pane.update(text)
+            pane.display = bool(text)
 
     def rows(self) -> list[Row]:
         """Every replica's row (of the scope), ordered by service, slot, node (made a slice at
@@ -68,13 +121,15 @@ class ReplicasView(View):
     @staticmethod
     def _unowned_row(c: data.UnownedContainer) -> Row:
         state = styled("unowned" if c.running else "unowned (stopped)", "yellow")
-        return Row(c.key, (c.service, c.key, c.node, state, styled("-", "dim"), "-", "-", "-", "-", "-"))
+        none = styled("-", "dim")
+        return Row(c.key, (c.service, c.key, c.node, state, none, none, "-", "-", "-", "-", "-"))
 
     @staticmethod
     def _row(r: data.ReplicaRow) -> Row:
         return Row(r.key, (
             r.service, r.key, r.node, state_cell(r.state, r.message),
             styled(r.health.value, HEALTH_STYLE.get(r.health, "")),
+            styled(r.rotation or "-", ROTATION_STYLE.get(r.rotation or "-", "")),
             styled(str(r.restarts), "yellow" if r.restarts else ""), uptime(r.uptime),
             "-" if r.cpu_percent is None else f"{r.cpu_percent:.0f}%", size(r.mem_used),
             ",".join(map(str, r.ports)) or "-",

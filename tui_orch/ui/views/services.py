@@ -1,5 +1,7 @@
-"""Services: name, image, desired/running/healthy, revision, rollout progress, restarts; then
-the services the state does not know whose containers run (unowned: kept, never desired)."""
+"""Services: name, image, desired/running/healthy, where clients reach it (its published
+ingress ports, on every node) and how many of its replicas are in rotation, revision, rollout
+progress, restarts; then the services the state does not know whose containers run (unowned:
+kept, never desired)."""
 
 from __future__ import annotations
 
@@ -44,10 +46,32 @@ def counts_cell(row: data.ServiceRow) -> Text:
     return Text(f"{row.desired}/{row.running}/{row.healthy}", style="green" if ok else "yellow")
 
 
+NONE = Text("-", style="dim")
+
+
+def address_cell(row: data.ServiceRow) -> Text:
+    """``8080 on every node``: an ingress port answers on every Ready node's edge proxy (the
+    drill down lists the addresses: one per node, too many for a cell)."""
+    return Text(f"{', '.join(row.ingress)} on every node") if row.ingress else NONE
+
+
+def rotation_cell(row: data.ServiceRow) -> Text:
+    """Replicas in rotation of those desired (and how many are draining); a service with no
+    ingress port has no rotation."""
+    if not row.ingress:
+        return NONE
+    ok = row.in_rotation >= row.desired
+    out = Text(f"{row.in_rotation}/{row.desired}", style="green" if ok else "yellow")
+    if row.draining:
+        out.append(f" {row.draining} draining", style="yellow")
+    return out
+
+
 class ServicesView(View):
     NAME = "services"
     COLUMNS = (("name", "NAME"), ("image", "IMAGE"), ("counts", "DESIRED/RUNNING/HEALTHY"),
-               ("revision", "REV"), ("rollout", "ROLLOUT"), ("restarts", "RESTARTS"))
+               ("revision", "REV"), ("rollout", "ROLLOUT"), ("restarts", "RESTARTS"),
+               ("address", "ADDRESS"), ("rotation", "IN ROTATION"))
 
     def rows(self) -> list[Row]:
         out = []
@@ -56,5 +80,6 @@ class ServicesView(View):
                 s.name, s.image, counts_cell(s), "-" if s.unowned else str(s.revision),
                 UNOWNED if s.unowned else rollout_cell(s.rollout, s.paused),
                 Text(str(s.restarts), style="yellow" if s.restarts else ""),
+                address_cell(s), rotation_cell(s),
             )))
         return out
