@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from tui_orch.controller import Controller
 from tui_orch.nodes.sim.simulator import Simulator
-from ui_support import (TWO_SERVICES, Console, cells, command, config, deploy_from_dialog, fleet,  # noqa: F401
+from ui_support import (cells, command, config, deploy_from_dialog, fleet, manifest,  # noqa: F401
                         open_console, services_view, until)
 
 WEB = """
@@ -96,3 +96,31 @@ async def test_a_published_port_shows_its_address_and_replicas_in_rotation_and_a
                     what="the event: web.1 leaves rotation")
         traffic = [cells(events, k) for k in events.shown_keys if cells(events, k)[2] == "traffic"]
         assert {c[4] for c in traffic} >= {"web.1 enters rotation", "web.2 enters rotation", "web.3 enters rotation"}
+
+
+BOUND = """
+services:
+  web:
+    image: tuiorch/web:1
+    ports: ["8080:80", "127.0.0.1:8443:443", {target: 9000, published: 9000, mode: host}]
+    deploy: {replicas: 3}
+"""
+
+
+async def test_a_replica_drained_before_its_stop_shows_draining(fleet: tuple[Controller, Simulator],
+                                                                tmp_path: Path) -> None:
+    ctl, sim = fleet
+    assert (await ctl.apply(manifest(BOUND))).ok
+    async with open_console(ctl, sim, config(tmp_path)) as opened:
+        app, pilot = opened.app, opened.pilot
+        table = await services_view(pilot, app, rows=1)
+        await until(pilot, lambda: cells(table, "web")[-1] == "3/3")
+        # only the ingress ports: the mode-host one answers on its replica's node alone
+        assert cells(table, "web")[-2] == "8080, 127.0.0.1:8443 on every node"
+        two = ctl.query().replica("web.2")
+        ctl.ctx.rotation.draining.add(two.container_id)  # as traffic.drain marks it before a stop
+        await until(pilot, lambda: cells(table, "web")[-1] == "2/3 1 draining", what="2/3 1 draining")
+        await command(pilot, "rs")
+        replicas = app.main.current.table
+        await until(pilot, lambda: replicas.row_count == 3)
+        assert rotation_column(replicas) == {"web.1": "in", "web.2": "draining", "web.3": "in"}
