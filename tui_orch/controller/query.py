@@ -272,15 +272,11 @@ class Query:
 
     def replica_rows(self, now: float, replicas: Iterable[Replica] | None = None) -> list[ReplicaRow]:
         rows = []
-        ingress: dict[str, bool] = {}  # service -> whether it publishes an ingress port
-        rot: dict[str, str] | None = None
-        for rep in self._store.replicas() if replicas is None else replicas:
-            if rep.service not in ingress:
-                spec = self.spec(rep.service)
-                ingress[rep.service] = bool(spec is not None and ingress_ports(spec))
-            if ingress[rep.service] and rot is None:
-                rot = self.rotation()
-            rotation = rot.get((rep.container_id or "")[:12], "out") if ingress[rep.service] and rot is not None else ""
+        reps = list(self._store.replicas() if replicas is None else replicas)
+        ingress = self._ingress_services({r.service for r in reps})
+        rot = self.rotation() if ingress else {}  # once per call, and only when a service publishes a port
+        for rep in reps:
+            rotation = rot.get((rep.container_id or "")[:12], "out") if rep.service in ingress else ""
             node = self.node(rep.node)
             cm = node.container_metrics.get(rep.container_id or "") if node is not None else None
             up = rep.state == ReplicaState.RUNNING and rep.started_at is not None
@@ -292,6 +288,10 @@ class Query:
                 rotation=rotation))
         rows.sort(key=lambda r: (r.service, r.slot, r.node))
         return rows
+
+    def _ingress_services(self, names: Iterable[str]) -> set[str]:
+        """Those of the services that publish an ingress port (their replicas have a rotation)."""
+        return {name for name in names if (spec := self.spec(name)) is not None and ingress_ports(spec)}
 
     def summary(self, restarts_hour: int) -> FleetSummary:
         reps = self._store.replicas()
@@ -336,8 +336,7 @@ class Query:
         listed, _ = live if live is not None else ({}, {})
         by_id = {c.id: c for found in listed.values() for c in found}
         rotation = self.rotation() if rotation is None else rotation
-        ingress = {rec.name for rec in self._store.services() if (spec := self.spec(rec.name)) is not None
-                   and any(p.mode == "ingress" and p.published is not None for p in spec.ports)}
+        ingress = self._ingress_services(rec.name for rec in self._store.services())
         rows = []
         for r in self._store.replicas():
             row = {**to_dict(r), "key": r.key, "container_id": (r.container_id or "")[:12]}
