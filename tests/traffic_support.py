@@ -22,6 +22,7 @@ class LabLoad(threading.Thread):
         self.failures: list[tuple[float, str]] = []  # (monotonic time, why)
         self.served: dict[str, int] = {}  # body -> how many
         self.latencies: list[float] = []
+        self.slow: list[tuple[float, float]] = []  # (monotonic start, seconds) of answers slower than 0.5 s
         self._stop_event = threading.Event()
 
     @property
@@ -37,7 +38,10 @@ class LabLoad(threading.Thread):
             try:
                 with urllib.request.urlopen(self.url, timeout=self.timeout) as reply:
                     body = reply.read().decode(errors="replace").strip()
-                self.latencies.append(time.monotonic() - start)
+                took = time.monotonic() - start
+                self.latencies.append(took)
+                if took > 0.5:
+                    self.slow.append((start, took))
                 self.served[body] = self.served.get(body, 0) + 1
             except (urllib.error.URLError, OSError) as exc:
                 self.failures.append((start, repr(exc)))

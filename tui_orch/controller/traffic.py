@@ -108,7 +108,9 @@ def desired(ctx: Context) -> ProxyConfig | None:
                 slots = tuple((backend_name(name, pub), rep.ports[i]) for i, pub in ingress if i < len(rep.ports))
                 entries[rep.container_id] = (rep.node, slots, state)
     now = time.monotonic()
-    recorded = {r.container_id for r in ctx.store.replicas() if r.container_id}
+    # every record is read only when something was in rotation (a console of 1,000 replicas
+    # and no published port reads none of them)
+    recorded = {r.container_id for r in ctx.store.replicas() if r.container_id} if rot.servers else set()
     for cid, (node, slots) in rot.servers.items():  # replaced copies still serving (a rollout's old ones)
         if cid in recorded or cid in rot.gone or node not in ready:
             continue  # a record says where it stands (unhealthy, exited ...), or it is stopped
@@ -227,8 +229,8 @@ async def _sync_all(ctx: Context, force: bool) -> None:
         rot.checked[node.name] = now
         if rot.problems.pop(node.name, None):
             ctx.bus.publish(event("traffic", f"edge proxy on {node.name} is in line again", node=node.name))
-    by_id = {r.container_id: r for r in ctx.store.replicas() if r.container_id}
-    for cid, what in getattr(rot, "changes", []):
+    by_id = {r.container_id: r for r in ctx.store.replicas() if r.container_id} if rot.changes else {}
+    for cid, what in rot.changes:
         rep = by_id.get(cid)
         ctx.bus.publish(event("traffic", f"{rep.key if rep else cid[:12]} {what} rotation",
                               service=rep.service if rep else None, replica=rep.key if rep else None,
