@@ -175,3 +175,27 @@ async def test_a_folder_apply_refuses_names_the_path(tmp_path):
         with pytest.raises(ManifestError, match=r"services.web.volumes: .*/site holds pipe, a named pipe \(FIFO\)"):
             await ctl.apply(manifest)
         assert ctl.query().replicas("web") == []
+
+
+async def test_pruning_many_nodes_reads_the_records_once(tmp_path):
+    """delivery.prune on 60 nodes that each hold a file: one look at the records for all of
+    them (it was one per node: 1,000 nodes x 1,000 replicas held the console's loop for a
+    second at every full pass), and the files no replica uses are gone."""
+    async with sim_controller(tmp_path / "state", count=60) as (ctl, _sim):
+        nodes = list(ctl.ctx.fleet.nodes.values())
+        for node in nodes:
+            await node.put_file(os.path.join(delivery.folder(ctl.ctx.owner, node.name), "stale-0-0-292"),
+                                b"x", 0o444, 0, 0)
+        reads = 0
+        replicas = ctl.ctx.store.replicas
+
+        def counted(*args, **kwargs):
+            nonlocal reads
+            reads += 1
+            return replicas(*args, **kwargs)
+
+        ctl.ctx.store.replicas = counted  # type: ignore[method-assign]
+        await delivery.prune(ctl.ctx, nodes)
+        assert reads == 1
+        for n in nodes:
+            assert await n.list_files(delivery.folder(ctl.ctx.owner, n.name)) == [], n.name

@@ -168,30 +168,37 @@ async def deliver(ctx: "Context", node: Node, spec: ServiceSpec) -> tuple[tuple[
     return tuple(out)
 
 
-def _in_use(ctx: "Context", node: str) -> set[str]:
-    """The file names the replicas recorded on ``node`` (and its lost copies) use."""
+def _in_use(ctx: "Context") -> dict[str, set[str]]:
+    """Node -> the file names the replicas recorded there (and its lost copies, and the old
+    replicas a start-first rollout keeps serving) use."""
     from tui_orch.controller.planning import revision_spec
 
-    keep: set[str] = set()
-    recs = [r for r in ctx.store.replicas() if r.node == node]
-    recs += [r for r in ctx.store.lost_copies().values() if r.node == node]
-    for data in ctx.store.rollouts().values():  # the old replicas a start-first rollout keeps serving
-        recs += [r for _, old in data.get("retiring", ()) if (r := from_dict(Replica, json.loads(old))).node == node]
+    recs = list(ctx.store.replicas()) + list(ctx.store.lost_copies().values())
+    for data in ctx.store.rollouts().values():
+        recs += [from_dict(Replica, json.loads(old)) for _, old in data.get("retiring", ())]
+    names: dict[tuple[str, int], list[str]] = {}
+    keep: dict[str, set[str]] = {}
     for rec in recs:
-        spec = revision_spec(ctx, rec.service, rec.revision)
-        if spec is not None:
-            keep.update(file_name(ref) for ref in refs(spec))
+        if (rec.service, rec.revision) not in names:
+            spec = revision_spec(ctx, rec.service, rec.revision)
+            names[(rec.service, rec.revision)] = [file_name(ref) for ref in refs(spec)] if spec is not None else []
+        keep.setdefault(rec.node, set()).update(names[(rec.service, rec.revision)])
     return keep
 
 
 async def prune(ctx: "Context", nodes: list[Node] | None = None) -> None:
     """Remove from each Ready node the files no replica recorded there uses. The caller holds
     the lock, with no start in flight (a start records its replica before letting go)."""
+    keep_by_node: dict[str, set[str]] | None = None
     for node in nodes if nodes is not None else ctx.fleet.ready():
         where = folder(ctx.owner, node.name)
         try:
             names = await node.list_files(where)
-            keep = _in_use(ctx, node.name)
+            if not names:
+                continue
+            if keep_by_node is None:  # one look at the records for every node (1,000 nodes: not 1,000)
+                keep_by_node = _in_use(ctx)
+            keep = keep_by_node.get(node.name, set())
             for name in names:
                 if name in keep:
                     continue
