@@ -1,14 +1,16 @@
 """Shared fixtures.
 
-``lab``: the lab of real nodes (tests/lab/lab.py: sshd + Docker Engine per node on
-127.0.0.2-4:2222), one per test session. A test that needs real nodes takes the fixture
+``lab``: the lab of real nodes (tests/lab/lab.py: sshd + Docker Engine per node, each node
+in a network namespace of its own at 10.77.0.2-4, its sshd reached on 127.0.0.2-4:2222), one
+per test session. A test that needs real nodes takes the fixture
 and is marked ``lab`` automatically (deselect with ``-m "not lab"``). Tests of the console
 (the Textual app, its snapshots, the tmux end-to-end test) are marked ``console``; every other
 test is of the pure/simulated tier. The fixture's value
 is a ``lab.Lab``: ``lab.nodes[i]`` (name, address, port, user, socket, ...),
 ``lab.client_key``, ``lab.known_hosts``, ``lab.inventory``, and the fault helpers
 ``lab.kill_sshd(node)``, ``lab.start_sshd(node)``, ``lab.kill_node(node)``,
-``lab.start_node(node)`` (a node by name, number or NodeLab).
+``lab.start_node(node)`` (a node by name, number or NodeLab); clients on the lab network run
+in ``lab.inside()`` (tests/nodes_support.py: ``http_get``, ``inside``).
 """
 
 from __future__ import annotations
