@@ -218,6 +218,7 @@ class Controller:
             await delivery.prune(self.ctx)  # its secrets and configs leave the nodes
             self.bus.publish(event("remove", f"service {service} removed ({len(reps)} replicas stopped)",
                                    service=service))
+        await traffic.sync_all(self.ctx)  # its ports leave the edge proxies (the last one: the proxies go)
         return result
 
     async def scale(self, service: str, replicas: int) -> ApplyResult:

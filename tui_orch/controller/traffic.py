@@ -242,6 +242,8 @@ async def drain(ctx: Context, container_id: str, grace: float) -> None:
     """Take a replica out of rotation before its stop: no new connections on any node, and
     wait (up to ``grace`` seconds) until the connections it serves are done."""
     rot = ctx.rotation
+    if not rot.applied and not rot.seen:
+        await sync_all(ctx)  # a command's first stop: learn who is in rotation from the records
     if container_id not in rot.servers:
         return
     rot.draining.add(container_id)
