@@ -52,7 +52,10 @@ def web(body: str = "", **kw: object) -> ServiceSpec:
 
 def test_minimal_service_gets_swarm_defaults() -> None:
     spec = web()
-    assert spec == ServiceSpec(name="web", image="nginx:1.27")
+    # on the project's default network (issue 13): reached by name by the project's services
+    assert spec == ServiceSpec(name="web", image="nginx:1.27", networks=spec.networks)
+    project = parse(service()).project_name
+    assert [(n.key, n.name, n.aliases) for n in spec.networks] == [("default", f"{project}_default", ())]
     assert spec.replicas == 1 and spec.mode == "replicated"
     assert spec.restart_policy == RestartPolicy("any", 5.0, 0, 0.0)
     assert spec.update_config == UpdateConfig(1, 0.0, "pause", 5.0, 0.0, "stop-first")
@@ -401,7 +404,7 @@ def test_python_tags_build_nothing() -> None:
 
 def test_recursive_alias_and_alias_bomb() -> None:
     assert errors("a: &a [*a]\nservices: {web: {image: x, command: *a}}\n") == [
-        "web.yaml:1:1: a: unknown key; expected one of services, name, secrets, configs, volumes, include",
+        "web.yaml:1:1: a: unknown key; expected one of services, name, networks, secrets, configs, volumes, include",
         "web.yaml:1:4: services.web.command[0]: expected a word of the command, got a list",
     ]
     bomb = "x-a: &a [" + ",".join(["x"] * 50) + "]\n"
@@ -433,7 +436,6 @@ def test_top_level_decisions() -> None:
     assert parse(text).name == "my-app_2"
     assert warnings(text) == [
         "web.yaml:1:1: warning: version: obsolete and ignored (as in Compose v2); remove it",
-        "web.yaml:4:1: warning: networks: ignored: tui-orch creates no networks; set each service's network_mode (host recommended)",
     ]
 
 
@@ -674,7 +676,7 @@ def test_network_modes(mode: str) -> None:
     [
         ("network_mode: service:db\n", "web.yaml:4:19: services.web.network_mode: 'service:db' is not supported: replicas may run on other nodes than what they would share a network with; use host"),
         ("network_mode: container:abc\n", "web.yaml:4:19: services.web.network_mode: 'container:abc' is not supported: replicas may run on other nodes than what they would share a network with; use host"),
-        ("network_mode: mynet\n", "web.yaml:4:19: services.web.network_mode: expected host, bridge or none, got 'mynet' (custom networks are not supported)"),
+        ("network_mode: mynet\n", "web.yaml:4:19: services.web.network_mode: expected host, bridge or none, got 'mynet'; to attach the service to a network, list it under networks:"),
         ("network_mode: none\nports: ['80']\n", "web.yaml:5:5: services.web.ports: network_mode none has no network to publish ports on; remove ports or the network_mode"),
     ],
 )
@@ -797,7 +799,7 @@ def test_null_optional_keys_are_absent() -> None:
         ("post_start", "[{command: ./init.sh}]", "error"),
         ("replicas", "2", "error"),
         ("container_name", "web", "warning"),
-        ("networks", "[front]", "warning"),
+        ("links", "[db]", "warning"),
         ("tty", "true", "warning"),
     ],
 )
@@ -872,7 +874,7 @@ def test_deploy_warnings() -> None:
     assert web(body).resources == ResourceSpec()
     assert web(body).settings.pids_limit == 10  # limits.pids is the service's pids_limit
     assert warnings(service(body)) == [
-        "web.yaml:5:7: warning: services.web.deploy.endpoint_mode: ignored: there are no virtual IPs; replicas are reached on their node's published ports",
+        "web.yaml:5:7: warning: services.web.deploy.endpoint_mode: ignored: a service's name resolves to the mesh proxy of the caller's node (like a virtual IP); there is no DNS round robin",
         "web.yaml:8:24: warning: services.web.deploy.resources.reservations.devices: ignored: devices (GPUs) are not reserved; pin the service with a node.labels constraint",
         "web.yaml:8:58: warning: services.web.deploy.resources.reservations.generic_resources: ignored: generic resources are not reserved; pin the service with a node.labels constraint",
     ]

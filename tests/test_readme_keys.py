@@ -25,6 +25,7 @@ WHERE = {
     "services.NAME.secrets / configs (long form)": "secrets / configs (long form)",
     "volumes (long form)": "volumes (long form)", "volumes.bind": "volumes.bind", "volumes.volume": "volumes.volume",
     "volumes.tmpfs": "volumes.tmpfs", "top-level volumes.KEY": "top-level volumes",
+    "top-level networks.KEY": "top-level networks", "services.NAME.networks.KEY": "service networks (long form)",
 }
 
 
@@ -45,7 +46,7 @@ def refused_rows() -> list[tuple[str, str, str, str]]:
 def plain_keys(column: str) -> set[str]:
     """The keys a row names when its key column is only keys (`a`, `b`); none for value forms
     such as `mode: ingress` or "a Git or URL `context`"."""
-    return set(re.findall(r"`([a-z_]+)`", column)) if re.fullmatch(r"`[a-z_]+`(, `[a-z_]+`)*", column) else set()
+    return set(re.findall(r"`([a-z0-9_]+)`", column)) if re.fullmatch(r"`[a-z0-9_]+`(, `[a-z0-9_]+`)*", column) else set()
 
 
 def test_the_tables_know_every_place() -> None:

@@ -223,6 +223,21 @@ class VolumeSpec:
 
 
 @dataclass(frozen=True)
+class NetworkRef:
+    """A network a service is attached to (issue 13): a key of the top-level ``networks``
+    ("default" when the service names none), with this service's aliases on it. Each node
+    that runs one of its replicas has a bridge network of this name; services on other nodes
+    are reached by name through the node's mesh proxies (controller/mesh.py)."""
+
+    key: str  # its key in the top-level networks
+    name: str  # its name on each node: "<project>_<key>", or ``name:``, or the key when external
+    aliases: tuple[str, ...] = ()  # more names the service answers to on this network
+    internal: bool = False  # no route out of the node (Docker's --internal); the manifest sets it never (see decisions)
+    external: bool = False  # made by the operator: must exist on the node already, never created
+    labels: Pairs = ()
+
+
+@dataclass(frozen=True)
 class VolumeHome:
     """Where the data of a replica's named volume lives: the node whose copy of ``volume``
     the replica wrote to. The replica is pinned there (placement) and waits for it."""
@@ -296,6 +311,11 @@ class ServiceSpec:
     volumes: tuple[VolumeSpec, ...] = ()  # the top-level declarations its named volume mounts use
     tmpfs: Pairs = ()  # service key tmpfs: (container path, mount options such as "size=64m")
     volumes_from: tuple[str, ...] = ()  # services whose volumes it mounts: "NAME" or "NAME:ro"
+    # --- networks and names (issue 13): the networks it is attached to (none: the engine's
+    # default bridge, as before networks were read), and the ports it is reached on by name
+    # besides its image's EXPOSE and its ports' targets
+    networks: tuple[NetworkRef, ...] = ()
+    expose: tuple[int, ...] = ()
 
     def volume(self, key: str) -> VolumeSpec | None:
         """The declaration of the named volume ``key`` its mounts use."""
@@ -313,9 +333,18 @@ class ServiceSpec:
         return self.resources.reservations
 
     def digest(self) -> str:
-        """A short stable hash of the spec: equal specs give equal digests."""
-        data = json.dumps(to_dict(self), sort_keys=True, separators=(",", ":"))
+        """A short stable hash of the spec: equal specs give equal digests. Fields added since
+        (issue 13: networks, expose) count only when set, so that a spec stored by an older
+        version keeps its digest (an upgrade starts no rollout)."""
+        fields = to_dict(self)
+        for key in _LATER_FIELDS:
+            if not fields.get(key):
+                fields.pop(key, None)
+        data = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(data.encode()).hexdigest()[:12]
+
+
+_LATER_FIELDS = ("networks", "expose")
 
 
 # --------------------------------------------------------------------------- nodes
@@ -621,6 +650,7 @@ __all__ = [
     "ServiceSpec",
     "UpdateConfig",
     "Mount",
+    "NetworkRef",
     "VolumeHome",
     "VolumeSpec",
     "from_dict",

@@ -40,7 +40,7 @@ TOP: dict[str, Decision] = {
     "services": _s("required; a mapping of service name -> service"),
     "name": _s("the project name: lowercase letters, digits, '-' and '_'"),
     "version": _w("obsolete and ignored (as in Compose v2); remove it"),
-    "networks": _w("ignored: tui-orch creates no networks; set each service's network_mode (host recommended)"),
+    "networks": _s("KEY: {name, external, driver, labels}; a bridge network of that name on each node that runs a service on it; services on it reach each other by name, on every node"),
     "secrets": _s("name -> {file} or {environment}; the value is read here, only its digest is stored"),
     "configs": _s("name -> {file}, {content} or {environment}"),
     "volumes": _s("named volumes: KEY: {driver, driver_opts, labels, name, external}; created on each node that runs a replica mounting them"),
@@ -55,7 +55,7 @@ SERVICE: dict[str, Decision] = {
     "env_file": _s("a path or a list of paths / {path, required}, relative to the manifest's folder"),
     "ports": _s("short form \"[IP:][HOST:]CONTAINER[/PROTOCOL]\", or {target, published, protocol, host_ip, mode}; "
                 "a published port answers on every node (mode ingress)"),
-    "network_mode": _s("host (recommended), bridge or none"),
+    "network_mode": _s("host, bridge or none: the service is then on no project network and reached by no name"),
     "labels": _s("a list of KEY=VALUE or a mapping"),
     "healthcheck": _s("test, interval, timeout, retries, start_period, disable"),
     "stop_grace_period": _s("a duration; default 10s"),
@@ -70,10 +70,10 @@ SERVICE: dict[str, Decision] = {
     "container_name": _w("ignored: tui-orch names each container after its service, replica and revision, because "
                          "a replica's old and new containers may exist side by side on one node (a start-first update, "
                          "a copy left on a node that was cut off) and Docker gives a name only once"),
-    "links": _w("ignored: there are no service links; reach other services on their published ports"),
-    "external_links": _w("ignored: there are no service links; reach other services on their published ports"),
-    "networks": _w("ignored: tui-orch creates no networks; use network_mode (host recommended)"),
-    "expose": _w("ignored: only ports: are published"),
+    "links": _w("ignored: services that share a network reach each other by name (and aliases) already"),
+    "external_links": _w("ignored: reach other services by name on a shared network, or on their published ports"),
+    "networks": _s("a list of network keys, or KEY: {aliases}; none: the project's default network"),
+    "expose": _s("ports other services reach it on by name (5432, 8000-8010), besides its image's EXPOSE and its ports' targets"),
     "profiles": _s("a list of profile names: the service is deployed only with --profile NAME (or COMPOSE_PROFILES)"),
     "pull_policy": _w("ignored: tui-orch brings a missing image to a node itself (pull, or copy over SSH)"),
     "stdin_open": _w("ignored: replicas run detached, without input"),
@@ -167,7 +167,7 @@ DEPLOY: dict[str, Decision] = {
     "rollback_config": _s("parallelism, delay, failure_action, monitor, max_failure_ratio, order"),
     "placement": _s("constraints, preferences, max_replicas_per_node"),
     "labels": _s("merged into the container labels (the service's own labels win)"),
-    "endpoint_mode": _w("ignored: there are no virtual IPs; replicas are reached on their node's published ports"),
+    "endpoint_mode": _w("ignored: a service's name resolves to the mesh proxy of the caller's node (like a virtual IP); there is no DNS round robin"),
 }
 
 LIMITS: dict[str, Decision] = {
@@ -297,6 +297,29 @@ TOP_VOLUME: dict[str, Decision] = {
     "external": _s("true: made by you and must exist on the node already; never created or removed"),
 }
 
+TOP_NETWORK: dict[str, Decision] = {
+    "driver": _s("bridge; overlay is read as bridge with a warning (tui-orch's mesh proxies join the nodes)"),
+    "name": _s("the name on the nodes, used as it is (default: PROJECT_KEY)"),
+    "external": _s("true: made by you and must exist on each node already; never created or removed"),
+    "internal": _w("read as a plain bridge: its replicas must be reachable from the mesh proxies of other nodes, so it cannot be cut off from the node network (services not on it still cannot find its services by name)"),
+    "labels": _s("a list of KEY=VALUE or a mapping; tui-orch adds its own"),
+    "attachable": _w("ignored: every network tui-orch makes is attachable"),
+    "driver_opts": _w("ignored: the network is a plain bridge on each node"),
+    "ipam": _w("ignored: each node's engine gives the network its subnet"),
+    "enable_ipv6": _w("ignored: the network is IPv4 on each node"),
+}
+
+SERVICE_NETWORK: dict[str, Decision] = {
+    "aliases": _s("more names the service answers to on this network"),
+    "ipv4_address": _w("ignored: replicas on several nodes cannot share one address; reach the service by name"),
+    "ipv6_address": _w("ignored: replicas on several nodes cannot share one address; reach the service by name"),
+    "link_local_ips": _w("ignored"),
+    "priority": _w("ignored: networks are attached in the order listed"),
+    "mac_address": _w("ignored: set mac_address on the service"),
+    "driver_opts": _w("ignored"),
+    "gw_priority": _w("ignored"),
+}
+
 BUILD: dict[str, Decision] = {
     "context": _s("a folder on this machine, relative to the manifest's folder; default ."),
     "dockerfile": _s("the Dockerfile, relative to the context; default Dockerfile"),
@@ -388,6 +411,8 @@ TABLES: dict[str, dict[str, Decision]] = {
     "volumes.volume": VOLUME_VOLUME,
     "volumes.tmpfs": VOLUME_TMPFS,
     "top-level volumes.KEY": TOP_VOLUME,
+    "top-level networks.KEY": TOP_NETWORK,
+    "services.NAME.networks.KEY": SERVICE_NETWORK,
 }
 
 

@@ -25,8 +25,9 @@ from tui_orch.manifest.reader import (
 from tui_orch.manifest.project import Origin, active_profiles, select
 from tui_orch.manifest.secrets import Held, Sources, held, parse_sources
 from tui_orch.manifest.service import NAME_RE, Context, parse_service
+from tui_orch.manifest.networks import attach, top_networks
 from tui_orch.manifest.volumes import top_volumes
-from tui_orch.model import ServiceSpec, VolumeSpec
+from tui_orch.model import NetworkRef, ServiceSpec, VolumeSpec
 
 PROJECT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -147,6 +148,7 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
             origins: dict[str, Origin] = {}
             name, services = _document(r, Context(base_dir, lookup), root, origins, values=values, included=included)
             volumes, services = _volumes(r, root, name, services, included)
+            services = _networks(r, root, name, services, included)
             services, left = select(r, services, origins, profiles)
             check_published(r, services, origins)
     except YamlProblem as exc:
@@ -191,8 +193,9 @@ def _document(r: Reader, ctx: Context, root: Node | None, origins: dict[str, Ori
     ctx = Context(ctx.base_dir, ctx.lookup, _sources(r, ctx, entries))
     values.update(held(ctx.sources))
     services = _services(r, ctx, entries["services"][1], origins) if "services" in entries else []
-    if stack and "volumes" in entries and not is_null(entries["volumes"][1]):
-        included.append(IncludedVolumes(r.file, ctx.lookup, entries["volumes"][1]))
+    for kind in ("volumes", "networks"):
+        if stack and kind in entries and not is_null(entries[kind][1]):
+            included.append(IncludedVolumes(r.file, ctx.lookup, entries[kind][1], kind))
     if "include" in entries:
         mine = {s.name: origins[s.name] for s in services}
         here = stack or (os.path.abspath(r.file),)
@@ -247,6 +250,7 @@ class IncludedVolumes:
     file: str
     lookup: Lookup
     node: Node
+    kind: str = "volumes"  # or "networks": the included file's top-level networks
 
 
 def _volumes(r: Reader, root: Node | None, name: str | None, services: list[ServiceSpec],
@@ -263,6 +267,8 @@ def _volumes(r: Reader, root: Node | None, name: str | None, services: list[Serv
         found = r.read(lambda n, p: top_volumes(r, n, p, project_name(name, r.file)), entries["volumes"][1], "volumes")
         declared = found or {}
     for inc in included:  # read with the included file's reader: its errors name that file
+        if inc.kind != "volumes":
+            continue
         child = Reader(inc.file, inc.lookup)
         found = child.read(lambda n, p: top_volumes(child, n, p, project_name(name, r.file)), inc.node, "volumes")
         for problem in child.problems:
@@ -285,6 +291,30 @@ def _volumes(r: Reader, root: Node | None, name: str | None, services: list[Serv
                         f"{source} is not another service of this file; name one whose volumes to mount")
         out.append(dataclasses.replace(spec, volumes=tuple(declared[k] for k in keys if k in declared)))
     return declared, out
+
+
+def _networks(r: Reader, root: Node | None, name: str | None, services: list[ServiceSpec],
+              included: Sequence[IncludedVolumes] = ()) -> list[ServiceSpec]:
+    """The services with the declarations of the networks they are on (networks.py): the
+    main file's top-level networks, then those of included files."""
+    try:
+        entries = r.entries(root, "") if root is not None and isinstance(root, MappingNode) else {}
+    except Invalid:
+        entries = {}
+    project = project_name(name, r.file)
+    declared: dict[str, NetworkRef] = {}
+    if "networks" in entries and not is_null(entries["networks"][1]):
+        declared = r.read(lambda n, p: top_networks(r, n, p, project), entries["networks"][1], "networks") or {}
+    for inc in included:
+        if inc.kind != "networks":
+            continue
+        child = Reader(inc.file, inc.lookup)
+        found = child.read(lambda n, p: top_networks(child, n, p, project), inc.node, "networks")
+        for problem in child.problems:
+            r.add(problem)
+        for key, spec in (found or {}).items():
+            declared.setdefault(key, spec)
+    return attach(r, declared, services, lambda service: _service_key(r, entries, service), project)
 
 
 def _service_key(r: Reader, entries: dict[str, tuple[Node, Node]], name: str) -> Node | None:

@@ -20,6 +20,7 @@ from tui_orch.manifest.files import FileRefused
 from tui_orch.manifest.fields import healthcheck, key_values, ports
 from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.mesh import settle_modes
+from tui_orch.manifest.networks import expose, service_networks
 from tui_orch.manifest.project import read_depends_on, read_profiles
 from tui_orch.manifest.reader import Entries, Invalid, Reader, check_tag, is_null, join, shown
 from tui_orch.manifest.settings import READERS as SETTINGS_READERS
@@ -116,7 +117,8 @@ def _combine(r: Reader, ctx: Context, name: str, fields: dict[str, Any], entries
     simple = ("build", "command", "entrypoint", "ports", "network_mode", "healthcheck", "stop_grace_period",
               "stop_signal", "user", "working_dir", "profiles", "depends_on",
               "secrets", "configs",  # secrets and configs (issue 12)
-              "mounts", "tmpfs", "volumes_from")  # volumes (issue 12); their declarations: document.py
+              "mounts", "tmpfs", "volumes_from",  # volumes (issue 12); their declarations: document.py
+              "networks", "expose")  # networks and names (issue 13)
     return ServiceSpec(
         name=name,
         image=fields.get("image", ""),  # built without image: named <project>-<service> (document.py)
@@ -162,7 +164,8 @@ def _network_mode(r: Reader, ctx: Context, node: Node, path: str) -> str:
         return text
     if text.startswith(("service:", "container:")):
         raise Invalid(f"{shown(text)} is not supported: replicas may run on other nodes than what they would share a network with; use host", node)
-    raise Invalid(f"expected host, bridge or none, got {shown(text)} (custom networks are not supported)", node)
+    raise Invalid(f"expected host, bridge or none, got {shown(text)}; to attach the service to a network, list it "
+                  f"under networks:", node)
 
 
 def _signal(r: Reader, ctx: Context, node: Node, path: str) -> str:
@@ -295,6 +298,9 @@ _READERS: dict[str, Read] = {
     "tmpfs": lambda r, ctx, n, p: tmpfs(r, n, p),
     "volumes_from": lambda r, ctx, n, p: volumes_from(r, n, p),
     "build": parse_build,
+    # --- networks and names (issue 13); the networks' declarations: document.py
+    "networks": lambda r, ctx, n, p: service_networks(r, n, p),
+    "expose": lambda r, ctx, n, p: expose(r, n, p),
 }
 
 __all__ = ["Context", "NAME_RE", "parse_service"]
