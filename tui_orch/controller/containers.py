@@ -146,7 +146,10 @@ def container_request(spec: ServiceSpec, *, slot: int, node: str, revision: int,
         command=spec.command,
         entrypoint=spec.entrypoint,
         environment=tuple(sorted(env.items())),
-        network_mode=spec.network_mode,
+        # on its project networks (issue 13), the first given at creation; none: network_mode
+        network_mode=spec.networks[0].name if spec.networks else spec.network_mode,
+        networks=spec.networks,
+        expose=spec.expose,
         # host networking publishes nothing: the process binds PORT itself
         ports=() if spec.network_mode == "host" else tuple(bindings),
         nano_cpus=int(limits.cpus * NANO),

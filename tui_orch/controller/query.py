@@ -386,6 +386,9 @@ class Query:
                 "removed": rec.removed,
                 "addresses": addresses_of(rev.spec, nodes) if rev and nodes and not rec.removed else [],
                 "in_rotation": sum(1 for r in mine if r.get("rotation") == "in"),
+                # reached by name (issue 13): its name and aliases, on its networks
+                "names": names_of(rev.spec) if rev and not rec.removed else [],
+                "networks": [n.name for n in rev.spec.networks] if rev else [],
             })
         for name, mine in sorted(by_service.items()):  # records or containers of services not in the state
             rows.append({
@@ -395,6 +398,11 @@ class Query:
                 "rollout": "unowned: not in this state, kept (restore the state or `tui-orch rm`)",
             })
         return rows
+
+
+def names_of(spec: ServiceSpec) -> list[str]:
+    """The names other services of its networks reach it by: its own, then its aliases."""
+    return list(dict.fromkeys([spec.name] + [a for n in spec.networks for a in n.aliases])) if spec.networks else []
 
 
 def addresses_of(spec: ServiceSpec, nodes: dict[str, str]) -> list[str]:

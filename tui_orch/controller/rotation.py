@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from tui_orch.traffic.model import ProxyConfig
 
@@ -27,6 +28,12 @@ class Rotation:
     addresses: dict[str, str] = field(default_factory=dict)  # node -> the address proxies reach it at
     seen: tuple = ()  # what the last pass looked at (store changes, Ready nodes, drains): skip when same
     changes: list[tuple[str, str]] = field(default_factory=list)  # (container id, enters/leaves) to announce
+    # --- reached by name (issue 13, controller/mesh.py)
+    service_of: dict[str, str] = field(default_factory=dict)  # container id -> its service (of every server)
+    about: dict[str, tuple[str, bool]] = field(default_factory=dict)  # id -> (service, behind a published port)
+    reach: dict[str, Any] = field(default_factory=dict)  # container id -> nodes.meshproxy.Reach
+    reach_read: dict[str, float] = field(default_factory=dict)  # node -> when its replicas' reach was read
+    meshes: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> service -> MeshPlan it has
 
     def poke(self) -> None:
         if self.wake is not None:

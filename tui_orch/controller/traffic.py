@@ -28,7 +28,7 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
-from tui_orch.controller import planning
+from tui_orch.controller import mesh, planning
 from tui_orch.controller.events import event
 from tui_orch.errors import NodeError
 from tui_orch.model import Health, Replica, ReplicaState, ServiceSpec
@@ -95,6 +95,7 @@ def desired(ctx: Context) -> ProxyConfig | None:
     listeners: list[Listener] = []
     backends: dict[str, list[Server]] = {}
     entries: dict[str, tuple[str, tuple[tuple[str, int], ...], str]] = {}  # cid -> (node, slots, state)
+    service_of: dict[str, str] = {}
     services = planning.desired(ctx)
     for name, (spec, _rev) in sorted(services.items()):
         ingress = _ingress(spec)
@@ -102,11 +103,14 @@ def desired(ctx: Context) -> ProxyConfig | None:
             backend = backend_name(name, published)
             listeners.append(Listener(backend, published, backend, spec.ports[i].host_ip or "*"))
             backends[backend] = []
-        for rep in ctx.store.replicas(name) if ingress else ():
+        # the replicas of a service reached by name (on networks) are in rotation too: the mesh
+        # proxies (controller/mesh.py) serve them from this same register
+        for rep in ctx.store.replicas(name) if ingress or spec.networks else ():
             state = _state(ctx, rep)
             if state and rep.node in ready and rep.container_id:
                 slots = tuple((backend_name(name, pub), rep.ports[i]) for i, pub in ingress if i < len(rep.ports))
                 entries[rep.container_id] = (rep.node, slots, state)
+                service_of[rep.container_id] = name
     now = time.monotonic()
     # every record is read only when something was in rotation (a console of 1,000 replicas
     # and no published port reads none of them)
@@ -126,6 +130,7 @@ def desired(ctx: Context) -> ProxyConfig | None:
                 backends[backend].append(Server(server_name(cid), addr, port, state))  # type: ignore[arg-type]
         servers[cid] = (node, slots)
     _remember(ctx, servers, {cid for cid, (_n, _s, state) in entries.items() if state == "ready"})
+    rot.service_of = {cid: service_of.get(cid) or rot.service_of.get(cid, "") for cid in servers}
     if not listeners:
         return None
     return ProxyConfig(tuple(listeners), tuple(Backend(b, tuple(s)) for b, s in sorted(backends.items())), ADMIN_PATH)
@@ -133,6 +138,10 @@ def desired(ctx: Context) -> ProxyConfig | None:
 
 def _remember(ctx: Context, servers: dict[str, tuple[str, tuple[tuple[str, int], ...]]], ready: set[str]) -> None:
     rot = ctx.rotation
+    # who each change is about, old servers included (a replica leaving may be gone from them):
+    # (service, behind a published port) for the announcement (_announce)
+    rot.about = {cid: (rot.service_of.get(cid, ""), bool(slots)) for cid, (_n, slots) in
+                 [*rot.servers.items(), *servers.items()]}
     rot.servers = servers
     rot.missing = {cid: t for cid, t in rot.missing.items() if cid in servers}
     rot.gone &= set(servers) | rot.draining
@@ -214,7 +223,11 @@ async def _sync_all(ctx: Context, force: bool) -> None:
     todo = [n for n in ready if (
         force or n.name not in rot.applied or rot.applied[n.name] != config
         or now - rot.checked.get(n.name, 0.0) > VERIFY)]
+    await mesh.refresh_reach(ctx, force)
+    plans = mesh.desired(ctx)
+    meshes = asyncio.ensure_future(mesh.sync_meshes(ctx, plans, force))
     results = await asyncio.gather(*(_sync_node(ctx, n, config, image) for n in todo), return_exceptions=True)
+    await meshes
     for node, result in zip(todo, results):
         if isinstance(result, BaseException):
             rot.applied.pop(node.name, None)
@@ -229,8 +242,14 @@ async def _sync_all(ctx: Context, force: bool) -> None:
         rot.checked[node.name] = now
         if rot.problems.pop(node.name, None):
             ctx.bus.publish(event("traffic", f"edge proxy on {node.name} is in line again", node=node.name))
-    by_id = {r.container_id: r for r in ctx.store.replicas() if r.container_id} if rot.changes else {}
-    for cid, what in rot.changes:
+    # announced only for replicas a proxy serves: behind a published port, or of a service
+    # that has a mesh proxy somewhere (a service nobody calls by name has none)
+    named = {service for node_plans in plans.values() for service in node_plans}
+    changes = [(cid, what) for cid, what in rot.changes
+               if rot.about.get(cid, ("", False))[1] or rot.about.get(cid, ("", False))[0] in named
+               or rot.service_of.get(cid) in named]
+    by_id = {r.container_id: r for r in ctx.store.replicas() if r.container_id} if changes else {}
+    for cid, what in changes:
         rep = by_id.get(cid)
         ctx.bus.publish(event("traffic", f"{rep.key if rep else cid[:12]} {what} rotation",
                               service=rep.service if rep else None, replica=rep.key if rep else None,
@@ -252,7 +271,7 @@ async def drain(ctx: Context, container_id: str, grace: float) -> None:
     deadline = time.monotonic() + max(0.0, grace)
     nodes = [n for n in ctx.fleet.ready() if not n.simulated and rot.applied.get(n.name) is not None]
     while time.monotonic() < deadline:
-        busy = 0
+        busy = await mesh.sessions(ctx, container_id)
         for node in nodes:
             with contextlib.suppress(NodeError):
                 stats = runtime.parse_sessions((await node.edge_runtime(ctx.owner, [runtime.show_stat()]))[0])

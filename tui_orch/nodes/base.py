@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tui_orch.errors import AuthFailed, DockerDenied, HostKeyChanged, HostKeyUnknown, NodeError, NoDocker
-from tui_orch.model import BuildSpec, Mount, NodeSpec, NodeState, Pairs, Resources, VolumeSpec
+from tui_orch.model import BuildSpec, Mount, NetworkRef, NodeSpec, NodeState, Pairs, Resources, VolumeSpec
 
 if TYPE_CHECKING:
     from tui_orch.nodes.edge import EdgeInfo
+    from tui_orch.nodes.meshproxy import MeshInfo, Reach
     from tui_orch.manifest.localtree import Entry
 
 # Labels that mark a container as owned by tui-orch. Containers without them are never touched.
@@ -130,6 +131,13 @@ class ContainerRequest:
     mounts: tuple[Mount, ...] = ()
     tmpfs: Pairs = ()
     volumes_from: tuple[str, ...] = ()
+
+    # --- networks and names (issue 13): the project networks it joins (made on the node when
+    # missing; the first at creation, the others before it starts), and the ports other
+    # services reach it on by name: these, its image's EXPOSE and its ports' targets are each
+    # published on a free host port, where other nodes' mesh proxies reach it
+    networks: tuple[NetworkRef, ...] = ()
+    expose: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -440,6 +448,23 @@ class Node(abc.ABC):
         """Send Runtime API commands to the edge proxy of ``owner``; their answers. Raises
         NodeError (ProxyUnreachable, ProxyCommandFailed: nodes/proxyapi.py)."""
         raise NodeError(self.name, "this node runs no edge proxy")
+
+    # -- mesh proxies of a state folder (nodes/meshproxy.py; controller/mesh.py drives them)
+    async def meshes(self, owner: str) -> "dict[str, MeshInfo]":
+        """The mesh proxies of ``owner`` here, by service."""
+        return {}
+
+    async def mesh_op(self, owner: str, service: str, op: str, image: str = "",
+                      networks: "tuple[NetworkRef, ...]" = ()) -> None:
+        """``op`` on the mesh proxy of ``service``: "run", "start", "reload" or "remove"."""
+        raise NodeError(self.name, "this node runs no mesh proxy")
+
+    async def mesh_runtime(self, owner: str, service: str, commands: list[str], timeout: float = 10.0) -> list[str]:
+        raise NodeError(self.name, "this node runs no mesh proxy")
+
+    async def replica_reach(self, owner: str) -> "dict[str, Reach]":
+        """Container id -> where the running replica is reached (published ports, addresses)."""
+        return {}
 
     @property
     def host_id(self) -> str:

@@ -26,6 +26,7 @@ from tui_orch.errors import ContainerNotFound, ImageNotFound, NodeError, NodeUna
 from tui_orch.nodes.base import DEFAULT_OP_TIMEOUT, LABEL_SERVICE, ContainerInfo, ContainerRequest, DockerEvent
 from tui_orch.nodes.docker_events import EventCursor, EventWatcher, parse_event
 from tui_orch.nodes.mounts import host_config_mounts, missing_bind
+from tui_orch.nodes.networks import by_name_ports, ensure_network, first_network
 
 __all__ = ["DEFAULT_OP_TIMEOUT", "DockerOps", "EventCursor", "EventWatcher", "blocking", "container_info",
            "parse_event", "parse_time", "translate"]
@@ -178,6 +179,15 @@ class DockerOps:
         for host_port, target, protocol, host_ip in req.ports:
             bindings[f"{target}/{protocol}"] = (host_ip, host_port) if host_ip else host_port
             exposed.append((target, protocol))
+        if req.networks:
+            # reached by name (issue 13): each exposed tcp port on a free host port (the engine
+            # picks it), where the mesh proxies of other nodes reach this replica
+            for target in by_name_ports(api, req):
+                if f"{target}/tcp" not in bindings:
+                    bindings[f"{target}/tcp"] = None
+                    exposed.append((target, "tcp"))
+            for ref in req.networks:
+                ensure_network(api, self.node, ref, dict(req.labels).get("tui-orch.owner", ""))
         host_config = api.create_host_config(
             network_mode=req.network_mode,
             port_bindings=bindings or None,
@@ -213,6 +223,7 @@ class DockerOps:
                 hostname=req.hostname,
                 domainname=req.domainname,
                 mac_address=req.mac_address,
+                networking_config=first_network(api, req),
                 detach=True,
                 **extra,
             )
@@ -226,6 +237,8 @@ class DockerOps:
             raise NodeError(self.node, f"cannot run {req.name!r}: {why}") from None
         cid = created["Id"]
         try:
+            for ref in req.networks[1:]:
+                api.connect_container_to_network(cid, ref.name)
             api.start(cid)
         except Exception:
             with contextlib.suppress(Exception):

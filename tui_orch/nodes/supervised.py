@@ -45,6 +45,8 @@ from tui_orch.nodes.docker_events import EventCursor, EventWatcher
 if TYPE_CHECKING:  # docker-py (and asyncssh) are imported by a node's first connect, not here
     from tui_orch.nodes.docker_api import DockerOps
     from tui_orch.nodes.edge import EdgeInfo
+    from tui_orch.nodes.meshproxy import MeshInfo, Reach
+    from tui_orch.model import NetworkRef
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -435,6 +437,46 @@ class SupervisedNode(Node, abc.ABC):
         lost = self._lost
         return await self._race("talk to the edge proxy", proxyapi.runtime(
             lambda: self._open_unix(path), commands, timeout, where=self.name), lost)
+
+    # ----------------------------------------------------------------- mesh proxies (nodes/meshproxy.py)
+    async def meshes(self, owner: str) -> "dict[str, MeshInfo]":
+        from tui_orch.nodes import meshproxy
+
+        return await self._guard("list the mesh proxies", lambda ops: ops.blocking_call(
+            "list the mesh proxies", meshproxy.find_meshes, ops.client, owner))
+
+    async def mesh_op(self, owner: str, service: str, op: str, image: str = "",
+                      networks: "tuple[NetworkRef, ...]" = ()) -> None:
+        from tui_orch.nodes import meshproxy
+
+        async def call(ops: DockerOps) -> None:
+            if op == "run":
+                await ops.blocking_call(f"start the mesh proxy of {service}", meshproxy.run_mesh, ops.client, owner,
+                                        self.name, service, image, networks)
+                return
+            found = (await ops.blocking_call("list the mesh proxies", meshproxy.find_meshes, ops.client,
+                                             owner)).get(service)
+            if found is None:
+                return
+            fn = {"start": meshproxy.start_mesh, "reload": meshproxy.reload_mesh, "remove": meshproxy.remove_mesh}[op]
+            await ops.blocking_call(f"{op} the mesh proxy of {service}", fn, ops.client, found.id)
+
+        await self._guard(f"{op} the mesh proxy of {service}", call)
+
+    async def mesh_runtime(self, owner: str, service: str, commands: list[str], timeout: float = 10.0) -> list[str]:
+        import posixpath
+
+        from tui_orch.nodes import edge, meshproxy, proxyapi
+
+        path = posixpath.join(meshproxy.mesh_folder(owner, self.name, service), edge.ADMIN)
+        return await self._race(f"talk to the mesh proxy of {service}", proxyapi.runtime(
+            lambda: self._open_unix(path), commands, timeout, where=self.name), self._lost)
+
+    async def replica_reach(self, owner: str) -> "dict[str, Reach]":
+        from tui_orch.nodes import meshproxy
+
+        return await self._guard("list where replicas are reached", lambda ops: ops.blocking_call(
+            "list where replicas are reached", meshproxy.replica_reach, ops.client, owner))
 
     @abc.abstractmethod
     async def _open_unix(self, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
