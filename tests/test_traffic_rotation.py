@@ -73,3 +73,22 @@ async def test_no_published_port_no_edge_proxy_configuration(tmp_path):
         text = WEB.replace('"8080:80", ', "")
         assert (await ctl.apply(parse_manifest(text, "web.yaml"))).ok
         assert traffic.desired(ctl.ctx) is None
+
+
+async def test_no_replica_is_given_a_published_ingress_port_as_its_own_host_port(tmp_path):
+    """Every node's edge proxy listens on an ingress port, also one inside the dynamic range
+    (20000-32000): a replica given it could not bind it, or would take it from the proxy."""
+    text = """
+services:
+  front:
+    image: tuiorch/web:1
+    ports: ["20000:80", "20001:81"]
+  worker:
+    image: tuiorch/worker:1
+    ports: ["80", "81"]
+    deploy: {replicas: 3}
+"""
+    async with sim_controller(tmp_path / "state") as (ctl, _sim):
+        assert (await ctl.apply(parse_manifest(text, "web.yaml"))).ok
+        held = [p for s in ("front", "worker") for r in ctl.ctx.store.replicas(s) for p in r.ports]
+        assert len(held) == 8 and not {20000, 20001} & set(held), held

@@ -53,12 +53,23 @@ def not_ready_since(ctx: Context, name: str) -> float:
     return min(ctx.readiness.down_since.get(name, status.since), status.since)
 
 
-def node_infos(ctx: Context) -> list[NodeInfo]:
+def ingress_ports(wanted: Desired) -> frozenset[int]:
+    """The published ingress ports of ``wanted``: every node's edge proxy listens on them, so
+    no replica may be given one as its host port (issue 13)."""
+    return frozenset(p.published for spec, _rev in wanted.values() for p in spec.ports
+                     if p.ingress and p.published is not None)
+
+
+def node_infos(ctx: Context, wanted: Desired | None = None) -> list[NodeInfo]:
     """Nodes as the planner sees them. A node NotReady for less than the grace period
-    is shown Ready but cordoned: it keeps its replicas and gets nothing new."""
+    is shown Ready but cordoned: it keeps its replicas and gets nothing new. The ingress ports
+    of the desired services (``wanted``, else the store's) count as bound on every node."""
     now = time.time()
     infos = []
+    edge = ingress_ports(desired(ctx) if wanted is None else wanted)
     for info in ctx.fleet.node_infos(ctx.store.availability()):
+        if edge:
+            info = dataclasses.replace(info, ports_in_use=info.ports_in_use | edge)
         if (info.state != NodeState.READY and now - not_ready_since(ctx, info.name) < ctx.timeouts.grace
                 and info.name in ctx.readiness.seen_ready):
             availability = Availability.CORDONED if info.availability == Availability.ACTIVE else info.availability
@@ -80,5 +91,5 @@ def plan_for(ctx: Context, wanted: Desired, services: Iterable[str] | None = Non
     ``services`` (all when None). ``adopting``: services about to be stored (an apply)."""
     # replicas of services the state does not know are not planned: never stopped (unowned.py)
     held = owned_replicas(ctx.store, adopting)
-    full = placement.plan([s for s, _ in wanted.values()], node_infos(ctx), held, homes=homes_for(ctx, wanted))
+    full = placement.plan([s for s, _ in wanted.values()], node_infos(ctx, wanted), held, homes=homes_for(ctx, wanted))
     return full if services is None else restrict(full, set(services))
