@@ -159,6 +159,17 @@ async def test_a_web_service_calls_its_database_by_name_through_every_node(lab, 
             # and web's own name is served to the others of its networks, not to lone's
             code, out = run_in(lab, "node2", f"{pre}lone", ["busybox", "nslookup", f"{pre}web"])
             assert code != 0 and "Name:" not in out, out
+            # the rotation of the database, served by name only: as the mesh proxies report it
+            # (what `tui-orch get replicas` reads) and as this controller told them (the console)
+            from tui_orch.controller.traffic import read_rotation
+
+            reported = await read_rotation(fleet, owner)
+            assert reported.get(db[0].container_id[:12]) == "in", reported
+            rows = ctl.query().get_replicas(None, reported)
+            assert [r.get("rotation") for r in rows if r["service"] == f"{pre}db"] == ["in"]
+            assert all("rotation" not in r for r in rows if r["service"] == f"{pre}lone")  # nobody calls it
+            shown = {r.service: r.rotation for r in ctl.query().replica_rows(0.0)}
+            assert (shown[f"{pre}db"], shown[f"{pre}lone"]) == ("in", "")
             # removed: the mesh proxies go with the services they stood for
             for name in ("web", "lone", "db"):
                 await ctl.remove(f"{pre}{name}")

@@ -11,7 +11,10 @@ import dataclasses
 from tui_orch.controller import mesh, traffic
 from tui_orch.manifest import parse_manifest
 from tui_orch.model import Health
+from tui_orch.controller.query import Query
 from tui_orch.nodes.meshproxy import Reach
+from tui_orch.ui.views.replicas import reach_text
+from tui_orch.ui.views.services import address_cell, rotation_cell
 from ui_support import sim_controller
 
 STACK = """
@@ -100,3 +103,39 @@ async def test_unhealthy_replicas_are_out_and_draining_ones_drain(tmp_path):
         assert (await ctl.apply(parse_manifest(text, "shop.yaml"))).ok
         traffic.desired(ctx)
         assert "db" not in mesh.desired(ctx, [web_node]).get(web_node, {})
+
+
+async def test_a_service_reached_by_name_shows_its_rotation_and_its_names(tmp_path):
+    async with sim_controller(tmp_path / "state") as (ctl, _sim):
+        assert (await ctl.apply(parse_manifest(STACK, "shop.yaml"))).ok
+        ctx = ctl.ctx
+        traffic.desired(ctx)
+        reach_all(ctx)
+        ctx.rotation.meshes = mesh.desired(ctx, sorted(ctx.fleet.nodes))  # as the proxies were given
+        one, two = ctx.store.replicas("db")
+        ctx.store.put_replica(dataclasses.replace(one, health=Health.UNHEALTHY))
+        traffic.desired(ctx)
+        query = ctl.query()
+        # the console: db's replicas are in or out of rotation; lone is on a network of its own,
+        # no proxy serves it: no rotation at all, rather than "out"
+        shown = {(r.service, r.container_id): r.rotation for r in query.replica_rows(0.0)}
+        assert shown[("db", one.container_id)] == "out" and shown[("db", two.container_id)] == "in"
+        assert {v for (s, _c), v in shown.items() if s == "lone"} == {""}
+        rows = {r.name: r for r in query.service_rows()}
+        assert (rows["db"].names, rows["db"].in_rotation, rows["lone"].names) == (("db", "database"), 1, ())
+        assert rotation_cell(rows["db"]).plain == "1/2" and rotation_cell(rows["lone"]).plain == "-"
+        assert address_cell(rows["db"]).plain == "db, database by name"
+        assert address_cell(rows["web"]).plain == "8080 on every node; web by name"
+        assert reach_text("db", [], [], query.names("db")).plain == "db is called db, database by the services of shop_back"
+        assert query.names("lone") == ([], [])
+        # get replicas: the same, from what the controller told the proxies
+        got = {r["container_id"]: r.get("rotation") for r in query.get_replicas(None)}
+        assert (got[one.container_id[:12]], got[two.container_id[:12]]) == ("out", "in")
+        assert all("rotation" not in r for r in query.get_replicas(None) if r["service"] == "lone")
+        # ... and from what the proxies report (the CLI, with no controller): a server any proxy
+        # holds has a rotation, in whatever state; lone's replica is in none
+        cli = Query(ctx.store)
+        reported = {one.container_id[:12]: "out", two.container_id[:12]: "draining"}
+        got = {r["container_id"]: r.get("rotation") for r in cli.get_replicas(None, reported) if r["service"] == "db"}
+        assert got == {one.container_id[:12]: "out", two.container_id[:12]: "draining"}
+        assert all("rotation" not in r for r in cli.get_replicas(None, reported) if r["service"] == "lone")

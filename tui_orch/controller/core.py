@@ -94,7 +94,7 @@ class Controller:
         """The read side: what the console and the CLI show (query.py)."""
         reconciler, ctx = self.reconciler, self.ctx
         return Query(self._store, self._fleet, unowned=lambda: reconciler.unowned_containers,
-                     rotation=lambda: traffic.rotation_now(ctx))
+                     rotation=lambda: traffic.rotation_now(ctx), served=lambda: traffic.served_now(ctx))
 
     # ------------------------------------------------------------------ commands
     async def catch_up(self) -> dict[str, str]:

@@ -30,7 +30,7 @@ from tui_orch.controller.context import owner_id
 from tui_orch.nodes.base import LABEL_REPLICA, LABEL_REVISION, LABEL_SERVICE, ContainerInfo
 from tui_orch.controller.unowned import UnownedContainer
 from tui_orch.controller.rows import FleetSummary, NodeRow, ReplicaRow, ServiceRow
-from tui_orch.controller.reach import ingress_ports, rotation_counts
+from tui_orch.controller.reach import ingress_ports, names_of, rotation_counts, routed
 
 if TYPE_CHECKING:
     from tui_orch.nodes.base import Node
@@ -72,12 +72,16 @@ class Query:
 
     def __init__(self, store: "Store", fleet: "Fleet | None" = None, inventory_nodes: Iterable[str] = (),
                  unowned: Callable[[], Sequence[UnownedContainer]] = tuple,
-                 rotation: Callable[[], dict[str, str]] = dict):
+                 rotation: Callable[[], dict[str, str]] = dict,
+                 served: Callable[[], Iterable[str]] | None = None):
         self._store = store
         self._fleet = fleet
         self._inventory_nodes = tuple(inventory_nodes)
         self._unowned = unowned  # the containers of unknown services the last reconcile pass found
-        self._rotation = rotation  # container id[:12] -> "in" | "draining", as the edge proxies were told
+        self._rotation = rotation  # container id[:12] -> "in" | "draining", as the proxies were told
+        # the services reached by name that a mesh proxy serves (None: those with a replica in
+        # the rotation, as the proxies report it: a server they hold in any state)
+        self._served = served
         self._addresses: dict[str, str | None] = {}  # node -> its advertised address (_advertised)
 
     # ------------------------------------------------------------------ traffic (traffic.py)
@@ -97,6 +101,15 @@ class Query:
         nodes = {n.name: n.name if simulated else self._advertised(n) for n in self._fleet.ready()
                  if n.simulated == simulated}
         return addresses_of(spec, {k: v for k, v in nodes.items() if v})
+
+    def names(self, service: str) -> tuple[list[str], list[str]]:
+        """(the names the other services of its networks reach the service by, those networks'
+        names) while a mesh proxy serves it; empty otherwise (no other service of its networks
+        runs, or it has no port to be reached on)."""
+        spec = self.spec(service)
+        if spec is None or not spec.networks or service not in self._served_services(self.rotation()):
+            return [], []
+        return names_of(spec), [n.name for n in spec.networks]
 
     def _advertised(self, node: "Node") -> str | None:
         """The node's address (traffic.advertised), looked up once: it may resolve a host name,
@@ -191,6 +204,7 @@ class Query:
         ready = self.ready_nodes()
         rows = []
         rot: dict[str, str] | None = None
+        served: set[str] | None = None  # the services reached by name a mesh proxy serves, read once
         for rec in self._store.services():
             rev = self._store.revision(rec.name, rec.revision)
             if rec.removed:
@@ -205,16 +219,21 @@ class Query:
             up = [r for r in reps if (r.state == ReplicaState.RUNNING and r.node in ready) or r.key in serving]
             done = [r for r in reps if completed(r)]  # a one-shot job that ran to exit 0 counts as up and healthy
             ingress = ingress_ports(spec) if spec is not None else ()
-            if ingress and rot is None:
-                rot = self.rotation()  # once per call, and only when a service publishes one
-            ins, draining = rotation_counts(reps, outs.get(rec.name), rot) if ingress and rot is not None else (0, 0)
+            names = tuple(names_of(spec)) if spec is not None else ()
+            if (ingress or names) and rot is None:
+                rot = self.rotation()  # once per call, and only when a service has a rotation
+            if names and served is None:
+                served = self._served_services(rot or {})
+            names = names if served is not None and rec.name in served else ()  # shown where a proxy serves it
+            has = bool(ingress or names)
+            ins, draining = rotation_counts(reps, outs.get(rec.name), rot) if has and rot is not None else (0, 0)
             rows.append(ServiceRow(
                 name=rec.name, image=spec.image if spec else "", mode=spec.mode if spec else "", desired=want,
                 running=len(up) + len(done),
                 healthy=sum(1 for r in up if _is_healthy(r) or r.key in serving) + len(done),
                 revision=rec.revision, rollout=outs.get(rec.name),
                 restarts=sum(r.restarts for r in reps), paused=rec.paused,
-                ingress=ingress, in_rotation=ins, draining=draining))
+                ingress=ingress, names=names, in_rotation=ins, draining=draining))
         return rows
 
     def unowned_containers(self) -> list[UnownedContainer]:
@@ -273,10 +292,11 @@ class Query:
     def replica_rows(self, now: float, replicas: Iterable[Replica] | None = None) -> list[ReplicaRow]:
         rows = []
         reps = list(self._store.replicas() if replicas is None else replicas)
-        ingress = self._ingress_services({r.service for r in reps})
-        rot = self.rotation() if ingress else {}  # once per call, and only when a service publishes a port
+        maybe = {n for n in {r.service for r in reps} if (spec := self.spec(n)) is not None and routed(spec)}
+        rot = self.rotation() if maybe else {}  # once per call, and only when a service has a rotation
+        has = self._routed_services(maybe, rot) if maybe else set()
         for rep in reps:
-            rotation = rot.get((rep.container_id or "")[:12], "out") if rep.service in ingress else ""
+            rotation = rot.get((rep.container_id or "")[:12], "out") if rep.service in has else ""
             node = self.node(rep.node)
             cm = node.container_metrics.get(rep.container_id or "") if node is not None else None
             up = rep.state == ReplicaState.RUNNING and rep.started_at is not None
@@ -289,9 +309,20 @@ class Query:
         rows.sort(key=lambda r: (r.service, r.slot, r.node))
         return rows
 
-    def _ingress_services(self, names: Iterable[str]) -> set[str]:
-        """Those of the services that publish an ingress port (their replicas have a rotation)."""
-        return {name for name in names if (spec := self.spec(name)) is not None and ingress_ports(spec)}
+    def _routed_services(self, names: Iterable[str], rot: dict[str, str]) -> set[str]:
+        """Those of the services whose replicas have a rotation: a published ingress port, or
+        reached by name (on networks) and served by a mesh proxy (another service of its
+        networks runs: a service no one calls has no rotation to show, not one "out")."""
+        specs = {name: spec for name in names if (spec := self.spec(name)) is not None and routed(spec)}
+        if all(ingress_ports(spec) for spec in specs.values()):
+            return set(specs)
+        served = self._served_services(rot)
+        return {name for name, spec in specs.items() if ingress_ports(spec) or name in served}
+
+    def _served_services(self, rot: dict[str, str]) -> set[str]:
+        if self._served is not None:
+            return set(self._served())
+        return {r.service for r in self._store.replicas() if r.container_id and r.container_id[:12] in rot}
 
     def summary(self, restarts_hour: int) -> FleetSummary:
         reps = self._store.replicas()
@@ -331,16 +362,16 @@ class Query:
     def get_replicas(self, live: Live | None, rotation: dict[str, str] | None = None) -> list[Row]:
         """A row per replica record, as the nodes show it when ``live``; then the containers of
         this state's owner whose service the state does not know (``unowned``). ``rotation``
-        (as the edge proxies report it) adds whether each replica of a service with published
-        ingress ports is in rotation: "in", "draining" or "out"."""
+        (as the proxies report it) adds whether each replica of a service with a rotation (a
+        published ingress port, or reached by name) is in rotation: "in", "draining" or "out"."""
         listed, _ = live if live is not None else ({}, {})
         by_id = {c.id: c for found in listed.values() for c in found}
         rotation = self.rotation() if rotation is None else rotation
-        ingress = self._ingress_services(rec.name for rec in self._store.services())
+        has = self._routed_services([rec.name for rec in self._store.services()], rotation)
         rows = []
         for r in self._store.replicas():
             row = {**to_dict(r), "key": r.key, "container_id": (r.container_id or "")[:12]}
-            if r.service in ingress:
+            if r.service in has:
                 row["rotation"] = rotation.get(row["container_id"], "out")
             if live is not None and row["state"] not in IDLE:
                 row.update(_as_found(r.node in listed, by_id.get(r.container_id or "")))
@@ -398,11 +429,6 @@ class Query:
                 "rollout": "unowned: not in this state, kept (restore the state or `tui-orch rm`)",
             })
         return rows
-
-
-def names_of(spec: ServiceSpec) -> list[str]:
-    """The names other services of its networks reach it by: its own, then its aliases."""
-    return list(dict.fromkeys([spec.name] + [a for n in spec.networks for a in n.aliases])) if spec.networks else []
 
 
 def addresses_of(spec: ServiceSpec, nodes: dict[str, str]) -> list[str]:

@@ -60,8 +60,11 @@ class ServiceRow:
     paused: bool
     unowned: bool = False  # not in this state: its containers run, kept; never a desired service
     # traffic (issue 13): its published ingress ports as clients name them ("8080", or
-    # "10.0.0.5:8080" when bound to one address), and its replicas in rotation / draining
+    # "10.0.0.5:8080" when bound to one address), the names the other services of its networks
+    # reach it by (while a mesh proxy serves it), and its replicas in rotation / draining (a
+    # service with neither has no rotation)
     ingress: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
     in_rotation: int = 0
     draining: int = 0
 

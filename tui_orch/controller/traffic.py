@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from tui_orch.controller import mesh, planning
 from tui_orch.controller.events import event
+from tui_orch.controller.reach import routed
 from tui_orch.errors import NodeError
 from tui_orch.model import Health, Replica, ReplicaState, ServiceSpec
 from tui_orch.nodes.base import Node
@@ -105,7 +106,7 @@ def desired(ctx: Context) -> ProxyConfig | None:
             backends[backend] = []
         # the replicas of a service reached by name (on networks) are in rotation too: the mesh
         # proxies (controller/mesh.py) serve them from this same register
-        for rep in ctx.store.replicas(name) if ingress or spec.networks else ():
+        for rep in ctx.store.replicas(name) if routed(spec) else ():
             state = _state(ctx, rep)
             if state and rep.node in ready and rep.container_id:
                 slots = tuple((backend_name(name, pub), rep.ports[i]) for i, pub in ingress if i < len(rep.ports))
@@ -346,12 +347,22 @@ def addresses_of(spec: ServiceSpec, nodes: dict[str, str]) -> list[str]:
 
 
 async def read_rotation(fleet: "Fleet", owner: str) -> dict[str, str]:
-    """As the edge proxies report it now: server (container id's first 12) -> "in" (ready on
-    every node that answered), "draining" (drain on one) or "out"."""
+    """As the proxies report it now (each node's edge proxy, and its mesh proxies: the services
+    reached by name): server (container id's first 12) -> "in" (ready in every proxy that
+    answered and serves it), "draining" (drain in one) or "out"."""
     found: dict[str, set[str]] = {}
     nodes = [n for n in fleet.ready() if not n.simulated]
-    answers = await asyncio.gather(*(n.edge_runtime(owner, [runtime.show_servers_state()], timeout=5.0)
-                                     for n in nodes), return_exceptions=True)
+    ask = [runtime.show_servers_state()]
+
+    async def node_answers(node: Node) -> list[BaseException | list[str]]:
+        meshes = await node.meshes(owner)
+        return list(await asyncio.gather(
+            node.edge_runtime(owner, ask, timeout=5.0),
+            *(node.mesh_runtime(owner, service, ask, timeout=5.0) for service in sorted(meshes)),
+            return_exceptions=True))
+
+    per_node = await asyncio.gather(*(node_answers(n) for n in nodes), return_exceptions=True)
+    answers = [a for node in per_node if not isinstance(node, BaseException) for a in node]
     for answer in answers:
         if isinstance(answer, BaseException):
             continue
@@ -361,6 +372,11 @@ async def read_rotation(fleet: "Fleet", owner: str) -> dict[str, str]:
                     found.setdefault(name, set()).add(status.state)
     return {name: "in" if states == {"ready"} else "draining" if "drain" in states else "out"
             for name, states in found.items()}
+
+
+def served_now(ctx: Context) -> set[str]:
+    """The services reached by name that a mesh proxy serves on some node now."""
+    return {service for plans in ctx.rotation.meshes.values() for service in plans}
 
 
 def rotation_now(ctx: Context) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Replicas of every node in one list, scoped by a drill down (a node's, a service's):
 service, replica, node, state, health, rotation, restarts, uptime, cpu, memory, port; then the
 containers of services the state does not know, with no record (state ``unowned``). Scoped to a
-service that publishes ingress ports, the addresses clients reach it at are listed above."""
+service, the addresses clients reach it at (its ingress ports) and the names other services
+call it are listed above."""
 
 from __future__ import annotations
 
@@ -28,9 +29,11 @@ ROTATION_STYLE = {"in": "green", "draining": "yellow", "out": "bold red", "-": "
 SHOWN_ADDRESSES = 12  # listed above a service's replicas; the rest counted (1,000 nodes ...)
 
 
-def reach_text(service: str, real: list[str], simulated: list[str]) -> Text:
+def reach_text(service: str, real: list[str], simulated: list[str],
+               names: tuple[list[str], list[str]] = ([], [])) -> Text:
     """Where clients reach ``service`` (its ingress ports at every Ready node's address); on
-    simulated nodes no edge proxy runs: they are named, and said to be simulated."""
+    simulated nodes no edge proxy runs: they are named, and said to be simulated. Then the
+    names the other services of its networks reach it by (``names``: names, networks)."""
     out = Text()
     for found, lead in ((real, f"{service} answers at "),
                         (simulated, "SIMULATED nodes (no edge proxy answers there): ")):
@@ -42,6 +45,12 @@ def reach_text(service: str, real: list[str], simulated: list[str]) -> Text:
         out.append(", ".join(found[:SHOWN_ADDRESSES]))
         if len(found) > SHOWN_ADDRESSES:
             out.append(f" and {len(found) - SHOWN_ADDRESSES} more", style="dim")
+    called, networks = names
+    if called:
+        out.append("\n" if out else "")
+        out.append(f"{service} is called ", style="bold")
+        out.append(", ".join(called))
+        out.append(f" by the services of {', '.join(networks)}", style="dim")
     return printable_text(out)  # names and addresses come from files
 
 
@@ -87,12 +96,14 @@ class ReplicasView(View):
         self.show_reach()
 
     def show_reach(self) -> None:
-        """Above a service's replicas: the addresses its clients reach it at (none for the
-        replicas of a node, of every service, or of a service with no ingress port)."""
+        """Above a service's replicas: the addresses its clients reach it at and the names the
+        other services of its networks call it (none for the replicas of a node, of every
+        service, or of a service with neither)."""
         text = Text()
         if self.scope is not None and self.scope[0] == "service":
             name = self.scope[1]
-            text = reach_text(name, self.reader.addresses(name), self.reader.addresses(name, simulated=True))
+            text = reach_text(name, self.reader.addresses(name), self.reader.addresses(name, simulated=True),
+                              self.reader.names(name))
         if text != self._reach:
             self._reach = text
             pane = self.query_one("#service-reach", Static)

@@ -1,5 +1,6 @@
 """Services: name, image, desired/running/healthy, where clients reach it (its published
-ingress ports, on every node) and how many of its replicas are in rotation, revision, rollout
+ingress ports, on every node, and the names the other services of its networks reach it by)
+and how many of its replicas are in rotation, revision, rollout
 progress, restarts; then the services the state does not know whose containers run (unowned:
 kept, never desired)."""
 
@@ -51,14 +52,17 @@ NONE = Text("-", style="dim")
 
 def address_cell(row: data.ServiceRow) -> Text:
     """``8080 on every node``: an ingress port answers on every Ready node's edge proxy (the
-    drill down lists the addresses: one per node, too many for a cell)."""
-    return Text(f"{', '.join(row.ingress)} on every node") if row.ingress else NONE
+    drill down lists the addresses: one per node, too many for a cell); ``db, database by
+    name``: the names the other services of its networks reach it by."""
+    parts = ([f"{', '.join(row.ingress)} on every node"] if row.ingress else []) + (
+        [f"{', '.join(row.names)} by name"] if row.names else [])
+    return Text("; ".join(parts)) if parts else NONE
 
 
 def rotation_cell(row: data.ServiceRow) -> Text:
     """Replicas in rotation of those desired (and how many are draining); a service with no
-    ingress port has no rotation."""
-    if not row.ingress:
+    ingress port that no other service calls by name has no rotation."""
+    if not row.ingress and not row.names:
         return NONE
     ok = row.in_rotation >= row.desired
     out = Text(f"{row.in_rotation}/{row.desired}", style="green" if ok else "yellow")
