@@ -5,7 +5,10 @@ Figures (targets from issue 13):
 - latency of one request on a new connection, p50 and p99, through node1's published port and
   straight to a replica: p50 through the proxy at most 1.5x the direct one and at most 1 ms more;
 - throughput at 8 concurrent clients, each on new connections: through the proxy at least 80 %
-  of direct (direct: the clients spread over the replicas);
+  of direct (direct: the clients spread over the replicas); beside it, for information, the
+  whole machine's cpu time per request on each path: in the lab the client, the proxies and
+  the replicas share this machine's cores, so the throughput ratio is the ratio of those
+  costs (a proxy adds two TCP endpoints per request, which is kernel time);
 - failed requests of a client sending 50 requests/s to node1's published port during a
   start-first rolling update, a stop-first one with parallelism 1, and a rollback: 0 each;
 - a replica healthy -> in rotation on every proxy, and a stop order (scale down) -> out of
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import shutil
 import socket
 import sys
@@ -94,7 +98,17 @@ def latencies(targets: list[tuple[str, int]], n: int) -> list[float]:
     return [one_request(*targets[i % len(targets)]) for i in range(n)]
 
 
-def throughput(targets: list[tuple[str, int]], seconds: float, clients: int = 8) -> float:
+def busy_ticks() -> int:
+    """The machine's cpu time so far, all cores, in clock ticks (/proc/stat: all but idle and
+    iowait)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return sum(fields) - fields[3] - fields[4]
+
+
+def throughput(targets: list[tuple[str, int]], seconds: float, clients: int = 8) -> tuple[float, float]:
+    """(requests per second, ms of the whole machine's cpu per request) of ``clients`` clients
+    for ``seconds``."""
     counts = [0] * clients
     stop = time.monotonic() + seconds
 
@@ -105,11 +119,13 @@ def throughput(targets: list[tuple[str, int]], seconds: float, clients: int = 8)
             counts[i] += 1
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    before = busy_ticks()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return sum(counts) / seconds
+    cpu_ms = (busy_ticks() - before) * 1000 / os.sysconf("SC_CLK_TCK")
+    return sum(counts) / seconds, cpu_ms / max(1, sum(counts))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -204,9 +220,11 @@ async def run(lab, args) -> int:
             rows.append(("latency p50 added by the proxy", f"{added:.3f} ms", "<= 1 ms", added <= 1.0))
             rows.append(("latency p99 proxy / direct", f"{p99p*1000:.3f} / {p99d*1000:.3f} ms "
                          f"({p99p / p99d:.2f}x)", "info", None))
-            tp, td = in_client(throughput, proxied, args.seconds), in_client(throughput, direct, args.seconds)
+            (tp, cp), (td, cd) = in_client(throughput, proxied, args.seconds), in_client(throughput, direct, args.seconds)
             rows.append(("throughput, 8 clients, proxy / direct", f"{tp:.0f} / {td:.0f} req/s ({tp / td:.0%})",
                          ">= 80%", tp >= 0.8 * td))
+            rows.append(("cpu per request (all cores), proxy / direct", f"{cp:.3f} / {cd:.3f} ms (+{cp - cd:.3f})",
+                         "info", None))
             for label, version, order, undo in (("start-first rolling update", "2", "start-first", False),
                                                 ("stop-first rolling update, parallelism 1", "1", "stop-first", False),
                                                 ("rollback", None, None, True)):
