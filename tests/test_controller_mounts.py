@@ -26,6 +26,7 @@ services:
     image: tuiorch/busybox:1
     volumes:
       - data:/var/lib/db
+      - data:/relabelled:ro,Z
       - /srv/backups:/backups:ro,rshared
       - type: bind
         source: /etc/ssl/certs
@@ -59,7 +60,8 @@ def test_the_create_call_gets_every_mount(tmp_path) -> None:
     req = container_request(spec, slot=1, node="n1", revision=1, volumes_from=("abc123:ro",))
     assert host_config_mounts(req.mounts, req.tmpfs, req.volumes_from) == {
         # short syntax and create_host_path: Binds, for which the engine makes a missing folder
-        "Binds": ["/srv/backups:/backups:ro,rshared", "/srv/made:/made"],
+        # a named volume to relabel for SELinux (z/Z) too: only the Binds form says it
+        "Binds": ["shop_data:/relabelled:ro,Z", "/srv/backups:/backups:ro,rshared", "/srv/made:/made"],
         "Mounts": [
             {"Type": "volume", "Target": "/var/lib/db", "ReadOnly": False, "Source": "shop_data"},
             {"Type": "bind", "Target": "/certs", "ReadOnly": True, "Source": "/etc/ssl/certs",

@@ -674,8 +674,8 @@ def test_network_modes(mode: str) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("network_mode: service:db\n", "web.yaml:4:19: services.web.network_mode: 'service:db' is not supported: replicas may run on other nodes than what they would share a network with; use host"),
-        ("network_mode: container:abc\n", "web.yaml:4:19: services.web.network_mode: 'container:abc' is not supported: replicas may run on other nodes than what they would share a network with; use host"),
+        ("network_mode: service:db\n", "web.yaml:4:19: services.web.network_mode: 'service:db' is not supported: replicas may run on other nodes than the service whose network they would share; put both services on one network (networks:) and reach it by name"),
+        ("network_mode: container:abc\n", "web.yaml:4:19: services.web.network_mode: 'container:abc' is not supported: replicas may run on other nodes than the container whose network they would share; put both services on one network (networks:) and reach it by name"),
         ("network_mode: mynet\n", "web.yaml:4:19: services.web.network_mode: expected host, bridge or none, got 'mynet'; to attach the service to a network, list it under networks:"),
         ("network_mode: none\nports: ['80']\n", "web.yaml:5:5: services.web.ports: network_mode none has no network to publish ports on; remove ports or the network_mode"),
     ],

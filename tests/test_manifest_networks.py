@@ -114,3 +114,24 @@ def test_networks_survive_the_store_and_an_older_spec_keeps_its_digest() -> None
     older = ServiceSpec("web", "nginx")
     assert "networks" not in older.__dict__ or older.networks == ()
     assert spec.digest() != older.digest()
+
+
+def test_a_declaration_in_error_is_said_once_not_again_for_each_service_naming_it() -> None:
+    assert errors("""
+        services:
+          a: {image: x, networks: [front]}
+          b: {image: x, networks: [front]}
+        networks:
+          front: {driver: macvlan}
+        """) == [
+        "web.yaml:6:19: networks.front.driver: expected bridge or overlay, got 'macvlan': tui-orch makes a bridge "
+        "network on each node",
+    ]
+
+
+def test_an_empty_driver_is_the_engines_default_a_bridge_as_in_compose() -> None:
+    # driver: ${NETWORKS_DRIVER} with the variable unset, as laradock's file has it without .env
+    text = "services: {a: {image: x, networks: [n]}}\nnetworks: {n: {driver: '${NETWORKS_DRIVER}'}}\n"
+    assert parse(text).service("a").networks[0].name.endswith("_n")
+    assert warnings(text) == ["web.yaml:2:24: warning: networks.n.driver: variable NETWORKS_DRIVER is not set; "
+                              "using an empty string"]  # the variable's warning only, as Compose says

@@ -35,7 +35,8 @@ def mounts(*items: str, top: str = "volumes: {data: {}}\n") -> tuple[Mount, ...]
 def test_short_syntax_every_form() -> None:
     home = os.path.expanduser("~")
     assert mounts("data:/var/lib/db", "data:/ro:ro", "/srv/logs:/logs", "./nginx.conf:/etc/nginx.conf:ro",
-                  "../shared:/shared", "~/x:/x:rw", "/anon", "data:/n:nocopy", "/srv/p:/p:ro,rshared,z") == (
+                  "../shared:/shared", "~/x:/x:rw", "/anon", "data:/n:nocopy", "/srv/p:/p:ro,rshared,z",
+                  "data:/z:ro,Z") == (
         Mount("volume", "/var/lib/db", "data"),
         Mount("volume", "/ro", "data", read_only=True),
         Mount("bind", "/logs", "/srv/logs", options=(("create_host_path", "true"),)),
@@ -45,6 +46,7 @@ def test_short_syntax_every_form() -> None:
         Mount("volume", "/anon"),
         Mount("volume", "/n", "data", options=(("nocopy", "true"),)),
         Mount("bind", "/p", "/srv/p", True, options=(("create_host_path", "true"), ("propagation", "rshared"), ("selinux", "z"))),
+        Mount("volume", "/z", "data", True, options=(("selinux", "Z"),)),  # relabelled, as Compose passes it on
     )
 
 

@@ -41,8 +41,9 @@ def top_networks(r: Reader, node: Node, path: str, project: str) -> dict[str, Ne
             continue
         found = NetworkRef(key, f"{project}_{key}") if is_null(vnode) else r.read(
             lambda n, p: _declaration(r, key, n, p, project), vnode, kpath)
-        if found is not None:
-            out[key] = found
+        # a declaration in error (already said) still declares its key: the services that
+        # name it are not also told it is missing
+        out[key] = found if found is not None else NetworkRef(key, f"{project}_{key}")
     return out
 
 
@@ -86,8 +87,8 @@ def _flag(r: Reader, node: Node, path: str, fields: dict[str, Any]) -> bool:
 
 def _driver(r: Reader, node: Node, path: str) -> str:
     text = r.text(node, path, "bridge or overlay")
-    if text == "bridge":
-        return text
+    if text in ("bridge", ""):  # empty (an unset variable): the engine's default, a bridge, as in Compose
+        return "bridge"
     if text == "overlay":
         r.warn(node, path, "overlay: each node gets a bridge network of this name, and services on other nodes "
                            "are reached by name through tui-orch's mesh proxies (no overlay to run)")

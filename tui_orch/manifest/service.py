@@ -163,7 +163,9 @@ def _network_mode(r: Reader, ctx: Context, node: Node, path: str) -> str:
     if text in ("host", "bridge", "none"):
         return text
     if text.startswith(("service:", "container:")):
-        raise Invalid(f"{shown(text)} is not supported: replicas may run on other nodes than what they would share a network with; use host", node)
+        raise Invalid(f"{shown(text)} is not supported: replicas may run on other nodes than the "
+                      f"{text.partition(':')[0]} whose network they would share; put both services on one network "
+                      f"(networks:) and reach it by name", node)
     raise Invalid(f"expected host, bridge or none, got {shown(text)}; to attach the service to a network, list it "
                   f"under networks:", node)
 

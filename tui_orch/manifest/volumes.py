@@ -75,7 +75,8 @@ def short_mount(r: Reader, text: str, node: Node, base_dir: str,
         kept = {"create_host_path": "true", **{k: v for k, v in options.items() if k in ("propagation", "selinux")}}
         _no_options(options, ("nocopy",), "a bind mount", node)
         return Mount("bind", target, where, read_only, local, options=pairs(kept))
-    _no_options(options, ("propagation", "selinux"), f"volume {source}", node)
+    # z/Z on a named volume: the engine relabels it for SELinux, as Compose passes it on
+    _no_options(options, ("propagation",), f"volume {source}", node)
     return Mount("volume", target, _volume_key(source, node), read_only, options=pairs(options))
 
 

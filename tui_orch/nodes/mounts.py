@@ -7,7 +7,8 @@
   ``/src:/dst[:ro,z,rshared]``, for which the engine creates a missing folder, as Compose does;
   long syntax goes to ``Mounts`` type bind (``BindOptions.Propagation``), for which a missing
   path is an error (``missing_bind``), unless it says ``create_host_path: true``. SELinux
-  relabelling (``z``/``Z``) exists in the ``Binds`` form only, so such a bind goes there too.
+  relabelling (``z``/``Z``) exists in the ``Binds`` form only, so such a bind goes there too,
+  and so does a named volume with ``z``/``Z`` (``name:/dst:z``, as Compose writes it).
 - A tmpfs mount: ``Mounts`` type tmpfs (``TmpfsOptions``: SizeBytes, Mode); the service key
   ``tmpfs``: ``Tmpfs`` {path: options}.
 - ``volumes_from``: ``VolumesFrom``, container ids resolved on the same node by the controller.
@@ -25,12 +26,15 @@ _MISSING_BIND = re.compile(r"bind source path does not exist: (\S+)")
 
 
 def _binds_form(m: Mount) -> bool:
-    return m.option("create_host_path") == "true" or bool(m.option("selinux"))
+    if m.type == "volume":  # a named one to relabel, with nothing only Mounts can say (subpath)
+        return bool(m.option("selinux")) and bool(m.source) and not m.option("subpath")
+    return m.type == "bind" and (m.option("create_host_path") == "true" or bool(m.option("selinux")))
 
 
 def _bind(m: Mount) -> str:
     modes = ["ro"] if m.read_only else []
     modes += [v for v in (m.option("selinux"), m.option("propagation")) if v]
+    modes += ["nocopy"] if m.type == "volume" and m.option("nocopy") == "true" else []
     return f"{m.source}:{m.target}" + (":" + ",".join(modes) if modes else "")
 
 
@@ -62,8 +66,8 @@ def host_config_mounts(mounts: tuple[Mount, ...], tmpfs: tuple[tuple[str, str], 
     """The HostConfig fields for these mounts (only those that are not empty); ``Binds`` is
     to be appended to the delivered files' binds."""
     out: dict[str, Any] = {}
-    binds = [_bind(m) for m in mounts if m.type == "bind" and _binds_form(m)]
-    entries = [_mount(m) for m in mounts if not (m.type == "bind" and _binds_form(m))]
+    binds = [_bind(m) for m in mounts if _binds_form(m)]
+    entries = [_mount(m) for m in mounts if not _binds_form(m)]
     if binds:
         out["Binds"] = binds
     if entries:
