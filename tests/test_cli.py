@@ -39,6 +39,14 @@ def test_apply_help_says_a_dry_run_builds_nothing() -> None:
     assert r.returncode == 0 and "--dry-run show the plan; change nothing and build nothing" in text, r.stdout
 
 
+def test_validate_takes_files_as_apply_does_with_f_too() -> None:
+    named, with_f = run("validate", str(EXAMPLES / "web.yaml")), run("validate", "-f", str(EXAMPLES / "web.yaml"))
+    assert (named.returncode, with_f.returncode) == (0, 0) and named.stdout == with_f.stdout, with_f.stderr
+    none = run("validate")
+    assert none.returncode == 2 and none.stderr.strip() == (
+        "tui-orch validate: name a Compose file: tui-orch validate compose.yaml (or -f compose.yaml)")
+
+
 def test_validate_prints_resolved_settings() -> None:
     r = run("validate", str(EXAMPLES / "web.yaml"))
     assert r.returncode == 0, r.stderr

@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", parents=[common], help="check Compose files and print the resolved services",
                        description="Check Compose files. Prints each service with every setting resolved "
                        "(defaults included), or every error with file:line:column. Exit 1 on errors.")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="*", metavar="FILE")
+    p.add_argument("-f", "--file", dest="file_options", action="append", default=[], metavar="FILE",
+                   help="a Compose file, as apply takes it (may be repeated; the same as naming it)")
     p.add_argument("-o", "--output", choices=["text", "json"], default="text")
     profile_option(p)
     p.set_defaults(func=cmd_validate)
@@ -141,7 +143,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     failed = False
     out: list[dict[str, object]] = []
-    for file in args.files:
+    files = [*args.files, *args.file_options]
+    if not files:
+        print("tui-orch validate: name a Compose file: tui-orch validate compose.yaml (or -f compose.yaml)",
+              file=sys.stderr)
+        return 2
+    for file in files:
         try:
             manifest = load_manifest(file, profiles=args.profiles)
         except ManifestError as exc:
