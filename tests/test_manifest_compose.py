@@ -280,3 +280,31 @@ def test_an_included_file_declares_its_own_volumes(tmp_path) -> None:
     with pytest.raises(ManifestError) as info:
         load_manifest(tmp_path / "compose.yaml", environ={})
     assert any(str(p).startswith(f"{tmp_path / 'db.yaml'}:7:") for p in info.value.problems), info.value.problems
+
+
+def test_a_service_the_profiles_leave_out_does_not_block_the_file_with_what_tui_orch_refuses() -> None:
+    # docker-elk: its setup service (profile setup) shares elasticsearch's network namespace
+    text = """
+        services:
+          elasticsearch: {image: elasticsearch:8}
+          setup:
+            image: busybox
+            profiles: [setup]
+            network_mode: service:elasticsearch
+          extra: {image: busybox, profiles: [extra], networks: [nowhere]}
+        """
+    manifest = parse(text)
+    assert manifest.names == ("elasticsearch",) and manifest.left_out == (("extra", ("extra",)), ("setup", ("setup",)))
+    said = [w for w in map(str, manifest.warnings) if "left out" in w]
+    assert said == [
+        "app.yaml:7:19: warning: services.setup.network_mode: left out (profiles setup); enabled, it would be "
+        "refused: 'service:elasticsearch' is not supported: replicas may run on other nodes than the service whose "
+        "network they would share; put both services on one network (networks:) and reach it by name",
+        "app.yaml:8:3: warning: services.extra.networks: left out (profiles extra); enabled, it would be refused: "
+        "network nowhere is not declared; add it under the top-level networks: (nowhere: {})",
+    ], said
+    # enabled, it is refused as before
+    assert errors(text, profiles=["setup"]) == [
+        "app.yaml:7:19: services.setup.network_mode: 'service:elasticsearch' is not supported: replicas may run on "
+        "other nodes than the service whose network they would share; put both services on one network (networks:) "
+        "and reach it by name"]

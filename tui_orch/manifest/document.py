@@ -22,7 +22,7 @@ from tui_orch.manifest.mesh import check_published
 from tui_orch.manifest.reader import (
     MAX_VALUES, Invalid, Reader, YamlProblem, collector_paused, compose, decode, expanded_size, got, is_null, join, shown,
 )
-from tui_orch.manifest.project import Origin, active_profiles, select
+from tui_orch.manifest.project import Origin, active_profiles, leave_out, select
 from tui_orch.manifest.secrets import Held, Sources, held, parse_sources
 from tui_orch.manifest.service import NAME_RE, Context, parse_service
 from tui_orch.manifest.networks import attach, top_networks
@@ -150,6 +150,7 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
             volumes, services = _volumes(r, root, name, services, included)
             services = _networks(r, root, name, services, included)
             services, left = select(r, services, origins, profiles)
+            left += leave_out(r, {s.name for s in services}, {n for n, _ in left}, profiles)
             check_published(r, services, origins)
     except YamlProblem as exc:
         r.add(exc.problem)

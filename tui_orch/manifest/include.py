@@ -101,6 +101,7 @@ def _one(r: Reader, where: Node, path: str, full: str, ctx: Context, env_files: 
         child.add(exc.problem)
     for problem in child.capped():
         r.add(problem)
+    r.profiles_of.update(child.profiles_of)
     return services
 
 

@@ -75,8 +75,27 @@ def _long_dependency(r: Reader, name: str, node: Node, path: str) -> Dependency:
 
 
 def enabled(spec: ServiceSpec, profiles: Iterable[str]) -> bool:
-    active = set(profiles)
-    return not spec.profiles or "*" in active or bool(active & set(spec.profiles))
+    return _enabled(spec.profiles, profiles)
+
+
+def _enabled(of: Iterable[str], profiles: Iterable[str]) -> bool:
+    active, of = set(profiles), set(of)
+    return not of or "*" in active or bool(active & of)
+
+
+def leave_out(r: Reader, kept: set[str], left: set[str], profiles: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """As Compose ignores a service the active ``profiles`` leave out, such a service's errors
+    are said as warnings (it would be refused if a profile of its were enabled). ``kept``: the
+    services deployed; ``left``: those ``select`` left out. The services in error left out
+    this way, with their profiles (for ``Manifest.left_out``)."""
+    out = []
+    for name, of in r.profiles_of.items():
+        if name in kept or _enabled(of, profiles):
+            continue
+        said = r.demote(join("services", name), f"left out (profiles {', '.join(of)}); enabled, it would be refused: ")
+        if said and name not in left:
+            out.append((name, of))
+    return tuple(out)
 
 
 def select(r: Reader, services: list[ServiceSpec], origins: Mapping[str, Origin],

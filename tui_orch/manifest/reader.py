@@ -12,6 +12,8 @@ on with the next key.
 
 from __future__ import annotations
 
+import dataclasses
+
 import contextlib
 import gc
 import math
@@ -267,6 +269,9 @@ class Reader:
         # files of the operator's machine bound by a relative path are checked (localtree.py)
         # only when the manifest was read from a file: a text parsed alone names no real folder
         self.check_local = False
+        # each service's profiles as read, also of a service in error: one that the active
+        # profiles leave out has its errors said as warnings (document.leave_out)
+        self.profiles_of: dict[str, tuple[str, ...]] = {}
 
     # ------------------------------------------------------------------ problems
 
@@ -297,6 +302,17 @@ class Reader:
     def stop(self, left: int, what: str) -> None:
         """Note that reading stopped with ``left`` more ``what`` (plural) not checked."""
         self._unchecked = f"{left} more {what} not checked" if left else ""
+
+    def demote(self, prefix: str, note: str) -> int:
+        """The errors kept of key path ``prefix`` (and below) become warnings starting with
+        ``note``; how many."""
+        count = 0
+        for i, p in enumerate(self.problems):
+            if p.severity == "error" and (p.path == prefix or p.path.startswith(prefix + ".")):
+                self.problems[i] = dataclasses.replace(p, message=f"{note}{p.message}", severity="warning")
+                count += 1
+        self.error_count -= count
+        return count
 
     def capped(self) -> list[Problem]:
         """The problems kept, then one "and N more" line for each file and severity cut short."""

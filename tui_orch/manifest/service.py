@@ -74,6 +74,7 @@ def parse_service(r: Reader, ctx: Context, name: str, node: Node, path: str) -> 
         value = r.read(lambda n, p: read(r, ctx, n, p), vnode, join(path, key))
         if value is not None:
             fields[_FIELD.get(key, key)] = value
+    r.profiles_of[name] = tuple(fields.get("profiles") or ())
     spec = _combine(r, ctx, name, fields, entries, path)
     return spec if r.error_count == before else None
 
