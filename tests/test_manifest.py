@@ -799,7 +799,6 @@ def test_null_optional_keys_are_absent() -> None:
         ("post_start", "[{command: ./init.sh}]", "error"),
         ("replicas", "2", "error"),
         ("container_name", "web", "warning"),
-        ("links", "[db]", "warning"),
         ("tty", "true", "warning"),
     ],
 )

@@ -135,3 +135,29 @@ def test_an_empty_driver_is_the_engines_default_a_bridge_as_in_compose() -> None
     assert parse(text).service("a").networks[0].name.endswith("_n")
     assert warnings(text) == ["web.yaml:2:24: warning: networks.n.driver: variable NETWORKS_DRIVER is not set; "
                               "using an empty string"]  # the variable's warning only, as Compose says
+
+
+def test_links_are_start_dependencies_and_their_aliases_names_on_a_shared_network() -> None:
+    # docker/compose's networks fixture: links: ["db:database"]
+    text = """
+        services:
+          app:
+            image: busybox
+            links: ["db:database", cache]
+          db: {image: postgres}
+          cache: {image: redis}
+          lone: {image: busybox, networks: [other], links: [db]}
+        networks: {other: {}}
+        """
+    assert errors(text) == ["web.yaml:8:45: services.lone.links: lone and db share no network, so db cannot be "
+                            "reached from lone; put both on one network (networks:)"]
+    manifest = parse(text.replace(", links: [db]", ""))
+    app, db = manifest.service("app"), manifest.service("db")
+    assert [(d.service, d.condition) for d in app.depends_on] == [("db", "service_started"), ("cache", "service_started")]
+    assert [(n.key, n.aliases) for n in db.networks] == [("default", ("database",))]
+    assert [str(w) for w in manifest.warnings] == [
+        "web.yaml:5:5: warning: services.app.links: database is a name of db on network default for every "
+        "service there, not only for app"]
+    assert errors("services: {a: {image: x, links: ['db:no spaces']}, db: {image: y}}\n") == [
+        "web.yaml:1:34: services.a.links: expected SERVICE or SERVICE:ALIAS (an alias is a host name), "
+        "got 'db:no spaces'"]

@@ -70,9 +70,7 @@ SERVICE: dict[str, Decision] = {
     "container_name": _w("ignored: tui-orch names each container after its service, replica and revision, because "
                          "a replica's old and new containers may exist side by side on one node (a start-first update, "
                          "a copy left on a node that was cut off) and Docker gives a name only once"),
-    "links": _w("ignored: a service reaches another by its name on a shared network already; a link's alias "
-                "(db:database) is not made and its start order is not kept: give the linked service networks: "
-                "{NET: {aliases: [database]}}, and this one depends_on: [db]"),
+    "links": _s("SERVICE or SERVICE:ALIAS (legacy): a start dependency, and the alias a name of that service on a network the two share"),
     "external_links": _w("ignored: reach other services by name on a shared network, or on their published ports"),
     "networks": _s("a list of network keys, or KEY: {aliases}; none: the project's default network"),
     "expose": _s("ports other services reach it on by name (5432, 8000-8010), besides its image's EXPOSE and its ports' targets"),

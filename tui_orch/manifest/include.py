@@ -102,6 +102,7 @@ def _one(r: Reader, where: Node, path: str, full: str, ctx: Context, env_files: 
     for problem in child.capped():
         r.add(problem)
     r.profiles_of.update(child.profiles_of)
+    r.links.update(child.links)
     return services
 
 

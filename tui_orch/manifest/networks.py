@@ -138,6 +138,48 @@ def _attachment(r: Reader, node: Node, path: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def links(r: Reader, node: Node, path: str) -> tuple[tuple[str, str], ...]:
+    """``links: [db, "db:database"]`` (legacy Compose): (service, alias; "" for none)."""
+    out: dict[str, str] = {}
+    for i, item in enumerate(r.items(node, path)):
+        text = r.text(item, join(path, i), "SERVICE or SERVICE:ALIAS")
+        service, _, alias = text.partition(":")
+        if not service or (alias and (not ALIAS_RE.match(alias) or len(alias) > 253)):
+            raise Invalid(f"expected SERVICE or SERVICE:ALIAS (an alias is a host name), got {shown(text)}", item)
+        out[service] = alias if alias != service else ""
+    return tuple(out.items())
+
+
+def _give_link_aliases(r: Reader, services: list[ServiceSpec]) -> list[ServiceSpec]:
+    """Each link's alias becomes a name of the linked service on the first network the two
+    share (Compose: a name only the linking service sees; here every service of that network
+    does, said in a warning); two services that share no network cannot be linked."""
+    import dataclasses
+
+    by_name = {s.name: s for s in services}
+    for name, (wanted, node, path) in r.links.items():
+        me = by_name.get(name)
+        if me is None:
+            continue
+        for target, alias in wanted:
+            other = by_name.get(target)
+            if other is None:
+                continue  # its depends_on says the service is unknown or left out
+            mine = {ref.key for ref in me.networks}
+            shared = [ref for ref in other.networks if ref.key in mine]
+            if not shared:
+                r.error(node, path, f"{name} and {target} share no network, so {target} cannot be reached from "
+                                    f"{name}; put both on one network (networks:)")
+                continue
+            if alias and alias not in shared[0].aliases:
+                r.warn(node, path, f"{alias} is a name of {target} on network {shared[0].key} for every service "
+                                   f"there, not only for {name}")
+                refs = tuple(dataclasses.replace(ref, aliases=(*ref.aliases, alias)) if ref is shared[0] else ref
+                             for ref in other.networks)
+                by_name[target] = dataclasses.replace(other, networks=refs)
+    return [by_name[s.name] for s in services]
+
+
 def expose(r: Reader, node: Node, path: str) -> tuple[int, ...]:
     """``expose``: ports (or ranges) other services reach this one on by name; tcp only (a udp
     or sctp entry is warned about and left out: the mesh proxies carry TCP)."""
@@ -194,7 +236,7 @@ def attach(r: Reader, declared: dict[str, NetworkRef], services: Sequence[Servic
                 continue
             resolved.append(dataclasses.replace(decl, aliases=ref.aliases))
         out.append(dataclasses.replace(spec, networks=tuple(resolved)))
-    return out
+    return _give_link_aliases(r, out)
 
 
-__all__ = ["DEFAULT", "attach", "expose", "service_networks", "top_networks"]
+__all__ = ["DEFAULT", "attach", "expose", "links", "service_networks", "top_networks"]

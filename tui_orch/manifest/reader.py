@@ -272,6 +272,9 @@ class Reader:
         # each service's profiles as read, also of a service in error: one that the active
         # profiles leave out has its errors said as warnings (document.leave_out)
         self.profiles_of: dict[str, tuple[str, ...]] = {}
+        # each service's links (service, alias), with where they are written: given as aliases
+        # once every service's networks are known (networks.attach)
+        self.links: dict[str, tuple[tuple[tuple[str, str], ...], Node, str]] = {}
 
     # ------------------------------------------------------------------ problems
 

@@ -20,7 +20,7 @@ from tui_orch.manifest.files import FileRefused
 from tui_orch.manifest.fields import healthcheck, key_values, ports
 from tui_orch.manifest.interpolate import Lookup
 from tui_orch.manifest.mesh import settle_modes
-from tui_orch.manifest.networks import expose, service_networks
+from tui_orch.manifest.networks import expose, links, service_networks
 from tui_orch.manifest.project import read_depends_on, read_profiles
 from tui_orch.manifest.reader import Entries, Invalid, Reader, check_tag, is_null, join, shown
 from tui_orch.manifest.settings import READERS as SETTINGS_READERS
@@ -28,7 +28,7 @@ from tui_orch.manifest.settings import settings_of
 from tui_orch.manifest.settings_checks import check_settings, pids_limit, service_resources
 from tui_orch.manifest.secrets import Sources, file_refs
 from tui_orch.manifest.volumes import service_mounts, tmpfs, volumes_from
-from tui_orch.model import RestartPolicy, ServiceSpec, pairs
+from tui_orch.model import Dependency, RestartPolicy, ServiceSpec, pairs
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _SIGNAL_RE = re.compile(r"^(SIG)?[A-Z][A-Z0-9+-]*$|^\d+$", re.IGNORECASE)
@@ -80,6 +80,11 @@ def parse_service(r: Reader, ctx: Context, name: str, node: Node, path: str) -> 
 
 
 def _combine(r: Reader, ctx: Context, name: str, fields: dict[str, Any], entries: Entries, path: str) -> ServiceSpec | None:
+    if fields.get("links"):  # legacy: each link is a start dependency, its alias a name (networks.attach)
+        named = {d.service for d in fields.get("depends_on", ())}
+        fields["depends_on"] = (*fields.get("depends_on", ()),
+                                *(Dependency(target) for target, _ in fields["links"] if target not in named))
+        r.links[name] = (fields["links"], entries["links"][0], join(path, "links"))
     deploy: Deploy = fields.get("deploy") or Deploy()
     spec = dict(deploy.spec)
     if "scale" in fields:
@@ -304,6 +309,7 @@ _READERS: dict[str, Read] = {
     # --- networks and names (issue 13); the networks' declarations: document.py
     "networks": lambda r, ctx, n, p: service_networks(r, n, p),
     "expose": lambda r, ctx, n, p: expose(r, n, p),
+    "links": lambda r, ctx, n, p: links(r, n, p),
 }
 
 __all__ = ["Context", "NAME_RE", "parse_service"]
