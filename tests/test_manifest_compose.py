@@ -189,6 +189,24 @@ def test_extends_merges_as_compose_does(tmp_path) -> None:  # type: ignore[no-un
     assert api.image == "nginx:1.28" and api.environment == web.environment and api.ports == web.ports
 
 
+def test_a_problem_in_the_extended_file_names_that_file_and_its_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tui_orch.manifest import load_manifest
+
+    # zabbix-docker: compose.yaml extends compose_zabbix_components.yaml, whose volume modes
+    # were reported at compose.yaml:528 (a file of 181 lines)
+    (tmp_path / "components.yaml").write_text("services:\n  base:\n    image: busybox\n    volumes: ['/srv:/srv:rwz']\n")
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    extends: {file: components.yaml, service: base}\n"
+                                            "    user: root\n    volumes: ['/a:/b:nope']\n")
+    with pytest.raises(ManifestError) as info:
+        load_manifest(tmp_path / "compose.yaml", environ={})
+    assert [str(p) for p in info.value.problems] == [
+        f"{tmp_path / 'compose.yaml'}:5:15: services.web.volumes[1]: unknown mount mode 'nope'; use ro, rw, z, Z, "
+        "nocopy or a propagation (rprivate, private, rshared, shared, rslave, slave)",
+        f"{tmp_path / 'components.yaml'}:4:15: services.web.volumes[0]: unknown mount mode 'rwz'; use ro, rw, z, Z, "
+        "nocopy or a propagation (rprivate, private, rshared, shared, rslave, slave)",
+    ]
+
+
 def test_extends_cycles_and_unknown_services_are_errors() -> None:
     found = errors("""
         services:

@@ -161,3 +161,10 @@ def test_links_are_start_dependencies_and_their_aliases_names_on_a_shared_networ
     assert errors("services: {a: {image: x, links: ['db:no spaces']}, db: {image: y}}\n") == [
         "web.yaml:1:34: services.a.links: expected SERVICE or SERVICE:ALIAS (an alias is a host name), "
         "got 'db:no spaces'"]
+
+
+def test_the_engines_own_network_named_under_networks_points_at_network_mode() -> None:
+    # docker/compose's networks/bridge.yml: networks: [bridge] with no declaration
+    assert errors("services: {a: {image: x, networks: [bridge]}}\n") == [
+        "web.yaml:1:12: services.a.networks: network bridge is not declared; add it under the top-level networks: "
+        "(bridge: {}); for the engine's own bridge network write network_mode: bridge instead"]

@@ -18,7 +18,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tui_orch.manifest.files import FileRefused, read_limited
 from tui_orch.manifest.reader import (
-    MAP, NULL, SEQ, Entries, Invalid, Reader, YamlProblem, compose, decode, join, shown,
+    MAP, NULL, SEQ, Entries, Invalid, Reader, YamlProblem, compose, decode, join, mark_file, shown,
 )
 
 _STR = "tag:yaml.org,2002:str"
@@ -92,6 +92,7 @@ def _services_of(r: Reader, full: str, where: Node, path: str, state: Extending)
     state.files[full] = None
     try:
         root = compose(decode(read_limited(full, kind="Compose file"), full), full)
+        mark_file(root, full)  # its settings' problems name it, not the file that extends it
     except FileNotFoundError:
         r.error(where, path, f"extends file {full} not found; check the path (relative to the manifest's folder)")
         return None

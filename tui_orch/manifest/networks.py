@@ -231,8 +231,11 @@ def attach(r: Reader, declared: dict[str, NetworkRef], services: Sequence[Servic
             if decl is None and ref.key == DEFAULT:
                 decl = declared.setdefault(DEFAULT, NetworkRef(DEFAULT, f"{project}_{DEFAULT}"))
             if decl is None:
+                engine = (f"; for the engine's own {ref.key} network write network_mode: {ref.key} instead"
+                          if ref.key in ("bridge", "host", "none") else "")
                 r.error(where(spec.name), join(path, "networks"),
-                        f"network {ref.key} is not declared; add it under the top-level networks: ({ref.key}: {{}})")
+                        f"network {ref.key} is not declared; add it under the top-level networks: "
+                        f"({ref.key}: {{}}){engine}")
                 continue
             resolved.append(dataclasses.replace(decl, aliases=ref.aliases))
         out.append(dataclasses.replace(spec, networks=tuple(resolved)))

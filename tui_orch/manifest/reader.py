@@ -128,6 +128,25 @@ def compose(text: str, file: str) -> Node | None:
             loader.dispose()
 
 
+MARKED = "\x00file:"  # before a file name in a node's mark: the node comes from that file (mark_file)
+
+
+def mark_file(root: Node | None, file: str) -> None:
+    """Say in each node of ``root`` that it comes from ``file``: a problem found in it once it
+    is merged into another file's service (extends) names the file it is written in."""
+    name = MARKED + file
+    todo = [root] if root is not None else []
+    while todo:
+        node = todo.pop()
+        m = node.start_mark  # libyaml's marks are read-only: a new one
+        node.start_mark = yaml.error.Mark(name, m.index, m.line, m.column, None, None)
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                todo += (key, value)
+        elif isinstance(node, SequenceNode):
+            todo += node.value
+
+
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off for the duration (back on after, if it was on).
@@ -332,7 +351,10 @@ class Reader:
 
     def _problem(self, node: Node | None, path: str, message: str, severity: str) -> Problem:
         line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
-        return Problem(self.file, line, col, path, message, severity)
+        # a node of another file merged in (extends: mark_file) names that file
+        named = getattr(node.start_mark, "name", "") if node is not None else ""
+        file = named if isinstance(named, str) and named.startswith(MARKED) else self.file
+        return Problem(file.removeprefix(MARKED), line, col, path, message, severity)
 
     def read(self, fn: Callable[[Node, str], T], node: Node, path: str) -> T | None:
         """``fn(node, path)``, or None after recording the problem it raised."""
