@@ -123,6 +123,11 @@ def service_networks(r: Reader, node: Node, path: str) -> tuple[NetworkRef, ...]
     return tuple(out)
 
 
+def _is_alias(text: str) -> bool:
+    """A host name another service may call this one by (an alias, a link's alias)."""
+    return bool(ALIAS_RE.match(text)) and len(text) <= 253
+
+
 def _attachment(r: Reader, node: Node, path: str) -> tuple[str, ...]:
     entries = known_entries(r, r.entries(node, path), SERVICE_NETWORK, path)
     if "aliases" not in entries or is_null(entries["aliases"][1]):
@@ -131,7 +136,7 @@ def _attachment(r: Reader, node: Node, path: str) -> tuple[str, ...]:
     names = []
     for i, item in enumerate(r.items(entries["aliases"][1], apath)):
         text = r.text(item, join(apath, i), "a name")
-        if not ALIAS_RE.match(text) or len(text) > 253:
+        if not _is_alias(text):
             raise Invalid(f"an alias is a host name (letters, digits, '-' and '_', parts separated by dots), got {shown(text)}",
                           item, join(apath, i))
         names.append(text)
@@ -144,7 +149,7 @@ def links(r: Reader, node: Node, path: str) -> tuple[tuple[str, str], ...]:
     for i, item in enumerate(r.items(node, path)):
         text = r.text(item, join(path, i), "SERVICE or SERVICE:ALIAS")
         service, _, alias = text.partition(":")
-        if not service or (alias and (not ALIAS_RE.match(alias) or len(alias) > 253)):
+        if not service or (alias and not _is_alias(alias)):
             raise Invalid(f"expected SERVICE or SERVICE:ALIAS (an alias is a host name), got {shown(text)}", item)
         out[service] = alias if alias != service else ""
     return tuple(out.items())
