@@ -107,7 +107,7 @@ class Query:
         names) while a mesh proxy serves it; empty otherwise (no other service of its networks
         runs, or it has no port to be reached on)."""
         spec = self.spec(service)
-        if spec is None or not spec.networks or service not in self._served_services(self.rotation()):
+        if spec is None or not spec.networks or service not in self._served_services():
             return [], []
         return names_of(spec), [n.name for n in spec.networks]
 
@@ -319,9 +319,12 @@ class Query:
         served = self._served_services(rot)
         return {name for name, spec in specs.items() if ingress_ports(spec) or name in served}
 
-    def _served_services(self, rot: dict[str, str]) -> set[str]:
+    def _served_services(self, rot: dict[str, str] | None = None) -> set[str]:
+        """The services reached by name a mesh proxy serves; with no ``served`` source, those with
+        a replica in ``rot`` (read here when not given)."""
         if self._served is not None:
             return set(self._served())
+        rot = self.rotation() if rot is None else rot
         return {r.service for r in self._store.replicas() if r.container_id and r.container_id[:12] in rot}
 
     def summary(self, restarts_hour: int) -> FleetSummary:
