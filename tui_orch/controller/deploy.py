@@ -23,6 +23,7 @@ from tui_orch.errors import NodeError
 from tui_orch.model import Health, NodeState, Replica, ReplicaState, ServiceSpec
 from tui_orch.nodes.base import LABEL_SERVICE, ContainerInfo, Node
 from tui_orch.placement import Plan
+from tui_orch.waiting import wait_event
 
 if TYPE_CHECKING:
     from tui_orch.controller.context import Context
@@ -172,8 +173,7 @@ async def _wait_ready(ctx: "Context", rep: Replica, container_id: str, timeout: 
                     # a replica the loop already moved on (stopping...) keeps its state
                     changes["state"] = ReplicaState.RUNNING if cur.state == ReplicaState.STARTING else cur.state
                 return update_replica(ctx, rep.key, rep.container_id, **changes) or rep
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), POLL)
+        await wait_event(changed, POLL)
 
 
 async def owned_containers(ctx: "Context", service: str) -> list[tuple[str, ContainerInfo]]:

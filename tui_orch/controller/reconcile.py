@@ -28,6 +28,7 @@ from tui_orch.controller.restarts import RestartTracker
 from tui_orch.controller.sweep import Sweep
 from tui_orch.model import Health, NodeState, Replica, ReplicaState
 from tui_orch.nodes.base import LABEL_REPLICA, ContainerInfo, DockerEvent
+from tui_orch.waiting import wait_event
 from tui_orch.nodes.fleet import NodeChange
 
 if TYPE_CHECKING:
@@ -112,8 +113,7 @@ class Reconciler(Restarting, Sweep):
             except Exception as exc:  # noqa: BLE001 - the loop must survive; the operator sees it
                 self.ctx.bus.publish(event("reconcile", f"reconcile pass failed: {exc}", level="error"))
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.ctx.timeouts.period)
+            await wait_event(self._wake, self.ctx.timeouts.period)
 
     async def _events(self) -> None:
         assert self._queue is not None

@@ -36,6 +36,7 @@ from tui_orch.model import Health, Replica, ReplicaState, ServiceSpec
 from tui_orch.nodes.base import Node
 from tui_orch.traffic import haproxy, runtime, sync
 from tui_orch.traffic.model import Backend, Listener, ProxyConfig, Server
+from tui_orch.waiting import wait_event
 
 if TYPE_CHECKING:
     from tui_orch.controller.context import Context
@@ -297,13 +298,7 @@ async def run(ctx: Context) -> None:
     rot = ctx.rotation
     rot.wake = asyncio.Event()
     while True:
-        # asyncio.wait, not wait_for: a wake-up at the moment of a cancel must not swallow the
-        # cancel (wait_for does on 3.11), or close() would wait for this loop forever
-        waiter = asyncio.ensure_future(rot.wake.wait())
-        try:
-            await asyncio.wait({waiter}, timeout=POLL)
-        finally:
-            waiter.cancel()
+        await wait_event(rot.wake, POLL)  # a cancel that comes with a wake-up ends the loop
         rot.wake.clear()
         try:
             await sync_all(ctx)

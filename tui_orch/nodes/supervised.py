@@ -41,6 +41,7 @@ from tui_orch.nodes.base import (
     state_of,
 )
 from tui_orch.nodes.docker_events import EventCursor, EventWatcher
+from tui_orch.waiting import wait_event
 
 if TYPE_CHECKING:  # docker-py (and asyncssh) are imported by a node's first connect, not here
     from tui_orch.nodes.docker_api import DockerOps
@@ -130,8 +131,7 @@ class SupervisedNode(Node, abc.ABC):
         if self._supervisor is None:
             self._closed = False
             self._supervisor = asyncio.create_task(self._supervise(), name=f"node-{self.name}")
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._first_attempt.wait(), self.connect_timeout + self.op_timeout)
+        await wait_event(self._first_attempt, self.connect_timeout + self.op_timeout)
 
     async def close(self) -> None:
         self._closed = True
@@ -149,8 +149,7 @@ class SupervisedNode(Node, abc.ABC):
             self._wake.set()
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+        await wait_event(self._wake, seconds)
 
     async def _supervise(self) -> None:
         delays = backoff_delays()
@@ -225,8 +224,7 @@ class SupervisedNode(Node, abc.ABC):
         """Until contact is lost: check the heartbeat twice a second."""
         lost = self._lost
         while not lost.is_set() and not self._closed:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(lost.wait(), 0.5)
+            await wait_event(lost, 0.5)
             self._check_heartbeat()
 
     def _mark_lost(self, reason: str, notify: bool = True) -> None:
