@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tui_orch.cli_console import console_options, register as register_console
 
     register_console(sub, common)
+    from tui_orch.cli_controller import register as register_controller
+
+    register_controller(sub, common)
     console_options(parser, default=None)  # `tui-orch --readonly` opens the console too
     return parser
 
@@ -92,6 +95,17 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     if not args.verb:
         args = parser.parse_args(["console", *(sys.argv[1:] if argv is None else argv)])
+    if getattr(args, "attach", False):  # a controller that runs on its own does it, if one runs
+        from tui_orch.control.client import forward
+
+        code = forward(str(config.state_dir(args.state)), list(sys.argv[1:] if argv is None else argv))
+        if code is not None:
+            return code
+    return run_args(args)
+
+
+def run_args(args: argparse.Namespace) -> int:
+    """Run a parsed command: an error a user can cause ends as one line on stderr."""
     try:
         return int(args.func(args) or 0)
     except TuiOrchError as exc:

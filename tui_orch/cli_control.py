@@ -46,13 +46,13 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     from tui_orch.cli import profile_option
 
     profile_option(p)
-    p.set_defaults(func=cmd_apply)
+    p.set_defaults(func=cmd_apply, attach=True)
     p = sub.add_parser("rm", parents=[common], help="stop every replica of a service and forget it")
     p.add_argument("service", metavar="SERVICE")
-    p.set_defaults(func=cmd_rm)
+    p.set_defaults(func=cmd_rm, attach=True)
     p = sub.add_parser("scale", parents=[common], help="set a service's replica count: SERVICE=N")
     p.add_argument("assignment", metavar="SERVICE=N")
-    p.set_defaults(func=cmd_scale)
+    p.set_defaults(func=cmd_scale, attach=True)
     p = sub.add_parser("get", parents=[common], help="list services or replicas")
     p.add_argument("what", choices=["services", "replicas"])
     p.add_argument("-o", "--output", choices=["table", "json"], default="table")
@@ -78,7 +78,7 @@ def register_node(node_sub: Subparsers, common: argparse.ArgumentParser) -> None
     for verb, text in helps.items():
         q = node_sub.add_parser(verb, parents=[common], help=text, description=text[0].upper() + text[1:] + ".")
         q.add_argument("node", metavar="NODE")
-        q.set_defaults(func=cmd_node_availability, availability_verb=verb)
+        q.set_defaults(func=cmd_node_availability, availability_verb=verb, attach=True)
 
 
 # --------------------------------------------------------------------------- owning commands
@@ -88,8 +88,11 @@ def _run_with_controller(args: argparse.Namespace, act: Act,
                          connect: bool = True) -> int:
     """Run ``act(controller)`` owning the state folder; ``connect=False`` skips connecting
     to the nodes (for commands that only change desired state)."""
+    from tui_orch.control.server import run_act, serving
     from tui_orch.store import open_store
 
+    if serving() is not None:  # forwarded to a controller that runs on its own: act on it
+        return run_act(act)
     store = open_store(config.state_dir(getattr(args, "state", None)))  # StoreLocked if owned
     try:
         inventory = config.load(getattr(args, "inventory", None))
@@ -144,7 +147,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     from tui_orch.errors import ManifestError
 
     try:
-        manifest = load_manifest(args.file, profiles=getattr(args, "profiles", None))
+        manifest = load_manifest(args.file, profiles=getattr(args, "profiles", None),
+                                 environ=getattr(args, "environ", None))  # a forwarding client's
     except ManifestError as exc:  # every problem with file:line:column (cli.main), warnings too
         for warning in exc.warnings:
             print(f"warning: {warning}", file=sys.stderr)

@@ -31,7 +31,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("service", metavar="SERVICE")
     p.add_argument("--to-revision", type=int, default=None, metavar="N", help="undo: the revision to go back to")
     p.add_argument("-o", "--output", choices=["text", "json"], default="text")
-    p.set_defaults(func=cmd_rollout)
+    p.set_defaults(func=cmd_rollout, attach=True)
 
 
 def describe(ro: Rollout | None, service: str) -> str:

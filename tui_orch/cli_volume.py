@@ -37,14 +37,14 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                          description="Remove a tui-orch volume. Refused while a container uses it.")
     q.add_argument("name", metavar="NAME")
     q.add_argument("--node", metavar="NODE", help="the node it is on (needed when several nodes have it)")
-    q.set_defaults(func=cmd_rm)
+    q.set_defaults(func=cmd_rm, attach=True)
     q = verbs.add_parser("move", parents=[common], help="move a replica to another node with its named volumes",
                          description="Stop the replica, copy its named volumes to NODE (checksums compared), "
                          "start it there, and only once it passed its health gate remove the old copies. "
                          "On any failure it runs on its old node again with its data.")
     q.add_argument("replica", metavar="SERVICE[.SLOT]")
     q.add_argument("node", metavar="NODE")
-    q.set_defaults(func=cmd_move)
+    q.set_defaults(func=cmd_move, attach=True)
 
 
 async def _listing(args: argparse.Namespace) -> tuple[list[VolumeRow], dict[str, str]]:

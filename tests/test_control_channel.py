@@ -1,0 +1,151 @@
+"""The control channel without nodes: a ControlServer in this process, the CLI's client in
+a thread, as `tui-orch controller` and a CLI command use them. What a user relies on: what
+the command prints reaches the client that sent it (not the controller's log), its exit
+status too; a deep state folder works; nobody else may talk to the controller."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tui_orch.cli_controller import routed_output
+from tui_orch.control.client import ask_info, forward
+from tui_orch.control.place import SOCKET_NAME, ControllerInfo, read_info, running
+from tui_orch.control.server import ControlServer, run_act, serving
+
+
+def info_for(folder) -> ControllerInfo:
+    return ControllerInfo(host="here", pid=os.getpid(), since=time.time(), state=str(folder), inventory="")
+
+
+async def serve(folder, run, controller=None) -> ControlServer:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    server = ControlServer(str(folder), info_for(folder), controller, run)
+    await server.start()
+    return server
+
+
+async def test_output_and_exit_status_reach_the_client_only(tmp_path, capfd):
+    seen = {}
+
+    def run(argv, cwd, environ):
+        seen.update(argv=argv, cwd=cwd, tag=environ.get("TAG"), serving=serving() is not None)
+        print("to the client")
+        print("an error for the client", file=sys.stderr)
+        return 3
+
+    with routed_output():
+        server = await serve(tmp_path / "state", run)
+        try:
+            print("the controller's own log line")
+            os.environ["TAG"] = "v7"
+            try:
+                code = await asyncio.to_thread(forward, str(tmp_path / "state"), ["scale", "web=2"])
+            finally:
+                del os.environ["TAG"]
+        finally:
+            await server.close()
+    out, err = capfd.readouterr()
+    assert code == 3
+    assert seen == {"argv": ["scale", "web=2"], "cwd": os.getcwd(), "tag": "v7", "serving": True}
+    assert out.count("to the client") == 1 and err.count("an error for the client") == 1
+    assert "the controller's own log line" in out
+
+
+async def test_a_command_acts_on_the_controller_of_the_loop(tmp_path, capfd):
+    class Controller:
+        async def scale(self, name, n):
+            await asyncio.sleep(0)
+            return f"{name} scaled to {n} on loop {id(asyncio.get_running_loop())}"
+
+    def run(argv, cwd, environ):
+        async def act(ctl):
+            return await ctl.scale("web", 2)
+
+        print(run_act(act))
+        return 0
+
+    with routed_output():
+        server = await serve(tmp_path / "state", run, Controller())
+        try:
+            code = await asyncio.to_thread(forward, str(tmp_path / "state"), ["scale", "web=2"])
+        finally:
+            await server.close()
+    assert code == 0
+    assert f"web scaled to 2 on loop {id(asyncio.get_running_loop())}" in capfd.readouterr().out
+
+
+async def test_no_controller_means_the_command_runs_itself(tmp_path):
+    assert forward(str(tmp_path), ["scale", "web=2"]) is None
+    (tmp_path / SOCKET_NAME).touch()  # left by a controller that died
+    assert forward(str(tmp_path), ["scale", "web=2"]) is None
+    assert running(str(tmp_path / "nothing")) is None
+
+
+async def test_a_deep_state_folder_is_served(tmp_path):
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 6, "state")
+    assert len(str(deep / SOCKET_NAME)) > 107  # past what a socket path may hold
+    server = await serve(deep, lambda *a: 0)
+    try:
+        found = await asyncio.to_thread(ask_info, str(deep))
+        assert found is not None and found.pid == os.getpid() and found.state == str(deep)
+        assert stat.S_IMODE(os.stat(deep / SOCKET_NAME).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(deep / "controller.json").st_mode) == 0o600
+    finally:
+        await server.close()
+    assert not (deep / SOCKET_NAME).exists() and read_info(deep) is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+async def test_another_user_is_refused_even_when_the_socket_is_opened_up():
+    import pathlib
+    import shutil
+    import tempfile
+
+    top = pathlib.Path(tempfile.mkdtemp(prefix="tui-orch-peer-"))  # pytest's folders are root's only
+    folder = top / "state"
+    ran = []
+    server = await serve(folder, lambda *a: ran.append(a) or 0)
+    try:
+        os.chmod(top, 0o755)
+        os.chmod(folder, 0o755)
+        probe = ["/usr/bin/python3", "-c", "import json,socket,sys; s=socket.socket(socket.AF_UNIX); "
+                 "s.connect(sys.argv[1]); s.sendall(b'{\"verb\": \"info\"}\\n'); print(s.makefile().readline())",
+                 str(folder / SOCKET_NAME)]
+        denied = await asyncio.to_thread(subprocess.run, probe, user="nobody", capture_output=True, text=True, timeout=20)
+        assert denied.returncode != 0 and "Permission denied" in denied.stderr, denied  # 0600 keeps it out
+        os.chmod(folder / SOCKET_NAME, 0o666)  # an operator's mistake: the controller still refuses
+        refused = await asyncio.to_thread(subprocess.run, probe, user="nobody", capture_output=True, text=True, timeout=20)
+        assert refused.returncode == 0 and "serves its own user only" in json.loads(refused.stdout)["error"], refused
+        assert ran == []
+    finally:
+        await server.close()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+async def test_a_malformed_request_gets_an_answer_not_a_crash(tmp_path):
+    server = await serve(tmp_path / "state", lambda *a: 0)
+    try:
+        def talk(payload: bytes) -> str:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(str(tmp_path / "state" / SOCKET_NAME))
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            data = s.makefile().read()
+            s.close()
+            return data
+
+        assert "unknown request" in await asyncio.to_thread(talk, b'{"verb": "format-disk"}\n')
+        assert await asyncio.to_thread(talk, b"\xff\xfe not json\n") == ""  # dropped, logged
+        assert "malformed" in await asyncio.to_thread(talk, b'{"verb": "run", "argv": "rm -rf /"}\n')
+        assert (await asyncio.to_thread(ask_info, str(tmp_path / "state"))) is not None  # still serving
+    finally:
+        await server.close()
