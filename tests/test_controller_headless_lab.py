@@ -199,3 +199,49 @@ def test_a_lost_node_s_replicas_move_with_no_console_open(lab, tmp_path):
         ctl.stop()
         ctl.kill()
         cleanup(lab, pre)
+
+
+async def test_an_attached_console_sends_its_commands_and_shows_their_effect(lab, tmp_path):
+    """What the console holds while a controller runs on its own (cli_console attaches it):
+    each command goes to that controller; the console's view shows the result at once."""
+    from tui_orch.control.attached import AttachedController
+    from tui_orch.errors import TuiOrchError
+    from tui_orch.inventory import load_inventory
+    from tui_orch.manifest import load_manifest
+    from tui_orch.nodes.fleet import Fleet
+    from tui_orch.store import open_store
+
+    pre = prefix()
+    state = tmp_path / "state"
+    (tmp_path / "web.yaml").write_text(SERVICE.format(name=pre).replace("${TAG}", "1"))
+    ctl = Headless(lab, state)
+    store = open_store(state, readonly=True)
+    attached = AttachedController(store, Fleet(load_inventory(lab.inventory)), str(state), read_info(state))
+    try:
+        assert attached.where == read_info(state).describe() and f"pid {ctl.proc.pid} since" in attached.where
+        reader = attached.query()
+        plan = await attached.apply(load_manifest(tmp_path / "web.yaml"), dry_run=True)
+        assert plan.dry_run and f"{pre}.1 ->" in plan.plan and not reader.replicas(pre)
+        built: list[str] = []
+        done = await attached.apply(load_manifest(tmp_path / "web.yaml"), output=built.append)
+        assert done.ok and sorted(done.started) == [f"{pre}.1", f"{pre}.2"], done
+        assert len(reader.replicas(pre)) == 2  # shown without waiting for the next poll
+        done = await attached.scale(pre, 3)
+        assert done.started == [f"{pre}.3"] and len(reader.replicas(pre)) == 3
+        assert sum(len(cs) for cs in running_on(lab, pre).values()) == 3
+        node = lab.nodes[0].name
+        assert "cordoned" in await attached.cordon(node)
+        assert "uncordoned" in await attached.uncordon(node)
+        with pytest.raises(TuiOrchError, match="no service nosuch"):
+            await attached.scale("nosuch", 2)
+        with pytest.raises(TuiOrchError, match="tui-orch volume move"):
+            await attached.volume_move(f"{pre}.1", node)
+        await attached.close()  # the console closes: the controller carries on
+        assert ctl.proc.poll() is None
+        assert ctl.stop() == 0
+        with pytest.raises(TuiOrchError, match="does not answer"):
+            await attached.scale(pre, 1)
+    finally:
+        store.close()
+        ctl.kill()
+        cleanup(lab, pre)

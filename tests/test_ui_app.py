@@ -237,6 +237,7 @@ async def test_header_and_events_follow_the_bus(deployed: Console) -> None:
     header = lambda: str(app.main.query_one("#header").render())  # noqa: E731
     await until(pilot, lambda: "3/3 Ready" in header() and "3/3 healthy" in header())
     assert "restarts 0 in the last hour" in header()
+    assert "controller this console" in header()  # no controller runs on its own: this console acts
     ctl.bus.publish(event("restart", "api.1 on sim-1 exited with code 1; restart 1 in 5 s",
                           service="api", replica="api.1", node="sim-1", level="warning"))
     await until(pilot, lambda: "restarts 1 in the last hour" in header())
@@ -506,3 +507,30 @@ async def test_keys_typed_at_once_after_the_scale_key_go_to_the_dialog(deployed:
         app.post_message(events.Key(key, char))  # no pause between them
     await until(pilot, lambda: len(ctl.query().replicas("api")) == 5, what="api scaled to 5")
     assert app.screen is app.main
+
+
+def test_the_header_is_two_lines_at_any_width():
+    """A first line wider than the terminal used to wrap and push the cpu/memory line out of
+    the two-line header (80x24, and at 120 columns with a controller named)."""
+    import dataclasses
+
+    from rich.console import Console
+
+    from tui_orch.ui.data import FleetSummary
+    from tui_orch.ui.widgets import header_text
+
+    zero = {f.name: 0 for f in dataclasses.fields(FleetSummary)}
+    s = FleetSummary(**{**zero, "nodes_ready": 2, "nodes_total": 3, "services_total": 12, "services_healthy": 11,
+                        "rollouts_active": 1, "restarts_hour": 14, "cpu_allocatable": 96.0, "cpu_total": 96.0,
+                        "cpu_used": 31.5, "cpu_allocated": 40.0, "mem_allocatable": 384 << 30,
+                        "mem_total": 384 << 30, "mem_used": 200 << 30, "mem_allocated": 100 << 30})
+    for width in (200, 160, 120, 100, 80, 60):
+        text = header_text(s, "23:16:22", "build-host-7 pid 123456 since 2026-12-06 23:15", width)
+        first, second = text.plain.split("\n")
+        lines = text.wrap(Console(width=width), width)
+        assert len(lines) == 2, (width, text.plain)
+        assert "2/3" in first and "cpu" in second and ("mem" in second), (width, text.plain)
+        if width >= 100:
+            assert len(first) <= width and "pid 123456" in first, (width, first)
+        if width >= 200:
+            assert "restarts 14 in the last hour" in first and "since 2026-12-06 23:15" in first

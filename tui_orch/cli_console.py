@@ -88,11 +88,15 @@ def resume_collector() -> None:
 def cmd_console(args: argparse.Namespace) -> int:
     from tui_orch.store import open_store
 
+    from tui_orch.control.place import running
+
     cfg = _ui_config(args)
     inventory = config.load(getattr(args, "inventory", None))
-    store = open_store(config.state_dir(getattr(args, "state", None)), readonly=cfg.readonly)
+    folder = config.state_dir(getattr(args, "state", None))
+    controller = running(str(folder))  # one runs on its own: attach to it (control/attached.py)
+    store = open_store(folder, readonly=cfg.readonly or controller is not None)
     try:
-        asyncio.run(run_console(store, inventory, cfg))
+        asyncio.run(run_console(store, inventory, cfg, attach=controller))
     finally:
         store.close()
     return 0
@@ -102,15 +106,26 @@ SWITCH_INTERVAL = 0.0005  # s: see run_console
 
 
 async def run_console(store: Any, inventory: Any, cfg: Any, *, factory: Any = None,
-                      script: Any = None) -> None:
+                      script: Any = None, attach: Any = None) -> None:
     """Build fleet and controller, run the app (it starts them), close them when it ends.
-    ``script(ctl, say)``: a coroutine run once the controller is up (the demo's)."""
+    ``script(ctl, say)``: a coroutine run once the controller is up (the demo's).
+    ``attach``: the ControllerInfo of a controller that runs on its own: the console reads
+    the state and sends that controller its commands instead of running one."""
     from tui_orch.controller import Controller
     from tui_orch.nodes.fleet import Fleet
     from tui_orch.ui.app import OrchApp
 
     fleet = Fleet(inventory, factory)
-    ctl = Controller(store, fleet)
+    if attach is not None:
+        from tui_orch.control.attached import AttachedController
+
+        ctl: Controller = AttachedController(store, fleet, str(store.folder), attach)
+        if cfg.readonly:
+            ctl.where = f"{attach.describe()} (read-only here)"
+    else:
+        ctl = Controller(store, fleet)
+        if cfg.readonly:
+            ctl.where = "another process or none (read-only here)"
     app: OrchApp | None = None
     tasks: list[asyncio.Task[None]] = []
 

@@ -2,6 +2,7 @@
 
 One connection carries one request, a JSON line:
   ``{"verb": "info"}``: answered ``{"info": {...}}`` (who runs, since when);
+  ``{"verb": "call", ...}``: a console's command (calls.py);
   ``{"verb": "run", "argv": [...], "cwd": DIR, "environ": {...}}``: a CLI command run here as
   it would run in the client's process, against this controller instead of one of its own;
   what it prints comes back as ``{"o": text}`` / ``{"e": text}`` lines, then ``{"exit": N}``.
@@ -26,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
+from tui_orch.control import calls
 from tui_orch.control.place import SOCKET_NAME, ControllerInfo, remove_info, socket_address, write_info
 from tui_orch.control.routed import SINK
 
@@ -122,6 +124,12 @@ class ControlServer:
         elif verb == "run":
             code = await self._run(writer, request)
             _send(writer, {"exit": code})
+        elif verb == "call":
+            method, args = request.get("method"), request.get("args")
+            if not (isinstance(method, str) and isinstance(args, dict)):
+                _send(writer, {"error": "a malformed request reached the controller"})
+            else:
+                _send(writer, await calls.call(self.controller, method, args, lambda line: _send(writer, {"o": line})))
         else:
             _send(writer, {"error": f"unknown request {str(verb)[:40]!r}; is the console newer than the controller?"})
         await writer.drain()

@@ -46,6 +46,8 @@ __all__ = ["ApplyResult", "Controller", "DEFAULT_GRACE", "DEFAULT_PERIOD", "DEFA
 
 
 class Controller:
+    where = "this console"  # the header's word on which controller acts (control/attached.py: another)
+
     def __init__(self, store: Store, fleet: Fleet, *, start_timeout: float = DEFAULT_START_TIMEOUT,
                  grace: float | None = None, period: float = DEFAULT_PERIOD,
                  image_timeout: float = DEFAULT_IMAGE_TIMEOUT):

@@ -118,7 +118,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         if header:
             s = self.orch.reader.summary(self.orch.restarts_last_hour())
             clock = "" if self.orch.config.deterministic else time.strftime("%H:%M:%S")
-            self.query_one(FleetHeader).show(s, clock)
+            self.query_one(FleetHeader).show(s, clock, self.orch.controller.where)
         self.current.refresh_view()
         self._show_crumb()
 

@@ -83,28 +83,63 @@ def uptime(seconds: float | None) -> str:
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
-def header_text(s: FleetSummary, clock: str = "") -> Text:
-    """Two lines: the fleet at a glance."""
+Segment = tuple[str, str, str]  # label, value, style of the value
+
+
+def _line(segments: list[Segment]) -> Text:
     t = Text()
-    t.append(" nodes ", style="bold")
-    t.append(f"{s.nodes_ready}/{s.nodes_total} Ready", style="green" if s.nodes_ready == s.nodes_total else "yellow")
-    t.append("   services ", style="bold")
-    healthy = s.services_healthy == s.services_total
-    t.append(f"{s.services_healthy}/{s.services_total} healthy", style="green" if healthy else "yellow")
-    t.append("   rollouts ", style="bold")
-    t.append(f"{s.rollouts_active} in progress", style="cyan" if s.rollouts_active else "")
-    t.append("   restarts ", style="bold")
-    t.append(f"{s.restarts_hour} in the last hour", style="yellow" if s.restarts_hour else "")
-    if clock:
-        t.append(f"   {clock}", style="dim")
-    t.append("\n cpu ", style="bold")
-    t.append(f"allocated {cores(s.cpu_allocated)}/{cores(s.cpu_allocatable)} cores "
-             f"({ratio(s.cpu_allocated, s.cpu_allocatable)}), used {cores(s.cpu_used)}/{cores(s.cpu_total)} "
-             f"({ratio(s.cpu_used, s.cpu_total)})")
-    t.append("   memory ", style="bold")
-    t.append(f"allocated {size(s.mem_allocated)}/{size(s.mem_allocatable)} "
-             f"({ratio(s.mem_allocated, s.mem_allocatable)}), used {size(s.mem_used)}/{size(s.mem_total)} "
-             f"({ratio(s.mem_used, s.mem_total)})")
+    for i, (label, value, style) in enumerate(segments):
+        if label:
+            t.append(("   " if i else " ") + label + " ", style="bold")
+        else:
+            t.append("   " if i else " ")
+        t.append(value, style=style)
+    return t
+
+
+def _fitting(width: int | None, *variants: list[Segment]) -> Text:
+    """The first variant that fits ``width`` cells (else the last one, cropped)."""
+    lines = [_line(v) for v in variants]
+    if width:
+        for line in lines:
+            if line.cell_len <= width:
+                return line
+    return lines[0] if not width else lines[-1]
+
+
+def header_text(s: FleetSummary, clock: str = "", controller: str = "", width: int | None = None) -> Text:
+    """Two lines: the fleet at a glance, and which controller acts on it. Each line is one
+    line at any ``width``: shorter words first, then what is least needed goes, then it is
+    cropped (a wrapped first line would push the second out of the header)."""
+    ready = "green" if s.nodes_ready == s.nodes_total else "yellow"
+    healthy = "green" if s.services_healthy == s.services_total else "yellow"
+    head: list[Segment] = [("nodes", f"{s.nodes_ready}/{s.nodes_total} Ready", ready),
+                           ("services", f"{s.services_healthy}/{s.services_total} healthy", healthy)]
+    roll, rest = ("cyan" if s.rollouts_active else ""), ("yellow" if s.restarts_hour else "")
+    ctl = [("controller", controller, "")] if controller else []
+    short_ctl = [("controller", controller.split(" since ")[0], "")] if controller else []
+    time_ = [("", clock, "dim")] if clock else []
+    full = head + [("rollouts", f"{s.rollouts_active} in progress", roll),
+                   ("restarts", f"{s.restarts_hour} in the last hour", rest)]
+    short = head + [("rollouts", f"{s.rollouts_active} active", roll), ("restarts", f"{s.restarts_hour} in 1h", rest)]
+    tight = [("nodes", f"{s.nodes_ready}/{s.nodes_total}", ready), ("healthy", f"{s.services_healthy}/{s.services_total}", healthy),
+             ("rollouts", str(s.rollouts_active), roll), ("restarts/h", str(s.restarts_hour), rest)]
+    tight_ctl = [("ctl", controller.split(" since ")[0], "")] if controller else []
+    first = _fitting(width, full + ctl + time_, short + ctl + time_, short + short_ctl + time_, short + short_ctl,
+                     tight + tight_ctl)
+    cpu = (f"{cores(s.cpu_allocated)}/{cores(s.cpu_allocatable)}", ratio(s.cpu_allocated, s.cpu_allocatable),
+           f"{cores(s.cpu_used)}/{cores(s.cpu_total)}", ratio(s.cpu_used, s.cpu_total))
+    mem = (f"{size(s.mem_allocated)}/{size(s.mem_allocatable)}", ratio(s.mem_allocated, s.mem_allocatable),
+           f"{size(s.mem_used)}/{size(s.mem_total)}", ratio(s.mem_used, s.mem_total))
+    second = _fitting(width, [("cpu", f"allocated {cpu[0]} cores ({cpu[1]}), used {cpu[2]} ({cpu[3]})", ""),
+                              ("memory", f"allocated {mem[0]} ({mem[1]}), used {mem[2]} ({mem[3]})", "")],
+                      [("cpu", f"alloc {cpu[0]} ({cpu[1]}) used {cpu[2]} ({cpu[3]})", ""),
+                       ("mem", f"alloc {mem[0]} ({mem[1]}) used {mem[2]} ({mem[3]})", "")],
+                      [("cpu", f"{cpu[1]} alloc {cpu[3]} used", ""), ("mem", f"{mem[1]} alloc {mem[3]} used", "")])
+    t = Text(no_wrap=True, overflow="crop")
+    t.append_text(first)
+    t.append("\n")
+    t.append_text(second)
     return t
 
 
@@ -115,8 +150,8 @@ class FleetHeader(Static):
     FleetHeader { height: 2; background: $panel; color: $foreground; }
     """
 
-    def show(self, s: FleetSummary, clock: str = "") -> None:
-        text = header_text(s, clock)
+    def show(self, s: FleetSummary, clock: str = "", controller: str = "") -> None:
+        text = header_text(s, clock, controller, self.size.width or None)
         if text != getattr(self, "_shown", None):
             self._shown = text
             self.update(text, layout=False)  # two lines, always: no layout pass
