@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tui_orch.cli_controller import register as register_controller
 
     register_controller(sub, common)
+    from tui_orch.cli_state import register as register_state
+
+    register_state(sub, common)
     console_options(parser, default=None)  # `tui-orch --readonly` opens the console too
     return parser
 

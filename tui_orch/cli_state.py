@@ -1,0 +1,65 @@
+"""``tui-orch state export|import``: the state folder as one JSON document (store/portable.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from tui_orch import config
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("state", help="export or import the whole state (JSON): backups, moves",
+                       description="Export the state folder as one JSON document, or import one into a folder.")
+    state_sub = p.add_subparsers(dest="state_verb", metavar="ACTION", required=True)
+    q = state_sub.add_parser("export", parents=[common], help="write the state as JSON (works while a console runs)")
+    q.add_argument("-o", "--output", metavar="FILE", default="-", help="the file to write (0600; default: stdout)")
+    q.set_defaults(func=cmd_export)
+    q = state_sub.add_parser("import", parents=[common], help="make a state folder hold an exported state")
+    q.add_argument("file", metavar="FILE", help="what `state export` wrote ('-': standard input)")
+    q.add_argument("--force", action="store_true",
+                   help="replace a state that holds services or replicas (its files are moved aside)")
+    q.set_defaults(func=cmd_import)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tui_orch.errors import TuiOrchError
+    from tui_orch.store.portable import counts, export_state
+
+    folder = str(config.state_dir(getattr(args, "state", None)))
+    document = export_state(folder)
+    text = json.dumps(document, indent=1, sort_keys=True) + "\n"
+    n = counts(folder)
+    summary = f"{n['services']} services, {n['replicas']} replicas, {n['events']} events from {folder}"
+    if args.output == "-":
+        sys.stdout.write(text)
+        print(f"exported {summary}", file=sys.stderr)
+        return 0
+    tmp = args.output + ".tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, args.output)
+    except OSError as exc:
+        raise TuiOrchError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    print(f"exported {summary} to {args.output}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from tui_orch.store.portable import counts, import_state, load_document
+
+    folder = str(config.state_dir(getattr(args, "state", None)))
+    document = load_document(args.file)
+    aside = import_state(document, folder, source=args.file, force=args.force)
+    for path in aside:
+        print(f"moved aside: {path}")
+    n = counts(folder)
+    print(f"imported {n['services']} services, {n['replicas']} replicas, {n['events']} events into {folder}")
+    return 0
