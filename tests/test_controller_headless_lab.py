@@ -245,3 +245,45 @@ async def test_an_attached_console_sends_its_commands_and_shows_their_effect(lab
         store.close()
         ctl.kill()
         cleanup(lab, pre)
+
+
+def test_a_controller_on_another_machine_is_reached_through_ssh(lab, tmp_path):
+    """--controller ssh://HOST/STATE: the command goes through an SSH connection to the
+    controller's socket (here: node1's sshd, which shares this machine's files), host key
+    checked; no TCP port of the controller's."""
+    pre = prefix()
+    state = tmp_path / "state"
+    (tmp_path / "web.yaml").write_text(SERVICE.format(name=pre).replace("${TAG}", "1"))
+    ctl = Headless(lab, state)
+    node = lab.nodes[0]
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text(
+        f"Host {node.address}\n  Port {node.port}\n  User {node.user}\n  IdentityFile {lab.client_key}\n"
+        f"  UserKnownHostsFile {lab.known_hosts}\n")
+    env = {"HOME": str(home)}
+    url = f"ssh://{node.address}{state}"
+    try:
+        code, out, err = cli(lab, state, "apply", "-f", str(tmp_path / "web.yaml"))
+        assert code == 0, out + err
+        code, out, err = cli(lab, tmp_path / "elsewhere", "--controller", url, "scale", f"{pre}=3", env=env)
+        assert code == 0 and f"running: {pre}.3" in out, out + err
+        assert sum(len(cs) for cs in running_on(lab, pre).values()) == 3
+        code, out, err = cli(lab, tmp_path / "elsewhere", "--controller", url, "get", "services", "-o", "json", "--cached", env=env)
+        assert code == 0 and json.loads(out)[0]["desired"] == 3, out + err
+        code, out, err = cli(lab, tmp_path / "elsewhere", "--controller", url, "node", "cordon", "nosuch", env=env)
+        assert code == 1 and "there is no node nosuch" in err, err
+        # a wrong folder, an unknown host key: one line each, nothing done
+        code, out, err = cli(lab, tmp_path / "elsewhere", "--controller", f"ssh://{node.address}/nowhere",
+                             "scale", f"{pre}=1", env=env)
+        assert code == 1 and f"no controller answers at {node.address}:/nowhere/controller.sock" in err, err
+        (home / ".ssh" / "config").write_text((home / ".ssh" / "config").read_text().replace(
+            str(lab.known_hosts), str(tmp_path / "empty_known_hosts")))
+        (tmp_path / "empty_known_hosts").write_text("")
+        code, out, err = cli(lab, tmp_path / "elsewhere", "--controller", url, "scale", f"{pre}=1", env=env)
+        assert code == 1 and "unknown host key" in err and len(err.strip().splitlines()) == 1, err
+        assert sum(len(cs) for cs in running_on(lab, pre).values()) == 3
+    finally:
+        ctl.stop()
+        ctl.kill()
+        cleanup(lab, pre)

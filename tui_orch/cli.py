@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -84,6 +85,9 @@ def _location_options(parser: argparse.ArgumentParser, default: object, document
                         help=doc("state folder (default: $TUI_ORCH_STATE or the user state dir)"))
     parser.add_argument("--inventory", "-i", metavar="FILE", default=default,
                         help=doc("nodes file (default: $TUI_ORCH_INVENTORY or CONFIG/nodes.yaml; none = this machine)"))
+    parser.add_argument("--controller", metavar="URL", default=default,
+                        help=doc("a controller on another machine: ssh://[USER@]HOST[:PORT][/STATE-FOLDER] "
+                                 "(default: $TUI_ORCH_CONTROLLER; none: the one for --state, if it runs)"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,6 +102,9 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     if not args.verb:
         args = parser.parse_args(["console", *(sys.argv[1:] if argv is None else argv)])
+    remote = getattr(args, "controller", None) or os.environ.get("TUI_ORCH_CONTROLLER")
+    if remote:  # a controller on another machine (control/remote.py)
+        return run_remote(args, remote, list(sys.argv[1:] if argv is None else argv))
     if getattr(args, "attach", False):  # a controller that runs on its own does it, if one runs
         from tui_orch.control.client import forward
 
@@ -105,6 +112,27 @@ def _main(argv: Sequence[str] | None) -> int:
         if code is not None:
             return code
     return run_args(args)
+
+
+REMOTE_READS = {"get", "events"}  # besides the commands a controller runs (attach=True)
+
+
+def run_remote(args: argparse.Namespace, url: str, argv: list[str]) -> int:
+    """A command for the controller at ``url`` (--controller): sent there, or refused here."""
+    from tui_orch.control.remote import forward
+
+    try:
+        if args.verb == "apply":
+            raise TuiOrchError("apply reads files on this machine, and sending them to a controller on another "
+                               "machine is not built yet; run apply where the controller runs, or without --controller")
+        if not (getattr(args, "attach", False) or args.verb in REMOTE_READS):
+            raise TuiOrchError(f"{args.verb} runs on this machine; --controller is for the commands a controller "
+                               f"carries out (scale, rm, rollout, node cordon|drain|uncordon, volume rm|move) and "
+                               f"for get and events")
+        return forward(url, argv)
+    except TuiOrchError as exc:
+        print(f"tui-orch: {exc}", file=sys.stderr)
+        return 1
 
 
 def run_args(args: argparse.Namespace) -> int:

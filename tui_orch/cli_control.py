@@ -264,6 +264,7 @@ def cmd_events(args: argparse.Namespace) -> int:
         last = events[-1].time if events else 0.0
         while getattr(args, "follow", False):
             time.sleep(0.5)
+            sys.stdout.flush()  # sent by a controller (control/): ends once its client went away
             query.refresh()
             for ev in query.events(service=service, since=last):
                 if ev.time > last:

@@ -189,13 +189,13 @@ def _forwarded(folder: str, inventory_flag: str | None) -> Any:
     on this controller's state folder and inventory."""
 
     def run(argv: list[str], cwd: str, environ: dict[str, str]) -> int:
-        from tui_orch.cli import build_parser, run_args
+        from tui_orch.cli import REMOTE_READS, build_parser, run_args
 
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as exc:  # usage errors and --help (printed to the client)
             return int(exc.code or 0) if not isinstance(exc.code, str) else 2
-        if not getattr(args, "attach", False):
+        if not (getattr(args, "attach", False) or args.verb in REMOTE_READS):
             print(f"tui-orch: the controller does not run {args.verb!r}",
                   file=sys.stderr)
             return 2

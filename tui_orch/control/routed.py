@@ -33,8 +33,11 @@ class RoutedOutput:
             self.write(line)
 
     def flush(self) -> None:
-        if SINK.get() is None:
+        sink = SINK.get()
+        if sink is None:
             self.stream.flush()
+        else:
+            sink("", self.channel)  # raises once the client went away
 
     def isatty(self) -> bool:
         return False

@@ -114,15 +114,16 @@ class ControlServer:
                 await writer.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        line = await reader.readline()  # read first: a client that is refused still reads why
         if not _same_user(writer.get_extra_info("socket")):
             _send(writer, {"error": "refused: the controller serves its own user only"})
             return
-        request = json.loads(await reader.readline() or b"{}")
+        request = json.loads(line or b"{}")
         verb = request.get("verb") if isinstance(request, dict) else None
         if verb == "info":
             _send(writer, {"info": asdict(self.info)})
         elif verb == "run":
-            code = await self._run(writer, request)
+            code = await self._run(reader, writer, request)
             _send(writer, {"exit": code})
         elif verb == "call":
             method, args = request.get("method"), request.get("args")
@@ -134,16 +135,28 @@ class ControlServer:
             _send(writer, {"error": f"unknown request {str(verb)[:40]!r}; is the console newer than the controller?"})
         await writer.drain()
 
-    async def _run(self, writer: asyncio.StreamWriter, request: dict[str, Any]) -> int:
+    async def _run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: dict[str, Any]) -> int:
         argv, cwd, environ = request.get("argv"), request.get("cwd"), request.get("environ")
         if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv) and isinstance(cwd, str)
                 and isinstance(environ, dict)):
             _send(writer, {"e": "tui-orch: a malformed request reached the controller\n"})
             return 2
         loop = asyncio.get_running_loop()
+        gone = asyncio.Event()  # the client went away (Ctrl-C): what the command prints next ends it
+
+        async def watch() -> None:
+            with contextlib.suppress(Exception):
+                while await reader.read(4096):
+                    pass
+            gone.set()
+
+        watching = asyncio.create_task(watch())
 
         def sink(text: str, channel: str) -> None:
-            loop.call_soon_threadsafe(_send, writer, {channel: text})
+            if gone.is_set():
+                raise BrokenPipeError("the client that sent the command went away")
+            if text:
+                loop.call_soon_threadsafe(_send, writer, {channel: text})
 
         def job() -> int:
             SINK.set(sink)
@@ -151,7 +164,10 @@ class ControlServer:
             return self.run(argv, cwd, {str(k): str(v) for k, v in environ.items()})
 
         context = contextvars.copy_context()
-        return await loop.run_in_executor(self._pool, context.run, job)
+        try:
+            return await loop.run_in_executor(self._pool, context.run, job)
+        finally:
+            watching.cancel()
 
 
 def _send(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:

@@ -1,0 +1,122 @@
+"""A controller on another machine, reached through SSH: ``--controller ssh://[USER@]HOST[:PORT][/STATE]``.
+
+The CLI opens one SSH connection (host keys checked as for nodes: an unknown or changed key is
+refused, ~/.ssh/config honoured) and, through it, the controller's UNIX socket
+(``STATE/controller.sock``; STATE defaults to ``~/.local/state/tui-orch`` of the remote user),
+as OpenSSH's ``ssh -L local.sock:remote.sock`` does. No TCP port is opened anywhere. The
+request is the one a local client sends (server.py), without this machine's directory or
+environment: they mean nothing there."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import posixpath
+import sys
+import urllib.parse
+from dataclasses import dataclass
+
+from tui_orch.errors import HostKeyUnknown, NodeError, TuiOrchError
+from tui_orch.model import NodeSpec
+
+DEFAULT_REMOTE_STATE = ".local/state/tui-orch"  # under the remote user's home
+SOCKET_NAME = "controller.sock"
+
+
+@dataclass(frozen=True)
+class ControllerUrl:
+    host: str
+    user: str | None = None
+    port: int | None = None
+    folder: str | None = None  # absolute; None: the remote user's default
+
+    def __str__(self) -> str:
+        who = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port else ""
+        return f"ssh://{who}{self.host}{port}{self.folder or ''}"
+
+
+def parse_url(text: str) -> ControllerUrl:
+    parts = urllib.parse.urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme != "ssh" or not parts.hostname or port == -1 or parts.query or parts.fragment or parts.password:
+        raise TuiOrchError(f"--controller {text!r}: expected ssh://[USER@]HOST[:PORT][/STATE-FOLDER], "
+                           f"e.g. ssh://ops@ctl.example.com/srv/tui-orch")
+    folder = urllib.parse.unquote(parts.path) or None
+    if folder is not None:
+        folder = posixpath.normpath(folder)
+    return ControllerUrl(host=parts.hostname, user=urllib.parse.unquote(parts.username) if parts.username else None,
+                         port=port, folder=folder if folder not in (None, "/") else None)
+
+
+def forward(url: str, argv: list[str]) -> int:
+    """Run ``argv`` in the controller at ``url``; its exit status."""
+    target = parse_url(url)
+    try:
+        return asyncio.run(_forward(target, argv))
+    except TuiOrchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        raise TuiOrchError(f"talking to the controller at {target} failed: {exc.__class__.__name__}: {exc}") from None
+    except KeyboardInterrupt:
+        print(f"tui-orch: interrupted here; the controller at {target} carries on with the command",
+              file=sys.stderr)
+        return 130
+
+
+async def _forward(target: ControllerUrl, argv: list[str]) -> int:
+    from tui_orch.nodes import ssh
+
+    spec = NodeSpec(name=target.host, address=target.host, port=target.port, user=target.user)
+    try:
+        conn = await ssh.connect(spec)
+    except HostKeyUnknown as exc:
+        raise TuiOrchError(f"{target.host}: unknown host key, fingerprint {exc.fingerprint}; if it is right, "
+                           f"add it to ~/.ssh/known_hosts (for instance by connecting once with ssh "
+                           f"and checking the fingerprint it shows), then try again") from None
+    except NodeError as exc:
+        raise TuiOrchError(f"cannot reach the controller at {target}: {exc}") from None
+    try:
+        folder = target.folder or posixpath.join(await _home(conn, target), DEFAULT_REMOTE_STATE)
+        path = posixpath.join(folder, SOCKET_NAME)
+        try:
+            reader, writer = await conn.open_unix_connection(path)
+        except Exception as exc:  # asyncssh.ChannelOpenError: no socket, or forwarding refused
+            raise TuiOrchError(f"no controller answers at {target.host}:{path} ({exc}); start one there "
+                               f"(`tui-orch controller --state {folder}`), or name its state folder in the URL "
+                               f"(ssh://HOST/STATE-FOLDER); the server must allow AllowStreamLocalForwarding") from None
+        writer.write(json.dumps({"verb": "run", "argv": argv, "cwd": "/", "environ": {}}).encode() + b"\n")
+        while True:
+            line = await reader.readline()
+            if not line:
+                raise TuiOrchError(f"the controller at {target} stopped before the command finished; see its log")
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(message, dict):
+                continue
+            if "o" in message:
+                sys.stdout.write(str(message["o"]))
+                sys.stdout.flush()
+            elif "e" in message:
+                sys.stderr.write(str(message["e"]))
+                sys.stderr.flush()
+            elif "exit" in message:
+                return int(message["exit"])
+            elif "error" in message:
+                raise TuiOrchError(f"the controller at {target}: {message['error']}")
+    finally:
+        conn.close()
+
+
+async def _home(conn: object, target: ControllerUrl) -> str:
+    done = await conn.run('printf %s "$HOME"', check=False, timeout=10)  # type: ignore[attr-defined]
+    home = str(done.stdout or "").strip()
+    if done.exit_status != 0 or not home.startswith("/"):
+        raise TuiOrchError(f"cannot tell the home folder of the controller's user on {target.host}; "
+                           f"name its state folder in the URL: ssh://{target.host}/STATE-FOLDER")
+    return home
