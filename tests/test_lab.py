@@ -152,7 +152,7 @@ async def test_kill_node_stops_everything_on_it_and_start_node_brings_it_back(la
 
 
 def _host_links() -> set[str]:
-    return {line.split(":")[1].strip().split("@")[0] for line in
+    return {line.split(":")[0].strip().split("@")[0] for line in
             Path("/proc/net/dev").read_text().splitlines()[2:] if ":" in line} | {
         p.name for p in Path("/sys/class/net").iterdir()}
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what the test lab (tests/lab/lab.py) needs on Debian/Ubuntu, only when missing:
 # docker.io (dockerd, containerd, runc), openssh-server (sshd), busybox-static, iproute2,
-# and tmux (the console's end-to-end test drives it in a tmux pane).
+# tmux (the console's end-to-end test drives it in a tmux pane), and etcd-server (the lab's
+# three-member etcd cluster, for state shared by several controllers).
 # POSIX sh: `make test` runs it with sh. Services that the packages bring are not started.
 set -eu
 
@@ -19,6 +20,7 @@ fi
 installed busybox-static || missing="$missing busybox-static"  # a static busybox for the image
 command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
+command -v etcd >/dev/null 2>&1 || missing="$missing etcd-server"
 
 if [ -z "$missing" ]; then
     echo "tui-orch lab packages: all present"

@@ -52,6 +52,7 @@ from labparts.layout import (  # noqa: F401
 )
 from labparts.processes import NO_REGISTRY_PROXY  # noqa: F401
 from labparts.sshd import _sshd_pid, kill_sshd, sshd_accepts, start_sshd  # noqa: F401
+from labparts.etcd import member_pid  # noqa: F401
 from labparts.engine import _containerd_pid, _dockerd_pid, docker_api, engine_info, engine_ping  # noqa: F401
 from labparts.image import build_image_archive, ensure_images, find_busybox  # noqa: F401
 from labparts.setup import check_host, inventory_text  # noqa: F401
@@ -72,6 +73,7 @@ def _cmd_start(args: argparse.Namespace) -> int:
               f"  [{state.get(node.name, '?')}]")
     print(f"  client:      {lab.client_address} (netns tuiorch-client): "
           f"nsenter --net=/run/netns/tuiorch-client wget -q -O- http://{lab.nodes[0].lab_address}:PORT/")
+    print(f"  etcd:        {','.join(lab.etcd_endpoints)} (3 members)")
     print(f"  inventory:   {lab.inventory}")
     print(f"  known_hosts: {lab.known_hosts}")
     print(f"  client key:  {lab.client_key}")
@@ -85,10 +87,11 @@ def _cmd_stop(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     lab = stop_lab(args.lab_dir)
     left = [n.name for n in lab.nodes if _sshd_pid(n) or _dockerd_pid(n) or _containerd_pid(n)]
+    left += [m.name for m in lab.etcd_members() if member_pid(m)]
     if left:
         print(f"tui-orch lab: still running: {', '.join(left)}", file=sys.stderr)
         return 1
-    print(f"tui-orch lab: stopped {len(lab.nodes)} nodes in {time.monotonic() - t0:.1f} s (data kept in {lab.dir})")
+    print(f"tui-orch lab: stopped {len(lab.nodes)} nodes and etcd in {time.monotonic() - t0:.1f} s (data kept in {lab.dir})")
     return 0
 
 
@@ -109,6 +112,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
         mem = sum(memory_kib(node).values())
         print(f"  {node.name}  {node.address}:{node.port}  " + ", ".join(parts)
               + extra + (f"  mem {mem / 1024:.0f} MiB" if mem else ""))
+    for m in lab.etcd_members():
+        print(f"  {m.name}  {m.client_url}  etcd {member_pid(m) or '-'}")
     for p in bad:
         print(f"  problem: {p}")
     return 0 if not bad else 1

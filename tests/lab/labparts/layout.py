@@ -127,6 +127,18 @@ class Lab:
 
         return inside(CLIENT_NETNS if where == "client" else self.node(where).netns, threads)
 
+    @property
+    def etcd_endpoints(self) -> "list[str]":
+        """The client URLs of the lab's three etcd members (labparts/etcd.py)."""
+        from labparts.etcd import endpoints  # imported here: labparts.etcd imports this module
+
+        return endpoints(self.dir)
+
+    def etcd_members(self) -> list:
+        from labparts.etcd import members
+
+        return members(self.dir)
+
     def start_node(self, which: "str | int | NodeLab") -> None:
         from labparts.lifecycle import start_node  # imported here: labparts.lifecycle imports this module
 

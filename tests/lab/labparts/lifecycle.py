@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from labparts import etcd
 from labparts.engine import (
     _containerd_pid, _dockerd_pid, _launch_dockerd, _start_containerd, _stop_node_parts, engine_ping,
 )
@@ -98,7 +99,9 @@ def start_lab(n: int = DEFAULT_NODES, labdir: "str | os.PathLike[str] | None" = 
         for node in lab.nodes:
             _keygen(node.host_key, f"tui-orch lab {node.name}")
         _write_lab_files(lab)
+        etcd.launch(lab.dir)  # the cluster elects a leader while the nodes start
         state = _start_nodes(lab, lab.nodes, timeout)
+        etcd.wait_healthy(lab.dir, timeout)
         archive, ids = build_image_archive(find_busybox())
         for node in lab.nodes:
             loaded = ensure_images(node, archive, ids)
@@ -125,6 +128,7 @@ def stop_lab(lab: "Lab | str | os.PathLike[str] | None" = None, timeout: float =
         for node in everything.nodes:
             _stop_node_parts(node, hard=False)
         remove_network(everything.nodes)
+        etcd.stop(everything.dir)
     return everything
 
 def kill_node(node: NodeLab) -> None:
@@ -160,6 +164,7 @@ def problems(lab: "Lab | str | os.PathLike[str] | None" = None, n: "int | None" 
     """What keeps the lab from being healthy; empty when it is running and ready."""
     lab = _as_lab(lab, n)
     found = [f"{p} is missing" for p in (lab.client_key, lab.known_hosts, lab.inventory) if not p.exists()]
+    found += etcd.problems(lab.dir)
     for node in lab.nodes:
         trouble = node_problems(node)
         found += trouble
