@@ -205,7 +205,7 @@ async def test_an_attached_console_sends_its_commands_and_shows_their_effect(lab
     """What the console holds while a controller runs on its own (cli_console attaches it):
     each command goes to that controller; the console's view shows the result at once."""
     from tui_orch.control.attached import AttachedController
-    from tui_orch.errors import TuiOrchError
+    from tui_orch.errors import PlanOutdated, TuiOrchError
     from tui_orch.inventory import load_inventory
     from tui_orch.manifest import load_manifest
     from tui_orch.nodes.fleet import Fleet
@@ -229,6 +229,13 @@ async def test_an_attached_console_sends_its_commands_and_shows_their_effect(lab
         done = await attached.scale(pre, 3)
         assert done.started == [f"{pre}.3"] and len(reader.replicas(pre)) == 3
         assert sum(len(cs) for cs in running_on(lab, pre).values()) == 3
+        # another operator scales between this console's plan and its deploy: refused, named
+        plan = await attached.apply(load_manifest(tmp_path / "web.yaml"), dry_run=True)
+        code, out, err = cli(lab, state, "scale", f"{pre}=2")
+        assert code == 0, out + err
+        with pytest.raises(PlanOutdated, match=f"{pre} was scaled"):
+            await attached.apply(load_manifest(tmp_path / "web.yaml"), expect=plan.basis)
+        assert len(reader.replicas(pre)) == 2
         node = lab.nodes[0].name
         assert "cordoned" in await attached.cordon(node)
         assert "uncordoned" in await attached.uncordon(node)

@@ -183,6 +183,11 @@ class ContainerNotFound(NodeError):
     """No such container on the node (or it is not one tui-orch owns)."""
 
 
+class PlanOutdated(TuiOrchError):
+    """The services a plan was made for changed before it was confirmed (another operator
+    applied, scaled or removed one): nothing was done; plan again."""
+
+
 class BuildFailed(TuiOrchError):
     """An image could not be built (a failing step, a missing Dockerfile, a context too big):
     the apply stops before anything changes. ``lines`` are the build's own error lines."""

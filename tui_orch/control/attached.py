@@ -16,7 +16,7 @@ from typing import Any
 
 from tui_orch.control.place import ControllerInfo, socket_address
 from tui_orch.controller import ApplyResult, Controller
-from tui_orch.errors import TuiOrchError
+from tui_orch.errors import PlanOutdated, TuiOrchError
 from tui_orch.model import Rollout, from_dict
 
 READ_LIMIT = 16 << 20  # bytes of one answer (a plan of a large fleet)
@@ -43,11 +43,12 @@ class AttachedController(Controller):
 
     # ------------------------------------------------------------------ commands, sent
     async def apply(self, manifest: Any, dry_run: bool = False, *, build_on: str | None = None,
-                    output: Callable[[str], None] | None = None) -> ApplyResult:
+                    output: Callable[[str], None] | None = None,
+                    expect: dict[str, list[int]] | None = None) -> ApplyResult:
         if build_on is not None:
             raise TuiOrchError("the controller builds where it is set to; give --build-on to its own command line")
         args = {"file": os.path.abspath(manifest.file), "profiles": list(manifest.profiles),
-                "environ": dict(os.environ), "dry_run": dry_run}
+                "environ": dict(os.environ), "dry_run": dry_run, "expect": expect}
         return from_dict(ApplyResult, await self._call("apply", args, output))
 
     async def scale(self, service: str, replicas: int) -> ApplyResult:
@@ -98,7 +99,7 @@ class AttachedController(Controller):
                     if output is not None:
                         output(str(answer["o"]))
                 elif "error" in answer:
-                    raise TuiOrchError(str(answer["error"]))
+                    raise (PlanOutdated if answer.get("kind") == "plan-outdated" else TuiOrchError)(str(answer["error"]))
                 elif "result" in answer:
                     return answer["result"]
         except (OSError, ValueError) as exc:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from tui_orch.errors import TuiOrchError
+from tui_orch.errors import PlanOutdated, TuiOrchError
 from tui_orch.model import to_dict
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,8 @@ async def call(controller: Any, method: str, args: dict[str, Any], output: Calla
         return {"error": f"the controller does not take {method[:40]!r} from a console"}
     try:
         result = await _dispatch(controller, method, args, output)
+    except PlanOutdated as exc:
+        return {"error": str(exc), "kind": "plan-outdated"}
     except TuiOrchError as exc:
         return {"error": str(exc)}
     except (KeyError, TypeError, ValueError) as exc:
@@ -46,7 +48,10 @@ async def _dispatch(ctl: Any, method: str, args: dict[str, Any], output: Callabl
         profiles = args.get("profiles")
         manifest = await asyncio.to_thread(load_manifest, str(args["file"]), environ=environ,
                                            profiles=[str(p) for p in profiles] if profiles is not None else None)
-        return await ctl.apply(manifest, dry_run=bool(args.get("dry_run")), output=output)
+        expect = args.get("expect")
+        if expect is not None:
+            expect = {str(k): [int(x) for x in v] for k, v in dict(expect).items()}
+        return await ctl.apply(manifest, dry_run=bool(args.get("dry_run")), output=output, expect=expect)
     if method == "scale":
         return await ctl.scale(str(args["service"]), int(args["replicas"]))
     if method == "rollout_undo":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
@@ -33,7 +34,7 @@ from tui_orch.controller.results import ApplyResult
 from tui_orch.controller.rollout import Rollouts, retired
 from tui_orch.controller.rollout import load as load_rollout
 from tui_orch.controller.volume_move import MoveResult
-from tui_orch.errors import TuiOrchError
+from tui_orch.errors import PlanOutdated, TuiOrchError
 from tui_orch.manifest import Manifest
 from tui_orch.model import NodeState, Replica, ReplicaState, Revision, Rollout, RolloutState, ServiceSpec, from_dict
 from tui_orch.nodes.fleet import Fleet
@@ -108,8 +109,41 @@ class Controller:
         await self.reconciler.tidy(listed)
         return unreachable
 
+    def basis(self, names: Iterable[str]) -> dict[str, list[int]]:
+        """What the desired state says of ``names`` now (ApplyResult.basis)."""
+        out = {}
+        for name in names:
+            rec = self._store.get_service(name)
+            out[name] = [0, -1, 0] if rec is None else [
+                rec.revision, -1 if rec.replicas is None else rec.replicas, int(rec.removed)]
+        return out
+
+    def _check_basis(self, expect: dict[str, list[int]] | None) -> None:
+        """PlanOutdated when a service changed since the plan ``expect`` came from."""
+        if expect is None:
+            return
+        now = self.basis(expect)
+        changed = [name for name in sorted(expect) if list(expect[name]) != now[name]]
+        if not changed:
+            return
+        lines = []
+        for name in changed:
+            rec = self._store.get_service(name)
+            if rec is None:
+                lines.append(f"{name} was removed")
+                continue
+            rev = self._store.revision(name, rec.revision)
+            when = time.strftime("%H:%M:%S", time.localtime(rev.created_at if rev else rec.updated_at))
+            what = f"is at revision {rec.revision}" + (f" ({rev.cause})" if rev and rev.cause else "")
+            if expect[name][0] == rec.revision:
+                what = "was scaled" if expect[name][1] != now[name][1] else "is being removed"
+                when = time.strftime("%H:%M:%S", time.localtime(rec.updated_at))
+            lines.append(f"{name} {what}, changed at {when}")
+        raise PlanOutdated(f"the plan is out of date: since it was made, {'; '.join(lines)}. Nothing was "
+                           f"done; look at the new plan before deploying")
+
     async def apply(self, manifest: Manifest, dry_run: bool = False, *, build_on: str | None = None,
-                    output: building.Output | None = None) -> ApplyResult:
+                    output: building.Output | None = None, expect: dict[str, list[int]] | None = None) -> ApplyResult:
         """Deploy the manifest's services: a new revision for each whose spec changed (the
         desired state, and the rollout that replaces running replicas of an older revision, are
         stored before acting), then place and start what is missing, and carry out the
@@ -117,7 +151,12 @@ class Controller:
 
         Services with ``build:`` are built first, on ``build_on`` or as building.py chooses;
         the build log goes to ``output``. A failed build raises BuildFailed with nothing
-        changed. A dry run builds nothing: it plans with the image last built (building.py)."""
+        changed. A dry run builds nothing: it plans with the image last built (building.py).
+
+        A dry run's result has the ``basis`` it was planned on; given as ``expect``, an apply
+        raises PlanOutdated, doing nothing, when one of those services changed since (another
+        operator's apply, scale or remove)."""
+        self._check_basis(expect)
         # files of this machine bound by a relative path: their digests (a change rolls out)
         manifest = await asyncio.to_thread(delivery.with_local_digests, manifest, self.ctx.held,
                                            self.ctx.trees)
@@ -125,6 +164,7 @@ class Controller:
             async with self.lock:
                 result = applying.plan_apply(self.ctx, building.as_last_built(self.ctx, manifest)).result(dry_run=True)
             result.plan = "\n".join(filter(None, [result.plan, *building.dry_run_notes(manifest)]))
+            result.basis = self.basis(manifest.names)
             return result
         manifest = await building.build_services(self.ctx, manifest, build_on, output)
         # a rollout a dead command left is finished first (those of the manifest's services
@@ -136,6 +176,7 @@ class Controller:
             await self.rollout_tasks.halt(name)
         await self.prefetch(manifest.services)
         async with self.lock:
+            self._check_basis(expect)  # again: another command may have changed them meanwhile
             result, started, rolling = await applying.commit(self.ctx, applying.plan_apply(self.ctx, manifest))
         await self._wait(started, result)
         await self._start_dependants(manifest, result)

@@ -19,6 +19,9 @@ class ApplyResult:
     failed: list[str] = field(default_factory=list)  # one sentence per replica that did not come up
     unschedulable: list[str] = field(default_factory=list)
     rollouts: dict[str, str] = field(default_factory=dict)  # service -> what its rollout does/did
+    # what a plan was made on: service -> [its desired revision (0: none), its scale override
+    # (-1: none), removed (1/0)]; an apply given it as ``expect`` refuses if any changed since
+    basis: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -119,11 +119,15 @@ class ActionsMixin:
     def action_deploy(self) -> None:
         from tui_orch.ui.dialogs import ConfirmDialog, DeployDialog
 
+        planned: dict[Path, dict[str, list[int]]] = {}  # what each plan shown was made on
+
         async def preview(path: Path) -> "ApplyResult":
             from tui_orch.manifest import load_manifest
 
             manifest = await asyncio.to_thread(load_manifest, path)
-            return await self.ctl.apply(manifest, dry_run=True)
+            result = await self.ctl.apply(manifest, dry_run=True)
+            planned[path] = result.basis
+            return result
 
         def chosen(path: Path | None) -> None:
             if path is None:
@@ -131,7 +135,7 @@ class ActionsMixin:
 
             def confirmed(yes: bool | None) -> None:
                 if yes:
-                    self.deploy(path)
+                    self.deploy(path, expect=planned.get(path))
 
             # its own step: the file named here is the one deployed, whatever had the focus
             self.app.push_screen(ConfirmDialog(f"Deploy {path} as its plan showed?", "Deploy",
@@ -139,15 +143,33 @@ class ActionsMixin:
 
         self.app.push_screen(DeployDialog(self.orch.config.deploy_folder(), preview), chosen)
 
-    def deploy(self, path: Path) -> None:
-        async def work() -> "ApplyResult":
+    def deploy(self, path: Path, expect: dict[str, list[int]] | None = None) -> None:
+        """Deploy ``path``; ``expect``: the basis of the plan the operator confirmed (another
+        operator's change since then refuses the deploy and offers a new plan)."""
+        from tui_orch.errors import PlanOutdated
+
+        async def work() -> "ApplyResult | None":
             from tui_orch.manifest import load_manifest
 
             manifest = await asyncio.to_thread(load_manifest, path)
-            return await self.ctl.apply(manifest, output=self.build_progress(f"deploy {path.name}"))
+            try:
+                return await self.ctl.apply(manifest, output=self.build_progress(f"deploy {path.name}"), expect=expect)
+            except PlanOutdated as exc:
+                self.offer_new_plan(str(exc))
+                return None
 
+        said = self.report(f"deploy {path.name}")
         self.notify(f"deploying {path.name}...")
-        self.act(f"deploy {path.name}", work, self.report(f"deploy {path.name}"))
+        self.act(f"deploy {path.name}", work, lambda result: None if result is None else said(result))
+
+    def offer_new_plan(self, why: str) -> None:
+        from tui_orch.ui.dialogs import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.action_deploy()
+
+        self.app.push_screen(ConfirmDialog(f"{why}.", "Plan again", title="Someone changed it first"), answered)
 
     def build_progress(self, what: str) -> Callable[[str], None]:
         """Show an image build's progress as notifications: where it builds, each step, the
