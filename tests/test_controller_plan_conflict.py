@@ -5,11 +5,9 @@ another operator since); otherwise nothing is done and the deploy says who chang
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Button, Input
-
 from tui_orch.errors import PlanOutdated
 from tui_orch.ui.dialogs import ConfirmDialog, DeployDialog
-from ui_support import TWO_SERVICES, config, fleet, manifest, notes, open_console, until  # noqa: F401
+from ui_support import TWO_SERVICES, config, deploy_from_dialog, fleet, manifest, notes, open_console, until  # noqa: F401
 
 CHANGED = TWO_SERVICES.replace("tuiorch/busybox:1\n    deploy:\n      replicas: 3", "tuiorch/busybox:2\n    deploy:\n      replicas: 3")
 
@@ -50,19 +48,10 @@ async def test_the_console_offers_a_new_plan_when_someone_deployed_first(fleet, 
     path = tmp_path / "web.yaml"
     path.write_text(CHANGED)
     async with open_console(ctl, sim, config(tmp_path)) as (_ctl, _sim, app, pilot):
-        await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, DeployDialog))
-        field = app.screen.query_one("#path", Input)
-        field.focus()
-        field.value = str(path)
-        await pilot.press("enter")
-        button = app.screen.query_one("#deploy", Button)
-        await until(pilot, lambda: not button.disabled, what="the plan")
-        await pilot.click("#deploy")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
-        # another operator deploys meanwhile
-        assert (await ctl.apply(manifest(CHANGED.replace("busybox:2", "busybox:3"), "theirs.yaml"))).ok
-        await pilot.click("#confirm")
+        async def another_operator_deploys() -> None:
+            assert (await ctl.apply(manifest(CHANGED.replace("busybox:2", "busybox:3"), "theirs.yaml"))).ok
+
+        await deploy_from_dialog(pilot, path, meanwhile=another_operator_deploys)
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog) and "plan is out of date" in str(
             app.screen.query_one("#question").render()), what="the offer of a new plan")
         assert ctl.query().spec("api").image == "tuiorch/busybox:3"  # nothing of the old plan done

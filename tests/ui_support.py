@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import textwrap
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -168,9 +168,11 @@ def notes(app: OrchApp) -> list[str]:
     return [n.message for n in app._notifications]
 
 
-async def deploy_from_dialog(pilot: Pilot[None], path: Path, seen: Callable[[str], None] = lambda _what: None) -> None:
+async def deploy_from_dialog(pilot: Pilot[None], path: Path, seen: Callable[[str], None] = lambda _what: None,
+                             meanwhile: Callable[[], Awaitable[object]] | None = None) -> None:
     """Deploy ``path`` as an operator does: `a`, the path, its plan (a dry run), Deploy, confirm.
-    ``seen(what)`` is called while the plan and then the confirmation are on the screen."""
+    ``seen(what)`` is called while the plan and then the confirmation are on the screen;
+    ``meanwhile()`` is awaited while the confirmation is (what another operator does then)."""
     from textual.widgets import Button, Input
 
     from tui_orch.ui.dialogs import ConfirmDialog, DeployDialog
@@ -188,4 +190,6 @@ async def deploy_from_dialog(pilot: Pilot[None], path: Path, seen: Callable[[str
     await pilot.click("#deploy")
     await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
     seen("the confirmation")
+    if meanwhile is not None:
+        await meanwhile()
     await pilot.click("#confirm")

@@ -24,16 +24,9 @@ def forward(folder: str, argv: list[str], info: ControllerInfo | None = None) ->
     try:
         _write(sock, {"verb": "run", "argv": argv, "cwd": os.getcwd(), "environ": dict(os.environ)})
         for message in _messages(sock):
-            if "o" in message:
-                sys.stdout.write(str(message["o"]))
-                sys.stdout.flush()
-            elif "e" in message:
-                sys.stderr.write(str(message["e"]))
-                sys.stderr.flush()
-            elif "exit" in message:
-                return int(message["exit"])
-            elif "error" in message:
-                raise TuiOrchError(f"{who}: {message['error']}")
+            code = relay(message, who)
+            if code is not None:
+                return code
     except KeyboardInterrupt:
         print(f"tui-orch: interrupted here; {who} carries on with the command "
               f"(`tui-orch events -f` follows it)", file=sys.stderr)
@@ -45,6 +38,22 @@ def forward(folder: str, argv: list[str], info: ControllerInfo | None = None) ->
         sock.close()
     raise TuiOrchError(f"{who} stopped before the command finished; see its log, and "
                        f"`tui-orch get services` for where things stand")
+
+
+def relay(message: dict[str, Any], who: str) -> int | None:
+    """Print one message of a running command where it belongs; its exit status at the end.
+    Raises TuiOrchError for the controller's refusal (``who`` names it)."""
+    if "o" in message:
+        sys.stdout.write(str(message["o"]))
+        sys.stdout.flush()
+    elif "e" in message:
+        sys.stderr.write(str(message["e"]))
+        sys.stderr.flush()
+    elif "exit" in message:
+        return int(message["exit"])
+    elif "error" in message:
+        raise TuiOrchError(f"{who}: {message['error']}")
+    return None
 
 
 def ask_info(folder: str) -> ControllerInfo | None:

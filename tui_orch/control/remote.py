@@ -16,6 +16,7 @@ import sys
 import urllib.parse
 from dataclasses import dataclass
 
+from tui_orch.control.client import relay
 from tui_orch.errors import HostKeyUnknown, NodeError, TuiOrchError
 from tui_orch.model import NodeSpec
 
@@ -97,18 +98,9 @@ async def _forward(target: ControllerUrl, argv: list[str]) -> int:
                 message = json.loads(line)
             except ValueError:
                 continue
-            if not isinstance(message, dict):
-                continue
-            if "o" in message:
-                sys.stdout.write(str(message["o"]))
-                sys.stdout.flush()
-            elif "e" in message:
-                sys.stderr.write(str(message["e"]))
-                sys.stderr.flush()
-            elif "exit" in message:
-                return int(message["exit"])
-            elif "error" in message:
-                raise TuiOrchError(f"the controller at {target}: {message['error']}")
+            code = relay(message, f"the controller at {target}") if isinstance(message, dict) else None
+            if code is not None:
+                return code
     finally:
         conn.close()
 
