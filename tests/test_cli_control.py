@@ -110,3 +110,29 @@ def test_events_follow_prints_new_events(tmp_path):
         assert "deploy    first event" in out and "warning restart   second event" in out
     finally:
         store.close()
+
+
+async def test_scale_is_held_to_what_a_manifest_may_ask(tmp_path):
+    """`scale web=99999999` made a controller plan 99,999,999 replicas until the kernel killed it
+    (23 GB); the count was saved. One limit, in the controller, for the CLI, the console and
+    forwarded commands alike: nothing is saved, one sentence says the range."""
+    import pytest
+
+    from tui_orch.errors import TuiOrchError
+    from ui_support import manifest, sim_controller
+
+    async with sim_controller(tmp_path / "state") as (ctl, _sim):
+        assert (await ctl.apply(manifest())).ok
+        for count in (99_999_999, 10_001, -1):
+            with pytest.raises(TuiOrchError, match=rf"api: {count} replicas is out of range; scale takes 0 to 10000"):
+                await ctl.scale("api", count)
+        assert ctl.query().spec("api").replicas == 3 and ctl._store.get_service("api").replicas is None
+        assert not [e for e in ctl._store.events(service="api") if e.kind == "scale"]
+
+
+def test_scale_takes_ascii_digits_only(capsys):
+    from tui_orch.cli import main
+
+    assert main(["scale", "web=\u00b2", "--state", "/nonexistent-state"]) == 1
+    err = capsys.readouterr().err
+    assert "scale wants SERVICE=N" in err and "Traceback" not in err

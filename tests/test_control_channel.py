@@ -149,3 +149,50 @@ async def test_a_malformed_request_gets_an_answer_not_a_crash(tmp_path):
         assert (await asyncio.to_thread(ask_info, str(tmp_path / "state"))) is not None  # still serving
     finally:
         await server.close()
+
+
+async def test_a_controller_that_stops_mid_command_is_one_line_at_the_client(tmp_path, capfd):
+    """The controller stopped (SIGTERM) while a forwarded command ran: the client printed a
+    traceback of TuiOrchError."""
+    import threading
+
+    from tui_orch.cli import main
+
+    running, release = threading.Event(), threading.Event()
+
+    def run(argv, cwd, environ):
+        running.set()
+        release.wait(10)
+        return 0
+
+    server = await serve(tmp_path / "state", run)
+    client = asyncio.ensure_future(asyncio.to_thread(main, ["scale", "web=2", "--state", str(tmp_path / "state")]))
+    await asyncio.to_thread(running.wait, 10)
+    await server.close()
+    release.set()
+    code = await client
+    err = capfd.readouterr().err
+    assert code == 1 and "stopped before the command finished" in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_the_controller_variable_leaves_local_commands_alone(tmp_path, monkeypatch, capsys):
+    from tui_orch.cli import main
+
+    (tmp_path / "web.yaml").write_text("services:\n  web:\n    image: tuiorch/busybox:1\n")
+    monkeypatch.setenv("TUI_ORCH_CONTROLLER", "ssh://127.0.0.1:1/srv/state")
+    assert main(["validate", str(tmp_path / "web.yaml")]) == 0
+    assert main(["state", "export", "-o", str(tmp_path / "x.json"), "--state", str(tmp_path / "s")]) == 1  # no state: said
+    assert "there is no state" in capsys.readouterr().err
+    assert main(["volume", "ls", "--controller", "ssh://127.0.0.1:1/x"]) == 1
+    assert "volume ls runs on this machine" in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    """`tui-orch validate FILE | head -1`: a BrokenPipeError traceback, exit 1."""
+    (tmp_path / "web.yaml").write_text("services:\n" + "".join(
+        f"  web{i}:\n    image: tuiorch/busybox:1\n" for i in range(300)))
+    done = subprocess.run(f"{sys.executable} -m tui_orch validate {tmp_path / 'web.yaml'} | head -1",
+                          shell=True, capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert done.stdout.count("\n") == 1

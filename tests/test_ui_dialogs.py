@@ -94,7 +94,7 @@ async def test_confirm_bindings_have_ids() -> None:
 def test_parse_replicas() -> None:
     assert parse_replicas(" 7 ") == 7 and parse_replicas("0") == 0 and parse_replicas("1000") == 1000
     for bad, says in [("", "type the number of replicas"), ("two", "'two' is not a whole number"),
-                      ("1.5", "not a whole number"), ("-1", "-1 is out of range"), ("1001", "1001 is out of range")]:
+                      ("1.5", "not a whole number"), ("-1", "-1 is out of range"), ("10001", "10001 is out of range")]:
         with pytest.raises(ValueError, match=says):
             parse_replicas(bad)
 
@@ -105,14 +105,14 @@ async def test_scale_dialog_validates_and_returns_the_count() -> None:
         await pilot.pause()
         entry = app.screen.query_one("#replicas", Input)
         assert entry.value == "3" and app.focused is entry
-        await pilot.press("1", "0", "0", "1")  # replaces the current count
+        await pilot.press("1", "0", "0", "0", "1")  # replaces the current count
         await pilot.pause()
-        assert "1001 is out of range; type 0 to 1000" in text_of(app.screen, "#message")
+        assert "10001 is out of range; type 0 to 10000" in text_of(app.screen, "#message")
         assert app.screen.query_one("#scale", Button).disabled
         await pilot.press("enter")  # refused: the dialog stays
         await pilot.pause()
         assert app.results == [] and app.screen is app.dialog
-        await pilot.press("backspace", "backspace", "backspace", "x")
+        await pilot.press("backspace", "backspace", "backspace", "backspace", "x")
         await pilot.pause()
         assert "'1x' is not a whole number" in text_of(app.screen, "#message")
         await pilot.press("backspace", "2", "enter")

@@ -93,8 +93,15 @@ def _location_options(parser: argparse.ArgumentParser, default: object, document
 def main(argv: Sequence[str] | None = None) -> int:
     from tui_orch.cli_output import escaped_output
 
-    with escaped_output():  # names, paths and messages from files and hosts: never raw controls
-        return _main(argv)
+    try:
+        with escaped_output():  # names, paths and messages from files and hosts: never raw controls
+            code = _main(argv)
+            sys.stdout.flush()
+            return code
+    except BrokenPipeError:  # `tui-orch get services | head -1`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit must not fail again
+        return 0
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -102,16 +109,28 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     if not args.verb:
         args = parser.parse_args(["console", *(sys.argv[1:] if argv is None else argv)])
-    remote = getattr(args, "controller", None) or os.environ.get("TUI_ORCH_CONTROLLER")
-    if remote:  # a controller on another machine (control/remote.py)
-        return run_remote(args, remote, list(sys.argv[1:] if argv is None else argv))
-    if getattr(args, "attach", False):  # a controller that runs on its own does it, if one runs
-        from tui_orch.control.client import forward
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        remote = getattr(args, "controller", None)
+        if not remote and forwardable(args):  # the variable is for what a controller runs; the rest ignore it
+            remote = os.environ.get("TUI_ORCH_CONTROLLER")
+        if remote:  # a controller on another machine (control/remote.py)
+            return run_remote(args, remote, words)
+        if getattr(args, "attach", False):  # a controller that runs on its own does it, if one runs
+            from tui_orch.control.client import forward
 
-        code = forward(str(config.state_dir(args.state)), list(sys.argv[1:] if argv is None else argv))
-        if code is not None:
-            return code
+            code = forward(str(config.state_dir(args.state)), words)
+            if code is not None:
+                return code
+    except TuiOrchError as exc:
+        print(f"tui-orch: {exc}", file=sys.stderr)
+        return 1
     return run_args(args)
+
+
+def forwardable(args: argparse.Namespace) -> bool:
+    """Can a controller on another machine run this command?"""
+    return bool(getattr(args, "attach", False)) or args.verb in REMOTE_READS
 
 
 REMOTE_READS = {"get", "events"}  # besides the commands a controller runs (attach=True)
@@ -121,18 +140,16 @@ def run_remote(args: argparse.Namespace, url: str, argv: list[str]) -> int:
     """A command for the controller at ``url`` (--controller): sent there, or refused here."""
     from tui_orch.control.remote import forward
 
-    try:
-        if args.verb == "apply":
-            raise TuiOrchError("apply reads files on this machine, and sending them to a controller on another "
-                               "machine is not built yet; run apply where the controller runs, or without --controller")
-        if not (getattr(args, "attach", False) or args.verb in REMOTE_READS):
-            raise TuiOrchError(f"{args.verb} runs on this machine; --controller is for the commands a controller "
-                               f"carries out (scale, rm, rollout, node cordon|drain|uncordon, volume rm|move) and "
-                               f"for get and events")
-        return forward(url, argv)
-    except TuiOrchError as exc:
-        print(f"tui-orch: {exc}", file=sys.stderr)
-        return 1
+    if args.verb == "apply":
+        raise TuiOrchError("apply reads files on this machine, and sending them to a controller on another "
+                           "machine is not built yet; run apply where the controller runs, or without --controller")
+    if not forwardable(args):
+        verb = " ".join(w for w in argv if not w.startswith("-"))[:60].split(" ")
+        what = " ".join(verb[:2]) if args.verb in ("volume", "node", "state", "controller") else args.verb
+        raise TuiOrchError(f"{what} runs on this machine; --controller is for the commands a controller "
+                           f"carries out (scale, rm, rollout, node cordon|drain|uncordon, volume rm|move) and "
+                           f"for get and events")
+    return forward(url, argv)
 
 
 def run_args(args: argparse.Namespace) -> int:

@@ -207,7 +207,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 def parse_assignment(text: str) -> tuple[str, int]:
     name, sep, count = text.partition("=")
-    if not sep or not name or not count.isdigit():
+    if not sep or not name or not (count.isascii() and count.isdigit()):
         raise TuiOrchError(f"scale wants SERVICE=N (N a whole number), not {text!r}")
     return name, int(count)
 

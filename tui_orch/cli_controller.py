@@ -196,7 +196,7 @@ def _forwarded(folder: str, inventory_flag: str | None) -> Any:
         except SystemExit as exc:  # usage errors and --help (printed to the client)
             return int(exc.code or 0) if not isinstance(exc.code, str) else 2
         if not (getattr(args, "attach", False) or args.verb in REMOTE_READS):
-            print(f"tui-orch: the controller does not run {args.verb!r}",
+            print(f"tui-orch: the controller does not run {args.verb or 'a request without a command'!r}",
                   file=sys.stderr)
             return 2
         args.state, args.inventory, args.environ = folder, inventory_flag, environ

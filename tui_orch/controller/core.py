@@ -35,6 +35,7 @@ from tui_orch.controller.rollout import Rollouts, retired
 from tui_orch.controller.rollout import load as load_rollout
 from tui_orch.controller.volume_move import MoveResult
 from tui_orch.errors import PlanOutdated, TuiOrchError
+from tui_orch.manifest.deploy import MAX_REPLICAS
 from tui_orch.manifest import Manifest
 from tui_orch.model import NodeState, Replica, ReplicaState, Revision, Rollout, RolloutState, ServiceSpec, from_dict
 from tui_orch.nodes.fleet import Fleet
@@ -265,7 +266,10 @@ class Controller:
         return result
 
     async def scale(self, service: str, replicas: int) -> ApplyResult:
-        """Set the replica count of a deployed service (until the next apply of its manifest)."""
+        """Set the replica count of a deployed service (until the next apply of its manifest).
+        From 0 to the most a manifest may ask (MAX_REPLICAS), whoever asks."""
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or not 0 <= replicas <= MAX_REPLICAS:
+            raise TuiOrchError(f"{service}: {replicas} replicas is out of range; scale takes 0 to {MAX_REPLICAS}")
         result = ApplyResult()
         await self.settle_rollouts()
         self._traffic_loop()

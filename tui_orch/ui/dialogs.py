@@ -17,7 +17,7 @@ from tui_orch.errors import printable_lines
 from tui_orch.ui.dialog_style import CANCEL, dialog_css
 from tui_orch.ui.deploy_dialog import DeployDialog, PathSuggester, complete_path
 
-MAX_REPLICAS = 1000
+from tui_orch.manifest.deploy import MAX_REPLICAS  # the controller's limit too
 
 
 class OrderedInput(Input):
