@@ -151,9 +151,9 @@ async def test_a_malformed_request_gets_an_answer_not_a_crash(tmp_path):
         await server.close()
 
 
-async def test_a_controller_that_stops_mid_command_is_one_line_at_the_client(tmp_path, capfd):
+async def test_a_controller_that_stops_mid_command_is_one_line_at_the_client(tmp_path, capfd, caplog):
     """The controller stopped (SIGTERM) while a forwarded command ran: the client printed a
-    traceback of TuiOrchError."""
+    traceback of TuiOrchError, the controller's log one of CancelledError."""
     import threading
 
     from tui_orch.cli import main
@@ -172,8 +172,32 @@ async def test_a_controller_that_stops_mid_command_is_one_line_at_the_client(tmp
     release.set()
     code = await client
     err = capfd.readouterr().err
+    assert code == 1 and "the controller is stopping; the command was left unfinished" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
+async def test_a_connection_that_ends_before_its_answer_is_one_line(tmp_path, capfd):
+    """The controller vanished (SIGKILL) mid-command: the connection ends with no exit status."""
+    from tui_orch.cli import main
+
+    folder = tmp_path / "state"
+    folder.mkdir(mode=0o700)
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(folder / SOCKET_NAME))
+    listener.listen()
+
+    def vanish() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.close()
+
+    thread = __import__("threading").Thread(target=vanish, daemon=True)
+    thread.start()
+    code = await asyncio.to_thread(main, ["scale", "web=2", "--state", str(folder)])
+    err = capfd.readouterr().err
+    listener.close()
     assert code == 1 and "stopped before the command finished" in err and "Traceback" not in err, err
-    assert len(err.strip().splitlines()) == 1, err
 
 
 def test_the_controller_variable_leaves_local_commands_alone(tmp_path, monkeypatch, capsys):

@@ -248,8 +248,14 @@ async def test_an_attached_console_sends_its_commands_and_shows_their_effect(lab
         assert ctl.stop() == 0
         with pytest.raises(TuiOrchError, match="does not answer"):
             await attached.scale(pre, 1)
+        assert attached.where.startswith("none runs")  # the header follows (it named a dead pid)
+        ctl = Headless(lab, state)  # another one starts: commands and the header go to it
+        attached._looked = 0.0
+        assert f"pid {ctl.proc.pid}" in attached.where
+        assert (await attached.scale(pre, 1)).stopped
     finally:
         store.close()
+        ctl.stop()
         ctl.kill()
         cleanup(lab, pre)
 

@@ -91,9 +91,15 @@ async def test_a_folder_in_use_is_refused(tmp_path):
     assert summary(tmp_path / "b")[0] == []
 
 
-def hostile(tmp_path):
-    """(name, make the file) pairs: what users and accidents hand to import."""
+def hostile(tmp_path, real):
+    """(name, make the file, message) triples: what users and accidents hand to import;
+    ``real``: a real export, edited into the cases that a shape check alone lets through."""
     good = {"format": "tui-orch-state", "schema": 1, "desired": {}, "observed": {}, "events": []}
+
+    def edited(change):
+        document = json.loads(json.dumps(real))
+        change(document)
+        return document
 
     def write(name, data: bytes):
         path = tmp_path / name
@@ -126,12 +132,24 @@ def hostile(tmp_path):
         ("deep nesting", lambda: write("i.json", b"[" * 100_000 + b"]" * 100_000), "cannot be read as JSON"),
         ("a fifo", lambda: fifo("j.json"), "not a file"),
         ("huge", lambda: huge("k.json"), "more than a state export can be"),
+        ("missing", lambda: tmp_path / "nope.json", "no such file"),
+        ("an image that is a number", lambda: write("l.json", json.dumps(edited(lambda d: d["desired"][
+            "revisions:api"]["1"]["spec"].update(image=12345))).encode()), "expected a string, got 12345"),
+        ("a revision that is not there", lambda: write("m.json", json.dumps(edited(lambda d: d["desired"][
+            "services"]["1"].update(revision=99))).encode()), "at revision 99, which the export does not hold"),
+        ("scaled below zero", lambda: write("n.json", json.dumps(edited(lambda d: d["desired"][
+            "services"]["1"].update(replicas=-5))).encode()), "scaled to -5 replicas"),
+        ("a revision number that is text", lambda: write("o.json", json.dumps(edited(lambda d: d["desired"][
+            "services"]["1"].update(revision="seven"))).encode()), "its desired state is damaged"),
     ]
 
 
-@pytest.mark.parametrize("case", range(11))
-def test_a_file_that_is_not_an_export_gets_one_message_and_changes_nothing(tmp_path, capsys, case):
-    name, make, message = hostile(tmp_path)[case]
+@pytest.mark.parametrize("case", range(16))
+async def test_a_file_that_is_not_an_export_gets_one_message_and_changes_nothing(tmp_path, capsys, case):
+    await deployed_state(tmp_path / "real")
+    real = export_state(str(tmp_path / "real"))
+    assert real["desired"]["services"]["1"]["name"] == "api" and "revisions:api" in real["desired"]
+    name, make, message = hostile(tmp_path, real)[case]
     path = make()
     target = tmp_path / "state"
     code = main(["state", "import", str(path), "--state", str(target)])
@@ -140,4 +158,4 @@ def test_a_file_that_is_not_an_export_gets_one_message_and_changes_nothing(tmp_p
     assert err.startswith("tui-orch: ") and message in err and "Traceback" not in err, (name, err)
     assert len(err.strip().splitlines()) == 1, (name, err)
     assert "\x1b" not in err, err
-    assert not target.exists() or not any(p.name.endswith(".json") for p in target.iterdir()), name
+    assert not target.exists(), name  # not even the folder or its lock

@@ -119,9 +119,7 @@ async def run_console(store: Any, inventory: Any, cfg: Any, *, factory: Any = No
     if attach is not None:
         from tui_orch.control.attached import AttachedController
 
-        ctl: Controller = AttachedController(store, fleet, str(store.folder), attach)
-        if cfg.readonly:
-            ctl.where = f"{attach.describe()} (read-only here)"
+        ctl: Controller = AttachedController(store, fleet, str(store.folder), attach, readonly=cfg.readonly)
     else:
         ctl = Controller(store, fleet)
         if cfg.readonly:

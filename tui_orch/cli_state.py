@@ -55,9 +55,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from tui_orch.store.portable import counts, import_state, load_document
 
+    from tui_orch.control.place import running
+    from tui_orch.errors import StoreLocked, TuiOrchError
+
     folder = str(config.state_dir(getattr(args, "state", None)))
     document = load_document(args.file)
-    aside = import_state(document, folder, source=args.file, force=args.force)
+    try:
+        aside = import_state(document, folder, source=args.file, force=args.force)
+    except StoreLocked:
+        info = running(folder)
+        if info is None:
+            raise
+        raise TuiOrchError(f"a controller runs for {folder} ({info.describe()}); stop it first (SIGTERM), "
+                           f"import, then start it again") from None
     for path in aside:
         print(f"moved aside: {path}")
     n = counts(folder)

@@ -4,11 +4,13 @@ The unit runs this installation's interpreter on the state folder and inventory 
 names (resolved to absolute paths now), restarts it when it fails, and stops it with
 SIGTERM (it hands restarts to the engines then). ``--user`` (the default unless root) writes
 it to ~/.config/systemd/user, ``--system`` to /etc/systemd/system; ``--unit-dir`` anywhere.
-It is enabled and started when systemd runs on this machine; else the command says how."""
+It is enabled and started when systemd runs on this machine; else the command says how.
+One unit per state folder (unit_name)."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import shutil
@@ -41,12 +43,22 @@ def systemd_quote(arg: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def unit_name(state: str) -> str:
+    """One unit per state folder: the default folder's is tui-orch-controller.service, any
+    other's carries a digest of its path (a second install never replaces another's unit)."""
+    from tui_orch.store import default_state_dir
+
+    if state == str(default_state_dir().resolve()):
+        return UNIT_NAME
+    return f"tui-orch-controller-{hashlib.sha256(state.encode()).hexdigest()[:10]}.service"
+
+
 def unit_text(argv: list[str], scope: str, state: str) -> str:
+    network = ["Wants=network-online.target", "After=network-online.target"] if scope == "system" else []
     return "\n".join([
         "[Unit]",
         f"Description=tui-orch controller (state {state})".replace("%", "%%"),
-        "Wants=network-online.target",
-        "After=network-online.target",
+        *network,
         "",
         "[Service]",
         "Type=simple",
@@ -76,11 +88,12 @@ def cmd_install(args: argparse.Namespace) -> int:
         argv += ["--log-format", args.log_format]
     folder = Path(args.unit_dir).expanduser() if args.unit_dir else (
         Path("/etc/systemd/system") if scope == "system" else Path.home() / ".config/systemd/user")
-    path = folder / UNIT_NAME
+    name = unit_name(state)
+    path = folder / name
     try:
         folder.mkdir(parents=True, exist_ok=True)
         existed = path.exists()
-        tmp = path.with_name(UNIT_NAME + ".tmp")
+        tmp = path.with_name(name + ".tmp")
         tmp.write_text(unit_text(argv, scope, state))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
@@ -89,7 +102,7 @@ def cmd_install(args: argparse.Namespace) -> int:
                            f"{'run as root, or use --user' if scope == 'system' else 'use --unit-dir DIR'}") from None
     print(f"{'replaced' if existed else 'wrote'} {path}")
     user = ["--user"] if scope == "user" else []
-    enable = ["systemctl", *user, "enable", "--now", UNIT_NAME]
+    enable = ["systemctl", *user, "enable", "--now", name]
     if args.no_enable or args.unit_dir:
         print(f"not enabled; to run it: systemctl {' '.join(user + ['daemon-reload'])} && {' '.join(enable)}")
         return 0
@@ -102,5 +115,5 @@ def cmd_install(args: argparse.Namespace) -> int:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise TuiOrchError(f"`{' '.join(command)}` failed: {(done.stderr or done.stdout).strip()}")
-    print(f"enabled and started: systemctl {' '.join(user)} status {UNIT_NAME}".replace("  ", " "))
+    print(f"enabled and started: systemctl {' '.join(user)} status {name}".replace("  ", " "))
     return 0

@@ -97,7 +97,7 @@ class StoreLocked(StoreError):
         self.pid = pid
         who = f"process {pid}" if pid else "another process"
         super().__init__(
-            f"state folder {folder} is in use by {who} (another tui-orch console or command); "
+            f"state folder {folder} is in use by {who} (another tui-orch console, command or controller); "
             f"close it first, or use --state DIR for a separate state"
         )
 

@@ -11,24 +11,37 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
-from tui_orch.control.place import ControllerInfo, socket_address
+from tui_orch.control.place import ControllerInfo, running, socket_address
 from tui_orch.controller import ApplyResult, Controller
 from tui_orch.errors import PlanOutdated, TuiOrchError
 from tui_orch.model import Rollout, from_dict
 
 READ_LIMIT = 16 << 20  # bytes of one answer (a plan of a large fleet)
+LOOK_EVERY = 2.0  # seconds between two looks at which controller runs
 
 
 class AttachedController(Controller):
-    def __init__(self, store: Any, fleet: Any, folder: str, info: ControllerInfo):
+    def __init__(self, store: Any, fleet: Any, folder: str, info: ControllerInfo, *, readonly: bool = False):
         super().__init__(store, fleet)
         self.folder = folder
-        self.info = info
-        self.where = info.describe()
+        self.info: ControllerInfo | None = info
+        self.readonly = readonly
+        self._looked = time.monotonic()
         self._reader: Any = None
+
+    @property  # type: ignore[override]
+    def where(self) -> str:
+        """The header's word: the controller that runs now (looked up every few seconds: it may
+        have stopped, or another started since the console opened)."""
+        if time.monotonic() - self._looked >= LOOK_EVERY:
+            self._looked = time.monotonic()
+            self.info = running(self.folder)
+        said = self.info.describe() if self.info else "none runs (commands are refused until one does)"
+        return f"{said} (read-only here)" if self.readonly else said
 
     # ------------------------------------------------------------------ lifecycle: none here
     async def start(self) -> None:
@@ -79,11 +92,12 @@ class AttachedController(Controller):
         return from_dict(Rollout, await self._call("rollout_pause", {"service": service}))
 
     async def volume_move(self, replica: str, node: str, progress: Any = None) -> Any:
-        raise TuiOrchError(f"a controller runs ({self.where}): move the volume with "
+        raise TuiOrchError(f"a controller runs on its own: move the volume with "
                            f"`tui-orch volume move {replica} {node}`, which it carries out and reports")
 
     async def _call(self, method: str, args: dict[str, Any], output: Callable[[str], None] | None = None) -> Any:
-        who = f"the controller ({self.where})"
+        self._looked = 0.0  # look again at who runs: the header follows
+        who = f"the controller ({self.info.describe()})" if self.info else "the controller"
         try:
             with socket_address(self.folder) as address:
                 reader, writer = await asyncio.open_unix_connection(address, limit=READ_LIMIT)

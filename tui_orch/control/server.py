@@ -107,6 +107,10 @@ class ControlServer:
             await self._serve(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             log.info("control connection dropped: %s", exc)
+        except asyncio.CancelledError:  # the controller stops: its client is told, nothing is logged as a crash
+            _send(writer, {"e": "tui-orch: the controller is stopping; the command was left unfinished "
+                                "(the next controller carries on an interrupted rollout)\n"})
+            _send(writer, {"exit": 1})
         finally:
             self._connections.discard(task)
             writer.close()

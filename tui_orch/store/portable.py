@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
 from typing import Any
 
 from tui_orch.errors import StoreError
+from tui_orch.manifest.deploy import MAX_REPLICAS
 from tui_orch.store import files
 from tui_orch.store.base import DESIRED, EVENTS, OBSERVED
 from tui_orch.store.events import HEADER, parse_log
@@ -63,29 +65,20 @@ def import_state(document: Any, folder: str, *, source: str, force: bool = False
     from tui_orch.store import open_store
 
     payload = _files_of(document, source)
+    _check(payload, source)  # every record read as tui-orch will read it, before anything is written
     files.ensure_folder(folder)
     lock = files.FolderLock(folder)  # StoreLocked naming the owner
     try:
-        scratch = tempfile.mkdtemp(prefix=".import-", dir=folder)
-        try:
-            for name, data in payload.items():
-                with open(os.path.join(scratch, name), "wb") as f:
-                    f.write(data)
-            try:
-                open_store(scratch, readonly=True).close()
-            except StoreError as exc:
-                raise StoreError(f"{source} is not a state tui-orch can use: {_plain(str(exc), scratch, source)}") from None
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
         current = open_store(folder, readonly=True)
         try:
-            held = len(current.services()) + len(current.replicas())
+            services, replicas = len(current.services()), len(current.replicas())
         finally:
             current.close()
+        held = services + replicas
         if held and not force:
-            raise StoreError(f"{folder} already holds a state ({held} services and replicas); import into "
-                             f"an empty folder (--state DIR), or add --force to replace it (its files are "
-                             f"moved aside, not deleted)")
+            raise StoreError(f"{folder} already holds a state ({_count(services, 'service')} and "
+                             f"{_count(replicas, 'replica')}); import into an empty folder (--state DIR), or add "
+                             f"--force to replace it (its files are moved aside, not deleted)")
         dir_fd = files.open_dir(folder)
         aside = []
         try:
@@ -134,8 +127,51 @@ def _files_of(document: Any, source: str) -> dict[str, bytes]:
     return out
 
 
-def _plain(message: str, scratch: str, source: str) -> str:
-    return message.replace(scratch, source)
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def _check(payload: dict[str, bytes], source: str) -> None:
+    """Open the files as a state folder (in a scratch folder of the system's) and read every
+    record as the commands will: what a command could not read later is refused now."""
+    from tui_orch.store import open_store
+
+    scratch = tempfile.mkdtemp(prefix="tui-orch-import-")
+    try:
+        for name, data in payload.items():
+            fd = os.open(os.path.join(scratch, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        try:
+            store = open_store(scratch, readonly=True)
+            try:
+                for rec in store.services():
+                    numbers = {r.number for r in store.revisions(rec.name)}
+                    if rec.revision not in numbers:
+                        raise StoreError(f"service {rec.name} is at revision {rec.revision}, which the export "
+                                         f"does not hold (it holds {sorted(numbers) or 'none'})")
+                    if rec.replicas is not None and not 0 <= rec.replicas <= MAX_REPLICAS:
+                        raise StoreError(f"service {rec.name} is scaled to {rec.replicas} replicas (0 to {MAX_REPLICAS})")
+                store.replicas()
+                store.events(limit=None)
+                store.rollouts()
+                store.availability()
+                store.node_status()
+            finally:
+                store.close()
+        except StoreError as exc:
+            raise StoreError(f"{source} is not a state tui-orch can use: {_reason(str(exc), scratch)}; "
+                             f"nothing was imported") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _reason(message: str, scratch: str) -> str:
+    """A store's message about the scratch folder, said of the export."""
+    found = re.search(r"state file \S*/(desired|observed)\.json is corrupt \((.*?)\); ", message)
+    if found:
+        return f"its {found[1]} state is damaged ({found[2]})"
+    return message.replace(f" in {scratch}/", " in the export's ").replace(scratch + "/", "the export's ")
 
 
 def load_document(path: str) -> Any:
@@ -145,6 +181,8 @@ def load_document(path: str) -> Any:
     try:
         if path == "-":
             return json.load(sys.stdin)
+        if not os.path.exists(path):
+            raise StoreError(f"{path}: no such file; give the file `tui-orch state export -o FILE` wrote")
         if not os.path.isfile(path):
             raise StoreError(f"{path}: not a file; give the file `tui-orch state export -o FILE` wrote")
         if os.path.getsize(path) > MAX_DOCUMENT:

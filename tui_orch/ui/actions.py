@@ -116,7 +116,8 @@ class ActionsMixin:
         return name
 
     # ------------------------------------------------------------------ services
-    def action_deploy(self) -> None:
+    def action_deploy(self, start: Path | None = None) -> None:
+        """`a`: pick a manifest, see its plan, deploy it (``start``: the file to begin with)."""
         from tui_orch.ui.dialogs import ConfirmDialog, DeployDialog
 
         planned: dict[Path, dict[str, list[int]]] = {}  # what each plan shown was made on
@@ -141,7 +142,7 @@ class ActionsMixin:
             self.app.push_screen(ConfirmDialog(f"Deploy {path} as its plan showed?", "Deploy",
                                                title=f"Deploy {path.name}?"), confirmed)
 
-        self.app.push_screen(DeployDialog(self.orch.config.deploy_folder(), preview), chosen)
+        self.app.push_screen(DeployDialog(self.orch.config.deploy_folder(), preview, start), chosen)
 
     def deploy(self, path: Path, expect: dict[str, list[int]] | None = None) -> None:
         """Deploy ``path``; ``expect``: the basis of the plan the operator confirmed (another
@@ -155,19 +156,21 @@ class ActionsMixin:
             try:
                 return await self.ctl.apply(manifest, output=self.build_progress(f"deploy {path.name}"), expect=expect)
             except PlanOutdated as exc:
-                self.offer_new_plan(str(exc))
+                self.offer_new_plan(str(exc), path)
                 return None
 
         said = self.report(f"deploy {path.name}")
         self.notify(f"deploying {path.name}...")
         self.act(f"deploy {path.name}", work, lambda result: None if result is None else said(result))
 
-    def offer_new_plan(self, why: str) -> None:
+    def offer_new_plan(self, why: str, path: Path) -> None:
         from tui_orch.ui.dialogs import ConfirmDialog
+
+        self.app.clear_notifications()  # "deploying ..." is over
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.action_deploy()
+                self.action_deploy(path)
 
         self.app.push_screen(ConfirmDialog(f"{why}.", "Plan again", title="Someone changed it first"), answered)
 
