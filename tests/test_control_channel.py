@@ -210,6 +210,8 @@ def test_the_controller_variable_leaves_local_commands_alone(tmp_path, monkeypat
     assert "there is no state" in capsys.readouterr().err
     assert main(["volume", "ls", "--controller", "ssh://127.0.0.1:1/x"]) == 1
     assert "volume ls runs on this machine" in capsys.readouterr().err
+    assert main(["--controller", "ssh://127.0.0.1:1/x", "state", "export"]) == 1  # the URL is not a verb
+    assert capsys.readouterr().err.startswith("tui-orch: state export runs on this machine")
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):

@@ -144,8 +144,8 @@ def run_remote(args: argparse.Namespace, url: str, argv: list[str]) -> int:
         raise TuiOrchError("apply reads files on this machine, and sending them to a controller on another "
                            "machine is not built yet; run apply where the controller runs, or without --controller")
     if not forwardable(args):
-        verb = " ".join(w for w in argv if not w.startswith("-"))[:60].split(" ")
-        what = " ".join(verb[:2]) if args.verb in ("volume", "node", "state", "controller") else args.verb
+        action = next((getattr(args, a) for a in ("node_verb", "volume_verb", "state_verb") if getattr(args, a, None)), None)
+        what = f"{args.verb} {action}" if action else args.verb
         raise TuiOrchError(f"{what} runs on this machine; --controller is for the commands a controller "
                            f"carries out (scale, rm, rollout, node cordon|drain|uncordon, volume rm|move) and "
                            f"for get and events")
