@@ -67,7 +67,7 @@ async def test_export_to_stdout_is_json(tmp_path, capsys):
 
 async def test_a_folder_that_holds_a_state_is_replaced_only_when_forced(tmp_path):
     await deployed_state(tmp_path / "a")
-    document = export_state(str(tmp_path / "a"))
+    document = export_state(str(tmp_path / "a"))[0]
     await deployed_state(tmp_path / "b")
     before = files_of(tmp_path / "b")
     with pytest.raises(StoreError, match="already holds a state .* add --force"):
@@ -81,7 +81,7 @@ async def test_a_folder_that_holds_a_state_is_replaced_only_when_forced(tmp_path
 
 async def test_a_folder_in_use_is_refused(tmp_path):
     await deployed_state(tmp_path / "a")
-    document = export_state(str(tmp_path / "a"))
+    document = export_state(str(tmp_path / "a"))[0]
     owner = open_store(tmp_path / "b")
     try:
         with pytest.raises(StoreLocked, match=f"in use by process {os.getpid()}"):
@@ -147,7 +147,7 @@ def hostile(tmp_path, real):
 @pytest.mark.parametrize("case", range(16))
 async def test_a_file_that_is_not_an_export_gets_one_message_and_changes_nothing(tmp_path, capsys, case):
     await deployed_state(tmp_path / "real")
-    real = export_state(str(tmp_path / "real"))
+    real = export_state(str(tmp_path / "real"))[0]
     assert real["desired"]["services"]["1"]["name"] == "api" and "revisions:api" in real["desired"]
     name, make, message = hostile(tmp_path, real)[case]
     path = make()

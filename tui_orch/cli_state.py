@@ -27,25 +27,23 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from tui_orch.errors import TuiOrchError
-    from tui_orch.store.portable import counts, export_state
+    from tui_orch.store.files import atomic_write, open_dir
+    from tui_orch.store.portable import export_state
 
     folder = str(config.state_dir(getattr(args, "state", None)))
-    document = export_state(folder)
+    document, n = export_state(folder)
     text = json.dumps(document, indent=1, sort_keys=True) + "\n"
-    n = counts(folder)
     summary = f"{n['services']} services, {n['replicas']} replicas, {n['events']} events from {folder}"
     if args.output == "-":
         sys.stdout.write(text)
         print(f"exported {summary}", file=sys.stderr)
         return 0
-    tmp = args.output + ".tmp"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, args.output)
+        dir_fd = open_dir(os.path.dirname(os.path.abspath(args.output)))
+        try:
+            atomic_write(os.path.abspath(args.output), text.encode(), dir_fd)  # 0600, durable
+        finally:
+            os.close(dir_fd)
     except OSError as exc:
         raise TuiOrchError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     print(f"exported {summary} to {args.output}")

@@ -54,12 +54,13 @@ def socket_address(folder: str | os.PathLike[str]) -> Iterator[str]:
 
 def write_info(folder: str | os.PathLike[str], info: ControllerInfo) -> None:
     """Say (0600, replaced at once) that this controller listens."""
-    path = os.path.join(folder, INFO_NAME)
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(asdict(info), f)
-    os.replace(tmp, path)
+    from tui_orch.store.files import atomic_write, open_dir
+
+    dir_fd = open_dir(str(folder))
+    try:
+        atomic_write(os.path.join(folder, INFO_NAME), json.dumps(asdict(info)).encode(), dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def remove_info(folder: str | os.PathLike[str], pid: int) -> None:

@@ -133,12 +133,12 @@ class Controller:
             if rec is None:
                 lines.append(f"{name} was removed")
                 continue
-            rev = self._store.revision(name, rec.revision)
-            when = time.strftime("%H:%M:%S", time.localtime(rev.created_at if rev else rec.updated_at))
-            what = f"is at revision {rec.revision}" + (f" ({rev.cause})" if rev and rev.cause else "")
-            if expect[name][0] == rec.revision:
+            rev = self._store.revision(name, rec.revision) if expect[name][0] != rec.revision else None
+            if expect[name][0] == rec.revision:  # the same revision: scaled or being removed since
                 what = "was scaled" if expect[name][1] != now[name][1] else "is being removed"
-                when = time.strftime("%H:%M:%S", time.localtime(rec.updated_at))
+            else:
+                what = f"is at revision {rec.revision}" + (f" ({rev.cause})" if rev and rev.cause else "")
+            when = time.strftime("%H:%M:%S", time.localtime(rev.created_at if rev else rec.updated_at))
             lines.append(f"{name} {what}, changed at {when}")
         raise PlanOutdated(f"the plan is out of date: since it was made, {'; '.join(lines)}. Nothing was "
                            f"done; look at the new plan before deploying")

@@ -34,17 +34,16 @@ FORMAT = "tui-orch-state"
 MAX_DOCUMENT = 1 << 30  # bytes: far above 10,000 events and a 50,000-replica fleet
 
 
-def export_state(folder: str) -> dict[str, Any]:
-    from tui_orch.store import open_store
-
+def export_state(folder: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """(the document, what it holds: ``counts``)."""
     if not os.path.isdir(folder):
         raise StoreError(f"there is no state in {folder}; give the folder with --state DIR")
-    open_store(folder, readonly=True).close()  # refuses a corrupt or newer state, naming the file
+    held = counts(folder)  # the open refuses a corrupt or newer state, naming the file
     desired = parse_db(files.read_bytes(os.path.join(folder, DESIRED))) or {}
     observed = parse_db(files.read_bytes(os.path.join(folder, OBSERVED))) or {}
     _lines, events, _good = parse_log(files.read_bytes(os.path.join(folder, EVENTS)))
     return {"format": FORMAT, "schema": SCHEMA, "exported_at": time.time(), "source": os.path.abspath(folder),
-            "desired": desired, "observed": observed, "events": events}
+            "desired": desired, "observed": observed, "events": events}, held
 
 
 def counts(folder: str) -> dict[str, int]:

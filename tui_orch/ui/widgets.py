@@ -98,13 +98,13 @@ def _line(segments: list[Segment]) -> Text:
 
 
 def _fitting(width: int | None, *variants: list[Segment]) -> Text:
-    """The first variant that fits ``width`` cells (else the last one, cropped)."""
-    lines = [_line(v) for v in variants]
-    if width:
-        for line in lines:
-            if line.cell_len <= width:
-                return line
-    return lines[0] if not width else lines[-1]
+    """The first variant that fits ``width`` cells (else the last one, cropped); with no
+    width, the first. Built one at a time: the wide ones usually fit (a redraw a second)."""
+    for variant in variants:
+        line = _line(variant)
+        if not width or line.cell_len <= width:
+            return line
+    return line
 
 
 def header_text(s: FleetSummary, clock: str = "", controller: str = "", width: int | None = None) -> Text:
@@ -116,15 +116,16 @@ def header_text(s: FleetSummary, clock: str = "", controller: str = "", width: i
     head: list[Segment] = [("nodes", f"{s.nodes_ready}/{s.nodes_total} Ready", ready),
                            ("services", f"{s.services_healthy}/{s.services_total} healthy", healthy)]
     roll, rest = ("cyan" if s.rollouts_active else ""), ("yellow" if s.restarts_hour else "")
+    named = controller.split(" since ")[0]
     ctl = [("controller", controller, "")] if controller else []
-    short_ctl = [("controller", controller.split(" since ")[0], "")] if controller else []
+    short_ctl = [("controller", named, "")] if controller else []
     time_ = [("", clock, "dim")] if clock else []
     full = head + [("rollouts", f"{s.rollouts_active} in progress", roll),
                    ("restarts", f"{s.restarts_hour} in the last hour", rest)]
     short = head + [("rollouts", f"{s.rollouts_active} active", roll), ("restarts", f"{s.restarts_hour} in 1h", rest)]
     tight = [("nodes", f"{s.nodes_ready}/{s.nodes_total}", ready), ("healthy", f"{s.services_healthy}/{s.services_total}", healthy),
              ("rollouts", str(s.rollouts_active), roll), ("restarts/h", str(s.restarts_hour), rest)]
-    tight_ctl = [("ctl", controller.split(" since ")[0], "")] if controller else []
+    tight_ctl = [("ctl", named, "")] if controller else []
     first = _fitting(width, full + ctl + time_, short + ctl + time_, short + short_ctl + time_, short + short_ctl,
                      tight + tight_ctl)
     cpu = (f"{cores(s.cpu_allocated)}/{cores(s.cpu_allocatable)}", ratio(s.cpu_allocated, s.cpu_allocatable),
