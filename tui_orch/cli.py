@@ -119,7 +119,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if getattr(args, "attach", False):  # a controller that runs on its own does it, if one runs
             from tui_orch.control.client import forward
 
-            code = forward(str(config.state_dir(args.state)), words)
+            code = forward(os.fspath(config.state_dir(args.state)), words)
             if code is not None:
                 return code
     except TuiOrchError as exc:

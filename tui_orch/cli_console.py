@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import functools
 import gc
+import os
 import shutil
 import signal
 import sys
@@ -93,7 +94,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     cfg = _ui_config(args)
     inventory = config.load(getattr(args, "inventory", None))
     folder = config.state_dir(getattr(args, "state", None))
-    controller = running(str(folder))  # one runs on its own: attach to it (control/attached.py)
+    controller = running(os.fspath(folder))  # one runs on its own: attach to it (control/attached.py)
     store = open_store(folder, readonly=cfg.readonly or controller is not None)
     try:
         asyncio.run(run_console(store, inventory, cfg, attach=controller))
@@ -119,7 +120,7 @@ async def run_console(store: Any, inventory: Any, cfg: Any, *, factory: Any = No
     if attach is not None:
         from tui_orch.control.attached import AttachedController
 
-        ctl: Controller = AttachedController(store, fleet, str(store.folder), attach, readonly=cfg.readonly)
+        ctl: Controller = AttachedController(store, fleet, os.fspath(store.folder), attach, readonly=cfg.readonly)
     else:
         ctl = Controller(store, fleet)
         if cfg.readonly:

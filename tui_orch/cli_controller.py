@@ -50,34 +50,86 @@ def cmd_controller(args: argparse.Namespace) -> int:
     if args.action == "status":
         from tui_orch.control.client import ask_info
 
-        info = ask_info(str(folder))
+        info = ask_info(os.fspath(folder))
+        if info is None and hasattr(folder, "endpoints"):  # an etcd state: its leader may run elsewhere
+            return _etcd_status(folder)
         print(f"controller: {info.describe()} (state {info.state})" if info else f"no controller runs for {folder}")
         return 0 if info else 1
     return run_headless(args, folder)
 
 
+def _etcd_status(target: Any) -> int:
+    """Who leads an etcd state (a controller or console on any machine)."""
+    from tui_orch.store import open_store
+
+    store = open_store(target, readonly=True)
+    try:
+        leader = store.leader()
+    finally:
+        store.close()
+    print(f"leader of {target}: {leader.describe()}" if leader else f"nobody leads {target}")
+    return 0 if leader else 1
+
+
 def run_headless(args: argparse.Namespace, folder: Any) -> int:
     from tui_orch.control.place import running
     from tui_orch.errors import StoreLocked
-    from tui_orch.store import open_store
+    from tui_orch.store import EtcdTarget, open_store
 
-    try:
-        store = open_store(folder)
-    except StoreLocked:
-        info = running(str(folder))
-        if info is not None:
-            raise TuiOrchError(f"a controller already runs for {folder}: {info.describe()}; "
-                               f"stop it first (SIGTERM), or send it commands as they are") from None
-        raise
+    log = EventLog(sys.stdout, args.log_format)
+    if isinstance(folder, EtcdTarget):
+        store = _stand_by(folder, log)
+        if store is None:
+            log.say("stopped before taking the lead")
+            return 0
+    else:
+        try:
+            store = open_store(folder)
+        except StoreLocked:
+            info = running(os.fspath(folder))
+            if info is not None:
+                raise TuiOrchError(f"a controller already runs for {folder}: {info.describe()}; "
+                                   f"stop it first (SIGTERM), or send it commands as they are") from None
+            raise
+    lost: list[str] = []
     try:
         inventory_flag = getattr(args, "inventory", None)
         inventory = config.load(inventory_flag)
-        log = EventLog(sys.stdout, args.log_format)
         with routed_output():
-            asyncio.run(_headless(store, inventory, str(folder), inventory_flag, log))
+            asyncio.run(_headless(store, inventory, (os.fspath(folder), str(folder)), inventory_flag, log, lost))
     finally:
         store.close()
-    return 0
+    return 3 if lost else 0
+
+
+def _stand_by(target: Any, log: "EventLog") -> Any:
+    """An etcd state: wait until this process leads it (standby while another does); None
+    when SIGTERM or Ctrl-C came first."""
+    import threading
+
+    from tui_orch.store import open_store
+
+    stop = threading.Event()
+    saved = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        probe = open_store(target, readonly=True)
+        try:
+            leader = probe.leader()
+        finally:
+            probe.close()
+        if leader is not None:
+            log.say(f"standby: {leader.describe()} leads {target}; this controller takes over when its "
+                    f"lease ({target.ttl:g} s) lapses")
+        store = open_store(target, wait=stop)
+        log.say(f"leading {target} (lease {target.ttl:g} s)")
+        return store
+    except TuiOrchError:
+        if stop.is_set():
+            return None
+        raise
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 class routed_output:
@@ -127,7 +179,10 @@ def _stamp(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t)) + f".{int(t % 1 * 1000):03d}"
 
 
-async def _headless(store: Any, inventory: Any, folder: str, inventory_flag: str | None, log: EventLog) -> None:
+async def _headless(store: Any, inventory: Any, where: tuple[str, str], inventory_flag: str | None, log: EventLog,
+                    lost: list[str]) -> None:
+    """Run until SIGTERM/SIGINT, or (an etcd state) until this process loses the lead
+    (``lost`` then says why; nothing more is done to the nodes)."""
     from tui_orch.control.place import ControllerInfo, this_host
     from tui_orch.control.server import ControlServer
     from tui_orch.controller import Controller
@@ -143,6 +198,14 @@ async def _headless(store: Any, inventory: Any, folder: str, inventory_flag: str
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig.name)
+    folder, state = where
+
+    def on_lost(reason: str) -> None:
+        lost.append(reason)
+        loop.call_soon_threadsafe(on_signal, f"lost the lead ({reason})")
+
+    if hasattr(store, "on_lost"):
+        store.on_lost.append(on_lost)
     loop.add_signal_handler(signal.SIGHUP, lambda: log.say("SIGHUP: no terminal to lose; carrying on"))
     fleet = Fleet(inventory)
     ctl = Controller(store, fleet)
@@ -153,10 +216,10 @@ async def _headless(store: Any, inventory: Any, folder: str, inventory_flag: str
             log.event(await queue.get())
 
     pumping = asyncio.create_task(pump())
-    info = ControllerInfo(host=this_host(), pid=os.getpid(), since=time.time(), state=folder,
+    info = ControllerInfo(host=this_host(), pid=os.getpid(), since=time.time(), state=state,
                           inventory=str(config.inventory_path(inventory_flag) or ""))
-    server = ControlServer(folder, info, ctl, _forwarded(folder, inventory_flag))
-    log.say(f"starting: state {folder}, {len(inventory.nodes)} node(s)", pid=os.getpid())
+    server = ControlServer(folder, info, ctl, _forwarded(state, inventory_flag))
+    log.say(f"starting: state {state}, {len(inventory.nodes)} node(s)", pid=os.getpid())
     try:
         await fleet.start()
         for node in fleet.nodes.values():
@@ -168,7 +231,7 @@ async def _headless(store: Any, inventory: Any, folder: str, inventory_flag: str
                     level="warning", node=node)
         await ctl.start()
         await server.start()
-        log.say(f"listening: commands for {folder} come here (pid {os.getpid()})")
+        log.say(f"listening: commands for {state} come here (pid {os.getpid()})")
         await stop.wait()
         log.say(f"{why[0] if why else 'stop'}: stopping")
     finally:

@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
 from tui_orch.inventory import Inventory, default_inventory, load_inventory
 
+if TYPE_CHECKING:
+    from tui_orch.store.target import EtcdTarget
+
 APP = "tui-orch"
 
 
-def state_dir(flag: str | None = None) -> Path:
-    """--state DIR, else $TUI_ORCH_STATE, else the user state dir."""
-    from tui_orch.store import default_state_dir
+def state_dir(flag: str | None = None) -> "Path | EtcdTarget":
+    """--state DIR|etcd://..., else $TUI_ORCH_STATE, else the user state dir. An etcd target's
+    ``os.fspath``/``str`` is this machine's folder for it (controller socket, info)."""
+    from tui_orch.store import default_state_dir, state_target
 
-    return Path(flag).expanduser() if flag else default_state_dir()
+    return state_target(flag) if flag else default_state_dir()
 
 
 def config_dir() -> Path:

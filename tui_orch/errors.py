@@ -102,6 +102,10 @@ class StoreLocked(StoreError):
         )
 
 
+class NotLeading(StoreError):
+    """This process no longer leads the (etcd) state: it must not write or act."""
+
+
 class NodeError(TuiOrchError):
     """A host could not do what was asked. The message names the node and what to do."""
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import socket
 from dataclasses import dataclass, field
 from tui_orch.controller.claims import PortClaims
 from tui_orch.controller.events import EventBus
 from tui_orch.controller.rotation import Rotation
 from tui_orch.manifest.localtree import Tree
 from tui_orch.nodes.fleet import Fleet
+from tui_orch.errors import NotLeading
 from tui_orch.store import Store
 
 DEFAULT_START_TIMEOUT = 60.0
@@ -30,7 +29,7 @@ DEFAULT_IMAGE_TIMEOUT = 600.0
 
 def owner_id(store: Store) -> str:
     """A stable id of this state folder on this machine (the containers' owner label)."""
-    where = f"{socket.gethostname()}:{os.path.realpath(store.folder)}"
+    where = store.identity()
     return hashlib.sha256(where.encode()).hexdigest()[:12]
 
 
@@ -71,3 +70,9 @@ class Context:
     trees: dict[str, Tree] = field(default_factory=dict, repr=False)
     # the edge proxies: which replicas are in rotation, what each node's proxy was told (traffic.py)
     rotation: Rotation = field(default_factory=Rotation)
+
+    def check_acting(self) -> None:
+        """Before a container action: raise NotLeading if this process may no longer act (an
+        etcd state whose lead it lost, or whose lease it cannot be sure of: store/leader.py)."""
+        if not self.store.acting():
+            raise NotLeading(f"state {self.store.describe()}: this process no longer leads; it does not act")

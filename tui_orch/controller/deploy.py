@@ -69,6 +69,7 @@ async def start_replica(ctx: "Context", spec: ServiceSpec, revision: int, slot: 
             await bring_image(ctx, node, spec.image)
             files = await delivery.deliver(ctx, node, spec)
             shared = await mounting.prepare(ctx, node, spec)  # named volumes made; volumes_from ids
+            ctx.check_acting()
             info = await node.run_container(container_request(spec, slot=slot, node=node_name, revision=revision,
                                                               ports=ports, owner=ctx.owner, delivered=files,
                                                               volumes_from=shared))
@@ -191,10 +192,13 @@ async def remove_container(ctx: "Context", node_name: str, container_id: str, gr
     node = ctx.fleet.nodes.get(node_name)
     if node is None or node.status.state != NodeState.READY:
         return False
+    ctx.check_acting()
     await traffic.drain(ctx, container_id, grace)  # out of rotation first, its connections done
+    ctx.check_acting()
     with contextlib.suppress(NodeError):
         await node.stop_container(container_id, timeout=grace)
     traffic.stopped(ctx, container_id)
+    ctx.check_acting()
     try:
         await node.remove_container(container_id)
     except NodeError:

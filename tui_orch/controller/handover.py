@@ -97,7 +97,10 @@ def _handed(ctx: "Context") -> list[tuple[Replica, Node, str, int]]:
 async def hand_back(ctx: "Context", timeout: float = HANDOVER_TIMEOUT) -> int:
     """Give each wanted replica's container its derived engine policy (the controller is
     closing); returns how many the engines will now restart (policy other than ``no``). Waits for the controller's lock (a command in
-    flight may be creating a container) at most ``timeout`` seconds."""
+    flight may be creating a container) at most ``timeout`` seconds. A process that no longer
+    leads its (etcd) state hands nothing: the containers are the new leader's."""
+    if not ctx.store.acting():
+        return 0
     locked = False
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout):

@@ -188,6 +188,7 @@ async def _sync_node(ctx: "Context", node: "Node", plans: dict[str, MeshPlan], i
     from tui_orch.nodes.edge import CONFIG
     from tui_orch.nodes.meshproxy import attach_digest, mesh_folder
 
+    ctx.check_acting()
     owner = ctx.owner
     found = await node.meshes(owner)
     for service, info in found.items():

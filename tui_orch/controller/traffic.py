@@ -171,6 +171,7 @@ async def _sync_node(ctx: Context, node: Node, config: ProxyConfig | None, image
     from tui_orch.controller import deploy  # deploy imports this module (drain before a stop)
     from tui_orch.nodes.edge import CONFIG, edge_folder
 
+    ctx.check_acting()
     owner = ctx.owner
     if config is None:
         await node.edge_op(owner, "remove")

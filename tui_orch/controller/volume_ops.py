@@ -103,6 +103,7 @@ async def remove(ctx: Context, name: str, node: str | None = None) -> str:
         if waiting:
             raise TuiOrchError(f"volume {name} on {row.node} holds the data of replica {', '.join(waiting)} "
                                f"(not running now); remove the service or move the replica first")
+        ctx.check_acting()
         await ctx.fleet.nodes[row.node].remove_volume(name)
         for h in homes:
             ctx.store.forget_volume_home(h.replica, name)

@@ -32,15 +32,18 @@ corruption (it is the append that was cut by the crash) and is dropped.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import platformdirs
 
 from tui_orch.store.base import DEFAULT_EVENT_LIMIT, DEFAULT_REVISION_LIMIT
 from tui_orch.store.desired import DesiredMixin
+from tui_orch.store.etcdstore import EtcdMixin
 from tui_orch.store.observed import ObservedMixin
 from tui_orch.store.records import ServiceRecord
 from tui_orch.store.storage import SCHEMA
+from tui_orch.store.target import EtcdTarget, is_etcd, parse_etcd
 from tui_orch.store.volumes import VolumesMixin
 
 APP = "tui-orch"
@@ -53,11 +56,27 @@ class Store(DesiredMixin, ObservedMixin, VolumesMixin):
     desired.py. Replicas, node status, events: observed.py. Volume homes: volumes.py."""
 
 
-def default_state_dir() -> Path:
-    """$TUI_ORCH_STATE, else the platform's user state dir for tui-orch (the CLI's
-    ``--state DIR`` beats both and is passed to ``open_store``)."""
+class EtcdStore(EtcdMixin, Store):
+    """The same state kept in etcd (etcdstore.py)."""
+
+
+def default_state_dir() -> Path | EtcdTarget:
+    """$TUI_ORCH_STATE (a folder or an etcd:// URL), else the platform's user state dir for
+    tui-orch (the CLI's ``--state`` beats both and is passed to ``open_store``)."""
     value = os.environ.get("TUI_ORCH_STATE")
-    return Path(value).expanduser() if value else Path(platformdirs.user_state_dir(APP))
+    return state_target(value) if value else default_local_root()
+
+
+def default_local_root() -> Path:
+    return Path(platformdirs.user_state_dir(APP))
+
+
+def state_target(value: str | os.PathLike[str]) -> Path | EtcdTarget:
+    """``--state``: a folder, or an etcd state (store/target.py)."""
+    if isinstance(value, EtcdTarget):
+        return value
+    text = os.fspath(value)
+    return parse_etcd(text) if is_etcd(text) else Path(text).expanduser()
 
 
 def open_store(
@@ -66,11 +85,18 @@ def open_store(
     *,
     event_limit: int = DEFAULT_EVENT_LIMIT,
     revision_limit: int = DEFAULT_REVISION_LIMIT,
+    wait: threading.Event | None = None,
 ) -> Store:
     """Open the state in ``folder`` (default: ``default_state_dir()``), creating it if needed.
 
     Raises StoreLocked if another process owns it (not for readonly opens), StoreError if
-    it is of a newer schema or corrupt (see the module docstring)."""
+    it is of a newer schema or corrupt (see the module docstring). An etcd state (an
+    EtcdTarget or an etcd:// URL) gives an EtcdStore; ``wait`` (etcd only): stand by until
+    this process leads instead of raising StoreLeased (a controller), unless it is set."""
+    target = state_target(default_state_dir() if folder is None else folder)
+    if isinstance(target, EtcdTarget):
+        return EtcdStore(target, readonly=readonly, wait=wait, event_limit=event_limit,
+                         revision_limit=revision_limit)
     return Store(
         default_state_dir() if folder is None else folder,
         readonly=readonly,
@@ -83,8 +109,11 @@ __all__ = [
     "DEFAULT_EVENT_LIMIT",
     "DEFAULT_REVISION_LIMIT",
     "SCHEMA",
+    "EtcdStore",
+    "EtcdTarget",
     "ServiceRecord",
     "Store",
     "default_state_dir",
     "open_store",
+    "state_target",
 ]

@@ -228,6 +228,20 @@ class StoreBase:
             self._lock.release()
             self._lock = None
 
+    def identity(self) -> str:
+        """What names this state among others (containers carry a hash of it as their owner)."""
+        import socket
+
+        return f"{socket.gethostname()}:{os.path.realpath(self.folder)}"
+
+    def describe(self) -> str:
+        """Where the state is, for messages."""
+        return str(self.folder)
+
+    def acting(self) -> bool:
+        """May this process act on the nodes? (An etcd state: only while it leads.)"""
+        return True
+
     def __enter__(self) -> Self:
         return self
 

@@ -62,7 +62,44 @@ def parse_log(raw: bytes | None) -> tuple[list[bytes], list[dict[str, Any]], int
     return lines[1:], raws, good
 
 
-class EventLog:
+class EventsView:
+    """Events in memory, newest last: what reading them costs (decoded when first read).
+    ``_raws`` holds what ``select`` filters on (time, service) and ``_decoded`` the events."""
+
+    path: str
+    limit: int
+    _raws: list[dict[str, Any]]
+    _decoded: list[Event | None]
+
+    def __len__(self) -> int:
+        return min(len(self._raws), self.limit)
+
+    def select(
+        self, limit: int | None = None, service: str | None = None, since: float | None = None
+    ) -> list[Event]:
+        start = max(0, len(self._raws) - self.limit)
+        indexes = [
+            i
+            for i in range(start, len(self._raws))
+            if (service is None or self._raws[i].get("service") == service)
+            and (since is None or self._raws[i]["time"] >= since)
+        ]
+        if limit is not None:
+            indexes = indexes[-limit:] if limit > 0 else []
+        return [self._event(i) for i in indexes]
+
+    def _event(self, i: int) -> Event:
+        ev = self._decoded[i]
+        if ev is None:
+            try:
+                ev = from_dict(Event, self._raws[i])
+            except (TypeError, ValueError, KeyError) as exc:
+                raise StoreError(f"an event in {self.path} cannot be read ({exc})") from None
+            self._decoded[i] = ev
+        return ev
+
+
+class EventLog(EventsView):
     """The events of one state folder, in memory (newest last) and on disk."""
 
     def __init__(
@@ -142,35 +179,6 @@ class EventLog:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-    # ----------------------------------------------------------------- reading
-
-    def __len__(self) -> int:
-        return min(len(self._raws), self.limit)
-
-    def select(
-        self, limit: int | None = None, service: str | None = None, since: float | None = None
-    ) -> list[Event]:
-        start = max(0, len(self._raws) - self.limit)
-        indexes = [
-            i
-            for i in range(start, len(self._raws))
-            if (service is None or self._raws[i].get("service") == service)
-            and (since is None or self._raws[i]["time"] >= since)
-        ]
-        if limit is not None:
-            indexes = indexes[-limit:] if limit > 0 else []
-        return [self._event(i) for i in indexes]
-
-    def _event(self, i: int) -> Event:
-        ev = self._decoded[i]
-        if ev is None:
-            try:
-                ev = from_dict(Event, self._raws[i])
-            except (TypeError, ValueError, KeyError) as exc:
-                raise StoreError(f"an event in {self.path} cannot be read ({exc})") from None
-            self._decoded[i] = ev
-        return ev
 
 
 def create_log(path: str, dir_fd: int) -> None:

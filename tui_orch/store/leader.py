@@ -64,13 +64,16 @@ class Leadership:
         """One attempt: lead now if nobody does. True when this process leads."""
         lease = self.client.grant(self.ttl)
         t0 = self.clock()
+        since = time.time()
         ok, answer = self.client.txn(
             [{"key": b64(self.key), "target": "CREATE", "create_revision": "0"}],
-            [{"request_put": {"key": b64(self.key), "value": b64(json.dumps(self.me.__dict__)), "lease": str(lease)}}])
+            [{"request_put": {"key": b64(self.key), "value": b64(json.dumps({**self.me.__dict__, "since": since})),
+                               "lease": str(lease)}}])
         if not ok:
             self.client.revoke(lease)
             return False
         self.lease, self.revision = lease, int(answer.get("header", {}).get("revision", 0))
+        self.me = Leader(self.me.host, self.me.pid, since)
         self._renewed = t0
         self._stop.clear()
         self._thread = threading.Thread(target=self._keep, name="tui-orch-lease", daemon=True)

@@ -75,6 +75,11 @@ def parse_db(raw: bytes | None) -> Data | None:
         data = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise Corrupt(f"not valid JSON: {exc}") from None
+    return check_data(data)
+
+
+def check_data(data: Any) -> Data | None:
+    """parse_db's checks of an already decoded database (the etcd store assembles one)."""
     if not isinstance(data, dict):
         raise Corrupt(f"expected a JSON object of tables, found {type(data).__name__}")
     schema = schema_of(data)
