@@ -87,17 +87,24 @@ def resume_collector() -> None:
 
 @collector_paused
 def cmd_console(args: argparse.Namespace) -> int:
-    from tui_orch.store import open_store
-
     from tui_orch.control.place import running
+    from tui_orch.store import open_store
+    from tui_orch.store.etcdstore import StoreLeased
 
     cfg = _ui_config(args)
     inventory = config.load(getattr(args, "inventory", None))
     folder = config.state_dir(getattr(args, "state", None))
     controller = running(os.fspath(folder))  # one runs on its own: attach to it (control/attached.py)
-    store = open_store(folder, readonly=cfg.readonly or controller is not None)
+    where = None
     try:
-        asyncio.run(run_console(store, inventory, cfg, attach=controller))
+        store = open_store(folder, readonly=cfg.readonly or controller is not None)
+    except StoreLeased as exc:  # an etcd state led from another machine (or by a console): show it
+        store = open_store(folder, readonly=True)
+        cfg.readonly = True
+        who = exc.leader.describe() if exc.leader else "another process"
+        where = f"{who} (read-only here; act with --controller ssh://{exc.leader.host if exc.leader else 'HOST'})"
+    try:
+        asyncio.run(run_console(store, inventory, cfg, attach=controller, where=where))
     finally:
         store.close()
     return 0
@@ -107,7 +114,7 @@ SWITCH_INTERVAL = 0.0005  # s: see run_console
 
 
 async def run_console(store: Any, inventory: Any, cfg: Any, *, factory: Any = None,
-                      script: Any = None, attach: Any = None) -> None:
+                      script: Any = None, attach: Any = None, where: str | None = None) -> None:
     """Build fleet and controller, run the app (it starts them), close them when it ends.
     ``script(ctl, say)``: a coroutine run once the controller is up (the demo's).
     ``attach``: the ControllerInfo of a controller that runs on its own: the console reads
@@ -124,7 +131,7 @@ async def run_console(store: Any, inventory: Any, cfg: Any, *, factory: Any = No
     else:
         ctl = Controller(store, fleet)
         if cfg.readonly:
-            ctl.where = "another process or none (read-only here)"
+            ctl.where = where or "another process or none (read-only here)"
     app: OrchApp | None = None
     tasks: list[asyncio.Task[None]] = []
 

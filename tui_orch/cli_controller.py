@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -23,7 +24,7 @@ import time
 from typing import Any, TextIO
 
 from tui_orch import config
-from tui_orch.errors import TuiOrchError
+from tui_orch.errors import StoreError, TuiOrchError
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -77,12 +78,9 @@ def run_headless(args: argparse.Namespace, folder: Any) -> int:
     from tui_orch.store import EtcdTarget, open_store
 
     log = EventLog(sys.stdout, args.log_format)
-    if isinstance(folder, EtcdTarget):
-        store = _stand_by(folder, log)
-        if store is None:
-            log.say("stopped before taking the lead")
-            return 0
-    else:
+    inventory_flag = getattr(args, "inventory", None)
+    inventory = config.load(inventory_flag)
+    if not isinstance(folder, EtcdTarget):
         try:
             store = open_store(folder)
         except StoreLocked:
@@ -91,42 +89,63 @@ def run_headless(args: argparse.Namespace, folder: Any) -> int:
                 raise TuiOrchError(f"a controller already runs for {folder}: {info.describe()}; "
                                    f"stop it first (SIGTERM), or send it commands as they are") from None
             raise
-    lost: list[str] = []
-    try:
-        inventory_flag = getattr(args, "inventory", None)
-        inventory = config.load(inventory_flag)
-        with routed_output():
-            asyncio.run(_headless(store, inventory, (os.fspath(folder), str(folder)), inventory_flag, log, lost))
-    finally:
-        store.close()
-    return 3 if lost else 0
+        try:
+            with routed_output():
+                asyncio.run(_headless(store, inventory, (os.fspath(folder), str(folder)), inventory_flag, log, []))
+        finally:
+            store.close()
+        return 0
+    while True:  # an etcd state: stand by, lead, and stand by again if the lead is lost
+        store = _stand_by(folder, log)
+        if store is None:
+            log.say("stopped before taking the lead")
+            return 0
+        lost: list[str] = []
+        try:
+            with routed_output():
+                asyncio.run(_headless(store, inventory, (os.fspath(folder), str(folder)), inventory_flag, log, lost))
+        finally:
+            store.close()
+        if not lost:
+            return 0
+        log.say(f"lost the lead ({lost[0]}): did nothing more to the nodes; standing by again", level="warning")
 
 
 def _stand_by(target: Any, log: "EventLog") -> Any:
-    """An etcd state: wait until this process leads it (standby while another does); None
-    when SIGTERM or Ctrl-C came first."""
+    """An etcd state: wait until this process leads it (standby while another does, or while
+    etcd has no quorum); None when SIGTERM or Ctrl-C came first."""
     import threading
 
     from tui_orch.store import open_store
+    from tui_orch.store.etcdv3 import EtcdUnavailable
 
     stop = threading.Event()
     saved = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    said = ""
     try:
-        probe = open_store(target, readonly=True)
-        try:
-            leader = probe.leader()
-        finally:
-            probe.close()
-        if leader is not None:
-            log.say(f"standby: {leader.describe()} leads {target}; this controller takes over when its "
-                    f"lease ({target.ttl:g} s) lapses")
-        store = open_store(target, wait=stop)
-        log.say(f"leading {target} (lease {target.ttl:g} s)")
-        return store
-    except TuiOrchError:
-        if stop.is_set():
-            return None
-        raise
+        while not stop.is_set():
+            try:
+                probe = open_store(target, readonly=True)
+                try:
+                    leader = probe.leader()
+                finally:
+                    probe.close()
+                if leader is not None:
+                    log.say(f"standby: {leader.describe()} leads {target}; this controller takes over when "
+                            f"its lease ({target.ttl:g} s) lapses")
+                store = open_store(target, wait=stop)
+                log.say(f"leading {target} (lease {target.ttl:g} s)")
+                return store
+            except StoreError as exc:
+                if stop.is_set():
+                    return None
+                if not isinstance(exc, EtcdUnavailable):
+                    raise
+                if str(exc) != said:
+                    said = str(exc)
+                    log.say(f"standby: {exc}; waiting for etcd", level="warning")
+                stop.wait(1.0)
+        return None
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
@@ -202,7 +221,8 @@ async def _headless(store: Any, inventory: Any, where: tuple[str, str], inventor
 
     def on_lost(reason: str) -> None:
         lost.append(reason)
-        loop.call_soon_threadsafe(on_signal, f"lost the lead ({reason})")
+        with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
+            loop.call_soon_threadsafe(on_signal, f"lost the lead ({reason})")
 
     if hasattr(store, "on_lost"):
         store.on_lost.append(on_lost)

@@ -72,6 +72,7 @@ class ControlServer:
         self._server: asyncio.AbstractServer | None = None
         self._pool = concurrent.futures.ThreadPoolExecutor(COMMAND_THREADS, thread_name_prefix="tui-orch-command")
         self._connections: set[asyncio.Task[None]] = set()
+        self._inode = -1
 
     async def start(self) -> None:
         path = os.path.join(self.folder, SOCKET_NAME)
@@ -84,6 +85,7 @@ class ControlServer:
             finally:
                 os.umask(old)
         os.chmod(path, 0o600)
+        self._inode = os.stat(path).st_ino
         write_info(self.folder, self.info)
 
     async def close(self) -> None:
@@ -92,8 +94,10 @@ class ControlServer:
         if self._server is not None:
             self._server.close()
             self._server = None
+        path = os.path.join(self.folder, SOCKET_NAME)
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(self.folder, SOCKET_NAME))
+            if os.stat(path).st_ino == self._inode:  # not the socket of a controller that took over (etcd)
+                os.unlink(path)
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)

@@ -7,6 +7,7 @@ import contextlib
 import time
 from typing import Literal
 
+from tui_orch.errors import NotLeading
 from tui_orch.model import Event, pairs
 from tui_orch.store import Store
 
@@ -37,7 +38,10 @@ class EventBus:
             self._queues.remove(queue)
 
     def publish(self, ev: Event) -> None:
-        self.store.append_event(ev)
+        try:
+            self.store.append_event(ev)
+        except NotLeading:
+            pass  # the process lost the lead of its etcd state: it records nothing more; the log still shows it
         for queue in list(self._queues):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(ev)

@@ -125,6 +125,11 @@ class Query:
     def readonly(self) -> bool:
         return self._store.readonly
 
+    @property
+    def problem(self) -> str | None:
+        """Why the state shown may be stale or cannot be changed here (an etcd state), or None."""
+        return self._store.problem
+
     def refresh(self) -> None:
         """Reread the state files (a read-only reader follows another process's writes)."""
         self._store.refresh()

@@ -238,6 +238,8 @@ class StoreBase:
         """Where the state is, for messages."""
         return str(self.folder)
 
+    problem: str | None = None  # etcd: why the state shown may be stale, or this process cannot act
+
     def acting(self) -> bool:
         """May this process act on the nodes? (An etcd state: only while it leads.)"""
         return True

@@ -29,6 +29,7 @@ import json
 import os
 import queue
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -48,6 +49,7 @@ from tui_orch.store.target import EtcdTarget
 
 PART = {DESIRED: "d", OBSERVED: "o"}
 MAX_OPS = 120
+QUORUM_CHECK = 2.0  # s between a read-only store's quorum checks (refresh)
 
 
 class StoreLeased(StoreLocked):
@@ -150,6 +152,9 @@ class EtcdMixin:
         self.cluster = ""
         self._seen: dict[str, dict[str, dict[str, bytes]]] = {DESIRED: {}, OBSERVED: {}}
         self._watch: Watch | None = None
+        self._problem: str | None = None
+        self._checked = float("-inf")
+        self.read_at = 0.0
         self._watched: queue.SimpleQueue[Any] = queue.SimpleQueue()
         super().__init__(target.local, readonly=readonly, event_limit=event_limit,  # type: ignore[call-arg]
                          revision_limit=revision_limit)
@@ -173,8 +178,8 @@ class EtcdMixin:
                 self._follow()
         except EtcdUnavailable as exc:
             self._release()
-            raise StoreError(f"state {self.url}: {exc}; check that the members run and reach each other "
-                             f"(etcdctl endpoint health)") from None
+            raise EtcdUnavailable(f"state {self.url}: {exc}; check that the members run and reach each other "
+                                  f"(etcdctl endpoint health)") from None
 
     def _lead(self) -> None:
         lead = self.leadership = Leadership(self.client, self.prefix, self.target.ttl, on_lost=self._lose)
@@ -201,10 +206,13 @@ class EtcdMixin:
         return f"{self.prefix}/{PART[name]}/{urllib.parse.quote(table, safe=':')}/{doc_id}"
 
     def _load(self) -> None:
-        kvs, revision = self.client.range_prefix(self.prefix + "/")
+        """Read the whole state. A read-only open reads what the member it asks holds, even
+        without a quorum (it is the console's last view, said so by ``problem``)."""
+        kvs, revision = self.client.range_prefix(self.prefix + "/", serializable=self.readonly)
         header = self.client.call("maintenance/status", {}).get("header", {})
         self.cluster = str(header.get("cluster_id", ""))
         self._build(kvs, revision)
+        self.read_at = time.time()
 
     def _build(self, kvs: list[KeyValue], revision: int) -> None:
         parts: dict[str, Data] = {DESIRED: {}, OBSERVED: {}}
@@ -276,6 +284,33 @@ class EtcdMixin:
         if self.leadership is not None:
             self.leadership.resign()
 
+    def raw_tables(self) -> tuple[Data, Data]:
+        """Plain copies of the desired and observed tables (state export)."""
+        with self._mutex:  # type: ignore[attr-defined]
+            return (json.loads(dumps(self._desired.storage._data)),  # type: ignore[attr-defined]
+                    json.loads(dumps(self._observed.storage._data)))  # type: ignore[attr-defined]
+
+    def replace_all(self, desired: Data, observed: Data, events: list[dict[str, Any]]) -> None:
+        """Make the state exactly these tables and events (state import; the caller checked
+        them). Written in fenced transactions of at most MAX_OPS operations: the old keys
+        are deleted first, so a cut import leaves part of the new state, never a mix."""
+        ops: list[dict[str, Any]] = [
+            {"request_delete_range": {"key": b64(f"{self.prefix}/{part}/"), "range_end": b64(prefix_end(f"{self.prefix}/{part}/"))}}
+            for part in ("d", "o", "e")]
+        for name, data in ((DESIRED, desired), (OBSERVED, observed)):
+            for table, docs in data.items():
+                for doc_id, doc in docs.items():
+                    ops.append({"request_put": {"key": b64(self._key(name, table, str(doc_id))),
+                                                "value": b64(dumps(doc))}})
+        kept = events[-self.event_limit:]  # type: ignore[attr-defined]
+        for seq, raw in enumerate(kept, start=1):
+            ops.append({"request_put": {"key": b64(f"{self.prefix}/e/{seq:016d}"), "value": b64(dumps(raw))}})
+        with self._mutex:  # type: ignore[attr-defined]
+            self._write(ops[:3])  # etcd refuses a delete and a put of one key in one transaction
+            self._write(ops[3:])
+            self._load()
+            self.changes += 1  # type: ignore[attr-defined]
+
     # ------------------------------------------------------------------ following (read-only)
     def _follow(self) -> None:
         watch = self._watch = Watch()
@@ -289,33 +324,66 @@ class EtcdMixin:
 
         threading.Thread(target=run, name="tui-orch-etcd-watch", daemon=True).start()
 
+    @property
+    def problem(self) -> str | None:
+        """Why what this process shows may be stale or it cannot act (None: all is well)."""
+        if self.lost is not None:
+            return f"lost the lead of {self.url} ({self.lost})"
+        return self._problem
+
+    def _check_quorum(self) -> None:
+        """A read-only open: one linearizable read of one key (needs a quorum), at most
+        every QUORUM_CHECK seconds; sets ``problem`` while it fails."""
+        now = time.monotonic()
+        if now - self._checked < QUORUM_CHECK:
+            return
+        self._checked = now
+        try:
+            self.client.call("kv/range", {"key": b64(self.prefix + "/leader")}, timeout=1.0)
+        except StoreError as exc:
+            when = time.strftime("%H:%M:%S", time.localtime(self.read_at))
+            self._problem = f"etcd has no quorum ({str(exc)[:80]}): read-only, state as of {when}"
+            return
+        self._problem = None
+
     def refresh(self) -> None:
         """Read-only: take in the changes the watch saw since the last refresh (the whole state
         is read again only when the watch broke: the member it used went away, or etcd
-        compacted past the revision this console last saw)."""
+        compacted past the revision this console last saw). Never raises for etcd being
+        away: ``problem`` says so and the last state stays shown."""
         with self._mutex:  # type: ignore[attr-defined]
             if not self.readonly:
                 return
-            batches = []
-            broken = False
-            while True:
-                try:
-                    item = self._watched.get_nowait()
-                except queue.Empty:
-                    break
-                if isinstance(item, Exception):
-                    broken = True
-                else:
-                    batches.append(item)
-            if broken:
-                if self._watch is not None:
-                    self._watch.cancel()
-                self._load()
-                self._follow()
-                self.changes += 1  # type: ignore[attr-defined]
-            elif batches:
-                self._apply(batches)
-                self.changes += 1  # type: ignore[attr-defined]
+            try:
+                self._refresh()
+            except StoreError as exc:
+                self._problem = f"cannot follow {self.url} ({str(exc)[:120]}); showing the last state read"
+            else:
+                self._check_quorum()
+
+    def _refresh(self) -> None:
+        batches = []
+        broken = False
+        while True:
+            try:
+                item = self._watched.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, Exception):
+                broken = True
+            else:
+                batches.append(item)
+        if broken or self._watch is None:
+            if self._watch is not None:
+                self._watch.cancel()
+                self._watch = None
+            self._load()
+            self._follow()
+            self.changes += 1  # type: ignore[attr-defined]
+        elif batches:
+            self._apply(batches)
+            self.read_at = time.time()
+            self.changes += 1  # type: ignore[attr-defined]
 
     def _apply(self, batches: list[tuple[list[dict[str, Any]], int]]) -> None:
         data = {DESIRED: self._desired.storage._data, OBSERVED: self._observed.storage._data}  # type: ignore[attr-defined]

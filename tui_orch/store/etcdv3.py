@@ -185,9 +185,13 @@ class EtcdClient:
         found = self.call("kv/range", {"key": b64(key)}).get("kvs") or []
         return _kv(found[0]) if found else None
 
-    def range_prefix(self, prefix: str) -> tuple[list[KeyValue], int]:
-        """Every key under ``prefix`` and the store's revision they were read at."""
-        answer = self.call("kv/range", {"key": b64(prefix), "range_end": b64(prefix_end(prefix))})
+    def range_prefix(self, prefix: str, serializable: bool = False) -> tuple[list[KeyValue], int]:
+        """Every key under ``prefix`` and the store's revision they were read at.
+        ``serializable``: answered by the member asked, without a quorum (it may be stale)."""
+        body: dict[str, Any] = {"key": b64(prefix), "range_end": b64(prefix_end(prefix))}
+        if serializable:
+            body["serializable"] = True
+        answer = self.call("kv/range", body)
         return [_kv(d) for d in answer.get("kvs") or []], int(answer.get("header", {}).get("revision", 0))
 
     def put(self, key: str, value: bytes | str, lease: int = 0) -> int:

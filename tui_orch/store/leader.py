@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tui_orch.errors import StoreError
 from tui_orch.store.etcdv3 import EtcdClient, EtcdUnavailable, b64
 
 DEFAULT_TTL = 5.0
@@ -138,5 +139,5 @@ class Leadership:
         if lease:
             try:
                 self.client.revoke(lease)
-            except EtcdUnavailable:
-                pass  # it lapses on its own
+            except StoreError:
+                pass  # etcd away, or the lease already gone: it lapses on its own

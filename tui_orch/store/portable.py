@@ -29,13 +29,16 @@ from tui_orch.store import files
 from tui_orch.store.base import DESIRED, EVENTS, OBSERVED
 from tui_orch.store.events import HEADER, parse_log
 from tui_orch.store.storage import SCHEMA, Corrupt, Newer, dumps, parse_db
+from tui_orch.store.target import is_etcd
 
 FORMAT = "tui-orch-state"
 MAX_DOCUMENT = 1 << 30  # bytes: far above 10,000 events and a 50,000-replica fleet
 
 
 def export_state(folder: str) -> tuple[dict[str, Any], dict[str, int]]:
-    """(the document, what it holds: ``counts``)."""
+    """(the document, what it holds: ``counts``). ``folder`` may be an etcd:// URL."""
+    if is_etcd(folder):
+        return _export_etcd(folder)
     if not os.path.isdir(folder):
         raise StoreError(f"there is no state in {folder}; give the folder with --state DIR")
     held = counts(folder)  # the open refuses a corrupt or newer state, naming the file
@@ -65,6 +68,8 @@ def import_state(document: Any, folder: str, *, source: str, force: bool = False
 
     payload = _files_of(document, source)
     _check(payload, source)  # every record read as tui-orch will read it, before anything is written
+    if is_etcd(folder):
+        return _import_etcd(document, folder, force)
     files.ensure_folder(folder)
     lock = files.FolderLock(folder)  # StoreLocked naming the owner
     try:
@@ -191,3 +196,54 @@ def load_document(path: str) -> Any:
             return json.load(f)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise StoreError(f"{path}: cannot be read as JSON ({str(exc)[:200]})") from None
+
+
+def _export_etcd(url: str) -> tuple[dict[str, Any], dict[str, int]]:
+    from tui_orch.model import to_dict
+    from tui_orch.store import open_store
+
+    store = open_store(url, readonly=True)
+    try:
+        held = {"services": len(store.services()), "replicas": len(store.replicas()),
+                "events": len(store.events(limit=None))}
+        desired, observed = store.raw_tables()
+        events = [to_dict(ev) for ev in store.events(limit=None)]
+    finally:
+        store.close()
+    return {"format": FORMAT, "schema": SCHEMA, "exported_at": time.time(), "source": url,
+            "desired": desired, "observed": observed, "events": events}, held
+
+
+def _import_etcd(document: dict[str, Any], url: str, force: bool) -> list[str]:
+    """Replace the etcd state's keys with the document's, leading it meanwhile (StoreLeased
+    while another process leads). With ``force``, what it held is first exported to a file
+    in this machine's folder for the state (returned), never lost."""
+    from tui_orch.store import open_store
+
+    store = open_store(url)
+    try:
+        services, replicas = len(store.services()), len(store.replicas())
+        held = services + replicas
+        if held and not force:
+            raise StoreError(f"{url} already holds a state ({_count(services, 'service')} and "
+                             f"{_count(replicas, 'replica')}); import into another prefix, or add --force to "
+                             f"replace it (it is exported to a file first, not deleted)")
+        aside = []
+        if held:
+            from tui_orch.model import to_dict
+
+            desired, observed = store.raw_tables()
+            old = {"format": FORMAT, "schema": SCHEMA, "exported_at": time.time(), "source": url,
+                   "desired": desired, "observed": observed,
+                   "events": [to_dict(ev) for ev in store.events(limit=None)]}
+            path = os.path.join(str(store.folder), time.strftime("replaced-%Y%m%dT%H%M%SZ.json", time.gmtime()))
+            dir_fd = files.open_dir(str(store.folder))
+            try:
+                files.atomic_write(path, dumps(old).encode(), dir_fd)
+            finally:
+                os.close(dir_fd)
+            aside.append(path)
+        store.replace_all(document["desired"], document["observed"], document["events"])
+        return aside
+    finally:
+        store.close()

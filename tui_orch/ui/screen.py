@@ -118,7 +118,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         if header:
             s = self.orch.reader.summary(self.orch.restarts_last_hour())
             clock = "" if self.orch.config.deterministic else time.strftime("%H:%M:%S")
-            self.query_one(FleetHeader).show(s, clock, self.orch.controller.where)
+            problem = self.orch.reader.problem  # an etcd state away or its lead lost: said instead
+            self.query_one(FleetHeader).show(s, clock, f"{problem}" if problem else self.orch.controller.where)
         self.current.refresh_view()
         self._show_crumb()
 
