@@ -130,6 +130,10 @@ class Query:
         """Why the state shown may be stale or cannot be changed here (an etcd state), or None."""
         return self._store.problem
 
+    def pending(self) -> bool:
+        """Has a change come that ``refresh`` would take in (an etcd state's watch)?"""
+        return self._store.pending()
+
     def refresh(self) -> None:
         """Reread the state files (a read-only reader follows another process's writes)."""
         self._store.refresh()

@@ -240,6 +240,11 @@ class StoreBase:
 
     problem: str | None = None  # etcd: why the state shown may be stale, or this process cannot act
 
+    def pending(self) -> bool:
+        """A read-only store: has a change come that ``refresh`` would take in? (Files: not
+        known without rereading them; the console rereads them once a second.)"""
+        return False
+
     def acting(self) -> bool:
         """May this process act on the nodes? (An etcd state: only while it leads.)"""
         return True

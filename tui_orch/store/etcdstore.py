@@ -346,6 +346,9 @@ class EtcdMixin:
             return
         self._problem = None
 
+    def pending(self) -> bool:
+        return self.readonly and not self._watched.empty()
+
     def refresh(self) -> None:
         """Read-only: take in the changes the watch saw since the last refresh (the whole state
         is read again only when the watch broke: the member it used went away, or etcd

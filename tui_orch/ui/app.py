@@ -36,6 +36,7 @@ HOUR = 3600.0
 EVENTS_AT_START = 500
 KEY_QUIET = 0.6  # s: the once-a-second redraw is skipped this long after a key (its effect shows first)
 MAX_PUT_OFF = 3.0  # s: ... but keys that keep coming never hold the screen back longer
+WATCH_CHECK = 0.1  # s: how often a read-only console looks whether its etcd watch brought a change
 
 
 class ReadonlyMainScreen(MainScreen, inherit_bindings=False):
@@ -99,7 +100,13 @@ class OrchApp(App[None]):
             self.started.set()
         if not self.config.deterministic:
             self.set_interval(self.config.refresh_interval, self.tick, name="refresh")
+            if self.reader.readonly:  # a followed etcd state: show a change as soon as its watch has it
+                self.set_interval(WATCH_CHECK, self._watch_check, name="watch-check")
         self.call_after_refresh(self._first_frame)
+
+    def _watch_check(self) -> None:
+        if self.reader.pending() and time.monotonic() - self._last_key >= KEY_QUIET:
+            self.run_worker(self._poll_readonly(), group="poll", exclusive=True, exit_on_error=False)
 
     def _first_frame(self) -> None:
         """Fill the screen; once that frame is drawn, bring the fleet and controller up (their
