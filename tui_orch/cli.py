@@ -81,8 +81,9 @@ def _location_options(parser: argparse.ArgumentParser, default: object, document
     def doc(text: str) -> str:
         return text if documented else argparse.SUPPRESS
 
-    parser.add_argument("--state", metavar="DIR", default=default,
-                        help=doc("state folder (default: $TUI_ORCH_STATE or the user state dir)"))
+    parser.add_argument("--state", metavar="DIR|etcd://...", default=default,
+                        help=doc("state folder, or etcd://HOST:PORT,.../PREFIX for a team's state "
+                                 "(default: $TUI_ORCH_STATE or the user state dir)"))
     parser.add_argument("--inventory", "-i", metavar="FILE", default=default,
                         help=doc("nodes file (default: $TUI_ORCH_INVENTORY or CONFIG/nodes.yaml; none = this machine)"))
     parser.add_argument("--controller", metavar="URL", default=default,
