@@ -103,7 +103,7 @@ def run_headless(args: argparse.Namespace, folder: Any) -> int:
         lost: list[str] = []
         try:
             with routed_output():
-                asyncio.run(_headless(store, inventory, (os.fspath(folder), str(folder)), inventory_flag, log, lost))
+                asyncio.run(_headless(store, inventory, (os.fspath(folder), folder.spec), inventory_flag, log, lost))
         finally:
             store.close()
         if not lost:

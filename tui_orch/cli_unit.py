@@ -48,12 +48,13 @@ def unit_name(state: str) -> str:
     other's carries a digest of its path (a second install never replaces another's unit)."""
     from tui_orch.store import default_state_dir
 
-    if state == str(default_state_dir().resolve()):
+    default = default_state_dir()
+    if state == getattr(default, "spec", None) or state == str(getattr(default, "resolve", lambda: None)()):
         return UNIT_NAME
     return f"tui-orch-controller-{hashlib.sha256(state.encode()).hexdigest()[:10]}.service"
 
 
-def unit_text(argv: list[str], scope: str, state: str) -> str:
+def unit_text(argv: list[str], scope: str, state: str, env_file: str | None = None) -> str:
     network = ["Wants=network-online.target", "After=network-online.target"] if scope == "system" else []
     return "\n".join([
         "[Unit]",
@@ -62,6 +63,7 @@ def unit_text(argv: list[str], scope: str, state: str) -> str:
         "",
         "[Service]",
         "Type=simple",
+        *([f"EnvironmentFile=-{systemd_quote(env_file)}"] if env_file else []),
         "ExecStart=" + " ".join(systemd_quote(a) for a in argv),
         "Restart=on-failure",
         "RestartSec=2",
@@ -77,7 +79,9 @@ def unit_text(argv: list[str], scope: str, state: str) -> str:
 
 def cmd_install(args: argparse.Namespace) -> int:
     scope = args.scope or ("system" if os.geteuid() == 0 else "user")
-    state = str(config.state_dir(getattr(args, "state", None)).resolve())
+    target = config.state_dir(getattr(args, "state", None))
+    etcd = getattr(target, "spec", None)  # an etcd state: its URL and options
+    state = etcd if etcd is not None else str(target.resolve())  # type: ignore[union-attr]
     inventory = config.inventory_path(getattr(args, "inventory", None))
     argv = [sys.executable, "-m", "tui_orch", "controller", "--state", state]
     if inventory is not None:
@@ -90,17 +94,23 @@ def cmd_install(args: argparse.Namespace) -> int:
         Path("/etc/systemd/system") if scope == "system" else Path.home() / ".config/systemd/user")
     name = unit_name(state)
     path = folder / name
+    env_file = None
+    if getattr(target, "user", None):  # the etcd user's password: never in the unit itself
+        env_file = str(config.config_dir() / "etcd.env")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         existed = path.exists()
         tmp = path.with_name(name + ".tmp")
-        tmp.write_text(unit_text(argv, scope, state))
+        tmp.write_text(unit_text(argv, scope, state, env_file))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:
         raise TuiOrchError(f"cannot write {path}: {exc.strerror or exc}; "
                            f"{'run as root, or use --user' if scope == 'system' else 'use --unit-dir DIR'}") from None
     print(f"{'replaced' if existed else 'wrote'} {path}")
+    if env_file:
+        print(f"the controller reads the etcd password from {env_file}: put TUI_ORCH_ETCD_PASSWORD=... "
+              f"there (chmod 600)")
     user = ["--user"] if scope == "user" else []
     enable = ["systemctl", *user, "enable", "--now", name]
     if args.no_enable or args.unit_dir:

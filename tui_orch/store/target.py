@@ -48,6 +48,15 @@ class EtcdTarget:
         return f"{scheme}://{who}{hosts}{self.prefix}"
 
     @property
+    def spec(self) -> str:
+        """The URL with its options (no secret is ever part of it): what a command line that
+        opens the same state (a systemd unit, a forwarded command) is given."""
+        options = [f"{k}={v}" for k, v in (("ca", self.ca), ("cert", self.cert), ("key", self.key)) if v]
+        if self.ttl != 5.0:
+            options.append(f"ttl={self.ttl:g}")
+        return self.url + ("?" + "&".join(options) if options else "")
+
+    @property
     def local(self) -> Path:
         """This machine's folder for this state (controller socket and info)."""
         from tui_orch.store import default_local_root
