@@ -146,7 +146,7 @@ def test_big_transactions_and_the_event_log_trim(url, lab):
         again.close()
 
 
-def test_a_damaged_or_newer_state_is_refused_with_what_to_do(url, lab):
+def test_a_damaged_or_newer_state_is_refused_with_what_to_do(url, lab, tmp_path):
     store = open_store(url)
     store.put_replica(replica("web", 1))
     store.close()
@@ -157,11 +157,28 @@ def test_a_damaged_or_newer_state_is_refused_with_what_to_do(url, lab):
     with pytest.raises(StoreError) as damaged:
         open_store(url, readonly=True)
     assert "is damaged" in str(damaged.value) and "state import" in str(damaged.value)
-    client.put(key, json.dumps(replica_doc := {"service": "web", "slot": 1}).encode())
+    # what the message says to do works: an export imported with --force replaces it, the
+    # damaged keys saved to a file first
+    folder = tmp_path / "state"
+    good = open_store(folder)
+    good.put_replica(replica("web", 7))
+    good.close()
+    done = subprocess.run([TUI_ORCH, "state", "export", "-o", str(tmp_path / "a.json"), "--state", str(folder)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([TUI_ORCH, "state", "import", str(tmp_path / "a.json"), "--force", "--state", url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "moved aside: " in done.stdout, done.stdout + done.stderr
+    saved = Path(done.stdout.split("moved aside: ", 1)[1].split()[0])
+    assert "not json" in saved.read_text()
+    repaired = open_store(url, readonly=True)
+    try:
+        assert [r.key for r in repaired.replicas()] == ["web.7"]
+    finally:
+        repaired.close()
     client.put(f"{prefix}/d/meta/1", json.dumps({"schema": 99}).encode())
     with pytest.raises(StoreError, match="newer tui-orch"):
         open_store(url, readonly=True)
-    assert replica_doc
 
 
 def test_a_read_only_view_outlives_the_loss_of_quorum_and_says_so(url, lab):
@@ -238,3 +255,48 @@ def test_state_export_and_import_move_a_fleet_between_a_folder_and_etcd(url, tmp
         assert [r.key for r in back.replicas()] == ["web.1"]
     finally:
         back.close()
+
+
+@pytest.mark.parametrize("applied", [False, True], ids=["lost-before-etcd", "applied-but-unanswered"])
+def test_a_write_etcd_did_not_answer_is_never_written_later(url, applied):
+    """A transaction whose write failed is not kept in memory (where the next write would
+    have carried it to etcd); when etcd may have applied it, the state is read again before
+    the next write, and no container action is allowed meanwhile."""
+    from tui_orch.store.etcdv3 import EtcdUnavailable
+
+    store = open_store(url)
+    try:
+        store.set_availability("node1", "cordoned")
+        real = store.client.txn
+
+        def failing(*args, **kwargs):
+            if applied:
+                real(*args, **kwargs)
+            raise EtcdUnavailable("etcd does not answer: timed out")
+
+        real_range = store.client.range_prefix
+
+        def unreadable(*args, **kwargs):
+            raise EtcdUnavailable("etcd does not answer: timed out")
+
+        store.client.txn = failing  # type: ignore[method-assign]
+        store.client.range_prefix = unreadable  # type: ignore[method-assign]  # the reread fails too
+        with pytest.raises(StoreError, match="cannot write"):
+            store.set_availability("node2", "draining")
+        assert not store.acting()  # memory may not match etcd: no container action until it is read again
+        with pytest.raises(StoreError):
+            store.put_replica(replica("web", 9))  # refused whole while etcd cannot be read
+        store.client.txn = real  # type: ignore[method-assign]
+        store.client.range_prefix = real_range  # type: ignore[method-assign]
+        store.put_replica(replica("web", 1))  # the next write: etcd read again first
+        assert store.acting()
+        assert ("node2" in store.availability()) is applied
+        assert [r.key for r in store.replicas()] == ["web.1"]
+    finally:
+        store.close()
+    again = open_store(url, readonly=True)
+    try:
+        assert ("node2" in again.availability()) is applied  # a failed write never lands later
+        assert [r.key for r in again.replicas()] == ["web.1"]
+    finally:
+        again.close()

@@ -45,7 +45,7 @@ def test_tls_user_and_ttl(tmp_path, monkeypatch):
     ("etcd://e1:abc/p", "is not HOST:PORT"),
     ("etcd://e1:2379/p?tls=1", "unknown option 'tls'"),
     ("etcd://e1:2379/p?ttl=1", "2 to 600 seconds"),
-    ("etcd://e1:2379/p?ttl=soon", "not a number of seconds"),
+    ("etcd://e1:2379/p?ttl=soon", "not a whole number of seconds"),
     ("etcd://e1:2379/p?ca=/nonexistent/ca.pem", "does not exist"),
 ])
 def test_mistakes_get_one_message(url, says):

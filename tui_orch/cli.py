@@ -115,7 +115,7 @@ def _main(argv: Sequence[str] | None) -> int:
         remote = getattr(args, "controller", None)
         if not remote and forwardable(args):  # the variable is for what a controller runs; the rest ignore it
             remote = os.environ.get("TUI_ORCH_CONTROLLER")
-        if remote:  # a controller on another machine (control/remote.py)
+        if remote and args.verb != "console":  # a controller on another machine (control/remote.py)
             return run_remote(args, remote, words)
         if getattr(args, "attach", False):  # a controller that runs on its own does it, if one runs
             from tui_orch.control.client import forward

@@ -88,12 +88,28 @@ def resume_collector() -> None:
 @collector_paused
 def cmd_console(args: argparse.Namespace) -> int:
     from tui_orch.control.place import running
-    from tui_orch.store import open_store
+    from tui_orch.errors import TuiOrchError
+    from tui_orch.store import EtcdTarget, open_store
     from tui_orch.store.etcdstore import StoreLeased
 
     cfg = _ui_config(args)
     inventory = config.load(getattr(args, "inventory", None))
     folder = config.state_dir(getattr(args, "state", None))
+    remote = getattr(args, "controller", None)
+    if remote:  # a controller on another machine: the state is read here, from etcd
+        if not isinstance(folder, EtcdTarget):
+            raise TuiOrchError(f"a console attached to the controller at {remote} reads the state itself, so the "
+                               f"state must be in etcd (--state etcd://...); for a state folder on that machine, "
+                               f"run the console there (ssh -t HOST tui-orch)")
+        from tui_orch.control.remote import parse_url
+
+        parse_url(remote)  # a malformed URL: one message before the screen opens
+        store = open_store(folder, readonly=True)
+        try:
+            asyncio.run(run_console(store, inventory, cfg, remote=remote))
+        finally:
+            store.close()
+        return 0
     controller = running(os.fspath(folder))  # one runs on its own: attach to it (control/attached.py)
     where = None
     try:
@@ -114,7 +130,8 @@ SWITCH_INTERVAL = 0.0005  # s: see run_console
 
 
 async def run_console(store: Any, inventory: Any, cfg: Any, *, factory: Any = None,
-                      script: Any = None, attach: Any = None, where: str | None = None) -> None:
+                      script: Any = None, attach: Any = None, where: str | None = None,
+                      remote: str | None = None) -> None:
     """Build fleet and controller, run the app (it starts them), close them when it ends.
     ``script(ctl, say)``: a coroutine run once the controller is up (the demo's).
     ``attach``: the ControllerInfo of a controller that runs on its own: the console reads
@@ -124,10 +141,23 @@ async def run_console(store: Any, inventory: Any, cfg: Any, *, factory: Any = No
     from tui_orch.ui.app import OrchApp
 
     fleet = Fleet(inventory, factory)
-    if attach is not None:
+    if remote is not None:  # --controller ssh://...: its commands go there through one SSH connection
+        from tui_orch.control.attached import AttachedController
+        from tui_orch.control.remote import RemoteChannel, parse_url
+
+        channel = RemoteChannel(parse_url(remote))
+        await channel.open()
+        try:
+            info = await channel.info()
+        except BaseException:
+            channel.close()
+            raise
+        ctl: Controller = AttachedController(store, fleet, os.fspath(store.folder), info, readonly=cfg.readonly,
+                                             channel=channel)
+    elif attach is not None:
         from tui_orch.control.attached import AttachedController
 
-        ctl: Controller = AttachedController(store, fleet, os.fspath(store.folder), attach, readonly=cfg.readonly)
+        ctl = AttachedController(store, fleet, os.fspath(store.folder), attach, readonly=cfg.readonly)
     else:
         ctl = Controller(store, fleet)
         if cfg.readonly:

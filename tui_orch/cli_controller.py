@@ -74,8 +74,9 @@ def _etcd_status(target: Any) -> int:
 
 def run_headless(args: argparse.Namespace, folder: Any) -> int:
     from tui_orch.control.place import running
-    from tui_orch.errors import StoreLocked
+    from tui_orch.errors import NotLeading, StoreLocked
     from tui_orch.store import EtcdTarget, open_store
+    from tui_orch.store.etcdv3 import EtcdUnavailable
 
     log = EventLog(sys.stdout, args.log_format)
     inventory_flag = getattr(args, "inventory", None)
@@ -104,6 +105,10 @@ def run_headless(args: argparse.Namespace, folder: Any) -> int:
         try:
             with routed_output():
                 asyncio.run(_headless(store, inventory, (os.fspath(folder), folder.spec), inventory_flag, log, lost))
+        except StoreError as exc:  # the lead lost, or etcd gone, while starting: stand by again
+            if not (lost or isinstance(exc, (NotLeading, EtcdUnavailable))):
+                raise
+            lost.append(str(exc))
         finally:
             store.close()
         if not lost:

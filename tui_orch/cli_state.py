@@ -30,10 +30,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tui_orch.store.files import atomic_write, open_dir
     from tui_orch.store.portable import export_state
 
-    folder = str(config.state_dir(getattr(args, "state", None)))
+    target = config.state_dir(getattr(args, "state", None))
+    folder = getattr(target, "spec", None) or str(target)  # an etcd state: its URL with its options
     document, n = export_state(folder)
     text = json.dumps(document, indent=1, sort_keys=True) + "\n"
-    summary = f"{n['services']} services, {n['replicas']} replicas, {n['events']} events from {folder}"
+    summary = f"{n['services']} services, {n['replicas']} replicas, {n['events']} events from {target}"
     if args.output == "-":
         sys.stdout.write(text)
         print(f"exported {summary}", file=sys.stderr)
@@ -56,12 +57,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     from tui_orch.control.place import running
     from tui_orch.errors import StoreLocked, TuiOrchError
 
-    folder = str(config.state_dir(getattr(args, "state", None)))
+    target = config.state_dir(getattr(args, "state", None))
+    folder = getattr(target, "spec", None) or str(target)  # an etcd state: its URL with its options
     document = load_document(args.file)
     try:
         aside = import_state(document, folder, source=args.file, force=args.force)
     except StoreLocked:
-        info = running(folder)
+        info = running(os.fspath(target))
         if info is None:
             raise
         raise TuiOrchError(f"a controller runs for {folder} ({info.describe()}); stop it first (SIGTERM), "
@@ -69,5 +71,5 @@ def cmd_import(args: argparse.Namespace) -> int:
     for path in aside:
         print(f"moved aside: {path}")
     n = counts(folder)
-    print(f"imported {n['services']} services, {n['replicas']} replicas, {n['events']} events into {folder}")
+    print(f"imported {n['services']} services, {n['replicas']} replicas, {n['events']} events into {target}")
     return 0

@@ -25,11 +25,13 @@ LOOK_EVERY = 2.0  # seconds between two looks at which controller runs
 
 
 class AttachedController(Controller):
-    def __init__(self, store: Any, fleet: Any, folder: str, info: ControllerInfo, *, readonly: bool = False):
+    def __init__(self, store: Any, fleet: Any, folder: str, info: ControllerInfo, *, readonly: bool = False,
+                 channel: Any = None):
         super().__init__(store, fleet)
         self.folder = folder
         self.info: ControllerInfo | None = info
         self.readonly = readonly
+        self.channel = channel  # a controller on another machine (remote.RemoteChannel), else this machine's
         self._looked = time.monotonic()
         self._reader: Any = None
 
@@ -37,6 +39,9 @@ class AttachedController(Controller):
     def where(self) -> str:
         """The header's word: the controller that runs now (looked up every few seconds: it may
         have stopped, or another started since the console opened)."""
+        if self.channel is not None:
+            said = f"{self.info.describe()} via {self.channel.target}" if self.info else str(self.channel.target)
+            return f"{said} (read-only here)" if self.readonly else said
         if time.monotonic() - self._looked >= LOOK_EVERY:
             self._looked = time.monotonic()
             self.info = running(self.folder)
@@ -49,6 +54,8 @@ class AttachedController(Controller):
 
     async def close(self) -> None:
         """Nothing to hand back: the controller keeps running."""
+        if self.channel is not None:
+            self.channel.close()
 
     def query(self) -> Any:
         self._reader = super().query()
@@ -60,6 +67,9 @@ class AttachedController(Controller):
                     expect: dict[str, list[int]] | None = None) -> ApplyResult:
         if build_on is not None:
             raise TuiOrchError("the controller builds where it is set to; give --build-on to its own command line")
+        if self.channel is not None:
+            raise TuiOrchError(f"deploying reads files on this machine, and sending them to the controller at "
+                               f"{self.channel.target} is not built yet; deploy on the machine where it runs")
         args = {"file": os.path.abspath(manifest.file), "profiles": list(manifest.profiles),
                 "environ": dict(os.environ), "dry_run": dry_run, "expect": expect}
         return from_dict(ApplyResult, await self._call("apply", args, output))
@@ -99,8 +109,11 @@ class AttachedController(Controller):
         self._looked = 0.0  # look again at who runs: the header follows
         who = f"the controller ({self.info.describe()})" if self.info else "the controller"
         try:
-            with socket_address(self.folder) as address:
-                reader, writer = await asyncio.open_unix_connection(address, limit=READ_LIMIT)
+            if self.channel is not None:
+                reader, writer = await self.channel.connect()
+            else:
+                with socket_address(self.folder) as address:
+                    reader, writer = await asyncio.open_unix_connection(address, limit=READ_LIMIT)
         except OSError as exc:
             raise TuiOrchError(f"{who} does not answer ({exc.strerror or exc}); is it still running? "
                                f"`tui-orch controller status` says") from None

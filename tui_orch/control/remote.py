@@ -15,6 +15,7 @@ import posixpath
 import sys
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
 from tui_orch.control.client import relay
 from tui_orch.errors import HostKeyUnknown, NodeError, TuiOrchError
@@ -68,27 +69,68 @@ def forward(url: str, argv: list[str]) -> int:
         return 130
 
 
-async def _forward(target: ControllerUrl, argv: list[str]) -> int:
-    from tui_orch.nodes import ssh
+class RemoteChannel:
+    """One SSH connection to the controller's machine, kept open; each ``connect`` opens the
+    controller's socket through it (a console attached from another machine: attached.py)."""
 
-    spec = NodeSpec(name=target.host, address=target.host, port=target.port, user=target.user)
-    try:
-        conn = await ssh.connect(spec)
-    except HostKeyUnknown as exc:
-        raise TuiOrchError(f"{target.host}: unknown host key, fingerprint {exc.fingerprint}; if it is right, "
-                           f"add it to ~/.ssh/known_hosts (for instance by connecting once with ssh "
-                           f"and checking the fingerprint it shows), then try again") from None
-    except NodeError as exc:
-        raise TuiOrchError(f"cannot reach the controller at {target}: {exc}") from None
-    try:
-        folder = target.folder or posixpath.join(await _home(conn, target), DEFAULT_REMOTE_STATE)
-        path = posixpath.join(folder, SOCKET_NAME)
+    def __init__(self, target: ControllerUrl):
+        self.target = target
+        self.conn: Any = None
+        self.folder = ""
+        self.path = ""
+
+    async def open(self) -> None:
+        from tui_orch.nodes import ssh
+
+        target = self.target
+        spec = NodeSpec(name=target.host, address=target.host, port=target.port, user=target.user)
         try:
-            reader, writer = await conn.open_unix_connection(path)
+            self.conn = await ssh.connect(spec)
+        except HostKeyUnknown as exc:
+            raise TuiOrchError(f"{target.host}: unknown host key, fingerprint {exc.fingerprint}; if it is right, "
+                               f"add it to ~/.ssh/known_hosts (for instance by connecting once with ssh "
+                               f"and checking the fingerprint it shows), then try again") from None
+        except NodeError as exc:
+            raise TuiOrchError(f"cannot reach the controller at {target}: {exc}") from None
+        self.folder = target.folder or posixpath.join(await _home(self.conn, target), DEFAULT_REMOTE_STATE)
+        self.path = posixpath.join(self.folder, SOCKET_NAME)
+
+    async def connect(self) -> tuple[Any, Any]:
+        try:
+            return await self.conn.open_unix_connection(self.path)  # type: ignore[no-any-return]
         except Exception as exc:  # asyncssh.ChannelOpenError: no socket, or forwarding refused
-            raise TuiOrchError(f"no controller answers at {target.host}:{path} ({exc}); start one there "
-                               f"(`tui-orch controller --state {folder}`), or name its state folder in the URL "
+            raise TuiOrchError(f"no controller answers at {self.target.host}:{self.path} ({exc}); start one there "
+                               f"(`tui-orch controller --state {self.folder}`), or name its state folder in the URL "
                                f"(ssh://HOST/STATE-FOLDER); the server must allow AllowStreamLocalForwarding") from None
+
+    async def info(self) -> Any:
+        """Who runs there (the controller's ``info`` answer)."""
+        from tui_orch.control.place import ControllerInfo
+
+        reader, writer = await self.connect()
+        try:
+            writer.write(json.dumps({"verb": "info"}).encode() + b"\n")
+            line = await reader.readline()
+            data = json.loads(line).get("info") if line else None
+            if not isinstance(data, dict):
+                raise TuiOrchError(f"the controller at {self.target} did not say who it is")
+            return ControllerInfo(**{k: data[k] for k in ("host", "pid", "since", "state", "inventory")})
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TuiOrchError(f"the controller at {self.target} answered something else ({exc})") from None
+        finally:
+            writer.close()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+async def _forward(target: ControllerUrl, argv: list[str]) -> int:
+    channel = RemoteChannel(target)
+    await channel.open()
+    try:
+        reader, writer = await channel.connect()
         writer.write(json.dumps({"verb": "run", "argv": argv, "cwd": "/", "environ": {}}).encode() + b"\n")
         while True:
             line = await reader.readline()
@@ -102,7 +144,7 @@ async def _forward(target: ControllerUrl, argv: list[str]) -> int:
             if code is not None:
                 return code
     finally:
-        conn.close()
+        channel.close()
 
 
 async def _home(conn: object, target: ControllerUrl) -> str:

@@ -274,6 +274,7 @@ class StoreBase:
                     f"state in {self.folder} is open read-only; this command cannot change it"
                 )
             if self._depth == 0:
+                self._before_transaction()
                 self._failed = False
                 self._desired.storage.hold = self._observed.storage.hold = True
             self._depth += 1
@@ -291,6 +292,9 @@ class StoreBase:
                             raise StoreError("a write inside the transaction failed; nothing was written")
                     else:
                         self._commit()
+
+    def _before_transaction(self) -> None:
+        """A hook for the etcd store (reread a state it is not sure of)."""
 
     def _commit(self) -> None:
         saved = ""

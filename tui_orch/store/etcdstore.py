@@ -49,6 +49,7 @@ from tui_orch.store.target import EtcdTarget
 
 PART = {DESIRED: "d", OBSERVED: "o"}
 MAX_OPS = 120
+MAX_BYTES = 1 << 20
 QUORUM_CHECK = 2.0  # s between a read-only store's quorum checks (refresh)
 
 
@@ -121,6 +122,31 @@ class _Events(EventsView):
         pass
 
 
+def _table_order(table: str) -> tuple[int, str]:
+    """The order a change's tables are written in when it takes several transactions: what
+    another record points at first (revisions before the service naming them, services
+    before their rollouts), so a change cut between two transactions is still sound."""
+    for rank, first in enumerate(("meta", "revisions:", "services", "removals", "availability", "rollouts")):
+        if table.startswith(first):
+            return rank, table
+    return 9, table
+
+
+def _chunks(ops: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """At most MAX_OPS operations and MAX_BYTES of values a transaction (etcd's defaults: 128
+    operations, 1.5 MiB a request)."""
+    out: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for op in ops:
+        n = len(op.get("request_put", {}).get("value", "")) + 200
+        if out[-1] and (len(out[-1]) >= MAX_OPS or size + n > MAX_BYTES):
+            out.append([])
+            size = 0
+        out[-1].append(op)
+        size += n
+    return out
+
+
 def _check_event(raw: Any, key: str) -> dict[str, Any]:
     if not (isinstance(raw, dict) and isinstance(raw.get("time"), (int, float))
             and isinstance(raw.get("kind"), str) and isinstance(raw.get("message"), str)):
@@ -139,12 +165,14 @@ class EtcdMixin:
 
     def __init__(self, target: EtcdTarget, *, readonly: bool = False, wait: threading.Event | None = None,
                  event_limit: int = 10_000, revision_limit: int = 10,
-                 client: EtcdClient | None = None):
+                 client: EtcdClient | None = None, repair: bool = False):
         self.target = target
         self.url = target.url
         self.client = client or target.client()
         self.prefix = target.prefix.rstrip("/")
         self.wait = wait
+        self.repair = repair  # state import --force: a damaged state is saved to a file and replaced
+        self.repaired: str | None = None  # that file
         self.leadership: Leadership | None = None
         self.lost: str | None = None
         self.on_lost: list[Callable[[str], None]] = []
@@ -153,6 +181,8 @@ class EtcdMixin:
         self._seen: dict[str, dict[str, dict[str, bytes]]] = {DESIRED: {}, OBSERVED: {}}
         self._watch: Watch | None = None
         self._problem: str | None = None
+        self._stale = False
+        self._behind = 0
         self._checked = float("-inf")
         self.read_at = 0.0
         self._watched: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -173,9 +203,18 @@ class EtcdMixin:
 
                 files.ensure_folder(str(self.target.local))  # controller socket and info (place.py)
                 self._lead()
-            self._load()
+            try:
+                self._load()
+            except EtcdUnavailable:
+                raise
+            except StoreError:
+                if not self.repair:
+                    raise
+                self._save_raw()
             if self.readonly:
                 self._follow()
+            elif self._touched:  # type: ignore[attr-defined]
+                self._commit()  # the schema of a new state
         except EtcdUnavailable as exc:
             self._release()
             raise EtcdUnavailable(f"state {self.url}: {exc}; check that the members run and reach each other "
@@ -189,13 +228,30 @@ class EtcdMixin:
         elif not lead.try_lead():
             raise StoreLeased(self.url, str(self.target.local), lead.leader())
 
+    def _save_raw(self) -> None:
+        """A damaged (or newer) state about to be replaced: every key as it is, to a file in
+        this machine's folder for the state; memory starts empty."""
+        kvs, revision = self.client.range_prefix(self.prefix + "/")
+        from tui_orch.store import files
+
+        path = os.path.join(str(self.target.local), time.strftime("damaged-%Y%m%dT%H%M%SZ.json", time.gmtime()))
+        dump = {kv.key: kv.value.decode(errors="replace") for kv in kvs if not kv.key.endswith("/leader")}
+        dir_fd = files.open_dir(str(self.target.local))
+        try:
+            files.atomic_write(path, json.dumps(dump, indent=1).encode(), dir_fd)
+        finally:
+            os.close(dir_fd)
+        self.repaired = path
+        self._build([], revision)
+
     def leader(self) -> Leader | None:
         """Who leads the state now (None: nobody)."""
         lead = self.leadership or Leadership(self.client, self.prefix, self.target.ttl)
         return lead.leader()
 
     def acting(self) -> bool:
-        return self.leadership is not None and self.lost is None and self.leadership.acting()
+        return (self.leadership is not None and self.lost is None and not self._stale
+                and self.leadership.acting())
 
     def _lose(self, why: str) -> None:
         self.lost = why
@@ -208,7 +264,15 @@ class EtcdMixin:
     def _load(self) -> None:
         """Read the whole state. A read-only open reads what the member it asks holds, even
         without a quorum (it is the console's last view, said so by ``problem``)."""
-        kvs, revision = self.client.range_prefix(self.prefix + "/", serializable=self.readonly)
+        try:
+            kvs, revision = self.client.range_prefix(self.prefix + "/")
+        except EtcdUnavailable as exc:
+            if not self.readonly:
+                raise
+            # no quorum: what the member asked holds, said so (``problem``) until a quorum answers
+            kvs, revision = self.client.range_prefix(self.prefix + "/", serializable=True)
+            self._problem = f"etcd has no quorum ({str(exc)[:80]}): read-only, the state may be stale"
+            self._checked = time.monotonic()
         header = self.client.call("maintenance/status", {}).get("header", {})
         self.cluster = str(header.get("cluster_id", ""))
         self._build(kvs, revision)
@@ -258,8 +322,7 @@ class EtcdMixin:
                 self._part(name).storage.dirty.add("meta")
         self._events = events  # type: ignore[assignment]
         self.etcd_revision = revision
-        if not self.readonly and (self._touched):  # type: ignore[attr-defined]
-            self._commit()  # the schema of a new state
+        self._stale = False
 
     def _part(self, name: str) -> _Part:
         return self._desired if name == DESIRED else self._observed  # type: ignore[attr-defined,no-any-return]
@@ -338,13 +401,23 @@ class EtcdMixin:
         if now - self._checked < QUORUM_CHECK:
             return
         self._checked = now
-        try:
-            self.client.call("kv/range", {"key": b64(self.prefix + "/leader")}, timeout=1.0)
+        try:  # the newest change under the prefix, read through a quorum
+            answer = self.client.call("kv/range", {
+                "key": b64(self.prefix + "/"), "range_end": b64(prefix_end(self.prefix + "/")), "limit": 1,
+                "sort_order": "DESCEND", "sort_target": "MOD", "keys_only": True}, timeout=1.0)
         except StoreError as exc:
             when = time.strftime("%H:%M:%S", time.localtime(self.read_at))
             self._problem = f"etcd has no quorum ({str(exc)[:80]}): read-only, state as of {when}"
             return
         self._problem = None
+        newest = max((int(kv.get("mod_revision", 0)) for kv in answer.get("kvs") or []), default=0)
+        if newest > self.etcd_revision and self._watched.empty():
+            self._behind += 1
+            if self._behind >= 2:  # the watch fell silent (its member cut off): read again, watch anew
+                self._behind = 0
+                self._watched.put(StoreError("the watch fell behind"))
+        else:
+            self._behind = 0
 
     def pending(self) -> bool:
         return self.readonly and not self._watched.empty()
@@ -414,20 +487,25 @@ class EtcdMixin:
                 table = urllib.parse.unquote(table)
                 touched.add(name)
                 if put:
-                    data[name].setdefault(table, {})[doc_id] = json.loads(kv.value)
+                    try:
+                        doc = json.loads(kv.value)
+                    except ValueError:
+                        self._watched.put(StoreError(f"key {kv.key} is not JSON"))  # a full read says what is wrong
+                        continue
+                    data[name].setdefault(table, {})[doc_id] = doc
                     self._seen[name].setdefault(table, {})[doc_id] = kv.value
                 else:
                     data[name].get(table, {}).pop(doc_id, None)
                     self._seen[name].get(table, {}).pop(doc_id, None)
                     if table in data[name] and not data[name][table]:
                         del data[name][table]
-            self.etcd_revision = revision
+            self.etcd_revision = max((ev["kv"].mod_revision for ev in events), default=revision)
         for name in touched:
             try:
                 checked = check_data(data[name]) or fresh_data()
                 index = (DesiredIndex if name == DESIRED else ObservedIndex)(checked)
             except (Corrupt, Newer):
-                self._load()  # says what is wrong
+                self._watched.put(StoreError("a watched change cannot be read"))  # reread all next time
                 return
             self._install(name, checked, index)
 
@@ -439,24 +517,33 @@ class EtcdMixin:
         tables = set(part.storage.dirty) | {t for t in seen if t not in data}
         ops: list[dict[str, Any]] = []
         after: dict[str, dict[str, bytes]] = {}
-        for table in sorted(tables):
+        for table in sorted(tables, key=_table_order):
             old = seen.get(table, {})
             new: dict[str, bytes] = {}
+            puts = []
             for doc_id, doc in data.get(table, {}).items():
                 value = dumps(doc).encode()
                 new[str(doc_id)] = value
                 if old.get(str(doc_id)) != value:
-                    ops.append({"request_put": {"key": b64(self._key(name, table, str(doc_id))), "value": b64(value)}})
-            for doc_id in old:
+                    puts.append({"request_put": {"key": b64(self._key(name, table, str(doc_id))), "value": b64(value)}})
+            for doc_id in old:  # deletes first: a record moved to a new id is never there twice
                 if doc_id not in new:
                     ops.append({"request_delete_range": {"key": b64(self._key(name, table, doc_id))}})
+            ops += puts
             after[table] = new
         return ops, after
+
+    def _before_transaction(self) -> None:
+        if self._stale and not self.readonly:
+            self._load()  # StoreError while etcd does not answer: the change is refused whole
 
     def _commit(self) -> None:
         try:
             if self.lost is not None:
                 raise NotLeading(f"state {self.url}: this process no longer leads ({self.lost}); nothing was written")
+            if self._stale:  # a write failed half-way or unknown: start from what etcd holds
+                raise StoreError(f"state {self.url}: a write before this one may not have been saved; the state "
+                                 f"is being read again, nothing of this change was written")
             ops: list[dict[str, Any]] = []
             afters = {}
             for name in (DESIRED, OBSERVED):
@@ -503,30 +590,39 @@ class EtcdMixin:
             return
         if lead is None:
             raise StoreError(f"state {self.url} is open read-only; this command cannot change it")
-        for start in range(0, len(ops), MAX_OPS):
+        for i, chunk in enumerate(_chunks(ops)):
             try:
-                ok, answer = self.client.txn([lead.fence()], ops[start:start + MAX_OPS])
-            except EtcdUnavailable as exc:
+                ok, answer = self.client.txn([lead.fence()], chunk)
+            except StoreError as exc:  # unavailable (it may have been applied), or refused
+                self._stale = True  # memory is not known to match etcd: reread before the next write
                 raise StoreError(f"state {self.url}: cannot write ({exc}); "
-                                 + ("part of the change was saved" if start else "nothing was saved")) from None
+                                 + ("part of the change was saved" if i else "it may not have been saved")) from None
             if not ok:
                 self._lose("another process took the lead")
                 raise NotLeading(f"state {self.url}: another process took the lead; this one no longer acts"
-                                 + ("; part of the change was saved" if start else "; nothing was written"))
+                                 + ("; part of the change was saved" if i else "; nothing was written"))
             self.etcd_revision = int(answer.get("header", {}).get("revision", self.etcd_revision))
 
     def _rollback(self) -> None:
+        """Memory back to what etcd is known to hold (``_seen``: no network needed); when that
+        is not known (a write failed half-way or without an answer), read etcd again, and
+        until that succeeds refuse writes and container actions (``acting``)."""
         for name in (DESIRED, OBSERVED):
-            part = self._part(name)
-            part.storage.hold = False
+            self._part(name).storage.hold = False
         self._pending_events = []  # type: ignore[attr-defined]
-        if self._touched:  # type: ignore[attr-defined]
-            self._touched.clear()  # type: ignore[attr-defined]
+        self._touched.clear()  # type: ignore[attr-defined]
+        if self._stale:
             try:
                 self._load()
             except StoreError:
-                pass  # memory stays as it was; the next read of etcd fixes it
-            self.changes += 1  # type: ignore[attr-defined]
+                pass  # still stale: the next write tries again
+        else:
+            for name in (DESIRED, OBSERVED):
+                data: Data = {table: {doc_id: json.loads(value) for doc_id, value in docs.items()}
+                              for table, docs in self._seen[name].items()}
+                data = data or fresh_data()
+                self._install(name, data, (DesiredIndex if name == DESIRED else ObservedIndex)(data))
+        self.changes += 1  # type: ignore[attr-defined]
 
 
 def local_folder(target: EtcdTarget) -> str:

@@ -64,12 +64,12 @@ class Tls:
 @dataclass
 class _Auth:
     user: str
-    password: str
-    token: str | None = None
+    password: str = field(repr=False)
+    token: str | None = field(default=None, repr=False)
 
 
 def _kv(doc: dict[str, Any]) -> KeyValue:
-    return KeyValue(key=unb64(doc.get("key")).decode(), value=unb64(doc.get("value")),
+    return KeyValue(key=unb64(doc.get("key")).decode(errors="replace"), value=unb64(doc.get("value")),
                     mod_revision=int(doc.get("mod_revision", 0)), create_revision=int(doc.get("create_revision", 0)),
                     lease=int(doc.get("lease", 0)))
 
@@ -91,9 +91,9 @@ class EtcdClient:
     timeout: float = DEFAULT_TIMEOUT
     tls: Tls | None = None
     user: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     _current: int = 0
-    _auth: _Auth | None = None
+    _auth: _Auth | None = field(default=None, repr=False)
     _local: threading.local = field(default_factory=threading.local)
 
     def __post_init__(self) -> None:
@@ -254,7 +254,8 @@ class EtcdClient:
                     revision = int(result.get("header", {}).get("revision", 0))
                     if events:
                         on_events(events, revision)
-                        start_revision = revision + 1
+                        # resume after the last event delivered (a catch-up batch may end before the header's revision)
+                        start_revision = max(e["kv"].mod_revision for e in events) + 1
                         body["create_request"]["start_revision"] = str(start_revision)
             except (OSError, ValueError, http.client.HTTPException) as exc:
                 if stop.cancelled:

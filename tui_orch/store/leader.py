@@ -46,8 +46,8 @@ class Leader:
 class Leadership:
     def __init__(self, client: EtcdClient, prefix: str, ttl: float = DEFAULT_TTL,
                  on_lost: Callable[[str], None] | None = None, clock: Callable[[], float] = time.monotonic):
-        if ttl < 2:
-            raise ValueError("the lease TTL must be at least 2 s (etcd's own minimum is near that)")
+        if ttl < 2 or ttl != int(ttl):
+            raise ValueError("the lease TTL must be a whole number of seconds, at least 2 (etcd grants whole seconds)")
         self.client = client
         self.key = prefix.rstrip("/") + "/leader"
         self.ttl = ttl
@@ -63,8 +63,8 @@ class Leadership:
     # ------------------------------------------------------------------ campaign
     def try_lead(self) -> bool:
         """One attempt: lead now if nobody does. True when this process leads."""
+        t0 = self.clock()  # before the grant: the lease's time runs from when etcd granted it at the latest
         lease = self.client.grant(self.ttl)
-        t0 = self.clock()
         since = time.time()
         ok, answer = self.client.txn(
             [{"key": b64(self.key), "target": "CREATE", "create_revision": "0"}],
@@ -85,7 +85,7 @@ class Leadership:
         """Wait until this process leads (True), or ``stop`` is set (False)."""
         while stop is None or not stop.is_set():
             try:
-                if self.try_lead():
+                if self.client.get(self.key) is None and self.try_lead():  # a read while another leads
                     return True
             except EtcdUnavailable:
                 pass  # no quorum: nobody can lead; try again
@@ -117,8 +117,8 @@ class Leadership:
             t0 = self.clock()
             try:
                 alive = self.client.keepalive(self.lease) > 0
-            except EtcdUnavailable:
-                alive = None  # cannot tell: acting() runs out by the clock meanwhile
+            except Exception:  # noqa: BLE001 - unavailable, refused, garbled: cannot tell; acting() runs out by the clock
+                alive = None
             if alive:
                 self._renewed = t0
             elif alive is False or not self.acting():

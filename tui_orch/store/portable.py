@@ -218,9 +218,9 @@ def _import_etcd(document: dict[str, Any], url: str, force: bool) -> list[str]:
     """Replace the etcd state's keys with the document's, leading it meanwhile (StoreLeased
     while another process leads). With ``force``, what it held is first exported to a file
     in this machine's folder for the state (returned), never lost."""
-    from tui_orch.store import open_store
+    from tui_orch.store import EtcdStore, state_target
 
-    store = open_store(url)
+    store = EtcdStore(state_target(url), repair=force)  # type: ignore[arg-type]
     try:
         services, replicas = len(store.services()), len(store.replicas())
         held = services + replicas
@@ -228,7 +228,7 @@ def _import_etcd(document: dict[str, Any], url: str, force: bool) -> list[str]:
             raise StoreError(f"{url} already holds a state ({_count(services, 'service')} and "
                              f"{_count(replicas, 'replica')}); import into another prefix, or add --force to "
                              f"replace it (it is exported to a file first, not deleted)")
-        aside = []
+        aside = [store.repaired] if store.repaired else []
         if held:
             from tui_orch.model import to_dict
 
@@ -243,7 +243,11 @@ def _import_etcd(document: dict[str, Any], url: str, force: bool) -> list[str]:
             finally:
                 os.close(dir_fd)
             aside.append(path)
-        store.replace_all(document["desired"], document["observed"], document["events"])
+        try:
+            store.replace_all(document["desired"], document["observed"], document["events"])
+        except StoreError as exc:
+            kept = f"; what it held before is in {', '.join(aside)}" if aside else ""
+            raise StoreError(f"the import into {url} was cut off: {exc}{kept}; run the import again") from None
         return aside
     finally:
         store.close()

@@ -84,19 +84,30 @@ def is_etcd(text: str) -> bool:
     return text.startswith(SCHEMES)
 
 
+def _shown(text: str) -> str:
+    """``text`` as a message may show it: whatever stands before an ``@`` (it may hold a
+    password) and the options are left out."""
+    scheme, sep, rest = text.partition("://")
+    rest = rest.split("?", 1)[0]
+    if "@" in rest:
+        rest = "…@" + rest.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{rest}" if sep else ("…@" + text.rsplit("@", 1)[1] if "@" in text else text)
+
+
 def parse_etcd(text: str) -> EtcdTarget:
     """An etcd:// URL as a target; StoreError saying what is wrong with it."""
+    shown = _shown(text)
     url = urllib.parse.urlsplit(text)
-    if "@" in url.netloc and ":" in url.netloc.split("@", 1)[0]:
-        raise StoreError(f"{url.scheme}://…: put the etcd password in ${PASSWORD_ENV}, not in the URL "
+    if "@" in text.split("?", 1)[0] and ":" in text.split("://", 1)[-1].split("@", 1)[0]:
+        raise StoreError(f"{shown}: put the etcd password in ${PASSWORD_ENV}, not in the URL "
                          f"(a URL shows in ps, shell history and logs)")
     user, _, hosts = url.netloc.rpartition("@")
     if not hosts:
-        raise StoreError(f"{text}: name at least one etcd member, as etcd://HOST:2379[,HOST:2379...]/PREFIX")
+        raise StoreError(f"{shown}: name at least one etcd member, as etcd://HOST:2379[,HOST:2379...]/PREFIX")
     query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
     unknown = sorted(set(query) - {"ca", "cert", "key", "ttl"})
     if unknown:
-        raise StoreError(f"{text}: unknown option {unknown[0]!r} (known: ca, cert, key, ttl)")
+        raise StoreError(f"{shown}: unknown option {unknown[0][:20]!r} (known: ca, cert, key, ttl)")
     one = {k: v[-1] for k, v in query.items()}
     tls = url.scheme == "etcds" or any(one.get(k) for k in ("ca", "cert", "key"))
     endpoints = []
@@ -105,19 +116,19 @@ def parse_etcd(text: str) -> EtcdTarget:
         if not sep:
             host, port = part.strip(), "2379"
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise StoreError(f"{text}: {part!r} is not HOST:PORT")
+            raise StoreError(f"{shown}: {_shown(part)!r} is not HOST:PORT")
         endpoints.append(f"{'https' if tls else 'http'}://{host}:{port}")
     prefix = "/" + url.path.strip("/") if url.path.strip("/") else DEFAULT_PREFIX
-    try:
-        ttl = float(one.get("ttl", "5"))
-    except ValueError:
-        raise StoreError(f"{text}: ttl={one['ttl']!r} is not a number of seconds") from None
+    ttl_text = one.get("ttl", "5")
+    if not ttl_text.isdigit():
+        raise StoreError(f"{shown}: ttl={ttl_text!r} is not a whole number of seconds (etcd grants whole seconds)")
+    ttl = float(ttl_text)
     if not 2 <= ttl <= 600:
-        raise StoreError(f"{text}: ttl={ttl:g} must be 2 to 600 seconds")
+        raise StoreError(f"{shown}: ttl={ttl:g} must be 2 to 600 seconds")
     for k in ("ca", "cert", "key"):
         if one.get(k) and not os.path.isfile(os.path.expanduser(one[k])):
-            raise StoreError(f"{text}: {k} file {one[k]} does not exist")
+            raise StoreError(f"{shown}: {k} file {one[k]} does not exist")
     if one.get("key") and not one.get("cert"):
-        raise StoreError(f"{text}: key= needs cert= (the client certificate it belongs to)")
+        raise StoreError(f"{shown}: key= needs cert= (the client certificate it belongs to)")
     return EtcdTarget(tuple(endpoints), prefix, user or None,
                       *(os.path.expanduser(one[k]) if one.get(k) else None for k in ("ca", "cert", "key")), ttl=ttl)
