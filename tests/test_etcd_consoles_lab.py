@@ -21,12 +21,17 @@ from test_controller_headless_lab import TUI_ORCH
 
 
 @pytest.fixture
-def etcd_state(lab, tmp_path, monkeypatch):
+def etcd_state(lab, tmp_path, monkeypatch, request):
     from labparts import etcd as lab_etcd
 
     lab_etcd.launch(lab.dir)
     lab_etcd.wait_healthy(lab.dir)
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))  # the consoles get it too (console_env)
+    import shutil
+    import tempfile
+
+    short = tempfile.mkdtemp(prefix="xdg", dir="/tmp")  # a socket path sshd can open (< 108 bytes)
+    request.addfinalizer(lambda: shutil.rmtree(short, ignore_errors=True))
+    monkeypatch.setenv("XDG_STATE_HOME", short)  # the consoles get it too (console_env)
     hosts = ",".join(e.split("://", 1)[1] for e in lab.etcd_endpoints)
     return f"etcd://{hosts}/tui-orch-test/{uuid.uuid4().hex[:8]}?ttl={TTL}"
 
@@ -111,6 +116,57 @@ def test_two_consoles_follow_the_cli_and_a_stale_deploy_is_refused(lab, etcd_sta
             pane.wait(lambda s: pane.exit_status() is not None, "the console's exit", timeout=20)
             assert pane.exit_status() == 0 and "Traceback" not in pane.history(), pane.history()
         assert ctl.proc.poll() is None  # closing the consoles leaves the controller running
+    finally:
+        ctl.stop()
+        cleanup(lab, pre)
+
+
+def test_a_console_on_another_machine_acts_through_ssh(lab, etcd_state, panes, tmp_path):
+    """`tui-orch --state etcd://... --controller ssh://HOST/FOLDER`: the console reads the
+    state from etcd itself and sends its commands through one SSH connection (node1's sshd,
+    which shares this machine's files) to the controller's socket; host keys are checked."""
+    import os
+
+    from tui_orch.store import state_target
+
+    pre = prefix()
+    config = tmp_path / "config"
+    config.mkdir()
+    manifest = tmp_path / f"{pre}.yaml"
+    manifest.write_text(SERVICE.format(name=pre, tag=1).replace("replicas: 3", "replicas: 1"))
+    ctl = Controller(lab, etcd_state, tmp_path / "controller.log")
+    ctl.wait_line("listening", 60)
+    node = lab.nodes[0]
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text(
+        f"Host {node.address}\n  Port {node.port}\n  User {node.user}\n  IdentityFile {lab.client_key}\n"
+        f"  UserKnownHostsFile {lab.known_hosts}\n")
+    url = f"ssh://{node.address}{os.fspath(state_target(etcd_state))}"
+    try:
+        code, out, err = cli(lab, etcd_state, "apply", "-f", str(manifest))
+        assert code == 0, out + err
+        pane = panes[0]
+        env = {**console_env(config), "HOME": str(home)}
+        pane.start([TUI_ORCH, "--inventory", str(lab.inventory), "--state", etcd_state, "--controller", url],
+                   ROOT, env)
+        shown = pane.wait(nodes_ready, "the nodes view with the lab's nodes Ready", timeout=60)
+        assert f"pid {ctl.proc.pid}" in shown and "ssh://" in shown, shown  # the header names it and the way
+        pane.keys("2")
+        pane.wait(lambda s: desired(s, pre) == 1, f"{pre} in the services view")
+        pane.keys("S")  # scale the service under the cursor (the only one)
+        pane.wait(f"Scale {pre}", "the scale dialog")
+        pane.type("2")
+        pane.keys("Enter")
+        pane.wait(lambda s: desired(s, pre) == 2, f"{pre} scaled to 2 by the controller, shown here", timeout=30)
+        ctl.wait_line(f"{pre}.2 (revision 1) started", 30)  # the controller over there did it
+        pane.keys("C-q")
+        pane.wait(lambda s: pane.exit_status() is not None, "the console's exit", timeout=20)
+        assert pane.exit_status() == 0 and "Traceback" not in pane.history(), pane.history()
+        assert ctl.proc.poll() is None
+        # a state folder cannot be read from here: one message
+        done = cli(lab, str(tmp_path / "folder"), "--controller", url)
+        assert done[0] == 1 and "must be in etcd" in done[2] and "Traceback" not in done[2], done
     finally:
         ctl.stop()
         cleanup(lab, pre)

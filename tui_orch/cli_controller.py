@@ -54,7 +54,8 @@ def cmd_controller(args: argparse.Namespace) -> int:
         info = ask_info(os.fspath(folder))
         if info is None and hasattr(folder, "endpoints"):  # an etcd state: its leader may run elsewhere
             return _etcd_status(folder)
-        print(f"controller: {info.describe()} (state {info.state})" if info else f"no controller runs for {folder}")
+        where = f"; its folder here, for --controller ssh://HOST/FOLDER: {os.fspath(folder)}" if hasattr(folder, "endpoints") else ""
+        print(f"controller: {info.describe()} (state {info.state}{where})" if info else f"no controller runs for {folder}")
         return 0 if info else 1
     return run_headless(args, folder)
 

@@ -40,7 +40,8 @@ class AttachedController(Controller):
         """The header's word: the controller that runs now (looked up every few seconds: it may
         have stopped, or another started since the console opened)."""
         if self.channel is not None:
-            said = f"{self.info.describe()} via {self.channel.target}" if self.info else str(self.channel.target)
+            way = f"via ssh://{self.channel.target.host}"
+            said = self.info.describe().replace(" since ", f" {way} since ", 1) if self.info else way
             return f"{said} (read-only here)" if self.readonly else said
         if time.monotonic() - self._looked >= LOOK_EVERY:
             self._looked = time.monotonic()

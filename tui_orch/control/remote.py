@@ -99,6 +99,10 @@ class RemoteChannel:
         try:
             return await self.conn.open_unix_connection(self.path)  # type: ignore[no-any-return]
         except Exception as exc:  # asyncssh.ChannelOpenError: no socket, or forwarding refused
+            if len(self.path.encode()) > 107:
+                raise TuiOrchError(f"the controller's socket {self.target.host}:{self.path} is {len(self.path.encode())} "
+                                   f"bytes long, more than sshd can open (107); give that controller a shorter "
+                                   f"state folder (or XDG_STATE_HOME for an etcd state)") from None
             raise TuiOrchError(f"no controller answers at {self.target.host}:{self.path} ({exc}); start one there "
                                f"(`tui-orch controller --state {self.folder}`), or name its state folder in the URL "
                                f"(ssh://HOST/STATE-FOLDER); the server must allow AllowStreamLocalForwarding") from None
