@@ -260,6 +260,18 @@ async def test_an_attached_console_sends_its_commands_and_shows_their_effect(lab
         cleanup(lab, pre)
 
 
+def ssh_home(lab, tmp_path: Path) -> Path:
+    """A HOME whose ~/.ssh/config reaches node1's sshd (which shares this machine's files: the
+    stand-in for the controller's machine), its host key known."""
+    node = lab.nodes[0]
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text(
+        f"Host {node.address}\n  Port {node.port}\n  User {node.user}\n  IdentityFile {lab.client_key}\n"
+        f"  UserKnownHostsFile {lab.known_hosts}\n")
+    return home
+
+
 def test_a_controller_on_another_machine_is_reached_through_ssh(lab, tmp_path):
     """--controller ssh://HOST/STATE: the command goes through an SSH connection to the
     controller's socket (here: node1's sshd, which shares this machine's files), host key
@@ -269,11 +281,7 @@ def test_a_controller_on_another_machine_is_reached_through_ssh(lab, tmp_path):
     (tmp_path / "web.yaml").write_text(SERVICE.format(name=pre).replace("${TAG}", "1"))
     ctl = Headless(lab, state)
     node = lab.nodes[0]
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh" / "config").write_text(
-        f"Host {node.address}\n  Port {node.port}\n  User {node.user}\n  IdentityFile {lab.client_key}\n"
-        f"  UserKnownHostsFile {lab.known_hosts}\n")
+    home = ssh_home(lab, tmp_path)
     env = {"HOME": str(home)}
     url = f"ssh://{node.address}{state}"
     try:

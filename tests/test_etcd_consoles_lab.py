@@ -17,7 +17,7 @@ import pytest
 from controller_support import cleanup, prefix
 from test_e2e_console import ROOT, Pane, console_env, nodes_ready
 from test_etcd_controllers_lab import SERVICE, TTL, Controller, cli
-from test_controller_headless_lab import TUI_ORCH
+from test_controller_headless_lab import TUI_ORCH, ssh_home
 
 
 @pytest.fixture
@@ -137,11 +137,7 @@ def test_a_console_on_another_machine_acts_through_ssh(lab, etcd_state, panes, t
     ctl = Controller(lab, etcd_state, tmp_path / "controller.log")
     ctl.wait_line("listening", 60)
     node = lab.nodes[0]
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh" / "config").write_text(
-        f"Host {node.address}\n  Port {node.port}\n  User {node.user}\n  IdentityFile {lab.client_key}\n"
-        f"  UserKnownHostsFile {lab.known_hosts}\n")
+    home = ssh_home(lab, tmp_path)
     url = f"ssh://{node.address}{os.fspath(state_target(etcd_state))}"
     try:
         code, out, err = cli(lab, etcd_state, "apply", "-f", str(manifest))
