@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchlab import ensure_lab, lab_tool  # noqa: E402
-from tui_orch.store.etcdv3 import EtcdClient, Watch, b64  # noqa: E402
+from tui_orch.store.etcdv3 import EtcdClient, Watch, b64, prefix_end  # noqa: E402
 from tui_orch.store.leader import Leadership  # noqa: E402
 
 
@@ -97,6 +97,11 @@ def main() -> int:
         writes = desired_writes(lab, prefix, args.writes)
         seen = events_seen(lab, prefix, args.events, args.watchers)
     finally:
+        try:  # leave nothing behind in the lab's etcd
+            EtcdClient(lab.etcd_endpoints).call("kv/deleterange", {"key": b64(prefix + "/"),
+                                                                  "range_end": b64(prefix_end(prefix + "/"))})
+        except Exception:  # noqa: BLE001 - etcd went away meanwhile: the figures still print
+            pass
         if started:
             lab_tool.stop_lab(lab)
     rows = [("desired write, fenced txn (ms)", writes, 20.0), (f"event seen by {args.watchers} watchers (ms)", seen, 100.0)]

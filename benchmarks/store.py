@@ -13,9 +13,9 @@ transaction, cordon, rollout progress) has p95 <= 20 ms. Replica-state writes, e
 appends and open times are shown for information.
 
 etcd rows (after the folder's; ``--etcd auto``, the default: when the lab's three-member
-etcd answers a write, else one line says why they were skipped; ``yes``: a lab etcd that
-does not answer fails the run; ``no``: none). The lab is neither started nor stopped here
-(``make lab-start`` before ``make bench`` for them). The same state is written through the
+etcd answers a write, else one line says why they were skipped; ``yes``, what ``make bench``
+gives: the lab is started when it does not run, and stopped after, as the lab benchmarks do,
+and an etcd that does not answer fails the run; ``no``: none). The same state is written through the
 Store API of a writable EtcdStore (it takes the lead) under a fresh prefix
 /tui-orch-bench/<random>, which is deleted at the end.
     etcd write          the same N writes of each kind, each returning once a quorum has it:
@@ -353,14 +353,29 @@ def etcd_memory(url: str) -> dict[str, Any]:
 
 
 def etcd_part(args: argparse.Namespace) -> bool:
-    """The etcd rows; True when every target is met (or the rows were skipped in auto mode)."""
+    """The etcd rows; True when every target is met (or the rows were skipped in auto mode).
+    ``--etcd yes`` starts the lab when it is not running (and stops it after), as the lab
+    benchmarks do; ``auto`` uses it only when it runs."""
     if args.etcd == "no":
         return True
+    started = None
+    if args.etcd == "yes":
+        from benchlab import ensure_lab
+
+        found = ensure_lab()
+        if found is None:
+            return False
+        started = found[0] if found[1] else None
     try:
         return etcd_rows(args)
     except StoreError as exc:  # etcd went away during the run (a fault test on the lab?), or a store error
         print(f"FAILED: etcd rows: {type(exc).__name__}: {exc}")
         return False
+    finally:
+        if started is not None:
+            from benchlab import lab_tool
+
+            lab_tool.stop_lab(started)
 
 
 def etcd_rows(args: argparse.Namespace) -> bool:
