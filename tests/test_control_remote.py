@@ -25,7 +25,8 @@ def test_a_url_that_is_not_one_is_named(bad):
 
 
 @pytest.mark.parametrize("argv, says", [
-    (["apply", "-f", "web.yaml"], "apply reads files on this machine"),
+    (["apply", "-f", "missing.yaml"], "missing.yaml"),  # read here first (then shipped): its error is this machine's
+    (["apply", "--build-on", "node1", "-f", "web.yaml"], "build contexts are not shipped"),
     (["validate", "web.yaml"], "validate runs on this machine"),
     (["nodes"], "nodes runs on this machine"),
     (["scale", "web=2"], "expected ssh://"),  # sent: the URL is checked first

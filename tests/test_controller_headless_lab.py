@@ -292,6 +292,25 @@ def test_a_controller_on_another_machine_is_reached_through_ssh(lab, tmp_path):
         assert sum(len(cs) for cs in running_on(lab, pre).values()) == 3
         code, out, err = cli(lab, tmp_path / "elsewhere", "--controller", url, "get", "services", "-o", "json", "--cached", env=env)
         assert code == 0 and json.loads(out)[0]["desired"] == 3, out + err
+        # apply from here: the manifest and the files it names are read here and shipped (a
+        # relative secret file, ${VARIABLES} of this machine's environment)
+        app = tmp_path / "operator"
+        app.mkdir()
+        (app / "token.txt").write_text("shipped-7f3a")
+        (app / "extra.yaml").write_text(
+            f"secrets:\n  token: {{file: ./token.txt}}\nservices:\n  {pre}x:\n    image: tuiorch/busybox:${{TAG}}\n"
+            f"    command: [sleep, '3600']\n    stop_grace_period: 1s\n    secrets: [token]\n")
+        code, out, err = cli(lab, tmp_path / "elsewhere", "--controller", url, "apply", "-f", "extra.yaml",
+                             cwd=app, env={**env, "TAG": "1"})
+        assert code == 0 and f"running: {pre}x.1" in out, out + err
+        (container,) = [c for cs in running_on(lab, pre + "x").values() for c in cs]
+        where = next(n for n in lab.nodes if any(c["Id"] == container["Id"] for c in running_on(lab, pre + "x")[n.name]))
+        client = direct_client(where)
+        try:
+            shown = client.containers.get(container["Id"]).exec_run(["cat", "/run/secrets/token"]).output
+        finally:
+            client.close()
+        assert shown == b"shipped-7f3a", shown
         code, out, err = cli(lab, tmp_path / "elsewhere", "--controller", url, "node", "cordon", "nosuch", env=env)
         assert code == 1 and "there is no node nosuch" in err, err
         # a wrong folder, an unknown host key: one line each, nothing done

@@ -156,6 +156,22 @@ def test_a_console_on_another_machine_acts_through_ssh(lab, etcd_state, panes, t
         pane.keys("Enter")
         pane.wait(lambda s: desired(s, pre) == 2, f"{pre} scaled to 2 by the controller, shown here", timeout=30)
         ctl.wait_line(f"{pre}.2 (revision 1) started", 30)  # the controller over there did it
+        # deploy from here: the file is read here and shipped (its secret file too)
+        (tmp_path / "token.txt").write_text("from-the-remote-console")
+        extra = tmp_path / f"{pre}-extra.yaml"
+        extra.write_text(f"secrets:\n  token: {{file: ./token.txt}}\nservices:\n  {pre}x:\n"
+                         f"    image: tuiorch/busybox:1\n    command: [sleep, '3600']\n    stop_grace_period: 1s\n"
+                         f"    secrets: [token]\n")
+        pane.keys("a")
+        pane.wait("path to a Compose file", "the deploy dialog's path input")
+        pane.type(str(extra))
+        pane.keys("Enter")
+        pane.wait(lambda s: f"Plan for {extra.name}" in s and "planning" not in s, f"the plan of {extra.name}")
+        pane.keys("Enter")  # Deploy
+        pane.wait(f"Deploy {extra.name}?", "the confirmation")
+        pane.keys("y")
+        pane.wait(lambda s: desired(s, pre + "x") == 1, f"{pre}x deployed through the controller", timeout=60)
+        ctl.wait_line(f"{pre}x.1 (revision 1) started", 30)
         pane.keys("C-q")
         pane.wait(lambda s: pane.exit_status() is not None, "the console's exit", timeout=20)
         assert pane.exit_status() == 0 and "Traceback" not in pane.history(), pane.history()

@@ -141,9 +141,17 @@ def run_remote(args: argparse.Namespace, url: str, argv: list[str]) -> int:
     """A command for the controller at ``url`` (--controller): sent there, or refused here."""
     from tui_orch.control.remote import forward
 
-    if args.verb == "apply":
-        raise TuiOrchError("apply reads files on this machine, and sending them to a controller on another "
-                           "machine is not built yet; run apply where the controller runs, or without --controller")
+    if args.verb == "apply":  # read here, shipped with the bytes it needs (control/shipping.py)
+        from tui_orch.control.shipping import ship
+        from tui_orch.manifest import load_manifest
+
+        if args.build_on:
+            raise TuiOrchError("--build-on: a controller on another machine builds nothing shipped from here "
+                               "(build contexts are not shipped); apply where it runs")
+        manifest = load_manifest(args.file, profiles=getattr(args, "profiles", None))  # ManifestError: main prints it
+        for warning in manifest.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return forward(url, argv, shipped=ship(manifest))
     if not forwardable(args):
         action = next((getattr(args, a) for a in ("node_verb", "volume_verb", "state_verb") if getattr(args, a, None)), None)
         what = f"{args.verb} {action}" if action else args.verb

@@ -146,9 +146,18 @@ def cmd_apply(args: argparse.Namespace) -> int:
     from tui_orch.cli import left_out_lines
     from tui_orch.errors import ManifestError
 
+    from tui_orch.control.server import shipped
+
+    files = None
     try:
-        manifest = load_manifest(args.file, profiles=getattr(args, "profiles", None),
-                                 environ=getattr(args, "environ", None))  # a forwarding client's
+        if shipped() is not None:  # read on the client's machine, with the bytes it needs
+            from tui_orch.control.shipping import unship
+
+            manifest, *sent = unship(shipped())
+            files = (sent[0], sent[1])
+        else:
+            manifest = load_manifest(args.file, profiles=getattr(args, "profiles", None),
+                                     environ=getattr(args, "environ", None))  # a forwarding client's
     except ManifestError as exc:  # every problem with file:line:column (cli.main), warnings too
         for warning in exc.warnings:
             print(f"warning: {warning}", file=sys.stderr)
@@ -161,7 +170,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     async def act(ctl: Controller) -> int:
         async with printing_events(ctl, set(manifest.names), kinds={"rollout", "rollback"}):
             result = await ctl.apply(manifest, dry_run=args.dry_run, build_on=args.build_on,
-                                     output=lambda line: print(line, flush=True))
+                                     output=lambda line: print(line, flush=True), shipped=files)
         if args.dry_run:
             print("dry run: nothing changed")
         for name in result.unchanged:

@@ -68,11 +68,14 @@ class AttachedController(Controller):
                     expect: dict[str, list[int]] | None = None) -> ApplyResult:
         if build_on is not None:
             raise TuiOrchError("the controller builds where it is set to; give --build-on to its own command line")
-        if self.channel is not None:
-            raise TuiOrchError(f"deploying reads files on this machine, and sending them to the controller at "
-                               f"{self.channel.target} is not built yet; deploy on the machine where it runs")
-        args = {"file": os.path.abspath(manifest.file), "profiles": list(manifest.profiles),
-                "environ": dict(os.environ), "dry_run": dry_run, "expect": expect}
+        if self.channel is not None:  # read here, shipped with the bytes it needs (shipping.py)
+            from tui_orch.control.shipping import ship
+
+            shipped = await asyncio.to_thread(ship, manifest)
+            args: dict[str, Any] = {"shipped": shipped, "dry_run": dry_run, "expect": expect}
+        else:
+            args = {"file": os.path.abspath(manifest.file), "profiles": list(manifest.profiles),
+                    "environ": dict(os.environ), "dry_run": dry_run, "expect": expect}
         return from_dict(ApplyResult, await self._call("apply", args, output))
 
     async def scale(self, service: str, replicas: int) -> ApplyResult:

@@ -44,14 +44,22 @@ async def _dispatch(ctl: Any, method: str, args: dict[str, Any], output: Callabl
     if method == "apply":
         from tui_orch.manifest import load_manifest
 
-        environ = {str(k): str(v) for k, v in dict(args["environ"]).items()}
-        profiles = args.get("profiles")
-        manifest = await asyncio.to_thread(load_manifest, str(args["file"]), environ=environ,
-                                           profiles=[str(p) for p in profiles] if profiles is not None else None)
+        files = None
+        if args.get("shipped") is not None:  # a console on another machine read it (shipping.py)
+            from tui_orch.control.shipping import unship
+
+            manifest, *sent = await asyncio.to_thread(unship, args["shipped"])
+            files = (sent[0], sent[1])
+        else:
+            environ = {str(k): str(v) for k, v in dict(args["environ"]).items()}
+            profiles = args.get("profiles")
+            manifest = await asyncio.to_thread(load_manifest, str(args["file"]), environ=environ,
+                                               profiles=[str(p) for p in profiles] if profiles is not None else None)
         expect = args.get("expect")
         if expect is not None:
             expect = {str(k): [int(x) for x in v] for k, v in dict(expect).items()}
-        return await ctl.apply(manifest, dry_run=bool(args.get("dry_run")), output=output, expect=expect)
+        return await ctl.apply(manifest, dry_run=bool(args.get("dry_run")), output=output, expect=expect,
+                               shipped=files)
     if method == "scale":
         return await ctl.scale(str(args["service"]), int(args["replicas"]))
     if method == "rollout_undo":

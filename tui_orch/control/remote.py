@@ -54,11 +54,12 @@ def parse_url(text: str) -> ControllerUrl:
                          port=port, folder=folder if folder not in (None, "/") else None)
 
 
-def forward(url: str, argv: list[str]) -> int:
-    """Run ``argv`` in the controller at ``url``; its exit status."""
+def forward(url: str, argv: list[str], shipped: dict[str, Any] | None = None) -> int:
+    """Run ``argv`` in the controller at ``url`` (an apply with the manifest ``shipped``
+    from here: control/shipping.py); its exit status."""
     target = parse_url(url)
     try:
-        return asyncio.run(_forward(target, argv))
+        return asyncio.run(_forward(target, argv, shipped))
     except TuiOrchError:
         raise
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
@@ -130,12 +131,15 @@ class RemoteChannel:
             self.conn = None
 
 
-async def _forward(target: ControllerUrl, argv: list[str]) -> int:
+async def _forward(target: ControllerUrl, argv: list[str], shipped: dict[str, Any] | None = None) -> int:
     channel = RemoteChannel(target)
     await channel.open()
     try:
         reader, writer = await channel.connect()
-        writer.write(json.dumps({"verb": "run", "argv": argv, "cwd": "/", "environ": {}}).encode() + b"\n")
+        request = {"verb": "run", "argv": argv, "cwd": "/", "environ": {}}
+        if shipped is not None:
+            request["shipped"] = shipped
+        writer.write(json.dumps(request).encode() + b"\n")
         while True:
             line = await reader.readline()
             if not line:

@@ -33,7 +33,7 @@ from tui_orch.control.routed import SINK
 
 log = logging.getLogger(__name__)
 
-MAX_REQUEST = 4 << 20  # bytes: argv and the client's environment
+MAX_REQUEST = 64 << 20  # bytes: argv and the client's environment, or a shipped manifest (shipping.py)
 COMMAND_THREADS = 16
 
 Run = Callable[[list[str], str, dict[str, str]], int]  # argv, cwd, environ -> exit status
@@ -49,6 +49,14 @@ class Serving:
 
 
 SERVING: contextvars.ContextVar[Serving | None] = contextvars.ContextVar("tui_orch_serving", default=None)
+
+
+SHIPPED: contextvars.ContextVar[Any] = contextvars.ContextVar("tui_orch_shipped", default=None)
+
+
+def shipped() -> Any:
+    """The manifest a client on another machine shipped with its ``apply`` (shipping.py), or None."""
+    return SHIPPED.get()
 
 
 def serving() -> Serving | None:
@@ -169,6 +177,7 @@ class ControlServer:
         def job() -> int:
             SINK.set(sink)
             SERVING.set(Serving(loop, self.controller))
+            SHIPPED.set(request.get("shipped"))
             return self.run(argv, cwd, {str(k): str(v) for k, v in environ.items()})
 
         context = contextvars.copy_context()

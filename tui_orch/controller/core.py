@@ -37,6 +37,7 @@ from tui_orch.controller.volume_move import MoveResult
 from tui_orch.errors import PlanOutdated, TuiOrchError
 from tui_orch.manifest.deploy import MAX_REPLICAS
 from tui_orch.manifest import Manifest
+from tui_orch.manifest.localtree import Tree
 from tui_orch.model import NodeState, Replica, ReplicaState, Revision, Rollout, RolloutState, ServiceSpec, from_dict
 from tui_orch.nodes.fleet import Fleet
 from tui_orch.placement import Plan
@@ -144,7 +145,8 @@ class Controller:
                            f"done; look at the new plan before deploying")
 
     async def apply(self, manifest: Manifest, dry_run: bool = False, *, build_on: str | None = None,
-                    output: building.Output | None = None, expect: dict[str, list[int]] | None = None) -> ApplyResult:
+                    output: building.Output | None = None, expect: dict[str, list[int]] | None = None,
+                    shipped: tuple[dict[str, bytes], dict[str, Tree]] | None = None) -> ApplyResult:
         """Deploy the manifest's services: a new revision for each whose spec changed (the
         desired state, and the rollout that replaces running replicas of an older revision, are
         stored before acting), then place and start what is missing, and carry out the
@@ -156,11 +158,18 @@ class Controller:
 
         A dry run's result has the ``basis`` it was planned on; given as ``expect``, an apply
         raises PlanOutdated, doing nothing, when one of those services changed since (another
-        operator's apply, scale or remove)."""
+        operator's apply, scale or remove).
+
+        ``shipped``: the manifest was read on another machine (control/shipping.py), its bound
+        files' bytes and folders are these, and their digests are in its specs already: no
+        path of this machine is read."""
         self._check_basis(expect)
-        # files of this machine bound by a relative path: their digests (a change rolls out)
-        manifest = await asyncio.to_thread(delivery.with_local_digests, manifest, self.ctx.held,
-                                           self.ctx.trees)
+        if shipped is not None:
+            self.ctx.held.update(shipped[0])
+            self.ctx.trees.update(shipped[1])
+        else:  # files of this machine bound by a relative path: their digests (a change rolls out)
+            manifest = await asyncio.to_thread(delivery.with_local_digests, manifest, self.ctx.held,
+                                               self.ctx.trees)
         if dry_run:
             async with self.lock:
                 result = applying.plan_apply(self.ctx, building.as_last_built(self.ctx, manifest)).result(dry_run=True)
