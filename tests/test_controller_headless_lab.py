@@ -322,7 +322,7 @@ def test_a_controller_on_another_machine_is_reached_through_ssh(lab, tmp_path):
         (tmp_path / "empty_known_hosts").write_text("")
         code, out, err = cli(lab, tmp_path / "elsewhere", "--controller", url, "scale", f"{pre}=1", env=env)
         assert code == 1 and "unknown host key" in err and len(err.strip().splitlines()) == 1, err
-        assert sum(len(cs) for cs in running_on(lab, pre).values()) == 3
+        assert sum(c["Labels"]["tui-orch.service"] == pre for cs in running_on(lab, pre).values() for c in cs) == 3
     finally:
         ctl.stop()
         ctl.kill()

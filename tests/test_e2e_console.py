@@ -34,6 +34,7 @@ import pytest
 from nodes_support import direct_client
 from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.controller.core import owner_id
+from tui_orch.store.base import folder_identity
 from tui_orch.ui.deploy_dialog import manifest_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,7 +231,7 @@ def test_the_console_deploys_and_rolls_out_on_the_lab(lab, pane: Pane, tmp_path:
     v2.write_text(text.replace("image: tuiorch/busybox:1", "image: tuiorch/busybox:2"), encoding="utf-8")
     tui_orch = Path(sys.executable).parent / "tui-orch"
     assert tui_orch.exists(), f"{tui_orch} is missing: install the project (make install)"
-    owner = owner_id(SimpleNamespace(folder=str(state)))  # type: ignore[arg-type]  # only .folder is read
+    owner = owner_id(SimpleNamespace(identity=lambda: folder_identity(state)))  # type: ignore[arg-type]  # only .identity() is read
     pane.start([str(tui_orch), "--inventory", str(lab.inventory), "--state", str(state)], ROOT,
                console_env(config))
     try:

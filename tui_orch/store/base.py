@@ -70,6 +70,13 @@ def _json_copy(value: Any) -> Any:
     return json.loads(dumps(value))
 
 
+def folder_identity(folder: str | os.PathLike[str]) -> str:
+    """The identity of the state in ``folder`` on this machine (StoreBase.identity)."""
+    import socket
+
+    return f"{socket.gethostname()}:{os.path.realpath(folder)}"
+
+
 class StoreBase:
     """The state of one state folder. Writable stores own the folder (an flock on
     FOLDER/lock); read-only ones take no lock, read a snapshot (``refresh`` rereads it)
@@ -230,9 +237,7 @@ class StoreBase:
 
     def identity(self) -> str:
         """What names this state among others (containers carry a hash of it as their owner)."""
-        import socket
-
-        return f"{socket.gethostname()}:{os.path.realpath(self.folder)}"
+        return folder_identity(self.folder)
 
     def describe(self) -> str:
         """Where the state is, for messages."""

@@ -50,6 +50,7 @@ from tui_orch.store.target import EtcdTarget
 PART = {DESIRED: "d", OBSERVED: "o"}
 MAX_OPS = 120
 MAX_BYTES = 1 << 20
+WRITE_PATIENCE = 3.0  # s a write waits for etcd to answer again (a leader election), while the lease lasts
 QUORUM_CHECK = 2.0  # s between a read-only store's quorum checks (refresh)
 
 
@@ -592,7 +593,7 @@ class EtcdMixin:
             raise StoreError(f"state {self.url} is open read-only; this command cannot change it")
         for i, chunk in enumerate(_chunks(ops)):
             try:
-                ok, answer = self.client.txn([lead.fence()], chunk)
+                ok, answer = self._txn([lead.fence()], chunk)
             except StoreError as exc:  # unavailable (it may have been applied), or refused
                 self._stale = True  # memory is not known to match etcd: reread before the next write
                 raise StoreError(f"state {self.url}: cannot write ({exc}); "
@@ -602,6 +603,20 @@ class EtcdMixin:
                 raise NotLeading(f"state {self.url}: another process took the lead; this one no longer acts"
                                  + ("; part of the change was saved" if i else "; nothing was written"))
             self.etcd_revision = int(answer.get("header", {}).get("revision", self.etcd_revision))
+
+    def _txn(self, compare: list[dict[str, Any]], ops: list[dict[str, Any]]) -> tuple[bool, dict[str, Any]]:
+        """One fenced transaction, tried again for a while when etcd does not answer (a member
+        died, the cluster elects a leader: a second or two). Trying again is safe: the same
+        puts and deletes, and a fence that still holds only while this process leads."""
+        deadline = time.monotonic() + WRITE_PATIENCE
+        while True:
+            try:
+                return self.client.txn(compare, ops)
+            except EtcdUnavailable:
+                if time.monotonic() >= deadline or self.lost is not None or not self.leadership or \
+                        not self.leadership.acting():
+                    raise
+                time.sleep(0.2)
 
     def _rollback(self) -> None:
         """Memory back to what etcd is known to hold (``_seen``: no network needed); when that

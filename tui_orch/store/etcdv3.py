@@ -128,8 +128,9 @@ class EtcdClient:
         """POST ``body`` to ``/v3/PATH`` on the first member that answers."""
         problems = []
         n = len(self.endpoints)
+        first = self._current  # once: another thread (the lease's) may move it meanwhile
         for i in range(n):
-            index = (self._current + i) % n
+            index = (first + i) % n
             endpoint = self.endpoints[index]
             try:
                 answer = self._post(endpoint, path, body, timeout or self.timeout)
