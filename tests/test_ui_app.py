@@ -534,3 +534,10 @@ def test_the_header_is_two_lines_at_any_width():
             assert len(first) <= width and "pid 123456" in first, (width, first)
         if width >= 200:
             assert "restarts 14 in the last hour" in first and "since 2026-12-06 23:15" in first
+    # a controller word longer than any variant leaves room for (an etcd problem said there):
+    # each line is cut to the width itself, since a Static wraps a long line whatever the Text says
+    long = "etcd has no quorum (etcd does not answer: http://127.0.1.1:2379: timed out; http://127.0.1.2:2379: refused)"
+    for width in (120, 80):
+        lines = header_text(s, "23:16:22", long, width).plain.split("\n")
+        assert len(lines) == 2 and all(len(line) <= width for line in lines), (width, lines)
+        assert lines[0].endswith("…") and "cpu" in lines[1]

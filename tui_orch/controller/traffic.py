@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from tui_orch.controller import mesh, planning
 from tui_orch.controller.events import event
 from tui_orch.controller.reach import routed
-from tui_orch.errors import NodeError
+from tui_orch.errors import NodeError, TuiOrchError
 from tui_orch.model import Health, Replica, ReplicaState, ServiceSpec
 from tui_orch.nodes.base import Node
 from tui_orch.traffic import haproxy, runtime, sync
@@ -305,6 +305,9 @@ async def run(ctx: Context) -> None:
             await sync_all(ctx)
         except asyncio.CancelledError:
             raise
+        except TuiOrchError as exc:  # e.g. an etcd state without quorum: one line, no traceback
+            log.warning("traffic pass failed: %s", exc)
+            await asyncio.sleep(1.0)
         except Exception:  # noqa: BLE001 - the loop must outlive one bad pass; logged
             log.exception("traffic pass failed")
             await asyncio.sleep(1.0)

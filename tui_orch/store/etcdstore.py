@@ -182,6 +182,7 @@ class EtcdMixin:
         self._seen: dict[str, dict[str, dict[str, bytes]]] = {DESIRED: {}, OBSERVED: {}}
         self._watch: Watch | None = None
         self._problem: str | None = None
+        self.problem_detail = ""  # the error behind ``problem`` (etcd's own words)
         self._stale = False
         self._behind = 0
         self._checked = float("-inf")
@@ -272,7 +273,8 @@ class EtcdMixin:
                 raise
             # no quorum: what the member asked holds, said so (``problem``) until a quorum answers
             kvs, revision = self.client.range_prefix(self.prefix + "/", serializable=True)
-            self._problem = f"etcd has no quorum ({str(exc)[:80]}): read-only, the state may be stale"
+            self._problem = "etcd has no quorum: read-only, the state may be stale"
+            self.problem_detail = str(exc)
             self._checked = time.monotonic()
         header = self.client.call("maintenance/status", {}).get("header", {})
         self.cluster = str(header.get("cluster_id", ""))
@@ -408,7 +410,8 @@ class EtcdMixin:
                 "sort_order": "DESCEND", "sort_target": "MOD", "keys_only": True}, timeout=1.0)
         except StoreError as exc:
             when = time.strftime("%H:%M:%S", time.localtime(self.read_at))
-            self._problem = f"etcd has no quorum ({str(exc)[:80]}): read-only, state as of {when}"
+            self._problem = f"etcd has no quorum: read-only, state as of {when}"
+            self.problem_detail = str(exc)
             return
         self._problem = None
         newest = max((int(kv.get("mod_revision", 0)) for kv in answer.get("kvs") or []), default=0)
@@ -434,7 +437,8 @@ class EtcdMixin:
             try:
                 self._refresh()
             except StoreError as exc:
-                self._problem = f"cannot follow {self.url} ({str(exc)[:120]}); showing the last state read"
+                self._problem = "etcd does not answer: read-only, showing the last state read"
+                self.problem_detail = str(exc)
             else:
                 self._check_quorum()
 

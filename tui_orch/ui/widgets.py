@@ -104,6 +104,7 @@ def _fitting(width: int | None, *variants: list[Segment]) -> Text:
         line = _line(variant)
         if not width or line.cell_len <= width:
             return line
+    line.truncate(width, overflow="ellipsis")  # cropped here: a Static wraps a long line of a Text
     return line
 
 
