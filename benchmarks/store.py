@@ -137,6 +137,27 @@ def populate(store: Store, services: int, replicas: int, events: int) -> None:
         store.append_events([event(i) for i in range(start, min(events, start + 500))])
 
 
+def populate_and_open(where: str, args: argparse.Namespace) -> tuple[Store, float, float, float]:
+    """Fill the state at ``where`` (a folder or an etcd URL), then open it as its owner (the
+    store returned, to close) and read-only: (store, populate s, owner open ms, read-only
+    open and read ms)."""
+    t0 = time.perf_counter()
+    with open_store(where) as store:
+        populate(store, args.services, args.replicas, args.events)
+    populate_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    store = open_store(where)
+    open_ms = (time.perf_counter() - t0) * 1000
+    try:
+        t0 = time.perf_counter()
+        with open_store(where, readonly=True) as ro:
+            ro.replicas(), ro.events(limit=100)
+    except BaseException:
+        store.close()
+        raise
+    return store, populate_s, open_ms, (time.perf_counter() - t0) * 1000
+
+
 def measure(n: int, op: Callable[[int], object]) -> list[float]:
     times = []
     for i in range(n):
@@ -397,19 +418,7 @@ def etcd_rows(args: argparse.Namespace) -> bool:
     results: Results = []
     store: Store | None = None
     try:
-        t0 = time.perf_counter()
-        with open_store(url) as store:
-            populate(store, args.services, args.replicas, args.events)
-        populate_s = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        store = open_store(url)
-        open_ms = (time.perf_counter() - t0) * 1000
-        t0 = time.perf_counter()
-        with open_store(url, readonly=True) as ro:
-            ro.replicas(), ro.events(limit=100)
-        open_ro_ms = (time.perf_counter() - t0) * 1000
-
+        store, populate_s, open_ms, open_ro_ms = populate_and_open(url, args)
         with store:
             results = timed_writes(store, args.writes, args.services, max(1, args.replicas // args.services))
             seen, missed, console_open_ms, disagree = events_seen(store, url, args.seen_events, args.consoles)
@@ -486,19 +495,7 @@ def main() -> int:
 
     folder = tempfile.mkdtemp(prefix="tui-orch-bench-", dir=tempfile.gettempdir())
     try:
-        t0 = time.perf_counter()
-        with open_store(folder) as store:
-            populate(store, args.services, args.replicas, args.events)
-        populate_s = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        store = open_store(folder)
-        open_ms = (time.perf_counter() - t0) * 1000
-        t0 = time.perf_counter()
-        with open_store(folder, readonly=True) as ro:
-            ro.replicas(), ro.events(limit=100)
-        open_ro_ms = (time.perf_counter() - t0) * 1000
-
+        store, populate_s, open_ms, open_ro_ms = populate_and_open(folder, args)
         per_service = max(1, args.replicas // args.services)
         with store:
             results = timed_writes(store, args.writes, args.services, per_service)

@@ -66,9 +66,9 @@ def ask_info(folder: str) -> ControllerInfo | None:
         for message in _messages(sock):
             data = message.get("info")
             if isinstance(data, dict):
-                return ControllerInfo(**data)
+                return ControllerInfo.from_dict(data)
         return None
-    except (OSError, TypeError):
+    except (OSError, KeyError, TypeError, ValueError):
         return None
     finally:
         sock.close()

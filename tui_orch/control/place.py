@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 INFO_NAME = "controller.json"
 SOCKET_NAME = "controller.sock"
@@ -31,6 +32,13 @@ class ControllerInfo:
     since: float
     state: str
     inventory: str
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "ControllerInfo":
+        """From what ``controller.json`` and the ``info`` answer hold; KeyError, TypeError or
+        ValueError for anything else."""
+        return cls(host=str(data["host"]), pid=int(data["pid"]), since=float(data["since"]),
+                   state=str(data["state"]), inventory=str(data.get("inventory", "")))
 
     def describe(self) -> str:
         """What the console's header and the CLI say: ``HOST pid N since HH:MM``."""
@@ -74,8 +82,7 @@ def remove_info(folder: str | os.PathLike[str], pid: int) -> None:
 def read_info(folder: str | os.PathLike[str]) -> ControllerInfo | None:
     try:
         data = json.loads(Path(folder, INFO_NAME).read_text())
-        return ControllerInfo(host=str(data["host"]), pid=int(data["pid"]), since=float(data["since"]),
-                              state=str(data["state"]), inventory=str(data.get("inventory", "")))
+        return ControllerInfo.from_dict(data)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -119,7 +119,7 @@ class RemoteChannel:
             data = json.loads(line).get("info") if line else None
             if not isinstance(data, dict):
                 raise TuiOrchError(f"the controller at {self.target} did not say who it is")
-            return ControllerInfo(**{k: data[k] for k in ("host", "pid", "since", "state", "inventory")})
+            return ControllerInfo.from_dict(data)
         except (ValueError, KeyError, TypeError) as exc:
             raise TuiOrchError(f"the controller at {self.target} answered something else ({exc})") from None
         finally:

@@ -155,12 +155,6 @@ def _check_event(raw: Any, key: str) -> dict[str, Any]:
     return raw
 
 
-def open_etcd(cls: type, target: EtcdTarget, *, readonly: bool, wait: threading.Event | None,
-              event_limit: int, revision_limit: int) -> Any:
-    """An instance of ``cls`` (Store with EtcdMixin first) on ``target``."""
-    return cls(target, readonly=readonly, wait=wait, event_limit=event_limit, revision_limit=revision_limit)
-
-
 class EtcdMixin:
     """Overrides of StoreBase that keep the state in etcd (mixed in before it)."""
 
@@ -339,9 +333,6 @@ class EtcdMixin:
         else:
             self._observed, self._o = part, index
             self._replica_cache = {}
-
-    def _reload(self, name: str) -> None:
-        self._load()
 
     def _release(self) -> None:
         if self._watch is not None:
@@ -643,6 +634,3 @@ class EtcdMixin:
                 self._install(name, data, (DesiredIndex if name == DESIRED else ObservedIndex)(data))
         self.changes += 1  # type: ignore[attr-defined]
 
-
-def local_folder(target: EtcdTarget) -> str:
-    return os.fspath(target)
