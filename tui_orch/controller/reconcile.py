@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from tui_orch.controller.context import Context
 
 T = TypeVar("T")
+EVENTS_AT_ONCE = 500  # fleet events handled in one store transaction at most
 STAGGER = 50  # calls started per turn of the event loop by staggered()
 
 
@@ -116,13 +117,34 @@ class Reconciler(Restarting, Sweep):
             await wait_event(self._wake, self.ctx.timeouts.period)
 
     async def _events(self) -> None:
-        assert self._queue is not None
+        """Handle the fleet's events, those queued together in one store transaction: a
+        deploy of thousands of replicas brings thousands of start and health events, and a
+        durable write of the state for each one held the loop for minutes."""
+        queue = self._queue
+        assert queue is not None
         while True:
-            item = await self._queue.get()
+            items = [await queue.get()]
+            while len(items) < EVENTS_AT_ONCE and not queue.empty():
+                items.append(queue.get_nowait())
+            handled = 0
             try:
-                self.handle(item)
-            except Exception as exc:  # noqa: BLE001
-                self.ctx.bus.publish(event("reconcile", f"handling {item!r} failed: {exc}", level="error"))
+                with self.ctx.store.transaction():
+                    for item in items:
+                        handled += 1
+                        self._handle_one(item)
+            except Exception as exc:  # noqa: BLE001 - a failed commit: the loop must survive
+                if handled:
+                    self.ctx.bus.publish(event("reconcile", f"recording {handled} event(s) failed: {exc}",
+                                               level="error"))
+            for item in items[handled:]:  # no transaction at all (a store that may not write): one by one
+                self._handle_one(item)
+            await asyncio.sleep(0)  # the loop reads the terminal between two batches
+
+    def _handle_one(self, item: object) -> None:
+        try:
+            self.handle(item)
+        except Exception as exc:  # noqa: BLE001
+            self.ctx.bus.publish(event("reconcile", f"handling {item!r} failed: {exc}", level="error"))
 
     # ------------------------------------------------------------------ events
     def handle(self, item: object) -> None:
