@@ -31,9 +31,6 @@ if TYPE_CHECKING:
     from tui_orch.controller.planning import Desired
 
 POLL = 0.2  # seconds between inspections while waiting for a replica to run
-
-
-
 GROUP_MOST = 500  # replica records written in one commit at most (their encoding holds the loop)
 Make = Callable[[Callable[[str], "Replica | None"]], "Replica | None"]
 
