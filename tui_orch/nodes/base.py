@@ -278,7 +278,7 @@ class Node(abc.ABC):
         self.metrics: NodeMetrics | None = None
         self.container_metrics: dict[str, ContainerMetrics] = {}
         self.history = History()
-        self.events: asyncio.Queue[DockerEvent] = asyncio.Queue()
+        self._events: asyncio.Queue[DockerEvent] | None = None  # made when first used (events)
         self._listeners: list[StateListener] = []
         # host ports bound on the node at the last ports_in_use() (kept while it is away:
         # what ran there may still run and hold them)
@@ -286,6 +286,14 @@ class Node(abc.ABC):
         # what the last connection attempt warned about while going on (a missing identity
         # file: OpenSSH's way, the other keys and the agent are tried); shown, never an error
         self.warnings: tuple[str, ...] = ()
+
+    @property
+    def events(self) -> asyncio.Queue[DockerEvent]:
+        """Its engine's events, as they come. Made when first used (the fleet reads it once
+        started): the 10,000 nodes of a big fleet are built before the console's first frame."""
+        if self._events is None:
+            self._events = asyncio.Queue()
+        return self._events
 
     @property
     def name(self) -> str:

@@ -59,8 +59,9 @@ class SimulatedNode(Node):
         super().__init__(spec)
         self.sim = simulator or default_simulator()
         seed = f"{self.sim.seed}:{spec.name}"
-        self.rng = random.Random(seed)  # noise
-        self._ids = random.Random(seed + ":ids")  # container ids, independent of ticks
+        self._seed = seed
+        self._noise: random.Random | None = None  # made when first used (rng, _ids): 10,000 nodes
+        self._id_rng: random.Random | None = None  # are built before the console's first frame
         rng = random.Random(seed + ":host")  # what the host is
         cores, gib = rng.choice(CAPACITIES)
         self.host_capacity = spec.capacity or Resources(float(cores), gib * GIB)
@@ -94,6 +95,20 @@ class SimulatedNode(Node):
         self._tick_count = 0
         self._started = False
         self.volumes = SimVolumes(spec.name, self._volume_users)
+
+    @property
+    def rng(self) -> random.Random:
+        """The noise of its ticks."""
+        if self._noise is None:
+            self._noise = random.Random(self._seed)
+        return self._noise
+
+    @property
+    def _ids(self) -> random.Random:
+        """Its containers' ids, independent of the ticks."""
+        if self._id_rng is None:
+            self._id_rng = random.Random(self._seed + ":ids")
+        return self._id_rng
 
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
