@@ -82,6 +82,8 @@ def scale_targets() -> None:
     TARGET_FIRST_FRAME, TARGET_CPU, TARGET_RSS = 1.5, 50.0, 600.0
     TARGET_DEPLOY_KEY_P99, DEPLOY_KEY_Q, SETTLE = 50.0, 0.95, 300.0
     DEPLOYING = 1800.0
+
+
 DOWN = "\x1b[B"
 FRAME_MARKERS = ("services", "NAME", "Help")  # the header, the table heading, the footer
 
