@@ -389,6 +389,11 @@ class ActionsMixin:
 def drain_question(reader: "Query", node: str) -> str:
     """What draining ``node`` does: its replicas of replicated services move, those of global
     services (one per node) stop."""
+    return f"Drain {node}: it gets nothing new, {drain_effect(reader, node)}?"
+
+
+def drain_effect(reader: "Query", node: str) -> str:
+    """``2 replicas move to other nodes and 1 of global service agent stops``"""
     reps = [r for r in reader.replicas_on(node) if r.state.value not in ("stopped", "lost")]
     globals_ = {name for name in {r.service for r in reps} if (spec := reader.spec(name)) and spec.mode == "global"}
     move = sum(1 for r in reps if r.service not in globals_)
@@ -397,4 +402,4 @@ def drain_question(reader: "Query", node: str) -> str:
     if stop:
         parts.append(f"{stop} of global service{'s' if len(globals_) != 1 else ''} "
                      f"{', '.join(sorted(globals_))} stop{'s' if stop == 1 else ''}")
-    return f"Drain {node}: it gets nothing new, {' and '.join(parts)}?"
+    return " and ".join(parts)
