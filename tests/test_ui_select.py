@@ -56,8 +56,9 @@ async def test_three_marked_nodes_are_drained_after_one_confirmation(five: Conso
     await pilot.press("D")
     await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
     assert app.screen.focused is app.screen.query_one("#cancel", Button)  # the default
+    assert app.screen.title_text == "Drain 3 nodes?"
     text = question(app)
-    assert text.startswith("Drain 3 nodes") and all(f"{n}: " in text for n in on) and "sim-4" not in text
+    assert text.startswith("All are cordoned first") and all(f"{n}: " in text for n in on) and "sim-4" not in text
     await pilot.click("#confirm")
     await until(pilot, lambda: all(cells(table, n)[1] == "Ready (draining)" for n in on), timeout=10,
                 what="three nodes draining")

@@ -77,6 +77,12 @@ def test_nodes_view_with_marked_rows(snap_compare, console) -> None:  # type: ig
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, "space", "space", "up"))
 
 
+def test_drain_of_every_marked_node_asked_once(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
+    """ctrl+space marks all four nodes, D: one confirmation naming what each goes through."""
+    app, setup = console
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, "ctrl+@", "D"))
+
+
 def test_services_view(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
     app, setup = console
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, "colon", *"svc", "enter"))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from tui_orch.controller.results import ApplyResult
 from tui_orch.errors import TuiOrchError
 from tui_orch.model import Rollout, RolloutState
-from tui_orch.ui.actions import ActionsMixin, drain_effect, result_sentence
+from tui_orch.ui.actions import ActionsMixin, drain_counts, result_sentence
 
 if TYPE_CHECKING:
     from tui_orch.controller.query import Query
@@ -115,9 +115,15 @@ def availability_question(verb: str, nodes: Sequence[str], effect: str) -> str:
 
 
 def drain_question(reader: "Query", nodes: Sequence[str]) -> str:
-    first = "all are cordoned first, then drained one by one; " if len(nodes) > 1 else ""
-    return (f"Drain {plural(len(nodes), 'node')} ({first}nothing new is placed on them)?\n"
-            + listing([f"{n}: {drain_effect(reader, n)}" for n in nodes]))
+    how = "All are cordoned first, then drained one by one" if len(nodes) > 1 else "It gets nothing new"
+    return f"{how}:\n" + listing([drain_line(reader, n) for n in nodes])
+
+
+def drain_line(reader: "Query", node: str) -> str:
+    """``sim-1: 2 replicas move, 1 stops (global: agent)``"""
+    move, stop, globals_ = drain_counts(reader, node)
+    stops = f", {stop} stop{'s' if stop == 1 else ''} (global: {', '.join(globals_)})" if stop else ""
+    return f"{node}: {plural(move, 'replica')} move{'s' if move == 1 else ''}{stops}"
 
 
 class MarkedActions(ActionsMixin):
