@@ -192,7 +192,7 @@ async def test_each_failure_is_named_in_the_one_summary(five: Console, monkeypat
     assert cells(table, "sim-2")[1] == "Ready"
 
 
-async def test_an_unknown_node_is_named(tmp_path: Path) -> None:
+async def test_an_unknown_node_and_a_host_s_words_in_the_summary(tmp_path: Path) -> None:
     async with sim_controller(tmp_path / "state") as (ctl, sim):
         bulk = Bulk("drain", "drained", "node", ("sim-1", "node7"), ctl.drain, ctl.cordon)
         problems, refused = await bulk.run()
@@ -200,6 +200,13 @@ async def test_an_unknown_node_is_named(tmp_path: Path) -> None:
         assert text.startswith("drained 1 node; node7: there is no node node7") and severity == "warning"
         none = Bulk("drain", "drained", "node", ("node7",), ctl.drain)
         assert none.summary(*await none.run())[0].startswith("drain 1 node: none drained; node7: ")
+
+        async def hostile(node: str) -> str:
+            raise OSError(f"{node}\x1b[2J\u202egone")  # a host's words, quoted in the error
+
+        quoting = Bulk("cordon", "cordoned", "node", ("sim-1",), hostile)
+        text, severity = quoting.summary(*await quoting.run())
+        assert text == "cordon 1 node: none cordoned; sim-1: OSError: sim-1\\x1b[2J\\u202egone" and severity == "error"
 
 
 def test_a_long_listing_is_counted() -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from tui_orch.controller.results import ApplyResult
-from tui_orch.errors import TuiOrchError
+from tui_orch.errors import TuiOrchError, printable_lines
 from tui_orch.model import Rollout, RolloutState
 from tui_orch.ui.actions import ActionsMixin, drain_counts, result_sentence
 
@@ -80,7 +80,7 @@ class Bulk:
         done = len(self.names) - refused
         head = f"{self.past} {plural(done, self.noun)}" if done else f"{self.what}: none {self.past}"
         severity = "information" if not problems else "warning" if done else "error"
-        return "; ".join([head, *problems]), severity
+        return printable_lines("; ".join([head, *problems])), severity  # errors quote hosts
 
 
 def problem(name: str, outcome: object) -> str | None:
