@@ -389,12 +389,18 @@ class ActionsMixin:
 def drain_question(reader: "Query", node: str) -> str:
     """What draining ``node`` does: its replicas of replicated services move, those of global
     services (one per node) stop."""
-    reps = [r for r in reader.replicas_on(node) if r.state.value not in ("stopped", "lost")]
-    globals_ = {name for name in {r.service for r in reps} if (spec := reader.spec(name)) and spec.mode == "global"}
-    move = sum(1 for r in reps if r.service not in globals_)
-    stop = len(reps) - move
+    move, stop, globals_ = drain_counts(reader, node)
     parts = [f"{move} replica{'s' if move != 1 else ''} move to other nodes"]
     if stop:
         parts.append(f"{stop} of global service{'s' if len(globals_) != 1 else ''} "
-                     f"{', '.join(sorted(globals_))} stop{'s' if stop == 1 else ''}")
+                     f"{', '.join(globals_)} stop{'s' if stop == 1 else ''}")
     return f"Drain {node}: it gets nothing new, {' and '.join(parts)}?"
+
+
+def drain_counts(reader: "Query", node: str) -> tuple[int, int, list[str]]:
+    """How many of the replicas on ``node`` a drain moves, how many it stops (those of global
+    services) and those global services."""
+    reps = [r for r in reader.replicas_on(node) if r.state.value not in ("stopped", "lost")]
+    globals_ = {name for name in {r.service for r in reps} if (spec := reader.spec(name)) and spec.mode == "global"}
+    move = sum(1 for r in reps if r.service not in globals_)
+    return move, len(reps) - move, sorted(globals_)

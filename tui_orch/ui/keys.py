@@ -29,6 +29,9 @@ KEYS: tuple[Key, ...] = (
     Key("view-services", "2", "view('services')", "Services view"),
     Key("view-replicas", "3", "view('replicas')", "Replicas view"),
     Key("view-events", "4", "view('events')", "Events view"),
+    # ctrl+space arrives as ctrl+@ from most terminals (NUL)
+    Key("mark", "space", "mark", "Mark the row (actions then act on every marked row)"),
+    Key("mark-all", "ctrl+space,ctrl+@", "mark_all", "Mark every row shown (clear the marks when all are)"),
     Key("logs", "l", "logs", "Logs of the replica", show=True),
     Key("shell", "s", "shell", "Shell into the replica", show=True, destructive=True),
     Key("delete", "ctrl+d", "delete", "Remove the service", show=True, destructive=True),

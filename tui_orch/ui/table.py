@@ -10,7 +10,12 @@ second cost a dictionary update each until they scroll into view. (Textual's Dat
 re-renders every visible cell whenever any cell changes, ~100 ms a second with 1,000 nodes.)
 
 Column widths are kept here, from the widths of the cells (each measured once, when it
-changes): a column is as wide as its widest cell or its label."""
+changes): a column is as wide as its widest cell or its label.
+
+Rows can be marked (space, as in k9s) for an action on several at once: marks are kept by
+key, so they survive redraws and new orders; a row no longer shown loses its mark. A mark is
+part of its line's cache key (and drawn as a ``MARK`` in the line's first cell of padding):
+marking a row re-renders that one line."""
 
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from tui_orch.errors import printable, printable_lines
 
 Cell = Text | str
 PADDING = 1  # blank cells either side of every cell
+MARK = "•"  # in the padding before a marked row's first cell
 
 
 def cell_width(cell: Cell) -> int:
@@ -124,6 +130,7 @@ class ResourceTable(ScrollView, can_focus=True):
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "resource-table--header", "resource-table--cursor", "resource-table--even-row",
+        "resource-table--marked",
     }
     DEFAULT_CSS = """
     ResourceTable {
@@ -145,6 +152,7 @@ class ResourceTable(ScrollView, can_focus=True):
         &:ansi > .resource-table--header { background: ansi_bright_blue; color: ansi_default; }
         & > .resource-table--even-row { background: $surface-lighten-1 50%; }
         &:dark > .resource-table--even-row { background: $surface-darken-1 40%; }
+        & > .resource-table--marked { color: $text-accent; text-style: bold; background: $accent 15%; }
         & > .resource-table--cursor {
             background: $block-cursor-blurred-background;
             color: $block-cursor-blurred-foreground;
@@ -176,6 +184,7 @@ class ResourceTable(ScrollView, can_focus=True):
         self.rows: dict[str, Shown] = {}  # the rows shown, by key
         self._order: list[str] = []
         self._index: dict[str, int] = {}
+        self.marked: set[str] = set()  # keys of the marked rows (all shown)
         self.cursor_row = 0
         self.filter_text = ""
         self.inverse = False
@@ -233,6 +242,7 @@ class ResourceTable(ScrollView, can_focus=True):
         keep = set(keys)
         for key in [k for k in self.rows if k not in keep]:
             del self.rows[key]
+            self.marked.discard(key)
             widths_changed = True
         changed: list[str] = []
         for row in wanted:
@@ -300,6 +310,33 @@ class ResourceTable(ScrollView, can_focus=True):
             if 1 <= y < height:
                 self.refresh(Region(0, y, width, 1))
 
+    # ------------------------------------------------------------------ marks
+    def marked_keys(self) -> list[str]:
+        """The marked rows' keys, in the order shown (0.5 ms with 10,000 rows)."""
+        marked = self.marked
+        return [k for k in self._order if k in marked] if marked else []
+
+    def toggle_mark(self, key: str) -> None:
+        if key not in self._index:
+            return
+        self.marked ^= {key}
+        self._refresh_rows([key])
+
+    def mark_all(self) -> None:
+        """Mark every row shown, or clear the marks when every row shown is marked already."""
+        if len(self.marked) == len(self._order):
+            self.clear_marks()
+            return
+        self.marked = set(self._order)
+        self.refresh()  # every line on the screen, each re-rendered once
+
+    def clear_marks(self) -> None:
+        keys, self.marked = self.marked, set()
+        if len(keys) > self.size.height:  # the screen at once (10,000 regions one by one: 13 ms)
+            self.refresh()
+        else:
+            self._refresh_rows(list(keys))
+
     # ------------------------------------------------------------------ cursor
     def move_cursor(self, index: int, post: bool = True) -> None:
         index = max(0, min(index, len(self._order) - 1))
@@ -366,10 +403,11 @@ class ResourceTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ drawing
     def _styles(self) -> tuple[Style, ...]:
-        """(base, header, cursor, even row) as they are now (focus and theme change them)."""
+        """(base, header, cursor, even row, marked) as they are now (focus and theme change them)."""
         return (self.rich_style, self.get_component_rich_style("resource-table--header"),
                 self.get_component_rich_style("resource-table--cursor"),
-                self.get_component_rich_style("resource-table--even-row"))
+                self.get_component_rich_style("resource-table--even-row"),
+                self.get_component_rich_style("resource-table--marked"))
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._check_styles()
@@ -384,7 +422,7 @@ class ResourceTable(ScrollView, can_focus=True):
         if styles == old:
             return
         self._line_styles = styles
-        if not old or (styles[0], styles[3]) != (old[0], old[3]):
+        if not old or (styles[0], *styles[3:]) != (old[0], *old[3:]):
             self._generation += 1
         if not old or styles[1] != old[1]:
             self._header = None
@@ -412,23 +450,29 @@ class ResourceTable(ScrollView, can_focus=True):
     def _row_line(self, index: int) -> Strip:
         key = self._order[index]
         row = self.rows[key]
+        marked = key in self.marked
         kind = 1 if index == self.cursor_row else 2 if self.zebra_stripes and index % 2 else 0
         stamp = (self._generation, self._cursor_generation if kind == 1 else 0)
+        kind += 4 * marked  # a mark (un)set re-renders the line
         cached = row.line
         if cached is not None and cached[0] == kind and cached[1] == stamp:
             return cached[2]
-        base, _, cursor, even = self._line_styles
+        base, _, cursor, even, mark = self._line_styles
         cells = [(as_text(c), col.content_width) for c, col in zip(row.cells, self.ordered_columns)]
-        if kind == 1:  # the cursor's colours win over the cells' (its background does not)
-            line = self._render(cells, base + cursor, Style(color=cursor.color))
+        lead = MARK if marked else " "
+        if kind & 3 == 1:  # the cursor's colours win over the cells' (its background does not)
+            post = Style(color=cursor.color, bold=mark.bold if marked else None)
+            line = self._render(cells, base + cursor, post, lead)
+        elif marked:  # as the cursor's: one colour for the whole row
+            line = self._render(cells, base + mark, Style(color=mark.color), lead)
         else:
             line = self._render(cells, base + even if kind == 2 else base, None)
         row.line = (kind, stamp, line)
         return line
 
-    def _render(self, cells: list[tuple[Text, int]], style: Style, post: Style | None) -> Strip:
+    def _render(self, cells: list[tuple[Text, int]], style: Style, post: Style | None, lead: str = " ") -> Strip:
         """One line: each cell padded to its column, the cells' styles over ``style`` and
-        ``post`` over both."""
+        ``post`` over both; ``lead``: the line's first character (a row's mark)."""
         console = self.app.console
         pad = " " * PADDING
         line = Text(style=style, no_wrap=True, end="")
@@ -436,7 +480,7 @@ class ResourceTable(ScrollView, can_focus=True):
             if text.cell_len > width:
                 text = text.copy()
                 text.truncate(width)
-            line.append(pad)
+            line.append(pad if line else lead)  # PADDING is 1: the lead takes its place
             line.append_text(text)
             line.append(" " * (width - text.cell_len) + pad)
         segments: list[Segment] = list(line.render(console))

@@ -103,9 +103,11 @@ class View(Vertical):
         return self.table.selected_key()
 
     def describe(self) -> str:
-        """The crumb: view name, scope, filter, rows shown of all, the cursor's row."""
+        """The crumb: view name, scope, filter, rows shown of all, the cursor's row, how many
+        rows are marked."""
         t = self.table
         scope = f"  {self.scope[0]}={self.scope[1]}" if self.scope else ""
         filt = f"  /{'!' if t.inverse else ''}{t.filter_text}" if t.filter_text else ""
         at = f"  row {min(t.cursor_row, t.row_count - 1) + 1}" if t.row_count else ""
-        return f"{self.NAME}{scope}{filt}  ({t.row_count} of {t.total}){at}"
+        marked = f"  {len(t.marked)} marked" if t.marked else ""
+        return f"{self.NAME}{scope}{filt}  ({t.row_count} of {t.total}){at}{marked}"
