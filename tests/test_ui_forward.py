@@ -15,12 +15,11 @@ from textual.widgets import Input
 from forward_support import ADDRESS, WEB, fetch, forwardable_controller, http_server, listening
 from tui_orch.controller.forwards import suggested_port
 from tui_orch.model import PortSpec, Replica, ServiceSpec
-from tui_orch.nodes.tunnel import free_port
+from tui_orch.nodes.tunnel import free_port, port_free
 from tui_orch.ui.app import OrchApp
 from tui_orch.ui.forwards import ForwardDialog, ForwardsScreen, parse_ports
+from test_ui_snapshots import fixed_time  # noqa: F401 (fixture)
 from ui_support import SIZE, cells, command, config, deployed, fleet, manifest, notes, until  # noqa: F401
-
-pytestmark = pytest.mark.console
 
 
 def test_ports_typed_and_suggested() -> None:
@@ -158,3 +157,55 @@ async def test_readonly_console_forwards_too(fleet, tmp_path: Path) -> None:  # 
         await command(pilot, "pf")
         assert isinstance(pilot.app.screen, ForwardsScreen)
         assert "No port-forwards" in str(pilot.app.screen.query_one("#forwards-empty").render())
+
+
+SNAP_PORTS = (47811, 47812)  # the forwards' local ports in the snapshot (the test is skipped when one is taken)
+
+
+def test_forwards_list_snapshot(snap_compare, tmp_path: Path, fixed_time) -> None:  # type: ignore[no-untyped-def]
+    """:pf with two forwards: web.1's open after one request (its bytes counted), web.2's
+    broken (its node failed), 75 s after they opened."""
+    from tui_orch.controller import Controller
+    from tui_orch.nodes.fleet import Fleet
+    from tui_orch.nodes.sim.simulator import Simulator
+    from tui_orch.store import open_store
+    from forward_support import ForwardableNode
+    from ui_support import T0, inventory
+
+    if not all(map(port_free, SNAP_PORTS)):
+        pytest.skip(f"the snapshot's local ports {SNAP_PORTS} are taken on this machine")
+    sim = Simulator(7, frozen=True, noise=False, start_time=T0)
+    fleet = Fleet(inventory(3), lambda spec: ForwardableNode(spec, sim))
+    store = open_store(tmp_path / "state")
+    ctl = Controller(store, fleet, start_timeout=5.0)
+    app = OrchApp(ctl, config(tmp_path, clock=lambda: T0 + 75))
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        for node in fleet.nodes.values():
+            node.target = ("127.0.0.1", server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        await fleet.start()
+        await ctl.apply(manifest(WEB))
+        one = await app.reader.forward("web.1", 80, SNAP_PORTS[0])
+        await app.reader.forward("web.2", 80, SNAP_PORTS[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", one.tunnel.port)
+        writer.write(b"GET / HTTP/1.0\r\n\r\n")
+        assert (await reader.read()).endswith(b"hello\n")
+        writer.close()
+        await until(pilot, lambda: one.tunnel.active == 0)
+        fleet.nodes[app.reader.replica("web.2").node].fail("switch died")  # type: ignore[attr-defined]
+        app.refresh_now()  # as the once-a-second redraw does: the break is seen, and said
+        await pilot.press("colon", *"pf", "enter")
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    finally:
+        store.close()
+
+
+async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.0 200 OK\r\n\r\nhello\n")
+    await writer.drain()
+    writer.close()

@@ -135,12 +135,10 @@ class Forward:
 class Forwards:
     """The forwards a console opened, by id; all closed by ``close_all`` (the console's quit)."""
 
-    def __init__(self, store: "Store", fleet: "Fleet | None", spec: Callable[[str], ServiceSpec | None],
-                 clock: Callable[[], float] = time.time):
+    def __init__(self, store: "Store", fleet: "Fleet | None", spec: Callable[[str], ServiceSpec | None]):
         self._store = store
         self._fleet = fleet
         self._spec = spec
-        self._clock = clock
         self._open: dict[int, Forward] = {}
         self._next = 1
 
@@ -179,7 +177,7 @@ class Forwards:
         check_port(local_port, "local port", zero=True)
         rep, node = self._runnable(key)
         targets = await self._targets(rep, node, container_port)
-        forward = Forward(self._next, rep, node, container_port, targets, self._clock())
+        forward = Forward(self._next, rep, node, container_port, targets, time.time())
         await forward.tunnel.listen(local_port)
         self._next += 1
         self._open[forward.id] = forward
