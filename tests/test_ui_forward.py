@@ -135,6 +135,38 @@ async def test_a_forward_whose_replica_goes_away_breaks_with_a_notification(tmp_
             assert cells(table, str(other.id))[8].startswith("broken its node")
 
 
+async def test_a_replica_not_running_or_without_an_address_is_one_clear_notification(tmp_path: Path) -> None:
+    import dataclasses
+
+    from tui_orch.model import ReplicaState
+
+    async with http_server() as target, forwardable_controller(tmp_path / "state", target) as (ctl, sim):
+        await ctl.apply(manifest(WEB))
+        store = ctl.query()._store  # the test stands for the controller seeing the container exit
+        store.put_replica(dataclasses.replace(store.get_replica("web.1"), state=ReplicaState.EXITED))
+        app = OrchApp(ctl, config(tmp_path))
+        async with app.run_test(size=SIZE) as pilot:
+            await command(pilot, "rs")
+            table = app.main.current.table
+            await until(pilot, lambda: "web.1" in table.shown_keys)
+            table.select_key("web.1")
+            await pilot.press("f")
+            await until(pilot, lambda: notes(app) == ["web.1 is exited: only a running replica can be port-forwarded"])
+            assert app.screen is app.main
+
+            node = ctl.query().node(ctl.query().replica("web.2").node)
+            node.replica_reach = _nothing  # type: ignore[method-assign]  # its container is gone from the node
+            dialog = await open_forward(pilot, app, "web.2")
+            await pilot.press("enter")
+            said = "web.2's container does not run on {} now; try again once it does".format(node.name)
+            await until(pilot, lambda: said in notes(app), what=said)
+            assert app.reader.forwards.rows() == [] and dialog is not app.screen
+
+
+async def _nothing(owner: str) -> dict:  # type: ignore[type-arg]
+    return {}
+
+
 async def test_a_simulated_replica_cannot_be_forwarded(deployed) -> None:  # type: ignore[no-untyped-def]
     ctl, sim, app, pilot = deployed
     await command(pilot, "rs")
