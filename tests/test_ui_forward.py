@@ -110,8 +110,12 @@ async def test_quitting_closes_every_forward(tmp_path: Path) -> None:
             two = await app.reader.forward("web.2", 80, 0)
             ports = [int(f.local.rsplit(":", 1)[1]) for f in (one, two)]
             assert all(map(listening, ports))
+            reader, writer = await asyncio.open_connection("127.0.0.1", ports[0])  # a connection carried, idle
+            await until(pilot, lambda: one.tunnel.active == 1)
             await pilot.press("ctrl+q")
         assert not any(map(listening, ports))
+        assert await asyncio.wait_for(reader.read(), 2) == b"" and one.tunnel.active == 0  # closed too
+        writer.close()
 
 
 async def test_a_forward_whose_replica_goes_away_breaks_with_a_notification(tmp_path: Path) -> None:

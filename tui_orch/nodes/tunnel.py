@@ -49,8 +49,7 @@ class Tunnel:
         self._connect = connect
         self._on_error = on_error
         self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()  # both ends of every connection carried
         self.port = 0
         self.connections = 0  # accepted since it opened
         self.active = 0  # open now
@@ -73,30 +72,30 @@ class Tunnel:
         return self._server is not None
 
     def close(self) -> None:
-        """Stop listening and close every connection, now."""
+        """Stop listening and close every connection, now: each side's pump then reads the end
+        of its stream and returns (nothing is cancelled: see _serve)."""
         server, self._server = self._server, None
         if server is not None:
             server.close()  # the listening socket is closed here, not later
         for writer in list(self._writers):
             writer.close()
-        for task in list(self._tasks):
-            task.cancel()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if self._server is None or task is None:  # accepted as it closed
+        if self._server is None:  # accepted as it closed
             writer.close()
             return
-        self._tasks.add(task)  # type: ignore[arg-type]
         self._writers.add(writer)
         self.connections += 1
         self.active += 1
         try:
             await self._carry(reader, writer)
+        except asyncio.CancelledError:
+            # the loop ends under it (the console quit): Python 3.11's start_server callback
+            # calls exception() on a cancelled handler and logs a traceback; end quietly
+            pass
         finally:
             self.active -= 1
             self._writers.discard(writer)
-            self._tasks.discard(task)  # type: ignore[arg-type]
             writer.close()
 
     async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -104,6 +103,9 @@ class Tunnel:
             up_reader, up_writer = await self._connect()
         except TuiOrchError as exc:
             self._on_error(str(exc))
+            return
+        if self._server is None:  # closed while the node opened it
+            up_writer.close()
             return
         self._writers.add(up_writer)
         try:
