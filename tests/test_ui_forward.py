@@ -83,6 +83,37 @@ async def test_forward_a_replica_list_it_and_stop_it(tmp_path: Path) -> None:
             await until(pilot, lambda: app.screen is app.main)
 
 
+async def test_the_forward_keys_are_rebound_from_config(tmp_path: Path) -> None:
+    from tui_orch.ui.settings import load_ui_settings
+
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "config.yaml").write_text("keys:\n  port-forward: F\n  forwards-stop: x\n")
+    settings = load_ui_settings(folder, deterministic=True)
+    assert settings.keys == {"port-forward": "F", "forwards-stop": "x"} and not settings.problems
+    async with http_server() as target, forwardable_controller(tmp_path / "state", target) as (ctl, sim):
+        await ctl.apply(manifest(WEB))
+        settings.themes_dir = tmp_path / "themes"
+        app = OrchApp(ctl, settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await command(pilot, "rs")
+            app.main.current.table.select_key("web.1")
+            await pilot.press("f")
+            await pilot.pause(0.1)
+            assert app.screen is app.main  # f is no longer bound
+            await pilot.press("F")
+            await until(pilot, lambda: isinstance(app.screen, ForwardDialog))
+            await pilot.press("enter")
+            await until(pilot, lambda: len(app.reader.forwards.rows()) == 1)
+            await command(pilot, "pf")
+            await until(pilot, lambda: app.screen.table.row_count == 1)
+            await pilot.press("ctrl+d")
+            await pilot.pause(0.1)
+            assert len(app.reader.forwards.rows()) == 1  # ctrl+d is no longer bound here
+            await pilot.press("x")
+            await until(pilot, lambda: app.reader.forwards.rows() == [])
+
+
 async def test_a_local_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
     async with http_server() as target, forwardable_controller(tmp_path / "state", target) as (ctl, sim):
         await ctl.apply(manifest(WEB))
