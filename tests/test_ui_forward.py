@@ -140,6 +140,9 @@ async def test_quitting_closes_every_forward(tmp_path: Path) -> None:
             one = await app.reader.forward("web.1", 80, 0)
             two = await app.reader.forward("web.2", 80, 0)
             ports = [int(f.local.rsplit(":", 1)[1]) for f in (one, two)]
+            three = await app.reader.forward("web.1", 80, 0)
+            three.close()  # the handle's close: its port closed, gone from the list
+            assert not listening(three.tunnel.port) and [r.id for r in app.reader.forwards.rows()] == [one.id, two.id]
             assert all(map(listening, ports))
             reader, writer = await asyncio.open_connection("127.0.0.1", ports[0])  # a connection carried, idle
             await until(pilot, lambda: one.tunnel.active == 1)

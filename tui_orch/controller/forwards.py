@@ -85,7 +85,8 @@ class Forward:
         self.targets = targets  # (host, port) as the node reaches them, the one that answered first
         self.since = since
         self.tunnel = Tunnel(self._connect, self._failed)
-        self.broken = ""  # why it stopped, once it has
+        self.broken = ""  # why it stopped by itself, once it has
+        self.closed = False  # stopped by its holder (the operator)
         self.error = ""  # the last connection that could not be carried
         self.unsaid: list[str] = []  # what check() has still to tell
 
@@ -122,7 +123,8 @@ class Forward:
             self.unsaid.append(f"{self.describe()} stopped: {why}")
 
     def close(self) -> None:
-        self.broken = self.broken or "stopped"
+        """Stop it; it leaves the list (Forwards.rows)."""
+        self.closed = True
         self.tunnel.close()
 
     def row(self) -> ForwardRow:
@@ -203,10 +205,11 @@ class Forwards:
         return targets
 
     def rows(self) -> list[ForwardRow]:
-        return [f.row() for f in self._open.values()]
+        return [f.row() for f in self._open.values() if not f.closed]
 
     def get(self, ident: int) -> Forward | None:
-        return self._open.get(ident)
+        forward = self._open.get(ident)
+        return forward if forward is not None and not forward.closed else None
 
     def stop(self, ident: int) -> None:
         """Close the forward and forget it."""
@@ -218,6 +221,7 @@ class Forwards:
         """Break the forwards whose replica went away or was replaced or whose node is no
         longer Ready; the sentences not said yet (breaks, connections not carried)."""
         said: list[str] = []
+        self._open = {i: f for i, f in self._open.items() if not f.closed}  # closed through their handle
         for forward in self._open.values():
             if not forward.broken:
                 why = self._gone(forward)
