@@ -367,6 +367,40 @@ class ActionsMixin:
             node, container_id, key = found
             self.app.push_screen(LogsScreen(node, container_id, f"{key} on {node.name}"))
 
+    def action_port_forward(self) -> None:
+        """`f`: forward a local port to a port of the selected replica (asked in a dialog);
+        a replica that cannot be forwarded (simulated, not running) is said at once."""
+        from tui_orch.ui.forwards import ForwardDialog, Ports
+
+        key = self.target("replica")
+        if key is None:
+            return
+        reader = self.reader
+        try:
+            container_port, local_port = reader.forwards.defaults(key)
+        except TuiOrchError as exc:
+            self.notify(str(exc), title="port-forward", severity="warning", timeout=10)
+            return
+        rep = reader.replica(key)
+
+        def chosen(ports: Ports | None) -> None:
+            if ports is not None:
+                self.run_worker(self._forward(key, *ports), group="actions", name=f"port-forward {key}",
+                                exit_on_error=False)
+
+        self.app.push_screen(ForwardDialog(key, rep.node if rep else "its node", container_port, local_port), chosen)
+
+    async def _forward(self, key: str, container_port: int, local_port: int) -> None:
+        """Open the forward; not act(): a read-only console forwards too (it changes nothing)."""
+        try:
+            forward = await self.reader.forward(key, container_port, local_port)
+        except TuiOrchError as exc:
+            self.notify(str(exc), title=f"port-forward {key}", severity="error", timeout=10)
+        except Exception as exc:  # noqa: BLE001 - never a traceback on screen
+            self.notify(f"port-forward {key} failed: {exc.__class__.__name__}: {exc}", severity="error", timeout=10)
+        else:
+            self.notify(f"{forward.describe()} on {forward.node.name} (:pf lists the forwards)", timeout=8)
+
     def action_shell(self) -> None:
         from tui_orch.ui.shell import run_shell
 

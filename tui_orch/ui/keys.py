@@ -34,6 +34,9 @@ KEYS: tuple[Key, ...] = (
     Key("mark-all", "ctrl+space,ctrl+@", "mark_all", "Mark every row shown (clear the marks when all are)"),
     Key("logs", "l", "logs", "Logs of the replica", show=True),
     Key("shell", "s", "shell", "Shell into the replica", show=True, destructive=True),
+    # opens a port on the operator's 127.0.0.1 only, changes nothing on the fleet: bound
+    # with --readonly too (as k9s does), like logs
+    Key("port-forward", "f", "port_forward", "Port-forward the replica to a local port"),
     Key("delete", "ctrl+d", "delete", "Remove the service", show=True, destructive=True),
     Key("deploy", "a", "deploy", "Deploy a manifest", show=True, destructive=True),
     Key("scale", "S", "scale", "Scale the service", destructive=True),
@@ -49,7 +52,13 @@ KEYS: tuple[Key, ...] = (
     Key("quit", "ctrl+q", "quit", "Quit", palette=False),
 )
 
-BINDING_IDS = frozenset(k.id for k in KEYS)
+# the port-forwards list (:pf, ui/forwards.py): its own screen, its own keys
+FORWARDS_KEYS: tuple[Key, ...] = (
+    Key("forwards-stop", "ctrl+d", "stop", "Stop the port-forward", show=True),
+    Key("forwards-back", "escape", "back", "Back", show=True),
+)
+
+BINDING_IDS = frozenset(k.id for k in (*KEYS, *FORWARDS_KEYS))
 DESTRUCTIVE_ACTIONS = frozenset(k.action for k in KEYS if k.destructive)
 
 
@@ -63,13 +72,19 @@ def bindings(readonly: bool) -> list[Binding]:
             for k in keys(readonly)]
 
 
-# ``:`` commands: alias -> what it does (a view name, "logs" or "quit")
+def screen_bindings(of: tuple[Key, ...]) -> list[Binding]:
+    """Another screen's bindings (none of them destructive)."""
+    return [Binding(k.key, k.action, k.description, show=k.show, id=k.id) for k in of]
+
+
+# ``:`` commands: alias -> what it does (a view name, "logs", "forwards" or "quit")
 COMMANDS: dict[str, str] = {
     "nodes": "nodes", "node": "nodes", "no": "nodes",
     "services": "services", "service": "services", "svc": "services",
     "replicas": "replicas", "replica": "replicas", "rs": "replicas",
     "events": "events", "event": "events", "ev": "events",
     "logs": "logs", "log": "logs",
+    "pf": "forwards", "forwards": "forwards", "port-forwards": "forwards",
     "q": "quit", "quit": "quit", "q!": "quit",
     "help": "help",
 }

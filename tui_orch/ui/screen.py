@@ -326,8 +326,16 @@ class MainScreen(MarkedActions, Screen[None]):
             self.action_help()
         elif verb == "logs":
             self.action_logs()
+        elif verb == "forwards":
+            self.action_forwards()
         else:
             self.show_view(verb, filter=arg)
+
+    def action_forwards(self) -> None:
+        """``:pf``: the port-forwards open (ui/forwards.py)."""
+        from tui_orch.ui.forwards import ForwardsScreen
+
+        self.app.push_screen(ForwardsScreen())
 
     # ------------------------------------------------------------------ help
     def action_help(self) -> None:
