@@ -30,6 +30,7 @@ KEYS: tuple[Key, ...] = (
     Key("view-replicas", "3", "view('replicas')", "Replicas view"),
     Key("view-events", "4", "view('events')", "Events view"),
     Key("logs", "l", "logs", "Logs of the replica", show=True),
+    Key("service-logs", "L", "service_logs", "Logs of every replica of the service"),
     Key("shell", "s", "shell", "Shell into the replica", show=True, destructive=True),
     Key("delete", "ctrl+d", "delete", "Remove the service", show=True, destructive=True),
     Key("deploy", "a", "deploy", "Deploy a manifest", show=True, destructive=True),
