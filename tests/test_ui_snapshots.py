@@ -121,7 +121,7 @@ def test_service_logs_screen(snap_compare, console) -> None:  # type: ignore[no-
 
     async def run(pilot) -> None:  # type: ignore[no-untyped-def]
         await setup(pilot)
-        screen = LogsScreen.of_service("web", lambda: sources, simulated=True)
+        screen = LogsScreen.of_service("web", lambda: sources)
         await app.push_screen(screen)
         for _ in range(100):
             if sum(screen.streams.values()) == 2 and len(screen.lines) == 28:

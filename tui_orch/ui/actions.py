@@ -11,18 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from tui_orch.errors import TuiOrchError
-from tui_orch.model import NodeState, ReplicaState, Rollout
+from tui_orch.model import NodeState, Rollout
 
 if TYPE_CHECKING:
     from tui_orch.controller import ApplyResult, Controller
     from tui_orch.controller.query import Query
     from tui_orch.controller.volume_move import MoveResult
     from tui_orch.ui.app import OrchApp
-    from tui_orch.ui.logs import LogSource
     from tui_orch.ui.views import View
 
-# replicas with no container to read: planned, on a lost node, or stopped on purpose
-NO_LOGS = (ReplicaState.PENDING, ReplicaState.LOST, ReplicaState.STOPPED)
 Outcome: TypeAlias = "ApplyResult | Rollout | str | None"  # what a console command returns
 
 
@@ -372,25 +369,22 @@ class ActionsMixin:
         found = self.replica_container()
         if found is not None:
             node, container_id, key = found
-            self.app.push_screen(LogsScreen.of_replica(node, container_id, f"{key} on {node.name}"))
+            self.app.push_screen(LogsScreen.of_replica(node, container_id, key))
 
     def action_service_logs(self) -> None:
         """`L`: every replica's logs of the selected service (or the selected replica's, or the
         service a replicas view is scoped to), interleaved as they come."""
-        from tui_orch.ui.logs import LogsScreen
+        from tui_orch.ui.logs import LogsScreen, log_sources
 
         view = self.current
         scoped = view.scope[1] if view.scope and view.scope[0] == "service" else None
         service = scoped if scoped and view.selected_key() is None else self.target("service")
         if service is None:
             return
-        replicas = self.reader.replicas(service)
-        if not replicas and self.reader.spec(service) is None:
+        if not self.reader.replicas(service) and self.reader.spec(service) is None:
             self.notify(f"{service} has no replica the controller knows of", severity="warning")
             return
-        nodes = (self.reader.node(r.node) for r in replicas)
-        simulated = any(n.simulated for n in nodes if n is not None)
-        self.app.push_screen(LogsScreen.of_service(service, log_sources(self.reader, service), simulated))
+        self.app.push_screen(LogsScreen.of_service(service, log_sources(self.reader, service)))
 
     def action_shell(self) -> None:
         from tui_orch.ui.shell import run_shell
@@ -409,21 +403,6 @@ class ActionsMixin:
         if problem:
             self.notify(f"shell in {key}: {problem}", severity="error", timeout=10)
 
-
-
-def log_sources(reader: "Query", service: str) -> Callable[[], list["LogSource"]]:
-    """The containers of ``service``'s replicas whose logs can be read now, asked again by the
-    logs screen for the replicas that started since (a restart is a new container)."""
-    from tui_orch.ui.logs import LogSource
-
-    def sources() -> list[LogSource]:
-        found = []
-        for rep in reader.replicas(service):
-            node = reader.node(rep.node)
-            if node is not None and rep.container_id and rep.state not in NO_LOGS:
-                found.append(LogSource(rep.key, node, rep.container_id))
-        return found
-    return sources
 
 
 def drain_question(reader: "Query", node: str) -> str:

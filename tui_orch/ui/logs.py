@@ -11,6 +11,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len, chop_cells
 from rich.text import Text
@@ -21,9 +22,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Log, Static
 
 from tui_orch.errors import TuiOrchError, printable
+from tui_orch.model import ReplicaState
 from tui_orch.nodes.base import Node
 from tui_orch.ui.log_lines import (ANSI, STREAM_BROKE, Entry, LogFilter, LogHighlighter, save_lines, short_stamp,
                                    split_stamp)
+
+if TYPE_CHECKING:
+    from tui_orch.controller.query import Query
 
 MAX_LINES = 10_000
 TAIL = 500  # lines of each replica's past
@@ -40,6 +45,21 @@ class LogSource:
 
 
 Sources = Callable[[], Sequence[LogSource]]
+# replicas with no container to read: planned, on a lost node, or stopped on purpose
+NO_LOGS = (ReplicaState.PENDING, ReplicaState.LOST, ReplicaState.STOPPED)
+
+
+def log_sources(reader: Query, service: str) -> Callable[[], list[LogSource]]:
+    """The containers of ``service``'s replicas whose logs can be read now, asked again by the
+    logs screen for the replicas that started since (a restart is a new container)."""
+    def sources() -> list[LogSource]:
+        found = []
+        for rep in reader.replicas(service):
+            node = reader.node(rep.node)
+            if node is not None and rep.container_id and rep.state not in NO_LOGS:
+                found.append(LogSource(rep.key, node, rep.container_id))
+        return found
+    return sources
 
 
 class LogsScreen(Screen[None]):
@@ -91,16 +111,17 @@ class LogsScreen(Screen[None]):
         self.prefix_width = 0  # the longest replica name seen: prefixes line up
         self._incoming: list[Entry] = []
         self._flush_pending = False
+        self._look_failed = False
 
     @classmethod
-    def of_replica(cls, node: Node, container_id: str, title: str, **kw: int) -> LogsScreen:
+    def of_replica(cls, node: Node, container_id: str, replica: str, **kw: int) -> LogsScreen:
         simulated = " [SIMULATED]" if node.simulated else ""
-        where = "" if node.name in title else f" on {node.name}"
-        source = LogSource(title, node, container_id)
-        return cls(f"Logs: {title}{where}{simulated}", lambda: (source,), name=title, **kw)
+        source = LogSource(replica, node, container_id)
+        return cls(f"Logs: {replica} on {node.name}{simulated}", lambda: (source,), name=replica, **kw)
 
     @classmethod
-    def of_service(cls, service: str, sources: Sources, simulated: bool = False, **kw: int) -> LogsScreen:
+    def of_service(cls, service: str, sources: Sources, **kw: int) -> LogsScreen:
+        simulated = any(s.node.simulated for s in sources())  # as the replicas view marks them
         title = f"Logs: service {service}, every replica{' [SIMULATED]' if simulated else ''}"
         return cls(title, sources, name=service, prefixed=True, **kw)
 
@@ -134,8 +155,11 @@ class LogsScreen(Screen[None]):
         try:
             found = [s for s in self.sources() if (s.replica, s.container_id) not in self.streams]
         except TuiOrchError as exc:  # the state cannot be read now: the streams go on
-            self.notify(str(exc), title="logs", severity="warning")
+            if not self._look_failed:  # said once, not every second
+                self.notify(f"cannot look for new replicas: {exc}", title="logs", severity="warning")
+            self._look_failed = True
             return
+        self._look_failed = False
         if self.prefixed and not self.streams and not found:
             self._take([Entry("", "no replica runs now: each one that starts joins here", note=True)])
         for source in found:
