@@ -96,3 +96,50 @@ def test_replicas_view(snap_compare, console) -> None:  # type: ignore[no-untype
 def test_events_view(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
     app, setup = console
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, "colon", *"ev", "enter"))
+
+
+
+class ScriptedNode:
+    """A node whose containers each write the lines of ``SCRIPT`` meant for them, one per turn
+    of the loop (the replicas' lines interleave the same way every run); web.3 then stops."""
+
+    name, simulated = "sim-1", True
+    SCRIPT = [
+        "INFO starting", "GET /api/items 200 3ms", "POST /api/orders 201 12ms", "WARN slow request to /api/orders",
+        "GET /healthz 200 1ms", "ERROR upstream timed out on /api/items", "GET /api/items/42 200 4ms",
+        "GET /static/app.js 304 1ms", "POST /login 200 30ms", "GET /api/orders 200 8ms",
+    ]
+
+    async def logs(self, container_id: str, follow: bool = False, since: float | None = None,
+                   tail: int | None = 200, timestamps: bool = False):
+        import asyncio
+
+        slot = int(container_id[-1])
+        for i, text in enumerate(self.SCRIPT[:7 if slot == 3 else None]):
+            yield f"2026-01-01T00:00:{i * 3 + slot:02d}.{slot * 125:03d}000000Z {text}"
+            await asyncio.sleep(0)
+        if slot != 3:
+            await asyncio.Event().wait()  # still running
+
+
+def test_service_logs_screen(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
+    """`l` on a service: its replicas' lines interleaved, each prefixed in its replica's colour,
+    one that went away, and the matches of the filter (a regex) reversed."""
+    from tui_orch.ui.logs import LogSource, LogsScreen
+
+    app, setup = console
+    node = ScriptedNode()
+    sources = [LogSource(f"web.{n}", node, f"c{n}") for n in (1, 2, 3)]  # type: ignore[arg-type]
+
+    async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+        await setup(pilot)
+        screen = LogsScreen.of_service("web", lambda: sources)
+        await app.push_screen(screen)
+        for _ in range(100):
+            if sum(screen.streams.values()) == 2 and len(screen.lines) == 28:
+                break
+            await pilot.pause(0.02)
+        await pilot.press("slash", *r"/api/\w+|error", "enter")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run)

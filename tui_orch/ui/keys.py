@@ -33,6 +33,7 @@ KEYS: tuple[Key, ...] = (
     Key("mark", "space", "mark", "Mark the row (actions then act on every marked row)"),
     Key("mark-all", "ctrl+space,ctrl+@", "mark_all", "Mark every row shown (clear the marks when all are)"),
     Key("logs", "l", "logs", "Logs of the replica", show=True),
+    Key("service-logs", "L", "service_logs", "Logs of every replica of the service"),
     Key("shell", "s", "shell", "Shell into the replica", show=True, destructive=True),
     # opens a port on the operator's 127.0.0.1 only, changes nothing on the fleet: bound
     # with --readonly too (as k9s does), like logs

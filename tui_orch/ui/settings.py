@@ -5,7 +5,7 @@
     theme: solarized-dark
     keys:                # binding id -> key(s), comma separated; see ui/keys.py for the ids
       scale: ctrl+s
-      logs: l,L
+      logs: l,o
 """
 
 from __future__ import annotations
