@@ -17,7 +17,7 @@ from tui_orch.nodes.sim.simulator import Simulator
 from tui_orch.store import open_store
 from tui_orch.ui.app import OrchApp
 from tui_orch.ui.settings import UiSettings
-from ui_support import SIZE, T0, inventory, manifest
+from ui_support import SIZE, T0, TWO_SERVICES, inventory, manifest
 
 NOW = T0 + 754.0  # the console's clock: every replica has run 754 s
 
@@ -84,3 +84,25 @@ def test_replicas_view(snap_compare, console) -> None:  # type: ignore[no-untype
 def test_events_view(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
     app, setup = console
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, "colon", *"ev", "enter"))
+
+
+def test_history_screen(snap_compare, console, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`h` on api after a second revision: both rows (who applied each: a fixed applier), the
+    current one selected, its diff against revision 1."""
+    from ui_support import services_view, until
+
+    from tui_orch.ui.history import HistoryScreen
+
+    monkeypatch.setattr("tui_orch.controller.applying.applier", lambda: "ops@console")
+    app, setup = console
+
+    async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+        await setup(pilot)
+        await app.controller.apply(manifest(TWO_SERVICES.replace(
+            "tuiorch/busybox:1\n    deploy:", "tuiorch/busybox:2\n    environment: {MODE: fast}\n    deploy:", 1)))
+        await services_view(pilot, app, select="api")
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run)

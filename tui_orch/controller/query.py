@@ -29,7 +29,8 @@ from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.controller.context import owner_id
 from tui_orch.nodes.base import LABEL_REPLICA, LABEL_REVISION, LABEL_SERVICE, ContainerInfo
 from tui_orch.controller.unowned import UnownedContainer
-from tui_orch.controller.rows import FleetSummary, NodeRow, ReplicaRow, ServiceRow
+from tui_orch.controller import revisions
+from tui_orch.controller.rows import FleetSummary, NodeRow, ReplicaRow, RevisionRow, ServiceRow
 from tui_orch.controller.reach import ingress_ports, names_of, rotation_counts, routed
 
 if TYPE_CHECKING:
@@ -152,6 +153,26 @@ class Query:
         rec = self._store.get_service(service)
         rev = self._store.revision(service, rec.revision) if rec is not None and not rec.removed else None
         return rev.spec if rev is not None else None
+
+    def revision_rows(self, service: str) -> list[RevisionRow]:
+        """The kept revisions of ``service``, oldest first, each with what it changed from the
+        one before; [] when there is no such service."""
+        rec = self._store.get_service(service)
+        if rec is None or rec.removed:
+            return []
+        revs = self._store.revisions(service)
+        return [RevisionRow(r.number, r.created_at, r.applied_by, r.cause, r.spec.image, r.number == rec.revision,
+                            revisions.summary(before, r))
+                for before, r in zip([None, *revs], revs)]
+
+    def revision_diff(self, service: str, number: int) -> list[str]:
+        """The unified diff of revision ``number``'s spec against the kept revision before it
+        (secrets by name only); [] when it is not kept."""
+        revs = self._store.revisions(service)
+        for before, r in zip([None, *revs], revs):
+            if r.number == number:
+                return revisions.diff(before, r)
+        return []
 
     def events(self, limit: int | None = None, service: str | None = None, since: float | None = None) -> list[Event]:
         return self._store.events(limit=limit, service=service, since=since)

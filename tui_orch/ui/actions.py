@@ -252,6 +252,19 @@ class ActionsMixin:
     def action_undo(self) -> None:
         self.rollout_action(self.ctl.rollout_undo, "roll back", confirm="Roll back")
 
+    def action_history(self, service: str = "") -> None:
+        """`h` (or `:history NAME`): the rollout history of the service, its diffs, undo to one."""
+        from tui_orch.ui.history import HistoryScreen, ReadonlyHistoryScreen
+
+        name = service or self.target("service")
+        if name is None:
+            return
+        if not self.reader.revision_rows(name):
+            self.notify(f"there is no service {name}; see :svc for the deployed ones", severity="warning")
+            return
+        screen = ReadonlyHistoryScreen if self.orch.config.readonly else HistoryScreen
+        self.app.push_screen(screen(name))
+
     # ------------------------------------------------------------------ nodes
     def node_action(self, call: Callable[[str], Any], what: str) -> None:
         node = self.target("node")

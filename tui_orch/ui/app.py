@@ -31,6 +31,7 @@ from tui_orch.ui.settings import DEFAULT_THEME, UiSettings
 from tui_orch.ui.keys import KEYS, bindings
 from tui_orch.ui.palette import ConsoleCommands
 from tui_orch.ui.screen import MainScreen
+from tui_orch.ui.widgets import LiveScreen
 
 HOUR = 3600.0
 EVENTS_AT_START = 500
@@ -248,6 +249,8 @@ class OrchApp(App[None]):
                 main.events_view.add(ev)
         self._notify_node_warnings()
         main.refresh_all()
+        if isinstance(self.screen, LiveScreen):  # the history or plot over the main screen
+            self.screen.refresh_view()
 
     def _notify_node_warnings(self) -> None:
         """A node's connection warnings (a missing identity file: it connects with the other

@@ -38,6 +38,7 @@ KEYS: tuple[Key, ...] = (
     Key("pause", "p", "pause", "Pause the rollout", destructive=True),
     Key("resume", "P", "resume", "Resume the rollout", destructive=True),
     Key("undo", "u", "undo", "Roll back to the previous revision", destructive=True),
+    Key("history", "h", "history", "Rollout history of the service (revisions, diffs, undo to one)"),
     Key("move-volume", "m", "move_volume", "Move the replica with its volumes to another node", destructive=True),
     Key("cordon", "c", "cordon", "Cordon the node", destructive=True),
     Key("drain", "D", "drain", "Drain the node", destructive=True),
@@ -46,18 +47,25 @@ KEYS: tuple[Key, ...] = (
     Key("quit", "ctrl+q", "quit", "Quit", palette=False),
 )
 
-BINDING_IDS = frozenset(k.id for k in KEYS)
-DESTRUCTIVE_ACTIONS = frozenset(k.action for k in KEYS if k.destructive)
+# the rollout history screen's own keys (ui/history.py)
+HISTORY_KEYS: tuple[Key, ...] = (
+    Key("history-undo", "u", "undo_to", "Roll back to the selected revision", show=True, destructive=True),
+    Key("history-back", "escape,q", "back", "Back", show=True),
+)
+
+BINDING_IDS = frozenset(k.id for k in (*KEYS, *HISTORY_KEYS))
+DESTRUCTIVE_ACTIONS = frozenset(k.action for k in (*KEYS, *HISTORY_KEYS) if k.destructive)
 
 
-def keys(readonly: bool) -> list[Key]:
-    return [k for k in KEYS if not (readonly and k.destructive)]
+def keys(readonly: bool, of: tuple[Key, ...] = KEYS) -> list[Key]:
+    return [k for k in of if not (readonly and k.destructive)]
 
 
-def bindings(readonly: bool) -> list[Binding]:
-    """The main screen's bindings; read-only leaves destructive ones out."""
+def bindings(readonly: bool, of: tuple[Key, ...] = KEYS) -> list[Binding]:
+    """A screen's bindings (the main screen's unless ``of`` says); read-only leaves
+    destructive ones out."""
     return [Binding(k.key, k.action, k.description, show=k.show, id=k.id, priority=k.id == "quit")
-            for k in keys(readonly)]
+            for k in keys(readonly, of)]
 
 
 # ``:`` commands: alias -> what it does (a view name, "logs" or "quit")
@@ -67,6 +75,7 @@ COMMANDS: dict[str, str] = {
     "replicas": "replicas", "replica": "replicas", "rs": "replicas",
     "events": "events", "event": "events", "ev": "events",
     "logs": "logs", "log": "logs",
+    "history": "history", "hist": "history",
     "q": "quit", "quit": "quit", "q!": "quit",
     "help": "help",
 }

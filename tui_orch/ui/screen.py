@@ -304,6 +304,8 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.action_help()
         elif verb == "logs":
             self.action_logs()
+        elif verb == "history":
+            self.action_history(arg)
         else:
             self.show_view(verb, filter=arg)
 
