@@ -106,3 +106,27 @@ def test_history_screen(snap_compare, console, monkeypatch) -> None:  # type: ig
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run)
+
+
+def test_plot_screen(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
+    """`g` on sim-1: its last hour drawn from a usage history of 50 minutes (the first 10
+    blank: the console was closed), cpu a wave, memory a slow climb."""
+    import math
+
+    from ui_support import until
+
+    from tui_orch.controller.usage import RES, node_key
+    from tui_orch.ui.plots import PlotScreen
+
+    app, setup = console
+
+    async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+        await setup(pilot)
+        for i in range(300):
+            app.usage.history.record(NOW - (299 - i) * RES, {node_key("sim-1"): (40 + 30 * math.sin(i / 20),
+                                                                                  50 + i / 30)})
+        await pilot.press("g")
+        await until(pilot, lambda: isinstance(app.screen, PlotScreen))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run)

@@ -265,6 +265,16 @@ class ActionsMixin:
         screen = ReadonlyHistoryScreen if self.orch.config.readonly else HistoryScreen
         self.app.push_screen(screen(name))
 
+    def action_graph(self) -> None:
+        """`g`: the last hour of cpu and memory of the selected node (nodes view) or service
+        (services view; the replica's service in the replicas view)."""
+        from tui_orch.ui.plots import PlotScreen
+
+        kind = "node" if self.current.NAME == "nodes" else "service"
+        name = self.target(kind)
+        if name is not None:
+            self.app.push_screen(PlotScreen(kind, name))
+
     # ------------------------------------------------------------------ nodes
     def node_action(self, call: Callable[[str], Any], what: str) -> None:
         node = self.target("node")

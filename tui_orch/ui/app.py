@@ -31,6 +31,7 @@ from tui_orch.ui.settings import DEFAULT_THEME, UiSettings
 from tui_orch.ui.keys import KEYS, bindings
 from tui_orch.ui.palette import ConsoleCommands
 from tui_orch.ui.screen import MainScreen
+from tui_orch.ui.usage import RES, SAVE_EVERY, UsageKeeper
 from tui_orch.ui.widgets import LiveScreen
 
 HOUR = 3600.0
@@ -70,6 +71,7 @@ class OrchApp(App[None]):
         self._warned: set[str] = set()  # node warnings already notified (each once)
         self.collector = Collector()  # full collections between keys (started with the fleet)
         self.started = asyncio.Event()  # the fleet and controller are up (at once without ``start``)
+        self.usage = UsageKeeper(self.config.usage_file, self.reader.usage_now, self.now)  # for the plots
         if self.config.keys:
             self.set_keymap(dict(self.config.keys))
 
@@ -97,6 +99,7 @@ class OrchApp(App[None]):
         self.push_screen(self.main)
         self._bus = self.controller.bus.subscribe()
         self.run_worker(self._tail(), name="events-tail", group="background", exit_on_error=False)
+        self.run_worker(self._keep_usage(), name="usage", group="background", exit_on_error=False)
         if self._start is None:
             self.started.set()
         if not self.config.deterministic:
@@ -120,6 +123,7 @@ class OrchApp(App[None]):
 
     def on_unmount(self) -> None:
         self.collector.stop()
+        self.usage.save_now()
         if self._bus is not None:
             self.controller.bus.unsubscribe(self._bus)
 
@@ -151,6 +155,22 @@ class OrchApp(App[None]):
         if why:
             self.notify(why, severity="warning", timeout=15)
         self.theme = chosen if chosen in names else DEFAULT_THEME if DEFAULT_THEME in names else names[0]
+
+    async def _keep_usage(self) -> None:
+        """Read the saved hour of usage (in a thread), then sample every RES seconds and save
+        every SAVE_EVERY (ui/usage.py); a problem with the file is said once."""
+        problem = await asyncio.to_thread(self.usage.open)
+        if problem:
+            self.notify(problem, severity="warning", timeout=15)
+        self.usage.record()
+        self.set_interval(RES, self.usage.record, name="usage-sample")
+        self.set_interval(SAVE_EVERY, self.save_usage, name="usage-save")
+
+    async def save_usage(self) -> None:
+        problem = await self.usage.save()
+        if problem and problem not in self._warned:
+            self._warned.add(problem)
+            self.notify(problem, severity="warning", timeout=15)
 
     # ------------------------------------------------------------------ events
     def _fill_events(self) -> None:

@@ -39,6 +39,7 @@ KEYS: tuple[Key, ...] = (
     Key("resume", "P", "resume", "Resume the rollout", destructive=True),
     Key("undo", "u", "undo", "Roll back to the previous revision", destructive=True),
     Key("history", "h", "history", "Rollout history of the service (revisions, diffs, undo to one)"),
+    Key("graph", "g", "graph", "Plot the last hour of cpu and memory of the node or service"),
     Key("move-volume", "m", "move_volume", "Move the replica with its volumes to another node", destructive=True),
     Key("cordon", "c", "cordon", "Cordon the node", destructive=True),
     Key("drain", "D", "drain", "Drain the node", destructive=True),
@@ -53,8 +54,11 @@ HISTORY_KEYS: tuple[Key, ...] = (
     Key("history-back", "escape,q", "back", "Back", show=True),
 )
 
-BINDING_IDS = frozenset(k.id for k in (*KEYS, *HISTORY_KEYS))
-DESTRUCTIVE_ACTIONS = frozenset(k.action for k in (*KEYS, *HISTORY_KEYS) if k.destructive)
+# the plot screen's (ui/plots.py)
+PLOT_KEYS: tuple[Key, ...] = (Key("plot-back", "escape,q", "back", "Back", show=True),)
+
+BINDING_IDS = frozenset(k.id for k in (*KEYS, *HISTORY_KEYS, *PLOT_KEYS))
+DESTRUCTIVE_ACTIONS = frozenset(k.action for k in (*KEYS, *HISTORY_KEYS, *PLOT_KEYS) if k.destructive)
 
 
 def keys(readonly: bool, of: tuple[Key, ...] = KEYS) -> list[Key]:
