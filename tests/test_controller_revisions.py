@@ -36,3 +36,11 @@ def test_only_changed_fields_are_named_and_defaults_are_left_out() -> None:
     assert revisions.diff(rev(1, one), rev(2, one)) == [
         "revision 2 has the same spec as revision 1 (a restart: new replicas)"]
     assert "+environment:" in revisions.diff(rev(1, one), rev(2, two)) and "+  A: '1'" in revisions.diff(rev(1, one), rev(2, two))
+
+
+def test_a_nested_field_shows_only_what_differs_from_its_default() -> None:
+    from tui_orch.model import Resources, ResourceSpec
+
+    spec = ServiceSpec("web", "nginx:1", resources=ResourceSpec(reservations=Resources(0.5, 256 << 20)))
+    assert revisions.spec_text(spec) == ["image: nginx:1", "resources:", "  reservations:", "    cpus: 0.5",
+                                         "    memory: 268435456"]

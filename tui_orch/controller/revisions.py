@@ -46,15 +46,26 @@ def _readable(value: Any) -> Any:
     return value
 
 
+def _differing(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``data`` unlike ``defaults``' (nested: a mapping keeps only its own
+    entries unlike the default's, so ``resources`` shows the one limit set)."""
+    out = {}
+    for key, value in data.items():
+        default = defaults.get(key, object())
+        if value == default or value in (None, [], {}, ""):
+            continue
+        if isinstance(value, dict) and isinstance(default, dict):
+            value = _differing(value, default)
+        out[key] = _readable(value)
+    return out
+
+
 def spec_fields(spec: ServiceSpec) -> dict[str, Any]:
     """The fields of ``spec`` that differ from their default, readable, secrets by name."""
     data = to_dict(spec)
     data["secrets"] = [s.name for s in spec.secrets]
-    out = {}
-    for key, value in data.items():
-        if key != "name" and value != _DEFAULTS.get(key, object()) and value not in (None, [], {}, ""):
-            out[key] = _readable(value)
-    return out
+    data.pop("name")
+    return _differing(data, _DEFAULTS)
 
 
 def spec_text(spec: ServiceSpec) -> list[str]:

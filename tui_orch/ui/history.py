@@ -52,7 +52,7 @@ class HistoryScreen(LiveScreen):
     BINDINGS = bindings(readonly=False, of=HISTORY_KEYS)
     DEFAULT_CSS = """
     HistoryScreen #history-title { height: 1; background: $panel; color: $text; text-style: bold; padding: 0 1; }
-    HistoryScreen #revisions { height: 2fr; max-height: 12; }
+    HistoryScreen #revisions { height: auto; max-height: 12; }
     HistoryScreen #diff-title { height: 1; background: $boost; color: $text-accent; padding: 0 1; }
     HistoryScreen #diff-pane { height: 3fr; padding: 0 1; }
     """
