@@ -116,6 +116,23 @@ async def test_the_plot_shows_the_last_hour_and_keeps_it_across_a_restart(
         assert "(22 of 360 samples)" in str(app.screen.query_one("#cpu-plot").render())
 
 
+def test_a_console_closed_before_it_read_the_file_leaves_it_as_it_was(tmp_path: Path) -> None:
+    from tui_orch.ui.usage import UsageKeeper
+
+    path = tmp_path / "console-usage.bin"
+    h = UsageHistory()
+    h.record(T0, {"node/a": (1.0, 2.0)})
+    write(path, h.snapshot())
+    keeper = UsageKeeper(path, dict, lambda: T0 + RES)
+    keeper.record()
+    keeper.save_now()  # closing while the file is still being read: nothing written
+    assert len(load(path)[0]) == 1
+    assert keeper.open() == "" and len(keeper.history) == 1
+    keeper.history.record(T0 + RES, {"node/b": (3.0, 4.0)})
+    keeper.save_now()
+    assert len(load(path)[0]) == 2
+
+
 async def test_a_damaged_usage_file_is_said_once_and_the_plots_start_afresh(
         fleet: tuple[Controller, Simulator], tmp_path: Path) -> None:  # noqa: F811
     ctl, sim = fleet

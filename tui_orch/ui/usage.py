@@ -29,6 +29,7 @@ class UsageKeeper:
         self.clock = clock
         self.history = UsageHistory()
         self.saving = False  # a write is under way (never two at once)
+        self.opened = False  # the file was read: until then a write would replace it with nothing
         self.saves = 0  # files written (for tests)
 
     def open(self) -> str:
@@ -36,6 +37,7 @@ class UsageKeeper:
         if self.path is None:
             return ""
         self.history, problem = load(self.path)
+        self.opened = True
         return problem
 
     def record(self) -> None:
@@ -44,7 +46,7 @@ class UsageKeeper:
     async def save(self) -> str:
         """Write the file in a thread; its problem as one sentence ("" when written or when a
         write is under way already)."""
-        if self.path is None or self.saving:
+        if self.path is None or self.saving or not self.opened:
             return ""
         self.saving = True
         try:
@@ -59,7 +61,7 @@ class UsageKeeper:
     def save_now(self) -> None:
         """Write the file here and now (the console is closing); a problem is let go: there
         is no screen left to say it on."""
-        if self.path is not None:
+        if self.path is not None and self.opened:
             try:
                 write(self.path, self.history.snapshot())
             except TuiOrchError:
