@@ -17,7 +17,7 @@ from tui_orch.nodes.sim.simulator import Simulator
 from tui_orch.store import open_store
 from tui_orch.ui.app import OrchApp
 from tui_orch.ui.settings import UiSettings
-from ui_support import SIZE, T0, inventory, manifest
+from ui_support import SIZE, T0, TWO_SERVICES, inventory, manifest
 
 NOW = T0 + 754.0  # the console's clock: every replica has run 754 s
 
@@ -140,6 +140,52 @@ def test_service_logs_screen(snap_compare, console) -> None:  # type: ignore[no-
                 break
             await pilot.pause(0.02)
         await pilot.press("slash", *r"/api/\w+|error", "enter")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run)
+
+
+def test_history_screen(snap_compare, console, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`h` on api after a second revision: both rows (who applied each: a fixed applier), the
+    current one selected, its diff against revision 1."""
+    from ui_support import services_view, until
+
+    from tui_orch.ui.history import HistoryScreen
+
+    monkeypatch.setattr("tui_orch.controller.applying.applier", lambda: "ops@console")
+    app, setup = console
+
+    async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+        await setup(pilot)
+        await app.controller.apply(manifest(TWO_SERVICES.replace(
+            "tuiorch/busybox:1\n    deploy:", "tuiorch/busybox:2\n    environment: {MODE: fast}\n    deploy:", 1)))
+        await services_view(pilot, app, select="api")
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run)
+
+
+def test_plot_screen(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
+    """`g` on sim-1: its last hour drawn from a usage history of 50 minutes (the first 10
+    blank: the console was closed), cpu a wave, memory a slow climb."""
+    import math
+
+    from ui_support import until
+
+    from tui_orch.controller.usage import RES, node_key
+    from tui_orch.ui.plots import PlotScreen
+
+    app, setup = console
+
+    async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+        await setup(pilot)
+        for i in range(300):
+            app.usage.history.record(NOW - (299 - i) * RES, {node_key("sim-1"): (40 + 30 * math.sin(i / 20),
+                                                                                  50 + i / 30)})
+        await pilot.press("g")
+        await until(pilot, lambda: isinstance(app.screen, PlotScreen))
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run)

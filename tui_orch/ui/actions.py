@@ -252,6 +252,29 @@ class ActionsMixin:
     def action_undo(self) -> None:
         self.rollout_action(self.ctl.rollout_undo, "roll back", confirm="Roll back")
 
+    def action_history(self, service: str = "") -> None:
+        """`h` (or `:history NAME`): the rollout history of the service, its diffs, undo to one."""
+        from tui_orch.ui.history import HistoryScreen, ReadonlyHistoryScreen
+
+        name = service or self.target("service")
+        if name is None:
+            return
+        if not self.reader.revision_rows(name):
+            self.notify(f"there is no service {name}; see :svc for the deployed ones", severity="warning")
+            return
+        screen = ReadonlyHistoryScreen if self.orch.config.readonly else HistoryScreen
+        self.app.push_screen(screen(name))
+
+    def action_graph(self) -> None:
+        """`g`: the last hour of cpu and memory of the selected node (nodes view) or service
+        (services view; the replica's service in the replicas view)."""
+        from tui_orch.ui.plots import PlotScreen
+
+        kind = "node" if self.current.NAME == "nodes" else "service"
+        name = self.target(kind)
+        if name is not None:
+            self.app.push_screen(PlotScreen(kind, name))
+
     # ------------------------------------------------------------------ nodes
     def node_action(self, call: Callable[[str], Any], what: str) -> None:
         node = self.target("node")

@@ -328,6 +328,8 @@ class MainScreen(MarkedActions, Screen[None]):
             self.action_logs()
         elif verb == "forwards":
             self.action_forwards()
+        elif verb == "history":
+            self.action_history(arg)
         else:
             self.show_view(verb, filter=arg)
 
