@@ -4,7 +4,7 @@ shows, kept with the revision at apply time."""
 from __future__ import annotations
 
 from tui_orch.manifest import parse_manifest
-from tui_orch.manifest.sections import MAX_SECTION, section_of
+from tui_orch.manifest.sections import MAX_SECTION, hide_credentials, section_of
 
 TEXT = """\
 name: shop
@@ -45,3 +45,24 @@ def test_a_huge_section_is_cut() -> None:
         f"      V{i}: {'x' * 60}\n" for i in range(1000))
     part = section_of(long, "f.yaml", "web")
     assert part is not None and len(part) < MAX_SECTION + 100 and part.endswith("# ... (cut: the section is longer)")
+
+
+def test_credentials_in_environment_are_hidden_block_list_and_flow_style() -> None:
+    text = """services:
+  web:
+    environment:
+      DB_PASSWORD: hunter2
+      "API_TOKEN": 'x y'
+      MODE: prod
+    secrets: [db_password]
+    labels: {token: shown}
+  job:
+    environment:
+      - API_KEY=abc
+      - MODE=prod
+  flow:
+    environment: {SECRET_KEY: s1, MODE: prod}"""
+    assert hide_credentials(text).splitlines() == [
+        "services:", "  web:", "    environment:", "      DB_PASSWORD: (hidden)", '      "API_TOKEN": (hidden)',
+        "      MODE: prod", "    secrets: [db_password]", "    labels: {token: shown}", "  job:", "    environment:",
+        "      - API_KEY=(hidden)", "      - MODE=prod", "  flow:", "    environment: {SECRET_KEY: (hidden), MODE: prod}"]

@@ -91,6 +91,9 @@ async def test_describe_a_service_shows_its_spec_the_change_from_the_previous_re
     assert "cache" not in text.split("── Events")[1]
     await pilot.press("escape")
     assert app.screen is app.main
+    await ctl.rollout_undo("api")  # back to revision 1: the change is from where it came, 2
+    text = await open_with(pilot, "d")
+    assert "── Change from revision 2 to 1\n  - image: tuiorch/busybox:2\n  + image: tuiorch/busybox:1" in text
 
 
 async def test_describe_shows_secrets_by_name_only_and_hides_credentials(fleet, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -104,7 +107,7 @@ async def test_describe_shows_secrets_by_name_only_and_hides_credentials(fleet, 
         assert "constraints: [node.labels.zone!=c]" in text and "preferences: [node.labels.zone]" in text
         await pilot.press("escape")
         text = await open_with(pilot, "y")
-        assert SECRET_VALUE not in text
+        assert SECRET_VALUE not in text and "tok-123" not in text and "API_TOKEN: (hidden)" in text
 
 
 async def test_describe_a_node(deployed: Console) -> None:

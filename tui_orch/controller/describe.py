@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from tui_orch.controller.query import HOLDING, Query, allocatable
 from tui_orch.controller.spec_text import spec_change, spec_lines
+from tui_orch.manifest.sections import hide_credentials
 from tui_orch.model import Event, Replica, Resources, Revision
 from tui_orch.units import format_bytes, format_duration
 
@@ -69,14 +70,21 @@ def _events_of(q: Query, field: str, value: str, service: str | None = None) -> 
 
 
 # ---------------------------------------------------------------------- services
-def previous(revisions: list[Revision], current: int) -> Revision | None:
-    """The newest kept revision before ``current`` (what `undo` goes back to, short of a rollout record)."""
+def previous(revisions: list[Revision], current: int, came_from: int | None = None) -> Revision | None:
+    """What the service changed from: where its last rollout came from (``came_from``, an
+    undo goes back to an older number), else the newest kept revision before ``current``
+    (rollout_ops.previous_revision's rule)."""
+    kept = {r.number: r for r in revisions}
+    if came_from and came_from in kept:
+        return kept[came_from]
     older = [r for r in revisions if r.number < current]
     return older[-1] if older else None
 
 
 def _change(q: Query, service: str, rev: Revision) -> Section:
-    before = previous(q.revisions(service), rev.number)
+    ro = q.rollout(service)
+    before = previous(q.revisions(service), rev.number,
+                      ro.from_revision if ro is not None and ro.to_revision == rev.number else None)
     if before is None:
         return Section("Change from the previous revision", ("no earlier revision kept",))
     lines = spec_change(before.spec, rev.spec) or [f"the same spec ({rev.cause or 'replicas replaced'})"]
@@ -211,7 +219,8 @@ def source(q: Query, service: str) -> Source | None:
         return None
     for rev in reversed([r for r in q.revisions(service) if r.number <= current.number]):
         if rev.cause.startswith(APPLIED):
-            return Source(service, rev.cause[len(APPLIED):], rev.number, rev.created_at, rev.compose or None)
+            text = hide_credentials(rev.compose) if rev.compose else None
+            return Source(service, rev.cause[len(APPLIED):], rev.number, rev.created_at, text)
     return Source(service, "", current.number, current.created_at, None)
 
 
@@ -230,7 +239,7 @@ def read_section(src: Source) -> tuple[str | None, str]:
     found = section_of(text, src.file, src.service)
     if found is None:
         return None, f"{src.file} has no service {src.service} any more (or is not valid YAML now)"
-    return found, f"read from disk now ({os.path.abspath(src.file)}): not kept when it was applied"
+    return hide_credentials(found), f"read from disk now ({os.path.abspath(src.file)}): not kept when it was applied"
 
 
 __all__ = ["Described", "Section", "Source", "describe_event", "describe_node", "describe_replica",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tui_orch.manifest.sections import CREDENTIAL, HIDDEN
 from tui_orch.model import ServiceSpec, to_dict
 from tui_orch.units import format_bytes, format_duration
 
@@ -18,8 +19,6 @@ FIRST = ("image", "mode", "replicas", "command", "entrypoint", "resources", "por
          "restart_policy", "placement", "environment", "labels")
 DURATIONS = frozenset({"interval", "timeout", "start_period", "start_interval", "monitor", "delay", "window",
                        "stop_grace_period"})
-HIDDEN = "(hidden)"
-CREDENTIAL = re.compile(r"pass|secret|token|credential|private|(^|_)key($|_)|api_?key", re.IGNORECASE)
 MAX_DIFF = 200  # lines of a change shown
 
 

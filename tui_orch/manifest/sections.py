@@ -3,15 +3,23 @@ and all): what the console's ``y`` shows of a service. Kept with each revision a
 (``Revision.compose``), so that it shows the file as it was applied, not as it is now.
 
 A secret's value is never in a Compose file (``secrets:`` names a file or an environment
-variable), so a section holds none; the top-level ``secrets:`` is not part of any section."""
+variable), so a section holds none; the top-level ``secrets:`` is not part of any section. An
+environment variable whose name says it holds a credential is shown hidden (``hide_credentials``)."""
 
 from __future__ import annotations
+
+import re
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from tui_orch.manifest.reader import YamlProblem, compose
 
 MAX_SECTION = 32 * 1024  # characters kept of one service's part (the desired state stays small)
+HIDDEN = "(hidden)"
+CREDENTIAL = re.compile(r"pass|secret|token|credential|private|(^|_)key($|_)|api_?key", re.IGNORECASE)
+# an environment entry: ``KEY: value`` (a mapping) or ``- KEY=value`` (a list), quoted or not
+_ENTRY = re.compile(r"""^(\s*(?:-\s*)?["']?)([A-Za-z_][A-Za-z0-9_.-]*)(["']?\s*[:=]\s*)(.*)$""")
+_FLOW = re.compile(r"""(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\1(\s*[:=]\s*)([^,}\]]+)""")
 
 
 def _services_entry(root: Node | None) -> tuple[int, list[tuple[str, int]]] | None:
@@ -61,4 +69,37 @@ def section_of(text: str, file: str, service: str) -> str | None:
     return service_sections(text, root).get(service)
 
 
-__all__ = ["MAX_SECTION", "section_of", "service_sections"]
+def _hidden_entry(line: str) -> str:
+    m = _ENTRY.match(line)
+    if m is None or not CREDENTIAL.search(m.group(2)) or not m.group(4).strip():
+        return line
+    return f"{m.group(1)}{m.group(2)}{m.group(3)}{HIDDEN}"
+
+
+def _hidden_flow(text: str) -> str:
+    return _FLOW.sub(lambda m: m.group(0) if not CREDENTIAL.search(m.group(2)) else
+                     f"{m.group(1)}{m.group(2)}{m.group(1)}{m.group(3)}{HIDDEN}", text)
+
+
+def hide_credentials(text: str) -> str:
+    """``text`` with the value of each environment variable named like a credential (PASSWORD,
+    API_TOKEN...) replaced by "(hidden)", in block and flow style (``environment: {A: b}``)."""
+    out: list[str] = []
+    under: int | None = None  # the indentation of the environment: key whose block we are in
+    for line in text.splitlines():
+        indent = len(line) - len(line.lstrip())
+        if under is not None and line.strip() and indent <= under and not line.lstrip().startswith("#"):
+            under = None
+        key, sep, rest = line.strip().partition(":")
+        if key == "environment" and sep:
+            if rest.strip():
+                line = line[:line.index(":") + 1] + _hidden_flow(line[line.index(":") + 1:])
+            else:
+                under = indent
+        elif under is not None:
+            line = _hidden_entry(line)
+        out.append(line)
+    return "\n".join(out)
+
+
+__all__ = ["CREDENTIAL", "HIDDEN", "MAX_SECTION", "hide_credentials", "section_of", "service_sections"]
