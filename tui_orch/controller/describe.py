@@ -171,7 +171,8 @@ def _placement(q: Query, rep: Replica) -> Section:
             counts[r.node] = counts.get(r.node, 0) + 1
         if r.node == rep.node and r.key != rep.key:
             held = Resources(held.cpus + r.cpus, held.memory + r.memory)
-    return Section(f"Placement on {rep.node}", tuple(explain(spec, info, held, counts, infos).lines()))
+    fit = explain(spec, info, held, counts, infos)
+    return Section(f"Placement on {rep.node} (the node as the planner sees it now)", tuple(fit.lines()))
 
 
 def describe_replica(q: Query, key: str, now: float) -> Described | None:
