@@ -86,14 +86,15 @@ async def test_describe_a_service_shows_its_spec_the_change_from_the_previous_re
     assert "── Spec (revision 2, as the controller uses it)" in text
     assert "  image: tuiorch/busybox:2" in text and "  replicas: 3" in text
     assert "      cpus: 0.5\n      memory: 256 MiB" in text  # reservations, as the scheduler counts them
-    assert "── Change from revision 1 to 2\n  - image: tuiorch/busybox:1\n  + image: tuiorch/busybox:2" in text
+    assert "── Change from revision 1 to 2\n  --- revision 1\n  +++ revision 2\n" in text
+    assert "  -image: tuiorch/busybox:1\n  +image: tuiorch/busybox:2" in text
     assert "api: revision 2 from test.yaml" in text  # its own events
     assert "cache" not in text.split("── Events")[1]
     await pilot.press("escape")
     assert app.screen is app.main
     await ctl.rollout_undo("api")  # back to revision 1: the change is from where it came, 2
     text = await open_with(pilot, "d")
-    assert "── Change from revision 2 to 1\n  - image: tuiorch/busybox:2\n  + image: tuiorch/busybox:1" in text
+    assert "── Change from revision 2 to 1" in text and "  -image: tuiorch/busybox:2\n  +image: tuiorch/busybox:1" in text
 
 
 async def test_describe_shows_secrets_by_name_only_and_hides_credentials(fleet, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -108,6 +109,16 @@ async def test_describe_shows_secrets_by_name_only_and_hides_credentials(fleet, 
         await pilot.press("escape")
         text = await open_with(pilot, "y")
         assert SECRET_VALUE not in text and "tok-123" not in text and "API_TOKEN: (hidden)" in text
+        await pilot.press("escape")
+        # a new token and new secret bytes: the change says so, and shows neither
+        (tmp_path / "db_password.txt").write_text(SECRET_VALUE + "-v2")
+        (tmp_path / "stack.yaml").write_text(STACK.replace("tok-123", "tok-456"))
+        assert (await ctl.apply(load_manifest(tmp_path / "stack.yaml"))).ok
+        text = await open_with(pilot, "d")
+        change = text.split("── Change from revision 1 to 2")[1].split("── Replicas")[0]
+        assert "  -  API_TOKEN: (hidden)\n  +  API_TOKEN: (hidden)" in change
+        assert "  # secret db_password: new content (not shown)" in change
+        assert "tok-" not in text and SECRET_VALUE not in text
 
 
 async def test_describe_a_node(deployed: Console) -> None:

@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass
 
 from tui_orch.controller.query import HOLDING, Query, allocatable
-from tui_orch.controller.spec_text import spec_change, spec_lines
+from tui_orch.controller import revisions
+from tui_orch.controller.spec_text import hide_in_diff, spec_lines
 from tui_orch.manifest.sections import hide_credentials
 from tui_orch.model import Event, Replica, Resources, Revision
 from tui_orch.units import format_bytes, format_duration
@@ -87,8 +88,8 @@ def _change(q: Query, service: str, rev: Revision) -> Section:
                       ro.from_revision if ro is not None and ro.to_revision == rev.number else None)
     if before is None:
         return Section("Change from the previous revision", ("no earlier revision kept",))
-    lines = spec_change(before.spec, rev.spec) or [f"the same spec ({rev.cause or 'replicas replaced'})"]
-    return Section(f"Change from revision {before.number} to {rev.number}", tuple(lines))
+    return Section(f"Change from revision {before.number} to {rev.number}",
+                   tuple(hide_in_diff(revisions.diff(before, rev))))
 
 
 def describe_service(q: Query, name: str) -> Described | None:

@@ -1,9 +1,10 @@
-"""A resolved ServiceSpec as the describe screen shows it, and the change between two of them.
+"""A resolved ServiceSpec as the describe screen shows it.
 
 The spec is shown as the controller uses it (every default filled in), most telling fields
 first, empty ones left out. Secrets and configs appear by name and target only: never a
 digest (a hash of a short secret gives it away), never where the bytes came from, never a
-value. An environment variable whose name says it holds a credential shows as hidden."""
+value. An environment variable whose name says it holds a credential shows as hidden. The
+change between two revisions is revisions.diff's, with the same credentials hidden."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ FIRST = ("image", "mode", "replicas", "command", "entrypoint", "resources", "por
 DURATIONS = frozenset({"interval", "timeout", "start_period", "start_interval", "monitor", "delay", "window",
                        "stop_grace_period"})
 MAX_DIFF = 200  # lines of a change shown
+# a changed line of the diff of two spec texts (controller/revisions.py): -/+, indent, key, value
+_DIFF_ENTRY = re.compile(r"^([-+ ])(\s+)([A-Za-z_][A-Za-z0-9_.-]*): (.+)$")
 
 
 def _pairs(pairs: Any) -> dict[str, Any]:
@@ -93,48 +96,18 @@ def spec_lines(spec: ServiceSpec) -> list[str]:
     return nested_lines(shown_dict(spec))
 
 
-def _flat(value: Any, path: str, out: dict[str, str]) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flat(v, f"{path}.{k}" if path else str(k), out)
-    elif isinstance(value, list) and value:
-        for i, v in enumerate(value):
-            _flat(v, f"{path}[{i}]", out)
-    elif not _empty(value):
-        out[path] = _scalar(path.rsplit(".", 1)[-1], value)
-
-
-def flat(spec: ServiceSpec) -> dict[str, str]:
-    """Every set field of the shown spec by its path (``resources.limits.memory``)."""
-    out: dict[str, str] = {}
-    _flat(shown_dict(spec), "", out)
+def hide_in_diff(lines: list[str]) -> list[str]:
+    """The diff of two revisions' spec texts (revisions.diff) with the value of each nested
+    entry named like a credential hidden (an environment variable), at most MAX_DIFF lines."""
+    out = []
+    for line in lines[:MAX_DIFF]:
+        m = _DIFF_ENTRY.match(line)
+        if m is not None and CREDENTIAL.search(m.group(3)):
+            line = f"{m.group(1)}{m.group(2)}{m.group(3)}: {HIDDEN}"
+        out.append(line)
+    if len(lines) > MAX_DIFF:
+        out.append(f"... and {len(lines) - MAX_DIFF} more lines")
     return out
 
 
-def spec_change(old: ServiceSpec, new: ServiceSpec) -> list[str]:
-    """What changed from ``old`` to ``new``: ``- path: value`` / ``+ path: value`` lines; a
-    secret or config whose bytes changed (same name) is said so, its value never shown."""
-    a, b = flat(old), flat(new)
-    out: list[str] = []
-    for path in sorted(set(a) | set(b), key=lambda p: (_order(p), p)):
-        if a.get(path) == b.get(path):
-            continue
-        if path in a:
-            out.append(f"- {path}: {a[path]}")
-        if path in b:
-            out.append(f"+ {path}: {b[path]}")
-    before = {(f.kind, f.name): f.digest for f in (*old.secrets, *old.configs)}
-    for f in (*new.secrets, *new.configs):
-        if before.get((f.kind, f.name), f.digest) != f.digest:
-            out.append(f"~ {f.kind} {f.name}: its content changed (not shown)")
-    if len(out) > MAX_DIFF:
-        out = out[:MAX_DIFF] + [f"... and {len(out) - MAX_DIFF} more changed lines"]
-    return out
-
-
-def _order(path: str) -> int:
-    top = re.split(r"[.\[]", path, maxsplit=1)[0]
-    return FIRST.index(top) if top in FIRST else len(FIRST)
-
-
-__all__ = ["HIDDEN", "flat", "nested_lines", "shown_dict", "spec_change", "spec_lines"]
+__all__ = ["hide_in_diff", "nested_lines", "shown_dict", "spec_lines"]

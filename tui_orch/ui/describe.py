@@ -19,7 +19,8 @@ from tui_orch.errors import printable
 from tui_orch.ui.dialog_style import pane_css
 
 HEADING = "── "
-CHANGE = {"  - ": "red", "  + ": "green", "  ~ ": "yellow"}
+# a describe's change (a unified diff, indented by 2): its lines' first characters -> their style
+CHANGE = {"  ---": "bold", "  +++": "bold", "  @@": "cyan", "  -": "red", "  +": "green", "  #": "yellow"}
 
 
 def described_lines(d: Described) -> list[str]:
@@ -44,10 +45,12 @@ class TextHighlighter(Highlighter):
         plain = text.plain
         if plain.startswith(HEADING):
             text.stylize("bold")
-        elif plain.startswith(tuple(CHANGE)):  # a describe's change lines (list items are indented deeper)
-            text.stylize(CHANGE[plain[:4]])
-        elif plain.lstrip().startswith("#"):
+        elif plain.lstrip().startswith("#") and not plain.startswith("  # secret"):
             text.stylize("dim")
+        else:
+            start = next((s for s in CHANGE if plain.startswith(s)), None)  # the longest first
+            if start is not None:
+                text.stylize(CHANGE[start])
         if self.needle:
             for m in re.finditer(re.escape(self.needle), plain, re.IGNORECASE):
                 text.stylize("reverse", m.start(), m.end())
