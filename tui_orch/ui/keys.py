@@ -34,6 +34,9 @@ KEYS: tuple[Key, ...] = (
     Key("mark-all", "ctrl+space,ctrl+@", "mark_all", "Mark every row shown (clear the marks when all are)"),
     Key("logs", "l", "logs", "Logs of the replica", show=True),
     Key("service-logs", "L", "service_logs", "Logs of every replica of the service"),
+    Key("describe", "d", "describe", "Describe the node, service, replica or event"),
+    Key("yaml", "y", "yaml", "The service's Compose text (YAML)"),
+    Key("edit", "e", "edit", "Edit the service's Compose file, then deploy it", destructive=True),
     Key("shell", "s", "shell", "Shell into the replica", show=True, destructive=True),
     # opens a port on the operator's 127.0.0.1 only, changes nothing on the fleet: bound
     # with --readonly too (as k9s does), like logs

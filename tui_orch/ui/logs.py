@@ -24,6 +24,7 @@ from textual.widgets import Footer, Input, Log, Static
 from tui_orch.errors import TuiOrchError, printable
 from tui_orch.model import ReplicaState
 from tui_orch.nodes.base import Node
+from tui_orch.ui.dialog_style import pane_css
 from tui_orch.ui.log_lines import (ANSI, STREAM_BROKE, Entry, LogFilter, LogHighlighter, save_lines, short_stamp,
                                    split_stamp)
 
@@ -67,13 +68,7 @@ class LogsScreen(Screen[None]):
     users know. ``of_replica``: one replica's, lines as docker gives them; ``of_service``:
     every replica's, ``sources`` asked again every ``LOOK_EVERY`` s for those that started."""
 
-    DEFAULT_CSS = """
-    LogsScreen #logs-title { height: 1; background: $panel; color: $text; text-style: bold; padding: 0 1; }
-    LogsScreen #log { height: 1fr; }
-    LogsScreen #filter { dock: bottom; display: none; }
-    LogsScreen #filter.-open { display: block; }
-    LogsScreen #logs-status { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
-    """
+    DEFAULT_CSS = pane_css("LogsScreen", "logs-title", "log", "filter", "logs-status")
     BINDINGS = [
         Binding("escape", "back", "Back", id="logs.back"),
         Binding("f", "toggle_follow", "Follow", id="logs.follow"),

@@ -18,6 +18,7 @@ from textual.widgets import Input, Static
 
 from tui_orch.ui import data
 from tui_orch.ui.bulk import MarkedActions
+from tui_orch.ui.describe_actions import DescribeActions
 from tui_orch.ui.keys import bindings, parse_command
 from tui_orch.ui.table import ResourceTable
 from tui_orch.ui.views import VIEWS, EventsView, NodesView, ReplicasView, View
@@ -53,7 +54,7 @@ class Place:
     selected: str | None
 
 
-class MainScreen(MarkedActions, Screen[None]):
+class MainScreen(MarkedActions, DescribeActions, Screen[None]):
     BINDINGS = bindings(readonly=False)
     # The views are stacked in one region, all laid out: a switch only hides one and shows
     # another (no layout of the new view, no resize). The prompt lies over them, above the
