@@ -145,6 +145,9 @@ async def test_sort_by_value_both_ways_and_back_to_the_views_order() -> None:
         assert table.shown_keys == ["a", "b", "c", "d"]  # re-sorted on the new values
         table.step_sort(1)  # past the last column: the view's order
         assert table.sort_title() == "" and strip_text(table, 0).split() == ["NAME", "VALUE"]
+        assert table.shown_keys == ["a", "b", "c", "d"]
+        table.set_sort(table.sort.reversed())  # ~ there: the view's order, reversed
+        assert table.shown_keys == ["d", "c", "b", "a"] and table.sort_title() == "in reverse order"
 
 
 async def test_a_row_without_sort_values_sorts_by_its_text() -> None:
@@ -154,6 +157,9 @@ async def test_a_row_without_sort_values_sorts_by_its_text() -> None:
         table.sync([Row(k, (k, v)) for k, v in (("x", "b"), ("y", "C"), ("z", "a"))])
         table.step_sort(-1)  # from the view's order, < goes to the last column
         await pilot.pause()
+        assert table.shown_keys == ["z", "x", "y"]
+        # values that do not compare (a view's mistake): by the text, not a traceback
+        table.sync([Row(k, (k, v), sort=(k, s)) for k, v, s in (("x", "b", 1), ("y", "C", "one"), ("z", "a", None))])
         assert table.shown_keys == ["z", "x", "y"]
 
 

@@ -70,14 +70,11 @@ class Sort:
         return DOWN if self.descending else UP
 
 
-def order(keys: list[str], sort: Sort, values: Callable[[], Sequence[SortValue]]) -> list[str]:
-    """``keys`` (in the view's order) in ``sort``'s order, by ``values()`` (those of the
-    sort's column, in the order of ``keys``; not asked for in the view's order); rows of
-    equal value keep the view's order (a stable sort, also when descending). The values are
-    looked up by index (a key function in C: ~3 times faster than one in Python per row)."""
-    if sort.column is None:
-        return keys[::-1] if sort.descending else keys
-    ranked = sorted(range(len(keys)), key=values().__getitem__, reverse=sort.descending)  # type: ignore[arg-type]
+def order(keys: list[str], values: Sequence[SortValue], descending: bool) -> list[str]:
+    """``keys`` (in the view's order) by their ``values`` (the sort column's, in the order of
+    ``keys``); rows of equal value keep the view's order (a stable sort, also descending).
+    The values are looked up by index: a key function in C, ~3 times faster than one in Python."""
+    ranked = sorted(range(len(keys)), key=values.__getitem__, reverse=descending)  # type: ignore[arg-type]
     return [keys[i] for i in ranked]
 
 

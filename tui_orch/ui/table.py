@@ -327,15 +327,15 @@ class ResourceTable(ScrollView, can_focus=True):
         return f"sorted by {self.ordered_columns[self.sort.column].title} {self.sort.mark()}"
 
     def _sorted(self, keys: list[str]) -> list[str]:
-        column = self.sort.column
+        """``keys`` in the sort's order: by the rows' sort values (by their text when a row
+        gives none, or when the values do not compare)."""
+        column, rows = self.sort.column, self.rows
         if column is None:
-            return order(keys, self.sort, list)
-        shown = [self.rows[k] for k in keys]
+            return keys[::-1] if self.sort.descending else keys
         try:
-            return order(keys, self.sort, lambda: [s.sort[column] if s.sort else plain(s.cells[column])
-                                                   for s in shown])
-        except TypeError:  # values a view gave that do not compare: by their text then
-            return order(keys, self.sort, lambda: [plain(s.cells[column]) for s in shown])
+            return order(keys, [rows[k].sort[column] for k in keys], self.sort.descending)
+        except (IndexError, TypeError):
+            return order(keys, [plain(rows[k].cells[column]) for k in keys], self.sort.descending)
 
     def window(self) -> set[str]:
         """The keys of the rows on the screen, with a screen's height of rows either side (as
