@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
-from tui_orch.ui.arrange import Sort, marked, natural, number, order, shown_span
+from tui_orch.ui.arrange import Sort, natural, number, order, shown_span, with_matches
 
 
 def test_names_sort_with_their_numbers_as_numbers() -> None:
@@ -75,7 +75,7 @@ def test_a_column_wider_than_the_screen_is_shown_cut() -> None:
 def test_matches_are_marked_in_any_case_on_a_copy() -> None:
     style = Style(reverse=True)
     cell = Text("api.1 on API-node", style="green")
-    out = marked(cell, "api", style)
+    out = with_matches(cell, "api", style)
     assert out is not cell and cell.spans == []
     assert [(s.start, s.end, s.style) for s in out.spans] == [(0, 3, style), (9, 12, style)]
-    assert marked(cell, "zzz", style) is cell and marked(cell, "", style) is cell
+    assert with_matches(cell, "zzz", style) is cell and with_matches(cell, "", style) is cell

@@ -71,6 +71,18 @@ def test_nodes_view(snap_compare, console) -> None:  # type: ignore[no-untyped-d
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup))
 
 
+def test_nodes_view_with_marked_rows(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
+    """sim-1 and sim-2 marked (the mark and the row's colour), the cursor back on sim-2."""
+    app, setup = console
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, "space", "space", "up"))
+
+
+def test_drain_of_every_marked_node_asked_once(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
+    """ctrl+space marks all four nodes, D: one confirmation naming what each goes through."""
+    app, setup = console
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, "ctrl+@", "D"))
+
+
 def test_services_view(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
     app, setup = console
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, "colon", *"svc", "enter"))

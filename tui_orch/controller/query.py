@@ -26,6 +26,7 @@ from tui_orch.model import (Availability, Event, Health, NodeInfo, NodeState, Re
                             Rollout, RolloutState, ServiceSpec, from_dict, to_dict)
 
 from tui_orch.controller.containers import LABEL_OWNER
+from tui_orch.controller.forwards import Forward, Forwards
 from tui_orch.controller.context import owner_id
 from tui_orch.nodes.base import LABEL_REPLICA, LABEL_REVISION, LABEL_SERVICE, ContainerInfo
 from tui_orch.controller.unowned import UnownedContainer
@@ -83,6 +84,9 @@ class Query:
         # the rotation, as the proxies report it: a server they hold in any state)
         self._served = served
         self._addresses: dict[str, str | None] = {}  # node -> its advertised address (_advertised)
+        # the port-forwards this reader's console opened (forwards.py): listed, stopped, checked
+        # every redraw, all closed when the console quits
+        self.forwards = Forwards(store, fleet, self.spec)
 
     # ------------------------------------------------------------------ traffic (traffic.py)
     def rotation(self) -> dict[str, str]:
@@ -119,6 +123,13 @@ class Query:
         if node.name not in self._addresses:
             self._addresses[node.name] = advertised(node.spec)
         return self._addresses[node.name]
+
+    # ------------------------------------------------------------------ port-forwards (forwards.py)
+    async def forward(self, replica: str, container_port: int, local_port: int) -> Forward:
+        """Forward 127.0.0.1:``local_port`` (0: a free one) to ``container_port`` of the running
+        ``replica`` through its node's connection; the handle's ``close()`` stops it. Raises
+        TuiOrchError with one sentence (simulated, not running, no address, port in use)."""
+        return await self.forwards.open(replica, container_port, local_port)
 
     # ------------------------------------------------------------------ plain records
     @property

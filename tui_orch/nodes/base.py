@@ -466,6 +466,16 @@ class Node(abc.ABC):
         """Container id -> where the running replica is reached (published ports, addresses)."""
         return {}
 
+    # -- port-forwarding (controller/forwards.py): a stream to an address as the node reaches it
+    async def open_connection(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP stream to ``host``:``port`` opened from the node itself (through its SSH
+        connection on a remote node: the address may be one only the node reaches, such as a
+        container's on its Docker network). Raises NodeError naming the address when the node
+        cannot open it. A node that opens none (this default: a simulated one) says so."""
+        raise NodeError(self.name, f"cannot open {host}:{port} from it: "
+                        + ("it is simulated (no real container listens there)" if self.simulated
+                           else "this node opens no connections"))
+
     @property
     def host_id(self) -> str:
         """The machine and network namespace the node runs on ("" = unknown: a host of its

@@ -476,6 +476,17 @@ class SupervisedNode(Node, abc.ABC):
         return await self._guard("list where replicas are reached", lambda ops: ops.blocking_call(
             "list where replicas are reached", meshproxy.replica_reach, ops.client, owner))
 
+    async def open_connection(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        lost = self._lost
+        if self._ops is None or lost.is_set():
+            raise NodeUnavailable(self.name, f"cannot open {host}:{port}: the node is {self.status.state.value}")
+        return await self._race(f"open {host}:{port}", self._open_tcp(host, port), lost)
+
+    @abc.abstractmethod
+    async def _open_tcp(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP stream to ``host``:``port`` from the host (an SSH direct-tcpip channel on a
+        remote one); NodeError naming the address when it cannot be opened."""
+
     @abc.abstractmethod
     async def _open_unix(self, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A stream to the unix socket ``path`` on the host (an SSH stream-local channel on a remote one)."""

@@ -367,6 +367,40 @@ class ActionsMixin:
             node, container_id, key = found
             self.app.push_screen(LogsScreen(node, container_id, f"{key} on {node.name}"))
 
+    def action_port_forward(self) -> None:
+        """`f`: forward a local port to a port of the selected replica (asked in a dialog);
+        a replica that cannot be forwarded (simulated, not running) is said at once."""
+        from tui_orch.ui.forwards import ForwardDialog, Ports
+
+        key = self.target("replica")
+        if key is None:
+            return
+        reader = self.reader
+        try:
+            container_port, local_port = reader.forwards.defaults(key)
+        except TuiOrchError as exc:
+            self.notify(str(exc), title="port-forward", severity="warning", timeout=10)
+            return
+        rep = reader.replica(key)
+
+        def chosen(ports: Ports | None) -> None:
+            if ports is not None:
+                self.run_worker(self._forward(key, *ports), group="actions", name=f"port-forward {key}",
+                                exit_on_error=False)
+
+        self.app.push_screen(ForwardDialog(key, rep.node if rep else "its node", container_port, local_port), chosen)
+
+    async def _forward(self, key: str, container_port: int, local_port: int) -> None:
+        """Open the forward; not act(): a read-only console forwards too (it changes nothing)."""
+        try:
+            forward = await self.reader.forward(key, container_port, local_port)
+        except TuiOrchError as exc:
+            self.notify(str(exc), title=f"port-forward {key}", severity="error", timeout=10)
+        except Exception as exc:  # noqa: BLE001 - never a traceback on screen
+            self.notify(f"port-forward {key} failed: {exc.__class__.__name__}: {exc}", severity="error", timeout=10)
+        else:
+            self.notify(f"{forward.describe()} on {forward.node.name} (:pf lists the forwards)", timeout=8)
+
     def action_shell(self) -> None:
         from tui_orch.ui.shell import run_shell
 
@@ -389,12 +423,18 @@ class ActionsMixin:
 def drain_question(reader: "Query", node: str) -> str:
     """What draining ``node`` does: its replicas of replicated services move, those of global
     services (one per node) stop."""
-    reps = [r for r in reader.replicas_on(node) if r.state.value not in ("stopped", "lost")]
-    globals_ = {name for name in {r.service for r in reps} if (spec := reader.spec(name)) and spec.mode == "global"}
-    move = sum(1 for r in reps if r.service not in globals_)
-    stop = len(reps) - move
+    move, stop, globals_ = drain_counts(reader, node)
     parts = [f"{move} replica{'s' if move != 1 else ''} move to other nodes"]
     if stop:
         parts.append(f"{stop} of global service{'s' if len(globals_) != 1 else ''} "
-                     f"{', '.join(sorted(globals_))} stop{'s' if stop == 1 else ''}")
+                     f"{', '.join(globals_)} stop{'s' if stop == 1 else ''}")
     return f"Drain {node}: it gets nothing new, {' and '.join(parts)}?"
+
+
+def drain_counts(reader: "Query", node: str) -> tuple[int, int, list[str]]:
+    """How many of the replicas on ``node`` a drain moves, how many it stops (those of global
+    services) and those global services."""
+    reps = [r for r in reader.replicas_on(node) if r.state.value not in ("stopped", "lost")]
+    globals_ = {name for name in {r.service for r in reps} if (spec := reader.spec(name)) and spec.mode == "global"}
+    move = sum(1 for r in reps if r.service not in globals_)
+    return move, len(reps) - move, sorted(globals_)

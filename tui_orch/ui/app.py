@@ -118,6 +118,7 @@ class OrchApp(App[None]):
                                                             group="background", exit_on_error=False))
 
     def on_unmount(self) -> None:
+        self.reader.forwards.close_all()  # no local port is left listening after the console
         self.collector.stop()
         if self._bus is not None:
             self.controller.bus.unsubscribe(self._bus)
@@ -247,6 +248,8 @@ class OrchApp(App[None]):
             for ev in pending:
                 main.events_view.add(ev)
         self._notify_node_warnings()
+        for said in self.reader.forwards.check():  # a forward whose replica or node went away
+            self.notify(said, title="port-forward", severity="warning", timeout=15)
         main.refresh_all()
 
     def _notify_node_warnings(self) -> None:

@@ -112,7 +112,7 @@ def shown_span(starts: Sequence[int], title_widths: Sequence[int], pad: int, fir
     return Span(fixed, start, stop, stop < end - pad)
 
 
-def marked(text: Text, needle: str, style: Style) -> Text:
+def with_matches(text: Text, needle: str, style: Style) -> Text:
     """``text`` with every match of ``needle`` (any case) in ``style``; the same object when
     there is none (cells are shared between rows: a match is marked on a copy)."""
     haystack = text.plain.lower()

@@ -34,8 +34,14 @@ KEYS: tuple[Key, ...] = (
     Key("sort-next", "greater_than_sign", "sort(1)", "Sort by the next column (then the view's own order)"),
     Key("sort-previous", "less_than_sign", "sort(-1)", "Sort by the previous column"),
     Key("sort-reverse", "tilde", "sort_reverse", "Reverse the sort order"),
+    # ctrl+space arrives as ctrl+@ from most terminals (NUL)
+    Key("mark", "space", "mark", "Mark the row (actions then act on every marked row)"),
+    Key("mark-all", "ctrl+space,ctrl+@", "mark_all", "Mark every row shown (clear the marks when all are)"),
     Key("logs", "l", "logs", "Logs of the replica", show=True),
     Key("shell", "s", "shell", "Shell into the replica", show=True, destructive=True),
+    # opens a port on the operator's 127.0.0.1 only, changes nothing on the fleet: bound
+    # with --readonly too (as k9s does), like logs
+    Key("port-forward", "f", "port_forward", "Port-forward the replica to a local port"),
     Key("delete", "ctrl+d", "delete", "Remove the service", show=True, destructive=True),
     Key("deploy", "a", "deploy", "Deploy a manifest", show=True, destructive=True),
     Key("scale", "S", "scale", "Scale the service", destructive=True),
@@ -51,7 +57,13 @@ KEYS: tuple[Key, ...] = (
     Key("quit", "ctrl+q", "quit", "Quit", palette=False),
 )
 
-BINDING_IDS = frozenset(k.id for k in KEYS)
+# the port-forwards list (:pf, ui/forwards.py): its own screen, its own keys
+FORWARDS_KEYS: tuple[Key, ...] = (
+    Key("forwards-stop", "ctrl+d", "stop", "Stop the port-forward", show=True),
+    Key("forwards-back", "escape", "back", "Back", show=True),
+)
+
+BINDING_IDS = frozenset(k.id for k in (*KEYS, *FORWARDS_KEYS))
 DESTRUCTIVE_ACTIONS = frozenset(k.action for k in KEYS if k.destructive)
 
 
@@ -65,13 +77,19 @@ def bindings(readonly: bool) -> list[Binding]:
             for k in keys(readonly)]
 
 
-# ``:`` commands: alias -> what it does (a view name, "logs" or "quit")
+def screen_bindings(of: tuple[Key, ...]) -> list[Binding]:
+    """Another screen's bindings (none of them destructive)."""
+    return [Binding(k.key, k.action, k.description, show=k.show, id=k.id) for k in of]
+
+
+# ``:`` commands: alias -> what it does (a view name, "logs", "forwards" or "quit")
 COMMANDS: dict[str, str] = {
     "nodes": "nodes", "node": "nodes", "no": "nodes",
     "services": "services", "service": "services", "svc": "services",
     "replicas": "replicas", "replica": "replicas", "rs": "replicas",
     "events": "events", "event": "events", "ev": "events",
     "logs": "logs", "log": "logs",
+    "pf": "forwards", "forwards": "forwards", "port-forwards": "forwards",
     "q": "quit", "quit": "quit", "q!": "quit",
     "help": "help",
 }

@@ -1,6 +1,7 @@
 """The main screen: the fleet header, a crumb line, the views (one shown at a time), the
 ``:``/``/`` prompt and the footer. View switching, command mode, filters, drill down and
-back live here; the actions on the controller are in actions.py."""
+back live here, and marking rows; the actions on the controller are in actions.py (on the
+marked rows: bulk.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from tui_orch.ui import data
-from tui_orch.ui.actions import ActionsMixin
+from tui_orch.ui.bulk import MarkedActions
 from tui_orch.ui.keys import bindings, parse_command
 from tui_orch.ui.table import ResourceTable
 from tui_orch.ui.views import VIEWS, EventsView, NodesView, ReplicasView, View
@@ -55,7 +56,7 @@ class Place:
     selected: str | None
 
 
-class MainScreen(ActionsMixin, Screen[None]):
+class MainScreen(MarkedActions, Screen[None]):
     BINDINGS = bindings(readonly=False)
     # The views are stacked in one region, all laid out: a switch only hides one and shows
     # another (no layout of the new view, no resize). The prompt lies over them, above the
@@ -178,6 +179,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         ready = target is not cur and target.shows(scope, filter, inverse)
         other_rows = target.scope != scope  # a drill down: its rows are others than before
         target.scope = scope
+        if other_rows:  # marks are for the rows they were made on
+            target.table.clear_marks()
         target.table.set_filter(filter, inverse)
         target.just_shown = True
         target.visited = True
@@ -234,12 +237,16 @@ class MainScreen(ActionsMixin, Screen[None]):
         self._show_crumb()
 
     def action_back(self) -> None:
-        """esc: close the prompt, else clear the filter, else go back from a drill down (on
-        a view chosen with 1-4 or ``:`` it does nothing)."""
+        """esc: close the prompt, else clear the marks, else clear the filter, else go back
+        from a drill down (on a view chosen with 1-4 or ``:`` it does nothing)."""
         if self.prompt_mode:
             self.close_prompt()
             return
         table = self.current.table
+        if table.marked:
+            table.clear_marks()
+            self._show_crumb()
+            return
         if table.filter_text:
             table.set_filter("")
             self.refresh_all()
@@ -264,6 +271,20 @@ class MainScreen(ActionsMixin, Screen[None]):
             ev = view.event(key)
             if ev is not None and ev.service:
                 self.show_view("replicas", ("service", ev.service), remember=True)
+
+    def action_mark(self) -> None:
+        """space: mark the cursor's row (or unmark it) and go to the next, as k9s does."""
+        table = self.current.table
+        key = table.selected_key()
+        if key is not None:
+            table.toggle_mark(key)
+            table.action_cursor_down()
+            self._show_crumb()
+
+    def action_mark_all(self) -> None:
+        """ctrl+space: mark every row shown, or clear the marks when all are marked."""
+        self.current.table.mark_all()
+        self._show_crumb()
 
     def on_resource_table_row_highlighted(self, event: ResourceTable.RowHighlighted) -> None:
         self._show_crumb()  # the cursor's row number
@@ -344,8 +365,16 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.action_help()
         elif verb == "logs":
             self.action_logs()
+        elif verb == "forwards":
+            self.action_forwards()
         else:
             self.switch_view(verb, filter=arg)
+
+    def action_forwards(self) -> None:
+        """``:pf``: the port-forwards open (ui/forwards.py)."""
+        from tui_orch.ui.forwards import ForwardsScreen
+
+        self.app.push_screen(ForwardsScreen())
 
     # ------------------------------------------------------------------ help
     def action_help(self) -> None:

@@ -14,7 +14,12 @@ changes): a column is as wide as its widest cell or its label, up to a maximum w
 cell is cut with an ellipsis: one long reason does not push the other columns off the screen).
 The first column stays put while the others scroll sideways a whole column at a time, and a
 title is never cut (arrange.shown_span). Rows can be sorted by any column, by the values the
-rows give (Row.sort; arrange.order), and the filter's matches are marked in the lines drawn."""
+rows give (Row.sort; arrange.order), and the filter's matches are marked in the lines drawn.
+
+Rows can be marked (space, as in k9s) for an action on several at once: marks are kept by
+key, so they survive redraws and new orders; a row no longer shown loses its mark. A mark is
+part of its line's cache key (and drawn as a ``MARK`` in the line's first cell of padding):
+marking a row re-renders that one line."""
 
 from __future__ import annotations
 
@@ -34,11 +39,12 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui_orch.errors import printable, printable_lines
-from tui_orch.ui.arrange import Sort, Span, marked, order, plain, shown_span
+from tui_orch.ui.arrange import Sort, Span, order, plain, shown_span, with_matches
 
 Cell = Text | str
 PADDING = 1  # blank cells either side of every cell
 MAX_WIDTH = 40  # of a column (unless the view gives its own): a longer cell is cut with "…"
+MARK = "•"  # in the padding before a marked row's first cell
 
 
 def cell_width(cell: Cell) -> int:
@@ -136,7 +142,8 @@ class ResourceTable(ScrollView, can_focus=True):
         Binding("end,ctrl+end", "last", "Last row", show=False),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "resource-table--header", "resource-table--cursor", "resource-table--even-row", "resource-table--match",
+        "resource-table--header", "resource-table--cursor", "resource-table--even-row",
+        "resource-table--marked", "resource-table--match",
     }
     DEFAULT_CSS = """
     ResourceTable {
@@ -159,6 +166,7 @@ class ResourceTable(ScrollView, can_focus=True):
         & > .resource-table--even-row { background: $surface-lighten-1 50%; }
         & > .resource-table--match { text-style: reverse; }  /* the filter's text, in the cells */
         &:dark > .resource-table--even-row { background: $surface-darken-1 40%; }
+        & > .resource-table--marked { color: $text-accent; text-style: bold; background: $accent 15%; }
         & > .resource-table--cursor {
             background: $block-cursor-blurred-background;
             color: $block-cursor-blurred-foreground;
@@ -200,6 +208,7 @@ class ResourceTable(ScrollView, can_focus=True):
         self._starts: list[int] = []  # where each column starts in the full line, and its end
         self._span: tuple[tuple[int, int, int], Span] | None = None  # for (width, first, generation)
         self._index: dict[str, int] = {}
+        self.marked: set[str] = set()  # keys of the marked rows (all shown)
         self.cursor_row = 0
         self.filter_text = ""
         self.inverse = False
@@ -261,6 +270,7 @@ class ResourceTable(ScrollView, can_focus=True):
         keep = set(keys)
         for key in [k for k in self.rows if k not in keep]:
             del self.rows[key]
+            self.marked.discard(key)
             widths_changed = True
         changed: list[str] = []
         for row in wanted:
@@ -374,6 +384,33 @@ class ResourceTable(ScrollView, can_focus=True):
             if 1 <= y < height:
                 self.refresh(Region(0, y, width, 1))
 
+    # ------------------------------------------------------------------ marks
+    def marked_keys(self) -> list[str]:
+        """The marked rows' keys, in the order shown (0.5 ms with 10,000 rows)."""
+        marked = self.marked
+        return [k for k in self._order if k in marked] if marked else []
+
+    def toggle_mark(self, key: str) -> None:
+        if key not in self._index:
+            return
+        self.marked ^= {key}
+        self._refresh_rows([key])
+
+    def mark_all(self) -> None:
+        """Mark every row shown, or clear the marks when every row shown is marked already."""
+        if len(self.marked) == len(self._order):
+            self.clear_marks()
+            return
+        self.marked = set(self._order)
+        self.refresh()  # every line on the screen, each re-rendered once
+
+    def clear_marks(self) -> None:
+        keys, self.marked = self.marked, set()
+        if len(keys) > self.size.height:  # the screen at once (10,000 regions one by one: 13 ms)
+            self.refresh()
+        else:
+            self._refresh_rows(list(keys))
+
     # ------------------------------------------------------------------ cursor
     def move_cursor(self, index: int, post: bool = True) -> None:
         index = max(0, min(index, len(self._order) - 1))
@@ -440,10 +477,12 @@ class ResourceTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ drawing
     def _styles(self) -> tuple[Style, ...]:
-        """(base, header, cursor, even row, match) as they are now (focus and theme change them)."""
+        """(base, header, cursor, even row, marked, match) as they are now (focus and theme
+        change them)."""
         return (self.rich_style, self.get_component_rich_style("resource-table--header"),
                 self.get_component_rich_style("resource-table--cursor"),
                 self.get_component_rich_style("resource-table--even-row"),
+                self.get_component_rich_style("resource-table--marked"),
                 self.get_component_rich_style("resource-table--match", partial=True))
 
     def render_lines(self, crop: Region) -> list[Strip]:
@@ -459,7 +498,7 @@ class ResourceTable(ScrollView, can_focus=True):
         if styles == old:
             return
         self._line_styles = styles
-        if not old or (styles[0], styles[3], styles[4]) != (old[0], old[3], old[4]):
+        if not old or (styles[0], *styles[3:]) != (old[0], *old[3:]):
             self._generation += 1
         if not old or styles[1] != old[1]:
             self._header = None
@@ -511,24 +550,31 @@ class ResourceTable(ScrollView, can_focus=True):
     def _row_line(self, index: int) -> Strip:
         key = self._order[index]
         row = self.rows[key]
+        marked = key in self.marked
         kind = 1 if index == self.cursor_row else 2 if self.zebra_stripes and index % 2 else 0
         stamp = (self._generation, self._cursor_generation if kind == 1 else 0)
+        kind += 4 * marked  # a mark (un)set re-renders the line
         cached = row.line
         if cached is not None and cached[0] == kind and cached[1] == stamp:
             return cached[2]
-        base, _, cursor, even, match = self._line_styles
+        base, _, cursor, even, mark, match = self._line_styles
         needle = "" if self.inverse else self.filter_text  # the rows of an inverse filter have no match
-        cells = [(marked(as_text(c), needle, match), col.content_width) for c, col in zip(row.cells, self.ordered_columns)]
-        if kind == 1:  # the cursor's colours win over the cells' (its background does not)
-            line = self._render(cells, base + cursor, Style(color=cursor.color))
+        cells = [(with_matches(as_text(c), needle, match), col.content_width)
+                 for c, col in zip(row.cells, self.ordered_columns)]
+        lead = MARK if marked else " "
+        if kind & 3 == 1:  # the cursor's colours win over the cells' (its background does not)
+            post = Style(color=cursor.color, bold=mark.bold if marked else None)
+            line = self._render(cells, base + cursor, post, lead)
+        elif marked:  # as the cursor's: one colour for the whole row
+            line = self._render(cells, base + mark, Style(color=mark.color), lead)
         else:
             line = self._render(cells, base + even if kind == 2 else base, None)
         row.line = (kind, stamp, line)
         return line
 
-    def _render(self, cells: list[tuple[Text, int]], style: Style, post: Style | None) -> Strip:
+    def _render(self, cells: list[tuple[Text, int]], style: Style, post: Style | None, lead: str = " ") -> Strip:
         """One line: each cell padded to its column, the cells' styles over ``style`` and
-        ``post`` over both."""
+        ``post`` over both; ``lead``: the line's first character (a row's mark)."""
         console = self.app.console
         pad = " " * PADDING
         line = Text(style=style, no_wrap=True, end="")
@@ -536,7 +582,7 @@ class ResourceTable(ScrollView, can_focus=True):
             if text.cell_len > width:
                 text = text.copy()
                 text.truncate(width, overflow="ellipsis")
-            line.append(pad)
+            line.append(pad if line else lead)  # PADDING is 1: the lead takes its place
             line.append_text(text)
             line.append(" " * (width - text.cell_len) + pad)
         segments: list[Segment] = list(line.render(console))
