@@ -90,10 +90,12 @@ async def test_a_long_notready_reason_cuts_no_title_and_the_name_stays_put(deplo
     await pilot.pause()
     at_80 = line(table, 0).split()
     assert at_80 == titles[:len(at_80)] and len(at_80) < len(titles)
+    await until(pilot, lambda: "←→ 5 more columns" in crumb(app), redraw=False)  # LOAD ... REPL
     await pilot.press("right", "right")
     assert line(table, 0).split()[:2] == ["NAME", "MEMORY"]
     assert line(table, 1).split()[:2] == ["sim-1", "SIMULATED"]
     assert line(table, 0).split()[-1] == "REPL"  # scrolled to the end
+    await until(pilot, lambda: "←→ 2 more columns" in crumb(app), redraw=False)  # STATE and CPU
 
 
 async def test_the_header_keeps_its_cpu_and_memory_line_at_80x24(deployed: Console) -> None:

@@ -34,6 +34,7 @@ async def test_columns_grow_and_shrink_with_their_cells() -> None:
         await pilot.pause()
         assert table.ordered_columns[1].content_width == len("VALUE")  # the label is wider now
         assert table.ordered_columns[0].content_width == len("row-000")
+        assert table.hidden_columns() == 0
 
 
 async def test_a_row_changed_off_screen_shows_its_newest_cells_when_scrolled_to() -> None:
@@ -197,8 +198,10 @@ async def test_sideways_the_first_column_stays() -> None:
         table.focus()
         await pilot.pause()
         assert strip_text(table, 0).split() == ["COLUMN0", "COLUMN1", "COLUMN2", "COLUMN3"]  # 9 cells each
+        assert table.hidden_columns() == 4
         await pilot.press("right", "right")
         assert strip_text(table, 0).split() == ["COLUMN0", "COLUMN3", "COLUMN4", "COLUMN5"]
+        assert table.hidden_columns() == 4  # 1 and 2 to the left, 6 and 7 to the right
         assert strip_text(table, 1).split() == ["value0", "value3", "value4", "value5"]
         await pilot.press("right", "right", "right", "right")  # stops once the last column shows
         assert strip_text(table, 0).split() == ["COLUMN0", "COLUMN5", "COLUMN6", "COLUMN7"]

@@ -108,6 +108,7 @@ class MainScreen(MarkedActions, Screen[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         self._check_size(event.size.width, event.size.height)
+        self.call_after_refresh(self._show_crumb)  # the columns that fit the new width
 
     def _check_size(self, width: int, height: int) -> None:
         """Below MIN_WIDTH x MIN_HEIGHT the tables have no room: say so, over everything."""
@@ -288,6 +289,9 @@ class MainScreen(MarkedActions, Screen[None]):
 
     def on_resource_table_row_highlighted(self, event: ResourceTable.RowHighlighted) -> None:
         self._show_crumb()  # the cursor's row number
+
+    def on_resource_table_columns_scrolled(self, event: ResourceTable.ColumnsScrolled) -> None:
+        self._show_crumb()  # the columns not shown
 
     def on_resource_table_row_selected(self, event: ResourceTable.RowSelected) -> None:
         event.stop()

@@ -190,6 +190,9 @@ class ResourceTable(ScrollView, can_focus=True):
     class RowSelected(_RowMessage):
         """enter (or a click on the cursor's row) on a row."""
 
+    class ColumnsScrolled(Message):
+        """Other columns are shown (left/right): the crumb line says how many are not."""
+
     def __init__(self, columns: Sequence[tuple[str, str]], *, zebra_stripes: bool = False,
                  max_widths: Mapping[str, int] | None = None, descending: Collection[str] = (),
                  name: str | None = None, id: str | None = None, classes: str | None = None):
@@ -536,16 +539,26 @@ class ResourceTable(ScrollView, can_focus=True):
             self._span = (key, shown_span(self._starts, titles, PADDING, self.first_column, self.size.width))
         return self._span[1]
 
+    def hidden_columns(self) -> int:
+        """How many columns are not on the screen (scrolled past, or beyond its right edge)."""
+        if not self.size.width or not self._starts:
+            return 0  # not laid out yet
+        span, starts = self.shown_span(), self._starts[1:-1]  # where the scrolled columns start
+        return sum(1 for x in starts if span.fixed <= x < span.start or x >= span.stop)
+
     def action_scroll_right(self) -> None:
         """One column more to the right (the first column stays)."""
         if self.shown_span().more:
-            self.first_column += 1
-            self.refresh()
+            self._scroll_columns(self.first_column + 1)
 
     def action_scroll_left(self) -> None:
         if self.first_column > 1:
-            self.first_column = min(self.first_column, len(self.ordered_columns) - 1) - 1
-            self.refresh()
+            self._scroll_columns(min(self.first_column, len(self.ordered_columns) - 1) - 1)
+
+    def _scroll_columns(self, first: int) -> None:
+        self.first_column = first
+        self.refresh()
+        self.post_message(self.ColumnsScrolled())
 
     def _row_line(self, index: int) -> Strip:
         key = self._order[index]

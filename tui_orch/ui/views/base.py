@@ -113,11 +113,14 @@ class View(Vertical):
 
     def describe(self) -> str:
         """The crumb: view name, scope, filter, rows shown of all, the cursor's row, how many
-        rows are marked, the sort."""
+        rows are marked, the sort, the columns not on the screen (left/right show them)."""
         t = self.table
         scope = f"  {self.scope[0]}={self.scope[1]}" if self.scope else ""
         filt = f"  /{'!' if t.inverse else ''}{t.filter_text}" if t.filter_text else ""
         at = f"  row {min(t.cursor_row, t.row_count - 1) + 1}" if t.row_count else ""
         marked = f"  {len(t.marked)} marked" if t.marked else ""
         by = t.sort_title()
-        return f"{self.NAME}{scope}{filt}  ({t.row_count} of {t.total}){at}{marked}{'  ' if by else ''}{by}"
+        by = f"  {by}" if by else ""
+        hidden = t.hidden_columns()
+        sideways = f"  ←→ {hidden} more column{'s' if hidden > 1 else ''}" if hidden else ""
+        return f"{self.NAME}{scope}{filt}  ({t.row_count} of {t.total}){at}{marked}{by}{sideways}"
