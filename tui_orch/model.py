@@ -474,6 +474,8 @@ class Revision:
     spec: ServiceSpec
     created_at: float
     cause: str = ""  # "apply web.yaml", "rollout restart", "rollback to 3"...
+    # user@host of the process that stored it ("" in revisions stored before this was kept)
+    applied_by: str = ""
 
     @property
     def digest(self) -> str:

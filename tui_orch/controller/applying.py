@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tui_orch.controller import deploy, ordering, planning
+from tui_orch.controller.context import applier
 from tui_orch.controller.events import event
 from tui_orch.controller.results import ApplyResult
 from tui_orch.controller.rollout import load, new_record, outdated, save
@@ -115,7 +116,7 @@ async def commit(ctx: Context, plan: ApplyPlan) -> tuple[ApplyResult, list[Repli
         for change in plan.changes:
             name = change.spec.name
             rev = ctx.store.add_revision(Revision(name, change.revision, change.spec, time.time(),
-                                                  f"apply {plan.source}"))
+                                                  f"apply {plan.source}", applier()))
             ctx.store.put_service(name, rev.number)
             result.revisions[name] = rev.number
             ro = new_record(ctx, name, change.previous, rev.number, "update")

@@ -11,7 +11,10 @@ state bag: it is frozen, and each register is owned by the module that writes it
 from __future__ import annotations
 
 import asyncio
+import getpass
 import hashlib
+import os
+import socket
 from dataclasses import dataclass, field
 from tui_orch.controller.claims import PortClaims
 from tui_orch.controller.events import EventBus
@@ -31,6 +34,16 @@ def owner_id(store: Store) -> str:
     """A stable id of this state folder on this machine (the containers' owner label)."""
     where = store.identity()
     return hashlib.sha256(where.encode()).hexdigest()[:12]
+
+
+def applier() -> str:
+    """user@host of this process: who a revision it stores was applied by. A user with no
+    name (a container's uid without a passwd entry) is its uid."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
 
 
 @dataclass(frozen=True)

@@ -252,6 +252,29 @@ class ActionsMixin:
     def action_undo(self) -> None:
         self.rollout_action(self.ctl.rollout_undo, "roll back", confirm="Roll back")
 
+    def action_history(self, service: str = "") -> None:
+        """`h` (or `:history NAME`): the rollout history of the service, its diffs, undo to one."""
+        from tui_orch.ui.history import HistoryScreen, ReadonlyHistoryScreen
+
+        name = service or self.target("service")
+        if name is None:
+            return
+        if not self.reader.revision_rows(name):
+            self.notify(f"there is no service {name}; see :svc for the deployed ones", severity="warning")
+            return
+        screen = ReadonlyHistoryScreen if self.orch.config.readonly else HistoryScreen
+        self.app.push_screen(screen(name))
+
+    def action_graph(self) -> None:
+        """`g`: the last hour of cpu and memory of the selected node (nodes view) or service
+        (services view; the replica's service in the replicas view)."""
+        from tui_orch.ui.plots import PlotScreen
+
+        kind = "node" if self.current.NAME == "nodes" else "service"
+        name = self.target(kind)
+        if name is not None:
+            self.app.push_screen(PlotScreen(kind, name))
+
     # ------------------------------------------------------------------ nodes
     def node_action(self, call: Callable[[str], Any], what: str) -> None:
         node = self.target("node")
@@ -360,12 +383,31 @@ class ActionsMixin:
         return node, rep.container_id, rep.key
 
     def action_logs(self) -> None:
+        """`l`: the selected replica's logs; on a service (the services view), every replica's."""
         from tui_orch.ui.logs import LogsScreen
 
+        if self.current.NAME == "services":
+            self.action_service_logs()
+            return
         found = self.replica_container()
         if found is not None:
             node, container_id, key = found
-            self.app.push_screen(LogsScreen(node, container_id, f"{key} on {node.name}"))
+            self.app.push_screen(LogsScreen.of_replica(node, container_id, key))
+
+    def action_service_logs(self) -> None:
+        """`L`: every replica's logs of the selected service (or the selected replica's, or the
+        service a replicas view is scoped to), interleaved as they come."""
+        from tui_orch.ui.logs import LogsScreen, log_sources
+
+        view = self.current
+        scoped = view.scope[1] if view.scope and view.scope[0] == "service" else None
+        service = scoped if scoped and view.selected_key() is None else self.target("service")
+        if service is None:
+            return
+        if not self.reader.replicas(service) and self.reader.spec(service) is None:
+            self.notify(f"{service} has no replica the controller knows of", severity="warning")
+            return
+        self.app.push_screen(LogsScreen.of_service(service, log_sources(self.reader, service)))
 
     def action_port_forward(self) -> None:
         """`f`: forward a local port to a port of the selected replica (asked in a dialog);

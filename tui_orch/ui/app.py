@@ -31,6 +31,8 @@ from tui_orch.ui.settings import DEFAULT_THEME, UiSettings
 from tui_orch.ui.keys import KEYS, bindings
 from tui_orch.ui.palette import ConsoleCommands
 from tui_orch.ui.screen import MainScreen
+from tui_orch.ui.usage import RES, SAVE_EVERY, UsageKeeper
+from tui_orch.ui.widgets import LiveScreen
 
 HOUR = 3600.0
 EVENTS_AT_START = 500
@@ -69,6 +71,7 @@ class OrchApp(App[None]):
         self._warned: set[str] = set()  # node warnings already notified (each once)
         self.collector = Collector()  # full collections between keys (started with the fleet)
         self.started = asyncio.Event()  # the fleet and controller are up (at once without ``start``)
+        self.usage = UsageKeeper(self.config.usage_file, self.reader.usage_now, self.now)  # for the plots
         if self.config.keys:
             self.set_keymap(dict(self.config.keys))
 
@@ -96,6 +99,7 @@ class OrchApp(App[None]):
         self.push_screen(self.main)
         self._bus = self.controller.bus.subscribe()
         self.run_worker(self._tail(), name="events-tail", group="background", exit_on_error=False)
+        self.run_worker(self._keep_usage(), name="usage", group="background", exit_on_error=False)
         if self._start is None:
             self.started.set()
         if not self.config.deterministic:
@@ -120,6 +124,7 @@ class OrchApp(App[None]):
     def on_unmount(self) -> None:
         self.reader.forwards.close_all()  # no local port is left listening after the console
         self.collector.stop()
+        self.usage.save_now()
         if self._bus is not None:
             self.controller.bus.unsubscribe(self._bus)
 
@@ -151,6 +156,22 @@ class OrchApp(App[None]):
         if why:
             self.notify(why, severity="warning", timeout=15)
         self.theme = chosen if chosen in names else DEFAULT_THEME if DEFAULT_THEME in names else names[0]
+
+    async def _keep_usage(self) -> None:
+        """Read the saved hour of usage (in a thread), then sample every RES seconds and save
+        every SAVE_EVERY (ui/usage.py); a problem with the file is said once."""
+        problem = await asyncio.to_thread(self.usage.open)
+        if problem:
+            self.notify(problem, severity="warning", timeout=15)
+        self.usage.record()
+        self.set_interval(RES, self.usage.record, name="usage-sample")
+        self.set_interval(SAVE_EVERY, self.save_usage, name="usage-save")
+
+    async def save_usage(self) -> None:
+        problem = await self.usage.save()
+        if problem and problem not in self._warned:
+            self._warned.add(problem)
+            self.notify(problem, severity="warning", timeout=15)
 
     # ------------------------------------------------------------------ events
     def _fill_events(self) -> None:
@@ -251,6 +272,8 @@ class OrchApp(App[None]):
         for said in self.reader.forwards.check():  # a forward whose replica or node went away
             self.notify(said, title="port-forward", severity="warning", timeout=15)
         main.refresh_all()
+        if isinstance(self.screen, LiveScreen):  # the history or plot over the main screen
+            self.screen.refresh_view()
 
     def _notify_node_warnings(self) -> None:
         """A node's connection warnings (a missing identity file: it connects with the other

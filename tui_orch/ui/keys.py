@@ -38,6 +38,7 @@ KEYS: tuple[Key, ...] = (
     Key("mark", "space", "mark", "Mark the row (actions then act on every marked row)"),
     Key("mark-all", "ctrl+space,ctrl+@", "mark_all", "Mark every row shown (clear the marks when all are)"),
     Key("logs", "l", "logs", "Logs of the replica", show=True),
+    Key("service-logs", "L", "service_logs", "Logs of every replica of the service"),
     Key("shell", "s", "shell", "Shell into the replica", show=True, destructive=True),
     # opens a port on the operator's 127.0.0.1 only, changes nothing on the fleet: bound
     # with --readonly too (as k9s does), like logs
@@ -49,6 +50,8 @@ KEYS: tuple[Key, ...] = (
     Key("pause", "p", "pause", "Pause the rollout", destructive=True),
     Key("resume", "P", "resume", "Resume the rollout", destructive=True),
     Key("undo", "u", "undo", "Roll back to the previous revision", destructive=True),
+    Key("history", "h", "history", "Rollout history of the service (revisions, diffs, undo to one)"),
+    Key("graph", "g", "graph", "Plot the last hour of cpu and memory of the node or service"),
     Key("move-volume", "m", "move_volume", "Move the replica with its volumes to another node", destructive=True),
     Key("cordon", "c", "cordon", "Cordon the node", destructive=True),
     Key("drain", "D", "drain", "Drain the node", destructive=True),
@@ -63,18 +66,29 @@ FORWARDS_KEYS: tuple[Key, ...] = (
     Key("forwards-back", "escape", "back", "Back", show=True),
 )
 
-BINDING_IDS = frozenset(k.id for k in (*KEYS, *FORWARDS_KEYS))
-DESTRUCTIVE_ACTIONS = frozenset(k.action for k in KEYS if k.destructive)
+# the rollout history screen's own keys (ui/history.py)
+HISTORY_KEYS: tuple[Key, ...] = (
+    Key("history-undo", "u", "undo_to", "Roll back to the selected revision", show=True, destructive=True),
+    Key("history-back", "escape,q", "back", "Back", show=True),
+)
+
+# the plot screen's (ui/plots.py)
+PLOT_KEYS: tuple[Key, ...] = (Key("plot-back", "escape,q", "back", "Back", show=True),)
+
+ALL_SCREEN_KEYS = (*FORWARDS_KEYS, *HISTORY_KEYS, *PLOT_KEYS)
+BINDING_IDS = frozenset(k.id for k in (*KEYS, *ALL_SCREEN_KEYS))
+DESTRUCTIVE_ACTIONS = frozenset(k.action for k in (*KEYS, *ALL_SCREEN_KEYS) if k.destructive)
 
 
-def keys(readonly: bool) -> list[Key]:
-    return [k for k in KEYS if not (readonly and k.destructive)]
+def keys(readonly: bool, of: tuple[Key, ...] = KEYS) -> list[Key]:
+    return [k for k in of if not (readonly and k.destructive)]
 
 
-def bindings(readonly: bool) -> list[Binding]:
-    """The main screen's bindings; read-only leaves destructive ones out."""
+def bindings(readonly: bool, of: tuple[Key, ...] = KEYS) -> list[Binding]:
+    """A screen's bindings (the main screen's unless ``of`` says); read-only leaves
+    destructive ones out."""
     return [Binding(k.key, k.action, k.description, show=k.show, id=k.id, priority=k.id == "quit")
-            for k in keys(readonly)]
+            for k in keys(readonly, of)]
 
 
 def screen_bindings(of: tuple[Key, ...]) -> list[Binding]:
@@ -90,6 +104,7 @@ COMMANDS: dict[str, str] = {
     "events": "events", "event": "events", "ev": "events",
     "logs": "logs", "log": "logs",
     "pf": "forwards", "forwards": "forwards", "port-forwards": "forwards",
+    "history": "history", "hist": "history",
     "q": "quit", "quit": "quit", "q!": "quit",
     "help": "help",
 }

@@ -371,6 +371,8 @@ class MainScreen(MarkedActions, Screen[None]):
             self.action_logs()
         elif verb == "forwards":
             self.action_forwards()
+        elif verb == "history":
+            self.action_history(arg)
         else:
             self.switch_view(verb, filter=arg)
 

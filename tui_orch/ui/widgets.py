@@ -193,3 +193,11 @@ class StableFooter(Footer):
         self.frozen = frozen
         if not frozen and self.is_attached:
             self.call_next(self.bindings_changed, self.screen)  # in the footer's own context
+
+
+class LiveScreen(Screen[None]):
+    """A screen over the main one that shows the state as it changes: the app's once-a-second
+    redraw (and refresh_now) calls its ``refresh_view`` while it is on top."""
+
+    def refresh_view(self) -> None:
+        raise NotImplementedError
