@@ -35,6 +35,11 @@ async def test_columns_grow_and_shrink_with_their_cells() -> None:
         assert table.ordered_columns[1].content_width == len("VALUE")  # the label is wider now
         assert table.ordered_columns[0].content_width == len("row-000")
         assert table.hidden_columns() == 0
+        table.sync([Row("k", ("n" * 60, "v" * 60))])
+        await pilot.pause()
+        # a column is at most 40 cells, but for the last: it pushes no other off the screen
+        assert [c.content_width for c in table.ordered_columns] == [40, 60]
+        assert strip_text(table, 1).split()[0] == "n" * 39 + "…"
 
 
 async def test_a_row_changed_off_screen_shows_its_newest_cells_when_scrolled_to() -> None:

@@ -122,7 +122,7 @@ class ForwardsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("Port-forwards (127.0.0.1 only; closed when the console quits)", id="forwards-title")
-        yield ResourceTable(self.COLUMNS, id="forwards-table", max_widths={"state": 120})  # the reason: last, long
+        yield ResourceTable(self.COLUMNS, id="forwards-table")
         yield Static(Text("No port-forwards. Select a running replica in the replicas view (:rs) and press "
                           f"{self.orch.get_key_display_for('port-forward')}."), id="forwards-empty")
         yield Footer()

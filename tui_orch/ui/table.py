@@ -44,6 +44,7 @@ from tui_orch.ui.arrange import Sort, Span, order, plain, shown_span, with_match
 Cell = Text | str
 PADDING = 1  # blank cells either side of every cell
 MAX_WIDTH = 40  # of a column (unless the view gives its own): a longer cell is cut with "…"
+LAST_WIDTH = 500  # of the last column: it pushes no other off the screen (a message, a reason)
 MARK = "•"  # in the padding before a marked row's first cell
 
 
@@ -196,10 +197,11 @@ class ResourceTable(ScrollView, can_focus=True):
     def __init__(self, columns: Sequence[tuple[str, str]], *, zebra_stripes: bool = False,
                  max_widths: Mapping[str, int] | None = None, descending: Collection[str] = (),
                  name: str | None = None, id: str | None = None, classes: str | None = None):
-        """``max_widths``: a column's own maximum width, by key (else MAX_WIDTH);
-        ``descending``: the keys of the columns sorted largest first when first chosen."""
+        """``max_widths``: a column's own maximum width, by key (else MAX_WIDTH, the last
+        column's LAST_WIDTH); ``descending``: the keys of the columns sorted largest first
+        when first chosen."""
         super().__init__(name=name, id=id, classes=classes)
-        widest = max_widths or {}
+        widest = {columns[-1][0]: LAST_WIDTH, **(max_widths or {})} if columns else {}
         self.ordered_columns = [Column(key, Text(label), cell_len(label), label, widest.get(key, MAX_WIDTH),
                                        key in descending) for key, label in columns]
         self.zebra_stripes = zebra_stripes

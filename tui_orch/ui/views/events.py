@@ -32,7 +32,6 @@ class EventsView(View):
     NAME = "events"
     COLUMNS = (("time", "TIME"), ("level", "LEVEL"), ("kind", "KIND"), ("object", "OBJECT"), ("message", "MESSAGE"))
     DESCENDING = frozenset({"time"})  # newest first, as the view's own order
-    MAX_WIDTHS = {"message": 160}  # the detail pane below shows it whole
     DEFAULT_CSS = """
     EventsView > ResourceTable { height: 1fr; }
     EventsView #event-detail { height: 4; border-top: solid $primary; padding: 0 1; }
