@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
-from tui_orch.ui.arrange import Sort, natural, number, order, shown_span, with_matches
+from tui_orch.ui.arrange import Sort, mark_matches, natural, number, order, shown_span
 
 
 def test_names_sort_with_their_numbers_as_numbers() -> None:
@@ -72,10 +72,12 @@ def test_a_column_wider_than_the_screen_is_shown_cut() -> None:
     assert (span.fixed, span.start, span.stop, span.more) == (10, 10, 50, True)
 
 
-def test_matches_are_marked_in_any_case_on_a_copy() -> None:
+def test_matches_are_marked_in_any_case() -> None:
     style = Style(reverse=True)
-    cell = Text("api.1 on API-node", style="green")
-    out = with_matches(cell, "api", style)
-    assert out is not cell and cell.spans == []
-    assert [(s.start, s.end, s.style) for s in out.spans] == [(0, 3, style), (9, 12, style)]
-    assert with_matches(cell, "zzz", style) is cell and with_matches(cell, "", style) is cell
+    line = Text("api.1 on API-node", style="green")
+    mark_matches(line, "api", style)
+    assert [(s.start, s.end, s.style) for s in line.spans] == [(0, 3, style), (9, 12, style)]
+    for needle in ("zzz", ""):
+        untouched = Text("api")
+        mark_matches(untouched, needle, style)
+        assert untouched.spans == []

@@ -112,19 +112,14 @@ def shown_span(starts: Sequence[int], title_widths: Sequence[int], pad: int, fir
     return Span(fixed, start, stop, stop < end - pad)
 
 
-def with_matches(text: Text, needle: str, style: Style) -> Text:
-    """``text`` with every match of ``needle`` (any case) in ``style``; the same object when
-    there is none (cells are shared between rows: a match is marked on a copy)."""
+def mark_matches(text: Text, needle: str, style: Style) -> None:
+    """Every match of ``needle`` (any case) in ``text`` in ``style`` (a table's whole line,
+    once: cells are shared between rows and are not changed)."""
     haystack = text.plain.lower()
     if not needle or len(haystack) != len(text.plain):  # (a letter whose lower case is longer: unmarked)
-        return text
-    found = _matches(haystack, needle.lower())
-    if not found:
-        return text
-    out = text.copy()
-    for start in found:
-        out.stylize(style, start, start + len(needle))
-    return out
+        return
+    for start in _matches(haystack, needle.lower()):
+        text.stylize(style, start, start + len(needle))
 
 
 def _matches(haystack: str, needle: str) -> Iterable[int]:

@@ -39,7 +39,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui_orch.errors import printable, printable_lines
-from tui_orch.ui.arrange import Sort, Span, order, plain, shown_span, with_matches
+from tui_orch.ui.arrange import Sort, Span, mark_matches, order, plain, shown_span
 
 Cell = Text | str
 PADDING = 1  # blank cells either side of every cell
@@ -572,24 +572,25 @@ class ResourceTable(ScrollView, can_focus=True):
         cached = row.line
         if cached is not None and cached[0] == kind and cached[1] == stamp:
             return cached[2]
-        base, _, cursor, even, mark, match = self._line_styles
-        needle = "" if self.inverse else self.filter_text  # the rows of an inverse filter have no match
-        cells = [(with_matches(as_text(c), needle, match), col.content_width)
-                 for c, col in zip(row.cells, self.ordered_columns)]
+        base, _, cursor, even, mark, _ = self._line_styles
+        cells = [(as_text(c), col.content_width) for c, col in zip(row.cells, self.ordered_columns)]
         lead = MARK if marked else " "
         if kind & 3 == 1:  # the cursor's colours win over the cells' (its background does not)
             post = Style(color=cursor.color, bold=mark.bold if marked else None)
-            line = self._render(cells, base + cursor, post, lead)
+            line = self._render(cells, base + cursor, post, lead, matches=True)
         elif marked:  # as the cursor's: one colour for the whole row
-            line = self._render(cells, base + mark, Style(color=mark.color), lead)
+            line = self._render(cells, base + mark, Style(color=mark.color), lead, matches=True)
         else:
-            line = self._render(cells, base + even if kind == 2 else base, None)
+            line = self._render(cells, base + even if kind == 2 else base, None, matches=True)
         row.line = (kind, stamp, line)
         return line
 
-    def _render(self, cells: list[tuple[Text, int]], style: Style, post: Style | None, lead: str = " ") -> Strip:
+    def _render(self, cells: list[tuple[Text, int]], style: Style, post: Style | None, lead: str = " ",
+                matches: bool = False) -> Strip:
         """One line: each cell padded to its column, the cells' styles over ``style`` and
-        ``post`` over both; ``lead``: the line's first character (a row's mark)."""
+        ``post`` over both; ``lead``: the line's first character (a row's mark); ``matches``:
+        the filter's text marked (once in the line, not a copy of each cell; the rows of an
+        inverse filter have none)."""
         console = self.app.console
         pad = " " * PADDING
         line = Text(style=style, no_wrap=True, end="")
@@ -600,6 +601,8 @@ class ResourceTable(ScrollView, can_focus=True):
             line.append(pad if line else lead)  # PADDING is 1: the lead takes its place
             line.append_text(text)
             line.append(" " * (width - text.cell_len) + pad)
+        if matches and self.filter_text and not self.inverse:
+            mark_matches(line, self.filter_text, self._line_styles[5])
         segments: list[Segment] = list(line.render(console))
         if post is not None:
             segments = list(Segment.apply_style(segments, post_style=post))
