@@ -98,6 +98,31 @@ def test_events_view(snap_compare, console) -> None:  # type: ignore[no-untyped-
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, "colon", *"ev", "enter"))
 
 
+def test_nodes_sorted_by_disk(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
+    """``>`` five times: NAME, STATE, CPU, MEMORY, DISK (largest first, a node without a figure
+    last): the mark in its title, the crumb says it."""
+    app, setup = console
+    keys = ("greater_than_sign",) * 5
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, *keys))
+
+
+def test_replicas_filter_marked(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
+    """``/api``: the rows with it, the text marked in them."""
+    app, setup = console
+    keys = ("colon", *"rs", "enter", "slash", *"api", "enter", "down")
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, *keys))
+
+
+def test_nodes_view_80x24(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
+    """The header's two lines fitted to 80 columns; the columns that fit, titles whole."""
+    app, setup = console
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before(setup))
+
+
+def test_terminal_too_small(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
+    app, setup = console
+    assert snap_compare(app, terminal_size=(40, 10), run_before=run_before(setup))
+
 
 class ScriptedNode:
     """A node whose containers each write the lines of ``SCRIPT`` meant for them, one per turn

@@ -29,6 +29,11 @@ KEYS: tuple[Key, ...] = (
     Key("view-services", "2", "view('services')", "Services view"),
     Key("view-replicas", "3", "view('replicas')", "Replicas view"),
     Key("view-events", "4", "view('events')", "Events view"),
+    # sort: one key a step, no mode; every column in every view the same way, the header's
+    # mark showing where it is (shift+letter as k9s would clash: S D U P act on the fleet)
+    Key("sort-next", "greater_than_sign", "sort(1)", "Sort by the next column (then the view's own order)"),
+    Key("sort-previous", "less_than_sign", "sort(-1)", "Sort by the previous column"),
+    Key("sort-reverse", "tilde", "sort_reverse", "Reverse the sort order"),
     # ctrl+space arrives as ctrl+@ from most terminals (NUL)
     Key("mark", "space", "mark", "Mark the row (actions then act on every marked row)"),
     Key("mark-all", "ctrl+space,ctrl+@", "mark_all", "Mark every row shown (clear the marks when all are)"),

@@ -41,11 +41,14 @@ def _view_command(text: str) -> bool:
 # seconds after that frame, or after CATCH_UP_AT_THE_LATEST if no frame came
 CATCH_UP_AFTER = 0.03
 CATCH_UP_AT_THE_LATEST = 0.25
+# the smallest terminal the console draws in (the header, the crumb line, a table's title and
+# a few rows, the footer); in a smaller one it says so instead of drawing an empty screen
+MIN_WIDTH, MIN_HEIGHT = 60, 12
 
 
 @dataclass(frozen=True)
 class Place:
-    """Where the operator was: view, scope, filter (for esc)."""
+    """Where the operator drilled down from: view, scope, filter (for esc)."""
 
     view: str
     scope: tuple[str, str] | None
@@ -60,7 +63,12 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
     # another (no layout of the new view, no resize). The prompt lies over them, above the
     # footer: opening and closing it resizes nothing.
     DEFAULT_CSS = """
-    MainScreen { layers: base prompt; }
+    MainScreen { layers: base prompt notice; overflow: hidden hidden; }
+    MainScreen #too-small {
+        layer: notice; position: absolute; width: 100%; height: 100%; content-align: center middle;
+        text-align: center;
+        background: $background; color: $warning;
+    }
     MainScreen #crumbs { height: 1; background: $boost; color: $text-accent; padding: 0 1; }
     MainScreen #prompt { layer: prompt; dock: bottom; offset-y: -1; height: 3; border: tall $accent; }
     MainScreen #views { height: 1fr; }
@@ -69,7 +77,7 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
 
     def __init__(self) -> None:
         super().__init__(id="main")
-        self.history: list[Place] = []
+        self.history: list[Place] = []  # the drill downs that led here (esc goes back); a view switch clears it
         self.prompt_mode = ""  # ":" or "/" while the prompt is open
         self._crumb = ""
         self._current = f"view-{VIEWS[0].NAME}"
@@ -89,11 +97,27 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
         prompt.cursor_blink = not self.orch.config.deterministic
         yield prompt
         yield StableFooter()
+        notice = Static(id="too-small")
+        notice.display = False
+        yield notice
 
     def on_mount(self) -> None:
         self.current.visited = True
         self.current.table.focus()
         self.screen_layout_refresh_signal.subscribe(self, self._after_layout)
+        self._check_size(self.app.size.width, self.app.size.height)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+        self.call_after_refresh(self._show_crumb)  # the columns that fit the new width
+
+    def _check_size(self, width: int, height: int) -> None:
+        """Below MIN_WIDTH x MIN_HEIGHT the tables have no room: say so, over everything."""
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        notice = self.query_one("#too-small", Static)
+        if small:
+            notice.update(f"terminal too small: {width}x{height}, needs at least {MIN_WIDTH}x{MIN_HEIGHT}")
+        notice.display = small
 
     @property
     def orch(self) -> "OrchApp":
@@ -143,10 +167,11 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
 
     # ------------------------------------------------------------------ views
     def show_view(self, name: str, scope: tuple[str, str] | None = None, filter: str = "",
-                  inverse: bool = False, remember: bool = True, selected: str | None = None) -> None:
-        """Show a view. Its table already holds rows for this scope and filter (made when it
-        was last shown, or since by refresh_hidden): they are shown at once, and brought up to
-        date right after that frame; otherwise (a drill down, a new filter) they are made first."""
+                  inverse: bool = False, remember: bool = False, selected: str | None = None) -> None:
+        """Show a view (``remember``: a drill down, esc comes back here). Its table already
+        holds rows for this scope and filter (made when it was last shown, or since by
+        refresh_hidden): they are shown at once, and brought up to date right after that
+        frame; otherwise (a drill down, a new filter) they are made first."""
         cur = self.current
         if remember:
             t = cur.table
@@ -195,11 +220,27 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
 
     def action_view(self, name: str) -> None:
         if name != self.current.NAME or self.current.scope is not None:
-            self.show_view(name)
+            self.switch_view(name)
+
+    def switch_view(self, name: str, filter: str = "") -> None:
+        """A view chosen (1-4, ``:``): a top-level place, not a step esc goes back from (esc
+        there would jump to whatever view was shown before, which the operator left)."""
+        self.history.clear()
+        self.show_view(name, filter=filter)
+
+    def action_sort(self, by: int) -> None:
+        """``>`` / ``<``: sort the view by the next / previous column (the view remembers it)."""
+        self.current.table.step_sort(by)
+        self._show_crumb()
+
+    def action_sort_reverse(self) -> None:
+        table = self.current.table
+        table.set_sort(table.sort.reversed())
+        self._show_crumb()
 
     def action_back(self) -> None:
         """esc: close the prompt, else clear the marks, else clear the filter, else go back
-        where you were."""
+        from a drill down (on a view chosen with 1-4 or ``:`` it does nothing)."""
         if self.prompt_mode:
             self.close_prompt()
             return
@@ -214,8 +255,7 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
             return
         if self.history:
             place = self.history.pop()
-            self.show_view(place.view, place.scope, place.filter, place.inverse, remember=False,
-                           selected=place.selected)
+            self.show_view(place.view, place.scope, place.filter, place.inverse, selected=place.selected)
 
     def action_drill(self) -> None:
         """enter: node -> its replicas, service -> its replicas, replica -> its logs."""
@@ -224,15 +264,15 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
         if key is None:
             return
         if isinstance(view, NodesView):
-            self.show_view("replicas", ("node", key))
+            self.show_view("replicas", ("node", key), remember=True)
         elif view.NAME == "services":
-            self.show_view("replicas", ("service", key))
+            self.show_view("replicas", ("service", key), remember=True)
         elif isinstance(view, ReplicasView):
             self.action_logs()
         elif isinstance(view, EventsView):
             ev = view.event(key)
             if ev is not None and ev.service:
-                self.show_view("replicas", ("service", ev.service))
+                self.show_view("replicas", ("service", ev.service), remember=True)
 
     def action_mark(self) -> None:
         """space: mark the cursor's row (or unmark it) and go to the next, as k9s does."""
@@ -250,6 +290,9 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
 
     def on_resource_table_row_highlighted(self, event: ResourceTable.RowHighlighted) -> None:
         self._show_crumb()  # the cursor's row number
+
+    def on_resource_table_columns_scrolled(self, event: ResourceTable.ColumnsScrolled) -> None:
+        self._show_crumb()  # the columns not shown
 
     def on_resource_table_row_selected(self, event: ResourceTable.RowSelected) -> None:
         event.stop()
@@ -332,7 +375,7 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
         elif verb == "history":
             self.action_history(arg)
         else:
-            self.show_view(verb, filter=arg)
+            self.switch_view(verb, filter=arg)
 
     def action_forwards(self) -> None:
         """``:pf``: the port-forwards open (ui/forwards.py)."""

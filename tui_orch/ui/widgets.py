@@ -54,10 +54,6 @@ def short(n: float | None) -> str:
     return text.removesuffix(".0") + UNITS[unit]
 
 
-def clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def rate(bps: float | None) -> str:
     return "-" if bps is None else f"{size(bps)}/s"
 
@@ -146,17 +142,27 @@ def header_text(s: FleetSummary, clock: str = "", controller: str = "", width: i
 
 
 class FleetHeader(Static):
-    """The fleet at a glance (two lines)."""
+    """The fleet at a glance (two lines, each fitted to the width: see header_text)."""
 
+    # never wrapped: a first line wider than the terminal (drawn before the width was known,
+    # or the terminal made narrower) would push the cpu/memory line out of the two
     DEFAULT_CSS = """
-    FleetHeader { height: 2; background: $panel; color: $foreground; }
+    FleetHeader { height: 2; background: $panel; color: $foreground; text-wrap: nowrap; text-overflow: ellipsis; }
     """
+    _shown: Text | None = None
+    _what: tuple[FleetSummary, str, str] | None = None
 
     def show(self, s: FleetSummary, clock: str = "", controller: str = "") -> None:
+        self._what = (s, clock, controller)
         text = header_text(s, clock, controller, self.size.width or None)
-        if text != getattr(self, "_shown", None):
+        if text != self._shown:
             self._shown = text
             self.update(text, layout=False)  # two lines, always: no layout pass
+
+    def on_resize(self) -> None:
+        """Fitted again to the new width at once (not at the next redraw, a second later)."""
+        if self._what is not None:
+            self.show(*self._what)
 
 
 class StableFooter(Footer):
