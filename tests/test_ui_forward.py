@@ -83,6 +83,29 @@ async def test_forward_a_replica_list_it_and_stop_it(tmp_path: Path) -> None:
             await until(pilot, lambda: app.screen is app.main)
 
 
+async def test_the_ports_typed_fast_after_f_go_to_their_fields(tmp_path: Path) -> None:
+    """f, tab, ctrl+u, a port, enter in one read (fast typing): tab and ctrl+u were lost and
+    the local port typed went into the container port field: 127.0.0.1:80 -> web.1:PORT."""
+    from textual import events
+
+    async with http_server() as target, forwardable_controller(tmp_path / "state", target) as (ctl, sim):
+        await ctl.apply(manifest(WEB))
+        app = OrchApp(ctl, config(tmp_path))
+        async with app.run_test(size=SIZE) as pilot:
+            await command(pilot, "rs")
+            table = app.main.current.table
+            await until(pilot, lambda: "web.1" in table.shown_keys)
+            table.select_key("web.1")
+            port = free_port()
+            typed = [("f", "f"), ("tab", "\t"), ("ctrl+u", "\x15"), *((c, c) for c in str(port)), ("enter", "\r")]
+            for key, char in typed:
+                app.post_message(events.Key(key, char))  # no pause between them
+            await until(pilot, lambda: app.reader.forwards.rows(), what="a forward")
+            row = app.reader.forwards.rows()[0]
+            assert (row.container_port, row.local) == (80, f"127.0.0.1:{port}")
+            app.reader.forwards.close_all()
+
+
 async def test_the_forward_keys_are_rebound_from_config(tmp_path: Path) -> None:
     from tui_orch.ui.settings import load_ui_settings
 
