@@ -35,12 +35,16 @@ def test_ports_typed_and_suggested() -> None:
     assert suggested_port(ServiceSpec("web", "img"), Replica("web", 1, 1, "n")) is None
 
 
-async def open_forward(pilot, app: OrchApp, key: str, local: str | None = None) -> ForwardDialog:  # type: ignore[no-untyped-def]
-    """Select ``key`` in the replicas view, press f, (type ``local``), return the dialog."""
+async def select_replica(pilot, app: OrchApp, key: str) -> None:  # type: ignore[no-untyped-def]
     await command(pilot, "rs")
     table = app.main.current.table
     await until(pilot, lambda: key in table.shown_keys)
     table.select_key(key)
+
+
+async def open_forward(pilot, app: OrchApp, key: str, local: str | None = None) -> ForwardDialog:  # type: ignore[no-untyped-def]
+    """Select ``key`` in the replicas view, press f, (type ``local``), return the dialog."""
+    await select_replica(pilot, app, key)
     await pilot.press("f")
     await until(pilot, lambda: isinstance(app.screen, ForwardDialog), what="the port-forward dialog")
     dialog = app.screen
@@ -92,10 +96,7 @@ async def test_the_ports_typed_fast_after_f_go_to_their_fields(tmp_path: Path) -
         await ctl.apply(manifest(WEB))
         app = OrchApp(ctl, config(tmp_path))
         async with app.run_test(size=SIZE) as pilot:
-            await command(pilot, "rs")
-            table = app.main.current.table
-            await until(pilot, lambda: "web.1" in table.shown_keys)
-            table.select_key("web.1")
+            await select_replica(pilot, app, "web.1")
             port = free_port()
             typed = [("f", "f"), ("tab", "\t"), ("ctrl+u", "\x15"), *((c, c) for c in str(port)), ("enter", "\r")]
             for key, char in typed:
@@ -207,10 +208,7 @@ async def test_a_replica_not_running_or_without_an_address_is_one_clear_notifica
         store.put_replica(dataclasses.replace(store.get_replica("web.1"), state=ReplicaState.EXITED))
         app = OrchApp(ctl, config(tmp_path))
         async with app.run_test(size=SIZE) as pilot:
-            await command(pilot, "rs")
-            table = app.main.current.table
-            await until(pilot, lambda: "web.1" in table.shown_keys)
-            table.select_key("web.1")
+            await select_replica(pilot, app, "web.1")
             await pilot.press("f")
             await until(pilot, lambda: notes(app) == ["web.1 is exited: only a running replica can be port-forwarded"])
             assert app.screen is app.main
