@@ -541,3 +541,29 @@ def test_the_header_is_two_lines_at_any_width():
         lines = header_text(s, "23:16:22", long, width).plain.split("\n")
         assert len(lines) == 2 and all(len(line) <= width for line in lines), (width, lines)
         assert lines[0].endswith("…") and "cpu" in lines[1]
+
+
+async def test_a_key_the_busy_table_hands_back_after_the_prompt_took_the_focus_is_the_prompt_s(
+        deployed: Console) -> None:
+    """':pf' + enter typed fast while the console was busy: the f had been sent to the table
+    before the prompt took the focus and came back up once the prompt had it; it was dropped
+    (the prompt no longer looked for keys) and ':p' ran: 'unknown command :p'."""
+    from textual import events
+
+    ctl, sim, app, pilot = deployed
+    await until(pilot, lambda: app.main is not None and app.main.current.table.row_count == 3)
+    table = app.main.current.table
+    prompt = app.main.query_one("#prompt", Input)
+    handle_key = table.handle_key
+
+    async def busy(event: events.Key) -> bool:  # the table is slow to hand the f back
+        for _ in range(100):
+            if event.key != "f" or prompt.has_focus:
+                break
+            await asyncio.sleep(0.01)
+        return await handle_key(event)
+
+    table.handle_key = busy  # type: ignore[method-assign]
+    for key, char in (("colon", ":"), ("p", "p"), ("f", "f")):
+        app.post_message(events.Key(key, char))  # no pause between them
+    await until(pilot, lambda: prompt.value == "pf", what="'pf' in the prompt")

@@ -35,12 +35,16 @@ def test_ports_typed_and_suggested() -> None:
     assert suggested_port(ServiceSpec("web", "img"), Replica("web", 1, 1, "n")) is None
 
 
-async def open_forward(pilot, app: OrchApp, key: str, local: str | None = None) -> ForwardDialog:  # type: ignore[no-untyped-def]
-    """Select ``key`` in the replicas view, press f, (type ``local``), return the dialog."""
+async def select_replica(pilot, app: OrchApp, key: str) -> None:  # type: ignore[no-untyped-def]
     await command(pilot, "rs")
     table = app.main.current.table
     await until(pilot, lambda: key in table.shown_keys)
     table.select_key(key)
+
+
+async def open_forward(pilot, app: OrchApp, key: str, local: str | None = None) -> ForwardDialog:  # type: ignore[no-untyped-def]
+    """Select ``key`` in the replicas view, press f, (type ``local``), return the dialog."""
+    await select_replica(pilot, app, key)
     await pilot.press("f")
     await until(pilot, lambda: isinstance(app.screen, ForwardDialog), what="the port-forward dialog")
     dialog = app.screen
@@ -81,6 +85,26 @@ async def test_forward_a_replica_list_it_and_stop_it(tmp_path: Path) -> None:
             assert any("stopped" in n for n in notes(app))
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is app.main)
+
+
+async def test_the_ports_typed_fast_after_f_go_to_their_fields(tmp_path: Path) -> None:
+    """f, tab, ctrl+u, a port, enter in one read (fast typing): tab and ctrl+u were lost and
+    the local port typed went into the container port field: 127.0.0.1:80 -> web.1:PORT."""
+    from textual import events
+
+    async with http_server() as target, forwardable_controller(tmp_path / "state", target) as (ctl, sim):
+        await ctl.apply(manifest(WEB))
+        app = OrchApp(ctl, config(tmp_path))
+        async with app.run_test(size=SIZE) as pilot:
+            await select_replica(pilot, app, "web.1")
+            port = free_port()
+            typed = [("f", "f"), ("tab", "\t"), ("ctrl+u", "\x15"), *((c, c) for c in str(port)), ("enter", "\r")]
+            for key, char in typed:
+                app.post_message(events.Key(key, char))  # no pause between them
+            await until(pilot, lambda: app.reader.forwards.rows(), what="a forward")
+            row = app.reader.forwards.rows()[0]
+            assert (row.container_port, row.local) == (80, f"127.0.0.1:{port}")
+            app.reader.forwards.close_all()
 
 
 async def test_the_forward_keys_are_rebound_from_config(tmp_path: Path) -> None:
@@ -184,10 +208,7 @@ async def test_a_replica_not_running_or_without_an_address_is_one_clear_notifica
         store.put_replica(dataclasses.replace(store.get_replica("web.1"), state=ReplicaState.EXITED))
         app = OrchApp(ctl, config(tmp_path))
         async with app.run_test(size=SIZE) as pilot:
-            await command(pilot, "rs")
-            table = app.main.current.table
-            await until(pilot, lambda: "web.1" in table.shown_keys)
-            table.select_key("web.1")
+            await select_replica(pilot, app, "web.1")
             await pilot.press("f")
             await until(pilot, lambda: notes(app) == ["web.1 is exited: only a running replica can be port-forwarded"])
             assert app.screen is app.main

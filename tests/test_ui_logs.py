@@ -337,3 +337,22 @@ async def test_logs_of_a_service_of_two_replicas_on_the_lab(lab, node1: Node, co
             "ticker.2 | -- went away: its container is not running"]
         count = len(lines_of("ticker.1"))
         await wait_for(lambda: len(lines_of("ticker.1")) > count + 2, timeout=20)  # the other goes on
+
+
+def test_saving_where_no_folder_can_be_written_names_both_in_one_sentence(tmp_path, monkeypatch) -> None:
+    """ctrl+s with neither the current folder nor the state folder writable said only the
+    second's error, as Python words it: "[Errno 2] No such file or directory: '/x'"."""
+    from tui_orch.ui.log_lines import save_lines
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocker))  # a file: no folder can be made in it
+    with pytest.raises(OSError) as caught:
+        save_lines("web", ["a line"])
+    said = str(caught.value)
+    assert "[Errno" not in said and "\n" not in said
+    assert said.startswith("neither the current folder (") and f"nor {blocker}/tui-orch/logs (" in said

@@ -121,6 +121,31 @@ async def test_the_regex_filter_keeps_its_matches_and_highlights_them(deployed: 
     assert "filter 'GET (' (as text)" in screen.status_text and shown(screen) == []
 
 
+async def test_a_filter_typed_fast_after_the_slash_is_the_filter_s(deployed: Console) -> None:
+    """'/get' + enter in one read (fast typing): the letters reached the log before the filter
+    box had the focus and came back up to the screen's bindings (t turned the timestamps off),
+    the filter stayed empty and the box open. Typed again, the filter shown is replaced, as
+    when typed slowly."""
+    from textual import events
+    from textual.widgets import Input
+
+    ctl, sim, app, pilot = deployed
+    screen = await open_service_logs(deployed)
+    box = screen.query_one("#filter", Input)
+    await sim.advance(20)
+    await until(pilot, lambda: any("GET" in line for line in shown(screen)), what="a GET line")
+    gets = [line for line in shown(screen) if "get" in line.split(" | ", 1)[1][24:].lower()]
+    assert gets
+    for spec in ("get", "wpt"):
+        for key, char in (("slash", "/"), *((c, c) for c in spec), ("enter", "\r")):
+            app.post_message(events.Key(key, char))  # no pause between them
+        await until(pilot, lambda: screen.filter.spec == spec and not box.has_class("-open"), what=f"filter {spec}")
+        assert screen.timestamps and screen.follow and not screen.paused and not screen.wrap
+        assert shown(screen) == (gets if spec == "get" else [])  # no line holds 'wpt'
+    await pilot.press("slash", *"get", "enter")  # typed slowly: the same
+    assert screen.filter.spec == "get" and shown(screen) == gets
+
+
 async def test_ctrl_s_saves_the_shown_lines_to_a_private_file(deployed: Console, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     ctl, sim, app, pilot = deployed

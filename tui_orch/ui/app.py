@@ -21,6 +21,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.widget import Widget
 
 from tui_orch.controller import Controller
 from tui_orch.controller.query import Query
@@ -68,6 +69,8 @@ class OrchApp(App[None]):
         self._put_off_since: float | None = None  # when the redraw began waiting for keys to stop
         # the screen each key was first sent to (see on_event: keys overtaken by a new screen)
         self._key_screens: weakref.WeakKeyDictionary[events.Key, Screen] = weakref.WeakKeyDictionary()
+        # the widget each key was first sent to (see MainScreen.key_for_prompt, LogsScreen's)
+        self._key_focus: weakref.WeakKeyDictionary[events.Key, Widget | None] = weakref.WeakKeyDictionary()
         self._warned: set[str] = set()  # node warnings already notified (each once)
         self.collector = Collector()  # full collections between keys (started with the fleet)
         self.started = asyncio.Event()  # the fleet and controller are up (at once without ``start``)
@@ -210,7 +213,11 @@ class OrchApp(App[None]):
             if not event.is_forwarded:
                 self._last_key = time.monotonic()
                 self._key_screens[event] = self.screen
-            if self.main is not None and self.screen is self.main and self.main.key_for_prompt(event):
+                self._key_focus[event] = self.focused
+            # a screen with a prompt (the main screen's ':' and '/', the logs' '/') takes the
+            # keys typed before its prompt had the focus
+            take = getattr(self.screen, "key_for_prompt", None)
+            if take is not None and take(event, self._key_focus.get(event)):
                 return
         await super().on_event(event)
 

@@ -28,14 +28,31 @@ class OrderedInput(Input):
     """An Input that runs its own editing bindings (Backspace, Delete, arrows) when the key
     reaches it. Textual runs a focused widget's bindings only after the key has come back up
     to the app, by which time the keys typed after it (sent down at once, 20 ms apart or less)
-    were already inserted: Backspace then 5 gave "" instead of "5"."""
+    were already inserted: Backspace then 5 gave "" instead of "5".
+
+    Tab and shift+tab (the screen's) move the focus when the key reaches it too, and the keys
+    sent here after one of them are passed on to the widget that has the focus now: tab, a
+    port, enter typed fast went into this field, the tab ran after them."""
 
     async def _on_key(self, event: events.Key) -> None:
+        focused = self.screen.focused
+        if focused is not None and focused is not self:  # typed after a tab, sent here before it ran
+            event.stop()
+            event.prevent_default()
+            again = events.Key(event.key, event.character)
+            again._set_forwarded()  # as the app sends keys down: it comes back up to the app's bindings only
+            focused.post_message(again)
+            return
         binding = next(iter(self._bindings.key_to_bindings.get(event.key, ())), None)
         if binding is not None:
             event.stop()
             event.prevent_default()
             await self.run_action(binding.action)
+            return
+        if event.key in ("tab", "shift+tab"):
+            event.stop()
+            event.prevent_default()
+            (self.screen.focus_next if event.key == "tab" else self.screen.focus_previous)()
             return
         await super()._on_key(event)
 

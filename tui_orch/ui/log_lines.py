@@ -128,16 +128,27 @@ def save_lines(name: str, lines: Iterable[str], now: float | None = None) -> Pat
     """Write ``lines`` to ``NAME-YYYYmmdd-HHMMSS.log`` in the current folder, or in the state
     folder's ``logs/`` ($XDG_STATE_HOME/tui-orch/logs) when the current one cannot be written.
     Mode 0600 (logs may hold what only the operator should read); an existing file is never
-    overwritten (``-2``, ``-3``... added). Raises OSError when neither folder can be written."""
+    overwritten (``-2``, ``-3``... added). Raises OSError when neither folder can be written,
+    its message one sentence naming both and why."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "logs"
     stem = f"{safe}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
     data = "".join(f"{line}\n" for line in lines).encode()
     try:
         return _write_new(Path.cwd(), stem, data)
-    except OSError:
-        folder = platformdirs.user_state_path(APP) / "logs"
+    except OSError as exc:
+        here = exc
+    folder = platformdirs.user_state_path(APP) / "logs"
+    try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         return _write_new(folder, stem, data)
+    except OSError as exc:
+        raise OSError(f"neither the current folder ({_why(here)}) nor {folder} ({_why(exc)}) can be "
+                      f"written") from None
+
+
+def _why(exc: OSError) -> str:
+    """``Permission denied`` rather than ``[Errno 13] Permission denied: '/x'``."""
+    return exc.strerror or str(exc)
 
 
 def _write_new(folder: Path, stem: str, data: bytes) -> Path:

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 
 from rich.cells import cell_len, chop_cells
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Log, Static
 
 from tui_orch.errors import TuiOrchError, printable
@@ -127,7 +128,7 @@ class LogsScreen(Screen[None]):
         log.highlighter = self.highlighter
         yield log
         yield Input(placeholder="filter: a regular expression, or !re for the lines without it "
-                                "(enter applies, esc clears)", id="filter")
+                                "(enter applies, esc clears)", id="filter", select_on_focus=False)
         yield Static("", id="logs-status")
         yield Footer()
 
@@ -298,8 +299,29 @@ class LogsScreen(Screen[None]):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.value = self.filter.spec
+        box.select_all()  # what is typed replaces it (selected now, not on focus: see key_for_prompt)
         box.add_class("-open")
         box.focus()
+
+    def key_for_prompt(self, event: events.Key, sent_to: Widget | None) -> bool:
+        """Keys typed right after '/' (a terminal hands fast typing over in one read) were sent
+        to the log before the filter box took the focus: the app asks here before f, p, w and
+        t toggle follow, pause, wrap and timestamps; they are the box's (as the main screen's
+        prompt takes them). ``sent_to``: the widget the app first sent the key to. True when
+        the key was given to the box."""
+        box = self.query_one("#filter", Input)
+        if not box.has_class("-open") or sent_to is box or event.key == "escape":
+            return False
+        if event.key == "enter":
+            self.call_later(box.action_submit)
+        elif event.key == "backspace":
+            box.action_delete_left()
+        elif event.is_printable and event.character is not None:
+            box.replace(event.character, *box.selection)  # the filter shown is selected: replaced
+        else:
+            return False
+        self.set_focus(box)  # now: the keys after this one reach it the usual way
+        return True
 
     def set_filter(self, spec: str) -> None:
         self.filter = self.highlighter.filter = LogFilter(spec.strip())

@@ -25,6 +25,8 @@ from tui_orch.ui.views import VIEWS, EventsView, NodesView, ReplicasView, View
 from tui_orch.ui.widgets import FleetHeader, StableFooter
 
 if TYPE_CHECKING:
+    from textual.widget import Widget
+
     from tui_orch.ui.app import OrchApp
 
 
@@ -310,12 +312,14 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
         self.query_one(StableFooter).freeze(True)
         prompt.focus()
 
-    def key_for_prompt(self, event: events.Key) -> bool:
+    def key_for_prompt(self, event: events.Key, sent_to: Widget | None) -> bool:
         """Keys typed right after ':' or '/' (a terminal hands fast typing over in one read)
         arrive before the prompt has the focus, which Textual moves after the keys already
-        queued: they are the prompt's. True when the key was given to it."""
+        queued: they are the prompt's. ``sent_to``: the widget the app first sent the key to;
+        one sent to the table comes back up unhandled, maybe once the prompt has the focus
+        (a busy console): it is the prompt's too. True when the key was given to it."""
         prompt = self.query_one("#prompt", Input)
-        if not self.prompt_mode or prompt.has_focus or event.key == "escape":
+        if not self.prompt_mode or sent_to is prompt or event.key == "escape":
             return False
         self.set_focus(prompt)  # now: the keys after this one reach it the usual way
         if event.key == "enter":
