@@ -165,7 +165,10 @@ async def test_readonly_binds_no_destructive_action(fleet: tuple[Controller, Sim
         assert app.screen is app.main  # no dialog opened
         names = {name for name, _, _ in ConsoleCommands(app.screen).commands()}
         assert "Remove the service" not in names and "Scale the service" not in names
-        assert "Logs of the replica" in names and "Help" in names
+        assert "Help" in names
+        await command(pilot, "rs")
+        names = {name for name, _, _ in ConsoleCommands(app.screen).commands()}
+        assert "Logs of the replica" in names and "Shell into the replica" not in names
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         assert not {row[2] for row in app.screen.rows} & {k.id for k in KEYS if k.destructive}
@@ -299,10 +302,17 @@ async def test_a_replica_drills_down_to_its_logs(deployed: Console) -> None:
     await until(pilot, lambda: isinstance(app.screen, LogsScreen))
 
 
-async def test_the_palette_lists_every_action_and_the_themes(console: Console) -> None:
+async def test_the_palette_lists_every_action_of_the_view_and_the_themes(console: Console) -> None:
     ctl, sim, app, pilot = console
+    every: set[str] = set()
+    for alias, view in (("no", "nodes"), ("svc", "services"), ("rs", "replicas"), ("ev", "events")):
+        await command(pilot, alias)
+        names = {name for name, _, _ in ConsoleCommands(app.screen).commands()}
+        assert {k.description for k in KEYS if k.palette and view in (k.views or (view,))} <= names, view
+        assert not {k.description for k in KEYS if k.views and view not in k.views} & names, view
+        every |= names
+    assert {k.description for k in KEYS if k.palette} <= every
     names = {name for name, _, _ in ConsoleCommands(app.screen).commands()}
-    assert {k.description for k in KEYS if k.palette} <= names
     assert {"Theme: tui-orch-dark", "Theme: solarized-dark", "Show replicas"} <= names
     await pilot.press("ctrl+p")
     await pilot.press(*"Theme: solarized")
@@ -446,7 +456,7 @@ async def test_the_footer_holds_still_while_the_prompt_is_open(console: Console)
     await pilot.pause()
     footer = app.main.query_one(StableFooter)
     keys = list(footer.query(FooterKey))
-    assert "Logs of the replica" in [k.description for k in keys]
+    assert "help" in [k.description for k in keys]
     await pilot.press("colon")
     await pilot.pause()
     assert app.main.prompt_mode == ":"

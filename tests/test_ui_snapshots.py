@@ -214,3 +214,33 @@ def test_plot_screen(snap_compare, console) -> None:  # type: ignore[no-untyped-
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run)
+
+
+def test_readonly_services_view(snap_compare, tmp_path: Path, fixed_time) -> None:  # type: ignore[no-untyped-def]
+    """--readonly: the READ-ONLY badge leads the header; the footer lists no key that changes
+    the fleet (of the services view's keys only logs stays, with command, filter, help)."""
+    sim = Simulator(11, frozen=True, noise=False, start_time=T0)
+    fleet = Fleet(inventory(4), lambda spec: SimulatedNode(spec, sim))
+    store = open_store(tmp_path / "state")
+    ctl = Controller(store, fleet, start_timeout=5.0)
+    app = OrchApp(ctl, UiSettings(deterministic=True, readonly=True, clock=lambda: NOW,
+                                  themes_dir=tmp_path / "themes"))
+
+    async def setup(pilot) -> None:  # type: ignore[no-untyped-def]
+        await fleet.start()
+        await sim.advance(5)
+        await ctl.apply(manifest())
+        await sim.advance(2)
+
+    try:
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, "colon", *"svc", "enter"))
+    finally:
+        store.close()
+
+
+def test_the_prompt_lists_what_tab_completes(snap_compare, console) -> None:  # type: ignore[no-untyped-def]
+    """``:s`` then Tab: ``scale`` is put in, the candidates listed under the line with it
+    in brackets (in the services view, whose keys the footer shows)."""
+    app, setup = console
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before(setup, "colon", *"svc", "enter",
+                                                                      "colon", "s", "tab"))

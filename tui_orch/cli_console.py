@@ -52,6 +52,14 @@ def _ui_config(args: argparse.Namespace) -> Any:
     return load_ui_settings(readonly=bool(getattr(args, "readonly", False)), theme=getattr(args, "theme", None))
 
 
+def console_folder(state: Any) -> Path:
+    """Where the console keeps its own small files (the prompts' history): the state folder,
+    or the user's state folder for an etcd state (and the demo's temporary one)."""
+    from tui_orch.store import default_local_root
+
+    return state if isinstance(state, Path) else default_local_root()
+
+
 _gc_paused = False
 
 
@@ -95,6 +103,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     cfg = _ui_config(args)
     inventory = config.load(getattr(args, "inventory", None))
     folder = config.state_dir(getattr(args, "state", None))
+    cfg.state_dir = console_folder(folder)
     remote = getattr(args, "controller", None)
     if remote:  # a controller on another machine: the state is read here, from etcd
         if not isinstance(folder, EtcdTarget):
@@ -233,6 +242,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     manifests = demo.demo_manifests(folder)
     temp = None if getattr(args, "state", None) else Path(tempfile.mkdtemp(prefix="tui-orch-demo-"))
     where = temp or config.state_dir(args.state)
+    cfg.state_dir = console_folder(None if temp else where)
     store = open_store(where, readonly=cfg.readonly)
     cfg.usage_file = usage_file(where, store)
 

@@ -160,6 +160,10 @@ class Query:
     def replicas_on(self, node: str) -> list[Replica]:
         return [r for r in self._store.replicas() if r.node == node]
 
+    def service_names(self) -> list[str]:
+        """The services deployed (removed ones left out), in the state's order."""
+        return [rec.name for rec in self._store.services() if not rec.removed]
+
     def spec(self, service: str) -> ServiceSpec | None:
         """The current spec of a deployed service (None when there is none)."""
         rev = self.current_revision(service)

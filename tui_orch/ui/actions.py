@@ -183,23 +183,36 @@ class ActionsMixin:
         return show
 
     def action_scale(self) -> None:
+        service = self.target("service")
+        if service is not None:
+            self.ask_scale(service)
+
+    def ask_scale(self, service: str) -> None:
+        """How many replicas ``service`` should run (the scale dialog), then scale it."""
         from tui_orch.ui.dialogs import ScaleDialog
 
-        service = self.target("service")
-        if service is None:
-            return
-        spec = self.reader.spec(service)
-        if spec is not None and spec.mode == "global":  # refused before a number is asked for
-            self.notify(f"{service} is global (one replica per node); it cannot be scaled", severity="warning")
+        if not self.scalable(service):  # refused before a number is asked for
             return
         current = next((r.desired for r in self.reader.service_rows() if r.name == service), 0)
 
         def chosen(count: int | None) -> None:
             if count is not None:
-                self.act(f"scale {service}", lambda: self.ctl.scale(service, count),
-                         self.report(f"scale {service} to {count}"))
+                self.scale_to(service, count)
 
         self.app.push_screen(ScaleDialog(service, current), chosen)
+
+    def scalable(self, service: str) -> bool:
+        spec = self.reader.spec(service)
+        if spec is not None and spec.mode == "global":
+            self.notify(f"{service} is global (one replica per node); it cannot be scaled", severity="warning")
+            return False
+        return True
+
+    def scale_to(self, service: str, count: int) -> None:
+        """Scale ``service`` to ``count`` replicas (0 to MAX_REPLICAS: the dialog's check)."""
+        if self.scalable(service):
+            self.act(f"scale {service}", lambda: self.ctl.scale(service, count),
+                     self.report(f"scale {service} to {count}"))
 
     def action_delete(self) -> None:
         from tui_orch.ui.dialogs import ConfirmDialog
@@ -371,8 +384,9 @@ class ActionsMixin:
         self.app.push_screen(VolumeMoveDialog(rep.key, rep.node, nodes), chosen)
 
     # ------------------------------------------------------------------ replicas
-    def replica_container(self) -> tuple[Any, str, str] | None:
-        key = self.target("replica")
+    def replica_container(self, key: str | None = None) -> tuple[Any, str, str] | None:
+        """The node, container id and key of replica ``key`` (None: the selected one)."""
+        key = key or self.target("replica")
         rep = self.reader.replica(key) if key else None
         if rep is None:
             return None
@@ -384,12 +398,16 @@ class ActionsMixin:
 
     def action_logs(self) -> None:
         """`l`: the selected replica's logs; on a service (the services view), every replica's."""
-        from tui_orch.ui.logs import LogsScreen
-
         if self.current.NAME == "services":
             self.action_service_logs()
             return
-        found = self.replica_container()
+        self.replica_logs()
+
+    def replica_logs(self, key: str | None = None) -> None:
+        """The logs of replica ``key`` (None: the selected one)."""
+        from tui_orch.ui.logs import LogsScreen
+
+        found = self.replica_container(key)
         if found is not None:
             node, container_id, key = found
             self.app.push_screen(LogsScreen.of_replica(node, container_id, key))
@@ -397,13 +415,16 @@ class ActionsMixin:
     def action_service_logs(self) -> None:
         """`L`: every replica's logs of the selected service (or the selected replica's, or the
         service a replicas view is scoped to), interleaved as they come."""
-        from tui_orch.ui.logs import LogsScreen, log_sources
-
         view = self.current
         scoped = view.scope[1] if view.scope and view.scope[0] == "service" else None
         service = scoped if scoped and view.selected_key() is None else self.target("service")
-        if service is None:
-            return
+        if service is not None:
+            self.service_logs(service)
+
+    def service_logs(self, service: str) -> None:
+        """Every replica's logs of ``service`` (`L`, ``:logs web``)."""
+        from tui_orch.ui.logs import LogsScreen, log_sources
+
         if not self.reader.replicas(service) and self.reader.spec(service) is None:
             self.notify(f"{service} has no replica the controller knows of", severity="warning")
             return

@@ -19,7 +19,9 @@ from textual.widgets import Input, Static
 from tui_orch.ui import data
 from tui_orch.ui.bulk import MarkedActions
 from tui_orch.ui.describe_actions import DescribeActions
-from tui_orch.ui.keys import bindings, parse_command
+from tui_orch.ui.commands import CommandsMixin, view_command
+from tui_orch.ui.keys import ACTION_VIEWS, action_name, acts_in, bindings, shows_in
+from tui_orch.ui.prompt import Prompt, PromptHistory
 from tui_orch.ui.table import ResourceTable
 from tui_orch.ui.views import VIEWS, EventsView, NodesView, ReplicasView, View
 from tui_orch.ui.widgets import FleetHeader, StableFooter
@@ -28,15 +30,6 @@ if TYPE_CHECKING:
     from textual.widget import Widget
 
     from tui_orch.ui.app import OrchApp
-
-
-def _view_command(text: str) -> bool:
-    """Whether a ``:`` command switches the view (it focuses that view's table)."""
-    try:
-        verb, _ = parse_command(text)
-    except ValueError:
-        return False
-    return any(cls.NAME == verb for cls in VIEWS)
 
 
 # a view switched to is shown with the rows it had, then brought up to date CATCH_UP_AFTER
@@ -59,7 +52,7 @@ class Place:
     selected: str | None
 
 
-class MainScreen(MarkedActions, DescribeActions, Screen[None]):
+class MainScreen(CommandsMixin, MarkedActions, DescribeActions, Screen[None]):
     BINDINGS = bindings(readonly=False)
     # The views are stacked in one region, all laid out: a switch only hides one and shows
     # another (no layout of the new view, no resize). The prompt lies over them, above the
@@ -84,6 +77,7 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
         self._crumb = ""
         self._current = f"view-{VIEWS[0].NAME}"
         self._behind: View | None = None  # shown with the rows it had: to bring up to date
+        self._own_keys: dict[str, list[Binding]] | None = None  # key -> this screen's bindings (rebound)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -94,11 +88,13 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
                 view = cls()
                 view.styles.visibility = "visible" if i == 0 else "hidden"
                 yield view
-        prompt = Input(id="prompt")
+        typed = PromptHistory(self.orch.config.state_dir)
+        typed.load()
+        prompt = Prompt(self.names, typed, self.orch.config.readonly, id="prompt")
         prompt.display = False  # shown and hidden by inline style: a class restyles it from the stylesheet
         prompt.cursor_blink = not self.orch.config.deterministic
         yield prompt
-        yield StableFooter()
+        yield StableFooter(lambda action: shows_in(action, self.view_name))
         notice = Static(id="too-small")
         notice.display = False
         yield notice
@@ -107,6 +103,7 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
         self.current.visited = True
         self.current.table.focus()
         self.screen_layout_refresh_signal.subscribe(self, self._after_layout)
+        self._say_history_problem()
         self._check_size(self.app.size.width, self.app.size.height)
 
     def on_resize(self, event: events.Resize) -> None:
@@ -131,6 +128,11 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
     def current(self) -> View:
         return self.query_one(f"#{self._current}", View)
 
+    @property
+    def view_name(self) -> str:
+        """The shown view's NAME (without a query: check_action asks it for every binding)."""
+        return self._current.removeprefix("view-")
+
     def view(self, name: str) -> View:
         return self.query_one(f"#view-{name}", View)
 
@@ -147,7 +149,8 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
             s = self.orch.reader.summary(self.orch.restarts_last_hour())
             clock = "" if self.orch.config.deterministic else time.strftime("%H:%M:%S")
             problem = self.orch.reader.problem  # an etcd state away or its lead lost: said instead
-            self.query_one(FleetHeader).show(s, clock, f"{problem}" if problem else self.orch.controller.where)
+            self.query_one(FleetHeader).show(s, clock, f"{problem}" if problem else self.orch.controller.where,
+                                             readonly=self.orch.config.readonly)
         self.current.refresh_view()
         self._show_crumb()
 
@@ -193,6 +196,7 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
             cur.styles.visibility = "hidden"
             target.styles.visibility = "visible"
             self._current = target.id or ""
+            self.query_one(StableFooter).show_keys()  # the keys of the view
         if ready:
             self._show_crumb()
             self._behind = target
@@ -301,14 +305,19 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
         self.action_drill()
 
     # ------------------------------------------------------------------ prompt
+    @property
+    def prompt(self) -> Prompt:
+        return self.query_one("#prompt", Prompt)
+
     def open_prompt(self, mode: str, value: str = "") -> None:
-        prompt = self.query_one("#prompt", Input)
+        prompt = self.prompt
         self.prompt_mode = mode
         prompt.display = True
-        prompt.placeholder = ("command: nodes, svc, rs [filter], ev, logs, q" if mode == ":"
-                              else "filter: text, or !text for rows without it")
+        prompt.placeholder = ("command: nodes, svc, rs [filter], ev [service], logs [replica], scale SERVICE N, q"
+                              "  (Tab completes, up recalls)" if mode == ":"
+                              else "filter: text, or !text for rows without it  (up recalls)")
         prompt.border_title = mode
-        prompt.value = value
+        prompt.begin(mode, value)
         self.query_one(StableFooter).freeze(True)
         prompt.focus()
 
@@ -318,7 +327,7 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
         queued: they are the prompt's. ``sent_to``: the widget the app first sent the key to;
         one sent to the table comes back up unhandled, maybe once the prompt has the focus
         (a busy console): it is the prompt's too. True when the key was given to it."""
-        prompt = self.query_one("#prompt", Input)
+        prompt = self.prompt
         if not self.prompt_mode or sent_to is prompt or event.key == "escape":
             return False
         self.set_focus(prompt)  # now: the keys after this one reach it the usual way
@@ -326,6 +335,10 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
             self.call_later(prompt.action_submit)
         elif event.key == "backspace":
             prompt.action_delete_left()
+        elif event.key in ("tab", "shift+tab"):
+            prompt.action_complete(1 if event.key == "tab" else -1)
+        elif event.key in ("up", "down"):
+            prompt.action_recall(-1 if event.key == "up" else 1)
         elif event.character and event.character.isprintable():
             prompt.insert_text_at_cursor(event.character)
         else:
@@ -335,10 +348,10 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
     def close_prompt(self, focus: bool = True) -> None:
         """Hide the prompt; ``focus``: give the shown table the focus back (not when a view
         switch follows, which focuses its own table: one focus move, one restyle)."""
-        prompt = self.query_one("#prompt", Input)
+        prompt = self.prompt
         self.prompt_mode = ""
         prompt.display = False
-        prompt.value = ""
+        prompt.begin("")
         if focus:
             self.current.table.focus()
         self.call_after_refresh(self.query_one(StableFooter).freeze, False)
@@ -353,7 +366,9 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         mode, text = self.prompt_mode, event.value.strip()
-        switch = mode == ":" and _view_command(text)
+        switch = mode == ":" and view_command(text)
+        self.prompt.history.add(mode, text)
+        self._say_history_problem()
         self.close_prompt(focus=not switch)
         if mode == "/":
             inverse = text.startswith("!")
@@ -362,24 +377,34 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
         elif mode == ":" and text:
             self.run_command(text)
 
-    def run_command(self, text: str) -> None:
-        try:
-            verb, arg = parse_command(text)
-        except ValueError as exc:
-            self.notify(str(exc), severity="warning")
+    def _say_history_problem(self) -> None:
+        problem = self.prompt.history.take_problem()
+        if problem:
+            self.notify(problem, severity="warning", timeout=10)
+
+    # ------------------------------------------------------------------ keys of the view
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A key about one kind of row acts (and shows in the footer) only in the views it
+        declares (keys.Key.views); elsewhere it is disabled (None: a key hidden with False
+        would make the footer rebuild on every view switch; StableFooter hides it)."""
+        return True if acts_in(action, self.view_name) else None
+
+    def on_key(self, event: events.Key) -> None:
+        """A key of another view pressed here does nothing (check_action): say where it acts."""
+        if self._own_keys is None:
+            own = self._bindings.copy()
+            own.apply_keymap(self.app._keymap)  # rebound from config.yaml, as Textual binds them
+            self._own_keys = own.key_to_bindings
+        found = self._own_keys.get(event.key)
+        if self.prompt_mode or not found or any(acts_in(action_name(b.action), self.view_name) for b in found):
             return
-        if verb == "quit":
-            self.app.exit()
-        elif verb == "help":
-            self.action_help()
-        elif verb == "logs":
-            self.action_logs()
-        elif verb == "forwards":
-            self.action_forwards()
-        elif verb == "history":
-            self.action_history(arg)
-        else:
-            self.switch_view(verb, filter=arg)
+        active = self.active_bindings.get(event.key)
+        if active is not None and active.enabled:  # the focused widget binds it too
+            return
+        b = found[0]
+        views = " or ".join(f"the {v} view" for v in sorted(ACTION_VIEWS.get(action_name(b.action), ())))
+        self.notify(f"{self.app.get_key_display(b)} ({b.tooltip or b.description}) acts in {views}",
+                    severity="warning", timeout=4)
 
     def action_forwards(self) -> None:
         """``:pf``: the port-forwards open (ui/forwards.py)."""
@@ -400,13 +425,18 @@ class MainScreen(MarkedActions, DescribeActions, Screen[None]):
             if ident in seen or not b.description:
                 continue
             seen.add(ident or b.action)
-            rows.append((self.app.get_key_display(b), help_description(b), ident))
+            rows.append((self.app.get_key_display(b), help_description(b) + self._where(b), ident))
         for b in (b for bs in self._bindings.key_to_bindings.values() for b in bs):
             if b.id and b.id not in seen:  # shadowed by the focused widget (enter: the table's)
                 seen.add(b.id)
-                rows.append((self.app.get_key_display(b), b.description, b.id))
+                rows.append((self.app.get_key_display(b), help_description(b) + self._where(b), b.id))
         rows.sort(key=lambda r: (not r[2], r[2], r[1]))
         self.app.push_screen(HelpScreen(rows))
+
+    def _where(self, b: Binding) -> str:
+        """`` (in the nodes view)`` for a key of other views than the shown one."""
+        views = ACTION_VIEWS.get(action_name(b.action))
+        return f" (in the {' or '.join(sorted(views))} view)" if views and self.view_name not in views else ""
 
 
 def help_description(b: Binding) -> str:
@@ -414,4 +444,4 @@ def help_description(b: Binding) -> str:
     selected text; with nothing selected the key falls through to the app's quit."""
     if b.key == "ctrl+c" and b.action.endswith("copy_text"):
         return "Quit (copies the selected text instead when there is one)"
-    return b.description
+    return b.tooltip or b.description  # the console's keys: the sentence (the description is the footer's word)

@@ -35,6 +35,8 @@ class UiSettings:
     refresh_interval: float = 1.0  # seconds between redraws of the current view
     examples_dir: Path | None = None  # where the deploy dialog lists manifests (None: ./examples or .)
     themes_dir: Path | None = None  # the user's extra themes (None: CONFIG/themes)
+    # the console's own small files (the prompts' history); None: kept for this run only
+    state_dir: Path | None = None
     problems: list[str] = field(default_factory=list)  # about the config file, shown once at start
     usage_file: Path | None = None  # the last hour of cpu and memory, kept across restarts (None: not kept)
 
