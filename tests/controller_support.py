@@ -12,7 +12,7 @@ from pathlib import Path
 
 import docker.errors
 
-from nodes_support import direct_client
+from nodes_support import direct_client, each_client
 from tui_orch.controller import Controller
 from tui_orch.controller.context import owner_id
 from tui_orch.inventory import load_inventory
@@ -58,6 +58,27 @@ def remove_edges(lab, owner: str) -> None:
             client.close()
 
 
+def remove_networks(client, owner: str) -> None:
+    """On one engine: remove the mesh proxies and then the project networks of ``owner`` (a
+    state folder), as the controller does when nothing uses them (controller/networks.py);
+    call after that owner's containers are gone."""
+    from tui_orch.nodes.meshproxy import LABEL_MESH
+    from tui_orch.nodes.networks import LABEL_NETWORK_OWNER
+
+    for c in client.api.containers(all=True, filters={"label": f"{LABEL_MESH}={owner}"}):
+        with contextlib.suppress(docker.errors.NotFound):
+            client.api.remove_container(c["Id"], force=True)
+    for n in client.api.networks(filters={"label": f"{LABEL_NETWORK_OWNER}={owner}"}):
+        with contextlib.suppress(docker.errors.APIError):  # gone, or a container of another test joined it
+            client.api.remove_network(n["Id"])
+
+
+def remove_owner_networks(lab, owner: str) -> None:
+    """remove_networks on every lab node."""
+    for _lab_node, client in each_client(lab):
+        remove_networks(client, owner)
+
+
 def owned(lab, pre: str) -> dict[str, list[dict]]:
     """node -> the containers (docker API summaries) of services starting with ``pre``."""
     out: dict[str, list[dict]] = {}
@@ -90,3 +111,4 @@ async def controller(lab, state: Path, pre: str, **options) -> AsyncIterator[tup
         store.close()
         cleanup(lab, pre)
         remove_edges(lab, owner)
+        remove_owner_networks(lab, owner)
