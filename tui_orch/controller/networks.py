@@ -49,10 +49,12 @@ async def prune(ctx: "Context", nodes: "list[Node] | None" = None) -> list[tuple
     """Remove from each Ready node (of ``nodes``) the networks of this state nothing uses, on
     the nodes worth a look (above); returns (node, network) of those removed. A node that
     cannot be reached is left for the next pass. The caller holds the lock."""
-    keep = in_use(ctx)
     left = ctx.networks_left
-    todo = [n for n in (nodes if nodes is not None else ctx.fleet.ready())
-            if n.name not in left or not left[n.name] <= keep]
+    todo = [n for n in (nodes if nodes is not None else ctx.fleet.ready()) if left.get(n.name) != frozenset()]
+    if not todo:  # the usual full pass: nothing of ours on any node, nothing touched
+        return []
+    keep = in_use(ctx)
+    todo = [n for n in todo if n.name not in left or not left[n.name] <= keep]
     if not todo:
         return []
     ctx.check_acting()
