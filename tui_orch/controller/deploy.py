@@ -74,6 +74,7 @@ async def start_replica(ctx: "Context", spec: ServiceSpec, revision: int, slot: 
                                                               ports=ports, owner=ctx.owner, delivered=files,
                                                               volumes_from=shared))
     except NodeError as exc:
+        networks.touched(ctx, node_name)  # a network made for it may be left with no container on it
         rep = dataclasses.replace(rep, state=ReplicaState.EXITED, message=str(exc), started_at=time.time())
         async with write_turn(ctx):
             ctx.store.put_replica(rep)
