@@ -32,16 +32,29 @@ def manifest(text: str) -> Manifest:
 
 
 def cleanup(lab, pre: str) -> None:
-    """Remove every container whose service starts with ``pre`` on every lab node."""
-    for lab_node in lab.nodes:
-        client = direct_client(lab_node)
-        try:
-            for c in client.api.containers(all=True, filters={"label": LABEL_SERVICE}):
-                if (c.get("Labels") or {}).get(LABEL_SERVICE, "").startswith(pre):
-                    with contextlib.suppress(docker.errors.NotFound):
-                        client.api.remove_container(c["Id"], force=True)
-        finally:
-            client.close()
+    """Remove every container whose service starts with ``pre`` on every lab node, and the
+    project networks they were on once no container is left on them (each takes an address
+    pool of the engine)."""
+    for _lab_node, client in each_client(lab):
+        joined: set[str] = set()
+        for c in client.api.containers(all=True, filters={"label": LABEL_SERVICE}):
+            if (c.get("Labels") or {}).get(LABEL_SERVICE, "").startswith(pre):
+                joined.update(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys())
+                with contextlib.suppress(docker.errors.NotFound):
+                    client.api.remove_container(c["Id"], force=True)
+        for name in joined:
+            remove_if_unused(client, name)
+
+
+def remove_if_unused(client, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Remove tui-orch's network ``name`` on this engine when no container is on it."""
+    from tui_orch.nodes.networks import LABEL_NETWORK_KEY
+
+    with contextlib.suppress(docker.errors.APIError):  # gone, or in use meanwhile: left
+        found = client.api.inspect_network(name)
+        if LABEL_NETWORK_KEY in (found.get("Labels") or {}) and not found.get("Containers") \
+                and not client.api.containers(all=True, filters={"network": name}):
+            client.api.remove_network(found["Id"])
 
 
 def remove_edges(lab, owner: str) -> None:
