@@ -83,6 +83,8 @@ class Context:
     trees: dict[str, Tree] = field(default_factory=dict, repr=False)
     # the edge proxies: which replicas are in rotation, what each node's proxy was told (traffic.py)
     rotation: Rotation = field(default_factory=Rotation)
+    # node -> the project networks of this state left there by its last prune (networks.py)
+    networks_left: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def check_acting(self) -> None:
         """Before a container action: raise NotLeading if this process may no longer act (an

@@ -423,6 +423,14 @@ class Node(abc.ABC):
         when it is not tui-orch's, or when the node cannot be reached; a missing one is fine."""
         raise NodeError(self.name, f"cannot remove volume {name}: this node holds no volumes")
 
+    # -- project networks (nodes/networks.py for an engine). A node that makes none (this default) has none.
+    async def prune_networks(self, owner: str, keep: frozenset[str]) -> tuple[list[str], list[str]]:
+        """Remove the project networks ``owner`` made here that are not in ``keep`` and that no
+        container is attached to (never an external one, never another owner's); returns
+        (removed, left): the names removed and those of ``owner`` still here (kept, or a
+        container is attached). Raises NodeError when the node cannot be reached."""
+        return [], []
+
     async def copy_volume_from(self, source: "Node", name: str, image: str,
                                progress: VolumeProgress | None = None, timeout: float = 3600.0) -> VolumeCopy:
         """Create volume ``name`` here (same driver, options and labels as on ``source``) and

@@ -393,6 +393,12 @@ class SupervisedNode(Node, abc.ABC):
         await self._guard(f"remove volume {name}", lambda ops: ops.blocking_call(
             f"remove volume {name}", remove_volume, ops.client, self.name, name))
 
+    async def prune_networks(self, owner: str, keep: frozenset[str]) -> tuple[list[str], list[str]]:
+        from tui_orch.nodes.networks import prune_networks
+
+        return await self._guard("remove unused networks", lambda ops: ops.blocking_call(
+            "remove unused networks", prune_networks, ops.client.api, self.name, owner, keep))
+
     async def copy_volume_from(self, source: Node, name: str, image: str,
                                progress: VolumeProgress | None = None, timeout: float = 3600.0) -> VolumeCopy:
         from tui_orch.nodes.volumes import copy_volume
