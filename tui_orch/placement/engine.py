@@ -5,6 +5,9 @@ The choice for each replica is the node with the lowest key
     (replicas of the service in the node's value of each spread preference, ...,
      replicas of the service on the node, 20 - score, node index)
 
+(the score, in tiers: nodes in use by best fit, then empty nodes for the demand left, then hot
+nodes: see ``pool``).
+
 among the nodes that pass every hard filter. The replicas of one service are identical, so
 they are placed in *rounds*: score every node once (a dozen numpy operations), keep the nodes
 at the lowest spread level, and hand out the next replicas to the best of them in order.
@@ -79,6 +82,9 @@ class Placer:
         options: PlacementOptions | None = None,
     ) -> None:
         self.fleet = nodes if isinstance(nodes, NodePool) else NodePool(nodes, options)
+        # What the batch being placed still asks for, this call's replicas included (nano-cores,
+        # bytes): it ranks the empty nodes (``NodePool.room``). None: each replica alone.
+        self.demand: tuple[int, int] | None = None
         self.hold(current)
 
     def hold(self, replicas: Sequence[Replica]) -> None:
@@ -113,7 +119,7 @@ class Placer:
         starts: list[Start] = []
         j, n = 0, len(slots)
         while j < n:
-            cost = fleet.cost(req, counts)
+            cost = fleet.cost(req, counts, self.demand)
             if req.prefs:
                 for descriptor in req.prefs:
                     codes = fleet.codes(descriptor)

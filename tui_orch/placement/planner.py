@@ -213,7 +213,12 @@ def _place_batch(
         placer = Placer(trial)
         starts: list[Start] = []
         failed: list[Unschedulable] = []
+        left_c = sum(req.rc * len(slots) for req, slots, _ in ordered)
+        left_m = sum(req.rm * len(slots) for req, slots, _ in ordered)
         for req, slots, whys in ordered:
+            placer.demand = (left_c, left_m)
+            left_c -= req.rc * len(slots)
+            left_m -= req.rm * len(slots)
             s, u = placer.place(req, slots, whys)
             starts += s
             failed += u
