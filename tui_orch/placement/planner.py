@@ -22,7 +22,9 @@ What is kept, stopped and started:
 Placement of a batch: global replicas first (each is bound to its node), then the services,
 largest replica first (see ``orderings``). A second ordering is tried for batches of up to
 ``options.retry_limit`` replicas, and a few more for up to ``options.search_limit``; the plan
-with fewer unschedulable replicas, then fewer nodes in use, wins (the first one on ties).
+with fewer unschedulable replicas, then fewer nodes in use, wins (the first one on ties). A
+replica it still leaves out is placed when moving one or two replicas of the same plan makes
+room for it (``repair``; the plan notes each such exchange).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from tui_orch.model import Availability, NodeInfo, NodeState, Replica, ReplicaSt
 from tui_orch.placement.engine import Placer
 from tui_orch.placement.homes import waits_line
 from tui_orch.placement.pool import NodePool, Request
+from tui_orch.placement.repair import repair
 from tui_orch.placement.request import constraints_of
 from tui_orch.placement.orderings import orderings
 from tui_orch.placement.result import Plan, PlacementOptions, Start, Stop, Unschedulable
@@ -204,9 +207,10 @@ def _diff(
 def _place_batch(
     fleet: NodePool, groups: list[tuple[Request, list[int], list[str]]], opts: PlacementOptions
 ) -> tuple[list[Start], list[Unschedulable], list[str]]:
-    """Place the groups in each candidate ordering; keep the best plan."""
+    """Place the groups in each candidate ordering; keep the best plan, and repair it when it
+    leaves replicas out (``repair``)."""
     candidates = list(orderings(groups, fleet, opts))
-    best: tuple[tuple[int, int], list[Start], list[Unschedulable], str] | None = None
+    best: tuple[tuple[int, int], list[Start], list[Unschedulable], str, NodePool] | None = None
     first = (0, 0)
     for k, (label, ordered) in enumerate(candidates):
         trial = fleet if len(candidates) == 1 else fleet.copy()
@@ -226,16 +230,20 @@ def _place_batch(
         if k == 0:
             first = rank
         if best is None or rank < best[0]:
-            best = (rank, starts, failed, label)
+            best = (rank, starts, failed, label, trial)
     if best is None:
         return [], [], []
     notes = []
-    (unplaced, used), label = best[0], best[3]
+    (unplaced, used), starts, failed, label, trial = best
     if unplaced < first[0]:
         notes.append(f"placed {label}: {unplaced} unschedulable instead of {first[0]}")
     elif used < first[1]:
         notes.append(f"placed {label}: {used} nodes in use instead of {first[1]}")
-    return best[1], best[2], notes
+    if failed:
+        whys = {(req.service, slot): why for req, slots, reasons in groups for slot, why in zip(slots, reasons)}
+        _, starts, failed, moves = repair(trial, starts, failed, {req.service: req for req, _, _ in groups}, whys)
+        notes += moves
+    return starts, failed, notes
 
 
 def plan(
