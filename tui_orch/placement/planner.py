@@ -40,7 +40,7 @@ from tui_orch.model import Availability, NodeInfo, NodeState, Replica, ReplicaSt
 from tui_orch.placement.engine import Placer
 from tui_orch.placement.homes import waits_line
 from tui_orch.placement.pool import NodePool, Request
-from tui_orch.placement.repair import repair
+from tui_orch.placement.repair import pack, repair
 from tui_orch.placement.request import constraints_of
 from tui_orch.placement.orderings import orderings
 from tui_orch.placement.result import Plan, PlacementOptions, Start, Stop, Unschedulable
@@ -239,10 +239,27 @@ def _place_batch(
         notes.append(f"placed {label}: {unplaced} unschedulable instead of {first[0]}")
     elif used < first[1]:
         notes.append(f"placed {label}: {used} nodes in use instead of {first[1]}")
+    searched = len(candidates) > 1 and len(starts) <= opts.search_limit
+    return _mend(trial, starts, failed, notes, groups, used if searched else 0)
+
+
+def _mend(
+    trial: NodePool, starts: list[Start], failed: list[Unschedulable], notes: list[str],
+    groups: list[tuple[Request, list[int], list[str]]], used: int,
+) -> tuple[list[Start], list[Unschedulable], list[str]]:
+    """Repair the chosen plan when it leaves replicas out; else, when ``used`` (the nodes in
+    use, 0 for a batch too large to search), pack it."""
+    if not failed and not used:
+        return starts, failed, notes
+    whys = {(req.service, slot): why for req, slots, reasons in groups for slot, why in zip(slots, reasons)}
+    requests = {req.service: req for req, _, _ in groups}
     if failed:
-        whys = {(req.service, slot): why for req, slots, reasons in groups for slot, why in zip(slots, reasons)}
-        _, starts, failed, moves = repair(trial, starts, failed, {req.service: req for req, _, _ in groups}, whys)
-        notes += moves
+        trial, starts, failed, moves = repair(trial, starts, failed, requests, whys)
+        return starts, failed, notes + moves
+    trial, starts, emptied = pack(trial, starts, requests, whys)
+    if emptied:
+        notes.append(f"packed: {used - emptied} nodes in use instead of {used}, replicas moved off {emptied} "
+                     f"node(s) the plan had opened")
     return starts, failed, notes
 
 

@@ -49,6 +49,7 @@ INF = math.inf
 _CACHE_MAX = 256
 OPEN = 20.0  # the tier of an empty (or hot) node: above any fit of a node in use
 _APART = 4.0  # room(D): an empty node that cannot hold all of D ranks after every one that can
+_ROUGH = _APART + 2.0  # above any room(D)
 
 
 class NodePool:
@@ -401,10 +402,12 @@ class NodePool:
         short = 2.0 - (np.minimum(fc, dc) / dc if dc else 1.0) - (np.minimum(fm, dm) / dm if dm else 1.0)
         return np.where(holds, left, _APART + short)
 
-    def cost(self, req: Request, counts: np.ndarray | None = None, demand: tuple[int, int] | None = None) -> np.ndarray:
+    def cost(self, req: Request, counts: np.ndarray | None = None, demand: tuple[int, int] | None = None,
+             rough: bool = False) -> np.ndarray:
         """``20 - score`` of every node for one more replica of ``req`` (``demand``: what the
         batch still places, this replica included; the replica alone if None); inf where it
-        does not fit (unschedulable, constraint, resources, ports, per-node cap)."""
+        does not fit (unschedulable, constraint, resources, ports, per-node cap). ``rough``:
+        every empty node costs ``OPEN + _ROUGH`` (at least its exact cost) instead of its room."""
         ec, em, ac, am = self._size_terms(req.rc, req.rm)
         out = self.P_c * ec
         out += self.P_m * em
@@ -412,7 +415,9 @@ class NodePool:
             out -= self.free_c * ac
             out -= self.free_m * am
         empty = self.nrep == 0
-        if empty.any():
+        if rough:
+            np.copyto(out, OPEN + _ROUGH, where=empty)
+        elif empty.any():
             idx = np.flatnonzero(empty)
             out[idx] = self.room(idx, demand or (req.rc, req.rm))
             out[idx] += OPEN

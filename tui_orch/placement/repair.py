@@ -20,7 +20,7 @@ with 1,000 nodes): the same input gives the same plan on any machine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import combinations
 
 import numpy as np
@@ -30,12 +30,21 @@ from tui_orch.placement.pool import INF, NodePool, Request
 from tui_orch.placement.reasons import no_node_fits
 from tui_orch.placement.result import Start, Unschedulable
 
-BUDGET = 400_000  # node visits (a copy or a scoring of the pool costs one per node)
+# The budget of one plan's exchanges, in units of about 1 us of work on a busy machine
+# (measured): a copy of the pool costs _COPY plus one per node, scoring every node for one
+# replica _SCORE plus one per 10 nodes, a check of the numbers one.
+BUDGET = 50_000
+_COPY, _SCORE = 60, 100
 
 
-class _Budget:
-    def __init__(self, total: int) -> None:
-        self.left = total
+class _Job:
+    """What the exchanges of one plan share: the batch's requests and reasons, the budget left,
+    and whether a replica may join a node that has more replicas of its service than any
+    node had (repair: yes, a placed replica beats spreading; packing: no)."""
+
+    def __init__(self, requests: Mapping[str, Request], whys: Mapping[tuple[str, int], str], budget: int,
+                 spread: Mapping[str, int] | None = None) -> None:
+        self.requests, self.whys, self.left, self.spread = requests, whys, budget, spread
 
     def spend(self, amount: int) -> bool:
         self.left -= amount
@@ -49,23 +58,91 @@ def repair(
     """Try to place ``failed`` by moving planned ``starts``; returns the pool, starts, the
     replicas still unplaced (with reasons as they stand), and a note per exchange made.
     ``whys``: (service, slot) -> what the slot's replica replaces, for the slots of the batch."""
-    money = _Budget(budget)
+    job = _Job(requests, whys, budget)
     notes: list[str] = []
     out = [u for u in failed if u.node or u.service not in requests]  # global replicas: not ours
     todo = [u for u in failed if not (u.node or u.service not in requests)]
-    changed = False
+    todo.sort(key=lambda u: _size(fleet, requests[u.service]))  # the smallest first: the most fit
+    before = {id(s) for s in starts}
     while todo:
-        found = _exchange(fleet, starts, todo, requests, money)
+        found = _exchange(fleet, starts, todo, job)
         if found is None:
             break
         fleet, starts, todo, note = found
         notes.append(note)
-        changed = True
-    if changed:
+        todo.sort(key=lambda u: _size(fleet, requests[u.service]))
+    if notes:
         starts, todo = _lowest_slots(starts, todo, whys)
-        todo = [u._replace(reason=no_node_fits(fleet, requests[u.service], fleet.counts_array(u.service)))
-                for u in todo]
+        # The reasons of the services that took part in an exchange, as the pool now stands.
+        touched = {s.service for s in starts if id(s) not in before} & {u.service for u in todo}
+        reasons = {name: no_node_fits(fleet, requests[name], fleet.counts_array(name)) for name in touched}
+        todo = [u._replace(reason=reasons[u.service]) if u.service in reasons else u for u in todo]
     return fleet, starts, out + todo, notes
+
+
+def pack(
+    fleet: NodePool, starts: list[Start], requests: dict[str, Request], whys: Mapping[tuple[str, int], str] = {},
+    budget: int = BUDGET,
+) -> tuple[NodePool, list[Start], int]:
+    """Empty nodes the plan opened: the node with the least of the batch's demand first, its
+    replicas onto the other nodes in use (directly, else by the same exchanges as ``repair``),
+    never onto an empty node and never more replicas of a service on a node than the plan had
+    put on one (spreading stays). Only nodes that run nothing but replicas of this batch, of
+    services without spread preferences, are emptied. Returns the pool, the starts and how
+    many nodes were emptied."""
+    job = _Job(requests, whys, budget, spread={})
+    for name in requests:
+        held = fleet.counts.get(name, {})
+        job.spread[name] = max(held.values(), default=1)  # type: ignore[index]
+    emptied = 0
+    for i in _emptiable(fleet, starts, requests):
+        found = _empty(fleet, starts, i, job)
+        if found is None:
+            if job.left < 0:
+                break
+            continue
+        fleet, starts = found
+        emptied += 1
+    return fleet, starts, emptied
+
+
+def _emptiable(fleet: NodePool, starts: list[Start], requests: Mapping[str, Request]) -> list[int]:
+    """The nodes ``pack`` may empty, the least loaded (by the batch's dominant share) first."""
+    load: dict[int, float] = {}
+    count: dict[int, int] = {}
+    barred: set[int] = set()
+    for s in starts:
+        i = fleet.index[s.node]
+        load[i] = load.get(i, 0.0) + _size(fleet, requests[s.service])[0]
+        count[i] = count.get(i, 0) + 1
+        if requests[s.service].prefs:
+            barred.add(i)
+    return sorted((i for i in load if i not in barred and count[i] == fleet.nrep[i]), key=lambda i: (load[i], i))
+
+
+def _empty(fleet: NodePool, starts: list[Start], i: int, job: _Job) -> tuple[NodePool, list[Start]] | None:
+    """Move every replica of the batch off node ``i`` onto other nodes in use, or None."""
+    if not job.spend(_COPY + fleet.n):
+        return None
+    trial = fleet.copy()
+    trial.base = trial.base.copy()
+    trial.base[(trial.nrep == 0) | (np.arange(trial.n) == i)] = INF  # never onto an empty node, nor back
+    trial._base_by = {}
+    mine = [s for s in starts if trial.index[s.node] == i]
+    for s in mine:
+        trial.remove(i, s.service, job.requests[s.service].rc, job.requests[s.service].rm, s.ports)
+    placer = Placer(trial)
+    kept = [s for s in starts if trial.index[s.node] != i]
+    left: list[Unschedulable] = []
+    for s in sorted(mine, key=lambda s: _size(trial, job.requests[s.service]), reverse=True):  # largest first
+        if not _put(placer, job.requests[s.service], s.slot, s.why, kept, job):
+            left.append(Unschedulable(s.service, s.slot, ""))
+    while left:
+        found = _exchange(trial, kept, left, job)
+        if found is None:
+            return None
+        trial, kept, left, _ = found
+    return trial, kept
 
 
 def _lowest_slots(
@@ -90,28 +167,42 @@ def _lowest_slots(
 
 
 def _exchange(
-    fleet: NodePool, starts: list[Start], todo: list[Unschedulable], requests: dict[str, Request],
-    money: _Budget,
+    fleet: NodePool, starts: list[Start], todo: list[Unschedulable], job: _Job,
 ) -> tuple[NodePool, list[Start], list[Unschedulable], str] | None:
     """The first exchange that leaves fewer of ``todo`` out: (pool, starts, left out, note)."""
     on: dict[int, list[int]] = {}  # node -> positions in ``starts`` of the replicas there
     for k, s in enumerate(starts):
         on.setdefault(fleet.index[s.node], []).append(k)
-    wanted = [requests[u.service] for u in todo]
+    requests = job.requests
+    wanted = list({requests[u.service] for u in todo})
     hosts = {fleet.host[i] for i in on}
     for i in (i for i in range(fleet.n) if fleet.host[i] in hosts):
         near = [k for j in fleet.group_of(i) for k in on.get(j, ())]  # the node's, and its host's (ports)
-        for size in (1, 2):
-            for group in combinations(near, size):
-                moved = [requests[starts[k].service] for k in group if fleet.index[starts[k].node] == i]
-                if not any(_roomy(fleet, i, req, moved) for req in wanted):
-                    continue
-                if not money.spend(fleet.n * (1 + len(todo) + size)):
-                    return None
-                done = _try(fleet, starts, todo, requests, group)
-                if done is not None:
-                    return done
+        for group in _groups(near, len(starts)):
+            moved = [requests[starts[k].service] for k in group if fleet.index[starts[k].node] == i]
+            if not job.spend(len(wanted)):
+                return None
+            if not any(_roomy(fleet, i, req, moved) for req in wanted):
+                continue
+            if not job.spend(_COPY + fleet.n + 2 * len(todo)):
+                return None
+            done = _try(fleet, starts, todo, job, group)
+            if done is not None:
+                return done
     return None
+
+
+def _groups(near: list[int], total: int) -> Iterator[tuple[int, ...]]:
+    """The replicas to move for room on one node: one of ``near`` (the node's and its host's),
+    two of them, then one of them and any other of the ``total`` (which may make room for a
+    replica of the second's node, which then takes the first's place)."""
+    yield from combinations(near, 1)
+    yield from combinations(near, 2)
+    mine = set(near)
+    for a in near:
+        for b in range(total):
+            if b not in mine:
+                yield a, b
 
 
 def _roomy(fleet: NodePool, i: int, req: Request, moved: Sequence[Request]) -> bool:
@@ -124,10 +215,10 @@ def _roomy(fleet: NodePool, i: int, req: Request, moved: Sequence[Request]) -> b
 
 
 def _try(
-    fleet: NodePool, starts: list[Start], todo: list[Unschedulable], requests: dict[str, Request],
-    group: tuple[int, ...],
+    fleet: NodePool, starts: list[Start], todo: list[Unschedulable], job: _Job, group: tuple[int, ...],
 ) -> tuple[NodePool, list[Start], list[Unschedulable], str] | None:
     """On a copy: take ``group`` off their nodes, place ``todo``, then the moved ones."""
+    requests = job.requests
     trial = fleet.copy()
     placer = Placer(trial)
     moved = [starts[k] for k in group]
@@ -135,14 +226,20 @@ def _try(
         trial.remove(trial.index[s.node], s.service, requests[s.service].rc, requests[s.service].rm, s.ports)
     placed: list[Start] = []
     left: list[Unschedulable] = []
-    for u in sorted(todo, key=lambda u: _size(fleet, requests[u.service])):  # the smallest first: the most fit
-        if not _put(placer, requests[u.service], u.slot, "", placed):
+    freed = {trial.index[s.node] for s in moved}
+    full: set[str] = set()  # services a replica of which found no room: the next would not either
+    for u in todo:
+        req = requests[u.service]
+        if u.service in full or job.left < 0 or not any(_roomy(trial, j, req, ()) for j in freed):
             left.append(u)
+        elif not _put(placer, req, u.slot, job.whys.get((u.service, u.slot), ""), placed, job):
+            left.append(u)
+            full.add(u.service)
     if len(left) == len(todo):
         return None
     again: list[Start] = []
     for s in moved:
-        if not _put(placer, requests[s.service], s.slot, s.why, again):
+        if not _put(placer, requests[s.service], s.slot, s.why, again, job):
             left.append(Unschedulable(s.service, s.slot, ""))
     if len(left) >= len(todo):
         return None
@@ -160,11 +257,14 @@ def _size(fleet: NodePool, req: Request) -> tuple[float, float]:
     return max(c, m), min(c, m)
 
 
-def _put(placer: Placer, req: Request, slot: int, why: str, out: list[Start]) -> bool:
+def _put(placer: Placer, req: Request, slot: int, why: str, out: list[Start], job: _Job) -> bool:
     """One replica of ``req`` on the best node that takes it, if any."""
     fleet = placer.fleet
+    job.spend(_SCORE + fleet.n // 10)  # it ends the search at the next check when it runs out
     counts = fleet.counts_array(req.service)
     cost = fleet.cost(req, counts)
+    if job.spread is not None:
+        cost[counts >= job.spread.get(req.service, 1)] = INF
     j = int(cost.argmin()) if fleet.n else 0
     if not fleet.n or cost[j] >= INF:
         return False
@@ -172,4 +272,4 @@ def _put(placer: Placer, req: Request, slot: int, why: str, out: list[Start]) ->
     return True
 
 
-__all__ = ["BUDGET", "repair"]
+__all__ = ["BUDGET", "pack", "repair"]
