@@ -1,21 +1,21 @@
-"""Repair: place replicas the greedy left out by moving one or two replicas of the same plan.
+"""Repair and packing: what a plan's greedy choices miss, mended by moving replicas of the
+same plan (never a running, global or homed one).
 
 The batch is placed greedily, one service at a time, so an early choice can take the room
-later replicas needed: a node holds two small replicas and a large one fits nowhere, while the
-small ones would fit elsewhere. The repair frees a node of one planned replica, then of two
-(node by node, in name order; a replica on another node of its host counts, for its host
-ports), places the left-out replicas by the usual score, smallest
-first (they can only go where room was freed), then the moved ones anywhere; it keeps the first exchange that
-leaves fewer replicas out, and starts again until none does. A moved replica that fits
-nowhere else stays out only when that places more replicas than it leaves out (one 3-cpu
-replica for two 2-cpu ones). Only replicas this plan starts move (never a running, global or
-homed one), and every hard rule is checked by the same filters as any placement
-(``NodePool.cost``: state, constraints, resources, host ports of shared hosts,
-max_replicas_per_node).
+later replicas needed: a node holds a replica that would fit elsewhere while a larger one fits
+nowhere. ``repair`` takes one planned replica off a node, or two of it, or one of it and one of
+another node (node by node, in name order; a replica on another node of the same host counts,
+for its host ports), places the left-out replicas by the usual score, smallest first, then the
+moved ones anywhere, and keeps the first exchange that leaves fewer replicas out; then it
+starts again. A moved replica that fits nowhere stays out only when that places more than it
+leaves out (one 3-cpu replica for two 2-cpu ones). ``pack`` empties nodes the plan opened
+when their new replicas fit on the other nodes in use. Every hard rule is checked by the
+filters of any placement (``NodePool.cost``: state, constraints, resources, host ports of
+shared hosts, max_replicas_per_node).
 
 Each exchange is tried on a copy of the pool, after a cheap check of the numbers (would a
-left-out replica fit once the others left?), within a budget of node visits (about 50 ms
-with 1,000 nodes): the same input gives the same plan on any machine.
+left-out replica fit once the others left?), within a budget counted in units of work (about
+50 ms on an idle machine), not in time: the same input gives the same plan on any machine.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from tui_orch.placement.pool import INF, NodePool, Request
 from tui_orch.placement.reasons import no_node_fits
 from tui_orch.placement.result import Start, Unschedulable
 
-# The budget of one plan's exchanges, in units of about 1 us of work on a busy machine
-# (measured): a copy of the pool costs _COPY plus one per node, scoring every node for one
-# replica _SCORE plus one per 10 nodes, a check of the numbers one.
+# The budget of one plan's exchanges, in units of about 1 us of work on an idle machine (about
+# 5 us measured on a machine loaded 5 times over): a copy of the pool costs _COPY plus one per
+# node, scoring every node for one replica _SCORE plus one per 10 nodes, a check of the
+# numbers one.
 BUDGET = 50_000
 _COPY, _SCORE = 60, 100
 
@@ -90,10 +91,8 @@ def pack(
     put on one (spreading stays). Only nodes that run nothing but replicas of this batch, of
     services without spread preferences, are emptied. Returns the pool, the starts and how
     many nodes were emptied."""
-    job = _Job(requests, whys, budget, spread={})
-    for name in requests:
-        held = fleet.counts.get(name, {})
-        job.spread[name] = max(held.values(), default=1)  # type: ignore[index]
+    most = {name: max(fleet.counts.get(name, {}).values(), default=1) for name in requests}
+    job = _Job(requests, whys, budget, spread=most)
     emptied = 0
     for i in _emptiable(fleet, starts, requests):
         found = _empty(fleet, starts, i, job)
@@ -226,7 +225,7 @@ def _try(
         trial.remove(trial.index[s.node], s.service, requests[s.service].rc, requests[s.service].rm, s.ports)
     placed: list[Start] = []
     left: list[Unschedulable] = []
-    freed = {trial.index[s.node] for s in moved}
+    freed = {j for s in moved for j in trial.group_of(trial.index[s.node])}  # room, or a host port
     full: set[str] = set()  # services a replica of which found no room: the next would not either
     for u in todo:
         req = requests[u.service]
