@@ -189,3 +189,26 @@ def test_repair_keeps_host_ports_unique_on_a_shared_host() -> None:
     p = plan([wide, other, pinned], fleet)
     on = {s.key: s.node for s in p.starts}
     assert on.get("pinned.1") == "n1" and on.get("wide.1") == "n3", p.describe()
+
+
+def test_a_node_the_plan_opened_is_emptied_when_its_replicas_fit_elsewhere() -> None:
+    """Six replicas (8 cpu, 28 GiB) on 4-cpu / 16 GiB nodes: every order tried opens a third
+    node; its replicas fit on the other two once one of theirs moves, and the plan says so."""
+    sizes = [(2, 6), (1, 4), (0.5, 6), (1, 4), (1.5, 6), (2, 2)]
+    specs = [ServiceSpec(f"s{k}", "img", resources=ResourceSpec(reservations=Resources(c, m * GiB)))
+             for k, (c, m) in enumerate(sizes)]
+    fleet = [NodeInfo(f"n{i}", Resources(4, 16 * GiB)) for i in range(6)]
+    p = plan(specs, fleet)
+    assert p.nodes_used == ("n0", "n1") and not p.unschedulable
+    assert p.notes == ("packed: 2 nodes in use instead of 3, replicas moved off 1 node(s) the plan had opened",)
+    for name in p.nodes_used:
+        assert sum(s.cpus for s in p.starts if s.node == name) <= 4
+        assert sum(s.memory for s in p.starts if s.node == name) <= 16 * GiB
+
+
+def test_packing_keeps_the_replicas_of_a_service_on_distinct_nodes() -> None:
+    """Three replicas of one service spread on three nodes stay spread, though one node would
+    hold them all."""
+    spec = ServiceSpec("web", "img", replicas=3, resources=ResourceSpec(reservations=Resources(0.5, GiB)))
+    p = plan([spec], [NodeInfo(f"n{i}", Resources(4, 16 * GiB)) for i in range(3)])
+    assert p.nodes_used == ("n0", "n1", "n2") and p.notes == ()

@@ -15,7 +15,9 @@ shared hosts, max_replicas_per_node).
 
 Each exchange is tried on a copy of the pool, after a cheap check of the numbers (would a
 left-out replica fit once the others left?), within a budget counted in units of work (about
-50 ms on an idle machine), not in time: the same input gives the same plan on any machine.
+50 ms on an idle machine for ``repair``, 150 ms for ``pack``), not in time: the same input
+gives the same plan on any machine. ``pack`` starts only when the nodes it could empty are
+more than the demand on them needs (a lower bound), and stops when they are not.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from tui_orch.placement.result import Start, Unschedulable
 # node, scoring every node for one replica _SCORE plus one per 10 nodes, a check of the
 # numbers one.
 BUDGET = 50_000
+PACK_BUDGET = 150_000  # packing, for batches of up to search_limit replicas: it tries more, on fewer nodes
 _COPY, _SCORE = 60, 100
 
 
@@ -83,7 +86,7 @@ def repair(
 
 def pack(
     fleet: NodePool, starts: list[Start], requests: dict[str, Request], whys: Mapping[tuple[str, int], str] = {},
-    budget: int = BUDGET,
+    budget: int = PACK_BUDGET,
 ) -> tuple[NodePool, list[Start], int]:
     """Empty nodes the plan opened: the node with the least of the batch's demand first, its
     replicas onto the other nodes in use (directly, else by the same exchanges as ``repair``),
@@ -94,7 +97,10 @@ def pack(
     most = {name: max(fleet.counts.get(name, {}).values(), default=1) for name in requests}
     job = _Job(requests, whys, budget, spread=most)
     emptied = 0
-    for i in _emptiable(fleet, starts, requests):
+    nodes = _emptiable(fleet, starts, requests)  # the least loaded first
+    if len(nodes) <= _fewest(fleet, nodes):
+        return fleet, starts, 0  # as few as the demand allows: nothing to gain
+    for i in nodes:
         found = _empty(fleet, starts, i, job)
         if found is None:
             if job.left < 0:
@@ -102,7 +108,26 @@ def pack(
             continue
         fleet, starts = found
         emptied += 1
+        if len(nodes) - emptied <= _fewest(fleet, nodes):
+            break
     return fleet, starts, emptied
+
+
+def _fewest(fleet: NodePool, nodes: list[int]) -> int:
+    """A lower bound of how many of ``nodes`` must stay in use: their reserved cpu and memory,
+    less the room left on the other nodes in use, on the largest of them."""
+    if not nodes:
+        return 0
+    idx = np.array(nodes)
+    others = (fleet.nrep > 0) & fleet.schedulable
+    others[idx] = False
+    need_c = float((fleet.alloc_c[idx] - fleet.free_c[idx]).sum() - fleet.free_c[others].sum())
+    need_m = float((fleet.alloc_m[idx] - fleet.free_m[idx]).sum() - fleet.free_m[others].sum())
+    k = 0
+    for big, need in ((np.sort(fleet.alloc_c[idx])[::-1], need_c), (np.sort(fleet.alloc_m[idx])[::-1], need_m)):
+        if need > 0:
+            k = max(k, int(np.searchsorted(np.cumsum(big), need)) + 1)
+    return k
 
 
 def _emptiable(fleet: NodePool, starts: list[Start], requests: Mapping[str, Request]) -> list[int]:
@@ -271,4 +296,4 @@ def _put(placer: Placer, req: Request, slot: int, why: str, out: list[Start], jo
     return True
 
 
-__all__ = ["BUDGET", "pack", "repair"]
+__all__ = ["BUDGET", "PACK_BUDGET", "pack", "repair"]
