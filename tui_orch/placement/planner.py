@@ -24,7 +24,9 @@ largest replica first (see ``orderings``). A second ordering is tried for batche
 ``options.retry_limit`` replicas, and a few more for up to ``options.search_limit``; the plan
 with fewer unschedulable replicas, then fewer nodes in use, wins (the first one on ties). A
 replica it still leaves out is placed when moving one or two replicas of the same plan makes
-room for it (``repair``; the plan notes each such exchange).
+room for it (``repair``; the plan notes each such exchange); when it leaves none out and the
+orderings were searched, nodes it opened are emptied again when their new replicas fit on the
+other nodes in use (``pack``).
 """
 
 from __future__ import annotations
