@@ -24,12 +24,27 @@ import os
 import tempfile
 import zlib
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from tui_orch.errors import TuiOrchError
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    class _Numpy:
+        """numpy, imported when first used: the console makes its UsageHistory before its first
+        frame, which must not wait for numpy's import (tests/test_cli_startup.py); the first
+        sample comes after it."""
+
+        def __getattr__(self, name: str) -> Any:
+            import numpy
+
+            return getattr(numpy, name)
+
+    np = _Numpy()
 
 RES = 10  # seconds per slot
 SLOTS = 360  # one hour
@@ -54,12 +69,22 @@ class UsageHistory:
     def __init__(self) -> None:
         self.rows: dict[str, int] = {}  # key -> row in ``data``
         self.seen: dict[str, int] = {}  # key -> the last slot it had a sample in
-        self.data = np.full((0, SLOTS, 2), np.nan, dtype=np.float16)
+        self._data: np.ndarray | None = None  # made when first used (see np above)
         self.last = -1  # the newest slot written (-1: none)
         self._free: list[int] = []  # rows of keys dropped, to reuse
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @property
+    def data(self) -> np.ndarray:
+        if self._data is None:
+            self._data = np.full((0, SLOTS, 2), np.nan, dtype=np.float16)
+        return self._data
+
+    @data.setter
+    def data(self, value: np.ndarray) -> None:
+        self._data = value
 
     def _row(self, key: str) -> int | None:
         row = self.rows.get(key)
