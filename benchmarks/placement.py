@@ -1,6 +1,6 @@
 """Placement benchmark: speed, packing quality against the lower bound, optimality against CP-SAT.
 
-    .venv/bin/python benchmarks/placement.py          # about 2 minutes on 2 cores
+    .venv/bin/python benchmarks/placement.py          # about 6 minutes on 2 cores
 
 Prints one table and exits 1 when a target is missed (or when OR-Tools is missing: it is a
 benchmark-only dependency, ``pip install -e '.[bench]'``).
@@ -17,6 +17,13 @@ benchmark-only dependency, ``pip install -e '.[bench]'``).
   First-fit-decreasing and worst-fit-decreasing (the emptiest open node, i.e. spreading) run on
   the same instances. The gate is on typical reservations; a second set of large replicas (up
   to 62% of a node) is shown for information.
+- identical and mixed fleets: 150 instances per row of 10 to 60 replicas, typical ("uniform")
+  or half cpu-heavy, half memory-heavy, on identical 4-cpu / 16 GiB nodes or on a pool of 5 to
+  20 nodes of seven shapes (2 to 64 cpu, most of them small), against CP-SAT's proven optimum
+  and plain first-fit-decreasing over the nodes largest first: the share equal to the
+  optimum, the mean and worst ratio of nodes used, and how often the largest free block left
+  on any node is at least first-fit-decreasing's. And on five mixed pools of 200 nodes (400
+  to 800 replicas), nodes used against first-fit-decreasing's.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from tui_orch.placement import Placer, plan  # noqa: E402
 
 GiB, MiB = 1 << 30, 1 << 20
 ROWS: list[tuple[str, str, str, str]] = []
+COUNT, LIMIT = 150, 5.0  # instances per row of the comparison against CP-SAT, seconds each
 MISSES: list[str] = []
 
 
@@ -202,29 +210,49 @@ def large(rng: random.Random) -> tuple[int, int]:
 
 
 def optimum(items: list[tuple[int, int]], upper: int, cap: tuple[int, int], limit: float) -> tuple[int, bool]:
-    """CP-SAT: fewest nodes, with ``upper`` nodes available. Returns (best, proven)."""
+    """CP-SAT: fewest identical nodes ``cap``, with ``upper`` of them available. Returns
+    (best, proven)."""
+    return optimum_mixed(items, [cap] * upper, limit)
+
+
+def optimum_mixed(items: list[tuple[int, int]], caps: list[tuple[int, int]], limit: float) -> tuple[int, bool]:
+    """CP-SAT: fewest nodes of ``caps`` (one entry per node) that hold ``items``. Returns
+    (best, proven). Nodes of one shape are used in order (symmetry); on identical nodes item
+    i goes to a node <= i as well."""
     from ortools.sat.python import cp_model
 
-    n, (C, M) = len(items), cap
-    low = max(math.ceil(sum(c for c, _ in items) / C), math.ceil(sum(m for _, m in items) / M))
+    n, upper = len(items), len(caps)
+    caps = sorted(caps, reverse=True)
+    same = len(set(caps)) == 1
     model = cp_model.CpModel()
-    x = [[model.NewBoolVar(f"x{i}_{b}") for b in range(min(upper, i + 1))] for i in range(n)]  # item i in bin <= i
+    x = [[model.NewBoolVar(f"x{i}_{b}") for b in range(min(upper, i + 1) if same else upper)] for i in range(n)]
     y = [model.NewBoolVar(f"y{b}") for b in range(upper)]
     for i in range(n):
         model.AddExactlyOne(x[i])
-    for b in range(upper):
+    for b, (C, M) in enumerate(caps):
         inside = [(i, x[i][b]) for i in range(n) if b < len(x[i])]
         model.Add(sum(items[i][0] * v for i, v in inside) <= C * y[b])
         model.Add(sum(items[i][1] * v for i, v in inside) <= M * y[b])
-        if b:
+        if b and caps[b - 1] == caps[b]:
             model.AddImplication(y[b], y[b - 1])
-    model.Add(sum(y) >= low)
+    model.Add(sum(y) >= mixed_bound(items, caps))
     model.Minimize(sum(y))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = limit
     solver.parameters.num_workers = 2
     status = solver.Solve(model)
     return int(solver.ObjectiveValue()), status == cp_model.OPTIMAL
+
+
+def mixed_bound(items: list[tuple[int, int]], caps: list[tuple[int, int]]) -> int:
+    """The fewest nodes whose largest cpu and largest memory could hold the total demand."""
+    need_c, need_m = sum(c for c, _ in items), sum(m for _, m in items)
+    big_c = sorted((c for c, _ in caps), reverse=True)
+    big_m = sorted((m for _, m in caps), reverse=True)
+    k = 1
+    while k < len(caps) and (sum(big_c[:k]) < need_c or sum(big_m[:k]) < need_m):
+        k += 1
+    return k
 
 
 def optimality(
@@ -263,11 +291,133 @@ def optimality(
         f"(limit {limit:.0f}s each)", "", None)
 
 
+# --------------------------------------------------------------------------- mixed fleets
+
+SHAPES = [(2, 8), (4, 8), (4, 32), (8, 32), (16, 64), (32, 128), (64, 256)]  # cpus, GiB: 7 shapes, 2-64 cpu
+SHAPE_WEIGHTS = [6, 4, 4, 4, 2, 1, 1]  # small nodes are the many, as in most fleets
+
+
+def heavy(rng: random.Random) -> tuple[int, int]:
+    """A cpu-heavy replica (0.5-1.5 cpu, 256 MiB-1 GiB) or a memory-heavy one (0.1-0.3 cpu,
+    3-6 GiB), one of each kind in two (millicores, MiB)."""
+    if rng.random() < 0.5:
+        return rng.randint(10, 30) * 50, rng.randint(4, 16) * 64
+    return rng.randint(2, 6) * 50, rng.randint(48, 96) * 64
+
+
+def ffd_nodes(items: list[tuple[int, int]], caps: list[tuple[int, int]]) -> tuple[int, float] | None:
+    """Plain first-fit-decreasing (by dominant share of the largest node) over the nodes
+    largest first: nodes used and the largest free block left (see ``block``); None if some
+    replica fits nowhere."""
+    big_c, big_m = max(c for c, _ in caps), max(m for _, m in caps)
+    room = [list(c) for c in sorted(caps, reverse=True)]
+    used = [False] * len(room)
+    for c, m in sorted(items, key=lambda it: (-max(it[0] / big_c, it[1] / big_m), -min(it[0] / big_c, it[1] / big_m))):
+        k = next((k for k, r in enumerate(room) if r[0] >= c and r[1] >= m), None)
+        if k is None:
+            return None
+        room[k][0] -= c
+        room[k][1] -= m
+        used[k] = True
+    return sum(used), block(room, big_c, big_m)
+
+
+def block(room: list[list[int]] | list[tuple[int, int]], big_c: int, big_m: int) -> float:
+    """The largest free block on any node: the largest share of the largest node (cpu and
+    memory alike) that one more replica could still take there."""
+    return max((min(c / big_c, m / big_m) for c, m in room), default=0.0)
+
+
+def plan_nodes(items: list[tuple[int, int]], caps: list[tuple[int, int]]) -> tuple[int, float, bool]:
+    """Our planner, one service per replica: nodes used, the largest free block, all placed."""
+    specs = [ServiceSpec(f"s{k:04d}", "img", resources=ResourceSpec(reservations=Resources(c / 1000, m * MiB)))
+             for k, (c, m) in enumerate(items)]
+    nodes = [NodeInfo(f"n{i:04d}", Resources(c / 1000, m * MiB)) for i, (c, m) in enumerate(caps)]
+    p = plan(specs, nodes, [])
+    room = {n.name: [c, m] for n, (c, m) in zip(nodes, caps)}
+    for st in p.starts:
+        room[st.node][0] -= round(st.cpus * 1000)
+        room[st.node][1] -= st.memory // MiB
+    big_c, big_m = max(c for c, _ in caps), max(m for _, m in caps)
+    return len(p.nodes_used), block(list(room.values()), big_c, big_m), not p.unschedulable
+
+
+def mixed_pool(rng: random.Random, items: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """5 to 20 nodes of random shapes, and more until first-fit-decreasing places every item."""
+    def shape() -> tuple[int, int]:
+        c, g = rng.choices(SHAPES, weights=SHAPE_WEIGHTS)[0]
+        return c * 1000, g * 1024
+
+    caps = [shape() for _ in range(rng.randint(5, 20))]
+    while ffd_nodes(items, caps) is None:
+        caps.append(shape())
+    return caps
+
+
+def versus(label: str, draw: Callable[[random.Random], tuple[int, int]], mixed: bool, count: int,
+           limit: float) -> None:
+    """Our planner and FFD (largest node first) against CP-SAT's proven optimum, on identical
+    4-cpu / 16 GiB nodes or on a mixed pool: share equal to the optimum, mean and worst ratio,
+    and how often our largest free block is at least FFD's."""
+    ours_eq = ffd_eq = proven = wider = 0
+    ratios: list[float] = []
+    ffd_ratios: list[float] = []
+    plan_time = solve_time = 0.0
+    for seed in range(count):
+        rng = random.Random(1000 + seed)
+        items = [draw(rng) for _ in range(rng.randint(10, 60))]
+        caps = mixed_pool(rng, items) if mixed else [(4000, 16384)] * len(items)
+        t = time.perf_counter()
+        ours, our_block, complete = plan_nodes(items, caps)
+        plan_time += time.perf_counter() - t
+        ffd, ffd_block = ffd_nodes(items, caps)  # type: ignore[misc]
+        t = time.perf_counter()
+        opt, ok = optimum_mixed(items, caps, limit)
+        solve_time += time.perf_counter() - t
+        if not ok or not complete:
+            continue
+        proven += 1
+        ours_eq += ours == opt
+        ffd_eq += ffd == opt
+        ratios.append(ours / opt)
+        ffd_ratios.append(ffd / opt)
+        wider += our_block >= ffd_block - 1e-9
+    k = max(1, proven)
+    mean, ffd_mean = statistics.fmean(ratios or [0]), statistics.fmean(ffd_ratios or [0])
+    row(f"{label}: {count} instances, {proven} proven optimal",
+        f"= OPT: ours {ours_eq / k:.1%}, FFD {ffd_eq / k:.1%}; mean / worst ratio ours {mean:.3f} / "
+        f"{max(ratios or [0]):.2f}, FFD {ffd_mean:.3f} / {max(ffd_ratios or [0]):.2f}; free block >= FFD's {wider / k:.0%}",
+        ">= 85%, mean <= 1.05 and <= FFD's",
+        ours_eq / k >= 0.85 and mean <= 1.05 and mean <= ffd_mean + 1e-9 and proven >= count * 0.9)
+    row(f"  time, {label}", f"plan {plan_time / count * 1000:.1f} ms/instance, CP-SAT {solve_time:.1f}s "
+        f"(limit {limit:.0f}s each)", "", None)
+
+
+def large_pools(count: int = 5) -> None:
+    """The issue's case: mixed pools of 200 nodes, 400 to 800 replicas of typical sizes (one
+    service each): nodes used by our plan against first-fit-decreasing, largest node first."""
+    ours_used, ffd_used = [], []
+    for seed in range(count):
+        rng = random.Random(2000 + seed)
+        caps = [(c * 1000, g * 1024) for c, g in rng.choices(SHAPES, weights=SHAPE_WEIGHTS, k=200)]
+        items = [typical(rng) for _ in range(rng.randint(400, 800))]
+        ours, _, complete = plan_nodes(items, caps)
+        ffd = ffd_nodes(items, caps)
+        if complete and ffd is not None:
+            ours_used.append(ours)
+            ffd_used.append(ffd[0])
+    row(f"mixed 200-node pools, 400-800 replicas: {len(ours_used)} of {count} placed in full",
+        f"nodes used: ours {min(ours_used, default=0)}-{max(ours_used, default=0)}, "
+        f"FFD {min(ffd_used, default=0)}-{max(ffd_used, default=0)}",
+        "ours <= FFD on each", len(ours_used) == count and all(a <= b for a, b in zip(ours_used, ffd_used)))
+
+
 def main() -> int:
     started = time.perf_counter()
     speed(1000, 9, 80_000)
     speed(10_000, 3, 20_000)
     mixes()
+    large_pools()
     try:
         import ortools  # noqa: F401
     except ImportError:
@@ -275,6 +425,11 @@ def main() -> int:
     else:
         optimality("typical reservations", typical, gate=True)
         optimality("large replicas (<= 62% of a node)", large, gate=False)
+        for label, draw, mixed in (("identical nodes, uniform", typical, False),
+                                   ("identical nodes, cpu-heavy + memory-heavy", heavy, False),
+                                   ("mixed nodes (2-64 cpu), uniform", typical, True),
+                                   ("mixed nodes (2-64 cpu), cpu-heavy + memory-heavy", heavy, True)):
+            versus(label, draw, mixed, count=COUNT, limit=LIMIT)
     widths = [max(len(r[k]) for r in ROWS) for k in range(4)]
     line = "  ".join("-" * w for w in widths)
     print(line)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import docker.errors
 
-from nodes_support import direct_client
+from nodes_support import direct_client, each_client
 from tui_orch.controller import Controller
 from tui_orch.controller.context import owner_id
 from tui_orch.inventory import load_inventory
@@ -32,16 +32,29 @@ def manifest(text: str) -> Manifest:
 
 
 def cleanup(lab, pre: str) -> None:
-    """Remove every container whose service starts with ``pre`` on every lab node."""
-    for lab_node in lab.nodes:
-        client = direct_client(lab_node)
-        try:
-            for c in client.api.containers(all=True, filters={"label": LABEL_SERVICE}):
-                if (c.get("Labels") or {}).get(LABEL_SERVICE, "").startswith(pre):
-                    with contextlib.suppress(docker.errors.NotFound):
-                        client.api.remove_container(c["Id"], force=True)
-        finally:
-            client.close()
+    """Remove every container whose service starts with ``pre`` on every lab node, and the
+    project networks they were on once no container is left on them (each takes an address
+    pool of the engine)."""
+    for _lab_node, client in each_client(lab):
+        joined: set[str] = set()
+        for c in client.api.containers(all=True, filters={"label": LABEL_SERVICE}):
+            if (c.get("Labels") or {}).get(LABEL_SERVICE, "").startswith(pre):
+                joined.update(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys())
+                with contextlib.suppress(docker.errors.NotFound):
+                    client.api.remove_container(c["Id"], force=True)
+        for name in joined:
+            remove_if_unused(client, name)
+
+
+def remove_if_unused(client, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Remove tui-orch's network ``name`` on this engine when no container is on it."""
+    from tui_orch.nodes.networks import LABEL_NETWORK_KEY
+
+    with contextlib.suppress(docker.errors.APIError):  # gone, or in use meanwhile: left
+        found = client.api.inspect_network(name)
+        if LABEL_NETWORK_KEY in (found.get("Labels") or {}) and not found.get("Containers") \
+                and not client.api.containers(all=True, filters={"network": name}):
+            client.api.remove_network(found["Id"])
 
 
 def remove_edges(lab, owner: str) -> None:
@@ -56,6 +69,27 @@ def remove_edges(lab, owner: str) -> None:
                     client.api.remove_container(c["Id"], force=True)
         finally:
             client.close()
+
+
+def remove_networks(client, owner: str) -> None:
+    """On one engine: remove the mesh proxies and then the project networks of ``owner`` (a
+    state folder), as the controller does when nothing uses them (controller/networks.py);
+    call after that owner's containers are gone."""
+    from tui_orch.nodes.meshproxy import LABEL_MESH
+    from tui_orch.nodes.networks import LABEL_NETWORK_OWNER
+
+    for c in client.api.containers(all=True, filters={"label": f"{LABEL_MESH}={owner}"}):
+        with contextlib.suppress(docker.errors.NotFound):
+            client.api.remove_container(c["Id"], force=True)
+    for n in client.api.networks(filters={"label": f"{LABEL_NETWORK_OWNER}={owner}"}):
+        with contextlib.suppress(docker.errors.APIError):  # gone, or a container of another test joined it
+            client.api.remove_network(n["Id"])
+
+
+def remove_owner_networks(lab, owner: str) -> None:
+    """remove_networks on every lab node."""
+    for _lab_node, client in each_client(lab):
+        remove_networks(client, owner)
 
 
 def owned(lab, pre: str) -> dict[str, list[dict]]:
@@ -90,3 +124,4 @@ async def controller(lab, state: Path, pre: str, **options) -> AsyncIterator[tup
         store.close()
         cleanup(lab, pre)
         remove_edges(lab, owner)
+        remove_owner_networks(lab, owner)

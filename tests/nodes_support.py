@@ -15,6 +15,7 @@ import time
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import asyncssh
 import docker
@@ -43,6 +44,16 @@ def fingerprint_of(pub_file) -> str:
 def direct_client(lab_node) -> docker.DockerClient:
     """The engine's own socket, behind the console's back (for setup and checks)."""
     return docker.DockerClient(base_url=lab_node.docker_host, timeout=30)
+
+
+def each_client(lab) -> Iterator[tuple[Any, docker.DockerClient]]:  # type: ignore[no-untyped-def]
+    """Each lab node with a direct client of its engine (closed once the next is asked for)."""
+    for lab_node in lab.nodes:
+        client = direct_client(lab_node)
+        try:
+            yield lab_node, client
+        finally:
+            client.close()
 
 
 async def lab_connect(lab, node, known_hosts: str | None = None) -> asyncssh.SSHClientConnection:

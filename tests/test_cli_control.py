@@ -4,11 +4,15 @@ built with ``register`` (as cli.py wires them)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import queue
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 from controller_support import cleanup, prefix
 from tui_orch.cli_control import parse_assignment, register
@@ -95,18 +99,30 @@ def test_events_follow_prints_new_events(tmp_path):
         bus = EventBus(store)
         bus.publish(event("deploy", "first event", service="x"))
         child = subprocess.Popen(
-            [sys.executable, "-c", "import sys; sys.path.insert(0, 'tests'); from test_cli_control import run; "
+            [sys.executable, "-u", "-c", "import sys; sys.path.insert(0, 'tests'); from test_cli_control import run; "
              f"run(['events', '--follow', '--state', '{state}'])"],
             stdout=subprocess.PIPE, text=True)
-        try:
-            import time
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in child.stdout], daemon=True).start()  # type: ignore[union-attr]
 
-            time.sleep(2.0)
+        def line_with(text: str) -> str:
+            """The child's next line that holds ``text`` (a loaded machine starts it slowly)."""
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with contextlib.suppress(queue.Empty):
+                    line = lines.get(timeout=0.5)
+                    if text in line:
+                        return line
+            return f"(no line with {text!r} within 60 s)"
+
+        try:
+            first = line_with("first event")  # it follows: what comes now is new
             bus.publish(event("restart", "second event", service="x", level="warning"))
-            time.sleep(1.5)
+            second = line_with("second event")
         finally:
             child.terminate()
-        out = child.communicate(timeout=10)[0]
+            child.communicate(timeout=10)
+        out = first + second
         assert "deploy    first event" in out and "warning restart   second event" in out
     finally:
         store.close()

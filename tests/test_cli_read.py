@@ -66,3 +66,16 @@ async def test_get_services_does_not_count_a_draining_node_for_a_global_service(
     assert run(["get", "services", "--cached", "-o", "json", *common]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert (rows["agent"]["desired"], rows["agent"]["running"]) == (2, 2)
+
+
+def test_rollout_history_says_who_applied_each_revision_and_what_changed(state, capsys):
+    from tui_orch.controller.context import applier
+
+    folder, inventory = state
+    assert run(["rollout", "history", "api", "-o", "json", "--state", folder, "--inventory", inventory]) == 0
+    [rev] = json.loads(capsys.readouterr().out)
+    assert (rev["revision"], rev["current"], rev["applied_by"]) == (1, True, applier())
+    assert rev["change"] == "first kept: tuiorch/busybox:1" and rev["cause"] == "apply test.yaml"
+    assert run(["rollout", "history", "api", "--state", folder, "--inventory", inventory]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("*    1") and applier() in line and "tuiorch/busybox:1" in line, line

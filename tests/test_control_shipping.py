@@ -57,6 +57,8 @@ async def test_a_shipped_manifest_deploys_without_the_operators_files(tmp_path):
         assert result.ok, result
         reps = ctl.query().replicas("app")
         assert len(reps) == 2
+        # the service's part of the Compose file travels too: the console's `y` shows it as applied
+        assert ctl.query().current_revision("app").compose.startswith("services:\n  app:\n")
         for rep in reps:
             node = ctl.ctx.fleet.nodes[rep.node]
             binds = dict((t, s) for s, t in node.binds[rep.container_id])

@@ -31,6 +31,7 @@ from typing import Any
 import docker.errors
 import pytest
 
+from controller_support import remove_networks
 from nodes_support import direct_client
 from tui_orch.controller.containers import LABEL_OWNER
 from tui_orch.controller.core import owner_id
@@ -165,7 +166,7 @@ def web_service(screen: str) -> tuple[str, int, int, int, int, str] | None:
 
 
 def remove_owned(lab, owner: str) -> None:
-    """Remove the containers of one state folder (its owner label) on every lab node; a node
+    """Remove the containers and networks of one state folder (its owner label) on every lab node; a node
     whose engine cannot be reached is warned about (a failing cleanup hides no failure)."""
     for lab_node in lab.nodes:
         try:
@@ -177,6 +178,7 @@ def remove_owned(lab, owner: str) -> None:
             for c in client.api.containers(all=True, filters={"label": f"{LABEL_OWNER}={owner}"}):
                 with contextlib.suppress(docker.errors.NotFound):
                     client.api.remove_container(c["Id"], force=True)
+            remove_networks(client, owner)  # and its project networks (each takes an address pool)
         except docker.errors.DockerException as exc:
             warnings.warn(f"cleanup on {lab_node.name}: {exc}", stacklevel=1)
         finally:

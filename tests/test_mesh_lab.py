@@ -10,7 +10,7 @@ import contextlib
 import docker.errors
 
 from controller_support import cleanup, controller, manifest, prefix, remove_edges
-from nodes_support import direct_client, http_get, wait_for
+from nodes_support import direct_client, each_client, http_get, wait_for
 
 # The lab image's wget is a static busybox whose own name lookup does not work (a static glibc
 # cannot load its resolver), so the scripts ask the engine's DNS with busybox nslookup (its own
@@ -94,6 +94,11 @@ def remove_meshes_and_networks(lab, owner: str, pre: str) -> None:
             client.close()
 
 
+def project_networks(lab, pre: str) -> list[str]:
+    return [f"{n['Name']} on {lab_node.name}" for lab_node, client in each_client(lab)
+            for n in client.api.networks() if n["Name"].startswith(pre + "_")]
+
+
 def meshes(lab, owner: str) -> list[str]:
     from tui_orch.nodes.meshproxy import LABEL_MESH
 
@@ -174,6 +179,10 @@ async def test_a_web_service_calls_its_database_by_name_through_every_node(lab, 
             for name in ("web", "lone", "db"):
                 await ctl.remove(f"{pre}{name}")
             await wait_for(lambda: not meshes(lab, owner), timeout=15, interval=0.2)
+            # and so do their networks, from every node (as docker compose down removes them)
+            with contextlib.suppress(AssertionError):
+                await wait_for(lambda: not project_networks(lab, pre), timeout=15, interval=0.2)
+            assert not project_networks(lab, pre)  # which are left, where
     finally:
         cleanup(lab, pre)
         if owner:

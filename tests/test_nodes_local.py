@@ -122,3 +122,34 @@ async def test_an_engine_that_goes_away_makes_the_node_not_ready_then_no_docker_
             assert await node.list_owned() is not None
     finally:
         await proxy.stop()
+
+
+async def test_local_node_opens_connections_itself(lab):
+    """Port-forwarding's way through the local node (controller/forwards.py): a plain
+    connection from this machine; a refused one is a NodeError naming the address."""
+    import socket
+
+    from tui_orch.errors import NodeError
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(await reader.read(100))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # bound, never listening: refused
+        async with started(LocalNode(_spec(str(lab.node(2).socket)))) as node:
+            reader, writer = await node.open_connection("127.0.0.1", port)
+            writer.write(b"ping")
+            assert await reader.read(100) == b"ping"
+            writer.close()
+            try:
+                await node.open_connection("127.0.0.1", closed)
+            except NodeError as exc:
+                assert str(exc) == f"local: cannot connect to 127.0.0.1:{closed}: Connection refused"
+            else:
+                raise AssertionError("a refused connection opened")
+    server.close()

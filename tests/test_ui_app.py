@@ -165,7 +165,10 @@ async def test_readonly_binds_no_destructive_action(fleet: tuple[Controller, Sim
         assert app.screen is app.main  # no dialog opened
         names = {name for name, _, _ in ConsoleCommands(app.screen).commands()}
         assert "Remove the service" not in names and "Scale the service" not in names
-        assert "Logs of the replica" in names and "Help" in names
+        assert "Help" in names
+        await command(pilot, "rs")
+        names = {name for name, _, _ in ConsoleCommands(app.screen).commands()}
+        assert "Logs of the replica" in names and "Shell into the replica" not in names
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         assert not {row[2] for row in app.screen.rows} & {k.id for k in KEYS if k.destructive}
@@ -299,10 +302,17 @@ async def test_a_replica_drills_down_to_its_logs(deployed: Console) -> None:
     await until(pilot, lambda: isinstance(app.screen, LogsScreen))
 
 
-async def test_the_palette_lists_every_action_and_the_themes(console: Console) -> None:
+async def test_the_palette_lists_every_action_of_the_view_and_the_themes(console: Console) -> None:
     ctl, sim, app, pilot = console
+    every: set[str] = set()
+    for alias, view in (("no", "nodes"), ("svc", "services"), ("rs", "replicas"), ("ev", "events")):
+        await command(pilot, alias)
+        names = {name for name, _, _ in ConsoleCommands(app.screen).commands()}
+        assert {k.description for k in KEYS if k.palette and view in (k.views or (view,))} <= names, view
+        assert not {k.description for k in KEYS if k.views and view not in k.views} & names, view
+        every |= names
+    assert {k.description for k in KEYS if k.palette} <= every
     names = {name for name, _, _ in ConsoleCommands(app.screen).commands()}
-    assert {k.description for k in KEYS if k.palette} <= names
     assert {"Theme: tui-orch-dark", "Theme: solarized-dark", "Show replicas"} <= names
     await pilot.press("ctrl+p")
     await pilot.press(*"Theme: solarized")
@@ -446,7 +456,7 @@ async def test_the_footer_holds_still_while_the_prompt_is_open(console: Console)
     await pilot.pause()
     footer = app.main.query_one(StableFooter)
     keys = list(footer.query(FooterKey))
-    assert "Logs of the replica" in [k.description for k in keys]
+    assert "help" in [k.description for k in keys]
     await pilot.press("colon")
     await pilot.pause()
     assert app.main.prompt_mode == ":"
@@ -541,3 +551,29 @@ def test_the_header_is_two_lines_at_any_width():
         lines = header_text(s, "23:16:22", long, width).plain.split("\n")
         assert len(lines) == 2 and all(len(line) <= width for line in lines), (width, lines)
         assert lines[0].endswith("…") and "cpu" in lines[1]
+
+
+async def test_a_key_the_busy_table_hands_back_after_the_prompt_took_the_focus_is_the_prompt_s(
+        deployed: Console) -> None:
+    """':pf' + enter typed fast while the console was busy: the f had been sent to the table
+    before the prompt took the focus and came back up once the prompt had it; it was dropped
+    (the prompt no longer looked for keys) and ':p' ran: 'unknown command :p'."""
+    from textual import events
+
+    ctl, sim, app, pilot = deployed
+    await until(pilot, lambda: app.main is not None and app.main.current.table.row_count == 3)
+    table = app.main.current.table
+    prompt = app.main.query_one("#prompt", Input)
+    handle_key = table.handle_key
+
+    async def busy(event: events.Key) -> bool:  # the table is slow to hand the f back
+        for _ in range(100):
+            if event.key != "f" or prompt.has_focus:
+                break
+            await asyncio.sleep(0.01)
+        return await handle_key(event)
+
+    table.handle_key = busy  # type: ignore[method-assign]
+    for key, char in (("colon", ":"), ("p", "p"), ("f", "f")):
+        app.post_message(events.Key(key, char))  # no pause between them
+    await until(pilot, lambda: prompt.value == "pf", what="'pf' in the prompt")

@@ -19,7 +19,8 @@ from tui_orch.nodes.sim.node import SimulatedNode
 from tui_orch.nodes.sim.simulator import Simulator
 from tui_orch.store import open_store
 from tui_orch.ui.app import OrchApp
-from tui_orch.ui.logs import LogFilter, LogsScreen
+from tui_orch.ui.log_lines import LogFilter
+from tui_orch.ui.logs import LogsScreen
 from tui_orch.ui.settings import UiSettings
 from ui_support import GIB, SIZE, T0, until
 
@@ -111,7 +112,7 @@ async def test_the_logs_screen_draws_no_control_character(tmp_path: Path) -> Non
         app = OrchApp(ctl, UiSettings(deterministic=True, themes_dir=tmp_path / "themes"))
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.main is not None and app.main.is_mounted)
-            screen = LogsScreen(HostileLogs(), "c1", "web.1")  # type: ignore[arg-type]
+            screen = LogsScreen.of_replica(HostileLogs(), "c1", "web.1")  # type: ignore[arg-type]
             await app.push_screen(screen)
             await until(pilot, lambda: screen.ended is not None, what="the end of the stream")
             await pilot.pause()

@@ -21,6 +21,7 @@ from tui_orch.controller import Controller
 from tui_orch.inventory import Inventory
 from tui_orch.manifest import Manifest, parse_manifest
 from tui_orch.model import NodeSpec, Resources, pairs
+from tui_orch.nodes.base import Node
 from tui_orch.nodes.fleet import Fleet
 from tui_orch.nodes.sim.node import SimulatedNode
 from tui_orch.nodes.sim.simulator import Simulator
@@ -65,12 +66,14 @@ def inventory(count: int = 3) -> Inventory:
 
 
 @contextlib.asynccontextmanager
-async def sim_controller(state: Path, count: int = 3, seed: int = 7,
-                         grace: float | None = None) -> AsyncIterator[tuple[Controller, Simulator]]:
+async def sim_controller(state: Path, count: int = 3, seed: int = 7, grace: float | None = None,
+                         node: Callable[[NodeSpec, Simulator], Node] = SimulatedNode,
+                         ) -> AsyncIterator[tuple[Controller, Simulator]]:
     """A controller (reconcile loop not started) over ``count`` frozen simulated nodes
-    (``grace``: the controller's node grace period, the inventory's when None)."""
+    (``grace``: the controller's node grace period, the inventory's when None; ``node``: what
+    makes each node, a SimulatedNode or a test's own kind of it)."""
     sim = Simulator(seed, frozen=True, noise=False, start_time=T0)
-    fleet = Fleet(inventory(count), lambda spec: SimulatedNode(spec, sim))
+    fleet = Fleet(inventory(count), lambda spec: node(spec, sim))
     store = open_store(state)
     await fleet.start()
     await sim.advance(3)  # a few samples for the sparklines

@@ -55,6 +55,14 @@ def _ui_config(args: argparse.Namespace) -> Any:
     return load_ui_settings(readonly=bool(getattr(args, "readonly", False)), theme=getattr(args, "theme", None))
 
 
+def console_folder(state: Any) -> Path:
+    """Where the console keeps its own small files (the prompts' history): the state folder,
+    or the user's state folder for an etcd state (and the demo's temporary one)."""
+    from tui_orch.store import default_local_root
+
+    return state if isinstance(state, Path) else default_local_root()
+
+
 _gc_paused = False
 
 
@@ -98,6 +106,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     cfg = _ui_config(args)
     inventory = config.load(getattr(args, "inventory", None))
     folder = config.state_dir(getattr(args, "state", None))
+    cfg.state_dir = console_folder(folder)
     remote = getattr(args, "controller", None)
     if remote:  # a controller on another machine: the state is read here, from etcd
         if not isinstance(folder, EtcdTarget):
@@ -122,11 +131,26 @@ def cmd_console(args: argparse.Namespace) -> int:
         cfg.readonly = True
         who = exc.leader.describe() if exc.leader else "another process"
         where = f"{who} (read-only here; act with --controller ssh://{exc.leader.host if exc.leader else 'HOST'})"
+    cfg.usage_file = usage_file(folder, store)
     try:
         asyncio.run(run_console(store, inventory, cfg, attach=controller, where=where))
     finally:
         store.close()
     return 0
+
+
+USAGE_FILE = "console-usage.bin"
+
+
+def usage_file(folder: Any, store: Any) -> Path:
+    """Where the console keeps its last hour of cpu and memory: in the state folder; for an
+    etcd state (no folder here) in the user state folder, a file per etcd state."""
+    from tui_orch.controller.context import owner_id
+    from tui_orch.store import default_local_root
+
+    if isinstance(folder, Path):
+        return folder / USAGE_FILE
+    return default_local_root() / f"console-usage-{owner_id(store)}.bin"
 
 
 SWITCH_INTERVAL = 0.0005  # s: see run_console
@@ -222,7 +246,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.replicas is not None:
         manifests = demo.scaled(manifests, args.replicas, args.nodes)
     temp = None if getattr(args, "state", None) else Path(tempfile.mkdtemp(prefix="tui-orch-demo-"))
-    store = open_store(temp or config.state_dir(args.state), readonly=cfg.readonly)
+    where = temp or config.state_dir(args.state)
+    cfg.state_dir = console_folder(None if temp else where)
+    store = open_store(where, readonly=cfg.readonly)
+    cfg.usage_file = usage_file(where, store)
 
     async def script(ctl: Any, say: Any) -> None:
         say(f"demo: {args.nodes} simulated nodes, seed {seed}; state in {store.folder}")

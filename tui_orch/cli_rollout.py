@@ -72,18 +72,18 @@ def _read(args: argparse.Namespace) -> int:
             print(json.dumps(status_json(ro, args.service), indent=2) if args.output == "json"
                   else describe(ro, args.service))
             return 0
-        current = store.get_service(args.service).revision
-        revs = store.revisions(args.service)
+        rows = query.revision_rows(args.service)
     finally:
         store.close()
     if args.output == "json":
-        print(json.dumps([{"revision": r.number, "created_at": r.created_at, "cause": r.cause,
-                           "image": r.spec.image, "current": r.number == current} for r in revs], indent=2))
+        print(json.dumps([{"revision": r.number, "created_at": r.created_at, "applied_by": r.applied_by,
+                           "cause": r.cause, "image": r.image, "change": r.change, "current": r.current}
+                          for r in rows], indent=2))
         return 0
-    for r in revs:
+    for r in rows:
         when = datetime.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M:%S")
-        mark = "*" if r.number == current else " "
-        print(f"{mark} {r.number:>4}  {when}  {r.spec.image}  {r.cause}")
+        mark = "*" if r.current else " "
+        print(f"{mark} {r.number:>4}  {when}  {r.applied_by or '-'}  {r.image}  {r.cause}  ({r.change})")
     return 0
 
 

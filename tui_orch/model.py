@@ -474,6 +474,11 @@ class Revision:
     spec: ServiceSpec
     created_at: float
     cause: str = ""  # "apply web.yaml", "rollout restart", "rollback to 3"...
+    # user@host of the process that stored it ("" in revisions stored before this was kept)
+    applied_by: str = ""
+    # the service's part of its Compose file as applied (manifest/sections.py; "" for a
+    # revision made otherwise, or stored before it was kept): what the console's `y` shows
+    compose: str = ""
 
     @property
     def digest(self) -> str:

@@ -58,6 +58,7 @@ def ship(manifest: Manifest) -> dict[str, Any]:
         "values": {d: _b64(b) for d, b in manifest.values.items()},
         "files": {d: _b64(b) for d, b in held.items()},
         "trees": {d: [[e.path, e.folder, e.mode, _b64(e.data)] for e in t.entries] for d, t in trees.items()},
+        "sections": [[name, text] for name, text in manifest.sections],  # what `y` shows (Revision.compose)
     }
 
 
@@ -73,7 +74,8 @@ def unship(payload: Any) -> tuple[Manifest, dict[str, bytes], dict[str, Tree]]:
                  for d, entries in payload["trees"].items()}
         manifest = Manifest(name=payload["name"], services=services, file=str(payload["file"]),
                             left_out=tuple((str(n), tuple(map(str, p))) for n, p in payload["left_out"]),
-                            profiles=tuple(map(str, payload["profiles"])), values=values, volumes=volumes)
+                            profiles=tuple(map(str, payload["profiles"])), values=values, volumes=volumes,
+                            sections=tuple((str(n), str(t)) for n, t in payload.get("sections", ())))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TuiOrchError(f"the manifest shipped by the client cannot be read ({exc.__class__.__name__}: "
                            f"{str(exc)[:120]}); are client and controller the same tui-orch version?") from None

@@ -6,10 +6,11 @@ what the real apply does. Both run under the controller's lock."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tui_orch.controller import deploy, ordering, planning
+from tui_orch.controller.context import applier
 from tui_orch.controller.events import event
 from tui_orch.controller.results import ApplyResult
 from tui_orch.controller.rollout import load, new_record, outdated, save
@@ -47,6 +48,7 @@ class ApplyPlan:
     carried: dict[str, str]  # unchanged service whose rollout is in progress -> how far it is
     desired: planning.Desired  # every desired service as it will be, at its revision
     moves: Plan  # the placement moves of the manifest's services
+    sections: dict[str, str] = field(default_factory=dict)  # service -> its part of the file (Revision.compose)
 
     def result(self, dry_run: bool = False) -> ApplyResult:
         """What the plan says before anything is done (all of a dry run's answer)."""
@@ -100,7 +102,8 @@ def plan_apply(ctx: Context, manifest: Manifest) -> ApplyPlan:
         changes.append(Change(spec, previous, number, len(todo)))
     # the manifest's services are the state's from now on, even those it had lost (unowned.py)
     moves = planning.plan_for(ctx, wanted, manifest.names, adopting=manifest.names)
-    return ApplyPlan(manifest.file, tuple(unchanged), tuple(changes), tuple(reset), carried, wanted, moves)
+    return ApplyPlan(manifest.file, tuple(unchanged), tuple(changes), tuple(reset), carried, wanted, moves,
+                     dict(manifest.sections))
 
 
 async def commit(ctx: Context, plan: ApplyPlan) -> tuple[ApplyResult, list[Replica], list[str]]:
@@ -115,7 +118,7 @@ async def commit(ctx: Context, plan: ApplyPlan) -> tuple[ApplyResult, list[Repli
         for change in plan.changes:
             name = change.spec.name
             rev = ctx.store.add_revision(Revision(name, change.revision, change.spec, time.time(),
-                                                  f"apply {plan.source}"))
+                                                  f"apply {plan.source}", applier(), plan.sections.get(name, "")))
             ctx.store.put_service(name, rev.number)
             result.revisions[name] = rev.number
             ro = new_record(ctx, name, change.previous, rev.number, "update")

@@ -11,7 +11,10 @@ state bag: it is frozen, and each register is owned by the module that writes it
 from __future__ import annotations
 
 import asyncio
+import getpass
 import hashlib
+import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 from tui_orch.controller.claims import PortClaims
@@ -32,6 +35,16 @@ def owner_id(store: Store) -> str:
     """A stable id of this state folder on this machine (the containers' owner label)."""
     where = store.identity()
     return hashlib.sha256(where.encode()).hexdigest()[:12]
+
+
+def applier() -> str:
+    """user@host of this process: who a revision it stores was applied by. A user with no
+    name (a container's uid without a passwd entry) is its uid."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,8 @@ class Context:
     trees: dict[str, Tree] = field(default_factory=dict, repr=False)
     # the edge proxies: which replicas are in rotation, what each node's proxy was told (traffic.py)
     rotation: Rotation = field(default_factory=Rotation)
+    # node -> the project networks of this state left there by its last prune (networks.py)
+    networks_left: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def check_acting(self) -> None:
         """Before a container action: raise NotLeading if this process may no longer act (an

@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from tui_orch.controller import (
-    applying, availability, building, delivery, deploy, handover, homes, interrupted, observe, ordering, planning,
-    rollout_ops, traffic, volume_move, volume_ops,
+    applying, availability, building, delivery, deploy, handover, homes, interrupted, networks, observe, ordering,
+    planning, rollout_ops, traffic, volume_move, volume_ops,
 )
 from tui_orch.controller.claims import PortClaims
 from tui_orch.controller.context import (
@@ -272,6 +272,8 @@ class Controller:
             self.bus.publish(event("remove", f"service {service} removed ({len(reps)} replicas stopped)",
                                    service=service))
         await traffic.sync_all(self.ctx)  # its ports leave the edge proxies (the last one: the proxies go)
+        async with self.lock:  # after its mesh proxies went (sync_all): its networks nothing else uses
+            await networks.prune(self.ctx)
         return result
 
     async def scale(self, service: str, replicas: int) -> ApplyResult:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tui_orch.controller import binds, delivery, homes, mounting, planning
+from tui_orch.controller import binds, delivery, homes, mounting, networks, planning
 from tui_orch.controller.ordering import COMPLETED, held_back
 from tui_orch.controller.containers import LABEL_OWNER, container_request
 from tui_orch.controller.events import event
@@ -138,6 +138,7 @@ async def start_replica(ctx: "Context", spec: ServiceSpec, revision: int, slot: 
                                                               ports=ports, owner=ctx.owner, delivered=files,
                                                               volumes_from=shared))
     except NodeError as exc:
+        networks.touched(ctx, node_name)  # a network made for it may be left with no container on it
         ended = dataclasses.replace(rep, state=ReplicaState.EXITED, message=str(exc), started_at=time.time())
         why = event("start", f"{rep.key} could not start on {node_name}: {exc}", service=spec.name,
                     replica=rep.key, node=node_name, level="error")
@@ -261,6 +262,7 @@ async def remove_container(ctx: "Context", node_name: str, container_id: str, gr
         await node.remove_container(container_id)
     except NodeError:
         return False
+    networks.touched(ctx, node_name)  # its networks may be unused there now
     return True
 
 

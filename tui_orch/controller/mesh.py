@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tui_orch.controller import planning
+from tui_orch.controller import networks, planning
 from tui_orch.controller.events import event
 from tui_orch.errors import NodeError
 from tui_orch.model import NetworkRef, ServiceSpec
@@ -196,6 +196,7 @@ async def _sync_node(ctx: "Context", node: "Node", plans: dict[str, MeshPlan], i
         if plan is None or info.attach != attach_digest(plan.networks, service) or (
                 info.image != image and not info.image.startswith("sha256:")):
             await node.mesh_op(owner, service, "remove")
+            networks.touched(ctx, node.name)  # its networks may be unused there now
     found = {s: i for s, i in found.items() if s in plans and i.attach == attach_digest(plans[s].networks, s)
              and (i.image == image or i.image.startswith("sha256:"))}
     if plans and not found:

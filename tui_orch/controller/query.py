@@ -23,16 +23,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tui_orch.controller.ordering import completed
 from tui_orch.model import (Availability, Event, Health, NodeInfo, NodeState, Replica, ReplicaState, Resources,
-                            Rollout, RolloutState, ServiceSpec, from_dict, to_dict)
+                            Revision, Rollout, RolloutState, ServiceSpec, from_dict, to_dict)
 
 from tui_orch.controller.containers import LABEL_OWNER
+from tui_orch.controller.forwards import Forward, Forwards
 from tui_orch.controller.context import owner_id
 from tui_orch.nodes.base import LABEL_REPLICA, LABEL_REVISION, LABEL_SERVICE, ContainerInfo
 from tui_orch.controller.unowned import UnownedContainer
-from tui_orch.controller.rows import FleetSummary, NodeRow, ReplicaRow, ServiceRow
+from tui_orch.controller import revisions, usage
+from tui_orch.controller.rows import FleetSummary, NodeRow, ReplicaRow, RevisionRow, ServiceRow
 from tui_orch.controller.reach import ingress_ports, names_of, rotation_counts, routed
 
 if TYPE_CHECKING:
+    from tui_orch.controller.describe import Described, Source
     from tui_orch.nodes.base import Node
     from tui_orch.nodes.fleet import Fleet
     from tui_orch.nodes.hostkeys import Offer
@@ -133,6 +136,9 @@ class Query:
         def make() -> dict[str, tuple[float, int, int]]:
             return held_by_node(self._store.replicas())
         return self._memo("held", None, make)
+        # the port-forwards this reader's console opened (forwards.py): listed, stopped, checked
+        # every redraw, all closed when the console quits
+        self.forwards = Forwards(store, fleet, self.spec)
 
     # ------------------------------------------------------------------ traffic (traffic.py)
     def rotation(self) -> dict[str, str]:
@@ -170,6 +176,13 @@ class Query:
             self._addresses[node.name] = advertised(node.spec)
         return self._addresses[node.name]
 
+    # ------------------------------------------------------------------ port-forwards (forwards.py)
+    async def forward(self, replica: str, container_port: int, local_port: int) -> Forward:
+        """Forward 127.0.0.1:``local_port`` (0: a free one) to ``container_port`` of the running
+        ``replica`` through its node's connection; the handle's ``close()`` stops it. Raises
+        TuiOrchError with one sentence (simulated, not running, no address, port in use)."""
+        return await self.forwards.open(replica, container_port, local_port)
+
     # ------------------------------------------------------------------ plain records
     @property
     def readonly(self) -> bool:
@@ -197,11 +210,76 @@ class Query:
     def replicas_on(self, node: str) -> list[Replica]:
         return [r for r in self._store.replicas() if r.node == node]
 
+    def service_names(self) -> list[str]:
+        """The services deployed (removed ones left out), in the state's order."""
+        return [rec.name for rec in self._store.services() if not rec.removed]
+
     def spec(self, service: str) -> ServiceSpec | None:
         """The current spec of a deployed service (None when there is none)."""
-        rec = self._store.get_service(service)
-        rev = self._store.revision(service, rec.revision) if rec is not None and not rec.removed else None
+        rev = self.current_revision(service)
         return rev.spec if rev is not None else None
+
+    def revision_rows(self, service: str) -> list[RevisionRow]:
+        """The kept revisions of ``service``, oldest first, each with what it changed from the
+        one before; [] when there is no such service."""
+        rec = self._store.get_service(service)
+        if rec is None or rec.removed:
+            return []
+        revs = self._store.revisions(service)
+        return [RevisionRow(r.number, r.created_at, r.applied_by, r.cause, r.spec.image, r.number == rec.revision,
+                            revisions.summary(before, r))
+                for before, r in zip([None, *revs], revs)]
+
+    def revision_diff(self, service: str, number: int) -> list[str]:
+        """The unified diff of revision ``number``'s spec against the kept revision before it
+        (secrets by name only); [] when it is not kept."""
+        revs = self._store.revisions(service)
+        for before, r in zip([None, *revs], revs):
+            if r.number == number:
+                return revisions.diff(before, r)
+        return []
+
+    def current_revision(self, service: str) -> Revision | None:
+        rec = self._store.get_service(service)
+        return self._store.revision(service, rec.revision) if rec is not None and not rec.removed else None
+
+    def revision_spec(self, service: str, number: int) -> ServiceSpec | None:
+        rev = self._store.revision(service, number)
+        return rev.spec if rev is not None else None
+
+    def revisions(self, service: str) -> list[Revision]:
+        """The kept revisions of a service, oldest first."""
+        return self._store.revisions(service)
+
+    def availability(self, node: str) -> Availability:
+        return self._store.availability().get(node, Availability.ACTIVE)
+
+    def node_infos(self) -> list[NodeInfo]:
+        """Every node as the planner sees it (describe.py explains a placement with them: ~0.1 s
+        at 10,000 nodes, on a key press)."""
+        return self._fleet.node_infos(self._store.availability()) if self._fleet is not None else []
+
+    # what the console's d and y show (describe.py): made on a key press, from memory
+    def describe(self, kind: str, key: str, now: float) -> "Described | None":
+        """The node, service or replica ``key`` described (None when it is gone)."""
+        from tui_orch.controller import describe as d
+
+        if kind == "node":
+            return d.describe_node(self, key)
+        if kind == "service":
+            return d.describe_service(self, key)
+        return d.describe_replica(self, key, now)
+
+    def describe_event(self, ev: Event, now: float) -> "Described":
+        from tui_orch.controller.describe import describe_event
+
+        return describe_event(self, ev, now)
+
+    def compose_source(self, service: str) -> "Source | None":
+        """Where ``service``'s Compose text is (kept with a revision, or its file's path)."""
+        from tui_orch.controller.describe import source
+
+        return source(self, service)
 
     def events(self, limit: int | None = None, service: str | None = None, since: float | None = None) -> list[Event]:
         return self._store.events(limit=limit, service=service, since=since)
@@ -347,6 +425,27 @@ class Query:
             load=f.load[0] if f else None, net_rx=f.net_rx_bps if f else None, net_tx=f.net_tx_bps if f else None,
             cpu_allocated=cpus, cpu_capacity=alloc.cpus, mem_allocated=mem, mem_capacity=alloc.memory,
             replicas=count)
+
+    def usage_now(self) -> dict[str, tuple[float, float]]:
+        """What the usage history records (controller/usage.py): per Ready node its cpu and
+        memory percent, per service the cpu (cores) and memory (GiB) its running replicas use,
+        from the latest samples (their mean over the 10 s took 30 ms a call with 1,000 nodes on a busy machine,
+        the latest 3 ms: the plot averages what falls in one column anyway)."""
+        out: dict[str, tuple[float, float]] = {}
+        services: dict[str, list[float]] = {}
+        for node in self._fleet.nodes.values() if self._fleet is not None else ():
+            m = node.metrics
+            if m is not None and node.status.state == NodeState.READY:
+                out[usage.node_key(node.name)] = (m.cpu_percent, m.mem_percent)
+        for rep in self._store.replicas():
+            node = self.node(rep.node) if rep.state == ReplicaState.RUNNING else None
+            cm = node.container_metrics.get(rep.container_id or "") if node is not None else None
+            if cm is not None:
+                used = services.setdefault(rep.service, [0.0, 0.0])
+                used[0] += cm.cpu_percent / 100.0
+                used[1] += cm.mem_used / usage.GIB
+        out.update((usage.service_key(name), (cpu, mem)) for name, (cpu, mem) in services.items())
+        return out
 
     def replica_rows(self, now: float, replicas: Iterable[Replica] | None = None) -> list[ReplicaRow]:
         rows = []

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from tui_orch.controller import delivery, deploy, lost, planning, unowned
+from tui_orch.controller import delivery, deploy, lost, networks, planning, unowned
 from tui_orch.controller.events import event
 from tui_orch.controller.handover import take_over
 from tui_orch.controller.restarting import DOWN, Restarting
@@ -244,6 +244,8 @@ class Reconciler(Restarting, Sweep):
                 self._nothing_to_do = key if p.empty else None
                 if not p.empty:
                     started += await deploy.execute(ctx, p, desired)
+            # last: the containers this pass removed (orphans, stops of the plan) are gone by now
+            await networks.prune(ctx, ready)  # project networks nothing uses any more (as compose down)
         for rep in started:
             task = asyncio.create_task(self.watch(rep), name=f"watch-{rep.key}")
             self._watches.add(task)

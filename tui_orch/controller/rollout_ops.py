@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from tui_orch.controller import interrupted, planning
+from tui_orch.controller.context import applier
 from tui_orch.controller.events import event
 from tui_orch.controller.rollout import Rollouts, load, new_record, save
 from tui_orch.errors import TuiOrchError
@@ -46,7 +47,7 @@ async def restart(ctx: "Context", rollouts: Rollouts, service: str, wait: bool =
         spec = planning.revision_spec(ctx, service, current)
         assert spec is not None
         with ctx.store.transaction():
-            rev = ctx.store.add_revision(Revision(service, 0, spec, time.time(), "rollout restart"))
+            rev = ctx.store.add_revision(Revision(service, 0, spec, time.time(), "rollout restart", applier()))
             ctx.store.update_service(service, revision=rev.number)
             ro = save(ctx, new_record(ctx, service, current, rev.number, "restart"))
     ctx.bus.publish(event("rollout", f"{service}: restart as revision {rev.number}: {ro.total} replica(s) in "

@@ -86,3 +86,16 @@ class ReplicaRow:
     message: str
     container_id: str | None
     rotation: str = ""  # "in", "draining" or "out"; "" for a service with no ingress port (issue 13)
+
+
+@dataclass(frozen=True)
+class RevisionRow:
+    """One kept revision of a service, as `rollout history` and the console list them."""
+
+    number: int
+    created_at: float  # when it was applied (stored)
+    applied_by: str  # user@host of the process that applied it; "" when not recorded (older)
+    cause: str  # "apply web.yaml", "rollout restart"...
+    image: str
+    current: bool  # the revision the service is at
+    change: str  # what it changed from the kept revision before it, in a few words

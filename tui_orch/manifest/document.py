@@ -24,6 +24,7 @@ from tui_orch.manifest.reader import (
 )
 from tui_orch.manifest.project import Origin, active_profiles, leave_out, select
 from tui_orch.manifest.secrets import Held, Sources, held, parse_sources
+from tui_orch.manifest.sections import service_sections
 from tui_orch.manifest.service import NAME_RE, Context, parse_service
 from tui_orch.manifest.networks import attach, top_networks
 from tui_orch.manifest.volumes import top_volumes
@@ -48,6 +49,8 @@ class Manifest:
     values: Held = field(default_factory=Held, repr=False, compare=False)
     # --- volumes and data (issue 12): the top-level volumes (each service keeps those it uses)
     volumes: tuple[VolumeSpec, ...] = ()
+    # --- each service's part of the file's text (sections.py): kept with its revision
+    sections: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -135,6 +138,7 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
     name: str | None = None
     services: list[ServiceSpec] = []
     left: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    sections: dict[str, str] = {}
     values = Held()
     volumes: dict[str, VolumeSpec] = {}
     included: list[IncludedVolumes] = []
@@ -152,6 +156,7 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
             services, left = select(r, services, origins, profiles)
             left += leave_out(r, {s.name for s in services}, {n for n, _ in left}, profiles)
             check_published(r, services, origins)
+            sections = service_sections(text, root)
     except YamlProblem as exc:
         r.add(exc.problem)
     except RecursionError:
@@ -162,7 +167,8 @@ def _read(data: str | bytes, file: str, lookup: Lookup, base_dir: str, problems:
     if r.error_count:
         raise ManifestError(r.capped(), total=r.error_count)
     manifest = Manifest(name=name, services=tuple(services), warnings=tuple(r.capped()), file=file, left_out=left,
-                        profiles=profiles, values=values, volumes=tuple(volumes.values()))
+                        profiles=profiles, values=values, volumes=tuple(volumes.values()),
+                        sections=tuple((s.name, sections[s.name]) for s in services if s.name in sections))
     return dataclasses.replace(manifest, services=tuple(_named(s, manifest.project_name) for s in services))
 
 

@@ -458,6 +458,14 @@ class Node(abc.ABC):
         when it is not tui-orch's, or when the node cannot be reached; a missing one is fine."""
         raise NodeError(self.name, f"cannot remove volume {name}: this node holds no volumes")
 
+    # -- project networks (nodes/networks.py for an engine). A node that makes none (this default) has none.
+    async def prune_networks(self, owner: str, keep: frozenset[str]) -> tuple[list[str], list[str]]:
+        """Remove the project networks ``owner`` made here that are not in ``keep`` and that no
+        container is attached to (never an external one, never another owner's); returns
+        (removed, left): the names removed and those of ``owner`` still here (kept, or a
+        container is attached). Raises NodeError when the node cannot be reached."""
+        return [], []
+
     async def copy_volume_from(self, source: "Node", name: str, image: str,
                                progress: VolumeProgress | None = None, timeout: float = 3600.0) -> VolumeCopy:
         """Create volume ``name`` here (same driver, options and labels as on ``source``) and
@@ -500,6 +508,16 @@ class Node(abc.ABC):
     async def replica_reach(self, owner: str) -> "dict[str, Reach]":
         """Container id -> where the running replica is reached (published ports, addresses)."""
         return {}
+
+    # -- port-forwarding (controller/forwards.py): a stream to an address as the node reaches it
+    async def open_connection(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP stream to ``host``:``port`` opened from the node itself (through its SSH
+        connection on a remote node: the address may be one only the node reaches, such as a
+        container's on its Docker network). Raises NodeError naming the address when the node
+        cannot open it. A node that opens none (this default: a simulated one) says so."""
+        raise NodeError(self.name, f"cannot open {host}:{port} from it: "
+                        + ("it is simulated (no real container listens there)" if self.simulated
+                           else "this node opens no connections"))
 
     @property
     def host_id(self) -> str:

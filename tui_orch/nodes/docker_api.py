@@ -26,7 +26,7 @@ from tui_orch.errors import ContainerNotFound, ImageNotFound, NodeError, NodeUna
 from tui_orch.nodes.base import DEFAULT_OP_TIMEOUT, LABEL_SERVICE, ContainerInfo, ContainerRequest, DockerEvent
 from tui_orch.nodes.docker_events import EventCursor, EventWatcher, parse_event
 from tui_orch.nodes.mounts import host_config_mounts, missing_bind
-from tui_orch.nodes.networks import by_name_ports, ensure_network, first_network
+from tui_orch.nodes.networks import by_name_ports, ensure_network, first_network, networks_held
 
 __all__ = ["DEFAULT_OP_TIMEOUT", "DockerOps", "EventCursor", "EventWatcher", "blocking", "container_info",
            "parse_event", "parse_time", "translate"]
@@ -186,8 +186,6 @@ class DockerOps:
                 if f"{target}/tcp" not in bindings:
                     bindings[f"{target}/tcp"] = None
                     exposed.append((target, "tcp"))
-            for ref in req.networks:
-                ensure_network(api, self.node, ref, dict(req.labels).get("tui-orch.owner", ""))
         host_config = api.create_host_config(
             network_mode=req.network_mode,
             port_bindings=bindings or None,
@@ -205,6 +203,23 @@ class DockerOps:
         host_config.update({k: v for k, v in mounts.items() if v})
         host_config.update(req.host_config)  # the service's own settings, in the API's names
         extra = {"platform": req.platform} if req.platform else {}  # docker-py sends it for API >= 1.41 only
+        # its networks made, then it on them, while no prune of this node's networks runs (networks.py)
+        with networks_held(self.node) if req.networks else contextlib.nullcontext():
+            for ref in req.networks:
+                ensure_network(api, self.node, ref, dict(req.labels).get("tui-orch.owner", ""))
+            cid = self._create(req, host_config, exposed, extra)
+        try:
+            api.start(cid)
+        except Exception:
+            with contextlib.suppress(Exception):
+                api.remove_container(cid, force=True)
+            raise
+        return container_info(self.node, api.inspect_container(cid))
+
+    def _create(self, req: ContainerRequest, host_config: dict[str, Any], exposed: list[tuple[int, str]],
+                extra: dict[str, Any]) -> str:
+        """Create the container of ``req`` on its networks (not started); its id."""
+        api = self.client.api
         try:
             created = api.create_container(
                 image=req.image,
@@ -235,16 +250,15 @@ class DockerOps:
             if why is None:
                 raise
             raise NodeError(self.node, f"cannot run {req.name!r}: {why}") from None
-        cid = created["Id"]
+        cid = str(created["Id"])
         try:
             for ref in req.networks[1:]:
                 api.connect_container_to_network(cid, ref.name)
-            api.start(cid)
         except Exception:
             with contextlib.suppress(Exception):
                 api.remove_container(cid, force=True)
             raise
-        return container_info(self.node, api.inspect_container(cid))
+        return cid
 
     async def stop(self, container_id: str, timeout: float = 10.0) -> None:
         def stop() -> None:

@@ -122,6 +122,15 @@ class LocalNode(SupervisedNode):
 
         await self._local(f"remove {path}", local_remove_tree, path)
 
+    async def _open_tcp(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            return await asyncio.wait_for(asyncio.open_connection(host, port), self.connect_timeout)
+        except asyncio.TimeoutError:
+            raise NodeError(self.name, f"{host}:{port} did not answer within {self.connect_timeout:g} s") from None
+        except OSError as exc:  # asyncio's strerror is "Connect call failed (...)": the errno says why
+            why = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise NodeError(self.name, f"cannot connect to {host}:{port}: {why}") from None
+
     async def _open_unix(self, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         return await asyncio.open_unix_connection(path)
 

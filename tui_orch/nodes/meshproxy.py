@@ -24,7 +24,7 @@ from typing import Any
 
 from tui_orch.model import NetworkRef
 from tui_orch.nodes.edge import CONFIG, EDGE_MOUNT, RELOAD_SIGNAL
-from tui_orch.nodes.networks import ensure_network
+from tui_orch.nodes.networks import ensure_network, networks_held
 from tui_orch.nodes.nodefiles import ROOT
 
 LABEL_MESH = "tui-orch.mesh"
@@ -70,33 +70,34 @@ def run_mesh(client: Any, owner: str, node: str, service: str, image: str,
              networks: tuple[NetworkRef, ...]) -> MeshInfo:
     """Create and start the mesh proxy of ``service`` (its haproxy.cfg is in its folder already),
     on each of ``networks`` (made when missing) with the service's name and aliases."""
-    api = client.api
-    for ref in networks:
-        ensure_network(api, node, ref, owner)
-    digest = attach_digest(networks, service)
-    first = networks[0]
-    host_config = api.create_host_config(
-        network_mode=first.name,
-        binds=[f"{mesh_folder(owner, node, service)}:{EDGE_MOUNT}:rw"],
-        restart_policy={"Name": "unless-stopped"},
-    )
-    networking = api.create_networking_config({first.name: api.create_endpoint_config(
-        aliases=[service, *first.aliases])})
-    created = api.create_container(
-        image=image, name=mesh_name(owner, service), user="0:0",
-        entrypoint=["haproxy"], command=["-W", "-db", "-f", posixpath.join(EDGE_MOUNT, CONFIG)],
-        labels={LABEL_MESH: owner, LABEL_MESH_SERVICE: service, LABEL_MESH_ATTACH: digest},
-        host_config=host_config, networking_config=networking, stop_signal="SIGUSR1",
-    )
-    cid = created["Id"]
-    try:
-        for ref in networks[1:]:
-            api.connect_container_to_network(cid, ref.name, aliases=[service, *ref.aliases])
-        api.start(cid)
-    except Exception:
-        api.remove_container(cid, force=True)
-        raise
-    return MeshInfo(cid, service, image, True, digest)
+    with networks_held(node):  # its networks made and it on them, while no prune of them runs
+        api = client.api
+        for ref in networks:
+            ensure_network(api, node, ref, owner)
+        digest = attach_digest(networks, service)
+        first = networks[0]
+        host_config = api.create_host_config(
+            network_mode=first.name,
+            binds=[f"{mesh_folder(owner, node, service)}:{EDGE_MOUNT}:rw"],
+            restart_policy={"Name": "unless-stopped"},
+        )
+        networking = api.create_networking_config({first.name: api.create_endpoint_config(
+            aliases=[service, *first.aliases])})
+        created = api.create_container(
+            image=image, name=mesh_name(owner, service), user="0:0",
+            entrypoint=["haproxy"], command=["-W", "-db", "-f", posixpath.join(EDGE_MOUNT, CONFIG)],
+            labels={LABEL_MESH: owner, LABEL_MESH_SERVICE: service, LABEL_MESH_ATTACH: digest},
+            host_config=host_config, networking_config=networking, stop_signal="SIGUSR1",
+        )
+        cid = created["Id"]
+        try:
+            for ref in networks[1:]:
+                api.connect_container_to_network(cid, ref.name, aliases=[service, *ref.aliases])
+            api.start(cid)
+        except Exception:
+            api.remove_container(cid, force=True)
+            raise
+        return MeshInfo(cid, service, image, True, digest)
 
 
 def reload_mesh(client: Any, container_id: str) -> None:

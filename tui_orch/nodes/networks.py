@@ -7,6 +7,7 @@ them. An external network must exist already: the message says how to make it.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import docker.errors
@@ -16,6 +17,18 @@ from tui_orch.model import NetworkRef
 
 LABEL_NETWORK_OWNER = "tui-orch.owner"
 LABEL_NETWORK_KEY = "tui-orch.network"
+
+_HELD: dict[str, threading.Lock] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def networks_held(node: str) -> threading.Lock:
+    """The lock of this process on ``node``'s networks: held while a container's networks are
+    made and it is created on them, and while unused networks are removed, so that a network is
+    never removed between being found and being joined (its container, even not started yet,
+    then keeps it: prune_networks)."""
+    with _HELD_GUARD:
+        return _HELD.setdefault(node, threading.Lock())
 
 
 def find_network(api: Any, name: str) -> dict[str, Any] | None:
@@ -39,14 +52,70 @@ def ensure_network(api: Any, node: str, ref: NetworkRef, owner: str) -> str:
     if owner:
         labels[LABEL_NETWORK_OWNER] = owner
     try:
+        # check_duplicate: the engine refuses a second network of this name (it would allow one,
+        # made by a replica starting beside this one, and a name then matches two)
         created = api.create_network(ref.name, driver="bridge", internal=ref.internal, labels=labels,
-                                     attachable=True)
+                                     attachable=True, check_duplicate=True)
         return str(created["Id"])
     except docker.errors.APIError as exc:
         found = find_network(api, ref.name)  # made meanwhile by a replica starting beside this one
         if found is not None:
             return str(found["Id"])
-        raise NodeError(node, f"cannot make network {ref.name}: {exc.explanation or exc}") from None
+        raise NodeError(node, made_failed(node, ref.name, exc)) from None
+
+
+def made_failed(node: str, name: str, exc: docker.errors.APIError) -> str:
+    """Why network ``name`` could not be made: with what to do when the engine has no free
+    address pool left (it hands each bridge network a subnet of its default pools)."""
+    text = exc.explanation or str(exc)
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    if "address pool" in str(text):
+        return (f"{node} has no free address pool for network {name}: remove networks nothing uses there "
+                f"(docker network prune) or give the engine more default-address-pools (daemon.json)")
+    return f"cannot make network {name}: {text}"
+
+
+def prune_networks(api: Any, node: str, owner: str, keep: frozenset[str]) -> tuple[list[str], list[str]]:
+    """Remove the networks ``owner`` made on this engine (as ``docker compose down`` does)
+    that are not in ``keep`` and have no container attached, running or not (a container
+    created on a network but not started yet has no endpoint: the engine would let its
+    network go). Never an external network (never labelled) nor another owner's.
+    Returns (removed, left): left are the owner's networks still here, those of ``keep`` and
+    those a container is attached to (or joined meanwhile: the engine refuses); one gone
+    meanwhile is neither. Holds networks_held(node): no start here makes or joins one meanwhile."""
+    removed: list[str] = []
+    left: list[str] = []
+    if not owner:
+        return removed, left
+    with networks_held(node):
+        for found in api.networks(filters={"label": f"{LABEL_NETWORK_OWNER}={owner}"}):
+            name = str(found.get("Name") or "")
+            labels = found.get("Labels") or {}
+            if not name or labels.get(LABEL_NETWORK_OWNER) != owner or LABEL_NETWORK_KEY not in labels:
+                continue
+            gone = False if name in keep else _remove_unused(api, found["Id"], name)
+            if gone is not None:
+                (removed if gone else left).append(name)
+    return removed, left
+
+
+def _remove_unused(api: Any, net_id: str, name: str) -> bool | None:
+    """Remove the network unless a container is attached: True when removed, False when
+    a container is attached (or joined it meanwhile: the engine refuses), None when it was
+    gone already."""
+    try:
+        attached = api.inspect_network(net_id).get("Containers") or {}
+        if attached or api.containers(all=True, filters={"network": name}):
+            return False
+        api.remove_network(net_id)
+    except docker.errors.NotFound:
+        return None
+    except docker.errors.APIError as exc:
+        if exc.status_code in (403, 409) or "active endpoints" in str(exc.explanation or exc):
+            return False
+        raise
+    return True
 
 
 def first_network(api: Any, req: Any) -> dict[str, Any] | None:
@@ -71,4 +140,5 @@ def by_name_ports(api: Any, req: Any) -> list[int]:
     return sorted(ports)
 
 
-__all__ = ["by_name_ports", "ensure_network", "find_network", "first_network"]
+__all__ = ["by_name_ports", "ensure_network", "find_network", "first_network", "made_failed", "networks_held",
+           "prune_networks"]

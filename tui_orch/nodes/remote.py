@@ -127,6 +127,23 @@ class RemoteNode(SupervisedNode):
             raise NodeUnavailable(self.name, f"cannot reach {path}: the node is {self.status.state.value}")
         return await conn.open_unix_connection(path)
 
+    async def _open_tcp(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A direct-tcpip channel of the node's one SSH connection: sshd on the node connects."""
+        import asyncssh
+
+        conn = self._conn
+        if conn is None or self._lost.is_set():
+            raise NodeUnavailable(self.name, f"cannot open {host}:{port}: the node is {self.status.state.value}")
+        try:
+            reader, writer = await asyncio.wait_for(conn.open_connection(host, port), self.connect_timeout)
+        except asyncio.TimeoutError:
+            raise NodeError(self.name, f"{host}:{port} did not answer within {self.connect_timeout:g} s") from None
+        except asyncssh.ChannelOpenError as exc:  # sshd could not connect (refused), or forwarding is off
+            raise NodeError(self.name, f"cannot connect to {host}:{port} from the node: {exc.reason}") from None
+        except (asyncssh.Error, OSError) as exc:
+            raise NodeUnavailable(self.name, f"cannot open {host}:{port}: {exc}") from None
+        return reader, writer  # type: ignore[return-value]  # asyncssh's streams: the same read/write/drain/close
+
     # ----------------------------------------------------------------- files (over SFTP)
     async def _files(self, what: str, op: Any) -> Any:
         """op(conn) raced against the loss of contact; SFTP and OS errors as NodeError."""

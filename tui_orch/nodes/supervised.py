@@ -393,6 +393,12 @@ class SupervisedNode(Node, abc.ABC):
         await self._guard(f"remove volume {name}", lambda ops: ops.blocking_call(
             f"remove volume {name}", remove_volume, ops.client, self.name, name))
 
+    async def prune_networks(self, owner: str, keep: frozenset[str]) -> tuple[list[str], list[str]]:
+        from tui_orch.nodes.networks import prune_networks
+
+        return await self._guard("remove unused networks", lambda ops: ops.blocking_call(
+            "remove unused networks", prune_networks, ops.client.api, self.name, owner, keep))
+
     async def copy_volume_from(self, source: Node, name: str, image: str,
                                progress: VolumeProgress | None = None, timeout: float = 3600.0) -> VolumeCopy:
         from tui_orch.nodes.volumes import copy_volume
@@ -475,6 +481,17 @@ class SupervisedNode(Node, abc.ABC):
 
         return await self._guard("list where replicas are reached", lambda ops: ops.blocking_call(
             "list where replicas are reached", meshproxy.replica_reach, ops.client, owner))
+
+    async def open_connection(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        lost = self._lost
+        if self._ops is None or lost.is_set():
+            raise NodeUnavailable(self.name, f"cannot open {host}:{port}: the node is {self.status.state.value}")
+        return await self._race(f"open {host}:{port}", self._open_tcp(host, port), lost)
+
+    @abc.abstractmethod
+    async def _open_tcp(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP stream to ``host``:``port`` from the host (an SSH direct-tcpip channel on a
+        remote one); NodeError naming the address when it cannot be opened."""
 
     @abc.abstractmethod
     async def _open_unix(self, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -8,8 +8,10 @@
 Hard filters (Ready and active node, constraints, max_replicas_per_node, static and dynamic
 host ports, cpu and memory reservations) come first; among the nodes left the replica goes to
 the one with the fewest replicas of its service (after spread preferences), then the best
-multi-resource fit (see ``pool``), then the first name. See ``planner`` for what is kept,
-stopped and started, and ``engine`` for how the choice stays exact yet fast.
+score (in tiers: nodes in use by best fit, empty nodes for the demand left, hot nodes; see
+``pool``), then the first name. See ``planner`` for what is kept, stopped and started,
+``engine`` for how the choice stays exact yet fast, and ``repair`` for the exchanges that
+place what the greedy left out and empty the nodes it need not have opened.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ The choice for each replica is the node with the lowest key
     (replicas of the service in the node's value of each spread preference, ...,
      replicas of the service on the node, 20 - score, node index)
 
+(the score, in tiers: nodes in use by best fit, then empty nodes for the demand left, then hot
+nodes: see ``pool``).
+
 among the nodes that pass every hard filter. The replicas of one service are identical, so
 they are placed in *rounds*: score every node once (a dozen numpy operations), keep the nodes
 at the lowest spread level, and hand out the next replicas to the best of them in order.
@@ -25,7 +28,7 @@ from itertools import repeat
 import numpy as np
 
 from tui_orch.model import NodeInfo, Replica, ReplicaState, ServiceSpec
-from tui_orch.placement.pool import INF, NodePool, Request, nano
+from tui_orch.placement.pool import INF, OPEN, NodePool, Request, nano
 from tui_orch.placement.reasons import no_node_fits, node_does_not_fit
 from tui_orch.placement.result import PlacementOptions, Start, Unschedulable
 
@@ -79,6 +82,9 @@ class Placer:
         options: PlacementOptions | None = None,
     ) -> None:
         self.fleet = nodes if isinstance(nodes, NodePool) else NodePool(nodes, options)
+        # What the batch being placed still asks for, this call's replicas included (nano-cores,
+        # bytes): it ranks the empty nodes (``NodePool.room``). None: each replica alone.
+        self.demand: tuple[int, int] | None = None
         self.hold(current)
 
     def hold(self, replicas: Sequence[Replica]) -> None:
@@ -113,20 +119,13 @@ class Placer:
         starts: list[Start] = []
         j, n = 0, len(slots)
         while j < n:
-            cost = fleet.cost(req, counts)
-            if req.prefs:
-                for descriptor in req.prefs:
-                    codes = fleet.codes(descriptor)
-                    per_value = np.bincount(codes, weights=counts)
-                    _lowest_level(cost, per_value[codes])
-                _lowest_level(cost, counts)
-                picks = _best(cost, 1)
-            else:
-                if leveled:
-                    _lowest_level(cost, counts)
-                picks = _best(cost, n - j)
-                if shared:
-                    picks = _one_per_host(picks, fleet.host)
+            # First with every empty node at one cost above any node in use: the room of the
+            # empty nodes (NodePool.room) is worked out only when a pick may be one of them.
+            cost = fleet.cost(req, counts, self.demand, rough=True)
+            picks = self._pick(req, cost, counts, leveled, shared, n - j)
+            if picks and cost[picks[-1]] >= OPEN:
+                cost = fleet.cost(req, counts, self.demand)
+                picks = self._pick(req, cost, counts, leveled, shared, n - j)
             if not picks:
                 reason = no_node_fits(fleet, req, counts)
                 return starts, [Unschedulable(req.service, s, reason) for s in slots[j:]]
@@ -135,6 +134,23 @@ class Placer:
             j += len(picks)
             leveled = True
         return starts, []
+
+    def _pick(self, req: Request, cost: np.ndarray, counts: np.ndarray, leveled: bool, shared: bool,
+              t: int) -> list[int]:
+        """The nodes of the next round, best first: at most ``t``, at the lowest spread level
+        (``cost`` is changed in place)."""
+        fleet = self.fleet
+        if req.prefs:
+            for descriptor in req.prefs:
+                codes = fleet.codes(descriptor)
+                per_value = np.bincount(codes, weights=counts)
+                _lowest_level(cost, per_value[codes])
+            _lowest_level(cost, counts)
+            return _best(cost, 1)
+        if leveled:
+            _lowest_level(cost, counts)
+        picks = _best(cost, t)
+        return _one_per_host(picks, fleet.host) if shared else picks
 
     def _commit(
         self, req: Request, picks: list[int], costs: np.ndarray, slots: Sequence[int],

@@ -22,7 +22,11 @@ What is kept, stopped and started:
 Placement of a batch: global replicas first (each is bound to its node), then the services,
 largest replica first (see ``orderings``). A second ordering is tried for batches of up to
 ``options.retry_limit`` replicas, and a few more for up to ``options.search_limit``; the plan
-with fewer unschedulable replicas, then fewer nodes in use, wins (the first one on ties).
+with fewer unschedulable replicas, then fewer nodes in use, wins (the first one on ties). A
+replica it still leaves out is placed when moving one or two replicas of the same plan makes
+room for it (``repair``; the plan notes each such exchange); when it leaves none out and the
+orderings were searched, nodes it opened are emptied again when their new replicas fit on the
+other nodes in use (``pack``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from tui_orch.model import Availability, NodeInfo, NodeState, Replica, ReplicaSt
 from tui_orch.placement.engine import Placer
 from tui_orch.placement.homes import waits_line
 from tui_orch.placement.pool import NodePool, Request
+from tui_orch.placement.repair import pack, repair
 from tui_orch.placement.request import constraints_of
 from tui_orch.placement.orderings import orderings
 from tui_orch.placement.result import Plan, PlacementOptions, Start, Stop, Unschedulable
@@ -204,16 +209,22 @@ def _diff(
 def _place_batch(
     fleet: NodePool, groups: list[tuple[Request, list[int], list[str]]], opts: PlacementOptions
 ) -> tuple[list[Start], list[Unschedulable], list[str]]:
-    """Place the groups in each candidate ordering; keep the best plan."""
+    """Place the groups in each candidate ordering; keep the best plan, and repair it when it
+    leaves replicas out (``repair``)."""
     candidates = list(orderings(groups, fleet, opts))
-    best: tuple[tuple[int, int], list[Start], list[Unschedulable], str] | None = None
+    best: tuple[tuple[int, int], list[Start], list[Unschedulable], str, NodePool] | None = None
     first = (0, 0)
     for k, (label, ordered) in enumerate(candidates):
         trial = fleet if len(candidates) == 1 else fleet.copy()
         placer = Placer(trial)
         starts: list[Start] = []
         failed: list[Unschedulable] = []
+        left_c = sum(req.rc * len(slots) for req, slots, _ in ordered)
+        left_m = sum(req.rm * len(slots) for req, slots, _ in ordered)
         for req, slots, whys in ordered:
+            placer.demand = (left_c, left_m)
+            left_c -= req.rc * len(slots)
+            left_m -= req.rm * len(slots)
             s, u = placer.place(req, slots, whys)
             starts += s
             failed += u
@@ -221,16 +232,37 @@ def _place_batch(
         if k == 0:
             first = rank
         if best is None or rank < best[0]:
-            best = (rank, starts, failed, label)
+            best = (rank, starts, failed, label, trial)
     if best is None:
         return [], [], []
     notes = []
-    (unplaced, used), label = best[0], best[3]
+    (unplaced, used), starts, failed, label, trial = best
     if unplaced < first[0]:
         notes.append(f"placed {label}: {unplaced} unschedulable instead of {first[0]}")
     elif used < first[1]:
         notes.append(f"placed {label}: {used} nodes in use instead of {first[1]}")
-    return best[1], best[2], notes
+    searched = len(candidates) > 1 and len(starts) <= opts.search_limit
+    return _mend(trial, starts, failed, notes, groups, used if searched else 0)
+
+
+def _mend(
+    trial: NodePool, starts: list[Start], failed: list[Unschedulable], notes: list[str],
+    groups: list[tuple[Request, list[int], list[str]]], used: int,
+) -> tuple[list[Start], list[Unschedulable], list[str]]:
+    """Repair the chosen plan when it leaves replicas out; else, when ``used`` (the nodes in
+    use, 0 for a batch too large to search), pack it."""
+    if not failed and not used:
+        return starts, failed, notes
+    whys = {(req.service, slot): why for req, slots, reasons in groups for slot, why in zip(slots, reasons)}
+    requests = {req.service: req for req, _, _ in groups}
+    if failed:
+        trial, starts, failed, moves = repair(trial, starts, failed, requests, whys)
+        return starts, failed, notes + moves
+    trial, starts, emptied = pack(trial, starts, requests, whys)
+    if emptied:
+        notes.append(f"packed: {used - emptied} nodes in use instead of {used}, replicas moved off {emptied} "
+                     f"node(s) the plan had opened")
+    return starts, failed, notes
 
 
 def plan(

@@ -4,16 +4,27 @@ Cpu is counted in integer nano-cores and memory in integer bytes, both held in f
 arrays: every sum stays an exact integer (below 2**53), so "fits" is an exact comparison and
 no rounding can over-commit a node.
 
-The score of node n for a request r (higher is better) is
+The cost of node n for a request r (lower is better; the score is ``20 - cost``) comes in
+tiers, so that no fit, however good, outweighs a tier:
 
-    score = 20 - (10**fc + 10**fm)              BestFit-v3 (Nomad), fc/fm = free fraction after
-          + w * (rc/C * Fc + rm/M * Fm)          dot-product alignment, Fc/Fm = free fraction before
-          - hot_penalty                           when the node runs hot
+    node in use:  fit = 10**fc + 10**fm            BestFit-v3 (Nomad), fc/fm = free after
+                      - w * (rc/C * Fc + rm/M * Fm)  dot-product alignment, Fc/Fm = free before
+    empty node:   OPEN + room(D)                   what opening it does for the demand D left
+    hot node:     OPEN + (its fit or room) + hot_penalty
+
+where every free amount is measured against the *largest* schedulable node (C, M), not
+against node n itself: the fit is the absolute room left, so of two nodes in use the one left
+with the least room wins, whatever their sizes (a fraction would rank a 2-cpu node left with
+0.5 cpu above a 32-cpu node left with 20, and fill small nodes while a large one stands half
+empty). On a fleet of identical nodes both measures are the same. ``room(D)`` ranks the empty
+nodes for the batch's remaining demand D (the request alone outside a batch): the smallest
+node that holds all of D (by the room it would leave), else the one that holds the most of it.
+A hot node is tried after every cool node, empty ones included.
 
 To score all nodes with two multiplications instead of two powers, ``10**fc`` is computed as
-``P_c[n] * E_c(r)[n]`` where ``P_c = 10**Fc`` is kept per node (recomputed, with numpy's power
-on arrays as at the start, only for the nodes that change) and ``E_c(r) = 10**(-rc/C)`` is
-cached per distinct request size. The fit term spans 0..18, the alignment term 0..2w.
+``P_c[n] * E_c(r)`` where ``P_c = 10**Fc`` is kept per node (recomputed, with numpy's power
+on arrays as at the start, only for the nodes that change) and ``E_c(r) = 10**(-rc/C)``. The
+fit term spans 0..20 (less the alignment, 0..2w), ``room`` 0..6, OPEN is 20.
 
 Host ports belong to a host, not to a node: nodes with the same ``NodeInfo.host_id`` (two
 Docker Engines on one machine and network namespace) form a *host group* whose members share
@@ -36,6 +47,9 @@ from tui_orch.placement.result import PlacementOptions
 
 INF = math.inf
 _CACHE_MAX = 256
+OPEN = 20.0  # the tier of an empty (or hot) node: above any fit of a node in use
+_APART = 4.0  # room(D): an empty node that cannot hold all of D ranks after every one that can
+_ROUGH = _APART + 2.0  # above any room(D)
 
 
 class NodePool:
@@ -59,10 +73,13 @@ class NodePool:
         self.alloc_m = np.array([max(0, x.capacity.memory - x.reserved.memory) for x in self.infos], dtype=np.float64)
         self.inv_c = np.divide(1.0, self.alloc_c, out=np.zeros(n), where=self.alloc_c > 0)
         self.inv_m = np.divide(1.0, self.alloc_m, out=np.zeros(n), where=self.alloc_m > 0)
+        self.schedulable = np.array([x.schedulable for x in self.infos], dtype=bool)
+        # The scale of the score: the largest schedulable node's cpu and memory (see above).
+        self.sc, self.sm = self._scale(self.alloc_c), self._scale(self.alloc_m)
         self.free_c = self.alloc_c.copy()
         self.free_m = self.alloc_m.copy()
-        self.P_c = np.power(10.0, self.free_c * self.inv_c)
-        self.P_m = np.power(10.0, self.free_m * self.inv_m)
+        self.P_c = np.power(10.0, self.free_c * self.sc)
+        self.P_m = np.power(10.0, self.free_m * self.sm)
         self.nrep = np.zeros(n, dtype=np.int64)  # replicas per node (nodes in use)
         self.ports: list[set[int]] = [set() for _ in range(n)]  # held on the node's host
         self.host: list[int] = list(range(n))  # node -> first node of its host group
@@ -78,26 +95,29 @@ class NodePool:
         self.counts: dict[str, dict[int, int]] = {}  # service -> node index -> replicas
         self.bound = self._bound()
         # The base cost: 0 if schedulable, the hot penalty if it runs hot, inf if unschedulable.
-        self.schedulable = np.array([x.schedulable for x in self.infos], dtype=bool)
         self.hot_notes: list[str] = []
+        self.hot = np.zeros(n, dtype=bool)  # runs hot: scored in the tier of empty nodes
         base = np.where(self.schedulable, 0.0, INF)
         for i, x in enumerate(self.infos):
             cpu, mem, limit = x.cpu_used or 0.0, x.memory_used or 0.0, opts.hot_threshold
             if x.schedulable and (cpu > limit or mem > limit):
                 base[i] += opts.hot_penalty
+                self.hot[i] = opts.hot_penalty > 0
                 self.hot_notes.append(
                     f"{x.name} runs hot (cpu {round(cpu * 100)}%, mem {round(mem * 100)}% measured, "
                     f"above {round(limit * 100)}%): scored down by {opts.hot_penalty:g}"
                 )
         self.base = base
         # Caches that depend only on the nodes, shared by copies.
-        self._exp_c: dict[int, np.ndarray] = {}
-        self._exp_m: dict[int, np.ndarray] = {}
-        self._align_c: dict[int, np.ndarray] = {}
-        self._align_m: dict[int, np.ndarray] = {}
         self._base_by: dict[tuple[Constraint, ...], np.ndarray] = {}
         self._cons_mask: dict[Constraint, np.ndarray] = {}
         self._codes: dict[str, np.ndarray] = {}
+
+    def _scale(self, alloc: np.ndarray) -> float:
+        """1 / the largest allocatable amount of a schedulable node (of any node if none is)."""
+        pool = alloc[self.schedulable] if self.schedulable.any() else alloc
+        top = float(pool.max()) if pool.size else 0.0
+        return 1.0 / top if top > 0 else 0.0
 
     def _group(self, infos: Sequence[NodeInfo]) -> None:
         """Join the nodes that share a host_id into host groups (shared port bookkeeping)."""
@@ -174,8 +194,8 @@ class NodePool:
     def _refresh(self, idx: np.ndarray | list[int]) -> None:
         """Recompute ``P = 10**free_fraction`` of the nodes ``idx`` (numpy's power, as at start,
         so that a node's P never depends on how it was computed)."""
-        self.P_c[idx] = np.power(10.0, self.free_c[idx] * self.inv_c[idx])
-        self.P_m[idx] = np.power(10.0, self.free_m[idx] * self.inv_m[idx])
+        self.P_c[idx] = np.power(10.0, self.free_c[idx] * self.sc)
+        self.P_m[idx] = np.power(10.0, self.free_m[idx] * self.sm)
 
     def reserve(self, idx: np.ndarray, rc: int, rm: int) -> None:
         """Take ``rc``/``rm`` on each of the distinct nodes ``idx`` (no ports, no counts)."""
@@ -259,8 +279,8 @@ class NodePool:
         self.free_m[arr] = fm
         xc = fc * self.inv_c[arr]
         xm = fm * self.inv_m[arr]
-        self.P_c[arr] = np.power(10.0, xc)
-        self.P_m[arr] = np.power(10.0, xm)
+        self.P_c[arr] = np.power(10.0, fc * self.sc)
+        self.P_m[arr] = np.power(10.0, fm * self.sm)
         self.nrep[arr] += 1
         counts[arr] += 1
         per_node = self.counts.setdefault(req.service, {})
@@ -366,29 +386,43 @@ class NodePool:
             self._codes[descriptor] = codes
         return codes
 
-    def _size_terms(self, rc: int, rm: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        ec, em = self._exp_c.get(rc), self._exp_m.get(rm)
-        if ec is None:
-            if len(self._exp_c) >= _CACHE_MAX:
-                self._exp_c.clear(), self._align_c.clear()
-            ec = self._exp_c[rc] = np.power(10.0, -rc * self.inv_c)
-            self._align_c[rc] = self.options.align_weight * rc * self.inv_c * self.inv_c
-        if em is None:
-            if len(self._exp_m) >= _CACHE_MAX:
-                self._exp_m.clear(), self._align_m.clear()
-            em = self._exp_m[rm] = np.power(10.0, -rm * self.inv_m)
-            self._align_m[rm] = self.options.align_weight * rm * self.inv_m * self.inv_m
-        return ec, em, self._align_c[rc], self._align_m[rm]
+    def _size_terms(self, rc: int, rm: int) -> tuple[float, float, float, float]:
+        """``10**(-rc/C)``, ``10**(-rm/M)`` and the alignment weights of one request."""
+        w = self.options.align_weight
+        return 10.0 ** (-rc * self.sc), 10.0 ** (-rm * self.sm), w * rc * self.sc * self.sc, w * rm * self.sm * self.sm
 
-    def cost(self, req: Request, counts: np.ndarray | None = None) -> np.ndarray:
-        """``20 - score`` of every node for one more replica of ``req``; inf where it does not
-        fit (unschedulable, constraint, resources, ports, per-node cap)."""
+    def room(self, idx: np.ndarray, demand: tuple[int, int]) -> np.ndarray:
+        """``room(D)`` of the (empty) nodes ``idx`` for the demand ``D`` = (nano-cores, bytes)
+        still to place: the room left once a node holds all of D, or, for a node that cannot,
+        ``_APART`` plus the share of D it cannot hold (cpu and memory, 0..2)."""
+        dc, dm = demand
+        fc, fm = self.free_c[idx], self.free_m[idx]
+        holds = (fc >= dc) & (fm >= dm)
+        left = (fc - dc) * self.sc + (fm - dm) * self.sm
+        short = 2.0 - (np.minimum(fc, dc) / dc if dc else 1.0) - (np.minimum(fm, dm) / dm if dm else 1.0)
+        return np.where(holds, left, _APART + short)
+
+    def cost(self, req: Request, counts: np.ndarray | None = None, demand: tuple[int, int] | None = None,
+             rough: bool = False) -> np.ndarray:
+        """``20 - score`` of every node for one more replica of ``req`` (``demand``: what the
+        batch still places, this replica included; the replica alone if None); inf where it
+        does not fit (unschedulable, constraint, resources, ports, per-node cap). ``rough``:
+        every empty node costs ``OPEN + _ROUGH`` (at least its exact cost) instead of its room."""
         ec, em, ac, am = self._size_terms(req.rc, req.rm)
         out = self.P_c * ec
         out += self.P_m * em
         if self.options.align_weight and (req.rc or req.rm):
             out -= self.free_c * ac
             out -= self.free_m * am
+        empty = self.nrep == 0
+        if rough:
+            np.copyto(out, OPEN + _ROUGH, where=empty)
+        elif empty.any():
+            idx = np.flatnonzero(empty)
+            out[idx] = self.room(idx, demand or (req.rc, req.rm))
+            out[idx] += OPEN
+        if self.hot.any():
+            out[self.hot & ~empty] += OPEN
         out += self.base_for(req.constraints)
         bad = self.free_c < req.rc
         bad |= self.free_m < req.rm
@@ -407,13 +441,18 @@ class NodePool:
         and its static ports that lie inside the range (they are no longer free for others)."""
         return req.dynamic + sum(1 for p in req.static if self.port_lo <= p <= self.port_hi)
 
-    def cost_at(self, req: Request, i: int) -> float:
-        """``cost(req)[i]`` for one node, with the same operations in the same order; it does
-        not apply the feasibility filters (the caller checks them)."""
-        ec, em, ac, am = self._size_terms(req.rc, req.rm)
-        out = self.P_c[i] * ec[i] + self.P_m[i] * em[i]
-        if self.options.align_weight and (req.rc or req.rm):
-            out = out - self.free_c[i] * ac[i] - self.free_m[i] * am[i]
+    def cost_at(self, req: Request, i: int, demand: tuple[int, int] | None = None) -> float:
+        """``cost(req, demand=demand)[i]`` for one node, with the same operations in the same
+        order; it does not apply the feasibility filters (the caller checks them)."""
+        if self.nrep[i] == 0:
+            out = self.room(np.array([i]), demand or (req.rc, req.rm))[0] + OPEN
+        else:
+            ec, em, ac, am = self._size_terms(req.rc, req.rm)
+            out = self.P_c[i] * ec + self.P_m[i] * em
+            if self.options.align_weight and (req.rc or req.rm):
+                out = out - self.free_c[i] * ac - self.free_m[i] * am
+            if self.hot[i]:
+                out += OPEN
         return float(out + self.base_for(req.constraints)[i])
 
     def nodes_in_use(self) -> int:

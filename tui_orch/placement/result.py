@@ -19,7 +19,7 @@ class PlacementOptions:
 
     port_range: tuple[int, int] = (20000, 32000)  # dynamic host ports, both ends included
     hot_threshold: float = 0.85  # measured cpu or memory use above this marks a node hot
-    hot_penalty: float = 10.0  # subtracted from a hot node's score (the fit term spans 0..18)
+    hot_penalty: float = 10.0  # subtracted from a hot node's score, which then ranks after every cool node (0: off)
     align_weight: float = 1.0  # weight of the dot-product alignment term
     retry_limit: int = 5000  # try the second ordering for batches of at most this many replicas
     search_limit: int = 200  # try every extra ordering for batches of at most this many replicas

@@ -183,23 +183,36 @@ class ActionsMixin:
         return show
 
     def action_scale(self) -> None:
+        service = self.target("service")
+        if service is not None:
+            self.ask_scale(service)
+
+    def ask_scale(self, service: str) -> None:
+        """How many replicas ``service`` should run (the scale dialog), then scale it."""
         from tui_orch.ui.dialogs import ScaleDialog
 
-        service = self.target("service")
-        if service is None:
-            return
-        spec = self.reader.spec(service)
-        if spec is not None and spec.mode == "global":  # refused before a number is asked for
-            self.notify(f"{service} is global (one replica per node); it cannot be scaled", severity="warning")
+        if not self.scalable(service):  # refused before a number is asked for
             return
         current = next((r.desired for r in self.reader.service_rows() if r.name == service), 0)
 
         def chosen(count: int | None) -> None:
             if count is not None:
-                self.act(f"scale {service}", lambda: self.ctl.scale(service, count),
-                         self.report(f"scale {service} to {count}"))
+                self.scale_to(service, count)
 
         self.app.push_screen(ScaleDialog(service, current), chosen)
+
+    def scalable(self, service: str) -> bool:
+        spec = self.reader.spec(service)
+        if spec is not None and spec.mode == "global":
+            self.notify(f"{service} is global (one replica per node); it cannot be scaled", severity="warning")
+            return False
+        return True
+
+    def scale_to(self, service: str, count: int) -> None:
+        """Scale ``service`` to ``count`` replicas (0 to MAX_REPLICAS: the dialog's check)."""
+        if self.scalable(service):
+            self.act(f"scale {service}", lambda: self.ctl.scale(service, count),
+                     self.report(f"scale {service} to {count}"))
 
     def action_delete(self) -> None:
         from tui_orch.ui.dialogs import ConfirmDialog
@@ -251,6 +264,29 @@ class ActionsMixin:
 
     def action_undo(self) -> None:
         self.rollout_action(self.ctl.rollout_undo, "roll back", confirm="Roll back")
+
+    def action_history(self, service: str = "") -> None:
+        """`h` (or `:history NAME`): the rollout history of the service, its diffs, undo to one."""
+        from tui_orch.ui.history import HistoryScreen, ReadonlyHistoryScreen
+
+        name = service or self.target("service")
+        if name is None:
+            return
+        if not self.reader.revision_rows(name):
+            self.notify(f"there is no service {name}; see :svc for the deployed ones", severity="warning")
+            return
+        screen = ReadonlyHistoryScreen if self.orch.config.readonly else HistoryScreen
+        self.app.push_screen(screen(name))
+
+    def action_graph(self) -> None:
+        """`g`: the last hour of cpu and memory of the selected node (nodes view) or service
+        (services view; the replica's service in the replicas view)."""
+        from tui_orch.ui.plots import PlotScreen
+
+        kind = "node" if self.current.NAME == "nodes" else "service"
+        name = self.target(kind)
+        if name is not None:
+            self.app.push_screen(PlotScreen(kind, name))
 
     # ------------------------------------------------------------------ nodes
     def node_action(self, call: Callable[[str], Any], what: str) -> None:
@@ -348,8 +384,9 @@ class ActionsMixin:
         self.app.push_screen(VolumeMoveDialog(rep.key, rep.node, nodes), chosen)
 
     # ------------------------------------------------------------------ replicas
-    def replica_container(self) -> tuple[Any, str, str] | None:
-        key = self.target("replica")
+    def replica_container(self, key: str | None = None) -> tuple[Any, str, str] | None:
+        """The node, container id and key of replica ``key`` (None: the selected one)."""
+        key = key or self.target("replica")
         rep = self.reader.replica(key) if key else None
         if rep is None:
             return None
@@ -360,12 +397,72 @@ class ActionsMixin:
         return node, rep.container_id, rep.key
 
     def action_logs(self) -> None:
+        """`l`: the selected replica's logs; on a service (the services view), every replica's."""
+        if self.current.NAME == "services":
+            self.action_service_logs()
+            return
+        self.replica_logs()
+
+    def replica_logs(self, key: str | None = None) -> None:
+        """The logs of replica ``key`` (None: the selected one)."""
         from tui_orch.ui.logs import LogsScreen
 
-        found = self.replica_container()
+        found = self.replica_container(key)
         if found is not None:
             node, container_id, key = found
-            self.app.push_screen(LogsScreen(node, container_id, f"{key} on {node.name}"))
+            self.app.push_screen(LogsScreen.of_replica(node, container_id, key))
+
+    def action_service_logs(self) -> None:
+        """`L`: every replica's logs of the selected service (or the selected replica's, or the
+        service a replicas view is scoped to), interleaved as they come."""
+        view = self.current
+        scoped = view.scope[1] if view.scope and view.scope[0] == "service" else None
+        service = scoped if scoped and view.selected_key() is None else self.target("service")
+        if service is not None:
+            self.service_logs(service)
+
+    def service_logs(self, service: str) -> None:
+        """Every replica's logs of ``service`` (`L`, ``:logs web``)."""
+        from tui_orch.ui.logs import LogsScreen, log_sources
+
+        if not self.reader.replicas(service) and self.reader.spec(service) is None:
+            self.notify(f"{service} has no replica the controller knows of", severity="warning")
+            return
+        self.app.push_screen(LogsScreen.of_service(service, log_sources(self.reader, service)))
+
+    def action_port_forward(self) -> None:
+        """`f`: forward a local port to a port of the selected replica (asked in a dialog);
+        a replica that cannot be forwarded (simulated, not running) is said at once."""
+        from tui_orch.ui.forwards import ForwardDialog, Ports
+
+        key = self.target("replica")
+        if key is None:
+            return
+        reader = self.reader
+        try:
+            container_port, local_port = reader.forwards.defaults(key)
+        except TuiOrchError as exc:
+            self.notify(str(exc), title="port-forward", severity="warning", timeout=10)
+            return
+        rep = reader.replica(key)
+
+        def chosen(ports: Ports | None) -> None:
+            if ports is not None:
+                self.run_worker(self._forward(key, *ports), group="actions", name=f"port-forward {key}",
+                                exit_on_error=False)
+
+        self.app.push_screen(ForwardDialog(key, rep.node if rep else "its node", container_port, local_port), chosen)
+
+    async def _forward(self, key: str, container_port: int, local_port: int) -> None:
+        """Open the forward; not act(): a read-only console forwards too (it changes nothing)."""
+        try:
+            forward = await self.reader.forward(key, container_port, local_port)
+        except TuiOrchError as exc:
+            self.notify(str(exc), title=f"port-forward {key}", severity="error", timeout=10)
+        except Exception as exc:  # noqa: BLE001 - never a traceback on screen
+            self.notify(f"port-forward {key} failed: {exc.__class__.__name__}: {exc}", severity="error", timeout=10)
+        else:
+            self.notify(f"{forward.describe()} on {forward.node.name} (:pf lists the forwards)", timeout=8)
 
     def action_shell(self) -> None:
         from tui_orch.ui.shell import run_shell
@@ -389,12 +486,18 @@ class ActionsMixin:
 def drain_question(reader: "Query", node: str) -> str:
     """What draining ``node`` does: its replicas of replicated services move, those of global
     services (one per node) stop."""
-    reps = [r for r in reader.replicas_on(node) if r.state.value not in ("stopped", "lost")]
-    globals_ = {name for name in {r.service for r in reps} if (spec := reader.spec(name)) and spec.mode == "global"}
-    move = sum(1 for r in reps if r.service not in globals_)
-    stop = len(reps) - move
+    move, stop, globals_ = drain_counts(reader, node)
     parts = [f"{move} replica{'s' if move != 1 else ''} move to other nodes"]
     if stop:
         parts.append(f"{stop} of global service{'s' if len(globals_) != 1 else ''} "
-                     f"{', '.join(sorted(globals_))} stop{'s' if stop == 1 else ''}")
+                     f"{', '.join(globals_)} stop{'s' if stop == 1 else ''}")
     return f"Drain {node}: it gets nothing new, {' and '.join(parts)}?"
+
+
+def drain_counts(reader: "Query", node: str) -> tuple[int, int, list[str]]:
+    """How many of the replicas on ``node`` a drain moves, how many it stops (those of global
+    services) and those global services."""
+    reps = [r for r in reader.replicas_on(node) if r.state.value not in ("stopped", "lost")]
+    globals_ = {name for name in {r.service for r in reps} if (spec := reader.spec(name)) and spec.mode == "global"}
+    move = sum(1 for r in reps if r.service not in globals_)
+    return move, len(reps) - move, sorted(globals_)

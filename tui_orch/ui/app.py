@@ -21,6 +21,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.widget import Widget
 
 from tui_orch.controller import Controller
 from tui_orch.controller.query import Query
@@ -31,6 +32,8 @@ from tui_orch.ui.settings import DEFAULT_THEME, UiSettings
 from tui_orch.ui.keys import KEYS, bindings
 from tui_orch.ui.palette import ConsoleCommands
 from tui_orch.ui.screen import MainScreen
+from tui_orch.ui.usage import RES, SAVE_EVERY, UsageKeeper
+from tui_orch.ui.widgets import LiveScreen
 
 HOUR = 3600.0
 EVENTS_AT_START = 500
@@ -66,9 +69,12 @@ class OrchApp(App[None]):
         self._put_off_since: float | None = None  # when the redraw began waiting for keys to stop
         # the screen each key was first sent to (see on_event: keys overtaken by a new screen)
         self._key_screens: weakref.WeakKeyDictionary[events.Key, Screen] = weakref.WeakKeyDictionary()
+        # the widget each key was first sent to (see MainScreen.key_for_prompt, LogsScreen's)
+        self._key_focus: weakref.WeakKeyDictionary[events.Key, Widget | None] = weakref.WeakKeyDictionary()
         self._warned: set[str] = set()  # node warnings already notified (each once)
         self.collector = Collector()  # full collections between keys (started with the fleet)
         self.started = asyncio.Event()  # the fleet and controller are up (at once without ``start``)
+        self.usage = UsageKeeper(self.config.usage_file, self.reader.usage_now, self.now)  # for the plots
         if self.config.keys:
             self.set_keymap(dict(self.config.keys))
 
@@ -96,6 +102,7 @@ class OrchApp(App[None]):
         self.push_screen(self.main)
         self._bus = self.controller.bus.subscribe()
         self.run_worker(self._tail(), name="events-tail", group="background", exit_on_error=False)
+        self.run_worker(self._keep_usage(), name="usage", group="background", exit_on_error=False)
         if self._start is None:
             self.started.set()
         if not self.config.deterministic:
@@ -118,7 +125,9 @@ class OrchApp(App[None]):
                                                             group="background", exit_on_error=False))
 
     def on_unmount(self) -> None:
+        self.reader.forwards.close_all()  # no local port is left listening after the console
         self.collector.stop()
+        self.usage.save_now()
         if self._bus is not None:
             self.controller.bus.unsubscribe(self._bus)
 
@@ -150,6 +159,22 @@ class OrchApp(App[None]):
         if why:
             self.notify(why, severity="warning", timeout=15)
         self.theme = chosen if chosen in names else DEFAULT_THEME if DEFAULT_THEME in names else names[0]
+
+    async def _keep_usage(self) -> None:
+        """Read the saved hour of usage (in a thread), then sample every RES seconds and save
+        every SAVE_EVERY (ui/usage.py); a problem with the file is said once."""
+        problem = await asyncio.to_thread(self.usage.open)
+        if problem:
+            self.notify(problem, severity="warning", timeout=15)
+        self.usage.record()
+        self.set_interval(RES, self.usage.record, name="usage-sample")
+        self.set_interval(SAVE_EVERY, self.save_usage, name="usage-save")
+
+    async def save_usage(self) -> None:
+        problem = await self.usage.save()
+        if problem and problem not in self._warned:
+            self._warned.add(problem)
+            self.notify(problem, severity="warning", timeout=15)
 
     # ------------------------------------------------------------------ events
     def _fill_events(self) -> None:
@@ -188,7 +213,11 @@ class OrchApp(App[None]):
             if not event.is_forwarded:
                 self._last_key = time.monotonic()
                 self._key_screens[event] = self.screen
-            if self.main is not None and self.screen is self.main and self.main.key_for_prompt(event):
+                self._key_focus[event] = self.focused
+            # a screen with a prompt (the main screen's ':' and '/', the logs' '/') takes the
+            # keys typed before its prompt had the focus
+            take = getattr(self.screen, "key_for_prompt", None)
+            if take is not None and take(event, self._key_focus.get(event)):
                 return
         await super().on_event(event)
 
@@ -247,7 +276,11 @@ class OrchApp(App[None]):
             for ev in pending:
                 main.events_view.add(ev)
         self._notify_node_warnings()
+        for said in self.reader.forwards.check():  # a forward whose replica or node went away
+            self.notify(said, title="port-forward", severity="warning", timeout=15)
         main.refresh_all()
+        if isinstance(self.screen, LiveScreen):  # the history or plot over the main screen
+            self.screen.refresh_view()
 
     def _notify_node_warnings(self) -> None:
         """A node's connection warnings (a missing identity file: it connects with the other

@@ -5,6 +5,8 @@ Every binding has an id (``dialog.*``) so the config file can rebind it."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,19 +21,38 @@ from tui_orch.ui.deploy_dialog import DeployDialog, PathSuggester, complete_path
 
 from tui_orch.manifest.deploy import MAX_REPLICAS  # the controller's limit too
 
+T = TypeVar("T")
+
 
 class OrderedInput(Input):
     """An Input that runs its own editing bindings (Backspace, Delete, arrows) when the key
     reaches it. Textual runs a focused widget's bindings only after the key has come back up
     to the app, by which time the keys typed after it (sent down at once, 20 ms apart or less)
-    were already inserted: Backspace then 5 gave "" instead of "5"."""
+    were already inserted: Backspace then 5 gave "" instead of "5".
+
+    Tab and shift+tab (the screen's) move the focus when the key reaches it too, and the keys
+    sent here after one of them are passed on to the widget that has the focus now: tab, a
+    port, enter typed fast went into this field, the tab ran after them."""
 
     async def _on_key(self, event: events.Key) -> None:
+        focused = self.screen.focused
+        if focused is not None and focused is not self:  # typed after a tab, sent here before it ran
+            event.stop()
+            event.prevent_default()
+            again = events.Key(event.key, event.character)
+            again._set_forwarded()  # as the app sends keys down: it comes back up to the app's bindings only
+            focused.post_message(again)
+            return
         binding = next(iter(self._bindings.key_to_bindings.get(event.key, ())), None)
         if binding is not None:
             event.stop()
             event.prevent_default()
             await self.run_action(binding.action)
+            return
+        if event.key in ("tab", "shift+tab"):
+            event.stop()
+            event.prevent_default()
+            (self.screen.focus_next if event.key == "tab" else self.screen.focus_previous)()
             return
         await super()._on_key(event)
 
@@ -89,11 +110,57 @@ def parse_replicas(text: str) -> int:
     return count
 
 
-class ScaleDialog(ModalScreen["int | None"]):
+class EntryDialog(ModalScreen[T]):
+    """A dialog of typed values, checked as they change: ``parse()`` gives the value, or
+    ValueError with the sentence shown under the entries (the button ``OK`` names disabled
+    meanwhile); enter or that button dismisses with the value, esc or Cancel with None."""
+
+    BINDINGS = [CANCEL]
+    OK = "ok"  # the id of the button that dismisses with the value
+
+    def parse(self) -> T:
+        raise NotImplementedError
+
+    def _check(self) -> T | None:
+        message = self.query_one("#message", Static)
+        try:
+            value = self.parse()
+        except ValueError as exc:
+            message.update(Text(str(exc)))
+            self.query_one(f"#{self.OK}", Button).disabled = True
+            return None
+        message.update("")
+        self.query_one(f"#{self.OK}", Button).disabled = False
+        return value
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._check()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        value = self._check()
+        if value is not None:
+            self.dismiss(value)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "cancel":
+            self.dismiss(None)
+            return
+        value = self._check()
+        if value is not None:
+            self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ScaleDialog(EntryDialog["int | None"]):
     """How many replicas ``service`` should run: an integer 0..1000, or None when cancelled."""
 
     DEFAULT_CSS = dialog_css("ScaleDialog")
-    BINDINGS = [CANCEL]
+    OK = "scale"
 
     def __init__(self, service: str, current: int):
         super().__init__()
@@ -115,39 +182,8 @@ class ScaleDialog(ModalScreen["int | None"]):
         entry.focus()
         entry.select_all()  # typing replaces the current count
 
-    def _check(self) -> int | None:
-        message = self.query_one("#message", Static)
-        try:
-            count = parse_replicas(self.query_one("#replicas", Input).value)
-        except ValueError as exc:
-            message.update(Text(str(exc)))
-            self.query_one("#scale", Button).disabled = True
-            return None
-        message.update("")
-        self.query_one("#scale", Button).disabled = False
-        return count
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        self._check()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        count = self._check()
-        if count is not None:
-            self.dismiss(count)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "cancel":
-            self.dismiss(None)
-            return
-        count = self._check()
-        if count is not None:
-            self.dismiss(count)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def parse(self) -> int:
+        return parse_replicas(self.query_one("#replicas", Input).value)
 
 
 class TrustDialog(ModalScreen[bool]):
@@ -202,6 +238,7 @@ class TrustDialog(ModalScreen[bool]):
 __all__ = [
     "ConfirmDialog",
     "DeployDialog",
+    "EntryDialog",
     "OrderedInput",
     "PathSuggester",
     "ScaleDialog",

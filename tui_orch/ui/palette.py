@@ -1,4 +1,4 @@
-"""The command palette (ctrl+p): every action of the console, the views, and the themes."""
+"""The command palette (ctrl+p): every action of the shown view, the views, and the themes."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tui_orch.ui.keys import keys
+from tui_orch.ui.keys import action_name, acts_in, keys
 
 if TYPE_CHECKING:
     from tui_orch.ui.app import OrchApp
 
 
 class ConsoleCommands(Provider):
-    """Actions (as the keys would do them on the selected row), views, themes."""
+    """Actions (as the keys would do them on the selected row: those acting in the shown
+    view, keys.Key.views), views, themes."""
 
     def commands(self) -> list[tuple[str, Callable[[], object], str]]:
         app = cast("OrchApp", self.app)
@@ -23,7 +24,7 @@ class ConsoleCommands(Provider):
         main = app.main
         if main is not None:
             for k in keys(app.config.readonly):
-                if k.palette:
+                if k.palette and acts_in(action_name(k.action), main.view_name):
                     out.append((k.description, partial(main.run_action, k.action),
                                 f"key {app.get_key_display_for(k.id)}"))
             for name in ("nodes", "services", "replicas", "events"):

@@ -5,7 +5,7 @@
     theme: solarized-dark
     keys:                # binding id -> key(s), comma separated; see ui/keys.py for the ids
       scale: ctrl+s
-      logs: l,L
+      logs: l,o
 """
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ class UiSettings:
     refresh_interval: float = 1.0  # seconds between redraws of the current view
     examples_dir: Path | None = None  # where the deploy dialog lists manifests (None: ./examples or .)
     themes_dir: Path | None = None  # the user's extra themes (None: CONFIG/themes)
+    # the console's own small files (the prompts' history); None: kept for this run only
+    state_dir: Path | None = None
     problems: list[str] = field(default_factory=list)  # about the config file, shown once at start
+    usage_file: Path | None = None  # the last hour of cpu and memory, kept across restarts (None: not kept)
 
     def deploy_folder(self) -> Path:
         if self.examples_dir is not None:

@@ -10,11 +10,20 @@ second cost a dictionary update each until they scroll into view. (Textual's Dat
 re-renders every visible cell whenever any cell changes, ~100 ms a second with 1,000 nodes.)
 
 Column widths are kept here, from the widths of the cells (each measured once, when it
-changes): a column is as wide as its widest cell or its label."""
+changes): a column is as wide as its widest cell or its label, up to a maximum width (a longer
+cell is cut with an ellipsis: one long reason does not push the other columns off the screen).
+The first column stays put while the others scroll sideways a whole column at a time, and a
+title is never cut (arrange.shown_span). Rows can be sorted by any column, by the values the
+rows give (Row.sort; arrange.order), and the filter's matches are marked in the lines drawn.
+
+Rows can be marked (space, as in k9s) for an action on several at once: marks are kept by
+key, so they survive redraws and new orders; a row no longer shown loses its mark. A mark is
+part of its line's cache key (and drawn as a ``MARK`` in the line's first cell of padding):
+marking a row re-renders that one line."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -30,9 +39,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui_orch.errors import printable, printable_lines
+from tui_orch.ui.arrange import Sort, Span, mark_matches, order, plain, shown_span
 
 Cell = Text | str
 PADDING = 1  # blank cells either side of every cell
+MAX_WIDTH = 40  # of a column (unless the view gives its own): a longer cell is cut with "…"
+LAST_WIDTH = 500  # of the last column: it pushes no other off the screen (a message, a reason)
+MARK = "•"  # in the padding before a marked row's first cell
 
 
 def cell_width(cell: Cell) -> int:
@@ -86,6 +99,9 @@ class Row:
     key: str
     cells: tuple[Cell, ...]
     text: str = ""  # what the filter searches (default: the cells' plain text)
+    # what each column sorts by (arrange.number, arrange.natural ...: values, not the text
+    # drawn); empty: the cells' text
+    sort: tuple[object, ...] = ()
 
     def search_text(self) -> str:
         if self.text:
@@ -96,8 +112,11 @@ class Row:
 @dataclass
 class Column:
     key: str
-    label: Text
+    label: Text  # the title drawn (with the sort mark when sorted by this column)
     content_width: int = 0
+    title: str = ""
+    max_width: int = MAX_WIDTH
+    descending: bool = False  # sorted largest first when first chosen (usage, counts)
 
 
 @dataclass(eq=False)
@@ -107,6 +126,7 @@ class Shown:
     key: str
     cells: tuple[Cell, ...]
     widths: tuple[int, ...]
+    sort: tuple[object, ...] = ()
     line: tuple[int, tuple[int, int], Strip] | None = None  # (kind, generations, the rendered line)
 
 
@@ -124,6 +144,7 @@ class ResourceTable(ScrollView, can_focus=True):
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "resource-table--header", "resource-table--cursor", "resource-table--even-row",
+        "resource-table--marked", "resource-table--match",
     }
     DEFAULT_CSS = """
     ResourceTable {
@@ -144,7 +165,9 @@ class ResourceTable(ScrollView, can_focus=True):
         & > .resource-table--header { text-style: bold; background: $panel; color: $foreground; }
         &:ansi > .resource-table--header { background: ansi_bright_blue; color: ansi_default; }
         & > .resource-table--even-row { background: $surface-lighten-1 50%; }
+        & > .resource-table--match { text-style: reverse; }  /* the filter's text, in the cells */
         &:dark > .resource-table--even-row { background: $surface-darken-1 40%; }
+        & > .resource-table--marked { color: $text-accent; text-style: bold; background: $accent 15%; }
         & > .resource-table--cursor {
             background: $block-cursor-blurred-background;
             color: $block-cursor-blurred-foreground;
@@ -168,14 +191,29 @@ class ResourceTable(ScrollView, can_focus=True):
     class RowSelected(_RowMessage):
         """enter (or a click on the cursor's row) on a row."""
 
+    class ColumnsScrolled(Message):
+        """Other columns are shown (left/right): the crumb line says how many are not."""
+
     def __init__(self, columns: Sequence[tuple[str, str]], *, zebra_stripes: bool = False,
+                 max_widths: Mapping[str, int] | None = None, descending: Collection[str] = (),
                  name: str | None = None, id: str | None = None, classes: str | None = None):
+        """``max_widths``: a column's own maximum width, by key (else MAX_WIDTH, the last
+        column's LAST_WIDTH); ``descending``: the keys of the columns sorted largest first
+        when first chosen."""
         super().__init__(name=name, id=id, classes=classes)
-        self.ordered_columns = [Column(key, Text(label), cell_len(label)) for key, label in columns]
+        widest = {columns[-1][0]: LAST_WIDTH, **(max_widths or {})} if columns else {}
+        self.ordered_columns = [Column(key, Text(label), cell_len(label), label, widest.get(key, MAX_WIDTH),
+                                       key in descending) for key, label in columns]
         self.zebra_stripes = zebra_stripes
         self.rows: dict[str, Shown] = {}  # the rows shown, by key
-        self._order: list[str] = []
+        self._given: list[str] = []  # their keys in the view's order
+        self._order: list[str] = []  # and as shown (sorted)
+        self.sort = Sort()
+        self.first_column = 1  # the first of the scrolled columns shown (the first column stays)
+        self._starts: list[int] = []  # where each column starts in the full line, and its end
+        self._span: tuple[tuple[int, int, int], Span] | None = None  # for (width, first, generation)
         self._index: dict[str, int] = {}
+        self.marked: set[str] = set()  # keys of the marked rows (all shown)
         self.cursor_row = 0
         self.filter_text = ""
         self.inverse = False
@@ -191,7 +229,10 @@ class ResourceTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ filter
     def set_filter(self, text: str, inverse: bool = False) -> None:
-        self.filter_text, self.inverse = text, inverse and bool(text)
+        inverse = inverse and bool(text)
+        if (text, inverse) != (self.filter_text, self.inverse):
+            self._generation += 1  # the matches marked in the lines change
+        self.filter_text, self.inverse = text, inverse
 
     def matches(self, row: Row) -> bool:
         if not self.filter_text:
@@ -224,7 +265,8 @@ class ResourceTable(ScrollView, can_focus=True):
         return True
 
     def sync(self, rows: Sequence[Row]) -> None:
-        """Show ``rows`` (those that pass the filter), in their order, changing only what differs."""
+        """Show ``rows`` (those that pass the filter), in their order or sorted, changing only
+        what differs."""
         self.total = len(rows)
         wanted = [r for r in rows if self.matches(r)] if self.filter_text else rows
         keys = [r.key for r in wanted]
@@ -233,15 +275,17 @@ class ResourceTable(ScrollView, can_focus=True):
         keep = set(keys)
         for key in [k for k in self.rows if k not in keep]:
             del self.rows[key]
+            self.marked.discard(key)
             widths_changed = True
         changed: list[str] = []
         for row in wanted:
             cells = row.cells
             old = self.rows.get(row.key)
             if old is None:
-                self.rows[row.key] = Shown(row.key, cells, tuple(map(cell_width, cells)))
+                self.rows[row.key] = Shown(row.key, cells, tuple(map(cell_width, cells)), row.sort)
                 widths_changed = True
                 continue
+            old.sort = row.sort
             if old.cells == cells:
                 continue
             widths = tuple(w if a is b else cell_width(b) for w, a, b in zip(old.widths, old.cells, cells))
@@ -252,13 +296,20 @@ class ResourceTable(ScrollView, can_focus=True):
             old.cells = cells
             old.line = None
             changed.append(row.key)
+        self._given = keys
+        self._show(self._sorted(keys), widths_changed, changed, selected)
+
+    def _show(self, keys: list[str], widths_changed: bool, changed: Sequence[str], selected: str | None) -> None:
+        """Show the rows in the order of ``keys``; repaint what changed; the cursor stays on
+        the row ``selected``."""
         order_changed = keys != self._order
         if order_changed:
             self._order = keys
             self._index = {k: i for i, k in enumerate(keys)}
         columns_changed = widths_changed and self._fit_columns()
         if order_changed or columns_changed:
-            self.virtual_size = Size(self._line_width(), len(keys) + 1)
+            # no width: the table scrolls sideways by columns itself (action_scroll_right)
+            self.virtual_size = Size(0, len(keys) + 1)
             self.refresh()
         else:
             self._refresh_rows(changed)
@@ -267,28 +318,66 @@ class ResourceTable(ScrollView, can_focus=True):
         elif self.cursor_row >= len(keys):
             self.move_cursor(max(0, len(keys) - 1))
 
-    def window(self) -> tuple[int, int]:
-        """Row indexes on the screen, with a screen's height of rows either side."""
+    # ------------------------------------------------------------------ sort
+    def set_sort(self, sort: Sort) -> None:
+        """Sort by another column (or direction), the cursor kept on its row."""
+        if sort == self.sort:
+            return
+        self.sort = sort
+        for i, column in enumerate(self.ordered_columns):
+            column.label = Text(column.title + (sort.mark() if i == sort.column else ""))
+        self._header = self._span = None
+        self._show(self._sorted(self._given), True, (), self.selected_key())
+        self.refresh()
+
+    def step_sort(self, by: int) -> None:
+        """Sort by the next column to the right (``by`` 1) or left (-1)."""
+        columns = self.ordered_columns
+        self.set_sort(self.sort.step(by, len(columns), lambda i: columns[i].descending))
+
+    def sort_title(self) -> str:
+        """How the rows are sorted (for the crumb line): ``sorted by CPU ▼``; "" in the view's order."""
+        if self.sort.column is None:
+            return "in reverse order" if self.sort.descending else ""
+        return f"sorted by {self.ordered_columns[self.sort.column].title} {self.sort.mark()}"
+
+    def _sorted(self, keys: list[str]) -> list[str]:
+        """``keys`` in the sort's order: by the rows' sort values (by their text when a row
+        gives none, or when the values do not compare)."""
+        column, rows = self.sort.column, self.rows
+        if column is None:
+            return keys[::-1] if self.sort.descending else keys
+        try:
+            return order(keys, [rows[k].sort[column] for k in keys], self.sort.descending)
+        except (IndexError, TypeError):
+            return order(keys, [plain(rows[k].cells[column]) for k in keys], self.sort.descending)
+
+    def window(self) -> set[str]:
+        """The keys of the rows on the screen, with a screen's height of rows either side (as
+        shown: sorted, they are others than the view's rows at those places)."""
         height = max(self.size.height, self.app.size.height, 1)
         top = int(self.scroll_y)
-        return top - height, top + 2 * height
+        return set(self._order[max(0, top - height):top + 2 * height])
 
     def _fit_columns(self) -> bool:
-        """Each column as wide as its widest cell or its label; whether any width changed."""
+        """Each column as wide as its widest cell (up to its maximum) or its label; whether
+        any width changed."""
         all_widths = [r.widths for r in self.rows.values()]
         changed = False
         for i, column in enumerate(self.ordered_columns):
-            width = max(max((w[i] for w in all_widths), default=0), column.label.cell_len)
+            widest = min(max((w[i] for w in all_widths), default=0), column.max_width)
+            width = max(widest, column.label.cell_len)
             if column.content_width != width:
                 column.content_width = width
                 changed = True
-        if changed:
+        if changed or not self._starts:
             self._generation += 1
             self._header = None
+            starts = [0]
+            for column in self.ordered_columns:
+                starts.append(starts[-1] + column.content_width + 2 * PADDING)
+            self._starts = starts
         return changed
-
-    def _line_width(self) -> int:
-        return sum(c.content_width + 2 * PADDING for c in self.ordered_columns)
 
     def _refresh_rows(self, keys: Sequence[str]) -> None:
         """Repaint the lines of these rows that are on the screen."""
@@ -299,6 +388,33 @@ class ResourceTable(ScrollView, can_focus=True):
             y = self._index.get(key, -1) - top + 1
             if 1 <= y < height:
                 self.refresh(Region(0, y, width, 1))
+
+    # ------------------------------------------------------------------ marks
+    def marked_keys(self) -> list[str]:
+        """The marked rows' keys, in the order shown (0.5 ms with 10,000 rows)."""
+        marked = self.marked
+        return [k for k in self._order if k in marked] if marked else []
+
+    def toggle_mark(self, key: str) -> None:
+        if key not in self._index:
+            return
+        self.marked ^= {key}
+        self._refresh_rows([key])
+
+    def mark_all(self) -> None:
+        """Mark every row shown, or clear the marks when every row shown is marked already."""
+        if len(self.marked) == len(self._order):
+            self.clear_marks()
+            return
+        self.marked = set(self._order)
+        self.refresh()  # every line on the screen, each re-rendered once
+
+    def clear_marks(self) -> None:
+        keys, self.marked = self.marked, set()
+        if len(keys) > self.size.height:  # the screen at once (10,000 regions one by one: 13 ms)
+            self.refresh()
+        else:
+            self._refresh_rows(list(keys))
 
     # ------------------------------------------------------------------ cursor
     def move_cursor(self, index: int, post: bool = True) -> None:
@@ -366,10 +482,13 @@ class ResourceTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ drawing
     def _styles(self) -> tuple[Style, ...]:
-        """(base, header, cursor, even row) as they are now (focus and theme change them)."""
+        """(base, header, cursor, even row, marked, match) as they are now (focus and theme
+        change them)."""
         return (self.rich_style, self.get_component_rich_style("resource-table--header"),
                 self.get_component_rich_style("resource-table--cursor"),
-                self.get_component_rich_style("resource-table--even-row"))
+                self.get_component_rich_style("resource-table--even-row"),
+                self.get_component_rich_style("resource-table--marked"),
+                self.get_component_rich_style("resource-table--match", partial=True))
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._check_styles()
@@ -384,7 +503,7 @@ class ResourceTable(ScrollView, can_focus=True):
         if styles == old:
             return
         self._line_styles = styles
-        if not old or (styles[0], styles[3]) != (old[0], old[3]):
+        if not old or (styles[0], *styles[3:]) != (old[0], *old[3:]):
             self._generation += 1
         if not old or styles[1] != old[1]:
             self._header = None
@@ -393,9 +512,10 @@ class ResourceTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        scroll_x = int(self.scroll_x)
         if not self._line_styles:
             self._check_styles()
+        if not self._starts:
+            self._fit_columns()
         base = self._line_styles[0]
         if y == 0:
             if self._header is None:
@@ -407,38 +527,82 @@ class ResourceTable(ScrollView, can_focus=True):
             if index >= len(self._order):
                 return Strip.blank(width, base)
             line = self._row_line(index)
-        return line.crop_extend(scroll_x, scroll_x + width, base)
+        span = self.shown_span()
+        if span.start == span.fixed:  # not scrolled sideways: one piece
+            return line.crop(0, span.stop).extend_cell_length(width, base)
+        return Strip.join([line.crop(0, span.fixed), line.crop(span.start, span.stop)]).extend_cell_length(width, base)
+
+    # ------------------------------------------------------------------ sideways
+    def shown_span(self) -> Span:
+        """The part of the full lines shown now (the first column, then the columns scrolled to)."""
+        key = (self.size.width, self.first_column, self._generation)
+        if self._span is None or self._span[0] != key:
+            titles = [c.label.cell_len for c in self.ordered_columns]
+            self._span = (key, shown_span(self._starts, titles, PADDING, self.first_column, self.size.width))
+        return self._span[1]
+
+    def hidden_columns(self) -> int:
+        """How many columns are not on the screen (scrolled past, or beyond its right edge)."""
+        if not self.size.width or not self._starts:
+            return 0  # not laid out yet
+        span, starts = self.shown_span(), self._starts[1:-1]  # where the scrolled columns start
+        return sum(1 for x in starts if span.fixed <= x < span.start or x >= span.stop)
+
+    def action_scroll_right(self) -> None:
+        """One column more to the right (the first column stays)."""
+        if self.shown_span().more:
+            self._scroll_columns(self.first_column + 1)
+
+    def action_scroll_left(self) -> None:
+        if self.first_column > 1:
+            self._scroll_columns(min(self.first_column, len(self.ordered_columns) - 1) - 1)
+
+    def _scroll_columns(self, first: int) -> None:
+        self.first_column = first
+        self.refresh()
+        self.post_message(self.ColumnsScrolled())
 
     def _row_line(self, index: int) -> Strip:
         key = self._order[index]
         row = self.rows[key]
+        marked = key in self.marked
         kind = 1 if index == self.cursor_row else 2 if self.zebra_stripes and index % 2 else 0
         stamp = (self._generation, self._cursor_generation if kind == 1 else 0)
+        kind += 4 * marked  # a mark (un)set re-renders the line
         cached = row.line
         if cached is not None and cached[0] == kind and cached[1] == stamp:
             return cached[2]
-        base, _, cursor, even = self._line_styles
+        base, _, cursor, even, mark, _ = self._line_styles
         cells = [(as_text(c), col.content_width) for c, col in zip(row.cells, self.ordered_columns)]
-        if kind == 1:  # the cursor's colours win over the cells' (its background does not)
-            line = self._render(cells, base + cursor, Style(color=cursor.color))
+        lead = MARK if marked else " "
+        if kind & 3 == 1:  # the cursor's colours win over the cells' (its background does not)
+            post = Style(color=cursor.color, bold=mark.bold if marked else None)
+            line = self._render(cells, base + cursor, post, lead, matches=True)
+        elif marked:  # as the cursor's: one colour for the whole row
+            line = self._render(cells, base + mark, Style(color=mark.color), lead, matches=True)
         else:
-            line = self._render(cells, base + even if kind == 2 else base, None)
+            line = self._render(cells, base + even if kind == 2 else base, None, matches=True)
         row.line = (kind, stamp, line)
         return line
 
-    def _render(self, cells: list[tuple[Text, int]], style: Style, post: Style | None) -> Strip:
+    def _render(self, cells: list[tuple[Text, int]], style: Style, post: Style | None, lead: str = " ",
+                matches: bool = False) -> Strip:
         """One line: each cell padded to its column, the cells' styles over ``style`` and
-        ``post`` over both."""
+        ``post`` over both; ``lead``: the line's first character (a row's mark); ``matches``:
+        the filter's text marked (once in the line, not a copy of each cell; the rows of an
+        inverse filter have none)."""
         console = self.app.console
         pad = " " * PADDING
         line = Text(style=style, no_wrap=True, end="")
         for text, width in cells:
             if text.cell_len > width:
                 text = text.copy()
-                text.truncate(width)
-            line.append(pad)
+                text.truncate(width, overflow="ellipsis")
+            line.append(pad if line else lead)  # PADDING is 1: the lead takes its place
             line.append_text(text)
             line.append(" " * (width - text.cell_len) + pad)
+        if matches and self.filter_text and not self.inverse:
+            mark_matches(line, self.filter_text, self._line_styles[5])
         segments: list[Segment] = list(line.render(console))
         if post is not None:
             segments = list(Segment.apply_style(segments, post_style=post))

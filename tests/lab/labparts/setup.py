@@ -62,6 +62,21 @@ def _prepare_dirs(lab: Lab) -> None:
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
 
 
+# The subnets each engine gives its bridge networks: 256 networks of 256 addresses (Docker's
+# defaults allow ~30, which tests that make networks used up). Each engine runs in a network
+# namespace of its own (labparts/netns.py), so the nodes may use the same range, as separate
+# hosts do; it is clear of the lab bridge (LAB_SUBNET) and of the host's own networks.
+ADDRESS_POOLS = [{"base": "10.201.0.0/16", "size": 24}]
+
+
+def daemon_config(node: NodeLab) -> "dict[str, object]":
+    """The node engine's daemon.json (not /etc/docker/daemon.json): an engine ID of its own
+    (else every engine shares /etc/docker/key.json and reports the same ID) and room for
+    many networks. Read by dockerd when it starts (engine.py --config-file): a running lab
+    takes it at its next start."""
+    return {"deprecated-key-path": str(node.dir / "key.json"), "default-address-pools": ADDRESS_POOLS}
+
+
 def _write_node_configs(lab: Lab, node: NodeLab) -> None:
     cd = node.containerd_socket.parent
     _write(cd / "config.toml", "\n".join([
@@ -80,9 +95,7 @@ def _write_node_configs(lab: Lab, node: NodeLab) -> None:
         f'  path = "{cd / "opt"}"',
         "",
     ]))
-    # not /etc/docker/daemon.json; an engine ID of its own (else every engine shares
-    # /etc/docker/key.json and reports the same ID)
-    _write(node.dir / "daemon.json", json.dumps({"deprecated-key-path": str(node.dir / "key.json")}) + "\n")
+    _write(node.dir / "daemon.json", json.dumps(daemon_config(node)) + "\n")
     _write(node.sshd_config, "\n".join([
         "# written by tests/lab/lab.py",
         f"ListenAddress {node.address}:{node.port}",

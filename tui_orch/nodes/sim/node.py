@@ -83,6 +83,8 @@ class SimulatedNode(Node):
         self.trees: dict[str, dict[str, bytes]] = {}  # path -> the files of a delivered folder
         self.binds: dict[str, tuple[tuple[str, str], ...]] = {}  # container id -> its delivered binds
         self.mounted: dict[str, ContainerRequest] = {}  # container id -> the request, when it mounts anything
+        self.networks: dict[str, str] = {}  # project networks made here -> the owner that made them
+        self.attached: dict[str, tuple[str, ...]] = {}  # container id -> the networks it joins
         self.failed = False
         self.down_until: float | None = None  # set by chaos: when the node comes back
         self._missed: list[DockerEvent] = []
@@ -273,6 +275,7 @@ class SimulatedNode(Node):
         c = new_container(request, _hex_id(self._ids), self.sim.now())
         self.containers[c.id] = c
         self.binds[c.id] = request.delivered
+        self._join_networks(c.id, request)
         if request.mounts or request.tmpfs or request.volumes_from:
             self.mounted[c.id] = request
             self.volumes.mount(request.mounts)
@@ -306,6 +309,7 @@ class SimulatedNode(Node):
             self._exit(c, 137)
         del self.containers[c.id]
         self.mounted.pop(c.id, None)
+        self.attached.pop(c.id, None)
         self.restart_policies.pop(c.id, None)
         self._restart_counts.pop(c.id, None)
         self._images = len({x.image for x in self.containers.values()})
@@ -358,6 +362,31 @@ class SimulatedNode(Node):
         source._check(f"read volume {name}")
         await asyncio.sleep(0)
         return self.volumes.receive(source.volumes, name, progress)
+
+    def _join_networks(self, container_id: str, request: ContainerRequest) -> None:
+        """As nodes/networks.py ensure_network: a project network is made by the first replica
+        on it (an external one is taken as there)."""
+        owner = dict(request.labels).get("tui-orch.owner", "")
+        for ref in request.networks:
+            if not ref.external:
+                self.networks.setdefault(ref.name, owner)
+        if request.networks:
+            self.attached[container_id] = tuple(ref.name for ref in request.networks)
+
+    async def prune_networks(self, owner: str, keep: frozenset[str]) -> tuple[list[str], list[str]]:
+        await asyncio.sleep(0)
+        self._check("remove unused networks")
+        in_use = {name for names in self.attached.values() for name in names}
+        removed, left = [], []
+        for name, made_by in sorted(self.networks.items()):
+            if not owner or made_by != owner:
+                continue
+            if name in keep or name in in_use:
+                left.append(name)
+                continue
+            del self.networks[name]
+            removed.append(name)
+        return removed, left
 
     async def _read_ports(self) -> frozenset[int]:
         await asyncio.sleep(0)

@@ -25,9 +25,14 @@ class View(Vertical):
 
     NAME: ClassVar[str] = ""
     COLUMNS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # the columns sorted largest first when first chosen (usage, counts), and the widest a
+    # column may be when not ResourceTable's MAX_WIDTH, by key
+    DESCENDING: ClassVar[frozenset[str]] = frozenset()
+    MAX_WIDTHS: ClassVar[dict[str, int]] = {}
     DEFAULT_CSS = """
     View { height: 1fr; }
-    View > ResourceTable { height: 1fr; }
+    /* a title and 3 rows at least: a pane below (a node's detail) gives way on a short terminal */
+    View > ResourceTable { height: 1fr; min-height: 4; }
     """
 
     def __init__(self) -> None:
@@ -44,7 +49,11 @@ class View(Vertical):
         self._turn = 0  # redraws through View.sliced
 
     def compose(self) -> ComposeResult:
-        yield ResourceTable(self.COLUMNS, id=f"{self.NAME}-table")
+        yield self.make_table()
+
+    def make_table(self) -> ResourceTable:
+        return ResourceTable(self.COLUMNS, id=f"{self.NAME}-table", max_widths=self.MAX_WIDTHS,
+                             descending=self.DESCENDING)
 
     @property
     def table(self) -> ResourceTable:
@@ -73,16 +82,16 @@ class View(Vertical):
         replicas): ``make(due)`` makes only those due, the rows on the screen (and a screen's
         height either side), new keys, and a slice of the others (each every OFFSCREEN_EVERY
         redraws; no slice in the redraw right after the view is shown, which wants its screen
-        fast); the others are the rows made before. ``due`` is None (every row) under a filter,
+        fast); the others are the rows made before. (The rows on the screen are the table's:
+        sorted, they are not those at the same places in ``keys``.) ``due`` is None (every row) under a filter,
         which searches them all."""
         self._turn += 1
         made = self._made
         due: set[str] | None = None
         if not self.table.filter_text:
-            lo, hi = self.table.window()
             every = 0 if self.just_shown else OFFSCREEN_EVERY
-            due = {k for i, k in enumerate(keys)
-                   if lo <= i < hi or (every and (i + self._turn) % every == 0) or k not in made}
+            due = {k for i, k in enumerate(keys) if (every and (i + self._turn) % every == 0) or k not in made}
+            due |= self.table.window()
         self.just_shown = False
         fresh = {r.key: r for r in make(due)}
         self._made = {k: fresh.get(k) or made[k] for k in keys}
@@ -103,9 +112,15 @@ class View(Vertical):
         return self.table.selected_key()
 
     def describe(self) -> str:
-        """The crumb: view name, scope, filter, rows shown of all, the cursor's row."""
+        """The crumb: view name, scope, filter, rows shown of all, the cursor's row, how many
+        rows are marked, the sort, the columns not on the screen (left/right show them)."""
         t = self.table
         scope = f"  {self.scope[0]}={self.scope[1]}" if self.scope else ""
         filt = f"  /{'!' if t.inverse else ''}{t.filter_text}" if t.filter_text else ""
         at = f"  row {min(t.cursor_row, t.row_count - 1) + 1}" if t.row_count else ""
-        return f"{self.NAME}{scope}{filt}  ({t.row_count} of {t.total}){at}"
+        marked = f"  {len(t.marked)} marked" if t.marked else ""
+        by = t.sort_title()
+        by = f"  {by}" if by else ""
+        hidden = t.hidden_columns()
+        sideways = f"  ←→ {hidden} more column{'s' if hidden > 1 else ''}" if hidden else ""
+        return f"{self.NAME}{scope}{filt}  ({t.row_count} of {t.total}){at}{marked}{by}{sideways}"

@@ -11,7 +11,8 @@ from textual.widgets import Static
 
 from tui_orch.model import Event
 from tui_orch.ui import data
-from tui_orch.ui.table import ResourceTable, Row, printable_text
+from tui_orch.ui.arrange import natural
+from tui_orch.ui.table import Row, printable_text
 from tui_orch.ui.views.base import View
 
 KEEP = 1000  # events the view holds
@@ -30,13 +31,14 @@ def event_style(ev: Event) -> str:
 class EventsView(View):
     NAME = "events"
     COLUMNS = (("time", "TIME"), ("level", "LEVEL"), ("kind", "KIND"), ("object", "OBJECT"), ("message", "MESSAGE"))
+    DESCENDING = frozenset({"time"})  # newest first, as the view's own order
     DEFAULT_CSS = """
     EventsView > ResourceTable { height: 1fr; }
     EventsView #event-detail { height: 4; border-top: solid $primary; padding: 0 1; }
     """
 
     def compose(self) -> ComposeResult:
-        yield ResourceTable(self.COLUMNS, id="events-table")
+        yield self.make_table()
         yield Static(id="event-detail")  # the selected event in full: long messages are cut in the table
 
     def on_mount(self) -> None:
@@ -86,8 +88,10 @@ class EventsView(View):
             if row is None:
                 style = event_style(ev)
                 stamp = time.strftime("%H:%M:%S", time.localtime(ev.time))
+                obj = data.event_object(ev)
                 row = Row(str(seq), (Text(stamp), Text(ev.level, style=style), Text(ev.kind, style=style),
-                                     data.event_object(ev), Text(ev.message, style=style)))
+                                     obj, Text(ev.message, style=style)),
+                          sort=((ev.time, seq), ev.level, ev.kind, natural(obj), ev.message.lower()))
                 self._rows[seq] = row
             if self.scope is None or getattr(ev, self.scope[0]) == self.scope[1]:
                 out.append(row)

@@ -13,11 +13,14 @@ from tui_orch.errors import printable
 from tui_orch.model import NodeState, ReplicaState
 from tui_orch.ui import data
 from tui_orch.ui.spark import PercentSpark
-from tui_orch.ui.table import ResourceTable, Row, printable_text
+from tui_orch.ui.arrange import natural, number
+from tui_orch.ui.table import Row, printable_text
 from tui_orch.ui.views.base import View
-from tui_orch.ui.widgets import bar, clip, cores, short
+from tui_orch.ui.widgets import bar, cores, short
 
-REASON_WIDTH = 16  # in the table; the detail pane shows the whole reason
+# the state and the start of the reason (cut with "…": the detail pane shows it whole): the
+# columns at 120 cells fit with any reason
+STATE_WIDTH = 24
 
 SPARK_SECONDS = 300  # the last five minutes
 # deterministic mode (snapshot tests): the same curve every time
@@ -30,7 +33,7 @@ def state_cell(row: data.NodeRow) -> Text:
         return Text(row.state, style="yellow" if "(" in row.state else "green")
     out = Text(row.state, style="bold red")
     if row.reason:
-        out.append(f" {clip(row.reason, REASON_WIDTH)}", style="red")
+        out.append(f" {row.reason}", style="red")
     return out
 
 
@@ -46,6 +49,8 @@ class NodesView(View):
     COLUMNS = (("name", "NAME"), ("state", "STATE"), ("cpu", "CPU"), ("memory", "MEMORY"), ("disk", "DISK"),
                ("load", "LOAD"), ("net", "NET RX/TX"), ("cpu_alloc", "CPU/CAP"), ("mem_alloc", "MEM/CAP"),
                ("replicas", "REPL"))
+    DESCENDING = frozenset({"cpu", "memory", "disk", "load", "net", "cpu_alloc", "mem_alloc", "replicas"})
+    MAX_WIDTHS = {"state": STATE_WIDTH}
     DEFAULT_CSS = """
     NodesView > ResourceTable { height: 1fr; }
     NodesView #node-detail { height: 9; border-top: solid $primary; }
@@ -56,7 +61,7 @@ class NodesView(View):
     """
 
     def compose(self) -> ComposeResult:
-        yield ResourceTable(self.COLUMNS, id="nodes-table")
+        yield self.make_table()
         with Horizontal(id="node-detail"):
             with Vertical(id="node-sparks"):
                 yield Static(id="cpu-label")
@@ -93,6 +98,10 @@ class NodesView(View):
             f"{cores(n.cpu_allocated)}/{cores(n.cpu_capacity)}",
             f"{short(n.mem_allocated)}/{short(n.mem_capacity)}",
             str(n.replicas),
+        ), sort=(
+            natural(n.name), (n.ready, n.state, n.reason), number(n.cpu_percent), number(n.mem_percent),
+            number(n.disk_percent), number(n.load), (number(n.net_rx), number(n.net_tx)),
+            (n.cpu_allocated, n.cpu_capacity), (n.mem_allocated, n.mem_capacity), n.replicas,
         ))
 
     def refresh_view(self) -> None:

@@ -15,7 +15,8 @@ from textual.widgets import Static
 
 from tui_orch.model import Health, ReplicaState
 from tui_orch.ui import data
-from tui_orch.ui.table import ResourceTable, Row, printable_text
+from tui_orch.ui.arrange import natural, number
+from tui_orch.ui.table import Row, printable_text
 from tui_orch.ui.views.base import View
 from tui_orch.ui.widgets import size, uptime
 
@@ -74,8 +75,10 @@ def styled(text: str, style: str) -> Text:
 class ReplicasView(View):
     NAME = "replicas"
     COLUMNS = (("service", "SERVICE"), ("replica", "REPLICA"), ("node", "NODE"), ("state", "STATE"),
-               ("health", "HEALTH"), ("rotation", "ROTATION"), ("restarts", "RESTARTS"), ("uptime", "UPTIME"), ("cpu", "CPU"),
-               ("memory", "MEMORY"), ("port", "PORT"))
+               ("health", "HEALTH"), ("rotation", "ROTATION"), ("restarts", "RESTARTS"), ("uptime", "UPTIME"),
+               ("cpu", "CPU %CORE"), ("memory", "MEMORY"), ("port", "PORT"))
+    # (CPU: a replica's use in % of one core, as the node's cgroup counts it: 250% is 2.5 cores)
+    DESCENDING = frozenset({"restarts", "cpu", "memory"})
 
     DEFAULT_CSS = """
     ReplicasView #service-reach { height: auto; max-height: 3; padding: 0 1; border-bottom: solid $primary; }
@@ -89,7 +92,7 @@ class ReplicasView(View):
         reach = Static(id="service-reach")
         reach.display = False  # shown only in a drill down to a service with ingress ports
         yield reach
-        yield ResourceTable(self.COLUMNS, id=f"{self.NAME}-table")
+        yield self.make_table()
 
     def refresh_view(self) -> None:
         super().refresh_view()
@@ -133,7 +136,9 @@ class ReplicasView(View):
     def _unowned_row(c: data.UnownedContainer) -> Row:
         state = styled("unowned" if c.running else "unowned (stopped)", "yellow")
         none = styled("-", "dim")
-        return Row(c.key, (c.service, c.key, c.node, state, none, none, "-", "-", "-", "-", "-"))
+        return Row(c.key, (c.service, c.key, c.node, state, none, none, "-", "-", "-", "-", "-"), sort=(
+            natural(c.service), natural(c.key), natural(c.node), (state.plain, ""), "-", "-", 0,
+            number(None), number(None), number(None), ()))
 
     @staticmethod
     def _row(r: data.ReplicaRow) -> Row:
@@ -144,6 +149,9 @@ class ReplicasView(View):
             styled(str(r.restarts), "yellow" if r.restarts else ""), uptime(r.uptime),
             "-" if r.cpu_percent is None else f"{r.cpu_percent:.0f}%", size(r.mem_used),
             ",".join(map(str, r.ports)) or "-",
+        ), sort=(
+            natural(r.service), natural(r.key), natural(r.node), (r.state.value, r.message), r.health.value,
+            r.rotation or "-", r.restarts, number(r.uptime), number(r.cpu_percent), number(r.mem_used), r.ports,
         ))
 
     def replica(self, key: str | None = None) -> data.Replica | None:

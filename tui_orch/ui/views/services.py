@@ -10,6 +10,7 @@ from rich.text import Text
 
 from tui_orch.model import RolloutState
 from tui_orch.ui import data
+from tui_orch.ui.arrange import natural
 from tui_orch.ui.table import Row
 from tui_orch.ui.views.base import View
 
@@ -76,14 +77,18 @@ class ServicesView(View):
     COLUMNS = (("name", "NAME"), ("image", "IMAGE"), ("counts", "DESIRED/RUNNING/HEALTHY"),
                ("revision", "REV"), ("rollout", "ROLLOUT"), ("restarts", "RESTARTS"),
                ("address", "ADDRESS"), ("rotation", "IN ROTATION"))
+    DESCENDING = frozenset({"counts", "revision", "restarts", "rotation"})
 
     def rows(self) -> list[Row]:
         out = []
         for s in [*self.reader.service_rows(), *self.reader.unowned_service_rows()]:
+            rollout = UNOWNED if s.unowned else rollout_cell(s.rollout, s.paused)
+            address, rotation = address_cell(s), rotation_cell(s)
             out.append(Row(s.name, (
-                s.name, s.image, counts_cell(s), "-" if s.unowned else str(s.revision),
-                UNOWNED if s.unowned else rollout_cell(s.rollout, s.paused),
-                Text(str(s.restarts), style="yellow" if s.restarts else ""),
-                address_cell(s), rotation_cell(s),
+                s.name, s.image, counts_cell(s), "-" if s.unowned else str(s.revision), rollout,
+                Text(str(s.restarts), style="yellow" if s.restarts else ""), address, rotation,
+            ), sort=(
+                natural(s.name), s.image, (s.desired, s.running, s.healthy), -1 if s.unowned else s.revision,
+                rollout.plain, s.restarts, address.plain, (s.in_rotation, s.desired) if rotation is not NONE else (-1, 0),
             )))
         return out
