@@ -4,15 +4,18 @@ that keeps them all stops making networks). Another owner's network and an exter
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import threading
 
 import docker.errors
 import pytest
 
 from controller_support import controller, manifest, prefix
-from nodes_support import each_client
+from nodes_support import direct_client, each_client
 from tui_orch.controller.context import owner_id
-from tui_orch.nodes.networks import LABEL_NETWORK_KEY, LABEL_NETWORK_OWNER
+from tui_orch.model import NetworkRef
+from tui_orch.nodes.networks import LABEL_NETWORK_KEY, LABEL_NETWORK_OWNER, ensure_network, first_network
 
 pytestmark = pytest.mark.lab
 
@@ -74,3 +77,39 @@ async def test_a_network_goes_from_every_node_with_the_last_service_on_it(lab, t
             assert networks(lab, pre) == {n.name: theirs for n in lab.nodes}
     finally:
         remove_made(lab, pre)
+
+
+def test_two_processes_making_one_network_at_once_end_on_one_network(lab):
+    """Two controllers (or a controller and an ``apply``) starting replicas of one project on a
+    node at the same moment both make its network: the engine's duplicate check is not atomic,
+    and a container then asked for by name was refused ("network ... is ambiguous (2 matches
+    found on name)", CI). Everyone ends on the oldest network, the others are removed, and a
+    container joins it."""
+    pre = prefix()
+    name = f"{pre}_default"
+    lab_node = lab.nodes[0]
+    clients = [direct_client(lab_node) for _ in range(8)]
+    barrier = threading.Barrier(len(clients))
+
+    def make(client) -> str:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        return ensure_network(client.api, lab_node.name, NetworkRef("default", name), "test-owner")
+
+    try:
+        for _round in range(3):
+            with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
+                ids = list(pool.map(make, clients))
+            left = [n for n in clients[0].api.networks(names=[name]) if n["Name"] == name]
+            assert len(left) == 1, f"{len(left)} networks named {name}"
+            assert set(ids) == {left[0]["Id"]}
+            cid = clients[0].api.create_container(
+                "tuiorch/busybox:1", ["true"], host_config=clients[0].api.create_host_config(network_mode=ids[0]),
+                networking_config=first_network(clients[0].api, ids[0]))["Id"]
+            clients[0].api.remove_container(cid, force=True)
+            clients[0].api.remove_network(ids[0])
+    finally:
+        for found in clients[0].api.networks(names=[name]):
+            with contextlib.suppress(docker.errors.APIError):
+                clients[0].api.remove_network(found["Id"])
+        for client in clients:
+            client.close()

@@ -267,6 +267,21 @@ def test_a_shared_host_changes_only_what_host_ports_decide(scenario: tuple) -> N
     assert one_host == plan(specs, _with_ids(fleet, [""] * len(fleet)), current)
 
 
+def test_a_repair_on_a_shared_host_without_ports_moves_what_it_would_on_hosts_of_their_own() -> None:
+    """CI found this one: the repair that makes room for s0.4 (one per node) searched the
+    replicas of the whole host when the nodes shared one, though no port tied them together,
+    and moved one replica fewer than on separate hosts."""
+    specs = [
+        ServiceSpec("s0", "img", replicas=4, resources=ResourceSpec(reservations=Resources(0.1, 0)),
+                    placement=Placement(max_replicas_per_node=1)),
+        ServiceSpec("s1", "img", replicas=2, resources=ResourceSpec(reservations=Resources(0.5, 0))),
+    ]
+    fleet = [NodeInfo("n0", Resources(2, GiB))] + [NodeInfo(f"n{i}", Resources(0.5, GiB)) for i in (1, 2, 3)]
+    apart = plan(specs, fleet, [])
+    assert plan(specs, _with_ids(fleet, ["one"] * 4), []) == apart
+    assert sorted(s.node for s in apart.starts if s.service == "s0") == ["n0", "n1", "n2", "n3"]
+
+
 @PROPS
 @given(st.integers(2, 6), st.integers(1, 40), st.data())
 def test_nodes_of_one_host_never_get_the_same_host_port(size: int, replicas: int, data: st.DataObject) -> None:

@@ -58,9 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_node(node_sub, common)
     register(sub, common)
-    from tui_orch.cli_rollout import register as register_rollout
+    from tui_orch.cli_rollout import register as register_rollout, register_rebalance
 
     register_rollout(sub, common)
+    register_rebalance(sub, common)
     from tui_orch.cli_volume import register as register_volume
 
     register_volume(sub, common)

@@ -34,6 +34,40 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_rollout, attach=True)
 
 
+def register_rebalance(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("rebalance", parents=[common], help="free whole nodes by moving replicas (rolling)",
+                       description="Show which replicas a rebalance would move to free whole nodes (the plan "
+                                   "never does on its own); with --apply, move them: service by service, "
+                                   "start-first, batch by batch, each old replica stopped only once its copy "
+                                   "passed the health gate.")
+    p.add_argument("--apply", action="store_true", help="carry the moves out (without it: show them only)")
+    p.set_defaults(func=cmd_rebalance, attach=True)
+
+
+def cmd_rebalance(args: argparse.Namespace) -> int:
+    async def act(ctl: Controller) -> int:
+        plan = ctl.rebalance_plan()
+        print(plan.describe())
+        if not plan.plan.starts:
+            print("nothing to move: no node can be freed by moving its replicas to nodes in use")
+            return 0
+        if not args.apply:
+            print("dry run: nothing moved; `tui-orch rebalance --apply` moves them (start-first, rolling)")
+            return 0
+        services = {s.service for s in plan.plan.starts}
+        async with printing_events(ctl, services, kinds={"rollout", "stop", "start"}):
+            done = await ctl.rebalance()
+        records = done.rollouts
+        for ro in records:
+            print(describe(ro, ro.service))
+        left = sorted(services - {ro.service for ro in records})
+        if left:
+            print(f"not moved (a rebalance before them did not complete): {', '.join(left)}")
+        return 0 if records and done.ok and not left else 1
+
+    return _run_with_controller(args, act)
+
+
 def describe(ro: Rollout | None, service: str) -> str:
     if ro is None:
         return f"{service}: no rollout yet"

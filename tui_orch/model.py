@@ -502,7 +502,7 @@ class Rollout:
     from_revision: int  # what runs before (and what a rollback returns to)
     to_revision: int
     state: RolloutState = RolloutState.RUNNING
-    kind: Literal["update", "restart", "rollback", "undo"] = "update"
+    kind: Literal["update", "restart", "rollback", "undo", "rebalance"] = "update"
     order: Literal["stop-first", "start-first"] = "stop-first"
     parallelism: int = 1
     batch: int = 0  # batches begun (1-based number of the current one)
@@ -521,6 +521,8 @@ class Rollout:
     batch_keys: tuple[str, ...] = ()
     # keys whose new replica failed and, with failure_action continue, are left as they are
     skipped: tuple[str, ...] = ()
+    # a rebalance (same revision): replica key -> the node it moves to, start-first
+    moves: Pairs = ()
 
     @property
     def active(self) -> bool:

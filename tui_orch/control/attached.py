@@ -17,6 +17,7 @@ from typing import Any
 
 from tui_orch.control.place import ControllerInfo, running, socket_address
 from tui_orch.controller import ApplyResult, Controller
+from tui_orch.controller.results import RebalanceResult
 from tui_orch.errors import PlanOutdated, TuiOrchError
 from tui_orch.model import Rollout, from_dict
 
@@ -104,6 +105,9 @@ class AttachedController(Controller):
 
     async def rollout_pause(self, service: str) -> Rollout:  # type: ignore[override]
         return from_dict(Rollout, await self._call("rollout_pause", {"service": service}))
+
+    async def rebalance(self) -> RebalanceResult:
+        return from_dict(RebalanceResult, await self._call("rebalance", {}))
 
     async def volume_move(self, replica: str, node: str, progress: Any = None) -> Any:
         raise TuiOrchError(f"a controller runs on its own: move the volume with "

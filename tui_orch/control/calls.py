@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 BY_SERVICE = ("remove", "rollout_restart", "rollout_resume", "rollout_pause")
 BY_NODE = ("cordon", "uncordon", "drain")
-METHODS = frozenset({"apply", "scale", "rollout_undo", *BY_SERVICE, *BY_NODE})
+METHODS = frozenset({"apply", "scale", "rollout_undo", "rebalance", *BY_SERVICE, *BY_NODE})
 
 
 async def call(controller: Any, method: str, args: dict[str, Any], output: Callable[[str], None]) -> dict[str, Any]:
@@ -65,6 +65,8 @@ async def _dispatch(ctl: Any, method: str, args: dict[str, Any], output: Callabl
     if method == "rollout_undo":
         to = args.get("to_revision")
         return await ctl.rollout_undo(str(args["service"]), int(to) if to is not None else None)
+    if method == "rebalance":
+        return await ctl.rebalance()
     if method == "rollout_pause":
         service = str(args["service"])
         await ctl.settle_rollouts(halt=[service])  # a batch begun is finished first, as the CLI does

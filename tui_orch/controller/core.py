@@ -30,7 +30,7 @@ from tui_orch.controller.context import (
 from tui_orch.controller.events import EventBus, event
 from tui_orch.controller.query import Query
 from tui_orch.controller.reconcile import Reconciler
-from tui_orch.controller.results import ApplyResult
+from tui_orch.controller.results import ApplyResult, RebalanceResult
 from tui_orch.controller.rollout import Rollouts, retired
 from tui_orch.controller.rollout import load as load_rollout
 from tui_orch.controller.volume_move import MoveResult
@@ -40,7 +40,7 @@ from tui_orch.manifest import Manifest
 from tui_orch.manifest.localtree import Tree
 from tui_orch.model import NodeState, Replica, ReplicaState, Revision, Rollout, RolloutState, ServiceSpec, from_dict
 from tui_orch.nodes.fleet import Fleet
-from tui_orch.placement import Plan
+from tui_orch.placement import Plan, Rebalance
 from tui_orch.store import Store
 
 T = TypeVar("T")
@@ -326,6 +326,16 @@ class Controller:
         """Roll back to ``to_revision`` (default: the previous one) with the rollback_config."""
         self._traffic_loop()
         return await self._synced(rollout_ops.undo(self.ctx, self.rollout_tasks, service, to_revision, wait))
+
+    def rebalance_plan(self) -> Rebalance:
+        """What a rebalance would move and how many nodes it would free (nothing changes)."""
+        return rollout_ops.rebalance_plan(self.ctx)
+
+    async def rebalance(self) -> RebalanceResult:
+        """Move replicas start-first, service by service and batch by batch, to free whole
+        nodes (rollout_ops.rebalance): what it freed and each service's rollout."""
+        self._traffic_loop()
+        return await self._synced(rollout_ops.rebalance(self.ctx, self.rollout_tasks))
 
     def rollout_status(self, service: str) -> Rollout | None:
         return rollout_ops.status(self.ctx, service)

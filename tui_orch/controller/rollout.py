@@ -47,7 +47,7 @@ from tui_orch.model import (
 if TYPE_CHECKING:
     from tui_orch.controller.context import Context
 
-Kind = Literal["update", "restart", "rollback", "undo"]
+Kind = Literal["update", "restart", "rollback", "undo", "rebalance"]
 GONE = (ReplicaState.STOPPING, ReplicaState.STOPPED)
 
 
@@ -76,21 +76,32 @@ def config_of(ctx: "Context", ro: Rollout) -> UpdateConfig:
 
 
 def outdated(ctx: "Context", ro: Rollout) -> list[Replica]:
-    """Replicas still to replace, by slot (then node), skipped ones left out."""
-    reps = [r for r in ctx.store.replicas(ro.service)
-            if r.revision != ro.to_revision and r.state not in GONE and r.key not in ro.skipped]
+    """Replicas still to replace, by slot (then node), skipped ones left out. A rebalance's:
+    its replicas still running elsewhere than the node they move to."""
+    if ro.kind == "rebalance":
+        to = dict(ro.moves)
+        reps = [r for r in ctx.store.replicas(ro.service)
+                if r.key in to and r.node != to[r.key] and r.revision == ro.to_revision
+                and r.state == ReplicaState.RUNNING and r.key not in ro.skipped]
+    else:
+        reps = [r for r in ctx.store.replicas(ro.service)
+                if r.revision != ro.to_revision and r.state not in GONE and r.key not in ro.skipped]
     return sorted(reps, key=lambda r: (r.slot, r.node))
 
 
-def new_record(ctx: "Context", service: str, from_revision: int, to_revision: int, kind: Kind) -> Rollout:
-    """The record of a rollout about to begin (the caller stores it)."""
+def new_record(ctx: "Context", service: str, from_revision: int, to_revision: int, kind: Kind,
+               moves: tuple[tuple[str, str], ...] = ()) -> Rollout:
+    """The record of a rollout about to begin (the caller stores it). A rebalance (``moves``)
+    is always start-first: a replica moves only once its copy on the new node passed the gate."""
     now = time.time()
     draft = Rollout(service, from_revision, to_revision, kind=kind, started_at=now, updated_at=now,
-                    state=RolloutState.ROLLING_BACK if kind in ("rollback", "undo") else RolloutState.RUNNING)
+                    state=RolloutState.ROLLING_BACK if kind in ("rollback", "undo") else RolloutState.RUNNING,
+                    moves=moves)
     cfg = config_of(ctx, draft)
     total = len(outdated(ctx, draft))
     size = cfg.parallelism or max(total, 1)
-    return dataclasses.replace(draft, order=cfg.order, parallelism=cfg.parallelism, total=total,
+    return dataclasses.replace(draft, order="start-first" if kind == "rebalance" else cfg.order,
+                               parallelism=cfg.parallelism, total=total,
                                batches=math.ceil(total / size) if total else 0)
 
 
@@ -204,9 +215,11 @@ class Rollouts:
             keys = tuple(r.key for r in todo[: cfg.parallelism or len(todo)])
             ro = save(ctx, dataclasses.replace(ro, batch=ro.batch + 1, batches=max(ro.batches, ro.batch + 1),
                                                batch_keys=keys, message=""))
+            to = dict(ro.moves)
+            what = (", ".join(f"{k} to {to[k]}" for k in keys) if ro.kind == "rebalance"
+                    else f"{', '.join(keys)} to revision {ro.to_revision}")
             ctx.bus.publish(event("rollout", f"{service}: batch {ro.batch} of {ro.batches} begins: "
-                                  f"{', '.join(keys)} to revision {ro.to_revision} ({ro.order})",
-                                  service=service, batch=ro.batch, batches=ro.batches))
+                                  f"{what} ({ro.order})", service=service, batch=ro.batch, batches=ro.batches))
 
     async def _batch(self, ro: Rollout) -> Rollout:
         """Replace every key of the current batch; store the counts and clear the batch."""
@@ -236,6 +249,12 @@ class Rollouts:
             return ro
         why = (f"{ro.failed} of {ro.total} new replicas failed (max_failure_ratio "
                f"{cfg.max_failure_ratio:g})")
+        if ro.kind == "rebalance" and cfg.failure_action != "continue":  # never a rollback: same revision
+            ro = save(ctx, dataclasses.replace(ro, state=RolloutState.PAUSED, message=f"paused: {why}"))
+            ctx.bus.publish(event("rollout", f"{ro.service}: rebalance paused: {why}; the old replicas kept "
+                                  f"serving where they were; `tui-orch rollout resume {ro.service}` tries again",
+                                  service=ro.service, level="error"))
+            return ro
         if ro.kind in ("rollback", "undo") or cfg.failure_action == "pause":
             what = "rollback" if ro.kind in ("rollback", "undo") else "rollout"
             ro = save(ctx, dataclasses.replace(ro, state=RolloutState.PAUSED, message=f"paused: {why}"))
@@ -253,12 +272,13 @@ class Rollouts:
     def _finish(self, ro: Rollout) -> Rollout:
         back = ro.kind in ("rollback", "undo")
         left = f"; {len(ro.skipped)} replica(s) left as they were: {', '.join(ro.skipped)}" if ro.skipped else ""
+        done = (f"{ro.healthy} replica(s) moved" if ro.kind == "rebalance"
+                else f"{ro.updated} replica(s) at revision {ro.to_revision}")
         ro = save(self.ctx, dataclasses.replace(
-            ro, state=RolloutState.ROLLED_BACK if back else RolloutState.COMPLETED,
-            message=f"{ro.updated} replica(s) at revision {ro.to_revision}{left}"))
-        self.ctx.bus.publish(event("rollback" if back else "rollout",
-                                   f"{ro.service}: {'rolled back' if back else 'rollout complete'}: "
-                                   f"{ro.message}", service=ro.service))
+            ro, state=RolloutState.ROLLED_BACK if back else RolloutState.COMPLETED, message=f"{done}{left}"))
+        what = "rolled back" if back else ("rebalance complete" if ro.kind == "rebalance" else "rollout complete")
+        self.ctx.bus.publish(event("rollback" if back else "rollout", f"{ro.service}: {what}: {ro.message}",
+                                   service=ro.service))
         return ro
 
     def begin_rollback(self, ro: Rollout, kind: Kind, to_revision: int | None = None) -> Rollout:
@@ -296,8 +316,9 @@ class Rollouts:
                 or now.health == Health.UNHEALTHY):
             self._failed_event(ro, new, f"failed within the monitor period of {cfg.monitor:g} s")
             return False
-        ctx.bus.publish(event("rollout", f"{key} on {new.node} is revision {ro.to_revision} and healthy",
-                              service=ro.service, replica=key, node=new.node))
+        healthy = (f"{key} moved to {new.node} and healthy" if ro.kind == "rebalance"
+                   else f"{key} on {new.node} is revision {ro.to_revision} and healthy")
+        ctx.bus.publish(event("rollout", healthy, service=ro.service, replica=key, node=new.node))
         return True
 
     def _failed_event(self, ro: Rollout, new: Replica, why: str) -> None:
@@ -327,6 +348,8 @@ class Rollouts:
             if rec is None or rec.removed or rec.revision != ro.to_revision:
                 return None  # removed or superseded while it waited for the lock: start nothing
             cur = ctx.store.get_replica(key)
+            if ro.kind == "rebalance":
+                return await self._start_moved(ro, key, spec, cur)
             if cur is not None and cur.revision == ro.to_revision:
                 return cur if cur.state not in GONE else None
             if cur is not None and cur.state in GONE:  # its stop was cut short: finish it (no exited leftover)
@@ -365,6 +388,30 @@ class Rollouts:
             restarts = cur.restarts if cur is not None else 0
             return await deploy.start_replica(ctx, spec, ro.to_revision, s.slot, s.node, s.ports, restarts=restarts)
 
+    async def _start_moved(self, ro: Rollout, key: str, spec: ServiceSpec, cur: Replica | None) -> Replica | None:
+        """A rebalance, under the controller's lock: the copy of ``key`` on the node it moves to,
+        started beside the running one (kept serving as retiring until the copy passes the gate).
+        None when there is nothing to move: it is there already, it does not run (the reconcile
+        pass starts it where it fits), or that node has no room for it any more (it stays)."""
+        ctx = self.ctx
+        target = dict(ro.moves).get(key, "")
+        if cur is None or cur.revision != ro.to_revision or cur.state != ReplicaState.RUNNING:
+            return None
+        if cur.node == target:
+            return cur  # moved before a crash: checked again, its old copy (retiring) stopped once it passes
+        others = [r for r in ctx.store.replicas() if r.key != key]
+        retiring = list(retired(load(ctx, ro.service) or ro).values())
+        homed = {**planning.homes_for(ctx, {ro.service: (spec, ro.to_revision)}), key: target}
+        p = placement.place(spec, [cur.slot], planning.node_infos(ctx), [*others, *retiring, cur], homes=homed)
+        if not p.starts:
+            why = p.unschedulable[0].reason if p.unschedulable else "no room"
+            ctx.bus.publish(event("rollout", f"{key} stays on {cur.node}: {target} cannot take it now ({why})",
+                                  service=ro.service, replica=key, level="warning"))
+            return None
+        self._set_retiring(ro.service, key, cur)
+        s = p.starts[0]
+        return await deploy.start_replica(ctx, spec, ro.to_revision, s.slot, s.node, s.ports, restarts=cur.restarts)
+
     def _slot_of(self, ro: Rollout, key: str) -> tuple[int | None, str]:
         """Slot and node of a key whose record is gone (its replica stopped before a crash)."""
         old = self._retiring(ro.service, key)
@@ -383,9 +430,10 @@ class Rollouts:
             if passed:
                 if old.container_id:
                     await deploy.remove_container(ctx, old.node, old.container_id, self._grace(old))
-                ctx.bus.publish(event("stop", f"{key} revision {old.revision} on {old.node} stopped: replaced by "
-                                      f"revision {ro.to_revision} on {new.node}", service=ro.service,
-                                      replica=key, node=old.node))
+                why = (f"moved to {new.node} (rebalance)" if ro.kind == "rebalance"
+                       else f"replaced by revision {ro.to_revision} on {new.node}")
+                ctx.bus.publish(event("stop", f"{key} revision {old.revision} on {old.node} stopped: {why}",
+                                      service=ro.service, replica=key, node=old.node))
             else:
                 cur = ctx.store.get_replica(key)
                 if cur is not None and cur.container_id and cur.container_id != old.container_id:

@@ -1,4 +1,4 @@
-"""The operator's rollout commands: restart, pause, resume, undo, status, history.
+"""The operator's rollout commands: restart, pause, resume, undo, status, history, rebalance.
 
 Each checks what the operator asked for against the stored state and answers a wrong
 request with one sentence (TuiOrchError) naming the service and what to do.
@@ -10,12 +10,16 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING
 
+from tui_orch import placement
 from tui_orch.controller import interrupted, planning
 from tui_orch.controller.context import applier
 from tui_orch.controller.events import event
+from tui_orch.controller.results import RebalanceResult
 from tui_orch.controller.rollout import Rollouts, load, new_record, save
 from tui_orch.errors import TuiOrchError
-from tui_orch.model import Revision, Rollout, RolloutState
+from tui_orch.controller.unowned import owned_replicas
+from tui_orch.model import Revision, Rollout, RolloutState, from_dict
+from tui_orch.placement import Rebalance
 
 if TYPE_CHECKING:
     from tui_orch.controller.context import Context
@@ -125,6 +129,58 @@ async def undo(ctx: "Context", rollouts: Rollouts, service: str, to_revision: in
     ctx.bus.publish(event("rollback", f"{service}: undo, back from revision {current} to {target}: "
                           f"{ro.total} replica(s) in {ro.batches} batch(es)", service=service))
     return await _carry_out(rollouts, ro, wait)
+
+
+def rebalance_plan(ctx: "Context") -> Rebalance:
+    """The moves that would free whole nodes (placement/rebalance.py): replicas on the least
+    used nodes go, by the same best fit, to nodes already in use. Only desired services'
+    running replicas move; global, homed (their data) and unowned ones never do."""
+    wanted = planning.desired(ctx)
+    return placement.rebalance([spec for spec, _ in wanted.values()], planning.node_infos(ctx, wanted),
+                               owned_replicas(ctx.store, ()), homes=planning.homes_for(ctx, wanted))
+
+
+async def rebalance(ctx: "Context", rollouts: Rollouts) -> RebalanceResult:
+    """Carry out a rebalance: per service (one after another), a rollout of kind rebalance at
+    its current revision that moves its replicas start-first, batch by batch as its
+    update_config says (parallelism, monitor, delay), each old replica stopped only once its
+    copy on the new node passed the health gate. A service with a rollout in progress is
+    refused: one sentence, nothing moved. A failed move pauses that service's rebalance
+    (the old replica kept serving) and the services after it are left where they are."""
+    await interrupted.settle(ctx, rollouts)
+    async with ctx.lock:
+        plan = rebalance_plan(ctx)
+        moves: dict[str, list[tuple[str, str]]] = {}
+        for s in plan.plan.starts:
+            moves.setdefault(s.service, []).append((f"{s.service}.{s.slot}", s.node))
+        # while any rollout runs, room moves under the plan's feet: it waits for them to end
+        busy = sorted(name for name, data in ctx.store.rollouts().items()
+                      if from_dict(Rollout, data).active and (rec := ctx.store.get_service(name)) is not None
+                      and not rec.removed)
+        if busy:
+            raise TuiOrchError(f"{', '.join(busy)} {'has' if len(busy) == 1 else 'have'} a rollout in progress; "
+                               f"wait for it to end (tui-orch rollout status {busy[0]}) and rebalance again")
+    if moves:
+        ctx.bus.publish(event("rollout", f"rebalance: {plan.nodes_before} -> {plan.nodes_after} node(s) in use, "
+                              f"moving {len(plan.plan.starts)} replica(s) of {len(moves)} service(s) start-first; "
+                              f"frees {', '.join(plan.freed)}"))
+    done: list[Rollout] = []
+    for name in sorted(moves):  # each record stored at its turn: one a failure stops before never runs
+        async with ctx.lock:
+            current = _service(ctx, name)
+            began = load(ctx, name)
+            if began is not None and began.active:  # an apply or restart of it began meanwhile
+                ctx.bus.publish(event("rollout", f"{name}: a rollout began meanwhile; the rebalance stops here "
+                                      f"(run it again once it ends)", service=name, level="warning"))
+                break
+            ro = save(ctx, new_record(ctx, name, current, current, "rebalance", tuple(sorted(moves[name]))))
+        ctx.bus.publish(event("rollout", f"{name}: rebalance: {ro.total} replica(s) in {ro.batches} "
+                              f"batch(es), start-first", service=name))
+        ro = await _carry_out(rollouts, ro, True)
+        done.append(ro)
+        if ro.state != RolloutState.COMPLETED:
+            break  # the services after it stay where they are
+    return RebalanceResult(plan.nodes_before, plan.nodes_after, tuple(plan.freed), len(plan.plan.starts), tuple(done))
 
 
 def status(ctx: "Context", service: str) -> Rollout | None:

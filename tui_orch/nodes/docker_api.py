@@ -205,9 +205,11 @@ class DockerOps:
         extra = {"platform": req.platform} if req.platform else {}  # docker-py sends it for API >= 1.41 only
         # its networks made, then it on them, while no prune of this node's networks runs (networks.py)
         with networks_held(self.node) if req.networks else contextlib.nullcontext():
-            for ref in req.networks:
-                ensure_network(api, self.node, ref, dict(req.labels).get("tui-orch.owner", ""))
-            cid = self._create(req, host_config, exposed, extra)
+            owner = dict(req.labels).get("tui-orch.owner", "")
+            net_ids = [ensure_network(api, self.node, ref, owner) for ref in req.networks]
+            if net_ids and host_config.get("NetworkMode") == req.networks[0].name:
+                host_config["NetworkMode"] = net_ids[0]  # by id: a name may match two (networks.py)
+            cid = self._create(req, host_config, exposed, extra, net_ids)
         try:
             api.start(cid)
         except Exception:
@@ -217,7 +219,7 @@ class DockerOps:
         return container_info(self.node, api.inspect_container(cid))
 
     def _create(self, req: ContainerRequest, host_config: dict[str, Any], exposed: list[tuple[int, str]],
-                extra: dict[str, Any]) -> str:
+                extra: dict[str, Any], net_ids: list[str] | None = None) -> str:
         """Create the container of ``req`` on its networks (not started); its id."""
         api = self.client.api
         try:
@@ -238,7 +240,7 @@ class DockerOps:
                 hostname=req.hostname,
                 domainname=req.domainname,
                 mac_address=req.mac_address,
-                networking_config=first_network(api, req),
+                networking_config=first_network(api, net_ids[0] if net_ids else None),
                 detach=True,
                 **extra,
             )
@@ -252,8 +254,8 @@ class DockerOps:
             raise NodeError(self.node, f"cannot run {req.name!r}: {why}") from None
         cid = str(created["Id"])
         try:
-            for ref in req.networks[1:]:
-                api.connect_container_to_network(cid, ref.name)
+            for net_id in (net_ids or [])[1:]:
+                api.connect_container_to_network(cid, net_id)
         except Exception:
             with contextlib.suppress(Exception):
                 api.remove_container(cid, force=True)

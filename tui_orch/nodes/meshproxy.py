@@ -72,16 +72,15 @@ def run_mesh(client: Any, owner: str, node: str, service: str, image: str,
     on each of ``networks`` (made when missing) with the service's name and aliases."""
     with networks_held(node):  # its networks made and it on them, while no prune of them runs
         api = client.api
-        for ref in networks:
-            ensure_network(api, node, ref, owner)
+        net_ids = [ensure_network(api, node, ref, owner) for ref in networks]  # joined by id
         digest = attach_digest(networks, service)
         first = networks[0]
         host_config = api.create_host_config(
-            network_mode=first.name,
+            network_mode=net_ids[0],
             binds=[f"{mesh_folder(owner, node, service)}:{EDGE_MOUNT}:rw"],
             restart_policy={"Name": "unless-stopped"},
         )
-        networking = api.create_networking_config({first.name: api.create_endpoint_config(
+        networking = api.create_networking_config({net_ids[0]: api.create_endpoint_config(
             aliases=[service, *first.aliases])})
         created = api.create_container(
             image=image, name=mesh_name(owner, service), user="0:0",
@@ -91,8 +90,8 @@ def run_mesh(client: Any, owner: str, node: str, service: str, image: str,
         )
         cid = created["Id"]
         try:
-            for ref in networks[1:]:
-                api.connect_container_to_network(cid, ref.name, aliases=[service, *ref.aliases])
+            for ref, net_id in zip(networks[1:], net_ids[1:]):
+                api.connect_container_to_network(cid, net_id, aliases=[service, *ref.aliases])
             api.start(cid)
         except Exception:
             api.remove_container(cid, force=True)

@@ -7,6 +7,7 @@ them. An external network must exist already: the message says how to make it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -32,16 +33,22 @@ def networks_held(node: str) -> threading.Lock:
 
 
 def find_network(api: Any, name: str) -> dict[str, Any] | None:
-    """The network named exactly ``name`` (the engine's filter matches parts of names)."""
-    for found in api.networks(names=[name]):
-        if found.get("Name") == name:
-            return found
-    return None
+    """The network named exactly ``name`` (the engine's filter matches parts of names). When
+    two were made at once (two processes starting replicas on this node: the engine's
+    duplicate check is not atomic), the oldest, as every process picks it (_oldest)."""
+    return _oldest([found for found in api.networks(names=[name]) if found.get("Name") == name])
+
+
+def _oldest(found: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first made of networks of one name (by the engine's creation time, then id): a
+    process that sees only its own network made it before any other still to come."""
+    return min(found, key=lambda n: (str(n.get("Created") or ""), str(n.get("Id") or "")), default=None)
 
 
 def ensure_network(api: Any, node: str, ref: NetworkRef, owner: str) -> str:
     """The id of network ``ref.name`` on this engine, made when missing (an external one is
-    never made: NodeError saying how to make it)."""
+    never made: NodeError saying how to make it). Containers join it by this id: a name that
+    matches two networks is refused by the engine ("ambiguous")."""
     found = find_network(api, ref.name)
     if found is not None:
         return str(found["Id"])
@@ -52,16 +59,23 @@ def ensure_network(api: Any, node: str, ref: NetworkRef, owner: str) -> str:
     if owner:
         labels[LABEL_NETWORK_OWNER] = owner
     try:
-        # check_duplicate: the engine refuses a second network of this name (it would allow one,
-        # made by a replica starting beside this one, and a name then matches two)
+        # check_duplicate: the engine refuses a second network of this name, as far as it can
+        # tell (two made at the same moment by two processes both get made: see below)
         created = api.create_network(ref.name, driver="bridge", internal=ref.internal, labels=labels,
                                      attachable=True, check_duplicate=True)
-        return str(created["Id"])
     except docker.errors.APIError as exc:
         found = find_network(api, ref.name)  # made meanwhile by a replica starting beside this one
         if found is not None:
             return str(found["Id"])
         raise NodeError(node, made_failed(node, ref.name, exc)) from None
+    mine = str(created["Id"])
+    oldest = find_network(api, ref.name)
+    if oldest is None or str(oldest["Id"]) == mine:
+        return mine
+    # another process made one of this name at the same moment: all use the oldest, ours goes
+    with contextlib.suppress(docker.errors.APIError):
+        api.remove_network(mine)
+    return str(oldest["Id"])
 
 
 def made_failed(node: str, name: str, exc: docker.errors.APIError) -> str:
@@ -118,11 +132,12 @@ def _remove_unused(api: Any, net_id: str, name: str) -> bool | None:
     return True
 
 
-def first_network(api: Any, req: Any) -> dict[str, Any] | None:
-    """The networking config that attaches a new container to the first of its networks."""
-    if not req.networks:
+def first_network(api: Any, net_id: str | None) -> dict[str, Any] | None:
+    """The networking config that attaches a new container to network ``net_id`` (its first;
+    by id: ensure_network)."""
+    if not net_id:
         return None
-    return api.create_networking_config({req.networks[0].name: api.create_endpoint_config()})
+    return api.create_networking_config({net_id: api.create_endpoint_config()})
 
 
 def by_name_ports(api: Any, req: Any) -> list[int]:

@@ -199,9 +199,13 @@ def _exchange(
         on.setdefault(fleet.index[s.node], []).append(k)
     requests = job.requests
     wanted = list({requests[u.service] for u in todo})
-    hosts = {fleet.host[i] for i in on}
-    for i in (i for i in range(fleet.n) if fleet.host[i] in hosts):
-        near = [k for j in fleet.group_of(i) for k in on.get(j, ())]  # the node's, and its host's (ports)
+    # a node's host matters only for host ports: without any, nodes that share a host are
+    # searched exactly as nodes of their own (the plan must not change with host ids alone)
+    ported = any(r.layout for r in requests.values())
+    host = fleet.host if ported else range(fleet.n)
+    hosts = {host[i] for i in on}
+    for i in (i for i in range(fleet.n) if host[i] in hosts):
+        near = [k for j in (fleet.group_of(i) if ported else (i,)) for k in on.get(j, ())]
         for group in _groups(near, len(starts)):
             moved = [requests[starts[k].service] for k in group if fleet.index[starts[k].node] == i]
             if not job.spend(len(wanted)):

@@ -1,6 +1,6 @@
 """What a ``:`` line does once entered: a view (``:rs web`` filters it), ``:ev web`` (the
 events of that service or node), ``:logs web.2`` / ``:logs web``, ``:scale web 5``, ``:q``,
-``:help``. A verb named as a destructive key's action is refused with --readonly; a wrong
+``:help``, ``:rebalance`` (its plan, then a confirmation). A verb named as a destructive key's action is refused with --readonly; a wrong
 verb or argument is one warning naming it and what to type."""
 
 from __future__ import annotations
@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from tui_orch.errors import TuiOrchError
 from tui_orch.ui.actions import ActionsMixin
 from tui_orch.ui.keys import DESTRUCTIVE_ACTIONS, parse_command
 from tui_orch.ui.views import VIEWS
 
 VIEW_NAMES = frozenset(cls.NAME for cls in VIEWS)
+MAX_PLAN_LINES = 16  # of a rebalance plan in its confirmation (the CLI prints it whole)
 
 
 def view_command(text: str) -> bool:
@@ -52,6 +54,7 @@ class CommandsMixin(ActionsMixin):
             "history": self.action_history,
             "logs": self.command_logs,
             "scale": self.command_scale,
+            "rebalance": self.command_rebalance,
             "events": self.command_events,
         }
 
@@ -120,3 +123,34 @@ class CommandsMixin(ActionsMixin):
                 self.notify(f":scale {arg}: {exc}", severity="warning")
                 return
             self.scale_to(service, count)
+
+    def command_rebalance(self, arg: str) -> None:
+        """``:rebalance``: the plan (how many nodes it frees, what it moves) in a confirmation
+        dialog that defaults to Cancel; confirmed, the moves run in the background (start-first,
+        service by service) and one notification says what moved or where it stopped."""
+        from tui_orch.ui.dialogs import ConfirmDialog
+
+        if arg:
+            self.notify(f":rebalance takes no argument (it looks at every service), not {arg!r}", severity="warning")
+            return
+        try:
+            plan = self.ctl.rebalance_plan()
+        except TuiOrchError as exc:
+            self.notify(str(exc), title="rebalance", severity="error")
+            return
+        if not plan.plan.starts:
+            self.notify("rebalance: nothing to move (no node can be freed onto nodes in use)")
+            return
+        lines = plan.describe().splitlines()
+        text = "\n".join(lines[:MAX_PLAN_LINES] + ([f"... and {len(lines) - MAX_PLAN_LINES} more line(s)"]
+                                                     if len(lines) > MAX_PLAN_LINES else []))
+        text += "\n\nEach replica starts on its new node first; the old one stops once it passed the health gate."
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.act("rebalance", self.ctl.rebalance,
+                         lambda result: self.notify(result.sentence(), severity="information" if result.ok else "error",
+                                                    timeout=10))
+
+        self.app.push_screen(ConfirmDialog(text, "Rebalance", title=f"Rebalance: free {plan.frees} node(s)?"),
+                             confirmed)

@@ -107,7 +107,8 @@ PLOT_KEYS: tuple[Key, ...] = (Key("plot-back", "escape,q", "back", "Back", show=
 
 ALL_SCREEN_KEYS = (*FORWARDS_KEYS, *HISTORY_KEYS, *PLOT_KEYS)
 BINDING_IDS = frozenset(k.id for k in (*KEYS, *ALL_SCREEN_KEYS))
-DESTRUCTIVE_ACTIONS = frozenset(k.action for k in (*KEYS, *ALL_SCREEN_KEYS) if k.destructive)
+# what --readonly refuses: the destructive keys' actions, and ``:`` verbs with no key of their own
+DESTRUCTIVE_ACTIONS = frozenset({*(k.action for k in (*KEYS, *ALL_SCREEN_KEYS) if k.destructive), "rebalance"})
 
 
 def action_name(action: str) -> str:
@@ -176,6 +177,7 @@ COMMANDS: dict[str, str] = {
     "pf": "forwards", "forwards": "forwards", "port-forwards": "forwards",
     "history": "history", "hist": "history",
     "scale": "scale",
+    "rebalance": "rebalance",
     "q": "quit", "quit": "quit", "q!": "quit",
     "help": "help",
 }
