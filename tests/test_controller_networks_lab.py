@@ -113,3 +113,43 @@ def test_two_processes_making_one_network_at_once_end_on_one_network(lab):
                 clients[0].api.remove_network(found["Id"])
         for client in clients:
             client.close()
+
+
+TWICE = """
+name: {pre}
+services:
+  {pre}a:
+    image: tuiorch/busybox:1
+    command: ["sleep", "100000"]
+    deploy: {{mode: global}}
+"""
+
+
+async def test_a_network_name_found_twice_is_left_once_and_the_replicas_start(lab, tmp_path):
+    """A project network found twice on the nodes (made at one moment by two processes, or
+    by an engine older than its duplicate check): the engine refuses to start a container on
+    a name that matches two, even one created by id (CI: "network ... is ambiguous (2 matches
+    found on name)"). The newer is removed, the replicas start on the oldest."""
+    pre = prefix()
+    name = f"{pre}_default"
+    oldest = {}
+    for lab_node, client in each_client(lab):
+        made = [client.api.create_network(name, driver="bridge", check_duplicate=False)["Id"] for _ in range(2)]
+        oldest[lab_node.name] = made[0]
+    try:
+        async with controller(lab, tmp_path / "state", pre) as (ctl, _store, _fleet):
+            result = await ctl.apply(manifest(TWICE.format(pre=pre)))
+            assert result.ok, result
+            for lab_node, client in each_client(lab):
+                left = [n["Id"] for n in client.api.networks(names=[name]) if n["Name"] == name]
+                assert left == [oldest[lab_node.name]], (lab_node.name, left)
+                running = client.api.containers(filters={"label": f"tui-orch.service={pre}a"})
+                assert len(running) == 1
+                joined = client.api.inspect_container(running[0]["Id"])["NetworkSettings"]["Networks"]
+                assert joined[name]["NetworkID"] == oldest[lab_node.name]
+            await ctl.remove(f"{pre}a")
+    finally:
+        for _lab_node, client in each_client(lab):
+            for found in client.api.networks(names=[name]):
+                with contextlib.suppress(docker.errors.APIError):
+                    client.api.remove_network(found["Id"])

@@ -26,7 +26,9 @@ from tui_orch.errors import ContainerNotFound, ImageNotFound, NodeError, NodeUna
 from tui_orch.nodes.base import DEFAULT_OP_TIMEOUT, LABEL_SERVICE, ContainerInfo, ContainerRequest, DockerEvent
 from tui_orch.nodes.docker_events import EventCursor, EventWatcher, parse_event
 from tui_orch.nodes.mounts import host_config_mounts, missing_bind
-from tui_orch.nodes.networks import by_name_ports, ensure_network, first_network, networks_held
+from tui_orch.nodes.networks import (
+    AMBIGUOUS_TRIES, ambiguous, by_name_ports, dedupe, ensure_network, first_network, networks_held, twice_message,
+)
 
 __all__ = ["DEFAULT_OP_TIMEOUT", "DockerOps", "EventCursor", "EventWatcher", "blocking", "container_info",
            "parse_event", "parse_time", "translate"]
@@ -203,20 +205,35 @@ class DockerOps:
         host_config.update({k: v for k, v in mounts.items() if v})
         host_config.update(req.host_config)  # the service's own settings, in the API's names
         extra = {"platform": req.platform} if req.platform else {}  # docker-py sends it for API >= 1.41 only
-        # its networks made, then it on them, while no prune of this node's networks runs (networks.py)
-        with networks_held(self.node) if req.networks else contextlib.nullcontext():
-            owner = dict(req.labels).get("tui-orch.owner", "")
-            net_ids = [ensure_network(api, self.node, ref, owner) for ref in req.networks]
-            if net_ids and host_config.get("NetworkMode") == req.networks[0].name:
-                host_config["NetworkMode"] = net_ids[0]  # by id: a name may match two (networks.py)
-            cid = self._create(req, host_config, exposed, extra, net_ids)
-        try:
-            api.start(cid)
-        except Exception:
-            with contextlib.suppress(Exception):
-                api.remove_container(cid, force=True)
-            raise
-        return container_info(self.node, api.inspect_container(cid))
+        names = [ref.name for ref in req.networks]
+        for attempt in range(AMBIGUOUS_TRIES):
+            cid = None
+            try:
+                # its networks made, then it on them, while no prune of this node's networks runs (networks.py)
+                with networks_held(self.node) if req.networks else contextlib.nullcontext():
+                    owner = dict(req.labels).get("tui-orch.owner", "")
+                    net_ids = [ensure_network(api, self.node, ref, owner) for ref in req.networks]
+                    config = dict(host_config)
+                    if net_ids and config.get("NetworkMode") == names[0]:
+                        config["NetworkMode"] = net_ids[0]  # by id (networks.py)
+                    cid = self._create(req, config, exposed, extra, net_ids)
+                api.start(cid)
+            except Exception as exc:
+                if cid is not None:
+                    with contextlib.suppress(Exception):
+                        api.remove_container(cid, force=True)
+                if not ambiguous(exc):
+                    raise
+                # another process made one of its networks at this moment: the engine refuses a name
+                # that matches two, even for a container created by id; one is left (dedupe), again
+                with networks_held(self.node):
+                    for name in names:
+                        dedupe(api, name)
+                if attempt + 1 == AMBIGUOUS_TRIES:
+                    raise NodeError(self.node, twice_message(self.node, names)) from None
+                continue
+            return container_info(self.node, api.inspect_container(cid))
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _create(self, req: ContainerRequest, host_config: dict[str, Any], exposed: list[tuple[int, str]],
                 extra: dict[str, Any], net_ids: list[str] | None = None) -> str:

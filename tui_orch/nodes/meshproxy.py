@@ -22,9 +22,12 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
+import docker.errors
+
+from tui_orch.errors import NodeError
 from tui_orch.model import NetworkRef
 from tui_orch.nodes.edge import CONFIG, EDGE_MOUNT, RELOAD_SIGNAL
-from tui_orch.nodes.networks import ensure_network, networks_held
+from tui_orch.nodes.networks import AMBIGUOUS_TRIES, ambiguous, dedupe, ensure_network, networks_held, twice_message
 from tui_orch.nodes.nodefiles import ROOT
 
 LABEL_MESH = "tui-orch.mesh"
@@ -70,6 +73,22 @@ def run_mesh(client: Any, owner: str, node: str, service: str, image: str,
              networks: tuple[NetworkRef, ...]) -> MeshInfo:
     """Create and start the mesh proxy of ``service`` (its haproxy.cfg is in its folder already),
     on each of ``networks`` (made when missing) with the service's name and aliases."""
+    for attempt in range(AMBIGUOUS_TRIES):
+        try:
+            return _run_mesh(client, owner, node, service, image, networks)
+        except docker.errors.APIError as exc:
+            if not ambiguous(exc):
+                raise
+            with networks_held(node):  # one of its networks made twice at this moment (networks.py)
+                for ref in networks:
+                    dedupe(client.api, ref.name)
+            if attempt + 1 == AMBIGUOUS_TRIES:
+                raise NodeError(node, twice_message(node, [ref.name for ref in networks])) from None
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _run_mesh(client: Any, owner: str, node: str, service: str, image: str,
+              networks: tuple[NetworkRef, ...]) -> MeshInfo:
     with networks_held(node):  # its networks made and it on them, while no prune of them runs
         api = client.api
         net_ids = [ensure_network(api, node, ref, owner) for ref in networks]  # joined by id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import docker.errors
@@ -18,6 +19,7 @@ from tui_orch.model import NetworkRef
 
 LABEL_NETWORK_OWNER = "tui-orch.owner"
 LABEL_NETWORK_KEY = "tui-orch.network"
+AMBIGUOUS_TRIES = 3  # starts of a container refused for a network name that matches two (dedupe)
 
 _HELD: dict[str, threading.Lock] = {}
 _HELD_GUARD = threading.Lock()
@@ -47,11 +49,10 @@ def _oldest(found: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def ensure_network(api: Any, node: str, ref: NetworkRef, owner: str) -> str:
     """The id of network ``ref.name`` on this engine, made when missing (an external one is
-    never made: NodeError saying how to make it). Containers join it by this id: a name that
-    matches two networks is refused by the engine ("ambiguous")."""
+    never made: NodeError saying how to make it). Containers join it by this id."""
     found = find_network(api, ref.name)
     if found is not None:
-        return str(found["Id"])
+        return dedupe(api, ref.name) or str(found["Id"])
     if ref.external:
         raise NodeError(node, f"network {ref.name} is external (made by you) and is not on this node; "
                               f"make it there (docker network create {ref.name}) or remove external: true")
@@ -60,22 +61,43 @@ def ensure_network(api: Any, node: str, ref: NetworkRef, owner: str) -> str:
         labels[LABEL_NETWORK_OWNER] = owner
     try:
         # check_duplicate: the engine refuses a second network of this name, as far as it can
-        # tell (two made at the same moment by two processes both get made: see below)
+        # tell (two made at the same moment by two processes both get made: dedupe)
         created = api.create_network(ref.name, driver="bridge", internal=ref.internal, labels=labels,
                                      attachable=True, check_duplicate=True)
     except docker.errors.APIError as exc:
         found = find_network(api, ref.name)  # made meanwhile by a replica starting beside this one
         if found is not None:
-            return str(found["Id"])
+            return dedupe(api, ref.name) or str(found["Id"])
         raise NodeError(node, made_failed(node, ref.name, exc)) from None
-    mine = str(created["Id"])
-    oldest = find_network(api, ref.name)
-    if oldest is None or str(oldest["Id"]) == mine:
-        return mine
-    # another process made one of this name at the same moment: all use the oldest, ours goes
-    with contextlib.suppress(docker.errors.APIError):
-        api.remove_network(mine)
-    return str(oldest["Id"])
+    return dedupe(api, ref.name) or str(created["Id"])
+
+
+def dedupe(api: Any, name: str) -> str | None:
+    """Leave one network named ``name``: the oldest, which every process picks (_oldest), and
+    remove the others that no container is on (a container started while two have the name is
+    refused by the engine: "network ... is ambiguous", even when it was created by id). Made at
+    the same moment by another process, one is ours or theirs: nobody joins a newer one. The
+    oldest's id (None when there is none)."""
+    found = [n for n in api.networks(names=[name]) if n.get("Name") == name]
+    oldest = _oldest(found)
+    for other in found:
+        if other is not oldest:
+            with contextlib.suppress(docker.errors.APIError):  # gone meanwhile, or a container is on it
+                api.remove_network(other["Id"])
+    return None if oldest is None else str(oldest["Id"])
+
+
+def ambiguous(exc: BaseException) -> bool:
+    """The engine refused a container because a network name matches two networks."""
+    return isinstance(exc, docker.errors.APIError) and "is ambiguous" in str(exc.explanation or exc)
+
+
+def twice_message(node: str, names: Sequence[str]) -> str:
+    """What to do when a network name still matches two networks after dedupe (a container is
+    on each)."""
+    listed = ", ".join(names)
+    return (f"network {listed} exists twice on {node} and a container is on each; remove the one you do not "
+            f"need there (docker network ls --filter name={names[0]}, docker network rm ID)")
 
 
 def made_failed(node: str, name: str, exc: docker.errors.APIError) -> str:
@@ -155,5 +177,5 @@ def by_name_ports(api: Any, req: Any) -> list[int]:
     return sorted(ports)
 
 
-__all__ = ["by_name_ports", "ensure_network", "find_network", "first_network", "made_failed", "networks_held",
-           "prune_networks"]
+__all__ = ["AMBIGUOUS_TRIES", "ambiguous", "by_name_ports", "dedupe", "ensure_network", "find_network", "first_network", "made_failed", "networks_held",
+           "prune_networks", "twice_message"]
