@@ -38,7 +38,9 @@ bench: install-test
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	@status=0; for b in store placement monitoring controller console files volume_move traffic etcd_floor; do \
 		echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py $$(test $$b = store && echo --etcd yes) || status=1; \
-		done; exit $$status
+		done; \
+	echo "== benchmarks/console.py --scale 10000"; $(BIN)/python benchmarks/console.py --scale 10000 || status=1; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) build *.egg-info

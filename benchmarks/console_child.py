@@ -84,6 +84,7 @@ def main() -> int:
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--chaos", choices=("none", "scaled", "demo"), default="scaled")
+    parser.add_argument("--replicas", type=int, default=None, help="the examples scaled to about this many (demo --replicas)")
     parser.add_argument("--settle", type=float, default=240.0, help="longest wait for the replicas (s)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--deploy-on-go", action="store_true",
@@ -95,6 +96,8 @@ def main() -> int:
     folder = demo.examples_dir()
     cfg.examples_dir = folder
     manifests = demo.demo_manifests(folder)
+    if args.replicas is not None:
+        manifests = demo.scaled(manifests, args.replicas, args.nodes)
     state = Path(tempfile.mkdtemp(prefix="tui-orch-bench-console-"))
     store = open_store(state)
     lag: list[tuple[float, float]] = []

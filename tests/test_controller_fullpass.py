@@ -6,6 +6,7 @@ a time so other tasks run in between."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -24,13 +25,13 @@ services:
 
 def count_plans(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
     calls = [0]
-    plan_for = planning.plan_for
+    plan = planning.placement.plan
 
     def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls[0] += 1
-        return plan_for(*args, **kwargs)
+        return plan(*args, **kwargs)
 
-    monkeypatch.setattr(planning, "plan_for", counted)
+    monkeypatch.setattr(planning.placement, "plan", counted)
     return calls
 
 
@@ -54,14 +55,22 @@ async def test_a_full_pass_plans_only_when_the_state_or_the_nodes_changed(tmp_pa
         assert plans[0] == 2
         assert len(ctl.query().replicas("api")) == 2
 
-        # a node that is not Ready: every pass plans (its grace period runs out with time alone)
+        # a node that is not Ready: a pass plans when it goes away, and again when its grace
+        # period runs out (with time alone), not in between (on 10,000 nodes one nearly
+        # always is away, and a plan of 100,000 replicas takes seconds)
         await ctl.reconciler.full_pass()
         count = plans[0]
         ctl.query().node("sim-3").fail()  # type: ignore[attr-defined]
         await sim.advance(1)
         await ctl.reconciler.full_pass()
         await ctl.reconciler.full_pass()
+        assert plans[0] == count + 1
+        monkeypatch.setattr(planning, "not_ready_since", lambda ctx, name: 0.0)  # the grace period is over
+        await ctl.reconciler.full_pass()
+        await ctl.reconciler.full_pass()
         assert plans[0] == count + 2
+        monkeypatch.undo()
+        plans = count_plans(monkeypatch)
         ctl.query().node("sim-3").recover()  # type: ignore[attr-defined]
         await sim.advance(1)
         await ctl.reconciler.full_pass()
@@ -114,3 +123,27 @@ async def test_staggered_cancels_what_it_started_when_cancelled() -> None:
         await job
     pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     assert not [t for t in pending if "run" in repr(t.get_coro())]
+
+
+async def test_a_big_fleet_is_planned_in_a_thread(tmp_path, monkeypatch) -> None:
+    """From PLAN_IN_THREAD replicas the full pass plans in a thread (the console keeps
+    answering keys): the same plan, carried out."""
+    monkeypatch.setattr(planning, "PLAN_IN_THREAD", 0)
+    threads: list[str] = []
+    plan = planning.placement.plan
+
+    def where(*args, **kwargs):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return plan(*args, **kwargs)
+
+    monkeypatch.setattr(planning.placement, "plan", where)
+    async with sim_controller(tmp_path / "state") as (ctl, _sim):
+        assert (await ctl.apply(manifest(TWO))).ok
+        gone = ctl.query().replicas("api")[0]
+        node = ctl.query().node(gone.node)
+        node.containers.pop(gone.container_id)  # type: ignore[attr-defined]
+        ctl.ctx.store.remove_replica(gone.key)
+        threads.clear()
+        await ctl.reconciler.full_pass()
+        assert threads and threading.main_thread().name not in threads
+        assert len(ctl.query().replicas("api")) == 2

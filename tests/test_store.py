@@ -785,5 +785,7 @@ def test_replica_writes_match_a_dict_model(program: list[tuple[str, list]]) -> N
                 ordered = sorted(model.values(), key=lambda r: (r.service, r.slot, r.node))
                 assert s.replicas() == ordered
                 assert s.replicas("web") == [r for r in ordered if r.service == "web"]
+                # the file, written by reusing the unchanged records' text, is the memory's dump
+                assert Path(s._observed.path).read_bytes() == s._observed.storage.serialized()
         with open_store(tmp, readonly=True) as s:
             assert {r.key: r for r in s.replicas()} == model

@@ -41,6 +41,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                        "State goes to a temporary folder unless --state is given.")
     p.add_argument("--nodes", type=int, default=12, metavar="N", help="simulated nodes (default 12)")
     p.add_argument("--seed", type=int, default=None, metavar="S", help="seed of the simulation (default: random)")
+    p.add_argument("--replicas", type=int, default=None, metavar="R",
+                   help="deploy about R replicas in all: the examples' replicated services scaled up "
+                   "(default: as the examples say)")
     p.add_argument("--no-script", action="store_true", help="do not deploy the examples on your behalf")
     console_options(p)
     p.set_defaults(func=cmd_demo)
@@ -240,6 +243,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     folder = demo.examples_dir()
     cfg.examples_dir = folder
     manifests = demo.demo_manifests(folder)
+    if args.replicas is not None:
+        manifests = demo.scaled(manifests, args.replicas, args.nodes)
     temp = None if getattr(args, "state", None) else Path(tempfile.mkdtemp(prefix="tui-orch-demo-"))
     where = temp or config.state_dir(args.state)
     cfg.state_dir = console_folder(None if temp else where)

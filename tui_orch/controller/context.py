@@ -16,6 +16,7 @@ import hashlib
 import os
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 from tui_orch.controller.claims import PortClaims
 from tui_orch.controller.events import EventBus
 from tui_orch.controller.rotation import Rotation
@@ -63,6 +64,15 @@ class Readiness:
     down_since: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class Writing:
+    """The group commits of replica records (deploy.write_replica): the group that writers
+    join now, and the tasks that commit the groups."""
+
+    group: Any = None
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
 @dataclass(frozen=True, eq=False)
 class Context:
     store: Store
@@ -75,7 +85,8 @@ class Context:
     claims: PortClaims = field(default_factory=PortClaims)  # host ports of starts in flight (ports.py)
     # container id -> events deploy.wait_ready waits on: set by each engine event of it (reconcile.py)
     waiters: dict[str, list[asyncio.Event]] = field(default_factory=dict)
-    writes: asyncio.Lock = field(default_factory=asyncio.Lock)  # one record written per loop turn (deploy.py)
+    writes: asyncio.Lock = field(default_factory=asyncio.Lock)  # one group commit at a time (deploy.py)
+    writing: Writing = field(default_factory=lambda: Writing())  # replica records' group commits (deploy.py)
     # digest -> bytes of the secrets and configs of manifests applied by this process: in its
     # memory only, never stored (delivery.py)
     held: dict[str, bytes] = field(default_factory=dict, repr=False)

@@ -3,6 +3,7 @@ store and the fleet (no I/O), shared by commands, the reconcile loop and rollout
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Iterable
@@ -15,6 +16,7 @@ from tui_orch.model import Availability, NodeInfo, NodeState, ServiceSpec
 from tui_orch.placement import Plan
 
 Desired = dict[str, tuple[ServiceSpec, int]]  # service -> (spec, revision)
+PLAN_IN_THREAD = 5000  # replicas held from which the full pass plans in a thread (plan_all)
 
 
 def restrict(p: Plan, services: set[str]) -> Plan:
@@ -93,3 +95,18 @@ def plan_for(ctx: Context, wanted: Desired, services: Iterable[str] | None = Non
     held = owned_replicas(ctx.store, adopting)
     full = placement.plan([s for s, _ in wanted.values()], node_infos(ctx, wanted), held, homes=homes_for(ctx, wanted))
     return full if services is None else restrict(full, set(services))
+
+
+async def plan_all(ctx: Context, wanted: Desired) -> Plan:
+    """``plan_for(ctx, wanted)`` for the reconcile loop's full pass. Its inputs are read here;
+    the planning itself (pure: frozen specs, node infos and replica records) runs in a thread
+    once the fleet holds PLAN_IN_THREAD replicas or more: with 100,000 replicas on 10,000
+    nodes a plan takes seconds, and the console (sharing this event loop) answered no key
+    meanwhile. The thread takes turns with the loop (the console sets a short switch
+    interval), so keys are answered while it plans."""
+    held = owned_replicas(ctx.store)
+    args = ([s for s, _ in wanted.values()], node_infos(ctx, wanted), held)
+    homes = homes_for(ctx, wanted)
+    if len(held) < PLAN_IN_THREAD:
+        return placement.plan(*args, homes=homes)
+    return await asyncio.to_thread(placement.plan, *args, homes=homes)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Container, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tui_orch.controller.ordering import completed
 from tui_orch.model import (Availability, Event, Health, NodeInfo, NodeState, Replica, ReplicaState, Resources,
@@ -53,6 +53,9 @@ def _is_healthy(rep: Replica) -> bool:
     return rep.state == ReplicaState.RUNNING and rep.health in (Health.HEALTHY, Health.NONE)
 
 
+T = TypeVar("T")
+
+
 def serving_retired(ro: Rollout | None) -> set[str]:
     """start-first: the keys whose old replica still serves (healthy) while its replacement
     starts; the service counts them as running and healthy, as its clients see them."""
@@ -62,6 +65,25 @@ def serving_retired(ro: Rollout | None) -> set[str]:
             if _is_healthy(from_dict(Replica, json.loads(old))):
                 keys.add(key)
     return keys
+
+
+def held_by_node(replicas: Iterable[Replica]) -> dict[str, tuple[float, int, int]]:
+    """Node -> (cpus, memory, replicas) reserved by ``replicas`` in a HOLDING state."""
+    held: dict[str, tuple[float, int, int]] = {}
+    for rep in replicas:
+        if rep.state in HOLDING:
+            cpus, mem, count = held.get(rep.node, (0.0, 0, 0))
+            held[rep.node] = (cpus + rep.cpus, mem + rep.memory, count + 1)
+    return held
+
+
+def _count(reps: list[Replica], ready: set[str], serving: set[str]) -> tuple[int, int, int]:
+    """(running, healthy, restarts) of a service's replicas: a one-shot job that ran to exit 0
+    counts as up and healthy."""
+    up = [r for r in reps if (r.state == ReplicaState.RUNNING and r.node in ready) or r.key in serving]
+    done = sum(1 for r in reps if completed(r))
+    healthy = sum(1 for r in up if _is_healthy(r) or r.key in serving) + done
+    return len(up) + done, healthy, sum(r.restarts for r in reps)
 
 
 def allocatable(node: "Node") -> Resources:
@@ -86,6 +108,34 @@ class Query:
         # the rotation, as the proxies report it: a server they hold in any state)
         self._served = served
         self._addresses: dict[str, str | None] = {}  # node -> its advertised address (_advertised)
+        self._memos: dict[str, tuple[object, Any]] = {}  # what was made of the replicas, by state version (_memo)
+
+    def _memo(self, name: str, key: object, make: Callable[[], T]) -> T:
+        """``make()``, kept while ``key`` (with the store's version: its count of changes) is
+        the same. The header, the nodes and the services views each went over every replica
+        record once a second: with 100,000 of them, ~100 ms a second whether anything changed
+        or not; now once per change of the state (a commit)."""
+        version = (self._store.changes, key)
+        hit = self._memos.get(name)
+        if hit is not None and hit[0] == version:
+            return hit[1]  # type: ignore[no-any-return]
+        value = make()
+        self._memos[name] = (version, value)
+        return value
+
+    def _by_service(self) -> dict[str, list[Replica]]:
+        def make() -> dict[str, list[Replica]]:
+            out: dict[str, list[Replica]] = {}
+            for rep in self._store.replicas():
+                out.setdefault(rep.service, []).append(rep)
+            return out
+        return self._memo("by_service", None, make)
+
+    def _held(self) -> dict[str, tuple[float, int, int]]:
+        """Node -> (cpus, memory, replicas) its replicas in a HOLDING state reserve."""
+        def make() -> dict[str, tuple[float, int, int]]:
+            return held_by_node(self._store.replicas())
+        return self._memo("held", None, make)
         # the port-forwards this reader's console opened (forwards.py): listed, stopped, checked
         # every redraw, all closed when the console quits
         self.forwards = Forwards(store, fleet, self.spec)
@@ -284,11 +334,15 @@ class Query:
 
     def service_rows(self, replicas: Iterable[Replica] | None = None,
                      outs: dict[str, Rollout] | None = None) -> list[ServiceRow]:
-        by_service: dict[str, list[Replica]] = {}
-        for rep in self._store.replicas() if replicas is None else replicas:
-            by_service.setdefault(rep.service, []).append(rep)
+        if replicas is None:
+            by_service = self._by_service()
+        else:
+            by_service = {}
+            for rep in replicas:
+                by_service.setdefault(rep.service, []).append(rep)
         outs = self.rollouts() if outs is None else outs
         ready = self.ready_nodes()
+        counted = self._memo("counted", frozenset(ready), lambda: {}) if replicas is None else {}
         rows = []
         rot: dict[str, str] | None = None
         served: set[str] | None = None  # the services reached by name a mesh proxy serves, read once
@@ -303,8 +357,10 @@ class Query:
                 want = rec.replicas if rec.replicas is not None else (spec.replicas if spec else 0)
             reps = by_service.get(rec.name, [])
             serving = serving_retired(outs.get(rec.name))
-            up = [r for r in reps if (r.state == ReplicaState.RUNNING and r.node in ready) or r.key in serving]
-            done = [r for r in reps if completed(r)]  # a one-shot job that ran to exit 0 counts as up and healthy
+            count = counted.get((rec.name, frozenset(serving)))
+            if count is None:
+                count = counted[(rec.name, frozenset(serving))] = _count(reps, ready, serving)
+            running, healthy, restarts = count
             ingress = ingress_ports(spec) if spec is not None else ()
             names = tuple(names_of(spec)) if spec is not None else ()
             if (ingress or names) and rot is None:
@@ -316,10 +372,8 @@ class Query:
             ins, draining = rotation_counts(reps, outs.get(rec.name), rot) if has and rot is not None else (0, 0)
             rows.append(ServiceRow(
                 name=rec.name, image=spec.image if spec else "", mode=spec.mode if spec else "", desired=want,
-                running=len(up) + len(done),
-                healthy=sum(1 for r in up if _is_healthy(r) or r.key in serving) + len(done),
-                revision=rec.revision, rollout=outs.get(rec.name),
-                restarts=sum(r.restarts for r in reps), paused=rec.paused,
+                running=running, healthy=healthy, revision=rec.revision, rollout=outs.get(rec.name),
+                restarts=restarts, paused=rec.paused,
                 ingress=ingress, names=names, in_rotation=ins, draining=draining))
         return rows
 
@@ -347,11 +401,7 @@ class Query:
     def node_rows(self, replicas: Iterable[Replica] | None = None,
                   only: Container[str] | None = None) -> list[NodeRow]:
         """A row per node (``only``: per node named there), in the fleet's order."""
-        held: dict[str, tuple[float, int, int]] = {}
-        for rep in self._store.replicas() if replicas is None else replicas:
-            if rep.state in HOLDING:
-                cpus, mem, count = held.get(rep.node, (0.0, 0, 0))
-                held[rep.node] = (cpus + rep.cpus, mem + rep.memory, count + 1)
+        held = self._held() if replicas is None else held_by_node(replicas)
         availability = self._store.availability()
         nodes = self._fleet.nodes.values() if self._fleet is not None else ()
         return [self._node_row(node, held.get(node.name, (0.0, 0, 0)), availability.get(node.name))
@@ -456,13 +506,14 @@ class Query:
             cpu_total += m.cores
             mem_used += m.mem_used
             mem_total += m.mem_total
-        services = self.service_rows(reps, outs)
+        services = self.service_rows(None, outs)
         alloc = [allocatable(nodes[name]) for name in ready_order]
+        held = [h for name, h in self._held().items() if name in ready]
         return FleetSummary(
             nodes_ready=len(ready), nodes_total=len(nodes),
-            cpu_allocated=sum(r.cpus for r in reps if r.node in ready and r.state in HOLDING),
+            cpu_allocated=sum(h[0] for h in held),
             cpu_allocatable=sum(a.cpus for a in alloc), cpu_used=cpu_used, cpu_total=cpu_total,
-            mem_allocated=sum(r.memory for r in reps if r.node in ready and r.state in HOLDING),
+            mem_allocated=sum(h[1] for h in held),
             mem_allocatable=sum(a.memory for a in alloc), mem_used=mem_used, mem_total=mem_total,
             services_healthy=sum(1 for s in services if s.healthy >= s.desired),
             services_total=len(services),

@@ -175,7 +175,10 @@ class Placer:
         reason = node_does_not_fit(self.fleet, i, req)
         if reason:
             return Unschedulable(req.service, slot, reason, "" if slot else node)
-        counts = self.fleet.counts_array(req.service)
+        # take() keeps a dense count array in step; none is read here: a fresh one, not the
+        # service's (made from its sparse counts: O(nodes) per call, 10,000 x 10,000 for a
+        # global service placed one node at a time on 10,000 nodes, 27 s)
+        counts = np.zeros(self.fleet.n, dtype=np.int64)
         out: list[Start] = []
         self._commit(req, [i], np.array([self.fleet.cost_at(req, i)]), [slot], [why], counts, out)
         return out[0]

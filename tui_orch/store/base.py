@@ -7,7 +7,7 @@ import functools
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -333,12 +333,25 @@ class StoreBase:
         self._pending_events = []
         self._desired.storage.hold = self._observed.storage.hold = False
 
-    def _table(self, name: str, table: str) -> Table:
-        """A table to change (inside a transaction)."""
+    def _table(self, name: str, table: str, doc_ids: Iterable[int] | None = None) -> Table:
+        """A table to change (inside a transaction): the documents ``doc_ids`` only (the
+        file is then written without encoding the others again), or any (None)."""
         file = self._desired if name == DESIRED else self._observed
         self._touched.add(name)
-        file.storage.dirty.add(table)
+        file.storage.touch(table, doc_ids)
         return file.db.table(table)
+
+    def _raw_table(self, table: str) -> dict[str, dict[str, Any]]:
+        """The documents of an observed ``table`` by id, to change in place (inside a
+        transaction, the table named by ``_table`` first; ``_raw_written`` after). TinyDB's
+        insert, update and remove copy the whole table for each call: with 30,000 replicas in
+        a table, each record written cost ~20 ms."""
+        return self._observed.storage.read().setdefault(table, {})
+
+    def _raw_written(self, table: str) -> None:
+        file = self._observed
+        file.db.table(table).clear_cache()
+        file.storage.write(file.storage.read())
 
     def _put(self, name: str, table: str, ids: dict[str, int], key: str, doc: dict[str, Any]) -> bool:
         """Insert or replace the document of ``key``; False when it is already so."""

@@ -77,6 +77,10 @@ class _Memory(Storage):
         self.pending = False
         self.dirty: set[str] = set()
 
+    def touch(self, table: str, doc_ids: object = None) -> None:
+        """``table`` is about to change (its differences are found by comparing documents)."""
+        self.dirty.add(table)
+
     def read(self) -> Data:
         return self._data
 

@@ -43,17 +43,20 @@ class ObservedMixin(StoreBase):
         new = [k for k in keys if k not in ids]
         if not changed and not new:
             return
-        table = self._table(OBSERVED, table_name)
-        if changed:
-            # one table update for all of them: each document's new content is found by its key
-            def replace(doc: dict[str, Any]) -> None:
-                _replace_with(docs[replica_key(doc["service"], doc["slot"], doc["node"])])(doc)
-
-            table.update(replace, doc_ids=changed)
+        table = self._table(OBSERVED, table_name, changed)
+        raw = self._raw_table(table_name)
+        for i in changed:  # replaced in place, as TinyDB's update would (its update copies the table)
+            doc = raw[str(i)]
+            doc.clear()
+            doc.update(docs[existing[i]])
         if new:
             self._o.ordered = None
-            for key, doc_id in zip(new, table.insert_multiple([docs[k] for k in new])):
+            inserted = [table._get_next_id() for _ in new]  # noqa: SLF001 - TinyDB's own id counter
+            self._table(OBSERVED, table_name, inserted)
+            for key, doc_id in zip(new, inserted):
+                raw[str(doc_id)] = dict(docs[key])
                 ids[key] = (service, doc_id)
+        self._raw_written(table_name)
 
     def remove_replica(self, key: str) -> bool:
         return self.remove_replicas([key]) == 1
@@ -69,7 +72,11 @@ class ObservedMixin(StoreBase):
                     by_service.setdefault(found[0], []).append(found[1])
                 self._replica_cache.pop(key, None)
             for service, doc_ids in by_service.items():
-                self._table(OBSERVED, REPLICAS_PREFIX + service).remove(doc_ids=doc_ids)
+                self._table(OBSERVED, REPLICAS_PREFIX + service, doc_ids)
+                raw = self._raw_table(REPLICAS_PREFIX + service)
+                for doc_id in doc_ids:
+                    raw.pop(str(doc_id), None)
+                self._raw_written(REPLICAS_PREFIX + service)
         return sum(len(v) for v in by_service.values())
 
     def _replica(self, key: str) -> Replica | None:

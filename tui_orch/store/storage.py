@@ -17,6 +17,7 @@ Two things keep a write cheap as the state grows:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from tinydb.storages import Storage
@@ -109,9 +110,21 @@ class AtomicJSONStorage(Storage):
         self._data = data
         self._dir_fd = dir_fd
         self._fragments: dict[str, tuple[object, str]] = {}
+        # table -> doc id -> '"id":{...}' of the tables whose changes name their documents
+        self._docs: dict[str, dict[str, str]] = {}
         self.hold = False  # set by a transaction: writes wait for flush()
         self.pending = False  # memory differs from the file
         self.dirty: set[str] = set()  # tables the store changed since the last flush
+        self.dirty_docs: dict[str, set[str]] = {}  # of a dirty table: the documents changed, when known
+        self.whole: set[str] = set()  # dirty tables changed without naming the documents
+
+    def touch(self, table: str, doc_ids: Iterable[int] | None = None) -> None:
+        """``table`` is about to change: its documents ``doc_ids`` only (None: any of them)."""
+        self.dirty.add(table)
+        if doc_ids is None:
+            self.whole.add(table)
+        else:
+            self.dirty_docs.setdefault(table, set()).update(map(str, doc_ids))
 
     def read(self) -> Data:
         return self._data
@@ -135,14 +148,32 @@ class AtomicJSONStorage(Storage):
             old = self._fragments.get(name)
             if old is not None and old[0] is table and name not in self.dirty:
                 text = old[1]
+            elif name in self.dirty_docs and name not in self.whole:
+                text = self._by_document(name, table)
             else:
                 text = dumps(table)
+                self._docs.pop(name, None)
             fragments[name] = (table, text)
             parts.append(f"{dumps(name)}:{text}")
         atomic_write(self.path, ("{" + ",".join(parts) + "}").encode(), self._dir_fd)
         self._fragments = fragments
         self.pending = False
         self.dirty.clear()
+        self.dirty_docs.clear()
+        self.whole.clear()
+
+    def _by_document(self, name: str, table: dict[str, Any]) -> str:
+        """The text of a table whose changed documents are known: the others' text is kept
+        from the last write (a table of 30,000 replicas took 0.3 s to encode for each record
+        changed; joining the kept texts takes a few ms). The same bytes as dumps(table)."""
+        old = self._docs.get(name)
+        changed = self.dirty_docs[name]
+        docs: dict[str, str] = {}
+        for doc_id, doc in table.items():
+            text = old.get(doc_id) if old is not None and doc_id not in changed else None
+            docs[doc_id] = text if text is not None else f"{dumps(doc_id)}:{dumps(doc)}"
+        self._docs[name] = docs
+        return "{" + ",".join(docs.values()) + "}"
 
     def serialized(self) -> bytes:
         """The whole memory copy as one plain dump (tests compare it with the file)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from tui_orch.controller import Controller
 from tui_orch.errors import TuiOrchError
 from tui_orch.inventory import Inventory
 from tui_orch.manifest import Manifest, load_manifest, parse_manifest
-from tui_orch.model import NodeSpec, pairs
+from tui_orch.model import NodeSpec, ServiceSpec, pairs
 from tui_orch.nodes.sim.simulator import Chaos
 
 ZONES = ("eu-1a", "eu-1b", "eu-1c")
@@ -69,6 +70,30 @@ def demo_manifests(folder: Path | None) -> list[Manifest]:
         with contextlib.suppress(OSError, TuiOrchError):
             out.append(load_manifest(folder / name))
     return out or [parse_manifest(FALLBACK, "demo.yaml")]
+
+
+def scaled(manifests: list[Manifest], replicas: int, nodes: int) -> list[Manifest]:
+    """``manifests`` with about ``replicas`` replicas in all on ``nodes`` nodes (``demo
+    --replicas``, to see the console at scale): a global service counts one per node, and what
+    is left is shared among the replicated services in proportion to their own counts. Those
+    capped per node (max_replicas_per_node) and one-shot jobs keep theirs: more would only wait
+    for a node. ``replicas`` below what they have already: unchanged."""
+    specs = [s for m in manifests for s in m.services]
+    fixed = sum(nodes if s.mode == "global" else s.replicas for s in specs if not _scalable(s))
+    units = sum(s.replicas for s in specs if _scalable(s))
+    if units == 0 or replicas - fixed <= units:
+        return manifests
+    left, out = replicas - fixed, []
+    for m in manifests:
+        services = tuple(dataclasses.replace(s, replicas=max(1, round(s.replicas * left / units)))
+                         if _scalable(s) else s for s in m.services)
+        out.append(dataclasses.replace(m, services=services))
+    return out
+
+
+def _scalable(spec: ServiceSpec) -> bool:
+    return (spec.mode == "replicated" and not spec.placement.max_replicas_per_node
+            and not spec.one_shot)
 
 
 async def demo_script(ctl: Controller, manifests: list[Manifest], say: Callable[[str], None],

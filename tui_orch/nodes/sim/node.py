@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 
 from tui_orch.errors import ContainerNotFound, NodeError, NodeUnavailable
 from tui_orch.model import NodeSpec, NodeState, Pairs, Resources, VolumeSpec
-from tui_orch.nodes.base import (LABEL_SERVICE, ContainerInfo, ContainerRequest, DockerEvent, Node, VolumeCopy,
-                                 VolumeInfo, VolumeProgress)
+from tui_orch.nodes.base import (LABEL_SERVICE, ContainerInfo, ContainerMetrics, ContainerRequest, DockerEvent, Node,
+                                 VolumeCopy, VolumeInfo, VolumeProgress)
 from tui_orch.nodes.sim.container import (GIB, MIB, SIM_CPU_ENV, SIM_MEMORY_ENV, SimContainer, container_metrics,
                                          fast_metrics, new_container)
 from tui_orch.nodes.sim.logs import log_lines
@@ -59,8 +59,9 @@ class SimulatedNode(Node):
         super().__init__(spec)
         self.sim = simulator or default_simulator()
         seed = f"{self.sim.seed}:{spec.name}"
-        self.rng = random.Random(seed)  # noise
-        self._ids = random.Random(seed + ":ids")  # container ids, independent of ticks
+        self._seed = seed
+        self._noise: random.Random | None = None  # made when first used (rng, _ids): 10,000 nodes
+        self._id_rng: random.Random | None = None  # are built before the console's first frame
         rng = random.Random(seed + ":host")  # what the host is
         cores, gib = rng.choice(CAPACITIES)
         self.host_capacity = spec.capacity or Resources(float(cores), gib * GIB)
@@ -96,6 +97,20 @@ class SimulatedNode(Node):
         self._tick_count = 0
         self._started = False
         self.volumes = SimVolumes(spec.name, self._volume_users)
+
+    @property
+    def rng(self) -> random.Random:
+        """The noise of its ticks."""
+        if self._noise is None:
+            self._noise = random.Random(self._seed)
+        return self._noise
+
+    @property
+    def _ids(self) -> random.Random:
+        """Its containers' ids, independent of the ticks."""
+        if self._id_rng is None:
+            self._id_rng = random.Random(self._seed + ":ids")
+        return self._id_rng
 
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -498,5 +513,20 @@ class SimulatedNode(Node):
             load=load, uptime=now - self.boot_time, containers=len(running), cores=self.cores)
         self.metrics = sample
         self.history.add(sample)
-        if running or self.container_metrics:
-            self.container_metrics = {c.id: container_metrics(c.id, 100.0 * c.cpu * scale, c.mem) for c in running}
+        if running or self._shown:
+            self._shown, self._shown_scale, self._metrics_of = running, scale, None
+
+    @property  # type: ignore[override]
+    def container_metrics(self) -> dict[str, ContainerMetrics]:
+        """Each running replica's use at the last tick, made when read (the replicas view
+        reads the nodes of the rows it shows), not at each tick: with 100,000 replicas that
+        was as many objects made every second whoever looked."""
+        if self._metrics_of is None:
+            scale = self._shown_scale
+            self._metrics_of = {c.id: container_metrics(c.id, 100.0 * c.cpu * scale, c.mem)
+                                for c in self._shown if c.id in self.containers}
+        return self._metrics_of
+
+    @container_metrics.setter
+    def container_metrics(self, value: dict[str, ContainerMetrics]) -> None:
+        self._shown, self._shown_scale, self._metrics_of = [], 1.0, value
