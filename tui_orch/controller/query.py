@@ -109,6 +109,9 @@ class Query:
         self._served = served
         self._addresses: dict[str, str | None] = {}  # node -> its advertised address (_advertised)
         self._memos: dict[str, tuple[object, Any]] = {}  # what was made of the replicas, by state version (_memo)
+        # the port-forwards this reader's console opened (forwards.py): listed, stopped, checked
+        # every redraw, all closed when the console quits
+        self.forwards = Forwards(store, fleet, self.spec)
 
     def _memo(self, name: str, key: object, make: Callable[[], T]) -> T:
         """``make()``, kept while ``key`` (with the store's version: its count of changes) is
@@ -136,9 +139,6 @@ class Query:
         def make() -> dict[str, tuple[float, int, int]]:
             return held_by_node(self._store.replicas())
         return self._memo("held", None, make)
-        # the port-forwards this reader's console opened (forwards.py): listed, stopped, checked
-        # every redraw, all closed when the console quits
-        self.forwards = Forwards(store, fleet, self.spec)
 
     # ------------------------------------------------------------------ traffic (traffic.py)
     def rotation(self) -> dict[str, str]:
