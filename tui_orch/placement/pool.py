@@ -93,6 +93,10 @@ class NodePool:
         self.dyn_free = np.full(n, max(0, hi - lo + 1), dtype=np.int64)
         self.dyn_next: list[int] = [lo] * n
         self.counts: dict[str, dict[int, int]] = {}  # service -> node index -> replicas
+        # What changed, for the ranked candidates of the engine (engine._Ranked): a node's
+        # version counts its changes, ``changes`` lists the nodes changed, in order.
+        self.version = np.zeros(n, dtype=np.int64)
+        self.changes: list[int] = []
         self.bound = self._bound()
         # The base cost: 0 if schedulable, the hot penalty if it runs hot, inf if unschedulable.
         self.hot_notes: list[str] = []
@@ -178,8 +182,9 @@ class NodePool:
         """An independent copy of the mutable state (caches are shared)."""
         other = object.__new__(NodePool)
         other.__dict__.update(self.__dict__)
-        for name in ("free_c", "free_m", "P_c", "P_m", "nrep", "dyn_free"):
+        for name in ("free_c", "free_m", "P_c", "P_m", "nrep", "dyn_free", "version"):
             setattr(other, name, getattr(self, name).copy())
+        other.changes = []
         other.ports = [set(s) for s in self.ports]
         for first, group in self.members.items():
             for i in group:
@@ -197,8 +202,14 @@ class NodePool:
         self.P_c[idx] = np.power(10.0, self.free_c[idx] * self.sc)
         self.P_m[idx] = np.power(10.0, self.free_m[idx] * self.sm)
 
+    def touch(self, idx: np.ndarray | list[int]) -> None:
+        """Record that the nodes ``idx`` (distinct) changed."""
+        self.version[idx] += 1
+        self.changes.extend(idx.tolist() if isinstance(idx, np.ndarray) else idx)
+
     def reserve(self, idx: np.ndarray, rc: int, rm: int) -> None:
         """Take ``rc``/``rm`` on each of the distinct nodes ``idx`` (no ports, no counts)."""
+        self.touch(idx)
         self.free_c[idx] -= rc
         self.free_m[idx] -= rm
         self._refresh(idx)
@@ -229,7 +240,9 @@ class NodePool:
         idx = np.array([it[0] for it in items], dtype=np.int64)
         self.free_c -= np.bincount(idx, weights=[float(it[2]) for it in items], minlength=self.n)
         self.free_m -= np.bincount(idx, weights=[float(it[3]) for it in items], minlength=self.n)
-        self._refresh(np.unique(idx))
+        changed = np.unique(idx)
+        self._refresh(changed)
+        self.touch(changed)
         mine = self.mine
         for i, service, _, _, ports in items:
             if ports and i in mine:
@@ -266,13 +279,14 @@ class NodePool:
             per_node.pop(i, None)
 
     def take(
-        self, idx: list[int], req: Request, counts: np.ndarray
+        self, idx: list[int], req: Request, counts: np.ndarray | None
     ) -> tuple[list[tuple[int, ...]], list[float], list[float]]:
         """Place one replica of ``req`` on each of the distinct nodes ``idx``; ``counts`` is the
-        service's dense count array, kept in step with the sparse counts. When ``req`` asks for
-        host ports the nodes must be on distinct hosts. Returns each replica's host ports in
-        layout order and the nodes' reserved cpu and memory fractions afterwards."""
+        service's dense count array (if one is kept), kept in step with the sparse counts. When
+        ``req`` asks for host ports the nodes must be on distinct hosts. Returns each replica's
+        host ports in layout order and the nodes' reserved cpu and memory fractions afterwards."""
         arr = np.array(idx, dtype=np.int64)
+        self.touch(idx)
         fc = self.free_c[arr] - req.rc
         fm = self.free_m[arr] - req.rm
         self.free_c[arr] = fc
@@ -282,7 +296,8 @@ class NodePool:
         self.P_c[arr] = np.power(10.0, fc * self.sc)
         self.P_m[arr] = np.power(10.0, fm * self.sm)
         self.nrep[arr] += 1
-        counts[arr] += 1
+        if counts is not None:
+            counts[arr] += 1
         per_node = self.counts.setdefault(req.service, {})
         for i in idx:
             per_node[i] = per_node.get(i, 0) + 1
@@ -433,6 +448,30 @@ class NodePool:
             bad |= self.dyn_free < self.dyn_need(req)
         if req.cap and counts is not None:
             bad |= counts >= req.cap
+        np.copyto(out, INF, where=bad)
+        return out
+
+    def rough_cost(self, req: Request, idx: np.ndarray | slice) -> np.ndarray:
+        """``cost(req, rough=True)[idx]`` without the filters that belong to one service (its
+        static ports, its cap per node), with the same operations in the same order, so each
+        value is the one ``cost`` gives, bit for bit (``engine._Ranked`` ranks nodes by it)."""
+        ec, em, ac, am = self._size_terms(req.rc, req.rm)
+        free_c, free_m = self.free_c[idx], self.free_m[idx]
+        out = self.P_c[idx] * ec
+        out += self.P_m[idx] * em
+        if self.options.align_weight and (req.rc or req.rm):
+            out -= free_c * ac
+            out -= free_m * am
+        empty = self.nrep[idx] == 0
+        np.copyto(out, OPEN + _ROUGH, where=empty)
+        hot = self.hot[idx]
+        if hot.any():
+            out[hot & ~empty] += OPEN
+        out += self.base_for(req.constraints)[idx]
+        bad = free_c < req.rc
+        bad |= free_m < req.rm
+        if req.dynamic:
+            bad |= self.dyn_free[idx] < self.dyn_need(req)
         np.copyto(out, INF, where=bad)
         return out
 
