@@ -375,7 +375,12 @@ def place(
     ``on``) given what ``current`` replicas already hold; nothing else moves. A rollout uses it
     start-first with the old replica in ``current``, stop-first with it left out. A slot with a
     home (``homes``: replica key -> node) goes there only, or waits (unschedulable)."""
-    placer = Placer(nodes, list(current), options)
+    return place_with(Placer(nodes, list(current), options), service, slots, on=on, homes=homes)
+
+
+def place_with(placer: Placer, service: ServiceSpec, slots: Sequence[int], *, on: Sequence[str] = (),
+               homes: Mapping[str, str] = {}) -> Plan:
+    """``place`` onto the fleet ``placer`` holds (``live.LivePlacement`` keeps one current)."""
     if service.mode == "global":
         results = [placer.place_on(service, node) for node in on]
     else:
@@ -400,4 +405,4 @@ def _place_home(placer: Placer, spec: ServiceSpec, slot: int, home: str,
     return placer.place_on(spec, home, f"its data is on {home}", slot)
 
 
-__all__ = ["away", "displaced", "place", "plan"]
+__all__ = ["away", "displaced", "place", "place_with", "plan"]

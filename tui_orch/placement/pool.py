@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -156,6 +156,56 @@ class NodePool:
                     self._port(i, p, True)
         return [bound.get(self.host[i], frozenset()) for i in range(self.n)]
 
+    def update_node(self, info: NodeInfo) -> bool:
+        """Node ``info.name`` changed its state, availability or measured use (nothing else:
+        its resources, labels, host and bound ports are as when the pool was made). False
+        when the pool cannot follow: the largest schedulable node, the scale of every score,
+        changed (make the pool again)."""
+        i = self.index[info.name]
+        opts = self.options
+        was = bool(self.schedulable[i])
+        self.schedulable[i] = info.schedulable
+        if was != info.schedulable and (self._scale(self.alloc_c), self._scale(self.alloc_m)) != (self.sc, self.sm):
+            self.schedulable[i] = was
+            return False
+        self.infos[i] = info
+        cpu, mem, limit = info.cpu_used or 0.0, info.memory_used or 0.0, opts.hot_threshold
+        hot = info.schedulable and (cpu > limit or mem > limit)
+        self.hot[i] = hot and opts.hot_penalty > 0
+        self.base = self.base.copy()  # shared with copies of the pool
+        self.base[i] = (opts.hot_penalty if hot else 0.0) if info.schedulable else INF
+        self._base_by = {}
+        self.hot_notes = [line for line in self.hot_notes if not line.startswith(f"{info.name} runs hot ")]
+        if hot:
+            self.hot_notes.append(
+                f"{info.name} runs hot (cpu {round(cpu * 100)}%, mem {round(mem * 100)}% measured, "
+                f"above {round(limit * 100)}%): scored down by {opts.hot_penalty:g}"
+            )
+            self.hot_notes.sort(key=lambda line: self.index.get(line.split(" ", 1)[0], 0))
+        self.touch([i])
+        return True
+
+    def rebind(self, info: NodeInfo, held: Callable[[int], bool]) -> None:
+        """Node ``info.name``'s bound ports (``ports_in_use``) changed, nothing else. A port no
+        longer bound is freed unless ``held(port)`` (a replica on the node holds it; on a host of
+        its own: nodes that share a host count theirs in ``mine``)."""
+        i = self.index[info.name]
+        self.infos[i] = info
+        group = self.group_of(i)
+        old = self.bound[i]
+        new: frozenset[int] = frozenset().union(*(self.infos[j].ports_in_use for j in group))
+        for j in group:
+            self.bound[j] = new
+        for p in sorted(new - old):
+            if p not in self.ports[i]:
+                self._port(i, p, True)
+        for p in sorted(old - new):
+            mine = self.mine.get(i)
+            kept = any(self.holds(j, p) for j in group) if mine is not None else held(p)
+            if not kept and p in self.ports[i]:
+                self._port(i, p, False)
+        self.touch(group)
+
     def group_of(self, i: int) -> list[int]:
         """The nodes that share node ``i``'s host ports (``[i]`` for a host of its own)."""
         return self.members.get(self.host[i]) or [i]
@@ -255,22 +305,25 @@ class NodePool:
                 per_node = self.counts.setdefault(service, {})
                 per_node[i] = per_node.get(i, 0) + 1
 
-    def remove(self, i: int, service: str, rc: int, rm: int, ports: Iterable[int]) -> None:
-        """Give back what ``hold`` counted for one replica."""
+    def remove(self, i: int, service: str | None, rc: int, rm: int, ports: Iterable[int]) -> None:
+        """Give back what ``hold`` counted for one replica (``service`` None: one that was
+        held as stopping, counted as no replica)."""
         self.reserve(np.array([i]), -rc, -rm)
         own = self.mine.get(i)
         for p in ports:
-            if p in self.bound[i]:
-                continue  # bound on the host now, whoever holds it
             if own is not None:
                 if own[p] > 1:
                     own[p] -= 1
                     continue
                 own.pop(p, None)
-                if any(self.holds(j, p) for j in self.group_of(i)):
-                    continue  # another node of the host still holds it
+            if p in self.bound[i]:
+                continue  # bound on the host now, whoever holds it
+            if own is not None and any(self.holds(j, p) for j in self.group_of(i)):
+                continue  # another node of the host still holds it
             if p in self.ports[i]:
                 self._port(i, p, False)
+        if service is None:
+            return
         self.nrep[i] -= 1
         per_node = self.counts.get(service, {})
         if per_node.get(i, 0) > 1:
