@@ -112,11 +112,18 @@ class _Ranked:
             return True
         if len(log) - self.seen > max(256, fleet.n // 8) or len(self.heap) > max(1024, 2 * len(self.order)):
             return False
+        heap, vers = self.heap, fleet.version
+        if len(log) - self.seen <= 32:
+            few = list(dict.fromkeys(log[self.seen:]))
+            self.seen = len(log)
+            for c, i in zip(fleet.rough_costs(self.req, few), few):
+                if c < OPEN:
+                    heapq.heappush(heap, (c, i, int(vers[i])))
+            return True
         changed = np.unique(np.array(log[self.seen:], dtype=np.int64))
         self.seen = len(log)
         cost = fleet.rough_cost(self.req, changed)
         keep = cost < OPEN
-        heap, vers = self.heap, fleet.version
         for c, i, v in zip(cost[keep].tolist(), changed[keep].tolist(), vers[changed[keep]].tolist()):
             heapq.heappush(heap, (c, i, v))
         return True

@@ -384,11 +384,13 @@ def place_with(placer: Placer, service: ServiceSpec, slots: Sequence[int], *, on
     if service.mode == "global":
         results = [placer.place_on(service, node) for node in on]
     else:
-        infos = {x.name: x for x in placer.fleet.infos}
         free = [s for s in slots if f"{service.name}.{s}" not in homes]
         starts, failed = placer.place(service, free)
-        results = [*starts, *failed, *(_place_home(placer, service, s, homes[f"{service.name}.{s}"], infos)
-                                       for s in slots if s not in free)]
+        results = [*starts, *failed]
+        if len(free) < len(slots):
+            infos = {x.name: x for x in placer.fleet.infos}
+            results += [_place_home(placer, service, s, homes[f"{service.name}.{s}"], infos)
+                        for s in slots if s not in free]
     starts = [r for r in results if isinstance(r, Start)]
     failed = [r for r in results if isinstance(r, Unschedulable)]
     fleet = placer.fleet

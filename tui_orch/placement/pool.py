@@ -288,8 +288,13 @@ class NodePool:
         if not items:
             return
         idx = np.array([it[0] for it in items], dtype=np.int64)
-        self.free_c -= np.bincount(idx, weights=[float(it[2]) for it in items], minlength=self.n)
-        self.free_m -= np.bincount(idx, weights=[float(it[3]) for it in items], minlength=self.n)
+        if len(items) <= 64:  # a few (a kept placer's records): no pass over every node
+            for i, _, rc, rm, _ in items:
+                self.free_c[i] -= rc
+                self.free_m[i] -= rm
+        else:
+            self.free_c -= np.bincount(idx, weights=[float(it[2]) for it in items], minlength=self.n)
+            self.free_m -= np.bincount(idx, weights=[float(it[3]) for it in items], minlength=self.n)
         changed = np.unique(idx)
         self._refresh(changed)
         self.touch(changed)
@@ -526,6 +531,36 @@ class NodePool:
         if req.dynamic:
             bad |= self.dyn_free[idx] < self.dyn_need(req)
         np.copyto(out, INF, where=bad)
+        return out
+
+    def rough_costs(self, req: Request, idx: list[int]) -> list[float]:
+        """``rough_cost(req, idx)`` node by node in plain floats, for a few nodes (numpy's
+        fixed cost per operation outweighs the work): the same operations in the same order,
+        so the same values."""
+        ec, em, ac, am = self._size_terms(req.rc, req.rm)
+        align = bool(self.options.align_weight and (req.rc or req.rm))
+        base = self.base_for(req.constraints)
+        need = self.dyn_need(req) if req.dynamic else 0
+        rc, rm = req.rc, req.rm
+        free_c, free_m, P_c, P_m, nrep, hot, dyn_free = (self.free_c, self.free_m, self.P_c, self.P_m, self.nrep,
+                                                         self.hot, self.dyn_free)
+        out = []
+        for i in idx:
+            fc, fm = float(free_c[i]), float(free_m[i])
+            if fc < rc or fm < rm or (need and dyn_free[i] < need):
+                out.append(INF)
+                continue
+            if nrep[i] == 0:
+                v = OPEN + _ROUGH
+            else:
+                v = float(P_c[i]) * ec
+                v += float(P_m[i]) * em
+                if align:
+                    v -= fc * ac
+                    v -= fm * am
+                if hot[i]:
+                    v += OPEN
+            out.append(v + float(base[i]))
         return out
 
     def dyn_need(self, req: Request) -> int:
