@@ -46,7 +46,8 @@ from tui_orch.placement.reasons import no_node_fits, node_does_not_fit
 from tui_orch.placement.result import PlacementOptions, Start, Unschedulable
 
 FIT_MAX = 20.0
-RANKED_MIN = 512  # fleets from this many nodes take rounds from the ranking (_Ranked)
+RANKED_MIN = 5000  # fleets from this many nodes take rounds from the ranking (_Ranked); below, a
+# full round (a dozen numpy passes over the nodes) costs less than keeping the rankings
 
 
 def _best(cost: np.ndarray, t: int) -> list[int]:
