@@ -96,6 +96,8 @@ class Context:
     rotation: Rotation = field(default_factory=Rotation)
     # node -> the project networks of this state left there by its last prune (networks.py)
     networks_left: dict[str, frozenset[str]] = field(default_factory=dict)
+    # the placer kept current for placing one replica at a time (placing.py: "kept")
+    placing: dict[str, Any] = field(default_factory=dict)
 
     def check_acting(self) -> None:
         """Before a container action: raise NotLeading if this process may no longer act (an

@@ -9,8 +9,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from tui_orch import placement
-from tui_orch.controller import binds, deploy, planning
+from tui_orch.controller import binds, deploy, placing, planning
 from tui_orch.controller.events import event
 from tui_orch.controller.restarts import RestartTracker, decide
 from tui_orch.model import NodeState, Replica, ReplicaState
@@ -111,9 +110,8 @@ class Restarting:
                     self.ctx.bus.publish(event("reschedule", f"{rec.key} stays failed on {rec.node}: {data_line(spec)}",
                                                service=rec.service, replica=rec.key, node=rec.node, level="error"))
                     return  # started empty elsewhere, it would lose its data's writes
-                others = [n for n in planning.node_infos(self.ctx) if n.name != rec.node]
-                current = [r for r in self.ctx.store.replicas() if r.key != rec.key]
-                p = placement.place(spec, [rec.slot], others, current)
+                # its node cordoned for this placement: its replicas still hold their host ports
+                p = placing.place(self.ctx, spec, [rec.slot], without=(rec.key,), avoid=(rec.node,))
                 if not p.starts:
                     why = p.unschedulable[0].reason if p.unschedulable else "no other node"
                     self.ctx.bus.publish(event("reschedule", f"{rec.key} stays failed: no other node fits ({why})",

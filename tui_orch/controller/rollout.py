@@ -29,8 +29,7 @@ import math
 import time
 from typing import TYPE_CHECKING, Literal
 
-from tui_orch import placement
-from tui_orch.controller import delivery, deploy, planning
+from tui_orch.controller import delivery, deploy, placing, planning
 from tui_orch.controller.events import event
 from tui_orch.model import (
     Health,
@@ -358,15 +357,13 @@ class Rollouts:
             slot, node = (cur.slot, cur.node) if cur else self._slot_of(ro, key)
             if slot is None:
                 return None
-            others = [r for r in ctx.store.replicas() if r.key != key]
             stored = load(ctx, ro.service) or ro  # other keys of this batch may retire meanwhile
             retiring = list(retired(stored).values())
             start_first = ro.order == "start-first" and cur is not None and cur.state == ReplicaState.RUNNING
             on = (node,) if slot == 0 else ()
             homed = planning.homes_for(ctx, {ro.service: (spec, ro.to_revision)})  # its data's node only
             if start_first:
-                p = placement.place(spec, [slot], planning.node_infos(ctx), [*others, *retiring, cur], on=on,
-                                    homes=homed)
+                p = placing.place(ctx, spec, [slot], on=on, homes=homed, without=(key,), extra=[*retiring, cur])
                 if not p.starts:
                     start_first = False
                     ctx.bus.publish(event("rollout", f"no room to start {key} beside the old one; replacing "
@@ -377,8 +374,7 @@ class Rollouts:
             else:
                 if cur is not None:
                     await deploy.stop_replica(ctx, cur, f"rollout to revision {ro.to_revision}")
-                p = placement.place(spec, [slot], planning.node_infos(ctx), [*others, *retiring], on=on,
-                                    homes=homed)
+                p = placing.place(ctx, spec, [slot], on=on, homes=homed, without=(key,), extra=retiring)
             if not p.starts:
                 why = p.unschedulable[0].reason if p.unschedulable else "no node fits"
                 ctx.bus.publish(event("rollout", f"{key} cannot be placed: {why}", service=ro.service,
@@ -399,10 +395,9 @@ class Rollouts:
             return None
         if cur.node == target:
             return cur  # moved before a crash: checked again, its old copy (retiring) stopped once it passes
-        others = [r for r in ctx.store.replicas() if r.key != key]
         retiring = list(retired(load(ctx, ro.service) or ro).values())
         homed = {**planning.homes_for(ctx, {ro.service: (spec, ro.to_revision)}), key: target}
-        p = placement.place(spec, [cur.slot], planning.node_infos(ctx), [*others, *retiring, cur], homes=homed)
+        p = placing.place(ctx, spec, [cur.slot], homes=homed, without=(key,), extra=[*retiring, cur])
         if not p.starts:
             why = p.unschedulable[0].reason if p.unschedulable else "no room"
             ctx.bus.publish(event("rollout", f"{key} stays on {cur.node}: {target} cannot take it now ({why})",

@@ -61,6 +61,7 @@ class Fleet:
         self.nodes: dict[str, Node] = {spec.name: build(spec) for spec in inventory.nodes}
         self._subscribers: list[asyncio.Queue[FleetItem]] = []
         self._pumps: list[asyncio.Task[None]] = []
+        self.state_changes = 0  # node state changes so far: a cheap way to tell one happened
         for node in self.nodes.values():
             node.on_state_change(self._state_changed)
 
@@ -161,6 +162,7 @@ class Fleet:
                 queue.put_nowait(item)
 
     def _state_changed(self, node: Node, old: NodeStatus, new: NodeStatus) -> None:
+        self.state_changes += 1
         self._publish(NodeChange(node.name, old, new))
 
     async def _pump(self, node: Node) -> None:

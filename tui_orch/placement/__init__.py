@@ -4,6 +4,7 @@
     place(service, slots, nodes, current, *, on=(), options=None, homes={}) -> Plan
     rebalance(services, nodes, current, *, options=None, homes={}) -> Rebalance
     Placer(nodes, current, options).place(spec, slots) -> (starts, unschedulable)   # incremental
+    LivePlacement(nodes, current).place(spec, slots, ...) -> Plan   # kept current: see ``live``
 
 Hard filters (Ready and active node, constraints, max_replicas_per_node, static and dynamic
 host ports, cpu and memory reservations) come first; among the nodes left the replica goes to
@@ -30,6 +31,7 @@ from tui_orch.placement.result import (
 
 if TYPE_CHECKING:
     from tui_orch.placement.engine import Placer
+    from tui_orch.placement.live import LivePlacement
     from tui_orch.placement.pool import NodePool, Request
     from tui_orch.placement.planner import place, plan
     from tui_orch.placement.rebalance import rebalance
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 # (Reach ``rebalance`` through this package: importing the submodule of the same name first
 # would bind the module here instead.)
 _LAZY = {
+    "LivePlacement": "live",
     "Placer": "engine",
     "NodePool": "pool",
     "Request": "pool",
@@ -62,6 +65,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "LivePlacement",
     "NodePool",
     "PlacementOptions",
     "Placer",

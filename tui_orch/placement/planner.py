@@ -375,15 +375,22 @@ def place(
     ``on``) given what ``current`` replicas already hold; nothing else moves. A rollout uses it
     start-first with the old replica in ``current``, stop-first with it left out. A slot with a
     home (``homes``: replica key -> node) goes there only, or waits (unschedulable)."""
-    placer = Placer(nodes, list(current), options)
+    return place_with(Placer(nodes, list(current), options), service, slots, on=on, homes=homes)
+
+
+def place_with(placer: Placer, service: ServiceSpec, slots: Sequence[int], *, on: Sequence[str] = (),
+               homes: Mapping[str, str] = {}) -> Plan:
+    """``place`` onto the fleet ``placer`` holds (``live.LivePlacement`` keeps one current)."""
     if service.mode == "global":
         results = [placer.place_on(service, node) for node in on]
     else:
-        infos = {x.name: x for x in placer.fleet.infos}
         free = [s for s in slots if f"{service.name}.{s}" not in homes]
         starts, failed = placer.place(service, free)
-        results = [*starts, *failed, *(_place_home(placer, service, s, homes[f"{service.name}.{s}"], infos)
-                                       for s in slots if s not in free)]
+        results = [*starts, *failed]
+        if len(free) < len(slots):
+            infos = {x.name: x for x in placer.fleet.infos}
+            results += [_place_home(placer, service, s, homes[f"{service.name}.{s}"], infos)
+                        for s in slots if s not in free]
     starts = [r for r in results if isinstance(r, Start)]
     failed = [r for r in results if isinstance(r, Unschedulable)]
     fleet = placer.fleet
@@ -400,4 +407,4 @@ def _place_home(placer: Placer, spec: ServiceSpec, slot: int, home: str,
     return placer.place_on(spec, home, f"its data is on {home}", slot)
 
 
-__all__ = ["away", "displaced", "place", "plan"]
+__all__ = ["away", "displaced", "place", "place_with", "plan"]

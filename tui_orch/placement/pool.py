@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -93,6 +93,10 @@ class NodePool:
         self.dyn_free = np.full(n, max(0, hi - lo + 1), dtype=np.int64)
         self.dyn_next: list[int] = [lo] * n
         self.counts: dict[str, dict[int, int]] = {}  # service -> node index -> replicas
+        # What changed, for the ranked candidates of the engine (engine._Ranked): a node's
+        # version counts its changes, ``changes`` lists the nodes changed, in order.
+        self.version = np.zeros(n, dtype=np.int64)
+        self.changes: list[int] = []
         self.bound = self._bound()
         # The base cost: 0 if schedulable, the hot penalty if it runs hot, inf if unschedulable.
         self.hot_notes: list[str] = []
@@ -152,6 +156,56 @@ class NodePool:
                     self._port(i, p, True)
         return [bound.get(self.host[i], frozenset()) for i in range(self.n)]
 
+    def update_node(self, info: NodeInfo) -> bool:
+        """Node ``info.name`` changed its state, availability or measured use (nothing else:
+        its resources, labels, host and bound ports are as when the pool was made). False
+        when the pool cannot follow: the largest schedulable node, the scale of every score,
+        changed (make the pool again)."""
+        i = self.index[info.name]
+        opts = self.options
+        was = bool(self.schedulable[i])
+        self.schedulable[i] = info.schedulable
+        if was != info.schedulable and (self._scale(self.alloc_c), self._scale(self.alloc_m)) != (self.sc, self.sm):
+            self.schedulable[i] = was
+            return False
+        self.infos[i] = info
+        cpu, mem, limit = info.cpu_used or 0.0, info.memory_used or 0.0, opts.hot_threshold
+        hot = info.schedulable and (cpu > limit or mem > limit)
+        self.hot[i] = hot and opts.hot_penalty > 0
+        self.base = self.base.copy()  # shared with copies of the pool
+        self.base[i] = (opts.hot_penalty if hot else 0.0) if info.schedulable else INF
+        self._base_by = {}
+        self.hot_notes = [line for line in self.hot_notes if not line.startswith(f"{info.name} runs hot ")]
+        if hot:
+            self.hot_notes.append(
+                f"{info.name} runs hot (cpu {round(cpu * 100)}%, mem {round(mem * 100)}% measured, "
+                f"above {round(limit * 100)}%): scored down by {opts.hot_penalty:g}"
+            )
+            self.hot_notes.sort(key=lambda line: self.index.get(line.split(" ", 1)[0], 0))
+        self.touch([i])
+        return True
+
+    def rebind(self, info: NodeInfo, held: Callable[[int], bool]) -> None:
+        """Node ``info.name``'s bound ports (``ports_in_use``) changed, nothing else. A port no
+        longer bound is freed unless ``held(port)`` (a replica on the node holds it; on a host of
+        its own: nodes that share a host count theirs in ``mine``)."""
+        i = self.index[info.name]
+        self.infos[i] = info
+        group = self.group_of(i)
+        old = self.bound[i]
+        new: frozenset[int] = frozenset().union(*(self.infos[j].ports_in_use for j in group))
+        for j in group:
+            self.bound[j] = new
+        for p in sorted(new - old):
+            if p not in self.ports[i]:
+                self._port(i, p, True)
+        for p in sorted(old - new):
+            mine = self.mine.get(i)
+            kept = any(self.holds(j, p) for j in group) if mine is not None else held(p)
+            if not kept and p in self.ports[i]:
+                self._port(i, p, False)
+        self.touch(group)
+
     def group_of(self, i: int) -> list[int]:
         """The nodes that share node ``i``'s host ports (``[i]`` for a host of its own)."""
         return self.members.get(self.host[i]) or [i]
@@ -178,8 +232,9 @@ class NodePool:
         """An independent copy of the mutable state (caches are shared)."""
         other = object.__new__(NodePool)
         other.__dict__.update(self.__dict__)
-        for name in ("free_c", "free_m", "P_c", "P_m", "nrep", "dyn_free"):
+        for name in ("free_c", "free_m", "P_c", "P_m", "nrep", "dyn_free", "version"):
             setattr(other, name, getattr(self, name).copy())
+        other.changes = []
         other.ports = [set(s) for s in self.ports]
         for first, group in self.members.items():
             for i in group:
@@ -197,8 +252,14 @@ class NodePool:
         self.P_c[idx] = np.power(10.0, self.free_c[idx] * self.sc)
         self.P_m[idx] = np.power(10.0, self.free_m[idx] * self.sm)
 
+    def touch(self, idx: np.ndarray | list[int]) -> None:
+        """Record that the nodes ``idx`` (distinct) changed."""
+        self.version[idx] += 1
+        self.changes.extend(idx.tolist() if isinstance(idx, np.ndarray) else idx)
+
     def reserve(self, idx: np.ndarray, rc: int, rm: int) -> None:
         """Take ``rc``/``rm`` on each of the distinct nodes ``idx`` (no ports, no counts)."""
+        self.touch(idx)
         self.free_c[idx] -= rc
         self.free_m[idx] -= rm
         self._refresh(idx)
@@ -227,9 +288,16 @@ class NodePool:
         if not items:
             return
         idx = np.array([it[0] for it in items], dtype=np.int64)
-        self.free_c -= np.bincount(idx, weights=[float(it[2]) for it in items], minlength=self.n)
-        self.free_m -= np.bincount(idx, weights=[float(it[3]) for it in items], minlength=self.n)
-        self._refresh(np.unique(idx))
+        if len(items) <= 64:  # a few (a kept placer's records): no pass over every node
+            for i, _, rc, rm, _ in items:
+                self.free_c[i] -= rc
+                self.free_m[i] -= rm
+        else:
+            self.free_c -= np.bincount(idx, weights=[float(it[2]) for it in items], minlength=self.n)
+            self.free_m -= np.bincount(idx, weights=[float(it[3]) for it in items], minlength=self.n)
+        changed = np.unique(idx)
+        self._refresh(changed)
+        self.touch(changed)
         mine = self.mine
         for i, service, _, _, ports in items:
             if ports and i in mine:
@@ -242,22 +310,25 @@ class NodePool:
                 per_node = self.counts.setdefault(service, {})
                 per_node[i] = per_node.get(i, 0) + 1
 
-    def remove(self, i: int, service: str, rc: int, rm: int, ports: Iterable[int]) -> None:
-        """Give back what ``hold`` counted for one replica."""
+    def remove(self, i: int, service: str | None, rc: int, rm: int, ports: Iterable[int]) -> None:
+        """Give back what ``hold`` counted for one replica (``service`` None: one that was
+        held as stopping, counted as no replica)."""
         self.reserve(np.array([i]), -rc, -rm)
         own = self.mine.get(i)
         for p in ports:
-            if p in self.bound[i]:
-                continue  # bound on the host now, whoever holds it
             if own is not None:
                 if own[p] > 1:
                     own[p] -= 1
                     continue
                 own.pop(p, None)
-                if any(self.holds(j, p) for j in self.group_of(i)):
-                    continue  # another node of the host still holds it
+            if p in self.bound[i]:
+                continue  # bound on the host now, whoever holds it
+            if own is not None and any(self.holds(j, p) for j in self.group_of(i)):
+                continue  # another node of the host still holds it
             if p in self.ports[i]:
                 self._port(i, p, False)
+        if service is None:
+            return
         self.nrep[i] -= 1
         per_node = self.counts.get(service, {})
         if per_node.get(i, 0) > 1:
@@ -266,13 +337,14 @@ class NodePool:
             per_node.pop(i, None)
 
     def take(
-        self, idx: list[int], req: Request, counts: np.ndarray
+        self, idx: list[int], req: Request, counts: np.ndarray | None
     ) -> tuple[list[tuple[int, ...]], list[float], list[float]]:
         """Place one replica of ``req`` on each of the distinct nodes ``idx``; ``counts`` is the
-        service's dense count array, kept in step with the sparse counts. When ``req`` asks for
-        host ports the nodes must be on distinct hosts. Returns each replica's host ports in
-        layout order and the nodes' reserved cpu and memory fractions afterwards."""
+        service's dense count array (if one is kept), kept in step with the sparse counts. When
+        ``req`` asks for host ports the nodes must be on distinct hosts. Returns each replica's
+        host ports in layout order and the nodes' reserved cpu and memory fractions afterwards."""
         arr = np.array(idx, dtype=np.int64)
+        self.touch(idx)
         fc = self.free_c[arr] - req.rc
         fm = self.free_m[arr] - req.rm
         self.free_c[arr] = fc
@@ -282,7 +354,8 @@ class NodePool:
         self.P_c[arr] = np.power(10.0, fc * self.sc)
         self.P_m[arr] = np.power(10.0, fm * self.sm)
         self.nrep[arr] += 1
-        counts[arr] += 1
+        if counts is not None:
+            counts[arr] += 1
         per_node = self.counts.setdefault(req.service, {})
         for i in idx:
             per_node[i] = per_node.get(i, 0) + 1
@@ -434,6 +507,60 @@ class NodePool:
         if req.cap and counts is not None:
             bad |= counts >= req.cap
         np.copyto(out, INF, where=bad)
+        return out
+
+    def rough_cost(self, req: Request, idx: np.ndarray | slice) -> np.ndarray:
+        """``cost(req, rough=True)[idx]`` without the filters that belong to one service (its
+        static ports, its cap per node), with the same operations in the same order, so each
+        value is the one ``cost`` gives, bit for bit (``engine._Ranked`` ranks nodes by it)."""
+        ec, em, ac, am = self._size_terms(req.rc, req.rm)
+        free_c, free_m = self.free_c[idx], self.free_m[idx]
+        out = self.P_c[idx] * ec
+        out += self.P_m[idx] * em
+        if self.options.align_weight and (req.rc or req.rm):
+            out -= free_c * ac
+            out -= free_m * am
+        empty = self.nrep[idx] == 0
+        np.copyto(out, OPEN + _ROUGH, where=empty)
+        hot = self.hot[idx]
+        if hot.any():
+            out[hot & ~empty] += OPEN
+        out += self.base_for(req.constraints)[idx]
+        bad = free_c < req.rc
+        bad |= free_m < req.rm
+        if req.dynamic:
+            bad |= self.dyn_free[idx] < self.dyn_need(req)
+        np.copyto(out, INF, where=bad)
+        return out
+
+    def rough_costs(self, req: Request, idx: list[int]) -> list[float]:
+        """``rough_cost(req, idx)`` node by node in plain floats, for a few nodes (numpy's
+        fixed cost per operation outweighs the work): the same operations in the same order,
+        so the same values."""
+        ec, em, ac, am = self._size_terms(req.rc, req.rm)
+        align = bool(self.options.align_weight and (req.rc or req.rm))
+        base = self.base_for(req.constraints)
+        need = self.dyn_need(req) if req.dynamic else 0
+        rc, rm = req.rc, req.rm
+        free_c, free_m, P_c, P_m, nrep, hot, dyn_free = (self.free_c, self.free_m, self.P_c, self.P_m, self.nrep,
+                                                         self.hot, self.dyn_free)
+        out = []
+        for i in idx:
+            fc, fm = float(free_c[i]), float(free_m[i])
+            if fc < rc or fm < rm or (need and dyn_free[i] < need):
+                out.append(INF)
+                continue
+            if nrep[i] == 0:
+                v = OPEN + _ROUGH
+            else:
+                v = float(P_c[i]) * ec
+                v += float(P_m[i]) * em
+                if align:
+                    v -= fc * ac
+                    v -= fm * am
+                if hot[i]:
+                    v += OPEN
+            out.append(v + float(base[i]))
         return out
 
     def dyn_need(self, req: Request) -> int:

@@ -104,6 +104,10 @@ class StoreBase:
         # transactions that changed the desired or observed state, or rereads of a file: a
         # cheap way to tell whether anything changed since a moment
         self.changes = 0
+        self.desired_changes = 0  # the same, of the desired state only
+        # keys of the replica records written or removed, in order (the controller's live
+        # placement follows it): a new list whenever the records are read again
+        self.replica_journal: list[str] = []
         self._failed = False  # a block inside the transaction raised
         self._touched: set[str] = set()  # files changed in memory by the transaction
         self._pending_events: list[Event] = []
@@ -196,9 +200,11 @@ class StoreBase:
         if name == DESIRED:
             self._desired, self._d = file, index
             self._revision_cache: dict[tuple[str, int], Revision] = {}
+            self.desired_changes += 1
         else:
             self._observed, self._o = file, index
             self._replica_cache: dict[str, Replica] = {}
+            self.replica_journal = []
 
     def _reload(self, name: str) -> None:
         """Replace memory with the file (after a failed transaction)."""
@@ -318,6 +324,8 @@ class StoreBase:
                 if pending:
                     saved = saved or f"the {WHAT[name]}"
                     self.changes += 1
+                    if name == DESIRED:
+                        self.desired_changes += 1
             events, self._pending_events = self._pending_events, []
             assert self._events is not None
             self._events.append(events)

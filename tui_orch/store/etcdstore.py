@@ -334,9 +334,11 @@ class EtcdMixin:
         if name == DESIRED:
             self._desired, self._d = part, index
             self._revision_cache = {}
+            self.desired_changes += 1  # type: ignore[attr-defined]
         else:
             self._observed, self._o = part, index
             self._replica_cache = {}
+            self.replica_journal = []
 
     def _release(self) -> None:
         if self._watch is not None:
@@ -572,6 +574,8 @@ class EtcdMixin:
                 part = self._part(name)
                 if part.storage.pending or any(after.values()) or name in self._touched:  # type: ignore[attr-defined]
                     self.changes += 1  # type: ignore[attr-defined]
+                    if name == DESIRED:
+                        self.desired_changes += 1  # type: ignore[attr-defined]
                 part.storage.pending = False
                 part.storage.dirty.clear()
                 self._touched.discard(name)  # type: ignore[attr-defined]

@@ -13,6 +13,9 @@ from tui_orch.store.base import OBSERVED, StoreBase, _json_copy, _replace_with, 
 from tui_orch.store.records import LOST, NODES, REPLICAS_PREFIX, replica_key
 
 
+JOURNAL_MAX = 100_000  # keys in the replica journal before it starts afresh
+
+
 class ObservedMixin(StoreBase):
     # ------------------------------------------------------------------ replicas
 
@@ -34,6 +37,7 @@ class ObservedMixin(StoreBase):
             for service, keys in groups.items():
                 self._put_replica_group(service, keys, docs)
             self._replica_cache.update(by_key)
+            self._journal(by_key)
 
     def _put_replica_group(self, service: str, keys: list[str], docs: dict[str, dict[str, Any]]) -> None:
         ids = self._o.replica_ids
@@ -71,6 +75,8 @@ class ObservedMixin(StoreBase):
                     self._o.ordered = None
                     by_service.setdefault(found[0], []).append(found[1])
                 self._replica_cache.pop(key, None)
+                if found:
+                    self._journal((key,))
             for service, doc_ids in by_service.items():
                 self._table(OBSERVED, REPLICAS_PREFIX + service, doc_ids)
                 raw = self._raw_table(REPLICAS_PREFIX + service)
@@ -78,6 +84,13 @@ class ObservedMixin(StoreBase):
                     raw.pop(str(doc_id), None)
                 self._raw_written(REPLICAS_PREFIX + service)
         return sum(len(v) for v in by_service.values())
+
+    def _journal(self, keys: Iterable[str]) -> None:
+        """Note replica records written or removed (``replica_journal``); a long journal is
+        started afresh (its readers then read every record again)."""
+        if len(self.replica_journal) > JOURNAL_MAX:
+            self.replica_journal = []
+        self.replica_journal.extend(keys)
 
     def _replica(self, key: str) -> Replica | None:
         rep = self._replica_cache.get(key)
