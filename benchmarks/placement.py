@@ -5,7 +5,8 @@
 Prints one table and exits 1 when a target is missed (or when OR-Tools is missing: it is a
 benchmark-only dependency, ``pip install -e '.[bench]'``).
 
-- at scale: a plan of 200,000 replicas on 50,000 nodes (at most 5 s, 300 MiB traced), and one
+- at scale: a plan of 200,000 replicas on 50,000 nodes (at most 5 s; at most 300 MiB, both
+  traced and as the peak RSS of a process that only makes the inputs and plans), and one
   replica at a time on the controller's kept placer (``LivePlacement``; p95 at most 1 ms)
   against a placement made from scratch for each.
 - speed: ``plan()`` of a whole manifest (10 replicas per node on average; cpu, memory, host
@@ -36,6 +37,7 @@ import math
 import random
 import resource
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -174,9 +176,12 @@ def at_scale(n: int, total: int, plan_target: float, memory_target: float, one_t
         scratch.append(time.perf_counter() - t)
     row(f"plan: {n:,} nodes, {placed:,} replicas", f"{took:.2f} s ({placed / took:,.0f} placements/s)",
         f"<= {plan_target:g} s", took <= plan_target)
-    row(f"  peak memory of that plan", f"{peak:.0f} MiB traced (process max RSS "
-        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)", f"<= {memory_target:g} MiB",
-        peak <= memory_target)
+    fresh = subprocess.run([sys.executable, __file__, "--rss", str(n), str(total)], capture_output=True, text=True,
+                           check=True).stdout.split()
+    inputs, rss = float(fresh[0]), float(fresh[1])
+    row(f"  peak memory of that plan", f"{peak:.0f} MiB traced; a process that only plans: {rss:.0f} MiB peak "
+        f"RSS ({inputs:.0f} MiB with its inputs read, before planning)", f"<= {memory_target:g} MiB",
+        peak <= memory_target and rss <= memory_target)
     row(f"  one replica on a kept placer, {n:,} nodes", f"p50 {p50:.0f} us, p95 {p95:.0f} us, p99 {p99:.0f} us "
         f"(placed and its record put back)", f"p95 <= {one_target_us:,.0f} us", p95 <= one_target_us)
     row(f"  one replica from scratch, {n:,} nodes", f"{statistics.median(scratch) * 1000:,.0f} ms (the kept "
@@ -496,5 +501,17 @@ def main() -> int:
     return 1 if MISSES else 0
 
 
+def rss_of_a_plan(n: int, total: int) -> None:
+    """In a process of its own: its peak RSS with the inputs made, then after one plan (MiB)."""
+    nodes, specs = fleet(n), manifest(total)
+    gc.collect()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    plan(specs, nodes, [])
+    print(f"{before:.1f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--rss"]:
+        rss_of_a_plan(int(sys.argv[2]), int(sys.argv[3]))
+        sys.exit(0)
     sys.exit(main())

@@ -93,3 +93,21 @@ def test_a_node_that_comes_or_goes_asks_for_a_new_placer() -> None:
     assert not live.nodes_changed([*fleet[:4], dataclasses.replace(fleet[4], name="other")])
     assert not live.nodes_changed([*fleet[:4], dataclasses.replace(fleet[4], labels=())])
     assert live.nodes_changed([*fleet[:4], dataclasses.replace(fleet[4], state=NodeState.NOT_READY)])
+
+
+def test_the_log_of_changed_nodes_does_not_grow_without_end(monkeypatch) -> None:
+    """A controller places for months: the pool's log of changed nodes (what the rankings of
+    the nodes in use follow) starts afresh once long, and the placer still places right."""
+    import tui_orch.placement.live as live_module
+
+    monkeypatch.setattr(live_module, "LOG_MAX", 50)
+    rng = random.Random(5)
+    fleet, specs = fleet_of(40, rng), manifest_of(100, rng)
+    with ranked(True):
+        assert _run(fleet, specs, rng, 120) > 50
+        live = LivePlacement(fleet)
+        for k in range(200):
+            got = live.place(specs[k % len(specs)], [k + 1])
+            live.put([Replica(s.service, s.slot, 1, s.node, ReplicaState.RUNNING, cpus=s.cpus, memory=s.memory,
+                              ports=s.ports) for s in got.starts])
+            assert len(live.fleet.changes) <= 50 + 8 * len(fleet) + 8

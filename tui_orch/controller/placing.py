@@ -55,9 +55,10 @@ def kept(ctx: Context) -> placement.LivePlacement:
         return live
     live = k.live  # type: ignore[assignment]
     journal = k.journal
-    if len(journal) > k.seen:
-        keys = dict.fromkeys(journal[k.seen:])
-        k.seen = len(journal)
+    end = len(journal)
+    if end > k.seen:
+        keys = dict.fromkeys(journal[k.seen:end])
+        k.seen = end
         records = {name: store.get_replica(name) for name in keys}
         live.drop([name for name, r in records.items() if r is None])
         live.put([r for r in records.values() if r is not None])

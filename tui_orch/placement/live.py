@@ -26,6 +26,7 @@ from tui_orch.placement.planner import place_with
 from tui_orch.placement.pool import nano
 from tui_orch.placement.result import PlacementOptions, Plan
 
+LOG_MAX = 100_000  # changed nodes the pool's log keeps (beyond 8 a node) before it starts afresh
 Item = tuple[int, "str | None", int, int, tuple[int, ...]]  # NodePool.hold's (node, service or None, rc, rm, ports)
 
 
@@ -158,6 +159,11 @@ class LivePlacement:
         ``current`` is every replica put here but those of the keys ``without``, and ``extra``.
         ``avoid``: nodes to place nothing on (as if cordoned; None when this placer cannot
         do that: place from scratch without them)."""
+        fleet = self.fleet
+        if len(fleet.changes) > LOG_MAX + 8 * fleet.n:  # what the rankings follow: start it afresh
+            fleet.changes.clear()
+            self.placer.ranked.clear()
+            self.placer.empty.clear()
         with self._avoiding(avoid) as ok:
             if not ok:
                 return None
