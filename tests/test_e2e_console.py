@@ -127,6 +127,9 @@ class Pane:
             if ok(shown):
                 return shown
             if self.exit_status() is not None:
+                # it may have ended since ``ok`` looked (when ``ok`` waits for the end, it now holds)
+                if ok(shown := self.screen()):
+                    return shown
                 pytest.fail(f"waiting for {what}: tui-orch exited (status {self.exit_status()}); "
                             f"the pane:\n{self.history()}", pytrace=False)
             if time.monotonic() > deadline:
