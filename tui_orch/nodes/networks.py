@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from tui_orch.model import NetworkRef
 LABEL_NETWORK_OWNER = "tui-orch.owner"
 LABEL_NETWORK_KEY = "tui-orch.network"
 AMBIGUOUS_TRIES = 3  # starts of a container refused for a network name that matches two (dedupe)
+SETTLE_TRIES, SETTLE_PAUSE = 5, 0.1  # looks again at a network name just made (_settled)
 
 _HELD: dict[str, threading.Lock] = {}
 _HELD_GUARD = threading.Lock()
@@ -69,7 +71,22 @@ def ensure_network(api: Any, node: str, ref: NetworkRef, owner: str) -> str:
         if found is not None:
             return dedupe(api, ref.name) or str(found["Id"])
         raise NodeError(node, made_failed(node, ref.name, exc)) from None
-    return dedupe(api, ref.name) or str(created["Id"])
+    return _settled(api, ref.name, dedupe(api, ref.name) or str(created["Id"]))
+
+
+def _settled(api: Any, name: str, chosen: str) -> str:
+    """The network of ``name`` everyone ends on, for a process that just made one. Another
+    process making one at the same moment may have stamped its network earlier yet shown it
+    later (its creation in flight when this one listed): look again, briefly, until the same
+    one is chosen twice (the CI failure of test_two_processes_making_one_network_at_once...:
+    one process kept a network that another then removed as the newer)."""
+    for _ in range(SETTLE_TRIES):
+        time.sleep(SETTLE_PAUSE)
+        again = dedupe(api, name)
+        if again is None or again == chosen:
+            return chosen if again is None else again
+        chosen = again
+    return chosen
 
 
 def dedupe(api: Any, name: str) -> str | None:
