@@ -222,12 +222,16 @@ class Placer:
     def hold(self, replicas: Sequence[Replica]) -> None:
         """Count existing replicas (resources, ports, spread) on their nodes, where known.
         A stopping replica holds its resources and ports but no longer counts as a replica."""
-        index = self.fleet.index
-        self.fleet.hold([
-            (index[r.node], None if r.state == ReplicaState.STOPPING else r.service, nano(r.cpus), r.memory, r.ports)
-            for r in replicas
-            if r.node in index and r.state != ReplicaState.STOPPED
-        ])
+        self.fleet.hold([item for r in replicas if (item := self.held_item(r)) is not None])
+
+    def held_item(self, r: Replica) -> tuple[int, str | None, int, int, tuple[int, ...]] | None:
+        """What ``NodePool.hold`` counts for replica ``r``: (node index, its service, or None when
+        it is stopping, nano-cores, bytes, host ports); None when it holds nothing here (stopped,
+        or on a node not in the fleet)."""
+        i = self.fleet.index.get(r.node)
+        if i is None or r.state == ReplicaState.STOPPED:
+            return None
+        return i, None if r.state == ReplicaState.STOPPING else r.service, nano(r.cpus), r.memory, tuple(r.ports)
 
     def release(self, replica: Replica) -> None:
         """Give back what ``hold`` counted for ``replica``."""

@@ -20,10 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Iterator
 
-from tui_orch.model import Availability, NodeInfo, Replica, ReplicaState, ServiceSpec
+from tui_orch.model import Availability, NodeInfo, Replica, ServiceSpec
 from tui_orch.placement.engine import Placer
 from tui_orch.placement.planner import place_with
-from tui_orch.placement.pool import nano
+from tui_orch.placement.pool import hot_note, nano
 from tui_orch.placement.result import PlacementOptions, Plan
 
 LOG_MAX = 100_000  # changed nodes the pool's log keeps (beyond 8 a node) before it starts afresh
@@ -48,18 +48,12 @@ class LivePlacement:
         self.refs: Counter[tuple[int, int]] = Counter()
         self.put(current)
 
-    def _item(self, r: Replica) -> Item | None:
-        i = self.fleet.index.get(r.node)
-        if i is None or r.state == ReplicaState.STOPPED:
-            return None
-        return i, None if r.state == ReplicaState.STOPPING else r.service, nano(r.cpus), r.memory, tuple(r.ports)
-
     def put(self, replicas: Iterable[Replica]) -> None:
         """Replica records written (new, or replacing the one of their key)."""
         items = []
         for r in replicas:
             self._drop(r.key)
-            item = self._item(r)
+            item = self.placer.held_item(r)
             if item is not None:
                 self.held[r.key] = item
                 items.append(item)
@@ -99,7 +93,6 @@ class LivePlacement:
         went, or changed more than its state, availability or measured use): make a new one."""
         if len(nodes) != len(self.nodes):
             return False
-        threshold = self.fleet.options.hot_threshold
         for x in nodes:
             old = self.nodes.get(x.name)
             if old is None:
@@ -111,7 +104,8 @@ class LivePlacement:
             if old.ports_in_use != x.ports_in_use:
                 i = self.fleet.index[x.name]
                 self.fleet.rebind(x, lambda p: self.refs.get((i, p), 0) > 0)
-            if (old.state, old.availability, _use(old, threshold)) != (x.state, x.availability, _use(x, threshold)):
+            opts = self.fleet.options
+            if (old.state, old.availability, hot_note(old, opts)) != (x.state, x.availability, hot_note(x, opts)):
                 if not self.fleet.update_node(x):
                     return False
             self.nodes[x.name] = x
@@ -121,7 +115,7 @@ class LivePlacement:
     def _as_if(self, without: Iterable[str], extra: Sequence[Replica]) -> Iterator[None]:
         """The fleet without the replicas ``without`` (keys) and with ``extra`` as well."""
         gone = [(key, item) for key in dict.fromkeys(without) if (item := self._drop(key)) is not None]
-        added = [item for r in extra if (item := self._item(r)) is not None]
+        added = [item for r in extra if (item := self.placer.held_item(r)) is not None]
         self._hold(added)
         try:
             yield
@@ -173,15 +167,6 @@ class LivePlacement:
                 for s in plan.starts:  # what it placed is counted when its record is put
                     self.fleet.remove(index[s.node], s.service, nano(s.cpus), s.memory, s.ports)
         return plan
-
-
-def _use(x: NodeInfo, threshold: float) -> tuple[int, int] | None:
-    """What of a node's measured use the placer shows: None below the hot threshold, else the
-    rounded percentages its note names."""
-    cpu, mem = x.cpu_used or 0.0, x.memory_used or 0.0
-    if cpu > threshold or mem > threshold:
-        return round(cpu * 100), round(mem * 100)
-    return None
 
 
 __all__ = ["LivePlacement"]

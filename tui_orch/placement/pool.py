@@ -52,6 +52,16 @@ _APART = 4.0  # room(D): an empty node that cannot hold all of D ranks after eve
 _ROUGH = _APART + 2.0  # above any room(D)
 
 
+def hot_note(x: NodeInfo, opts: PlacementOptions) -> str:
+    """What a plan says of node ``x`` when it runs hot (schedulable, measured cpu or memory
+    above the threshold: it is scored down), else ''."""
+    cpu, mem, limit = x.cpu_used or 0.0, x.memory_used or 0.0, opts.hot_threshold
+    if not (x.schedulable and (cpu > limit or mem > limit)):
+        return ""
+    return (f"{x.name} runs hot (cpu {round(cpu * 100)}%, mem {round(mem * 100)}% measured, "
+            f"above {round(limit * 100)}%): scored down by {opts.hot_penalty:g}")
+
+
 class NodePool:
     """Mutable free capacity, held ports and per-service replica counts of the nodes.
 
@@ -103,14 +113,11 @@ class NodePool:
         self.hot = np.zeros(n, dtype=bool)  # runs hot: scored in the tier of empty nodes
         base = np.where(self.schedulable, 0.0, INF)
         for i, x in enumerate(self.infos):
-            cpu, mem, limit = x.cpu_used or 0.0, x.memory_used or 0.0, opts.hot_threshold
-            if x.schedulable and (cpu > limit or mem > limit):
+            note = hot_note(x, opts)
+            if note:
                 base[i] += opts.hot_penalty
                 self.hot[i] = opts.hot_penalty > 0
-                self.hot_notes.append(
-                    f"{x.name} runs hot (cpu {round(cpu * 100)}%, mem {round(mem * 100)}% measured, "
-                    f"above {round(limit * 100)}%): scored down by {opts.hot_penalty:g}"
-                )
+                self.hot_notes.append(note)
         self.base = base
         # Caches that depend only on the nodes, shared by copies.
         self._base_by: dict[tuple[Constraint, ...], np.ndarray] = {}
@@ -169,18 +176,14 @@ class NodePool:
             self.schedulable[i] = was
             return False
         self.infos[i] = info
-        cpu, mem, limit = info.cpu_used or 0.0, info.memory_used or 0.0, opts.hot_threshold
-        hot = info.schedulable and (cpu > limit or mem > limit)
-        self.hot[i] = hot and opts.hot_penalty > 0
+        note = hot_note(info, opts)
+        self.hot[i] = bool(note) and opts.hot_penalty > 0
         self.base = self.base.copy()  # shared with copies of the pool
-        self.base[i] = (opts.hot_penalty if hot else 0.0) if info.schedulable else INF
+        self.base[i] = (opts.hot_penalty if note else 0.0) if info.schedulable else INF
         self._base_by = {}
         self.hot_notes = [line for line in self.hot_notes if not line.startswith(f"{info.name} runs hot ")]
-        if hot:
-            self.hot_notes.append(
-                f"{info.name} runs hot (cpu {round(cpu * 100)}%, mem {round(mem * 100)}% measured, "
-                f"above {round(limit * 100)}%): scored down by {opts.hot_penalty:g}"
-            )
+        if note:
+            self.hot_notes.append(note)
             self.hot_notes.sort(key=lambda line: self.index.get(line.split(" ", 1)[0], 0))
         self.touch([i])
         return True
@@ -595,4 +598,4 @@ class NodePool:
         return ""
 
 
-__all__ = ["INF", "NANO", "NodePool", "Request", "nano"]
+__all__ = ["INF", "NANO", "NodePool", "Request", "hot_note", "nano"]
